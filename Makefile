@@ -1,0 +1,35 @@
+# Thin front door. `make demo` and `make test` work on a fresh Debian 12 machine.
+JOBS ?= $(shell nproc)
+RELEASE_DIR := build/release
+ASAN_DIR := build/asan
+CMAKE_GEN := -G Ninja
+
+.PHONY: deps release asan demo test soak format clean
+
+deps:
+	bash scripts/install-deps
+
+# Normal optimized build, warnings are errors (what users and benchmarks run).
+release: deps
+	cmake -S . -B $(RELEASE_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_WERROR=ON
+	cmake --build $(RELEASE_DIR) -j $(JOBS)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build used by the test suite.
+asan: deps
+	cmake -S . -B $(ASAN_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_WERROR=ON -DSYNOD_SANITIZE=ON
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+
+demo: release
+	bash scripts/demo $(RELEASE_DIR)
+
+test: release asan
+	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -LE soak --timeout 900
+
+soak: release
+	cd $(RELEASE_DIR) && ctest --output-on-failure -j $(JOBS) -L soak
+
+format:
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf build

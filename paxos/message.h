@@ -1,0 +1,105 @@
+// Messages exchanged between replicas by the Multi-Paxos core.
+//
+// Plain structs: the core produces and consumes them; transport/ converts them
+// to and from the wire. Every message names the ballot it belongs to, so a
+// stale or duplicated message is recognised and ignored or rejected.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "paxos/types.h"
+
+namespace synod::paxos {
+
+// Pre-vote: "would you support an election?" Sent before raising any ballot,
+// so a replica that is merely cut off never disturbs a healthy leader.
+struct PreVoteRequest {
+  Slot first_unchosen = 0;  // candidate's first slot not known chosen
+};
+
+// Answer to PreVoteRequest. `promised` lets the candidate pick a high enough round.
+struct PreVoteReply {
+  bool granted = false;
+  Ballot promised;
+};
+
+// Phase 1a: promise `ballot` and report accepted entries at slots >= from_slot.
+// Also used to fetch the next page of a promise already given for `ballot`.
+struct Prepare {
+  Ballot ballot;
+  Slot from_slot = 0;
+};
+
+// Phase 1b: the acceptor promised `ballot`; `entries` are its accepted entries
+// in [from_slot, next_slot) (one page). If `more`, the proposer asks for the
+// next page with Prepare(ballot, next_slot).
+struct Promise {
+  Ballot ballot;
+  Slot from_slot = 0;
+  Slot next_slot = 0;
+  bool more = false;
+  Slot chosen_point = 0;  // acceptor's contiguous chosen prefix
+  std::vector<SlotEntry> entries;
+};
+
+// Phase 2a: accept `value` for `slot` in `ballot`. `commit` is the sender's
+// contiguous chosen prefix (every slot <= commit is chosen).
+struct Accept {
+  Ballot ballot;
+  Slot slot = 0;
+  ValuePtr value;
+  Slot commit = 0;
+};
+
+// Phase 2b: the acceptor durably accepted `slot` in `ballot`.
+struct Accepted {
+  Ballot ballot;
+  Slot slot = 0;
+};
+
+// An acceptor refuses `ballot` because it promised the higher `promised`.
+struct Reject {
+  Ballot ballot;
+  Ballot promised;
+};
+
+// Leader liveness and commit point; answered with HeartbeatReply.
+struct Heartbeat {
+  Ballot ballot;
+  Slot commit = 0;
+};
+
+// Follower's answer to a heartbeat of `ballot`.
+struct HeartbeatReply {
+  Ballot ballot;
+  Slot chosen_point = 0;
+};
+
+// Learner asks for chosen values in [from_slot, to_slot].
+struct CatchupRequest {
+  Slot from_slot = 0;
+  Slot to_slot = 0;
+};
+
+// Chosen values (only values the sender knows are chosen).
+struct CatchupReply {
+  std::vector<CommittedEntry> entries;
+};
+
+using MessageBody = std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept,
+                                 Accepted, Reject, Heartbeat, HeartbeatReply, CatchupRequest,
+                                 CatchupReply>;
+
+// A message with its addressing.
+struct Message {
+  ReplicaId from = kNoReplica;
+  ReplicaId to = kNoReplica;
+  MessageBody body;
+};
+
+// Short human-readable form for traces, e.g. "1->2 Accept b=3.1 s=7".
+std::string DescribeMessage(const Message& message);
+
+}  // namespace synod::paxos
