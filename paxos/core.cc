@@ -1,0 +1,175 @@
+#include "paxos/core.h"
+
+#include <stdexcept>
+#include <type_traits>
+
+#include "paxos/acceptor.h"
+#include "paxos/election.h"
+#include "paxos/invariant.h"
+#include "paxos/learner.h"
+#include "paxos/proposer.h"
+#include "paxos/replica_state.h"
+
+namespace synod::paxos {
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
+  }
+  return "unknown";
+}
+
+Core::Core(ReplicaId self, Configuration config, CoreOptions options, RandomSource& random,
+           DurableState durable, Slot applied)
+    : state_(std::make_unique<ReplicaState>(self, std::move(config), options, random,
+                                            std::move(durable))),
+      learner_(std::make_unique<Learner>(*state_, applied)),
+      election_(std::make_unique<Election>(*state_)),
+      acceptor_(std::make_unique<Acceptor>(*state_, *learner_, *election_)),
+      proposer_(std::make_unique<Proposer>(*state_, *learner_)) {}
+
+Core::~Core() = default;
+
+namespace {
+
+// The ballot a message speaks for, if any (to track the highest round seen).
+Ballot BallotOf(const MessageBody& body) {
+  return std::visit(
+      [](const auto& m) -> Ballot {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PreVoteReply>) {
+          return m.promised;
+        } else if constexpr (std::is_same_v<T, Reject>) {
+          return m.promised;
+        } else if constexpr (requires { m.ballot; }) {
+          return m.ballot;
+        } else {
+          return Ballot{};
+        }
+      },
+      body);
+}
+
+}  // namespace
+
+void Core::Step(const Message& message) {
+  if (message.to != state_->self() || message.from == state_->self() ||
+      !state_->config().Contains(message.from)) {
+    return;
+  }
+  Role before = state_->role;
+  state_->NoteBallot(BallotOf(message.body));
+  ReplicaId from = message.from;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PreVoteRequest>) {
+          election_->OnPreVoteRequest(from, m);
+        } else if constexpr (std::is_same_v<T, PreVoteReply>) {
+          if (election_->OnPreVoteReply(from, m) == Election::Action::kStartPhase1) {
+            election_->ResetTimer();
+            proposer_->StartPhase1();
+          }
+        } else if constexpr (std::is_same_v<T, Prepare>) {
+          acceptor_->OnPrepare(from, m);
+        } else if constexpr (std::is_same_v<T, Promise>) {
+          proposer_->OnPromise(from, m);
+        } else if constexpr (std::is_same_v<T, Accept>) {
+          acceptor_->OnAccept(from, m);
+        } else if constexpr (std::is_same_v<T, Accepted>) {
+          proposer_->OnAccepted(from, m);
+        } else if constexpr (std::is_same_v<T, Reject>) {
+          proposer_->OnReject(from, m);
+        } else if constexpr (std::is_same_v<T, Heartbeat>) {
+          acceptor_->OnHeartbeat(from, m);
+        } else if constexpr (std::is_same_v<T, HeartbeatReply>) {
+          proposer_->OnHeartbeatReply(from, m);
+        } else if constexpr (std::is_same_v<T, CatchupRequest>) {
+          learner_->OnCatchupRequest(from, m);
+        } else if constexpr (std::is_same_v<T, CatchupReply>) {
+          learner_->OnCatchupReply(m);
+        }
+      },
+      message.body);
+  // A higher promise or a leader with a higher ballot outranks our candidacy
+  // or leadership: step down (two leaders are safe, but pointless).
+  Role role = state_->role;
+  if ((role == Role::kCandidate || role == Role::kLeader) &&
+      (state_->promised() > proposer_->ballot() || state_->leader_ballot > proposer_->ballot())) {
+    proposer_->StepDown();
+  }
+  if ((before == Role::kCandidate || before == Role::kLeader) && state_->role == Role::kFollower) {
+    election_->BecomeFollower();
+  }
+}
+
+void Core::Tick() {
+  Role before = state_->role;
+  learner_->Tick();
+  proposer_->Tick();
+  if ((before == Role::kCandidate || before == Role::kLeader) && state_->role == Role::kFollower) {
+    election_->BecomeFollower();
+    return;
+  }
+  switch (election_->Tick()) {
+    case Election::Action::kNone:
+      break;
+    case Election::Action::kStartPhase1:
+      election_->ResetTimer();
+      proposer_->StartPhase1();
+      break;
+    case Election::Action::kAbandonCandidacy:
+      proposer_->StepDown();
+      election_->BecomeFollower();
+      break;
+  }
+}
+
+ProposeResult Core::Propose(std::vector<std::string> commands) {
+  if (commands.empty()) {
+    ProposeResult result;
+    result.status = state_->role == Role::kLeader ? ProposeResult::Status::kAccepted
+                                                  : ProposeResult::Status::kNotLeader;
+    result.leader_hint = state_->leader;
+    return result;
+  }
+  return proposer_->Propose(std::move(commands));
+}
+
+bool Core::HasReady() const { return state_->HasReady(); }
+
+Ready Core::TakeReady() { return state_->TakeReady(); }
+
+void Core::Advance() {
+  PersistedSummary persisted = state_->Advance();
+  proposer_->OnPersisted(persisted);
+}
+
+CoreStatus Core::Status() const {
+  CoreStatus status;
+  status.id = state_->self();
+  status.role = state_->role;
+  status.promised = state_->promised();
+  status.leader_ballot = state_->leader_ballot;
+  status.leader = state_->leader;
+  status.chosen_point = learner_->chosen_point();
+  status.delivered = learner_->delivered();
+  status.last_slot = state_->LastSlot();
+  status.pending_commands = proposer_->pending_commands();
+  return status;
+}
+
+ValuePtr Core::ChosenValue(Slot slot) const {
+  if (!learner_->IsChosen(slot)) return nullptr;
+  const Entry* entry = state_->Find(slot);
+  return entry == nullptr ? nullptr : entry->value;
+}
+
+}  // namespace synod::paxos

@@ -29,10 +29,10 @@
 namespace synod::paxos {
 
 enum class Role : uint8_t {
-  kFollower,   // follows a leader (or waits for one)
+  kFollower,      // follows a leader (or waits for one)
   kPreCandidate,  // asking for pre-votes; has not raised its ballot
-  kCandidate,  // running phase 1 with a raised ballot
-  kLeader,     // phase 1 done for its ballot; runs phase 2 only
+  kCandidate,     // running phase 1 with a raised ballot
+  kLeader,        // phase 1 done for its ballot; runs phase 2 only
 };
 const char* RoleName(Role role);
 
@@ -51,12 +51,12 @@ struct ProposeResult {
 struct CoreStatus {
   ReplicaId id = kNoReplica;
   Role role = Role::kFollower;
-  Ballot promised;          // highest ballot promised by this acceptor
-  Ballot leader_ballot;     // ballot of the leader this replica follows or is
+  Ballot promised;       // highest ballot promised by this acceptor
+  Ballot leader_ballot;  // ballot of the leader this replica follows or is
   ReplicaId leader = kNoReplica;
-  Slot chosen_point = 0;    // every slot <= chosen_point is chosen locally
-  Slot delivered = 0;       // every slot <= delivered was handed out in a Ready
-  Slot last_slot = 0;       // highest slot with an entry
+  Slot chosen_point = 0;        // every slot <= chosen_point is chosen locally
+  Slot delivered = 0;           // every slot <= delivered was handed out in a Ready
+  Slot last_slot = 0;           // highest slot with an entry
   size_t pending_commands = 0;  // leader only: queued, not yet in a slot
 };
 
@@ -102,9 +102,9 @@ class Core {
  private:
   std::unique_ptr<ReplicaState> state_;
   std::unique_ptr<Learner> learner_;
+  std::unique_ptr<Election> election_;
   std::unique_ptr<Acceptor> acceptor_;
   std::unique_ptr<Proposer> proposer_;
-  std::unique_ptr<Election> election_;
 };
 
 }  // namespace synod::paxos

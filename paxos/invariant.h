@@ -24,7 +24,7 @@ class InvariantViolation : public std::logic_error {
 }  // namespace synod
 
 // SYNOD_INVARIANT(cond, message): throws InvariantViolation when cond is false.
-#define SYNOD_INVARIANT(cond, message)                                 \
-  do {                                                                 \
+#define SYNOD_INVARIANT(cond, message)                                         \
+  do {                                                                         \
     if (!(cond)) ::synod::FailInvariant(__FILE__, __LINE__, #cond, (message)); \
   } while (0)

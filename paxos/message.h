@@ -88,9 +88,8 @@ struct CatchupReply {
   std::vector<CommittedEntry> entries;
 };
 
-using MessageBody = std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept,
-                                 Accepted, Reject, Heartbeat, HeartbeatReply, CatchupRequest,
-                                 CatchupReply>;
+using MessageBody = std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept, Accepted,
+                                 Reject, Heartbeat, HeartbeatReply, CatchupRequest, CatchupReply>;
 
 // A message with its addressing.
 struct Message {

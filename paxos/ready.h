@@ -19,11 +19,11 @@
 namespace synod::paxos {
 
 struct Ready {
-  std::optional<Ballot> promised;          // new promised ballot to persist
-  std::vector<SlotEntry> entries;          // new full state of each changed slot
-  std::vector<Message> messages;           // may leave at once
+  std::optional<Ballot> promised;               // new promised ballot to persist
+  std::vector<SlotEntry> entries;               // new full state of each changed slot
+  std::vector<Message> messages;                // may leave at once
   std::vector<Message> messages_after_persist;  // leave only once persisted
-  std::vector<CommittedEntry> committed;   // chosen values, next in slot order
+  std::vector<CommittedEntry> committed;        // chosen values, next in slot order
 
   bool NeedsPersist() const { return promised.has_value() || !entries.empty(); }
   bool Empty() const {

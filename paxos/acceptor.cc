@@ -1,0 +1,85 @@
+#include "paxos/acceptor.h"
+
+#include "paxos/invariant.h"
+
+namespace synod::paxos {
+
+Acceptor::Acceptor(ReplicaState& state, Learner& learner, Election& election)
+    : state_(state), learner_(learner), election_(election) {}
+
+void Acceptor::OnPrepare(ReplicaId from, const Prepare& prepare) {
+  if (prepare.ballot.replica != from || prepare.ballot.IsNull()) return;  // malformed
+  if (prepare.ballot < state_.promised()) {
+    state_.Send(from, Reject{prepare.ballot, state_.promised()});
+    return;
+  }
+  if (prepare.ballot > state_.promised()) {
+    if (election_.HearsLiveLeaderOtherThan(from)) return;  // stickiness: do not help a challenger
+    state_.SetPromised(prepare.ballot);
+  }
+  SendPromisePage(from, prepare.ballot, prepare.from_slot == 0 ? 1 : prepare.from_slot);
+}
+
+void Acceptor::SendPromisePage(ReplicaId to, Ballot ballot, Slot from_slot) {
+  Promise promise;
+  promise.ballot = ballot;
+  promise.from_slot = from_slot;
+  promise.chosen_point = learner_.chosen_point();
+  size_t bytes = 0;
+  const auto& log = state_.log();
+  auto it = log.lower_bound(from_slot);
+  for (; it != log.end(); ++it) {
+    if (promise.entries.size() >= state_.options().max_page_entries ||
+        bytes >= state_.options().max_page_bytes) {
+      break;
+    }
+    SYNOD_INVARIANT(it->second.ballot < ballot, "a promise reports only lower ballots");
+    promise.entries.push_back(SlotEntry{it->first, it->second});
+    bytes += it->second.value->ByteSize();
+  }
+  promise.more = it != log.end();
+  promise.next_slot = promise.more ? it->first : state_.LastSlot() + 1;
+  if (promise.next_slot < from_slot) promise.next_slot = from_slot;
+  state_.SendAfterPersist(to, std::move(promise));
+}
+
+void Acceptor::OnAccept(ReplicaId from, const Accept& accept) {
+  if (accept.ballot.replica != from || accept.ballot.IsNull() || accept.slot == 0 ||
+      accept.value == nullptr) {
+    return;  // malformed
+  }
+  if (accept.ballot < state_.promised()) {
+    state_.Send(from, Reject{accept.ballot, state_.promised()});
+    return;
+  }
+  state_.SetPromised(accept.ballot);
+  election_.OnLeaderContact(from, accept.ballot);
+  const Entry* existing = state_.Find(accept.slot);
+  if (existing != nullptr && existing->ballot == accept.ballot) {
+    SYNOD_INVARIANT(SameValue(existing->value, accept.value),
+                    "one ballot proposed two values for one slot");
+  } else {
+    Entry entry{accept.ballot, accept.value, false};
+    if (existing != nullptr && existing->chosen) {
+      SYNOD_INVARIANT(SameValue(existing->value, accept.value),
+                      "a leader proposed a value other than the chosen one");
+      entry.chosen = true;
+    }
+    state_.PutEntry(accept.slot, std::move(entry));
+  }
+  state_.SendAfterPersist(from, Accepted{accept.ballot, accept.slot});
+  learner_.OnCommitInfo(from, accept.ballot, accept.commit);
+}
+
+void Acceptor::OnHeartbeat(ReplicaId from, const Heartbeat& heartbeat) {
+  if (heartbeat.ballot.replica != from || heartbeat.ballot.IsNull()) return;
+  if (heartbeat.ballot < state_.promised()) {
+    state_.Send(from, Reject{heartbeat.ballot, state_.promised()});
+    return;
+  }
+  election_.OnLeaderContact(from, heartbeat.ballot);
+  state_.Send(from, HeartbeatReply{heartbeat.ballot, learner_.chosen_point()});
+  learner_.OnCommitInfo(from, heartbeat.ballot, heartbeat.commit);
+}
+
+}  // namespace synod::paxos

@@ -1,0 +1,122 @@
+#include "paxos/learner.h"
+
+#include <algorithm>
+
+#include "paxos/invariant.h"
+
+namespace synod::paxos {
+
+Learner::Learner(ReplicaState& state, Slot applied) : state_(state) {
+  // Slots the application already applied are chosen by definition (they were
+  // applied from chosen values, possibly through a snapshot).
+  chosen_point_ = applied;
+  delivered_ = applied;
+  AdvanceChosenPoint();
+}
+
+bool Learner::IsChosen(Slot slot) const {
+  if (slot <= chosen_point_) return true;
+  const Entry* entry = state_.Find(slot);
+  return entry != nullptr && entry->chosen;
+}
+
+void Learner::MarkChosen(Slot slot) {
+  const Entry* entry = state_.Find(slot);
+  SYNOD_INVARIANT(entry != nullptr, "a chosen slot holds a value");
+  if (!entry->chosen) {
+    Entry updated = *entry;
+    updated.chosen = true;
+    state_.PutEntry(slot, std::move(updated));
+  }
+  AdvanceChosenPoint();
+}
+
+void Learner::AdvanceChosenPoint() {
+  while (true) {
+    const Entry* next = state_.Find(chosen_point_ + 1);
+    if (next == nullptr || !next->chosen) break;
+    ++chosen_point_;
+  }
+  while (delivered_ < chosen_point_) {
+    ++delivered_;
+    const Entry* entry = state_.Find(delivered_);
+    SYNOD_INVARIANT(entry != nullptr && entry->chosen, "delivering an unchosen slot");
+    state_.Deliver(CommittedEntry{delivered_, entry->value});
+  }
+}
+
+void Learner::OnCommitInfo(ReplicaId leader, Ballot ballot, Slot commit) {
+  if (commit <= chosen_point_) return;
+  // Only a value accepted in the leader's own ballot is the value the leader
+  // had chosen there; anything else must be fetched.
+  const auto& log = state_.log();
+  for (auto it = log.upper_bound(chosen_point_); it != log.end() && it->first <= commit; ++it) {
+    if (!it->second.chosen && it->second.ballot == ballot) {
+      Entry updated = it->second;
+      updated.chosen = true;
+      state_.PutEntry(it->first, std::move(updated));
+    }
+  }
+  AdvanceChosenPoint();
+  if (chosen_point_ < commit) RequestCatchup(leader, commit);
+}
+
+void Learner::RequestCatchup(ReplicaId from, Slot upto) {
+  if (catchup_cooldown_ > 0 || from == state_.self()) return;
+  catchup_cooldown_ = state_.options().heartbeat_ticks * 2;
+  state_.Send(from, CatchupRequest{chosen_point_ + 1, upto});
+}
+
+void Learner::OnCatchupRequest(ReplicaId from, const CatchupRequest& request) {
+  CatchupReply reply;
+  size_t bytes = 0;
+  Slot last = std::min(request.to_slot, chosen_point_);
+  for (Slot slot = request.from_slot; slot <= last && slot > 0; ++slot) {
+    const Entry* entry = state_.Find(slot);
+    if (entry == nullptr || !entry->chosen) break;  // compacted or unknown: serve nothing more
+    reply.entries.push_back(CommittedEntry{slot, entry->value});
+    bytes += entry->value->ByteSize();
+    if (reply.entries.size() >= state_.options().max_page_entries ||
+        bytes >= state_.options().max_page_bytes) {
+      break;
+    }
+  }
+  if (!reply.entries.empty()) state_.Send(from, std::move(reply));
+}
+
+void Learner::OnCatchupReply(const CatchupReply& reply) {
+  for (const CommittedEntry& chosen : reply.entries) {
+    if (chosen.slot == 0 || chosen.value == nullptr) continue;
+    const Entry* entry = state_.Find(chosen.slot);
+    if (chosen.slot <= delivered_) {
+      SYNOD_INVARIANT(entry == nullptr || !entry->chosen || SameValue(entry->value, chosen.value),
+                      "two different values learned as chosen for one slot");
+      continue;
+    }
+    if (entry != nullptr && entry->chosen) {
+      SYNOD_INVARIANT(SameValue(entry->value, chosen.value),
+                      "two different values learned as chosen for one slot");
+      continue;
+    }
+    Entry updated;
+    if (entry != nullptr && SameValue(entry->value, chosen.value)) {
+      updated = *entry;
+    } else {
+      // This acceptor's own accept here (if any) was in a ballot below the one
+      // that chose the value, so it is not needed for safety: keep the chosen
+      // value with a null ballot (it never outranks a real accept in phase 1).
+      updated.ballot = Ballot{};
+      updated.value = chosen.value;
+    }
+    updated.chosen = true;
+    state_.PutEntry(chosen.slot, std::move(updated));
+  }
+  AdvanceChosenPoint();
+  catchup_cooldown_ = 0;  // more may be needed: ask again on the next commit info
+}
+
+void Learner::Tick() {
+  if (catchup_cooldown_ > 0) --catchup_cooldown_;
+}
+
+}  // namespace synod::paxos

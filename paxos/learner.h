@@ -1,0 +1,45 @@
+// Learner role: knows which slots are chosen, hands chosen values to the
+// application in slot order exactly once per core lifetime, and fetches chosen
+// values it is missing from other replicas.
+//
+// A slot is marked chosen only when this replica holds the value accepted in
+// the ballot that was chosen there: either it accepted the leader's value in
+// the leader's current ballot and the leader's commit point covers the slot, or
+// another replica sent the value as chosen. Internal to the core.
+#pragma once
+
+#include "paxos/message.h"
+#include "paxos/replica_state.h"
+
+namespace synod::paxos {
+
+class Learner {
+ public:
+  // `state` must outlive the learner. `applied`: slots <= applied were already
+  // applied by the application (they are not handed out again).
+  Learner(ReplicaState& state, Slot applied);
+
+  // Every slot <= chosen_point() is chosen locally.
+  Slot chosen_point() const { return chosen_point_; }
+  Slot delivered() const { return delivered_; }
+  bool IsChosen(Slot slot) const;
+
+  // Marks `slot` chosen; requires a local entry holding the chosen value.
+  void MarkChosen(Slot slot);
+  // A leader in `ballot` says every slot <= commit is chosen.
+  void OnCommitInfo(ReplicaId leader, Ballot ballot, Slot commit);
+  void OnCatchupRequest(ReplicaId from, const CatchupRequest& request);
+  void OnCatchupReply(const CatchupReply& reply);
+  void Tick();
+
+ private:
+  void AdvanceChosenPoint();
+  void RequestCatchup(ReplicaId from, Slot upto);
+
+  ReplicaState& state_;
+  Slot chosen_point_ = 0;
+  Slot delivered_ = 0;
+  uint32_t catchup_cooldown_ = 0;  // ticks before another catch-up request
+};
+
+}  // namespace synod::paxos

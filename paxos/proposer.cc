@@ -1,0 +1,240 @@
+#include "paxos/proposer.h"
+
+#include <algorithm>
+
+#include "paxos/invariant.h"
+
+namespace synod::paxos {
+
+Proposer::Proposer(ReplicaState& state, Learner& learner) : state_(state), learner_(learner) {}
+
+void Proposer::StartPhase1() {
+  uint64_t round = std::max(state_.promised().round, state_.max_seen_round()) + 1;
+  ballot_ = Ballot{round, state_.self()};
+  state_.SetPromised(ballot_);  // a ballot is used only once it is durable (no reuse)
+  state_.role = Role::kCandidate;
+  state_.leader = kNoReplica;
+  phase1_from_ = learner_.chosen_point() + 1;
+  self_promise_durable_ = false;
+  promises_.clear();
+  reports_.clear();
+  votes_.clear();
+  heartbeat_elapsed_ = 0;
+  for (ReplicaId member : state_.config().members()) {
+    if (member == state_.self()) continue;
+    promises_[member] = PromiseProgress{phase1_from_, false};
+  }
+  // Prepare leaves only after the raised promise is durable.
+  state_.BroadcastAfterPersist(Prepare{ballot_, phase1_from_});
+}
+
+void Proposer::StepDown() {
+  if (state_.role == Role::kLeader || state_.role == Role::kCandidate) {
+    if (state_.leader == state_.self()) state_.leader = kNoReplica;
+    state_.role = Role::kFollower;
+  }
+  ballot_ = Ballot{};
+  promises_.clear();
+  reports_.clear();
+  votes_.clear();
+  pending_.clear();
+  pending_bytes_ = 0;
+  active_peers_.clear();
+}
+
+void Proposer::MergeReport(Slot slot, const Entry& entry) {
+  if (slot < phase1_from_ || entry.value == nullptr) return;
+  SYNOD_INVARIANT(entry.ballot < ballot_, "a promise reports only lower ballots");
+  auto it = reports_.find(slot);
+  if (it == reports_.end()) {
+    reports_[slot] = Report{entry.ballot, entry.value};
+  } else if (entry.ballot > it->second.ballot) {
+    it->second = Report{entry.ballot, entry.value};
+  } else if (entry.ballot == it->second.ballot && !entry.ballot.IsNull()) {
+    SYNOD_INVARIANT(SameValue(entry.value, it->second.value),
+                    "one ballot reported with two values for one slot");
+  }
+}
+
+void Proposer::OnPromise(ReplicaId from, const Promise& promise) {
+  if (state_.role != Role::kCandidate || promise.ballot != ballot_) return;
+  auto progress = promises_.find(from);
+  if (progress == promises_.end() || progress->second.complete) return;
+  if (promise.from_slot != progress->second.next_slot) return;  // stale or duplicate page
+  active_peers_.insert(from);
+  for (const SlotEntry& se : promise.entries) {
+    if (se.slot < promise.from_slot || (promise.more && se.slot >= promise.next_slot)) continue;
+    MergeReport(se.slot, se.entry);
+  }
+  if (promise.more && promise.next_slot > promise.from_slot) {
+    progress->second.next_slot = promise.next_slot;
+    state_.Send(from, Prepare{ballot_, promise.next_slot});
+    return;
+  }
+  progress->second.complete = true;
+  MaybeBecomeLeader();
+}
+
+void Proposer::OnPersisted(const PersistedSummary& persisted) {
+  if (state_.role == Role::kCandidate && persisted.promised == ballot_) {
+    self_promise_durable_ = true;
+    MaybeBecomeLeader();
+  }
+  if (state_.role != Role::kLeader) return;
+  for (const auto& [slot, ballot] : persisted.accepted) {
+    if (ballot == ballot_) CountVote(slot, state_.self());
+  }
+}
+
+void Proposer::MaybeBecomeLeader() {
+  if (state_.role != Role::kCandidate || !self_promise_durable_) return;
+  size_t complete = 1;  // self
+  for (const auto& [id, progress] : promises_) complete += progress.complete ? 1 : 0;
+  if (!state_.config().IsQuorum(complete)) return;
+
+  // Our own acceptor's record is one of the reports (promised == ballot_).
+  for (auto it = state_.log().lower_bound(phase1_from_); it != state_.log().end(); ++it) {
+    MergeReport(it->first, it->second);
+  }
+  state_.role = Role::kLeader;
+  state_.leader = state_.self();
+  state_.leader_ballot = ballot_;
+  state_.ticks_since_leader_contact = 0;
+  heartbeat_elapsed_ = 0;
+  check_quorum_elapsed_ = 0;
+  active_peers_.clear();
+
+  Slot highest = reports_.empty() ? phase1_from_ - 1 : reports_.rbegin()->first;
+  for (Slot slot = phase1_from_; slot <= highest; ++slot) {
+    auto it = reports_.find(slot);
+    ValuePtr value = it == reports_.end() ? NoopValue() : it->second.value;
+    const Entry* local = state_.Find(slot);
+    if (local != nullptr && local->chosen) {
+      SYNOD_INVARIANT(SameValue(local->value, value),
+                      "recovery picked a value other than the chosen one");
+    }
+    ProposeAt(slot, value);
+  }
+  reports_.clear();
+  promises_.clear();
+  next_slot_ = highest + 1;
+  // Announce leadership at once so followers stop their election timers.
+  state_.Broadcast(Heartbeat{ballot_, learner_.chosen_point()});
+}
+
+void Proposer::ProposeAt(Slot slot, ValuePtr value) {
+  const Entry* local = state_.Find(slot);
+  Entry entry{ballot_, value, local != nullptr && local->chosen};
+  state_.PutEntry(slot, std::move(entry));
+  votes_[slot] = {};
+  for (ReplicaId member : state_.config().members()) {
+    if (member != state_.self()) SendAcceptTo(member, slot, value);
+  }
+}
+
+void Proposer::SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value) {
+  state_.Send(to, Accept{ballot_, slot, value, learner_.chosen_point()});
+}
+
+void Proposer::CountVote(Slot slot, ReplicaId voter) {
+  auto it = votes_.find(slot);
+  if (it == votes_.end()) return;
+  if (std::find(it->second.begin(), it->second.end(), voter) == it->second.end()) {
+    it->second.push_back(voter);
+  }
+  if (!state_.config().IsQuorum(it->second.size())) return;
+  votes_.erase(it);
+  learner_.MarkChosen(slot);
+  FillWindow();
+}
+
+void Proposer::OnAccepted(ReplicaId from, const Accepted& accepted) {
+  if (state_.role != Role::kLeader || accepted.ballot != ballot_) return;
+  active_peers_.insert(from);
+  CountVote(accepted.slot, from);
+}
+
+void Proposer::OnReject(ReplicaId, const Reject& reject) {
+  state_.NoteBallot(reject.promised);
+  if (ballot_.IsNull() || reject.ballot != ballot_ || reject.promised <= ballot_) return;
+  StepDown();
+}
+
+void Proposer::OnHeartbeatReply(ReplicaId from, const HeartbeatReply& reply) {
+  if (state_.role != Role::kLeader || reply.ballot != ballot_) return;
+  active_peers_.insert(from);
+}
+
+ProposeResult Proposer::Propose(std::vector<std::string> commands) {
+  ProposeResult result;
+  if (state_.role != Role::kLeader) {
+    result.status = ProposeResult::Status::kNotLeader;
+    result.leader_hint = state_.role == Role::kFollower ? state_.leader : kNoReplica;
+    return result;
+  }
+  result.leader_hint = state_.self();
+  if (pending_.size() + commands.size() > state_.options().max_pending_commands) {
+    result.status = ProposeResult::Status::kBusy;
+    return result;
+  }
+  for (std::string& command : commands) {
+    pending_bytes_ += command.size();
+    pending_.push_back(std::move(command));
+  }
+  result.status = ProposeResult::Status::kAccepted;
+  FillWindow();
+  return result;
+}
+
+void Proposer::FillWindow() {
+  if (state_.role != Role::kLeader) return;
+  const CoreOptions& options = state_.options();
+  while (!pending_.empty() && votes_.size() < options.window_slots) {
+    std::vector<std::string> batch;
+    size_t bytes = 0;
+    while (!pending_.empty() && batch.size() < options.max_batch_commands &&
+           (batch.empty() || bytes + pending_.front().size() <= options.max_batch_bytes)) {
+      bytes += pending_.front().size();
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    pending_bytes_ -= bytes;
+    ProposeAt(next_slot_++, MakeCommandsValue(std::move(batch)));
+  }
+}
+
+void Proposer::Tick() {
+  const CoreOptions& options = state_.options();
+  if (state_.role == Role::kCandidate) {
+    if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
+    heartbeat_elapsed_ = 0;
+    for (const auto& [id, progress] : promises_) {
+      if (!progress.complete) state_.SendAfterPersist(id, Prepare{ballot_, progress.next_slot});
+    }
+    return;
+  }
+  if (state_.role != Role::kLeader) return;
+  if (++check_quorum_elapsed_ >= options.election_ticks) {
+    check_quorum_elapsed_ = 0;
+    bool quorum_active = state_.config().IsQuorum(active_peers_.size() + 1);
+    active_peers_.clear();
+    if (!quorum_active) {
+      StepDown();
+      return;
+    }
+  }
+  if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
+  heartbeat_elapsed_ = 0;
+  state_.Broadcast(Heartbeat{ballot_, learner_.chosen_point()});
+  for (const auto& [slot, voters] : votes_) {
+    const Entry* entry = state_.Find(slot);
+    SYNOD_INVARIANT(entry != nullptr && entry->ballot == ballot_, "in-flight slot lost its value");
+    for (ReplicaId member : state_.config().members()) {
+      if (member == state_.self()) continue;
+      if (std::find(voters.begin(), voters.end(), member) != voters.end()) continue;
+      SendAcceptTo(member, slot, entry->value);
+    }
+  }
+}
+
+}  // namespace synod::paxos

@@ -1,0 +1,92 @@
+// Proposer role: phase 1 once per leadership (Prepare/Promise for all slots
+// from the first unchosen one, paged), then phase 2 only (Accept/Accepted) with
+// a window of slots in flight and many commands batched per slot.
+//
+// Recovery rule: with a quorum of complete promises the new leader re-proposes,
+// slot by slot, the value with the highest ballot among the reports, fills with
+// no-ops only the unreported slots below the highest reported one, and places
+// new commands above it. Its own promise and accepts count only once durable
+// (OnPersisted). Check-quorum: a leader that heard no reply in its ballot from
+// a quorum for an election timeout steps down; so does one that is rejected
+// with a higher ballot. Internal to the core.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "paxos/core.h"
+#include "paxos/learner.h"
+#include "paxos/message.h"
+#include "paxos/replica_state.h"
+
+namespace synod::paxos {
+
+class Proposer {
+ public:
+  // References must outlive the proposer.
+  Proposer(ReplicaState& state, Learner& learner);
+
+  // The ballot of the current candidacy or leadership (null when following).
+  Ballot ballot() const { return ballot_; }
+  size_t pending_commands() const { return pending_.size(); }
+
+  // Raises the ballot above every round seen and starts phase 1.
+  void StartPhase1();
+  // Leaves candidacy or leadership; queued commands are dropped (never proposed).
+  void StepDown();
+
+  void OnPromise(ReplicaId from, const Promise& promise);
+  void OnAccepted(ReplicaId from, const Accepted& accepted);
+  void OnReject(ReplicaId from, const Reject& reject);
+  void OnHeartbeatReply(ReplicaId from, const HeartbeatReply& reply);
+  // The outstanding Ready became durable: count this replica's own votes.
+  void OnPersisted(const PersistedSummary& persisted);
+
+  ProposeResult Propose(std::vector<std::string> commands);
+  // Leader: heartbeats, retransmits, check-quorum. Candidate: retransmits.
+  void Tick();
+
+ private:
+  struct PromiseProgress {
+    Slot next_slot = 0;
+    bool complete = false;
+  };
+  struct Report {
+    Ballot ballot;
+    ValuePtr value;
+  };
+
+  void MergeReport(Slot slot, const Entry& entry);
+  void MaybeBecomeLeader();
+  void ProposeAt(Slot slot, ValuePtr value);
+  void FillWindow();
+  void CountVote(Slot slot, ReplicaId voter);
+  void SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value);
+  bool IsSelfPromiseDurable() const { return self_promise_durable_; }
+
+  ReplicaState& state_;
+  Learner& learner_;
+  Ballot ballot_;
+
+  // Phase 1.
+  Slot phase1_from_ = 0;
+  bool self_promise_durable_ = false;
+  std::map<ReplicaId, PromiseProgress> promises_;
+  std::map<Slot, Report> reports_;  // highest-ballot report per slot
+
+  // Phase 2.
+  Slot next_slot_ = 0;
+  std::map<Slot, std::vector<ReplicaId>> votes_;  // in-flight slots and who accepted them
+  std::deque<std::string> pending_;
+  size_t pending_bytes_ = 0;
+
+  // Timers and liveness.
+  uint32_t heartbeat_elapsed_ = 0;
+  uint32_t check_quorum_elapsed_ = 0;
+  std::set<ReplicaId> active_peers_;
+};
+
+}  // namespace synod::paxos

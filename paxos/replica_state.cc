@@ -1,0 +1,111 @@
+#include "paxos/replica_state.h"
+
+#include <stdexcept>
+
+#include "paxos/invariant.h"
+
+namespace synod::paxos {
+
+ReplicaState::ReplicaState(ReplicaId self, Configuration config, CoreOptions options,
+                           RandomSource& random, DurableState durable)
+    : self_(self), config_(std::move(config)), options_(options), random_(random) {
+  if (!config_.Contains(self_)) throw std::invalid_argument("replica is not a member");
+  std::string problem = options_.Validate();
+  if (!problem.empty()) throw std::invalid_argument("bad core options: " + problem);
+  promised_ = durable.promised;
+  NoteBallot(promised_);
+  for (SlotEntry& se : durable.entries) {
+    SYNOD_INVARIANT(se.slot > 0, "slot 0 is never used");
+    SYNOD_INVARIANT(se.entry.value != nullptr, "a durable entry holds a value");
+    SYNOD_INVARIANT(se.entry.ballot <= promised_, "an accepted ballot never exceeds the promise");
+    NoteBallot(se.entry.ballot);
+    log_[se.slot] = std::move(se.entry);
+  }
+}
+
+void ReplicaState::SetPromised(Ballot ballot) {
+  SYNOD_INVARIANT(ballot >= promised_, "a promise never goes backwards");
+  if (ballot == promised_) return;
+  promised_ = ballot;
+  promised_dirty_ = true;
+  NoteBallot(ballot);
+}
+
+const Entry* ReplicaState::Find(Slot slot) const {
+  auto it = log_.find(slot);
+  return it == log_.end() ? nullptr : &it->second;
+}
+
+void ReplicaState::PutEntry(Slot slot, Entry entry) {
+  SYNOD_INVARIANT(slot > 0, "slot 0 is never used");
+  SYNOD_INVARIANT(entry.value != nullptr, "an entry holds a value");
+  SYNOD_INVARIANT(entry.ballot <= promised_, "never accept above the promise");
+  log_[slot] = std::move(entry);
+  dirty_slots_.insert(slot);
+}
+
+void ReplicaState::NoteBallot(Ballot ballot) {
+  if (ballot.round > max_seen_round_) max_seen_round_ = ballot.round;
+}
+
+void ReplicaState::Send(ReplicaId to, MessageBody body) {
+  messages_.push_back(Message{self_, to, std::move(body)});
+}
+
+void ReplicaState::SendAfterPersist(ReplicaId to, MessageBody body) {
+  messages_after_persist_.push_back(Message{self_, to, std::move(body)});
+}
+
+void ReplicaState::Broadcast(const MessageBody& body) {
+  for (ReplicaId member : config_.members()) {
+    if (member != self_) Send(member, body);
+  }
+}
+
+void ReplicaState::BroadcastAfterPersist(const MessageBody& body) {
+  for (ReplicaId member : config_.members()) {
+    if (member != self_) SendAfterPersist(member, body);
+  }
+}
+
+void ReplicaState::Deliver(CommittedEntry entry) { committed_.push_back(std::move(entry)); }
+
+bool ReplicaState::HasReady() const {
+  if (ready_outstanding_) return false;
+  return promised_dirty_ || !dirty_slots_.empty() || !messages_.empty() ||
+         !messages_after_persist_.empty() || !committed_.empty();
+}
+
+Ready ReplicaState::TakeReady() {
+  SYNOD_INVARIANT(!ready_outstanding_, "one Ready at a time: Advance() first");
+  Ready ready;
+  outstanding_ = PersistedSummary{};
+  if (promised_dirty_) {
+    ready.promised = promised_;
+    outstanding_.promised = promised_;
+    promised_dirty_ = false;
+  }
+  ready.entries.reserve(dirty_slots_.size());
+  for (Slot slot : dirty_slots_) {
+    const Entry& entry = log_.at(slot);
+    ready.entries.push_back(SlotEntry{slot, entry});
+    outstanding_.accepted.emplace_back(slot, entry.ballot);
+  }
+  dirty_slots_.clear();
+  ready.messages = std::move(messages_);
+  ready.messages_after_persist = std::move(messages_after_persist_);
+  ready.committed = std::move(committed_);
+  messages_.clear();
+  messages_after_persist_.clear();
+  committed_.clear();
+  ready_outstanding_ = true;
+  return ready;
+}
+
+PersistedSummary ReplicaState::Advance() {
+  SYNOD_INVARIANT(ready_outstanding_, "Advance() without an outstanding Ready");
+  ready_outstanding_ = false;
+  return std::move(outstanding_);
+}
+
+}  // namespace synod::paxos

@@ -1,0 +1,95 @@
+// ReplicaState: the state one replica's roles share — identity, the acceptor's
+// durable record (promised ballot and per-slot entries), the current role and
+// leader, and the outbox from which the next Ready is built.
+//
+// Internal to the core (not part of the public API). Every durable change goes
+// through SetPromised/PutEntry so it is tracked for the next Ready; nothing
+// else writes the log. Not thread-safe.
+#pragma once
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "paxos/configuration.h"
+#include "paxos/core.h"
+#include "paxos/message.h"
+#include "paxos/options.h"
+#include "paxos/random.h"
+#include "paxos/ready.h"
+
+namespace synod::paxos {
+
+// What the outstanding Ready persisted, so roles can act once it is durable.
+struct PersistedSummary {
+  std::optional<Ballot> promised;
+  std::vector<std::pair<Slot, Ballot>> accepted;  // (slot, ballot) of each persisted entry
+};
+
+class ReplicaState {
+ public:
+  // `random` must outlive this object. Throws std::invalid_argument if `self`
+  // is not a member or the options are invalid.
+  ReplicaState(ReplicaId self, Configuration config, CoreOptions options, RandomSource& random,
+               DurableState durable);
+
+  ReplicaId self() const { return self_; }
+  const Configuration& config() const { return config_; }
+  const CoreOptions& options() const { return options_; }
+  RandomSource& random() { return random_; }
+
+  // --- acceptor's durable record ---
+  Ballot promised() const { return promised_; }
+  // Raises the promise (never lowers it: lowering throws InvariantViolation).
+  void SetPromised(Ballot ballot);
+  // The entry at `slot`, or null.
+  const Entry* Find(Slot slot) const;
+  // Replaces the entry at `slot` and schedules it for persistence.
+  void PutEntry(Slot slot, Entry entry);
+  const std::map<Slot, Entry>& log() const { return log_; }
+  Slot LastSlot() const { return log_.empty() ? 0 : log_.rbegin()->first; }
+
+  // Highest round seen in any ballot (own or others'); new ballots go above it.
+  uint64_t max_seen_round() const { return max_seen_round_; }
+  void NoteBallot(Ballot ballot);
+
+  // --- role and leader ---
+  Role role = Role::kFollower;
+  ReplicaId leader = kNoReplica;  // leader this replica follows or is, if known
+  Ballot leader_ballot;           // that leader's ballot
+  uint32_t ticks_since_leader_contact = 0;
+
+  // --- outbox ---
+  void Send(ReplicaId to, MessageBody body);
+  void SendAfterPersist(ReplicaId to, MessageBody body);
+  // Sends to every member except self.
+  void Broadcast(const MessageBody& body);
+  void BroadcastAfterPersist(const MessageBody& body);
+  void Deliver(CommittedEntry entry);
+
+  bool HasReady() const;
+  bool ready_outstanding() const { return ready_outstanding_; }
+  Ready TakeReady();
+  // Marks the outstanding Ready durable and returns what it persisted.
+  PersistedSummary Advance();
+
+ private:
+  ReplicaId self_;
+  Configuration config_;
+  CoreOptions options_;
+  RandomSource& random_;
+
+  Ballot promised_;
+  std::map<Slot, Entry> log_;
+  uint64_t max_seen_round_ = 0;
+
+  bool promised_dirty_ = false;
+  std::set<Slot> dirty_slots_;
+  std::vector<Message> messages_;
+  std::vector<Message> messages_after_persist_;
+  std::vector<CommittedEntry> committed_;
+  bool ready_outstanding_ = false;
+  PersistedSummary outstanding_;
+};
+
+}  // namespace synod::paxos
