@@ -33,7 +33,12 @@ void Acceptor::SendPromisePage(ReplicaId to, Ballot ballot, Slot from_slot) {
         bytes >= state_.options().max_page_bytes) {
       break;
     }
-    SYNOD_INVARIANT(it->second.ballot < ballot, "a promise reports only lower ballots");
+    if (it->second.ballot >= ballot) {
+      // Already accepting in this ballot: the proposer finished phase 1 and
+      // this Prepare is a late duplicate. A promise reports only lower ballots.
+      SYNOD_INVARIANT(it->second.ballot == ballot, "accepted above the promise");
+      return;
+    }
     promise.entries.push_back(SlotEntry{it->first, it->second});
     bytes += it->second.value->ByteSize();
   }

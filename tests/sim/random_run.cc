@@ -1,0 +1,301 @@
+#include "tests/sim/random_run.h"
+
+#include <algorithm>
+
+#include "paxos/invariant.h"
+#include "tests/sim/sim_cluster.h"
+
+namespace synod::sim {
+
+using paxos::ReplicaId;
+
+namespace {
+
+// Client retry timeout and think time, in time units.
+constexpr SimTime kClientTimeout = 40 * kUnitsPerTick;
+
+// A closed-loop client: one command outstanding, retried with the same
+// sequence number until answered.
+struct SimClient {
+  uint32_t id = 0;
+  uint64_t seq = 0;
+  bool outstanding = false;
+  ClientCommand command;
+  ReplicaId target = 0;      // where the command waits, 0 = not placed
+  ReplicaId next_target = 1;  // where to try next
+  SimTime deadline = 0;
+  SimTime next_attempt = 0;
+};
+
+class RandomSchedule {
+ public:
+  RandomSchedule(const SimOptions& options, std::ostream* trace)
+      : options_(options), cluster_(options, CoreOptionsFor(options), false, trace) {
+    cluster_.set_apply_observer([this](ReplicaId replica, paxos::Slot, const std::string& command,
+                                       const SimCounterApp::Result& result) {
+      OnApplied(replica, command, result);
+    });
+    for (int i = 0; i < options.clients; ++i) {
+      SimClient client;
+      client.id = static_cast<uint32_t>(i + 1);
+      client.next_target = static_cast<ReplicaId>(1 + i % options.replicas);
+      clients_.push_back(client);
+    }
+  }
+
+  static paxos::CoreOptions CoreOptionsFor(const SimOptions&) {
+    paxos::CoreOptions core;
+    core.heartbeat_ticks = 2;
+    core.election_ticks = 10;
+    core.window_slots = 8;
+    core.max_batch_commands = 4;
+    core.max_page_entries = 16;
+    return core;
+  }
+
+  RunResult Run() {
+    RunResult result;
+    result.seed = options_.seed;
+    try {
+      RunChaos();
+      RunHealed();
+    } catch (const SimViolation& violation) {
+      result.violation = violation.what();
+    } catch (const InvariantViolation& violation) {
+      result.violation = violation.what();
+    }
+    if (result.violation) result.trace = cluster_.RecentTrace();
+    result.steps = cluster_.now();
+    result.chosen_slots = cluster_.checker().chosen_slots();
+    result.faults = cluster_.faults();
+    result.commands_answered = answered_;
+    for (SimClient& client : clients_) {
+      if (client.outstanding) {
+        history_.push_back({client.id, HistoryEvent::Type::kInfo, client.command.op,
+                            client.command.value, cluster_.now()});
+      }
+    }
+    result.history = std::move(history_);
+    return result;
+  }
+
+ private:
+  uint64_t Rand(uint64_t n) { return cluster_.rng()() % n; }
+  ReplicaId RandomReplica() { return static_cast<ReplicaId>(1 + Rand(options_.replicas)); }
+
+  void StepOnce(bool chaos) {
+    cluster_.Step();
+    if (chaos) InjectFaults();
+    DriveClients(chaos);
+    cluster_.CheckInvariants();
+  }
+
+  void RunChaos() {
+    // Every run crashes the leader (or someone) at least once, so the broken
+    // "skip-persist" variant always meets a restart.
+    SimTime forced_crash = options_.steps / 4 + Rand(options_.steps / 4 + 1);
+    while (cluster_.now() < options_.steps) {
+      StepOnce(true);
+      if (cluster_.now() == forced_crash) {
+        ReplicaId victim = cluster_.Leader() != 0 ? cluster_.Leader() : RandomReplica();
+        CrashFor(victim, 50 + Rand(300));
+      }
+    }
+  }
+
+  void RunHealed() {
+    cluster_.HealNetwork();
+    for (ReplicaId id : cluster_.ids()) {
+      cluster_.Resume(id);
+      cluster_.Restart(id);
+    }
+    restart_at_.clear();
+    resume_at_.clear();
+    SimTime deadline = cluster_.now() + options_.liveness_bound;
+    while (cluster_.now() < deadline) {
+      StepOnce(false);
+      if (Settled()) return;
+    }
+    throw SimViolation("liveness: not settled " + std::to_string(options_.liveness_bound) +
+                       " units after every fault healed (" + SettleReport() + ")");
+  }
+
+  bool Settled() {
+    ReplicaId leader = cluster_.Leader();
+    if (leader == 0) return false;
+    for (const SimClient& client : clients_) {
+      if (client.outstanding) return false;
+    }
+    paxos::Slot point = cluster_.Status(leader).chosen_point;
+    if (point < cluster_.checker().highest_chosen()) return false;
+    for (ReplicaId id : cluster_.ids()) {
+      paxos::CoreStatus status = cluster_.Status(id);
+      if (status.chosen_point != point || status.leader != leader) return false;
+    }
+    return true;
+  }
+
+  std::string SettleReport() {
+    std::string out = "leader=" + std::to_string(cluster_.Leader());
+    for (ReplicaId id : cluster_.ids()) {
+      paxos::CoreStatus status = cluster_.Status(id);
+      out += " r" + std::to_string(id) + ":" + paxos::RoleName(status.role) +
+             ",chosen=" + std::to_string(status.chosen_point) +
+             ",leader=" + std::to_string(status.leader);
+    }
+    for (const SimClient& client : clients_) {
+      if (client.outstanding) out += " client" + std::to_string(client.id) + "-waiting";
+    }
+    return out;
+  }
+
+  void CrashFor(ReplicaId id, SimTime duration) {
+    if (!cluster_.IsUp(id)) return;
+    cluster_.Crash(id);
+    cluster_.CountFault();
+    restart_at_.push_back({cluster_.now() + duration, id});
+  }
+
+  void InjectFaults() {
+    SimTime now = cluster_.now();
+    for (auto it = restart_at_.begin(); it != restart_at_.end();) {
+      if (it->first <= now) {
+        cluster_.Restart(it->second);
+        it = restart_at_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = resume_at_.begin(); it != resume_at_.end();) {
+      if (it->first <= now) {
+        cluster_.Resume(it->second);
+        it = resume_at_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (Rand(120) != 0) return;
+    cluster_.CountFault();
+    switch (Rand(9)) {
+      case 0:
+        CrashFor(RandomReplica(), 20 + Rand(400));
+        break;
+      case 1: {  // crash the leader
+        ReplicaId leader = cluster_.Leader();
+        CrashFor(leader != 0 ? leader : RandomReplica(), 20 + Rand(400));
+        break;
+      }
+      case 2: {  // symmetric partition into two random sides
+        std::vector<bool> side(options_.replicas + 1);
+        for (ReplicaId id : cluster_.ids()) side[id] = Rand(2) == 0;
+        for (ReplicaId a : cluster_.ids()) {
+          for (ReplicaId b : cluster_.ids()) {
+            if (a != b) cluster_.SetLink(a, b, side[a] == side[b]);
+          }
+        }
+        break;
+      }
+      case 3: {  // asymmetric: cut one direction of a random link
+        ReplicaId a = RandomReplica();
+        ReplicaId b = RandomReplica();
+        if (a != b) cluster_.SetLink(a, b, false);
+        break;
+      }
+      case 4: {  // isolate the leader
+        ReplicaId leader = cluster_.Leader();
+        if (leader == 0) break;
+        for (ReplicaId other : cluster_.ids()) {
+          if (other == leader) continue;
+          cluster_.SetLink(leader, other, false);
+          cluster_.SetLink(other, leader, false);
+        }
+        break;
+      }
+      case 5:
+        cluster_.HealNetwork();
+        break;
+      case 6: {  // pause a replica (the leader half the time) past election timeouts
+        ReplicaId victim = Rand(2) == 0 && cluster_.Leader() != 0 ? cluster_.Leader()
+                                                                   : RandomReplica();
+        if (!cluster_.IsUp(victim) || cluster_.IsPaused(victim)) break;
+        cluster_.Pause(victim);
+        resume_at_.push_back({now + 50 + Rand(500), victim});
+        break;
+      }
+      case 7: {
+        static constexpr double kDrops[] = {0.0, 0.05, 0.2};
+        static constexpr double kDups[] = {0.0, 0.05, 0.2};
+        cluster_.SetLoss(kDrops[Rand(3)], kDups[Rand(3)]);
+        break;
+      }
+      case 8: {  // restart someone early
+        for (auto& [when, id] : restart_at_) when = std::min(when, now + 1);
+        break;
+      }
+    }
+  }
+
+  void DriveClients(bool chaos) {
+    SimTime now = cluster_.now();
+    for (SimClient& client : clients_) {
+      if (!client.outstanding) {
+        if (!chaos || Rand(30) != 0) continue;
+        client.outstanding = true;
+        client.command.client = client.id;
+        client.command.seq = ++client.seq;
+        client.command.op = Rand(3) == 0 ? "get" : "add";
+        client.command.value = client.command.op == "add" ? static_cast<int64_t>(Rand(100)) : 0;
+        client.target = 0;
+        client.next_attempt = now;
+        history_.push_back({client.id, HistoryEvent::Type::kInvoke, client.command.op,
+                            client.command.value, now});
+      }
+      if (client.target != 0 && now < client.deadline) continue;  // waiting for an answer
+      if (now < client.next_attempt) continue;
+      if (client.target != 0) {  // timed out: the outcome is unknown; retry elsewhere
+        client.next_target = static_cast<ReplicaId>(1 + (client.target % options_.replicas));
+        client.target = 0;
+      }
+      ReplicaId target = client.next_target;
+      paxos::ProposeResult result = cluster_.Propose(target, client.command.Encode());
+      if (result.status == paxos::ProposeResult::Status::kAccepted) {
+        client.target = target;
+        client.deadline = now + kClientTimeout;
+      } else {
+        client.next_target = result.leader_hint != paxos::kNoReplica
+                                 ? result.leader_hint
+                                 : static_cast<ReplicaId>(1 + (target % options_.replicas));
+        client.next_attempt = now + kUnitsPerTick;
+      }
+    }
+  }
+
+  void OnApplied(ReplicaId replica, const std::string& text, const SimCounterApp::Result& result) {
+    ClientCommand command = ClientCommand::Decode(text);
+    if (command.client == 0 || command.client > clients_.size()) return;
+    SimClient& client = clients_[command.client - 1];
+    if (!client.outstanding || client.seq != command.seq || client.target != replica) return;
+    client.outstanding = false;
+    client.target = 0;
+    ++answered_;
+    int64_t value = command.op == "get" ? result.value : command.value;
+    history_.push_back({client.id, HistoryEvent::Type::kOk, command.op, value, cluster_.now()});
+  }
+
+  SimOptions options_;
+  SimCluster cluster_;
+  std::vector<SimClient> clients_;
+  std::vector<std::pair<SimTime, ReplicaId>> restart_at_;
+  std::vector<std::pair<SimTime, ReplicaId>> resume_at_;
+  std::vector<HistoryEvent> history_;
+  uint64_t answered_ = 0;
+};
+
+}  // namespace
+
+RunResult RunRandomSchedule(const SimOptions& options, std::ostream* trace_out) {
+  RandomSchedule schedule(options, trace_out);
+  return schedule.Run();
+}
+
+}  // namespace synod::sim

@@ -1,0 +1,43 @@
+// RandomRun: one simulated schedule from a seed — a chaotic phase with
+// crashes, restarts, pauses, partitions (symmetric, asymmetric, leader
+// isolation), message loss and duplication while clients submit commands and
+// retry them; then every fault heals and the run must settle (a leader, equal
+// chosen points, every client answered) within a stated bound.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "tests/sim/sim_types.h"
+
+namespace synod::sim {
+
+// One client operation in Jepsen style, for linearizability checking.
+struct HistoryEvent {
+  uint32_t process = 0;
+  enum class Type { kInvoke, kOk, kFail, kInfo } type = Type::kInvoke;
+  std::string f;  // "add" or "get"
+  int64_t value = 0;  // add: the amount; get ok: the count read
+  SimTime time = 0;
+};
+
+struct RunResult {
+  uint64_t seed = 0;
+  SimTime steps = 0;
+  size_t chosen_slots = 0;
+  uint64_t faults = 0;
+  uint64_t commands_answered = 0;
+  std::optional<std::string> violation;  // set when a property failed
+  std::string trace;                     // recent events, when violated
+  std::vector<HistoryEvent> history;
+};
+
+// Runs one schedule. `trace_out` (may be null) receives a line per event when
+// options.trace is set. Never throws for protocol failures: they land in
+// RunResult::violation.
+RunResult RunRandomSchedule(const SimOptions& options, std::ostream* trace_out);
+
+}  // namespace synod::sim

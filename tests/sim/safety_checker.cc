@@ -1,0 +1,104 @@
+#include "tests/sim/safety_checker.h"
+
+namespace synod::sim {
+
+using paxos::Ballot;
+using paxos::ReplicaId;
+using paxos::Slot;
+using paxos::ValuePtr;
+
+namespace {
+
+std::string Where(ReplicaId replica, Slot slot) {
+  return "replica " + std::to_string(replica) + " slot " + std::to_string(slot);
+}
+
+}  // namespace
+
+SafetyChecker::SafetyChecker(int replicas) : majority_(static_cast<size_t>(replicas) / 2 + 1) {}
+
+void SafetyChecker::OnProposed(const std::string& command) { proposed_.insert(command); }
+
+void SafetyChecker::OnDurable(ReplicaId replica, const std::optional<Ballot>& promised,
+                              const std::vector<paxos::SlotEntry>& entries) {
+  if (promised) {
+    Ballot& floor = promise_floor_[replica];
+    if (*promised < floor) {
+      throw SimViolation("replica " + std::to_string(replica) + " persisted promise " +
+                         promised->ToString() + " below its earlier " + floor.ToString());
+    }
+    floor = *promised;
+  }
+  for (const paxos::SlotEntry& se : entries) {
+    if (se.entry.chosen) {
+      auto [it, inserted] = durable_chosen_[replica].emplace(se.slot, se.entry.value);
+      if (!inserted && !paxos::SameValue(it->second, se.entry.value)) {
+        throw SimViolation(Where(replica, se.slot) + " changed a durable chosen value");
+      }
+    }
+    if (se.entry.ballot.IsNull()) continue;  // a learned value, not an accept
+    BallotAccepts& accepts = accepts_[{se.slot, se.entry.ballot}];
+    if (accepts.value == nullptr) {
+      accepts.value = se.entry.value;
+    } else if (!paxos::SameValue(accepts.value, se.entry.value)) {
+      throw SimViolation("ballot " + se.entry.ballot.ToString() + " carried two values at " +
+                         Where(replica, se.slot));
+    }
+    accepts.acceptors.insert(replica);
+    if (accepts.acceptors.size() >= majority_) Chose(se.slot, accepts.value);
+  }
+}
+
+void SafetyChecker::Chose(Slot slot, const ValuePtr& value) {
+  auto [it, inserted] = chosen_.emplace(slot, value);
+  if (!inserted) {
+    if (!paxos::SameValue(it->second, value)) {
+      throw SimViolation("two different values chosen for slot " + std::to_string(slot));
+    }
+    return;
+  }
+  for (const std::string& command : value->commands) {
+    if (!proposed_.count(command)) {
+      throw SimViolation("slot " + std::to_string(slot) + " chose a command never proposed: '" +
+                         command + "'");
+    }
+  }
+}
+
+void SafetyChecker::OnRestart(ReplicaId replica, const paxos::DurableState& recovered) {
+  CheckPromise(replica, recovered.promised);
+  std::map<Slot, ValuePtr> recovered_chosen;
+  for (const paxos::SlotEntry& se : recovered.entries) {
+    if (se.entry.chosen) recovered_chosen.emplace(se.slot, se.entry.value);
+  }
+  for (const auto& [slot, value] : durable_chosen_[replica]) {
+    auto it = recovered_chosen.find(slot);
+    if (it == recovered_chosen.end()) {
+      throw SimViolation(Where(replica, slot) + " lost a durable chosen mark across a restart");
+    }
+    if (!paxos::SameValue(it->second, value)) {
+      throw SimViolation(Where(replica, slot) + " recovered a different chosen value");
+    }
+  }
+}
+
+void SafetyChecker::OnDeliver(ReplicaId replica, const paxos::CommittedEntry& entry) {
+  auto it = chosen_.find(entry.slot);
+  if (it == chosen_.end()) {
+    throw SimViolation(Where(replica, entry.slot) +
+                       " applied a value that no majority had accepted (not chosen)");
+  }
+  if (!paxos::SameValue(it->second, entry.value)) {
+    throw SimViolation(Where(replica, entry.slot) + " applied a value other than the chosen one");
+  }
+}
+
+void SafetyChecker::CheckPromise(ReplicaId replica, Ballot promised) const {
+  auto it = promise_floor_.find(replica);
+  if (it != promise_floor_.end() && promised < it->second) {
+    throw SimViolation("replica " + std::to_string(replica) + " promise went backwards from " +
+                       it->second.ToString() + " to " + promised.ToString());
+  }
+}
+
+}  // namespace synod::sim

@@ -1,0 +1,68 @@
+// SafetyChecker: the simulator's ground truth and the properties checked
+// after every step.
+//
+// Ground truth is built from what acceptors made durable (every accept and
+// promise at the moment the simulated disk acknowledged it), not from what
+// replicas believe. Properties:
+//   - one ballot carries at most one value per slot;
+//   - at most one value is chosen per slot (chosen = a true majority accepted
+//     it in one ballot, whatever quorum the cores were configured with);
+//   - every chosen value was proposed by a client (or is a no-op);
+//   - a replica delivers (applies) only values already chosen, and every
+//     replica delivers the same value for a slot (applied sequences are
+//     prefixes of one another);
+//   - a replica's promise never decreases, across restarts too;
+//   - a durable chosen mark never disappears or changes across a restart.
+// Each violated property throws SimViolation. Not thread-safe.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "paxos/ready.h"
+#include "paxos/types.h"
+#include "tests/sim/sim_types.h"
+
+namespace synod::sim {
+
+class SafetyChecker {
+ public:
+  explicit SafetyChecker(int replicas);
+
+  // A client offered this command to a leader that accepted it.
+  void OnProposed(const std::string& command);
+  // Replica `replica`'s disk made this Ready durable.
+  void OnDurable(paxos::ReplicaId replica, const std::optional<paxos::Ballot>& promised,
+                 const std::vector<paxos::SlotEntry>& entries);
+  // A replica restarted from this durable state.
+  void OnRestart(paxos::ReplicaId replica, const paxos::DurableState& recovered);
+  // A replica's learner handed this chosen entry to its application.
+  void OnDeliver(paxos::ReplicaId replica, const paxos::CommittedEntry& entry);
+  // Checks a live replica's in-memory promise against what it made durable.
+  void CheckPromise(paxos::ReplicaId replica, paxos::Ballot promised) const;
+
+  size_t chosen_slots() const { return chosen_.size(); }
+  // Highest slot known chosen in ground truth (0 if none).
+  paxos::Slot highest_chosen() const { return chosen_.empty() ? 0 : chosen_.rbegin()->first; }
+  const std::map<paxos::Slot, paxos::ValuePtr>& chosen() const { return chosen_; }
+
+ private:
+  struct BallotAccepts {
+    paxos::ValuePtr value;
+    std::set<paxos::ReplicaId> acceptors;
+  };
+
+  void Chose(paxos::Slot slot, const paxos::ValuePtr& value);
+
+  size_t majority_;
+  std::unordered_set<std::string> proposed_;
+  std::map<std::pair<paxos::Slot, paxos::Ballot>, BallotAccepts> accepts_;
+  std::map<paxos::Slot, paxos::ValuePtr> chosen_;
+  std::map<paxos::ReplicaId, paxos::Ballot> promise_floor_;
+  std::map<paxos::ReplicaId, std::map<paxos::Slot, paxos::ValuePtr>> durable_chosen_;
+};
+
+}  // namespace synod::sim

@@ -1,0 +1,20 @@
+#include "tests/sim/sim_app.h"
+
+namespace synod::sim {
+
+SimCounterApp::Result SimCounterApp::Apply(const std::string& text) {
+  ClientCommand command = ClientCommand::Decode(text);
+  Session& session = sessions_[command.client];
+  if (command.seq <= session.last_seq) {
+    // A retried copy: never applied twice. Only the latest result is kept (a
+    // client has one command outstanding, so it never waits for an older one).
+    return Result{command.seq == session.last_seq ? session.last_result : 0, true};
+  }
+  if (command.op == "add") counter_ += command.value;
+  session.last_seq = command.seq;
+  session.last_result = counter_;
+  ++applied_commands_;
+  return Result{counter_, false};
+}
+
+}  // namespace synod::sim

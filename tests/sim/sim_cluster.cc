@@ -1,0 +1,362 @@
+#include "tests/sim/sim_cluster.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "paxos/invariant.h"
+
+namespace synod::sim {
+
+using paxos::Ballot;
+using paxos::Message;
+using paxos::ReplicaId;
+using paxos::Slot;
+
+namespace {
+constexpr size_t kRecentEvents = 120;
+}
+
+// One simulated replica: its core, its disk and its application.
+struct SimCluster::Replica {
+  ReplicaId id = 0;
+  bool up = true;
+  bool paused = false;
+  uint64_t restarts = 0;
+  std::unique_ptr<paxos::SplitMix64> random;
+  std::unique_ptr<paxos::Core> core;
+  // Disk: what survives a crash.
+  Ballot disk_promised;
+  std::map<Slot, paxos::Entry> disk_entries;
+  // The write in flight (at most one: the core has one Ready outstanding).
+  bool writing = false;
+  uint64_t generation = 0;
+  std::optional<Ballot> write_promised;
+  std::vector<paxos::SlotEntry> write_entries;
+  std::vector<Message> write_after_persist;
+  // Events held while paused.
+  std::vector<Event> held;
+  // Application.
+  SimCounterApp app;
+  std::vector<Slot> applied_slots;
+};
+
+SimCluster::SimCluster(const SimOptions& options, paxos::CoreOptions core_options,
+                       bool manual_network, std::ostream* trace)
+    : options_(options),
+      core_options_(core_options),
+      manual_network_(manual_network),
+      trace_(trace),
+      rng_(options.seed),
+      checker_(options.replicas) {
+  for (int i = 1; i <= options.replicas; ++i) {
+    ids_.push_back(static_cast<ReplicaId>(i));
+    auto replica = std::make_unique<Replica>();
+    replica->id = static_cast<ReplicaId>(i);
+    replicas_.push_back(std::move(replica));
+  }
+  for (auto& replica : replicas_) StartCore(*replica);
+}
+
+SimCluster::~SimCluster() = default;
+
+SimCluster::Replica& SimCluster::At(ReplicaId id) {
+  SYNOD_INVARIANT(id >= 1 && id <= replicas_.size(), "no such simulated replica");
+  return *replicas_[id - 1];
+}
+
+const SimCluster::Replica& SimCluster::At(ReplicaId id) const {
+  SYNOD_INVARIANT(id >= 1 && id <= replicas_.size(), "no such simulated replica");
+  return *replicas_[id - 1];
+}
+
+double SimCluster::Uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+
+void SimCluster::Note(const std::string& line) {
+  std::string stamped = "t=" + std::to_string(now_) + " " + line;
+  if (options_.trace && trace_ != nullptr) *trace_ << stamped << "\n";
+  recent_.push_back(std::move(stamped));
+  if (recent_.size() > kRecentEvents) recent_.pop_front();
+}
+
+std::string SimCluster::RecentTrace() const {
+  std::string out;
+  for (const std::string& line : recent_) out += "  " + line + "\n";
+  return out;
+}
+
+std::string SimCluster::KindOf(const Message& message) {
+  static const char* const kNames[] = {"PreVote", "PreVoteReply", "Prepare",   "Promise",
+                                       "Accept",  "Accepted",     "Reject",    "Heartbeat",
+                                       "HeartbeatReply", "CatchupRequest", "CatchupReply"};
+  return kNames[message.body.index()];
+}
+
+void SimCluster::StartCore(Replica& replica) {
+  paxos::DurableState durable;
+  durable.promised = replica.disk_promised;
+  for (const auto& [slot, entry] : replica.disk_entries) {
+    durable.entries.push_back(paxos::SlotEntry{slot, entry});
+  }
+  checker_.OnRestart(replica.id, durable);
+  std::vector<ReplicaId> members = ids_;
+  paxos::Configuration config(members);
+  if (options_.broken == Break::kSmallQuorum) {
+    config = config.WithQuorumSizeForTesting(members.size() / 2);
+  }
+  replica.random = std::make_unique<paxos::SplitMix64>(options_.seed * 1000003 + replica.id * 7919 +
+                                                       replica.restarts);
+  replica.core = std::make_unique<paxos::Core>(replica.id, config, core_options_, *replica.random,
+                                               std::move(durable), /*applied=*/0);
+  replica.app = SimCounterApp{};
+  replica.applied_slots.clear();
+}
+
+void SimCluster::Step() {
+  ++now_;
+  while (!events_.empty() && events_.begin()->first <= now_) {
+    Event event = std::move(events_.begin()->second);
+    events_.erase(events_.begin());
+    Dispatch(event);
+  }
+  for (auto& replica : replicas_) {
+    if ((now_ + replica->id) % kUnitsPerTick == 0) TickReplica(replica->id);
+  }
+}
+
+void SimCluster::TickReplica(ReplicaId id) {
+  Replica& replica = At(id);
+  if (!replica.up || replica.paused) return;
+  replica.core->Tick();
+  Drain(replica);
+}
+
+void SimCluster::CheckInvariants() const {
+  for (const auto& replica : replicas_) {
+    if (replica->up) checker_.CheckPromise(replica->id, replica->core->Status().promised);
+  }
+}
+
+void SimCluster::Dispatch(const Event& event) {
+  ReplicaId target =
+      event.kind == Event::Kind::kDeliver ? event.message.to : event.replica;
+  Replica& replica = At(target);
+  if (!replica.up) return;  // lost with the crash
+  if (replica.paused) {
+    replica.held.push_back(event);
+    return;
+  }
+  if (event.kind == Event::Kind::kDeliver) {
+    Deliver(event.message);
+  } else {
+    DiskDone(event.replica, event.generation);
+  }
+}
+
+void SimCluster::Drain(Replica& replica) {
+  while (replica.up && !replica.writing && replica.core->HasReady()) {
+    paxos::Ready ready = replica.core->TakeReady();
+    for (const Message& message : ready.messages) Send(message);
+    for (const paxos::CommittedEntry& entry : ready.committed) Apply(replica, entry);
+    if (ready.NeedsPersist()) {
+      replica.writing = true;
+      ++replica.generation;
+      replica.write_promised = ready.promised;
+      replica.write_entries = std::move(ready.entries);
+      replica.write_after_persist = std::move(ready.messages_after_persist);
+      if (manual_network_) {  // scenarios: the disk completes at once
+        DiskDone(replica.id, replica.generation);
+        return;
+      }
+      Event done{Event::Kind::kDiskDone, Message{}, replica.id, replica.generation};
+      events_.emplace(now_ + 1 + rng_() % 8, std::move(done));
+      return;
+    }
+    for (const Message& message : ready.messages_after_persist) Send(message);
+    replica.core->Advance();
+  }
+}
+
+void SimCluster::DiskDone(ReplicaId id, uint64_t generation) {
+  Replica& replica = At(id);
+  if (!replica.writing || generation != replica.generation) return;
+  if (options_.broken != Break::kSkipPersist) {
+    if (replica.write_promised) replica.disk_promised = *replica.write_promised;
+    for (const paxos::SlotEntry& se : replica.write_entries) {
+      replica.disk_entries[se.slot] = se.entry;
+    }
+  }
+  // The disk acknowledged: from here on the replica may claim this state.
+  checker_.OnDurable(id, replica.write_promised, replica.write_entries);
+  replica.writing = false;
+  std::vector<Message> after = std::move(replica.write_after_persist);
+  replica.write_after_persist.clear();
+  replica.write_entries.clear();
+  for (const Message& message : after) Send(message);
+  replica.core->Advance();
+  Drain(replica);
+}
+
+void SimCluster::Send(const Message& message) {
+  if (manual_network_) {
+    mailbox_.push_back(message);
+    return;
+  }
+  if (link_down_[{message.from, message.to}]) return;
+  if (drop_ > 0 && Uniform() < drop_) return;
+  int copies = (duplicate_ > 0 && Uniform() < duplicate_) ? 2 : 1;
+  for (int i = 0; i < copies; ++i) {
+    SimTime delay = 1 + rng_() % 10;
+    if (rng_() % 10 == 0) delay += rng_() % 60;  // a slow path: reordering
+    events_.emplace(now_ + delay, Event{Event::Kind::kDeliver, message, 0, 0});
+  }
+}
+
+void SimCluster::Deliver(const Message& message) {
+  if (!manual_network_ && link_down_[{message.from, message.to}]) return;
+  Replica& replica = At(message.to);
+  if (options_.trace) Note("deliver " + paxos::DescribeMessage(message));
+  replica.core->Step(message);
+  Drain(replica);
+}
+
+void SimCluster::Apply(Replica& replica, const paxos::CommittedEntry& entry) {
+  Slot expected = replica.applied_slots.empty() ? 1 : replica.applied_slots.back() + 1;
+  if (entry.slot != expected) {
+    throw SimViolation("replica " + std::to_string(replica.id) + " applied slot " +
+                       std::to_string(entry.slot) + " but expected " + std::to_string(expected));
+  }
+  checker_.OnDeliver(replica.id, entry);
+  replica.applied_slots.push_back(entry.slot);
+  for (const std::string& command : entry.value->commands) {
+    SimCounterApp::Result result = replica.app.Apply(command);
+    if (apply_observer_) apply_observer_(replica.id, entry.slot, command, result);
+  }
+}
+
+void SimCluster::Crash(ReplicaId id) {
+  Replica& replica = At(id);
+  if (!replica.up) return;
+  Note("crash " + std::to_string(id));
+  replica.up = false;
+  replica.paused = false;
+  replica.writing = false;  // the write in flight is lost
+  replica.write_after_persist.clear();
+  replica.write_entries.clear();
+  replica.held.clear();
+  replica.core.reset();
+}
+
+void SimCluster::Restart(ReplicaId id) {
+  Replica& replica = At(id);
+  if (replica.up) return;
+  Note("restart " + std::to_string(id));
+  ++replica.restarts;
+  ++replica.generation;
+  replica.up = true;
+  StartCore(replica);
+}
+
+void SimCluster::Pause(ReplicaId id) {
+  Replica& replica = At(id);
+  if (!replica.up || replica.paused) return;
+  Note("pause " + std::to_string(id));
+  replica.paused = true;
+}
+
+void SimCluster::Resume(ReplicaId id) {
+  Replica& replica = At(id);
+  if (!replica.up || !replica.paused) return;
+  Note("resume " + std::to_string(id));
+  replica.paused = false;
+  std::vector<Event> held = std::move(replica.held);
+  replica.held.clear();
+  for (Event& event : held) events_.emplace(now_, std::move(event));
+}
+
+void SimCluster::SetLink(ReplicaId from, ReplicaId to, bool up) {
+  link_down_[{from, to}] = !up;
+}
+
+void SimCluster::HealNetwork() {
+  link_down_.clear();
+  drop_ = 0;
+  duplicate_ = 0;
+}
+
+void SimCluster::SetLoss(double drop, double duplicate) {
+  drop_ = drop;
+  duplicate_ = duplicate;
+}
+
+paxos::ProposeResult SimCluster::Propose(ReplicaId id, const std::string& command) {
+  Replica& replica = At(id);
+  if (!replica.up || replica.paused) return paxos::ProposeResult{};
+  paxos::ProposeResult result = replica.core->Propose({command});
+  if (result.status == paxos::ProposeResult::Status::kAccepted) {
+    checker_.OnProposed(command);
+    if (options_.trace) Note("propose at " + std::to_string(id) + ": " + command);
+  }
+  Drain(replica);
+  return result;
+}
+
+size_t SimCluster::DeliverMatching(ReplicaId from, ReplicaId to, const std::string& kind) {
+  std::deque<Message> keep;
+  std::vector<Message> deliver;
+  for (Message& message : mailbox_) {
+    bool match = (from == 0 || message.from == from) && (to == 0 || message.to == to) &&
+                 (kind.empty() || KindOf(message) == kind);
+    (match ? deliver.push_back(std::move(message)) : keep.push_back(std::move(message)));
+  }
+  mailbox_ = std::move(keep);
+  for (const Message& message : deliver) {
+    Replica& replica = At(message.to);
+    if (!replica.up) continue;
+    if (replica.paused) {
+      replica.held.push_back(Event{Event::Kind::kDeliver, message, 0, 0});
+      continue;
+    }
+    Deliver(message);
+  }
+  return deliver.size();
+}
+
+size_t SimCluster::DropMatching(ReplicaId from, ReplicaId to, const std::string& kind) {
+  size_t before = mailbox_.size();
+  std::erase_if(mailbox_, [&](const Message& message) {
+    return (from == 0 || message.from == from) && (to == 0 || message.to == to) &&
+           (kind.empty() || KindOf(message) == kind);
+  });
+  return before - mailbox_.size();
+}
+
+bool SimCluster::IsUp(ReplicaId id) const { return At(id).up; }
+bool SimCluster::IsPaused(ReplicaId id) const { return At(id).paused; }
+
+paxos::CoreStatus SimCluster::Status(ReplicaId id) const {
+  const Replica& replica = At(id);
+  if (!replica.up) return paxos::CoreStatus{id};
+  return replica.core->Status();
+}
+
+ReplicaId SimCluster::Leader() const {
+  ReplicaId best = 0;
+  Ballot best_ballot;
+  for (const auto& replica : replicas_) {
+    if (!replica->up || replica->paused) continue;
+    paxos::CoreStatus status = replica->core->Status();
+    if (status.role == paxos::Role::kLeader && status.leader_ballot > best_ballot) {
+      best = replica->id;
+      best_ballot = status.leader_ballot;
+    }
+  }
+  return best;
+}
+
+int64_t SimCluster::Counter(ReplicaId id) const { return At(id).app.counter(); }
+
+const std::vector<Slot>& SimCluster::AppliedSlots(ReplicaId id) const {
+  return At(id).applied_slots;
+}
+
+}  // namespace synod::sim

@@ -1,0 +1,130 @@
+// SimCluster: N real paxos cores wired to a simulated network and simulated
+// disks, driven in simulated time. Deterministic: everything random comes from
+// one seeded generator, so a seed replays a run exactly.
+//
+// Network: messages get random delays (reordering), may be dropped or
+// duplicated, and links can be cut one direction at a time (partitions).
+// Disk: a Ready's state becomes durable after a random latency; a crash loses
+// what was not yet durable. Paused replicas (think SIGSTOP) neither tick nor
+// receive; their messages wait until they resume. In manual mode (scenario
+// tests) messages wait in a mailbox until delivered by hand and disk writes
+// complete at once.
+//
+// Every durable write, restart and delivery is reported to the SafetyChecker,
+// which throws SimViolation when a property fails. Not thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <random>
+#include <vector>
+
+#include "paxos/core.h"
+#include "tests/sim/safety_checker.h"
+#include "tests/sim/sim_app.h"
+#include "tests/sim/sim_types.h"
+
+namespace synod::sim {
+
+class SimCluster {
+ public:
+  // Called for every command a replica applies: (replica, slot, command, result).
+  using ApplyObserver = std::function<void(paxos::ReplicaId, paxos::Slot, const std::string&,
+                                           const SimCounterApp::Result&)>;
+
+  // `trace` (may be null) receives one line per event when options.trace is set.
+  SimCluster(const SimOptions& options, paxos::CoreOptions core_options, bool manual_network,
+             std::ostream* trace);
+  ~SimCluster();
+
+  void set_apply_observer(ApplyObserver observer) { apply_observer_ = std::move(observer); }
+
+  SimTime now() const { return now_; }
+  // Advances one time unit: due deliveries and disk completions, due ticks.
+  void Step();
+  // Ticks one replica now (manual scenarios); ignored if it is down or paused.
+  void TickReplica(paxos::ReplicaId id);
+  // Checks per-step properties (promises never go backwards) on live replicas.
+  void CheckInvariants() const;
+
+  // --- faults ---
+  void Crash(paxos::ReplicaId id);
+  void Restart(paxos::ReplicaId id);
+  void Pause(paxos::ReplicaId id);
+  void Resume(paxos::ReplicaId id);
+  void SetLink(paxos::ReplicaId from, paxos::ReplicaId to, bool up);
+  void HealNetwork();
+  void SetLoss(double drop, double duplicate);
+
+  // --- clients ---
+  // Offers a command to a replica; returns kNotLeader if it is down or paused.
+  paxos::ProposeResult Propose(paxos::ReplicaId id, const std::string& command);
+
+  // --- manual network (scenarios) ---
+  // Delivers queued messages matching the filters (0 / empty = any); returns how many.
+  size_t DeliverMatching(paxos::ReplicaId from, paxos::ReplicaId to, const std::string& kind);
+  size_t DropMatching(paxos::ReplicaId from, paxos::ReplicaId to, const std::string& kind);
+  size_t mailbox_size() const { return mailbox_.size(); }
+
+  // --- introspection ---
+  const std::vector<paxos::ReplicaId>& ids() const { return ids_; }
+  bool IsUp(paxos::ReplicaId id) const;
+  bool IsPaused(paxos::ReplicaId id) const;
+  paxos::CoreStatus Status(paxos::ReplicaId id) const;
+  // Up, unpaused replica whose role is leader with the highest ballot, or 0.
+  paxos::ReplicaId Leader() const;
+  int64_t Counter(paxos::ReplicaId id) const;
+  const std::vector<paxos::Slot>& AppliedSlots(paxos::ReplicaId id) const;
+  const SafetyChecker& checker() const { return checker_; }
+  uint64_t faults() const { return faults_; }
+  void CountFault() { ++faults_; }
+  std::mt19937_64& rng() { return rng_; }
+  // The last events, newest last, for a failure report.
+  std::string RecentTrace() const;
+  // Kind name of a message body ("Accept", "Promise", ...).
+  static std::string KindOf(const paxos::Message& message);
+
+ private:
+  struct Replica;
+  struct Event {
+    enum class Kind { kDeliver, kDiskDone } kind;
+    paxos::Message message;     // kDeliver
+    paxos::ReplicaId replica;   // kDiskDone
+    uint64_t generation = 0;    // kDiskDone
+  };
+
+  Replica& At(paxos::ReplicaId id);
+  const Replica& At(paxos::ReplicaId id) const;
+  void StartCore(Replica& replica);
+  void Drain(Replica& replica);
+  void Send(const paxos::Message& message);
+  void Dispatch(const Event& event);
+  void Deliver(const paxos::Message& message);
+  void DiskDone(paxos::ReplicaId id, uint64_t generation);
+  void Apply(Replica& replica, const paxos::CommittedEntry& entry);
+  void Note(const std::string& line);
+  double Uniform();
+
+  SimOptions options_;
+  paxos::CoreOptions core_options_;
+  bool manual_network_;
+  std::ostream* trace_;
+  std::mt19937_64 rng_;
+  SafetyChecker checker_;
+  std::vector<paxos::ReplicaId> ids_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::multimap<SimTime, Event> events_;
+  std::deque<paxos::Message> mailbox_;
+  std::map<std::pair<paxos::ReplicaId, paxos::ReplicaId>, bool> link_down_;
+  double drop_ = 0;
+  double duplicate_ = 0;
+  SimTime now_ = 0;
+  uint64_t faults_ = 0;
+  ApplyObserver apply_observer_;
+  std::deque<std::string> recent_;
+};
+
+}  // namespace synod::sim

@@ -1,0 +1,30 @@
+#include "tests/sim/sim_types.h"
+
+#include <sstream>
+
+namespace synod::sim {
+
+Break ParseBreak(const std::string& name) {
+  if (name == "skip-persist") return Break::kSkipPersist;
+  if (name == "small-quorum") return Break::kSmallQuorum;
+  if (name == "none") return Break::kNone;
+  throw std::invalid_argument("unknown --break variant '" + name +
+                              "' (expected skip-persist or small-quorum)");
+}
+
+std::string ClientCommand::Encode() const {
+  return op + " " + std::to_string(client) + " " + std::to_string(seq) + " " +
+         std::to_string(value);
+}
+
+ClientCommand ClientCommand::Decode(const std::string& text) {
+  std::istringstream in(text);
+  ClientCommand command;
+  if (!(in >> command.op >> command.client >> command.seq >> command.value) ||
+      (command.op != "add" && command.op != "get")) {
+    throw SimViolation("a chosen command was never proposed by any client: '" + text + "'");
+  }
+  return command;
+}
+
+}  // namespace synod::sim

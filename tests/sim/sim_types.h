@@ -1,0 +1,56 @@
+// Shared definitions of the deterministic simulator: options, simulated time,
+// the violation type and the small command format simulated clients use.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "paxos/types.h"
+
+namespace synod::sim {
+
+// Simulated time in abstract units; replicas tick every kUnitsPerTick units.
+using SimTime = uint64_t;
+inline constexpr SimTime kUnitsPerTick = 10;
+
+// Deliberately broken variants that the checker must catch ("teeth").
+enum class Break : uint8_t {
+  kNone,
+  kSkipPersist,  // the simulated disk acknowledges writes without keeping them
+  kSmallQuorum,  // cores count n/2 votes as a quorum
+};
+
+// Parses "skip-persist" / "small-quorum"; throws std::invalid_argument otherwise.
+Break ParseBreak(const std::string& name);
+
+struct SimOptions {
+  uint64_t seed = 1;
+  int replicas = 3;
+  SimTime steps = 4000;           // length of the chaotic phase, in time units
+  SimTime liveness_bound = 6000;  // after healing, everything must settle within this
+  int clients = 3;
+  Break broken = Break::kNone;
+  bool trace = false;  // print every event as it happens
+};
+
+// A safety or liveness property failed. Carries a human-readable reason.
+class SimViolation : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A simulated client command: "<op> <client> <seq> <value>", op is "add" or "get".
+struct ClientCommand {
+  std::string op;
+  uint32_t client = 0;
+  uint64_t seq = 0;
+  int64_t value = 0;
+
+  std::string Encode() const;
+  // Parses Encode()'s output; throws SimViolation on garbage (a chosen command
+  // nobody proposed).
+  static ClientCommand Decode(const std::string& text);
+};
+
+}  // namespace synod::sim
