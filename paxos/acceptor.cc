@@ -57,20 +57,22 @@ void Acceptor::OnAccept(ReplicaId from, const Accept& accept) {
     state_.Send(from, Reject{accept.ballot, state_.promised()});
     return;
   }
+  const Entry* existing = state_.Find(accept.slot);
+  if (existing != nullptr && existing->chosen && !SameValue(existing->value, accept.value)) {
+    // Another value was chosen here, so in a ballot above this one: the sender
+    // is a stale leader (e.g. resumed from a pause) talking to an acceptor that
+    // learned the slot without promising the newer ballot. Never overwrite a
+    // chosen value and never acknowledge: ignore it.
+    return;
+  }
   state_.SetPromised(accept.ballot);
   election_.OnLeaderContact(from, accept.ballot);
-  const Entry* existing = state_.Find(accept.slot);
   if (existing != nullptr && existing->ballot == accept.ballot) {
     SYNOD_INVARIANT(SameValue(existing->value, accept.value),
                     "one ballot proposed two values for one slot");
   } else {
-    Entry entry{accept.ballot, accept.value, false};
-    if (existing != nullptr && existing->chosen) {
-      SYNOD_INVARIANT(SameValue(existing->value, accept.value),
-                      "a leader proposed a value other than the chosen one");
-      entry.chosen = true;
-    }
-    state_.PutEntry(accept.slot, std::move(entry));
+    bool chosen = existing != nullptr && existing->chosen;  // same value, checked above
+    state_.PutEntry(accept.slot, Entry{accept.ballot, accept.value, chosen});
   }
   state_.SendAfterPersist(from, Accepted{accept.ballot, accept.slot});
   learner_.OnCommitInfo(from, accept.ballot, accept.commit);

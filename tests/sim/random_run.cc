@@ -21,7 +21,7 @@ struct SimClient {
   uint64_t seq = 0;
   bool outstanding = false;
   ClientCommand command;
-  ReplicaId target = 0;      // where the command waits, 0 = not placed
+  ReplicaId target = 0;       // where the command waits, 0 = not placed
   ReplicaId next_target = 1;  // where to try next
   SimTime deadline = 0;
   SimTime next_attempt = 0;
@@ -31,10 +31,9 @@ class RandomSchedule {
  public:
   RandomSchedule(const SimOptions& options, std::ostream* trace)
       : options_(options), cluster_(options, CoreOptionsFor(options), false, trace) {
-    cluster_.set_apply_observer([this](ReplicaId replica, paxos::Slot, const std::string& command,
-                                       const SimCounterApp::Result& result) {
-      OnApplied(replica, command, result);
-    });
+    cluster_.set_apply_observer(
+        [this](ReplicaId replica, paxos::Slot, const std::string& command,
+               const SimCounterApp::Result& result) { OnApplied(replica, command, result); });
     for (int i = 0; i < options.clients; ++i) {
       SimClient client;
       client.id = static_cast<uint32_t>(i + 1);
@@ -215,8 +214,8 @@ class RandomSchedule {
         cluster_.HealNetwork();
         break;
       case 6: {  // pause a replica (the leader half the time) past election timeouts
-        ReplicaId victim = Rand(2) == 0 && cluster_.Leader() != 0 ? cluster_.Leader()
-                                                                   : RandomReplica();
+        ReplicaId victim =
+            Rand(2) == 0 && cluster_.Leader() != 0 ? cluster_.Leader() : RandomReplica();
         if (!cluster_.IsUp(victim) || cluster_.IsPaused(victim)) break;
         cluster_.Pause(victim);
         resume_at_.push_back({now + 50 + Rand(500), victim});
@@ -247,8 +246,8 @@ class RandomSchedule {
         client.command.value = client.command.op == "add" ? static_cast<int64_t>(Rand(100)) : 0;
         client.target = 0;
         client.next_attempt = now;
-        history_.push_back({client.id, HistoryEvent::Type::kInvoke, client.command.op,
-                            client.command.value, now});
+        history_.push_back(
+            {client.id, HistoryEvent::Type::kInvoke, client.command.op, client.command.value, now});
       }
       if (client.target != 0 && now < client.deadline) continue;  // waiting for an answer
       if (now < client.next_attempt) continue;

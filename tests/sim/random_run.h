@@ -19,7 +19,7 @@ namespace synod::sim {
 struct HistoryEvent {
   uint32_t process = 0;
   enum class Type { kInvoke, kOk, kFail, kInfo } type = Type::kInvoke;
-  std::string f;  // "add" or "get"
+  std::string f;      // "add" or "get"
   int64_t value = 0;  // add: the amount; get ok: the count read
   SimTime time = 0;
 };

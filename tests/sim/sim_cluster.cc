@@ -14,7 +14,17 @@ using paxos::Slot;
 
 namespace {
 constexpr size_t kRecentEvents = 120;
-}
+
+// A "random" source that always returns the same value (scenario tests).
+class ConstantRandom final : public paxos::RandomSource {
+ public:
+  explicit ConstantRandom(uint64_t value) : value_(value) {}
+  uint64_t Next() override { return value_; }
+
+ private:
+  uint64_t value_;
+};
+}  // namespace
 
 // One simulated replica: its core, its disk and its application.
 struct SimCluster::Replica {
@@ -22,7 +32,7 @@ struct SimCluster::Replica {
   bool up = true;
   bool paused = false;
   uint64_t restarts = 0;
-  std::unique_ptr<paxos::SplitMix64> random;
+  std::unique_ptr<paxos::RandomSource> random;
   std::unique_ptr<paxos::Core> core;
   // Disk: what survives a crash.
   Ballot disk_promised;
@@ -85,9 +95,9 @@ std::string SimCluster::RecentTrace() const {
 }
 
 std::string SimCluster::KindOf(const Message& message) {
-  static const char* const kNames[] = {"PreVote", "PreVoteReply", "Prepare",   "Promise",
-                                       "Accept",  "Accepted",     "Reject",    "Heartbeat",
-                                       "HeartbeatReply", "CatchupRequest", "CatchupReply"};
+  static const char* const kNames[] = {
+      "PreVote", "PreVoteReply", "Prepare",        "Promise",        "Accept",      "Accepted",
+      "Reject",  "Heartbeat",    "HeartbeatReply", "CatchupRequest", "CatchupReply"};
   return kNames[message.body.index()];
 }
 
@@ -103,8 +113,13 @@ void SimCluster::StartCore(Replica& replica) {
   if (options_.broken == Break::kSmallQuorum) {
     config = config.WithQuorumSizeForTesting(members.size() / 2);
   }
-  replica.random = std::make_unique<paxos::SplitMix64>(options_.seed * 1000003 + replica.id * 7919 +
-                                                       replica.restarts);
+  if (options_.staggered_timeouts) {
+    // Replica r waits election_ticks + 3 * (r - 1) ticks: scenarios know who times out first.
+    replica.random = std::make_unique<ConstantRandom>(3 * (replica.id - 1));
+  } else {
+    replica.random = std::make_unique<paxos::SplitMix64>(options_.seed * 1000003 +
+                                                         replica.id * 7919 + replica.restarts);
+  }
   replica.core = std::make_unique<paxos::Core>(replica.id, config, core_options_, *replica.random,
                                                std::move(durable), /*applied=*/0);
   replica.app = SimCounterApp{};
@@ -137,8 +152,7 @@ void SimCluster::CheckInvariants() const {
 }
 
 void SimCluster::Dispatch(const Event& event) {
-  ReplicaId target =
-      event.kind == Event::Kind::kDeliver ? event.message.to : event.replica;
+  ReplicaId target = event.kind == Event::Kind::kDeliver ? event.message.to : event.replica;
   Replica& replica = At(target);
   if (!replica.up) return;  // lost with the crash
   if (replica.paused) {
@@ -197,11 +211,11 @@ void SimCluster::DiskDone(ReplicaId id, uint64_t generation) {
 }
 
 void SimCluster::Send(const Message& message) {
+  if (link_down_[{message.from, message.to}]) return;
   if (manual_network_) {
     mailbox_.push_back(message);
     return;
   }
-  if (link_down_[{message.from, message.to}]) return;
   if (drop_ > 0 && Uniform() < drop_) return;
   int copies = (duplicate_ > 0 && Uniform() < duplicate_) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
@@ -270,12 +284,16 @@ void SimCluster::Resume(ReplicaId id) {
   replica.paused = false;
   std::vector<Event> held = std::move(replica.held);
   replica.held.clear();
-  for (Event& event : held) events_.emplace(now_, std::move(event));
+  for (Event& event : held) {
+    if (manual_network_) {
+      if (event.kind == Event::Kind::kDeliver) mailbox_.push_back(std::move(event.message));
+    } else {
+      events_.emplace(now_, std::move(event));
+    }
+  }
 }
 
-void SimCluster::SetLink(ReplicaId from, ReplicaId to, bool up) {
-  link_down_[{from, to}] = !up;
-}
+void SimCluster::SetLink(ReplicaId from, ReplicaId to, bool up) { link_down_[{from, to}] = !up; }
 
 void SimCluster::HealNetwork() {
   link_down_.clear();
@@ -300,13 +318,11 @@ paxos::ProposeResult SimCluster::Propose(ReplicaId id, const std::string& comman
   return result;
 }
 
-size_t SimCluster::DeliverMatching(ReplicaId from, ReplicaId to, const std::string& kind) {
+size_t SimCluster::DeliverIf(const MessageFilter& match) {
   std::deque<Message> keep;
   std::vector<Message> deliver;
   for (Message& message : mailbox_) {
-    bool match = (from == 0 || message.from == from) && (to == 0 || message.to == to) &&
-                 (kind.empty() || KindOf(message) == kind);
-    (match ? deliver.push_back(std::move(message)) : keep.push_back(std::move(message)));
+    (match(message) ? deliver.push_back(std::move(message)) : keep.push_back(std::move(message)));
   }
   mailbox_ = std::move(keep);
   for (const Message& message : deliver) {
@@ -321,13 +337,19 @@ size_t SimCluster::DeliverMatching(ReplicaId from, ReplicaId to, const std::stri
   return deliver.size();
 }
 
-size_t SimCluster::DropMatching(ReplicaId from, ReplicaId to, const std::string& kind) {
+size_t SimCluster::DropIf(const MessageFilter& match) {
   size_t before = mailbox_.size();
-  std::erase_if(mailbox_, [&](const Message& message) {
-    return (from == 0 || message.from == from) && (to == 0 || message.to == to) &&
-           (kind.empty() || KindOf(message) == kind);
-  });
+  std::erase_if(mailbox_, match);
   return before - mailbox_.size();
+}
+
+size_t SimCluster::DuplicateIf(const MessageFilter& match) {
+  std::vector<Message> copies;
+  for (const Message& message : mailbox_) {
+    if (match(message)) copies.push_back(message);
+  }
+  for (Message& message : copies) mailbox_.push_back(std::move(message));
+  return copies.size();
 }
 
 bool SimCluster::IsUp(ReplicaId id) const { return At(id).up; }
@@ -357,6 +379,16 @@ int64_t SimCluster::Counter(ReplicaId id) const { return At(id).app.counter(); }
 
 const std::vector<Slot>& SimCluster::AppliedSlots(ReplicaId id) const {
   return At(id).applied_slots;
+}
+
+}  // namespace synod::sim
+
+namespace synod::sim {
+
+paxos::ValuePtr SimCluster::ChosenValue(ReplicaId id, Slot slot) const {
+  const Replica& replica = At(id);
+  if (!replica.up) return nullptr;
+  return replica.core->ChosenValue(slot);
 }
 
 }  // namespace synod::sim

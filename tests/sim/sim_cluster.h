@@ -14,6 +14,7 @@
 // which throws SimViolation when a property fails. Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -64,9 +65,19 @@ class SimCluster {
   paxos::ProposeResult Propose(paxos::ReplicaId id, const std::string& command);
 
   // --- manual network (scenarios) ---
-  // Delivers queued messages matching the filters (0 / empty = any); returns how many.
-  size_t DeliverMatching(paxos::ReplicaId from, paxos::ReplicaId to, const std::string& kind);
-  size_t DropMatching(paxos::ReplicaId from, paxos::ReplicaId to, const std::string& kind);
+  using MessageFilter = std::function<bool(const paxos::Message&)>;
+  // Delivers the queued messages that match (in queue order); returns how many.
+  size_t DeliverIf(const MessageFilter& match);
+  // Drops the queued messages that match; returns how many.
+  size_t DropIf(const MessageFilter& match);
+  // Counts the queued messages that match.
+  size_t CountIf(const MessageFilter& match) const {
+    return static_cast<size_t>(std::count_if(mailbox_.begin(), mailbox_.end(), match));
+  }
+  // Appends a copy of every matching queued message (duplicated delivery).
+  size_t DuplicateIf(const MessageFilter& match);
+  // The value a replica holds as chosen at `slot`, or null.
+  paxos::ValuePtr ChosenValue(paxos::ReplicaId id, paxos::Slot slot) const;
   size_t mailbox_size() const { return mailbox_.size(); }
 
   // --- introspection ---
@@ -91,9 +102,9 @@ class SimCluster {
   struct Replica;
   struct Event {
     enum class Kind { kDeliver, kDiskDone } kind;
-    paxos::Message message;     // kDeliver
-    paxos::ReplicaId replica;   // kDiskDone
-    uint64_t generation = 0;    // kDiskDone
+    paxos::Message message;    // kDeliver
+    paxos::ReplicaId replica;  // kDiskDone
+    uint64_t generation = 0;   // kDiskDone
   };
 
   Replica& At(paxos::ReplicaId id);

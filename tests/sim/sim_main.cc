@@ -89,13 +89,12 @@ int main(int argc, char** argv) {
                 << " --runs 1 --replicas " << options.replicas << " --steps " << options.steps
                 << (options.broken == synod::sim::Break::kSkipPersist   ? " --break skip-persist"
                     : options.broken == synod::sim::Break::kSmallQuorum ? " --break small-quorum"
-                                                                         : "")
+                                                                        : "")
                 << " --trace\n";
       return 1;
     }
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "runs=" << runs << " replicas=" << options.replicas << " steps=" << total_steps
             << " chosen_slots=" << total_chosen << " faults=" << total_faults
             << " commands_answered=" << total_answered << " violations=0"

@@ -32,6 +32,8 @@ struct SimOptions {
   int clients = 3;
   Break broken = Break::kNone;
   bool trace = false;  // print every event as it happens
+  // Scenario tests: replica r's election timeout is exactly election_ticks + 3(r-1).
+  bool staggered_timeouts = false;
 };
 
 // A safety or liveness property failed. Carries a human-readable reason.
