@@ -16,6 +16,7 @@ void Acceptor::OnPrepare(ReplicaId from, const Prepare& prepare) {
   if (prepare.ballot > state_.promised()) {
     if (election_.HearsLiveLeaderOtherThan(from)) return;  // stickiness: do not help a challenger
     state_.SetPromised(prepare.ballot);
+    election_.OnPromiseGranted();
   }
   SendPromisePage(from, prepare.ballot, prepare.from_slot == 0 ? 1 : prepare.from_slot);
 }

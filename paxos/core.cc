@@ -74,8 +74,8 @@ void Core::Step(const Message& message) {
           election_->OnPreVoteRequest(from, m);
         } else if constexpr (std::is_same_v<T, PreVoteReply>) {
           if (election_->OnPreVoteReply(from, m) == Election::Action::kStartPhase1) {
-            election_->ResetTimer();
             proposer_->StartPhase1();
+            election_->ResetTimer();
           }
         } else if constexpr (std::is_same_v<T, Prepare>) {
           acceptor_->OnPrepare(from, m);
@@ -122,8 +122,8 @@ void Core::Tick() {
     case Election::Action::kNone:
       break;
     case Election::Action::kStartPhase1:
-      election_->ResetTimer();
       proposer_->StartPhase1();
+      election_->ResetTimer();
       break;
     case Election::Action::kAbandonCandidacy:
       proposer_->StepDown();

@@ -6,6 +6,11 @@ Election::Election(ReplicaState& state) : state_(state) { ResetTimer(); }
 
 void Election::ResetTimer() {
   elapsed_ = 0;
+  if (state_.role == Role::kCandidate) {
+    // A candidate is as good as a leader for pre-vote purposes: while it runs
+    // phase 1 it does not help rivals start another election.
+    state_.ticks_since_leader_contact = 0;
+  }
   uint32_t base = state_.options().election_ticks;
   timeout_ = static_cast<uint32_t>(state_.random().Uniform(base, 2 * base));
 }
@@ -34,10 +39,15 @@ bool Election::HearsLiveLeaderOtherThan(ReplicaId candidate) const {
          state_.ticks_since_leader_contact < state_.options().election_ticks;
 }
 
+void Election::OnPromiseGranted() {
+  // Like a Raft vote: having just helped a candidate, give it time to lead.
+  state_.ticks_since_leader_contact = 0;
+  elapsed_ = 0;
+}
+
 void Election::OnPreVoteRequest(ReplicaId from, const PreVoteRequest&) {
   bool heard_leader = state_.role == Role::kLeader ||
-                      (state_.leader != kNoReplica &&
-                       state_.ticks_since_leader_contact < state_.options().election_ticks);
+                      state_.ticks_since_leader_contact < state_.options().election_ticks;
   state_.Send(from, PreVoteReply{!heard_leader, state_.promised()});
 }
 

@@ -24,6 +24,9 @@ class Election {
 
   // A message from a leader in `ballot` (>= our promise) arrived.
   void OnLeaderContact(ReplicaId leader, Ballot ballot);
+  // This acceptor just promised a candidate's higher ballot: restart the
+  // timers so the candidate has an election timeout to finish phase 1.
+  void OnPromiseGranted();
   // True while a leader other than `candidate` was heard within the base election timeout.
   bool HearsLiveLeaderOtherThan(ReplicaId candidate) const;
 

@@ -1,0 +1,275 @@
+// Unit tests of the paxos core's contract: what a Ready holds and when, the
+// no-reuse rule for ballots, own votes counted only once durable, paging of
+// promises, and refusal of bad configuration.
+#include "paxos/core.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+#include "paxos/invariant.h"
+
+namespace synod::paxos {
+namespace {
+
+// A tiny synchronous harness: N cores, a FIFO network, durable state kept per
+// replica, and explicit control over when a Ready becomes durable.
+class Harness {
+ public:
+  explicit Harness(int n, CoreOptions options = CoreOptions{}) : options_(options) {
+    for (int i = 1; i <= n; ++i) members_.push_back(static_cast<ReplicaId>(i));
+    for (ReplicaId id : members_) Start(id);
+  }
+
+  void Start(ReplicaId id) {
+    randoms_[id] = std::make_unique<SplitMix64>(id);
+    DurableState durable{disks_[id].promised, {}};
+    for (const auto& [slot, entry] : disks_[id].entries) durable.entries.push_back({slot, entry});
+    cores_[id] = std::make_unique<Core>(id, Configuration(members_), options_, *randoms_[id],
+                                        std::move(durable), 0);
+  }
+
+  Core& core(ReplicaId id) { return *cores_.at(id); }
+
+  // Takes the Ready, makes it durable at once, sends everything, advances.
+  void Process(ReplicaId id) {
+    while (core(id).HasReady()) {
+      Ready ready = core(id).TakeReady();
+      Persist(id, ready);
+      for (auto& m : ready.messages) network_.push_back(m);
+      for (auto& m : ready.messages_after_persist) network_.push_back(m);
+      for (auto& c : ready.committed) applied_[id].push_back(c);
+      core(id).Advance();
+    }
+  }
+
+  void Persist(ReplicaId id, const Ready& ready) {
+    if (ready.promised) disks_[id].promised = *ready.promised;
+    for (const SlotEntry& se : ready.entries) disks_[id].entries[se.slot] = se.entry;
+  }
+
+  void DeliverAll() {
+    for (int guard = 0; guard < 100000; ++guard) {
+      for (ReplicaId id : members_) {
+        if (cores_.count(id)) Process(id);
+      }
+      if (network_.empty()) return;
+      Message m = network_.front();
+      network_.erase(network_.begin());
+      if (cores_.count(m.to)) core(m.to).Step(m);
+    }
+    FAIL() << "network did not quiesce";
+  }
+
+  // Ticks everyone (delivering in between) until some replica leads; returns it.
+  ReplicaId ElectLeader() {
+    for (int i = 0; i < 500; ++i) {
+      for (ReplicaId id : members_) {
+        if (cores_.count(id)) core(id).Tick();
+      }
+      DeliverAll();
+      for (ReplicaId id : members_) {
+        if (cores_.count(id) && core(id).Status().role == Role::kLeader) return id;
+      }
+    }
+    ADD_FAILURE() << "no leader elected";
+    return kNoReplica;
+  }
+
+  ReplicaId AnyOtherThan(ReplicaId id) const { return id == 1 ? 2 : 1; }
+
+  std::vector<ReplicaId> members_;
+  CoreOptions options_;
+  struct Disk {
+    Ballot promised;
+    std::map<Slot, Entry> entries;
+  };
+  std::map<ReplicaId, Disk> disks_;
+  std::map<ReplicaId, std::unique_ptr<SplitMix64>> randoms_;
+  std::map<ReplicaId, std::unique_ptr<Core>> cores_;
+  std::vector<Message> network_;
+  std::map<ReplicaId, std::vector<CommittedEntry>> applied_;
+};
+
+TEST(Core, SingleReplicaElectsItselfAndCommits) {
+  Harness h(1);
+  ASSERT_EQ(h.ElectLeader(), 1u);
+  ASSERT_EQ(h.core(1).Propose({"a", "b"}).status, ProposeResult::Status::kAccepted);
+  h.Process(1);
+  ASSERT_EQ(h.applied_[1].size(), 1u);
+  EXPECT_EQ(h.applied_[1][0].slot, 1u);
+  EXPECT_EQ(h.applied_[1][0].value->commands, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Core, FollowerRefusesProposalsWithALeaderHint) {
+  Harness h(3);
+  ReplicaId leader = h.ElectLeader();
+  ProposeResult result = h.core(h.AnyOtherThan(leader)).Propose({"x"});
+  EXPECT_EQ(result.status, ProposeResult::Status::kNotLeader);
+  EXPECT_EQ(result.leader_hint, leader);
+}
+
+TEST(Core, NoBallotIsRaisedWithoutAPreVoteQuorum) {
+  Harness h(3);
+  Core& lonely = h.core(1);
+  // Only replica 1 ticks: the others heard no leader but have not waited an
+  // election timeout either, so they deny the pre-vote and no ballot is raised.
+  for (int i = 0; i < 100; ++i) {
+    lonely.Tick();
+    h.DeliverAll();
+  }
+  EXPECT_EQ(lonely.Status().role, Role::kPreCandidate);
+  EXPECT_TRUE(lonely.Status().promised.IsNull());
+  EXPECT_TRUE(h.core(2).Status().promised.IsNull());
+}
+
+TEST(Core, PrepareWaitsForThePersistedPromise) {
+  Harness h(3);
+  // Let 2 and 3 wait out one election timeout without campaigning themselves.
+  for (int i = 0; i < 10; ++i) {
+    h.core(2).Tick();
+    h.core(3).Tick();
+  }
+  for (ReplicaId id : {2u, 3u}) {
+    while (h.core(id).HasReady()) {  // their own pre-votes, if any, go nowhere
+      h.core(id).TakeReady();
+      h.core(id).Advance();
+    }
+  }
+  Core& core = h.core(1);
+  for (int i = 0; i < 100 && core.Status().role != Role::kPreCandidate; ++i) core.Tick();
+  ASSERT_EQ(core.Status().role, Role::kPreCandidate);
+  Ready prevote = core.TakeReady();
+  core.Advance();
+  for (const Message& m : prevote.messages) {
+    h.core(m.to).Step(m);
+    Ready reply = h.core(m.to).TakeReady();
+    h.core(m.to).Advance();
+    for (const Message& r : reply.messages) core.Step(r);
+  }
+  ASSERT_EQ(core.Status().role, Role::kCandidate);
+  Ready ready = core.TakeReady();
+  ASSERT_TRUE(ready.promised.has_value());
+  EXPECT_EQ(ready.promised->replica, 1u);
+  for (const Message& m : ready.messages) {
+    EXPECT_FALSE(std::holds_alternative<Prepare>(m.body)) << "Prepare must wait for persistence";
+  }
+  size_t prepares = 0;
+  for (const Message& m : ready.messages_after_persist) {
+    prepares += std::holds_alternative<Prepare>(m.body) ? 1 : 0;
+  }
+  EXPECT_EQ(prepares, 2u);
+}
+
+TEST(Core, LeaderCountsItsOwnVoteOnlyOnceDurable) {
+  Harness h(3);
+  ReplicaId id = h.ElectLeader();
+  ReplicaId follower_id = h.AnyOtherThan(id);
+  Core& leader = h.core(id);
+  ASSERT_EQ(leader.Propose({"x"}).status, ProposeResult::Status::kAccepted);
+  Ready ready = leader.TakeReady();  // not yet durable
+  ASSERT_EQ(ready.entries.size(), 1u);
+  // Accept requests go out at once, without waiting for the leader's fsync.
+  size_t accepts = 0;
+  for (const Message& m : ready.messages) accepts += std::holds_alternative<Accept>(m.body);
+  EXPECT_EQ(accepts, 2u);
+  // One follower acknowledges: with only one durable vote there is no quorum.
+  Message accept;
+  for (const Message& m : ready.messages) {
+    if (std::holds_alternative<Accept>(m.body) && m.to == follower_id) accept = m;
+  }
+  h.core(follower_id).Step(accept);
+  Ready follower = h.core(follower_id).TakeReady();
+  EXPECT_TRUE(follower.messages.empty()) << "Accepted must wait for the follower's persist";
+  ASSERT_EQ(follower.messages_after_persist.size(), 1u);
+  h.core(follower_id).Advance();
+  leader.Step(follower.messages_after_persist[0]);
+  EXPECT_EQ(leader.Status().chosen_point, 0u) << "own vote is not durable yet";
+  leader.Advance();  // the leader's own write is durable now
+  EXPECT_EQ(leader.Status().chosen_point, 1u);
+}
+
+TEST(Core, BallotIsNeverReusedAfterRestart) {
+  Harness h(3);
+  ReplicaId first_leader = h.ElectLeader();
+  Ballot first = h.core(first_leader).Status().promised;
+  // Everyone restarts from durable state and elects again.
+  h.network_.clear();
+  for (ReplicaId id : h.members_) {
+    h.cores_.erase(id);
+    h.Start(id);
+    EXPECT_EQ(h.core(id).Status().promised, first) << "promise survives the restart";
+  }
+  ReplicaId second_leader = h.ElectLeader();
+  EXPECT_GT(h.core(second_leader).Status().leader_ballot.round, first.round);
+}
+
+TEST(Core, NewLeaderRecoversALongLogThroughPagedPromises) {
+  CoreOptions options;
+  options.max_page_entries = 2;
+  options.window_slots = 100;
+  Harness h(3, options);
+  ReplicaId old_leader = h.ElectLeader();
+  for (int i = 0; i < 9; ++i) h.core(old_leader).Propose({"c" + std::to_string(i)});
+  h.DeliverAll();
+  EXPECT_EQ(h.core(old_leader).Status().chosen_point, 9u);
+  for (ReplicaId id : h.members_) {
+    if (id != old_leader) {
+      ASSERT_EQ(h.core(id).Status().chosen_point, 0u) << "no commit point reached " << id;
+    }
+  }
+  // The leader dies before spreading its commit point; another takes over
+  // and must recover all nine slots through five promise pages.
+  h.cores_.erase(old_leader);
+  h.network_.clear();
+  ReplicaId new_leader = h.ElectLeader();
+  ASSERT_NE(new_leader, kNoReplica);
+  h.DeliverAll();
+  EXPECT_GE(h.core(new_leader).Status().chosen_point, 9u);
+  for (Slot s = 1; s <= 9; ++s) {
+    ValuePtr value = h.core(new_leader).ChosenValue(s);
+    ASSERT_NE(value, nullptr) << "slot " << s;
+    EXPECT_EQ(value->commands, (std::vector<std::string>{"c" + std::to_string(s - 1)}));
+  }
+}
+
+TEST(Core, LeaderPushesBackWhenItsQueueIsFull) {
+  CoreOptions options;
+  options.window_slots = 1;
+  options.max_batch_commands = 1;
+  options.max_pending_commands = 3;
+  Harness h(3, options);
+  ReplicaId leader = h.ElectLeader();
+  EXPECT_EQ(h.core(leader).Propose({"a", "b", "c"}).status, ProposeResult::Status::kAccepted);
+  EXPECT_EQ(h.core(leader).Propose({"d", "e"}).status, ProposeResult::Status::kBusy);
+}
+
+TEST(Core, RefusesBadConfiguration) {
+  SplitMix64 random(1);
+  EXPECT_THROW(Configuration({}), std::invalid_argument);
+  EXPECT_THROW(Configuration({1, 1, 2}), std::invalid_argument);
+  EXPECT_THROW(Configuration({0, 1, 2}), std::invalid_argument);
+  EXPECT_THROW(Core(4, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0),
+               std::invalid_argument);
+  CoreOptions bad;
+  bad.election_ticks = 2;
+  EXPECT_THROW(Core(1, Configuration({1, 2, 3}), bad, random, {}, 0), std::invalid_argument);
+}
+
+TEST(Core, TakeReadyTwiceWithoutAdvanceIsAnInvariantViolation) {
+  Harness h(1);
+  h.ElectLeader();
+  h.core(1).Propose({"a"});
+  h.core(1).TakeReady();
+  EXPECT_THROW(h.core(1).TakeReady(), InvariantViolation);
+}
+
+TEST(Configuration, MajorityQuorums) {
+  EXPECT_EQ(Configuration({1, 2, 3}).QuorumSize(), 2u);
+  EXPECT_EQ(Configuration({1, 2, 3, 4, 5}).QuorumSize(), 3u);
+  EXPECT_EQ(Configuration({1, 2, 3, 4, 5, 6, 7}).QuorumSize(), 4u);
+}
+
+}  // namespace
+}  // namespace synod::paxos
