@@ -182,7 +182,9 @@ void SimCluster::Drain(Replica& replica) {
         return;
       }
       Event done{Event::Kind::kDiskDone, Message{}, replica.id, replica.generation};
-      events_.emplace(now_ + 1 + rng_() % 8, std::move(done));
+      SimTime latency = 1 + rng_() % 8;
+      if (rng_() % 8 == 0) latency += rng_() % 80;  // a slow fsync
+      events_.emplace(now_ + latency, std::move(done));
       return;
     }
     for (const Message& message : ready.messages_after_persist) Send(message);
@@ -210,7 +212,29 @@ void SimCluster::DiskDone(ReplicaId id, uint64_t generation) {
   Drain(replica);
 }
 
+void SimCluster::CheckReportIsDurable(const Message& message) const {
+  const Replica& sender = At(message.from);
+  if (const auto* promise = std::get_if<paxos::Promise>(&message.body)) {
+    if (sender.disk_promised < promise->ballot) {
+      throw SimViolation("replica " + std::to_string(message.from) + " sent Promise " +
+                         promise->ballot.ToString() + " before persisting it (disk has " +
+                         sender.disk_promised.ToString() + ")");
+    }
+  } else if (const auto* accepted = std::get_if<paxos::Accepted>(&message.body)) {
+    // The disk must hold this accept or a state that subsumes it: an accept
+    // in a higher ballot made later, or the slot's chosen value.
+    auto it = sender.disk_entries.find(accepted->slot);
+    if (it == sender.disk_entries.end() ||
+        (it->second.ballot < accepted->ballot && !it->second.chosen)) {
+      throw SimViolation("replica " + std::to_string(message.from) + " sent Accepted " +
+                         accepted->ballot.ToString() + " for slot " +
+                         std::to_string(accepted->slot) + " before persisting the accept");
+    }
+  }
+}
+
 void SimCluster::Send(const Message& message) {
+  CheckReportIsDurable(message);
   if (link_down_[{message.from, message.to}]) return;
   if (manual_network_) {
     mailbox_.push_back(message);

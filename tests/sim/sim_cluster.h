@@ -112,6 +112,9 @@ class SimCluster {
   void StartCore(Replica& replica);
   void Drain(Replica& replica);
   void Send(const paxos::Message& message);
+  // A Promise or Accepted leaving a replica must report state already on its
+  // disk; throws SimViolation otherwise (the "reply before fsync" bug).
+  void CheckReportIsDurable(const paxos::Message& message) const;
   void Dispatch(const Event& event);
   void Deliver(const paxos::Message& message);
   void DiskDone(paxos::ReplicaId id, uint64_t generation);
