@@ -2,15 +2,18 @@
 //
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
 //             [--break skip-persist|small-quorum] [--trace]
+//             [--history FILE]   (JSON Lines client history of the last run)
 //
 // Run i uses seed S+i. Prints a one-line summary. On a violation prints
 // "seed=X", the reason and the last events, and exits 1; "--seed X --runs 1"
 // replays that run exactly. Exit 64 for a usage error.
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
+#include "tests/sim/history_jsonl.h"
 #include "tests/sim/random_run.h"
 
 namespace {
@@ -18,7 +21,7 @@ namespace {
 int Usage(const std::string& problem) {
   std::cerr << "synod-sim: " << problem << "\n"
             << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
-            << "                 [--break skip-persist|small-quorum] [--trace]\n";
+            << "                 [--break skip-persist|small-quorum] [--trace] [--history FILE]\n";
   return 64;
 }
 
@@ -37,6 +40,7 @@ bool ParseNumber(const std::string& text, uint64_t& out) {
 int main(int argc, char** argv) {
   synod::sim::SimOptions options;
   uint64_t runs = 1;
+  std::string history_path;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](uint64_t& out) {
@@ -66,6 +70,9 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--trace") {
       options.trace = true;
+    } else if (arg == "--history") {
+      if (i + 1 >= argc) return Usage("--history takes a file name");
+      history_path = argv[++i];
     } else {
       return Usage("unknown argument '" + arg + "'");
     }
@@ -81,6 +88,14 @@ int main(int argc, char** argv) {
     total_chosen += result.chosen_slots;
     total_faults += result.faults;
     total_answered += result.commands_answered;
+    if (!history_path.empty() && (i + 1 == runs || result.violation)) {
+      std::ofstream out(history_path);
+      synod::sim::WriteHistoryJsonl(result.history, out);
+      if (!out) {
+        std::cerr << "synod-sim: cannot write " << history_path << "\n";
+        return 2;
+      }
+    }
     if (result.violation) {
       std::cout << "VIOLATION seed=" << result.seed << "\n"
                 << *result.violation << "\n"
