@@ -1,0 +1,92 @@
+#include "node/cluster_config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <sstream>
+
+namespace synod::node {
+
+namespace {
+
+bool ParseUnsigned(const std::string& text, uint64_t max, uint64_t& out) {
+  if (text.empty() || text.size() > 10) return false;
+  for (char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  out = std::stoull(text);
+  return out <= max;
+}
+
+bool ValidHost(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  for (char c : host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+ParsedClusterConfig Error(const std::string& message) { return {std::nullopt, message}; }
+
+}  // namespace
+
+const MemberAddress* ClusterConfig::Find(paxos::ReplicaId id) const {
+  for (const MemberAddress& member : members) {
+    if (member.id == id) return &member;
+  }
+  return nullptr;
+}
+
+std::vector<paxos::ReplicaId> ClusterConfig::Ids() const {
+  std::vector<paxos::ReplicaId> ids;
+  for (const MemberAddress& member : members) ids.push_back(member.id);
+  return ids;
+}
+
+std::string ClusterConfig::ToString() const {
+  std::string out;
+  for (const MemberAddress& member : members) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(member.id) + "=" + member.Endpoint();
+  }
+  return out;
+}
+
+ParsedClusterConfig ParseClusterConfig(const std::string& text) {
+  if (text.empty()) return Error("--members is empty (expected e.g. 1=127.0.0.1:7001,...)");
+  ClusterConfig config;
+  std::stringstream items(text);
+  std::string item;
+  std::set<std::string> endpoints;
+  while (std::getline(items, item, ',')) {
+    size_t eq = item.find('=');
+    size_t colon = item.rfind(':');
+    if (eq == std::string::npos || colon == std::string::npos || colon < eq) {
+      return Error("member '" + item + "' is not of the form ID=HOST:PORT");
+    }
+    uint64_t id = 0, port = 0;
+    if (!ParseUnsigned(item.substr(0, eq), UINT32_MAX, id) || id == 0) {
+      return Error("member '" + item + "': the id must be a positive integer");
+    }
+    std::string host = item.substr(eq + 1, colon - eq - 1);
+    if (!ValidHost(host)) return Error("member '" + item + "': bad host '" + host + "'");
+    if (!ParseUnsigned(item.substr(colon + 1), 65535, port) || port == 0) {
+      return Error("member '" + item + "': the port must be 1-65535");
+    }
+    MemberAddress member{static_cast<paxos::ReplicaId>(id), host, static_cast<uint16_t>(port)};
+    if (config.Find(member.id) != nullptr) {
+      return Error("replica id " + std::to_string(id) + " is listed twice");
+    }
+    if (!endpoints.insert(member.Endpoint()).second) {
+      return Error("address " + member.Endpoint() + " is listed twice");
+    }
+    config.members.push_back(member);
+  }
+  if (config.members.empty()) return Error("--members lists no member");
+  if (config.members.size() > 9) return Error("at most 9 members are supported");
+  std::sort(config.members.begin(), config.members.end(),
+            [](const MemberAddress& a, const MemberAddress& b) { return a.id < b.id; });
+  return {config, ""};
+}
+
+}  // namespace synod::node

@@ -1,0 +1,47 @@
+// ClusterConfig: the static member list of a cluster, parsed from the
+// command-line form "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003".
+//
+// Plain value type. Parsing never throws: it returns the config or a message
+// saying exactly what is wrong with the input.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "paxos/types.h"
+
+namespace synod::node {
+
+// One member: its replica id and the address it listens on (peers and clients).
+struct MemberAddress {
+  paxos::ReplicaId id = paxos::kNoReplica;
+  std::string host;
+  uint16_t port = 0;
+
+  std::string Endpoint() const { return host + ":" + std::to_string(port); }
+};
+
+struct ClusterConfig {
+  std::vector<MemberAddress> members;  // sorted by id
+
+  // The member with `id`, or null.
+  const MemberAddress* Find(paxos::ReplicaId id) const;
+  std::vector<paxos::ReplicaId> Ids() const;
+  // Canonical text form (sorted), e.g. "1=127.0.0.1:7001,2=127.0.0.1:7002".
+  std::string ToString() const;
+};
+
+// Result of parsing: a config, or an error message.
+struct ParsedClusterConfig {
+  std::optional<ClusterConfig> config;
+  std::string error;
+};
+
+// Parses the --members form. Rules: 1 to 9 members; ids are positive integers,
+// distinct; host is an IPv4 address or host name; port 1-65535; no two members
+// share an address.
+ParsedClusterConfig ParseClusterConfig(const std::string& text);
+
+}  // namespace synod::node

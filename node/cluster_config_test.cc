@@ -1,0 +1,43 @@
+#include "node/cluster_config.h"
+
+#include <gtest/gtest.h>
+
+namespace synod::node {
+namespace {
+
+TEST(ClusterConfig, ParsesAndSortsMembers) {
+  ParsedClusterConfig parsed =
+      ParseClusterConfig("3=127.0.0.1:7003,1=127.0.0.1:7001,2=localhost:7002");
+  ASSERT_TRUE(parsed.config) << parsed.error;
+  ASSERT_EQ(parsed.config->members.size(), 3u);
+  EXPECT_EQ(parsed.config->members[0].id, 1u);
+  EXPECT_EQ(parsed.config->members[2].port, 7003);
+  EXPECT_EQ(parsed.config->Find(2)->host, "localhost");
+  EXPECT_EQ(parsed.config->ToString(), "1=127.0.0.1:7001,2=localhost:7002,3=127.0.0.1:7003");
+}
+
+TEST(ClusterConfig, RejectsBadInputWithAReason) {
+  struct Case {
+    const char* text;
+    const char* mentions;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"", "empty"},
+           {"1=127.0.0.1", "ID=HOST:PORT"},
+           {"0=127.0.0.1:7001", "positive"},
+           {"x=127.0.0.1:7001", "positive"},
+           {"1=127.0.0.1:0", "port"},
+           {"1=127.0.0.1:70000", "port"},
+           {"1=bad host:7001", "bad host"},
+           {"1=127.0.0.1:7001,1=127.0.0.1:7002", "twice"},
+           {"1=127.0.0.1:7001,2=127.0.0.1:7001", "twice"},
+       }) {
+    ParsedClusterConfig parsed = ParseClusterConfig(c.text);
+    EXPECT_FALSE(parsed.config) << c.text;
+    EXPECT_NE(parsed.error.find(c.mentions), std::string::npos)
+        << "'" << c.text << "' gave: " << parsed.error;
+  }
+}
+
+}  // namespace
+}  // namespace synod::node
