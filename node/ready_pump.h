@@ -1,0 +1,64 @@
+// ReadyPump: carries out the core's Ready contract (paxos/ready.h) for the
+// runtime — messages leave at once, promises/accepts are persisted by the
+// Persister, replies that report them leave only after the write is durable,
+// committed entries go to the application in order, then Core::Advance().
+//
+// Thread: all methods run on the runtime's event-loop thread. The Persister
+// may do its write on another thread but must invoke `done` on the loop thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "paxos/core.h"
+
+namespace synod::node {
+
+// Makes acceptor state durable. Implementations: LevelDB on a storage thread
+// (production), in-memory (tests). A failed write must not call `done`: it is
+// fatal (the implementation reports it and terminates the process).
+class Persister {
+ public:
+  virtual ~Persister() = default;
+  // Durably stores `promised` (if set) and `entries` in one atomic write, then
+  // calls `done` on the loop thread. At most one call is outstanding.
+  virtual void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
+                       std::function<void()> done) = 0;
+};
+
+// Hands messages to the network (fire and forget; loss is tolerated).
+class MessageSink {
+ public:
+  virtual ~MessageSink() = default;
+  virtual void Send(const paxos::Message& message) = 0;
+};
+
+// Receives chosen entries in slot order, exactly once per core lifetime.
+class CommitSink {
+ public:
+  virtual ~CommitSink() = default;
+  virtual void Apply(const paxos::CommittedEntry& entry) = 0;
+};
+
+class ReadyPump {
+ public:
+  // All references must outlive the pump.
+  ReadyPump(paxos::Core& core, Persister& persister, MessageSink& network, CommitSink& commits);
+
+  // Processes Readies until the core has none or a write is in flight. Call
+  // after every Step/Tick/Propose.
+  void Pump();
+  bool write_in_flight() const { return write_in_flight_; }
+
+ private:
+  void OnPersisted(std::vector<paxos::Message> after_persist);
+
+  paxos::Core& core_;
+  Persister& persister_;
+  MessageSink& network_;
+  CommitSink& commits_;
+  bool write_in_flight_ = false;
+};
+
+}  // namespace synod::node

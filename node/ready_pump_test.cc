@@ -1,0 +1,90 @@
+#include "node/ready_pump.h"
+
+#include <gtest/gtest.h>
+
+namespace synod::node {
+namespace {
+
+using namespace paxos;
+
+// Holds writes until the test releases them.
+class ManualPersister : public Persister {
+ public:
+  void Persist(std::optional<Ballot> promised, std::vector<SlotEntry> entries,
+               std::function<void()> done) override {
+    ASSERT_FALSE(pending_) << "at most one write outstanding";
+    promised_ = promised;
+    entries_ = std::move(entries);
+    pending_ = std::move(done);
+  }
+  void Complete() {
+    auto done = std::move(pending_);
+    pending_ = nullptr;
+    done();
+  }
+  bool pending() const { return static_cast<bool>(pending_); }
+  std::vector<SlotEntry> entries_;
+  std::optional<Ballot> promised_;
+
+ private:
+  std::function<void()> pending_;
+};
+
+class RecordingNetwork : public MessageSink {
+ public:
+  void Send(const Message& message) override { sent.push_back(message); }
+  std::vector<Message> sent;
+};
+
+class RecordingCommits : public CommitSink {
+ public:
+  void Apply(const CommittedEntry& entry) override { applied.push_back(entry); }
+  std::vector<CommittedEntry> applied;
+};
+
+TEST(ReadyPump, AcceptedLeavesOnlyAfterTheWriteIsDurable) {
+  SplitMix64 random(1);
+  Core follower(2, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  ManualPersister persister;
+  RecordingNetwork network;
+  RecordingCommits commits;
+  ReadyPump pump(follower, persister, network, commits);
+
+  Ballot ballot{1, 1};
+  follower.Step(Message{1, 2, Accept{ballot, 1, MakeCommandsValue({"x"}), 0}});
+  pump.Pump();
+  ASSERT_TRUE(persister.pending());
+  ASSERT_EQ(persister.entries_.size(), 1u);
+  EXPECT_EQ(persister.promised_, ballot);
+  EXPECT_TRUE(network.sent.empty()) << "Accepted must wait for the write";
+
+  persister.Complete();
+  ASSERT_EQ(network.sent.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Accepted>(network.sent[0].body));
+  EXPECT_FALSE(persister.pending());
+}
+
+TEST(ReadyPump, SingleReplicaCommitsThroughTheStorage) {
+  SplitMix64 random(1);
+  Core core(1, Configuration({1}), CoreOptions{}, random, {}, 0);
+  ManualPersister persister;
+  RecordingNetwork network;
+  RecordingCommits commits;
+  ReadyPump pump(core, persister, network, commits);
+  for (int i = 0; i < 100 && core.Status().role != Role::kLeader; ++i) {
+    core.Tick();
+    pump.Pump();
+    if (persister.pending()) persister.Complete();
+  }
+  ASSERT_EQ(core.Status().role, Role::kLeader);
+  ASSERT_EQ(core.Propose({"a"}).status, ProposeResult::Status::kAccepted);
+  pump.Pump();
+  EXPECT_TRUE(commits.applied.empty()) << "not chosen before its own vote is durable";
+  ASSERT_TRUE(persister.pending());
+  persister.Complete();
+  ASSERT_EQ(commits.applied.size(), 1u);
+  EXPECT_EQ(commits.applied[0].value->commands[0], "a");
+}
+
+}  // namespace
+}  // namespace synod::node
