@@ -1,0 +1,40 @@
+// BackgroundWriter: one worker thread that runs blocking writes (fsyncs) off
+// the event loop, and posts each completion back to the loop's io_context.
+//
+// Ownership: owns its thread; the io_context must outlive the writer.
+// Thread: Submit is called on the loop thread; jobs run in submission order on
+// the worker; completions run on the loop thread. The destructor finishes
+// queued jobs, then joins.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace synod::node {
+
+class BackgroundWriter {
+ public:
+  explicit BackgroundWriter(boost::asio::io_context& loop);
+  ~BackgroundWriter();
+  BackgroundWriter(const BackgroundWriter&) = delete;
+  BackgroundWriter& operator=(const BackgroundWriter&) = delete;
+
+  // Runs `job` on the worker thread, then `done` on the loop thread.
+  void Submit(std::function<void()> job, std::function<void()> done);
+
+ private:
+  void Run();
+
+  boost::asio::io_context& loop_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::pair<std::function<void()>, std::function<void()>>> jobs_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace synod::node

@@ -1,0 +1,45 @@
+#include "node/background_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace synod::node {
+namespace {
+
+TEST(BackgroundWriter, RunsJobsInOrderOffTheLoopAndCompletesOnTheLoop) {
+  boost::asio::io_context loop;
+  auto keep_running = boost::asio::make_work_guard(loop);  // the loop waits for completions
+  std::vector<int> order;
+  std::thread::id loop_thread = std::this_thread::get_id();
+  std::atomic<bool> job_off_loop{true};
+  int completions = 0;
+  {
+    BackgroundWriter writer(loop);
+    for (int i = 0; i < 5; ++i) {
+      writer.Submit(
+          [&, i] {
+            if (std::this_thread::get_id() == loop_thread) job_off_loop = false;
+            order.push_back(i);
+          },
+          [&] {
+            EXPECT_EQ(std::this_thread::get_id(), loop_thread);
+            ++completions;
+          });
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (completions < 5 && std::chrono::steady_clock::now() < deadline) {
+      loop.run_one_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(completions, 5);
+  EXPECT_TRUE(job_off_loop);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+}  // namespace
+}  // namespace synod::node

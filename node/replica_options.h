@@ -1,0 +1,31 @@
+// ReplicaOptions: everything a replica process is configured with, validated
+// up front so that a bad flag is a clear message, never a crash or a hang.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "node/cluster_config.h"
+#include "paxos/options.h"
+
+namespace synod::node {
+
+struct ReplicaOptions {
+  paxos::ReplicaId id = paxos::kNoReplica;
+  ClusterConfig cluster;
+  std::string data_dir;
+  uint32_t election_timeout_ms = 1000;  // base; actual is random in [1x, 2x)
+  uint32_t heartbeat_ms = 100;
+  uint32_t window_slots = 64;          // slots in flight at the leader
+  uint32_t max_batch_commands = 1024;  // commands per slot
+  uint64_t seed = 0;                   // 0: derive from the clock and pid
+
+  // Empty if usable, else what is wrong (naming the flag).
+  std::string Validate() const;
+  // Tick length: half a heartbeat interval.
+  uint32_t TickMs() const { return heartbeat_ms / 2 == 0 ? 1 : heartbeat_ms / 2; }
+  // The core's options in ticks.
+  paxos::CoreOptions ToCoreOptions() const;
+};
+
+}  // namespace synod::node
