@@ -1,7 +1,9 @@
 #include "tests/sim/random_run.h"
 
 #include <algorithm>
+#include <map>
 
+#include "lincheck/checker.h"
 #include "paxos/invariant.h"
 #include "tests/sim/sim_cluster.h"
 
@@ -74,8 +76,54 @@ class RandomSchedule {
                             client.command.value, cluster_.now()});
       }
     }
+    if (!result.violation) {
+      std::string problem = CheckLinearizable(history_);
+      if (!problem.empty()) result.violation = problem;
+    }
     result.history = std::move(history_);
     return result;
+  }
+
+  // Checks the clients' history against a counter with synod-lincheck's
+  // search; returns "" if linearizable.
+  static std::string CheckLinearizable(const std::vector<HistoryEvent>& history) {
+    std::vector<lincheck::Operation> operations;
+    std::map<uint32_t, size_t> open;  // process -> index in operations
+    for (size_t i = 0; i < history.size(); ++i) {
+      const HistoryEvent& event = history[i];
+      if (event.type == HistoryEvent::Type::kInvoke) {
+        lincheck::Operation op;
+        op.process = event.process;
+        op.f = event.f == "add" ? lincheck::Function::kAdd : lincheck::Function::kGet;
+        if (event.f == "add") op.value = event.value;
+        op.call = i + 1;
+        op.ret = SIZE_MAX;
+        op.known = false;
+        op.invoke_line = static_cast<int>(i + 1);
+        open[event.process] = operations.size();
+        operations.push_back(op);
+      } else {
+        lincheck::Operation& op = operations[open.at(event.process)];
+        op.complete_line = static_cast<int>(i + 1);
+        if (event.type == HistoryEvent::Type::kOk) {
+          op.known = true;
+          op.ret = i + 1;
+          if (event.f == "get") op.value = event.value;
+        }
+      }
+    }
+    lincheck::CheckLimits limits;
+    limits.max_steps = 50'000'000;
+    lincheck::CheckResult result = lincheck::Check(operations, "counter", limits);
+    switch (result.verdict) {
+      case lincheck::Verdict::kLinearizable:
+        return "";
+      case lincheck::Verdict::kNotLinearizable:
+        return "client history is not linearizable (counter): " + result.explanation;
+      case lincheck::Verdict::kUndecided:
+        return "linearizability check undecided within its step budget";
+    }
+    return "";
   }
 
  private:

@@ -5,7 +5,7 @@ namespace synod::sim {
 SimCounterApp::Result SimCounterApp::Apply(const std::string& text) {
   ClientCommand command = ClientCommand::Decode(text);
   Session& session = sessions_[command.client];
-  if (command.seq <= session.last_seq) {
+  if (deduplicate_ && command.seq <= session.last_seq) {
     // A retried copy: never applied twice. Only the latest result is kept (a
     // client has one command outstanding, so it never waits for an older one).
     return Result{command.seq == session.last_seq ? session.last_result : 0, true};

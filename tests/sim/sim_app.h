@@ -20,6 +20,9 @@ class SimCounterApp {
     bool duplicate = false;
   };
 
+  // `deduplicate` false is a deliberately broken variant (--break no-dedup).
+  explicit SimCounterApp(bool deduplicate = true) : deduplicate_(deduplicate) {}
+
   // Applies one command; throws SimViolation for a command that is not valid.
   Result Apply(const std::string& command);
   int64_t counter() const { return counter_; }
@@ -30,6 +33,7 @@ class SimCounterApp {
     uint64_t last_seq = 0;
     int64_t last_result = 0;
   };
+  bool deduplicate_ = true;
   int64_t counter_ = 0;
   uint64_t applied_commands_ = 0;
   std::map<uint32_t, Session> sessions_;

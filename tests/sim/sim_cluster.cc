@@ -122,7 +122,7 @@ void SimCluster::StartCore(Replica& replica) {
   }
   replica.core = std::make_unique<paxos::Core>(replica.id, config, core_options_, *replica.random,
                                                std::move(durable), /*applied=*/0);
-  replica.app = SimCounterApp{};
+  replica.app = SimCounterApp(options_.broken != Break::kNoDedup);
   replica.applied_slots.clear();
 }
 

@@ -1,7 +1,7 @@
 // synod-sim: runs the real paxos core through many seeded random schedules.
 //
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
-//             [--break skip-persist|small-quorum] [--trace]
+//             [--break skip-persist|small-quorum|no-dedup] [--trace]
 //             [--history FILE]   (JSON Lines client history of the last run)
 //
 // Run i uses seed S+i. Prints a one-line summary. On a violation prints
@@ -21,7 +21,8 @@ namespace {
 int Usage(const std::string& problem) {
   std::cerr << "synod-sim: " << problem << "\n"
             << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
-            << "                 [--break skip-persist|small-quorum] [--trace] [--history FILE]\n";
+            << "                 [--break skip-persist|small-quorum|no-dedup] [--trace] [--history "
+               "FILE]\n";
   return 64;
 }
 

@@ -68,9 +68,21 @@ TEST(Simulator, CatchesSmallQuorumWhateverTheSeed) {
   }
 }
 
+// The client histories are checked for linearizability: an application that
+// applies a retried command twice is caught.
+TEST(Simulator, CatchesDoubleApplicationThroughLinearizability) {
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    RunResult result = RunRandomSchedule(Options(seed, 3, Break::kNoDedup), nullptr);
+    if (result.violation && result.violation->find("linearizable") != std::string::npos) ++caught;
+  }
+  EXPECT_GE(caught, 20) << "retries are common enough that most runs apply one twice";
+}
+
 TEST(Simulator, ParsesBreakVariants) {
   EXPECT_EQ(ParseBreak("skip-persist"), Break::kSkipPersist);
   EXPECT_EQ(ParseBreak("small-quorum"), Break::kSmallQuorum);
+  EXPECT_EQ(ParseBreak("no-dedup"), Break::kNoDedup);
   EXPECT_THROW(ParseBreak("nonsense"), std::invalid_argument);
 }
 

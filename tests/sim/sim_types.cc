@@ -7,9 +7,10 @@ namespace synod::sim {
 Break ParseBreak(const std::string& name) {
   if (name == "skip-persist") return Break::kSkipPersist;
   if (name == "small-quorum") return Break::kSmallQuorum;
+  if (name == "no-dedup") return Break::kNoDedup;
   if (name == "none") return Break::kNone;
   throw std::invalid_argument("unknown --break variant '" + name +
-                              "' (expected skip-persist or small-quorum)");
+                              "' (expected skip-persist, small-quorum or no-dedup)");
 }
 
 std::string ClientCommand::Encode() const {

@@ -19,9 +19,10 @@ enum class Break : uint8_t {
   kNone,
   kSkipPersist,  // the simulated disk acknowledges writes without keeping them
   kSmallQuorum,  // cores count n/2 votes as a quorum
+  kNoDedup,      // the application applies a retried command again (caught by lincheck)
 };
 
-// Parses "skip-persist" / "small-quorum"; throws std::invalid_argument otherwise.
+// Parses "skip-persist" / "small-quorum" / "no-dedup"; throws std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
 
 struct SimOptions {
