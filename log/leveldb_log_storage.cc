@@ -1,0 +1,204 @@
+#include "log/leveldb_log_storage.h"
+
+#include <fcntl.h>
+#include <leveldb/write_batch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+namespace synod::log {
+
+namespace {
+
+constexpr char kMetaKey[] = "meta";
+constexpr char kPromisedKey[] = "promised";
+constexpr char kAppliedKey[] = "applied";
+constexpr char kEntryPrefix = 'e';
+
+std::string EntryKey(paxos::Slot slot) { return std::string(1, kEntryPrefix) + EncodeSlot(slot); }
+
+// fsyncs a directory on the real file system so a new entry in it survives a crash.
+bool SyncDirectory(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+void ExitOnFatalStorageError(const std::string& message) {
+  std::fprintf(stderr, "synod: fatal storage error: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::_Exit(74);
+}
+
+LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
+  const bool real_fs = options.env == nullptr;
+  leveldb::Env* env = real_fs ? leveldb::Env::Default() : options.env;
+  const std::string& dir = options.dir;
+  if (dir.empty()) return {nullptr, "no data directory given"};
+
+  std::vector<std::string> children;
+  bool exists = env->GetChildren(dir, &children).ok();
+  children.erase(std::remove_if(children.begin(), children.end(),
+                                [](const std::string& c) { return c == "." || c == ".."; }),
+                 children.end());
+  bool fresh = !exists || children.empty();
+  if (!fresh && std::find(children.begin(), children.end(), "CURRENT") == children.end()) {
+    return {nullptr, "data directory " + dir + " is not empty but holds no Synod log (missing " +
+                         dir + "/CURRENT); refusing to start rather than forget promises"};
+  }
+  if (!exists) {
+    if (real_fs) {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return {nullptr, "cannot create data directory " + dir + ": " + ec.message()};
+      std::filesystem::path parent = std::filesystem::absolute(dir).parent_path();
+      if (!SyncDirectory(parent.string())) {
+        return {nullptr, "cannot fsync " + parent.string() + " after creating " + dir};
+      }
+    } else {
+      env->CreateDir(dir);
+    }
+  }
+
+  leveldb::Options db_options;
+  db_options.create_if_missing = fresh;
+  db_options.paranoid_checks = true;
+  db_options.env = env;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status status = leveldb::DB::Open(db_options, dir, &raw);
+  if (!status.ok()) {
+    return {nullptr, "cannot open the log in " + dir + ": " + status.ToString()};
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+
+  LogMetadata metadata;
+  std::string meta_bytes;
+  leveldb::ReadOptions read;
+  read.verify_checksums = true;
+  status = db->Get(read, kMetaKey, &meta_bytes);
+  if (status.IsNotFound()) {
+    if (!fresh) return {nullptr, "log in " + dir + " has no identity record (missing metadata)"};
+    metadata.replica_id = options.replica_id;
+    metadata.cluster_id = options.expected_cluster_id;
+    leveldb::WriteOptions write;
+    write.sync = true;
+    status = db->Put(write, kMetaKey, EncodeMetadata(metadata));
+    if (!status.ok()) return {nullptr, "cannot initialise " + dir + ": " + status.ToString()};
+    if (real_fs && !SyncDirectory(dir)) return {nullptr, "cannot fsync " + dir};
+  } else if (!status.ok()) {
+    return {nullptr, "cannot read the identity record in " + dir + ": " + status.ToString()};
+  } else {
+    std::optional<LogMetadata> decoded = DecodeMetadata(meta_bytes);
+    if (!decoded) return {nullptr, "corrupt identity record in " + dir};
+    metadata = *decoded;
+    if (metadata.format_version > kFormatVersion) {
+      return {nullptr, "log in " + dir + " has format " + std::to_string(metadata.format_version) +
+                           ", newer than this build's " + std::to_string(kFormatVersion)};
+    }
+    if (metadata.replica_id != options.replica_id) {
+      return {nullptr, "log in " + dir + " belongs to replica " +
+                           std::to_string(metadata.replica_id) + ", not " +
+                           std::to_string(options.replica_id)};
+    }
+    if (!options.expected_cluster_id.empty() && !metadata.cluster_id.empty() &&
+        metadata.cluster_id != options.expected_cluster_id) {
+      return {nullptr, "log in " + dir + " belongs to cluster " + metadata.cluster_id + ", not " +
+                           options.expected_cluster_id};
+    }
+  }
+  std::unique_ptr<LevelDbLogStorage> storage(
+      new LevelDbLogStorage(std::move(options), std::move(db), fresh, metadata));
+  RecoveredLog check;
+  std::string error = storage->LoadChecked(check);
+  if (!error.empty()) return {nullptr, error};
+  return {std::move(storage), ""};
+}
+
+LevelDbLogStorage::LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<leveldb::DB> db,
+                                     bool fresh, LogMetadata metadata)
+    : options_(std::move(options)), db_(std::move(db)), fresh_(fresh), metadata_(metadata) {}
+
+LevelDbLogStorage::~LevelDbLogStorage() = default;
+
+void LevelDbLogStorage::Write(leveldb::WriteBatch& batch, const char* what) {
+  leveldb::WriteOptions write;
+  write.sync = true;
+  leveldb::Status status = db_->Write(write, &batch);
+  if (!status.ok()) {
+    options_.fatal(std::string(what) + " in " + options_.dir + " failed: " + status.ToString());
+  }
+}
+
+void LevelDbLogStorage::Persist(const std::optional<paxos::Ballot>& promised,
+                                const std::vector<paxos::SlotEntry>& entries) {
+  leveldb::WriteBatch batch;
+  if (promised) batch.Put(kPromisedKey, EncodeBallot(*promised));
+  for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
+  Write(batch, "persisting acceptor state");
+}
+
+void LevelDbLogStorage::SetClusterId(const std::string& cluster_id) {
+  metadata_.cluster_id = cluster_id;
+  leveldb::WriteBatch batch;
+  batch.Put(kMetaKey, EncodeMetadata(metadata_));
+  Write(batch, "recording the cluster id");
+}
+
+void LevelDbLogStorage::SetApplied(paxos::Slot applied) {
+  leveldb::WriteBatch batch;
+  batch.Put(kAppliedKey, EncodeSlot(applied));
+  Write(batch, "recording the applied index");
+}
+
+std::string LevelDbLogStorage::LoadChecked(RecoveredLog& out) const {
+  out = RecoveredLog{};
+  out.metadata = metadata_;
+  out.fresh = fresh_;
+  leveldb::ReadOptions read;
+  read.verify_checksums = true;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    std::string_view value(it->value().data(), it->value().size());
+    if (key == kMetaKey) continue;
+    if (key == kPromisedKey) {
+      std::optional<paxos::Ballot> ballot = DecodeBallot(value);
+      if (!ballot) return "corrupt promised ballot in " + options_.dir;
+      out.paxos.promised = *ballot;
+    } else if (key == kAppliedKey) {
+      std::optional<paxos::Slot> applied = DecodeSlot(value);
+      if (!applied) return "corrupt applied index in " + options_.dir;
+      out.applied = *applied;
+    } else if (!key.empty() && key[0] == kEntryPrefix) {
+      std::optional<paxos::Slot> slot = DecodeSlot(key.substr(1));
+      std::optional<paxos::Entry> entry = DecodeEntry(value);
+      if (!slot || *slot == 0 || !entry) return "corrupt log entry in " + options_.dir;
+      out.paxos.entries.push_back(paxos::SlotEntry{*slot, std::move(*entry)});
+    } else {
+      return "unknown record in the log in " + options_.dir;
+    }
+  }
+  if (!it->status().ok())
+    return "cannot read the log in " + options_.dir + ": " + it->status().ToString();
+  for (const paxos::SlotEntry& se : out.paxos.entries) {
+    if (out.paxos.promised < se.entry.ballot) {
+      return "log in " + options_.dir + " holds an accept above its promise (corrupt)";
+    }
+  }
+  return "";
+}
+
+RecoveredLog LevelDbLogStorage::Load() const {
+  RecoveredLog out;
+  std::string error = LoadChecked(out);
+  if (!error.empty()) options_.fatal(error);
+  return out;
+}
+
+}  // namespace synod::log

@@ -1,0 +1,64 @@
+// LevelDbLogStorage: LogStorage on LevelDB, one synced WriteBatch per Persist.
+//
+// Data directory rules (Open):
+//   - absent or empty: a fresh replica — the directory is created, its
+//     identity record written and synced, and the parent directory fsynced;
+//   - non-empty: it must hold this replica's log (LevelDB's CURRENT file and a
+//     valid identity record); missing or corrupt files, another replica's or
+//     another cluster's log, or a newer format are refused with an error
+//     naming the path. A replica never starts on data it cannot trust.
+// Keys: "meta" (identity), "promised", "applied", "e"+8-byte big-endian slot.
+#pragma once
+
+#include <leveldb/db.h>
+#include <leveldb/env.h>
+
+#include <memory>
+#include <string>
+
+#include "log/log_storage.h"
+
+namespace synod::log {
+
+struct LevelDbOptions {
+  std::string dir;
+  paxos::ReplicaId replica_id = paxos::kNoReplica;
+  // Refuse a log recorded for another cluster ("" accepts any, e.g. before
+  // the cluster id is known).
+  std::string expected_cluster_id;
+  // File system; null = the real one. Tests pass a FaultInjectionEnv.
+  leveldb::Env* env = nullptr;
+  FatalHandler fatal = ExitOnFatalStorageError;
+};
+
+class LevelDbLogStorage final : public LogStorage {
+ public:
+  struct OpenResult {
+    std::unique_ptr<LevelDbLogStorage> storage;  // null on error
+    std::string error;                           // names the path
+  };
+  // Opens (or creates) the log. Never calls the fatal handler.
+  static OpenResult Open(LevelDbOptions options);
+
+  ~LevelDbLogStorage() override;
+
+  void Persist(const std::optional<paxos::Ballot>& promised,
+               const std::vector<paxos::SlotEntry>& entries) override;
+  void SetClusterId(const std::string& cluster_id) override;
+  void SetApplied(paxos::Slot applied) override;
+  RecoveredLog Load() const override;
+
+ private:
+  LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<leveldb::DB> db, bool fresh,
+                    LogMetadata metadata);
+  // Reads everything; returns an error naming the path if anything is corrupt.
+  std::string LoadChecked(RecoveredLog& out) const;
+  void Write(leveldb::WriteBatch& batch, const char* what);
+
+  LevelDbOptions options_;
+  std::unique_ptr<leveldb::DB> db_;
+  bool fresh_;
+  LogMetadata metadata_;
+};
+
+}  // namespace synod::log

@@ -1,0 +1,248 @@
+// Tests of log/: encoding, LevelDB storage over a fault-injecting disk (crash
+// recovery, torn unsynced tails, fatal write failures) and over the real file
+// system (refusal of bad data directories).
+#include <gtest/gtest.h>
+#include <leveldb/db.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "log/entry_codec.h"
+#include "log/fault_injection_env.h"
+#include "log/leveldb_log_storage.h"
+#include "log/memory_log_storage.h"
+
+namespace synod::log {
+namespace {
+
+using paxos::Ballot;
+using paxos::Entry;
+using paxos::SlotEntry;
+
+// Fatal handler for tests: throws instead of exiting (it still never returns).
+struct FatalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+void ThrowFatal(const std::string& message) { throw FatalError(message); }
+
+SlotEntry MakeEntry(paxos::Slot slot, uint64_t round, std::vector<std::string> commands,
+                    bool chosen = false) {
+  return SlotEntry{slot,
+                   Entry{Ballot{round, 1}, paxos::MakeCommandsValue(std::move(commands)), chosen}};
+}
+
+TEST(EntryCodec, RoundTripsAndRejectsGarbage) {
+  Entry entry{Ballot{7, 3}, paxos::MakeCommandsValue({"a", std::string("\0b", 2)}), true};
+  std::optional<Entry> decoded = DecodeEntry(EncodeEntry(entry));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->ballot, entry.ballot);
+  EXPECT_TRUE(decoded->chosen);
+  EXPECT_TRUE(paxos::SameValue(decoded->value, entry.value));
+  Entry noop{Ballot{}, paxos::NoopValue(), false};
+  ASSERT_TRUE(DecodeEntry(EncodeEntry(noop)));
+  std::string bytes = EncodeEntry(entry);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(DecodeEntry(bytes.substr(0, cut))) << "truncated at " << cut;
+  }
+  EXPECT_FALSE(DecodeEntry(bytes + "x"));
+  EXPECT_FALSE(DecodeEntry("garbage"));
+  EXPECT_EQ(DecodeSlot(EncodeSlot(123456789)), 123456789u);
+  EXPECT_LT(EncodeSlot(255), EncodeSlot(256)) << "keys sort in slot order";
+}
+
+class SimulatedDisk : public ::testing::Test {
+ protected:
+  LevelDbOptions Options() {
+    LevelDbOptions options;
+    options.dir = "/data/r1";
+    options.replica_id = 1;
+    options.env = &env_;
+    options.fatal = ThrowFatal;
+    return options;
+  }
+  std::unique_ptr<LevelDbLogStorage> OpenOrFail() {
+    auto result = LevelDbLogStorage::Open(Options());
+    EXPECT_EQ(result.error, "");
+    return std::move(result.storage);
+  }
+  FaultInjectionEnv env_;
+};
+
+TEST_F(SimulatedDisk, FreshDirectoryThenRecoveryAfterCrash) {
+  {
+    auto storage = OpenOrFail();
+    ASSERT_TRUE(storage);
+    EXPECT_TRUE(storage->Load().fresh);
+    storage->Persist(Ballot{2, 1}, {MakeEntry(1, 2, {"x"}, true), MakeEntry(2, 2, {"y"})});
+    storage->Persist(std::nullopt, {MakeEntry(3, 2, {"z"})});
+    storage->SetClusterId("c-123");
+  }
+  env_.Crash();  // everything was synced: nothing is lost
+  auto storage = OpenOrFail();
+  ASSERT_TRUE(storage);
+  RecoveredLog log = storage->Load();
+  EXPECT_FALSE(log.fresh);
+  EXPECT_EQ(log.metadata.cluster_id, "c-123");
+  EXPECT_EQ(log.paxos.promised, (Ballot{2, 1}));
+  ASSERT_EQ(log.paxos.entries.size(), 3u);
+  EXPECT_EQ(log.paxos.entries[0].slot, 1u);
+  EXPECT_TRUE(log.paxos.entries[0].entry.chosen);
+  EXPECT_EQ(log.paxos.entries[2].entry.value->commands[0], "z");
+}
+
+TEST_F(SimulatedDisk, TornUnsyncedTailIsDroppedAndTheFailureIsFatal) {
+  {
+    auto storage = OpenOrFail();
+    storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"kept"})});
+    env_.SetFailSyncs(true);  // the next write reaches the file but never its sync
+    EXPECT_THROW(storage->Persist(Ballot{5, 1}, {MakeEntry(2, 5, {"lost"})}), FatalError);
+    env_.SetFailSyncs(false);
+  }
+  env_.Crash();  // the unsynced tail is torn off
+  auto storage = OpenOrFail();
+  ASSERT_TRUE(storage);
+  RecoveredLog log = storage->Load();
+  EXPECT_EQ(log.paxos.promised, (Ballot{1, 1}));
+  ASSERT_EQ(log.paxos.entries.size(), 1u);
+  EXPECT_EQ(log.paxos.entries[0].entry.value->commands[0], "kept");
+}
+
+TEST_F(SimulatedDisk, FailedWriteIsFatalAndNamesThePath) {
+  auto storage = OpenOrFail();
+  env_.SetFailWrites(true);
+  try {
+    storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})});
+    FAIL() << "a failed write must be fatal";
+  } catch (const FatalError& error) {
+    EXPECT_NE(std::string(error.what()).find("/data/r1"), std::string::npos) << error.what();
+  }
+  env_.SetFailWrites(false);
+}
+
+TEST_F(SimulatedDisk, RefusesAnotherReplicasOrClustersLog) {
+  {
+    auto storage = OpenOrFail();
+    storage->SetClusterId("cluster-a");
+  }
+  LevelDbOptions other_replica = Options();
+  other_replica.replica_id = 2;
+  EXPECT_NE(LevelDbLogStorage::Open(other_replica).error.find("belongs to replica 1"),
+            std::string::npos);
+  LevelDbOptions other_cluster = Options();
+  other_cluster.expected_cluster_id = "cluster-b";
+  EXPECT_NE(LevelDbLogStorage::Open(other_cluster).error.find("cluster-a"), std::string::npos);
+  LevelDbOptions same_cluster = Options();
+  same_cluster.expected_cluster_id = "cluster-a";
+  EXPECT_EQ(LevelDbLogStorage::Open(same_cluster).error, "");
+}
+
+TEST_F(SimulatedDisk, RefusesANewerFormat) {
+  { auto storage = OpenOrFail(); }
+  {
+    leveldb::Options options;
+    options.env = &env_;
+    leveldb::DB* db = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(options, "/data/r1", &db).ok());
+    LogMetadata future;
+    future.format_version = kFormatVersion + 1;
+    future.replica_id = 1;
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "meta", EncodeMetadata(future)).ok());
+    delete db;
+  }
+  std::string error = LevelDbLogStorage::Open(Options()).error;
+  EXPECT_NE(error.find("newer"), std::string::npos) << error;
+  EXPECT_NE(error.find("/data/r1"), std::string::npos) << error;
+}
+
+// Real file system: a temporary directory per test.
+class RealDisk : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("synod-log-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  LevelDbOptions Options(const std::filesystem::path& dir) {
+    LevelDbOptions options;
+    options.dir = dir.string();
+    options.replica_id = 1;
+    options.fatal = ThrowFatal;
+    return options;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(RealDisk, AbsentAndEmptyDirectoriesAreFresh) {
+  auto absent = LevelDbLogStorage::Open(Options(dir_ / "a" / "b"));
+  ASSERT_EQ(absent.error, "");
+  EXPECT_TRUE(absent.storage->Load().fresh);
+  std::filesystem::create_directories(dir_ / "empty");
+  auto empty = LevelDbLogStorage::Open(Options(dir_ / "empty"));
+  ASSERT_EQ(empty.error, "");
+  EXPECT_TRUE(empty.storage->Load().fresh);
+}
+
+TEST_F(RealDisk, RefusesANonEmptyDirectoryWithoutALog) {
+  std::filesystem::create_directories(dir_);
+  std::ofstream(dir_ / "notes.txt") << "not a log";
+  std::string error = LevelDbLogStorage::Open(Options(dir_)).error;
+  EXPECT_NE(error.find("CURRENT"), std::string::npos) << error;
+  EXPECT_NE(error.find(dir_.string()), std::string::npos) << error;
+}
+
+TEST_F(RealDisk, RefusesMissingOrCorruptFiles) {
+  {
+    auto opened = LevelDbLogStorage::Open(Options(dir_));
+    ASSERT_EQ(opened.error, "");
+    opened.storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})});
+  }
+  // Corrupt every file LevelDB needs except CURRENT: the manifest is garbage.
+  for (const auto& file : std::filesystem::directory_iterator(dir_)) {
+    if (file.path().filename().string().rfind("MANIFEST", 0) == 0) {
+      std::ofstream(file.path(), std::ios::trunc) << "garbage garbage garbage";
+    }
+  }
+  std::string error = LevelDbLogStorage::Open(Options(dir_)).error;
+  EXPECT_NE(error, "");
+  EXPECT_NE(error.find(dir_.string()), std::string::npos) << error;
+  // A missing manifest is refused too.
+  for (const auto& file : std::filesystem::directory_iterator(dir_)) {
+    if (file.path().filename().string().rfind("MANIFEST", 0) == 0) {
+      std::filesystem::remove(file.path());
+    }
+  }
+  EXPECT_NE(LevelDbLogStorage::Open(Options(dir_)).error, "");
+}
+
+TEST_F(RealDisk, SurvivesReopen) {
+  {
+    auto opened = LevelDbLogStorage::Open(Options(dir_));
+    ASSERT_EQ(opened.error, "");
+    opened.storage->Persist(Ballot{3, 1}, {MakeEntry(9, 3, {"nine"})});
+    opened.storage->SetApplied(4);
+  }
+  auto reopened = LevelDbLogStorage::Open(Options(dir_));
+  ASSERT_EQ(reopened.error, "");
+  RecoveredLog log = reopened.storage->Load();
+  EXPECT_EQ(log.paxos.promised, (Ballot{3, 1}));
+  ASSERT_EQ(log.paxos.entries.size(), 1u);
+  EXPECT_EQ(log.paxos.entries[0].slot, 9u);
+  EXPECT_EQ(log.applied, 4u);
+}
+
+TEST(MemoryLogStorage, StoresAndFailsOnDemand) {
+  LogMetadata metadata;
+  metadata.replica_id = 1;
+  MemoryLogStorage storage(metadata, ThrowFatal);
+  storage.Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})});
+  EXPECT_EQ(storage.Load().paxos.entries.size(), 1u);
+  storage.FailNextWrite();
+  EXPECT_THROW(storage.Persist(Ballot{2, 1}, {}), FatalError);
+  EXPECT_EQ(storage.Load().paxos.promised, (Ballot{1, 1})) << "a failed write stores nothing";
+}
+
+}  // namespace
+}  // namespace synod::log
