@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "log/fault_injection_env.h"
+#include "log/leveldb_log_storage.h"
 #include "paxos/invariant.h"
 
 namespace synod::sim {
@@ -37,6 +39,10 @@ struct SimCluster::Replica {
   // Disk: what survives a crash.
   Ballot disk_promised;
   std::map<Slot, paxos::Entry> disk_entries;
+  // With options.leveldb_disk: the real storage code on a simulated disk; it
+  // must always agree with the model above.
+  std::unique_ptr<log::FaultInjectionEnv> env;
+  std::unique_ptr<log::LevelDbLogStorage> storage;
   // The write in flight (at most one: the core has one Ready outstanding).
   bool writing = false;
   uint64_t generation = 0;
@@ -101,11 +107,51 @@ std::string SimCluster::KindOf(const Message& message) {
   return kNames[message.body.index()];
 }
 
+namespace {
+
+void ThrowStorageFailure(const std::string& message) {
+  throw SimViolation("storage failure: " + message);
+}
+
+// The recovered state must equal what the disk model says was made durable.
+void CheckSameDurableState(ReplicaId id, const paxos::DurableState& model,
+                           const paxos::DurableState& stored) {
+  bool same = model.promised == stored.promised && model.entries.size() == stored.entries.size();
+  for (size_t i = 0; same && i < model.entries.size(); ++i) {
+    const paxos::SlotEntry& a = model.entries[i];
+    const paxos::SlotEntry& b = stored.entries[i];
+    same = a.slot == b.slot && a.entry.ballot == b.entry.ballot &&
+           a.entry.chosen == b.entry.chosen && paxos::SameValue(a.entry.value, b.entry.value);
+  }
+  if (!same) {
+    throw SimViolation("replica " + std::to_string(id) +
+                       ": LevelDB storage recovered a state other than the one made durable");
+  }
+}
+
+}  // namespace
+
 void SimCluster::StartCore(Replica& replica) {
   paxos::DurableState durable;
   durable.promised = replica.disk_promised;
   for (const auto& [slot, entry] : replica.disk_entries) {
     durable.entries.push_back(paxos::SlotEntry{slot, entry});
+  }
+  if (options_.leveldb_disk) {
+    if (!replica.env) replica.env = std::make_unique<log::FaultInjectionEnv>();
+    replica.storage.reset();
+    replica.env->Crash();  // a restart sees only what was synced
+    log::LevelDbOptions storage_options;
+    storage_options.dir = "/replica" + std::to_string(replica.id);
+    storage_options.replica_id = replica.id;
+    storage_options.env = replica.env.get();
+    storage_options.fatal = ThrowStorageFailure;
+    auto opened = log::LevelDbLogStorage::Open(storage_options);
+    if (!opened.storage) throw SimViolation("storage refused to open: " + opened.error);
+    replica.storage = std::move(opened.storage);
+    log::RecoveredLog recovered = replica.storage->Load();
+    CheckSameDurableState(replica.id, durable, recovered.paxos);
+    durable = std::move(recovered.paxos);
   }
   checker_.OnRestart(replica.id, durable);
   std::vector<ReplicaId> members = ids_;
@@ -200,6 +246,7 @@ void SimCluster::DiskDone(ReplicaId id, uint64_t generation) {
     for (const paxos::SlotEntry& se : replica.write_entries) {
       replica.disk_entries[se.slot] = se.entry;
     }
+    if (replica.storage) replica.storage->Persist(replica.write_promised, replica.write_entries);
   }
   // The disk acknowledged: from here on the replica may claim this state.
   checker_.OnDurable(id, replica.write_promised, replica.write_entries);
@@ -282,6 +329,7 @@ void SimCluster::Crash(ReplicaId id) {
   replica.write_entries.clear();
   replica.held.clear();
   replica.core.reset();
+  replica.storage.reset();  // the process dies; unsynced data goes at restart
 }
 
 void SimCluster::Restart(ReplicaId id) {

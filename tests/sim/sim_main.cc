@@ -3,6 +3,8 @@
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
 //             [--break skip-persist|small-quorum|no-dedup] [--trace]
 //             [--history FILE]   (JSON Lines client history of the last run)
+//             [--disk model|leveldb]  (leveldb: also persist through log/'s
+//                                      LevelDB storage on a simulated disk)
 //
 // Run i uses seed S+i. Prints a one-line summary. On a violation prints
 // "seed=X", the reason and the last events, and exits 1; "--seed X --runs 1"
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
       } catch (const std::invalid_argument& e) {
         return Usage(e.what());
       }
+    } else if (arg == "--disk") {
+      std::string disk = i + 1 < argc ? argv[++i] : "";
+      if (disk != "model" && disk != "leveldb") return Usage("--disk takes model or leveldb");
+      options.leveldb_disk = disk == "leveldb";
     } else if (arg == "--trace") {
       options.trace = true;
     } else if (arg == "--history") {
@@ -106,7 +112,7 @@ int main(int argc, char** argv) {
                 << (options.broken == synod::sim::Break::kSkipPersist   ? " --break skip-persist"
                     : options.broken == synod::sim::Break::kSmallQuorum ? " --break small-quorum"
                                                                         : "")
-                << " --trace\n";
+                << (options.leveldb_disk ? " --disk leveldb" : "") << " --trace\n";
       return 1;
     }
   }

@@ -35,6 +35,9 @@ struct SimOptions {
   bool trace = false;  // print every event as it happens
   // Scenario tests: replica r's election timeout is exactly election_ticks + 3(r-1).
   bool staggered_timeouts = false;
+  // Persist through the real LevelDB storage code on a simulated disk
+  // (log::FaultInjectionEnv) as well as the model disk, and check they agree.
+  bool leveldb_disk = false;
 };
 
 // A safety or liveness property failed. Carries a human-readable reason.
