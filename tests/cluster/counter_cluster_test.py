@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Multi-process tests of the replicated counter (issue 6), run by ctest:
+
+  counter_cluster_test.py --counter BIN --lincheck BIN TEST
+
+TEST is one of: basic, kill_leader, sigstop_leader, garbage, amnesia.
+Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
+processes it started. Exit 0 on success; failures print why and the replicas'
+log tails.
+"""
+import argparse
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import Cluster, History, scaled  # noqa: E402
+
+
+def parse_value(out):
+    return int(out.split()[0])
+
+
+def client_loop(cluster, process, history, stop, members=None):
+    rng = random.Random(process)
+    while not stop.is_set():
+        if rng.random() < 0.7:
+            n = rng.randint(1, 9)
+            history.record(process, "invoke", "add", n)
+            code, out, _ = cluster.client("add", str(n), members=members,
+                                          timeout_ms=int(scaled(4000)))
+            history.record(process, {0: "ok", 1: "fail"}.get(code, "info"), "add", n)
+        else:
+            history.record(process, "invoke", "get", None)
+            code, out, _ = cluster.client("get", members=members, timeout_ms=int(scaled(4000)))
+            if code == 0:
+                history.record(process, "ok", "get", parse_value(out))
+            else:
+                history.record(process, {1: "fail"}.get(code, "info"), "get", None)
+
+
+def check_linearizable(args, history, name):
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "synod-%s-%d.jsonl" % (name, os.getpid()))
+    history.write(path)
+    proc = subprocess.run([args.lincheck, "--model", "counter", path, "--timeout", "120"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, "history %s is not linearizable (exit %d):\n%s%s" % (
+        path, proc.returncode, proc.stdout, proc.stderr)
+    ok = sum(1 for e in history.events if e["type"] == "ok")
+    print("history: %d events, %d ok, linearizable (%s)" % (len(history.events), ok,
+                                                            proc.stdout.strip()))
+    os.unlink(path)
+
+
+def wait_applied_equal(cluster, timeout):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        status = cluster.status()
+        applied = {rid: (e or {}).get("applied") for rid, e in status.items()}
+        last = applied
+        if None not in applied.values() and len(set(applied.values())) == 1:
+            return applied
+        time.sleep(0.1)
+    raise AssertionError("replicas did not converge: %s" % last)
+
+
+def test_basic(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        code, out, err = cluster.client("add", "5")
+        assert code == 0, (code, out, err)
+        assert parse_value(out) == 5, out
+        assert "slot=" in out and "leader=" in out, out
+        code, out, _ = cluster.client("add", "10")
+        assert code == 0 and parse_value(out) == 15, out
+        code, out, _ = cluster.client("get")
+        assert code == 0 and parse_value(out) == 15, out
+        status = cluster.status()
+        assert len(status) == 3 and all(status.values()), status
+        code, out, err = cluster.client("add", "notanumber")
+        assert code == 64, (code, out, err)
+        wait_applied_equal(cluster, scaled(10))
+        for r in cluster.replicas:
+            assert r.stop() == 0, "replica %d did not exit 0 on SIGTERM" % r.id
+
+
+def test_kill_leader(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        history, stop = History(), threading.Event()
+        threads = [threading.Thread(target=client_loop, args=(cluster, p, history, stop))
+                   for p in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(3):
+                time.sleep(scaled(1.5))
+                leader = cluster.leader()
+                cluster.replica(leader).kill9()
+                print("killed leader %d" % leader)
+                new_leader = cluster.leader()
+                assert new_leader != leader
+                time.sleep(scaled(1.0))
+                cluster.replica(leader).start()
+            time.sleep(scaled(1.5))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=scaled(60))
+        check_linearizable(args, history, "kill-leader")
+        wait_applied_equal(cluster, scaled(20))
+
+
+def test_sigstop_leader(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        code, out, _ = cluster.client("add", "1")
+        assert code == 0, out
+        old = cluster.leader()
+        others = [r for r in cluster.replicas if r.id != old]
+        others_members = ",".join("%d=127.0.0.1:%d" % (r.id, r.port) for r in others)
+        history = History()
+        history.record(0, "invoke", "add", 1)
+        history.record(0, "ok", "add", 1)
+        cluster.replica(old).pause()
+        try:
+            code, out, _ = cluster.client("add", "2", members=others_members)
+            assert code == 0, "the majority must elect a new leader and commit: %s" % out
+            history.record(1, "invoke", "add", 2)
+            history.record(1, "ok", "add", 2)
+            new_leader = int(out.split("leader=")[1].split()[0])
+            assert new_leader != old, out
+        finally:
+            cluster.replica(old).resume()
+        # Straight after resuming, the stale leader is offered commands directly.
+        old_only = "%d=127.0.0.1:%d" % (old, cluster.replica(old).port)
+        for i in range(3):
+            history.record(2, "invoke", "add", 100)
+            code, out, _ = cluster.client("add", "100", members=old_only,
+                                          timeout_ms=int(scaled(1500)))
+            history.record(2, {0: "ok", 1: "fail"}.get(code, "info"), "add", 100)
+            if code == 0:
+                leader = int(out.split("leader=")[1].split()[0])
+                assert leader != old or cluster.leader() == old, \
+                    "acknowledged by the stale leader: %s" % out
+        history.record(3, "invoke", "get", None)
+        code, out, _ = cluster.client("get")
+        assert code == 0, out
+        history.record(3, "ok", "get", parse_value(out))
+        check_linearizable(args, history, "sigstop")
+        wait_applied_equal(cluster, scaled(20))
+
+
+def test_garbage(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        target = cluster.replicas[0]
+        rng = random.Random(7)
+        for size in (1, 7, 64, 4096, 100000):
+            with socket.create_connection(("127.0.0.1", target.port), timeout=scaled(5)) as s:
+                try:
+                    s.sendall(bytes(rng.getrandbits(8) for _ in range(size)))
+                    s.settimeout(scaled(5))
+                    s.recv(16)
+                except OSError:
+                    pass
+        assert target.alive(), "garbage bytes killed the replica:\n" + target.log_tail()
+        only = "%d=127.0.0.1:%d" % (target.id, target.port)
+        status = cluster.status()
+        assert status.get(target.id), status
+        code, out, _ = cluster.client("add", "3")
+        assert code == 0, out
+
+
+def test_amnesia(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        code, out, _ = cluster.client("add", "4")
+        assert code == 0, out
+        victim = cluster.replicas[2]
+        victim.stop()
+        shutil.rmtree(victim.data_dir)
+        victim.start(wait_ready=False)
+        try:
+            victim.proc.wait(timeout=scaled(30))
+        except subprocess.TimeoutExpired:
+            raise AssertionError("a replica with an empty data dir joined peers with history")
+        assert victim.proc.returncode != 0, victim.proc.returncode
+        assert not victim.ready.is_set()
+        log = victim.log_tail()
+        assert "replace" in log or "lost" in log, "no explanation in:\n" + log
+
+
+TESTS = {
+    "basic": test_basic,
+    "kill_leader": test_kill_leader,
+    "sigstop_leader": test_sigstop_leader,
+    "garbage": test_garbage,
+    "amnesia": test_amnesia,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--counter", required=True)
+    parser.add_argument("--lincheck", required=True)
+    parser.add_argument("test", choices=sorted(TESTS))
+    args = parser.parse_args()
+    start = time.monotonic()
+    TESTS[args.test](args)
+    print("PASS %s in %.1f s" % (args.test, time.monotonic() - start))
+
+
+if __name__ == "__main__":
+    main()
