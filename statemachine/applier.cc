@@ -1,0 +1,95 @@
+#include "statemachine/applier.h"
+
+#include "paxos/invariant.h"
+
+namespace synod::statemachine {
+
+namespace {
+
+constexpr uint64_t kSweepEvery = 4096;  // commands between sweeps of idle sessions
+
+std::string EncodeHeader(uint64_t applied, uint64_t log_time, const std::string& sessions) {
+  std::string out = "SYNODSNAP1";
+  for (uint64_t v : {applied, log_time}) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  }
+  return out + sessions;
+}
+
+}  // namespace
+
+Applier::Applier(StateMachine& machine, SessionOptions options)
+    : machine_(machine), sessions_(options) {}
+
+std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
+  SYNOD_INVARIANT(entry.slot == applied_ + 1, "entries are applied in slot order, once");
+  SYNOD_INVARIANT(entry.value != nullptr, "a committed entry has a value");
+  applied_ = entry.slot;
+  std::vector<CommandOutcome> outcomes;
+  for (const std::string& bytes : entry.value->commands) {
+    CommandOutcome outcome;
+    outcome.slot = entry.slot;
+    std::optional<Envelope> envelope = DecodeEnvelope(bytes);
+    if (!envelope) {
+      outcome.status = CommandOutcome::Status::kInvalid;
+      outcomes.push_back(std::move(outcome));
+      continue;
+    }
+    log_time_ms_ = std::max(log_time_ms_, envelope->stamp_ms);
+    outcome.kind = envelope->kind;
+    switch (envelope->kind) {
+      case EnvelopeKind::kTick:
+        continue;  // advances log time only
+      case EnvelopeKind::kRegisterSession:
+        outcome.nonce = envelope->session;
+        outcome.session = sessions_.Register(log_time_ms_);
+        outcome.result = std::to_string(outcome.session);
+        break;
+      case EnvelopeKind::kCommand: {
+        outcome.session = envelope->session;
+        outcome.sequence = envelope->sequence;
+        SessionTable::Verdict verdict = sessions_.Check(envelope->session, envelope->sequence,
+                                                        envelope->lowest_unanswered, log_time_ms_);
+        if (verdict.kind == SessionTable::Verdict::Kind::kExpired) {
+          outcome.status = CommandOutcome::Status::kSessionExpired;
+        } else if (verdict.kind == SessionTable::Verdict::Kind::kDuplicate) {
+          outcome.duplicate = true;
+          outcome.result = std::move(verdict.stored_result);
+        } else {
+          outcome.result =
+              machine_.Apply(envelope->payload, ApplyContext{entry.slot, log_time_ms_});
+          sessions_.Record(envelope->session, envelope->sequence, outcome.result);
+          if (++applied_commands_ % kSweepEvery == 0) sessions_.Sweep(log_time_ms_);
+        }
+        break;
+      }
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  return outcomes;
+}
+
+void Applier::Snapshot(SnapshotWriter& out) const {
+  out.Write(EncodeHeader(applied_, log_time_ms_, sessions_.Encode()));
+  machine_.Snapshot(out);
+}
+
+bool Applier::Restore(SnapshotReader& in) {
+  std::string header;
+  if (!in.Read(header) || header.size() < 26 || header.compare(0, 10, "SYNODSNAP1") != 0) {
+    return false;
+  }
+  uint64_t values[2] = {0, 0};
+  for (int v = 0; v < 2; ++v) {
+    for (int i = 0; i < 8; ++i) {
+      values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[10 + 8 * v + i])) << (8 * i);
+    }
+  }
+  if (!sessions_.Decode(header.substr(26))) return false;
+  if (!machine_.Restore(in)) return false;
+  applied_ = values[0];
+  log_time_ms_ = values[1];
+  return true;
+}
+
+}  // namespace synod::statemachine

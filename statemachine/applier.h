@@ -1,0 +1,66 @@
+// Applier: applies chosen entries to the user's StateMachine in slot order,
+// exactly once, through the session table.
+//
+// Each committed value is a batch of envelopes (envelope.h). The applied
+// index, the state machine's effects and the session table move together:
+// they are only ever saved together (Snapshot) and restored together, and
+// with an in-memory StateMachine a restart rebuilds all three by replaying the
+// chosen log from the last snapshot, so no command is applied twice or
+// skipped. Thread: the replica's loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "paxos/types.h"
+#include "statemachine/envelope.h"
+#include "statemachine/session_table.h"
+#include "statemachine/state_machine.h"
+
+namespace synod::statemachine {
+
+// What happened to one client-visible envelope.
+struct CommandOutcome {
+  enum class Status : uint8_t {
+    kOk,              // applied now, or a duplicate answered from the table
+    kSessionExpired,  // never applied: unknown/expired session or below the mark
+    kInvalid,         // not an envelope: never applied
+  };
+  Status status = Status::kOk;
+  EnvelopeKind kind = EnvelopeKind::kCommand;
+  uint64_t session = 0;   // kCommand: its session; kRegisterSession: the new id
+  uint64_t sequence = 0;  // kCommand
+  uint64_t nonce = 0;     // kRegisterSession: the caller's request id
+  bool duplicate = false;
+  std::string result;  // the StateMachine's result (kOk)
+  paxos::Slot slot = 0;
+};
+
+class Applier {
+ public:
+  // `machine` must outlive the applier.
+  Applier(StateMachine& machine, SessionOptions options);
+
+  // Applies the next chosen entry (its slot must be applied() + 1) and returns
+  // one outcome per envelope that a client may be waiting for.
+  std::vector<CommandOutcome> Apply(const paxos::CommittedEntry& entry);
+
+  paxos::Slot applied() const { return applied_; }
+  uint64_t log_time_ms() const { return log_time_ms_; }
+  const SessionTable& sessions() const { return sessions_; }
+
+  // Writes applied index, log time, sessions and the machine's state.
+  void Snapshot(SnapshotWriter& out) const;
+  // Restores all of them; false if the snapshot is not valid.
+  bool Restore(SnapshotReader& in);
+
+ private:
+  StateMachine& machine_;
+  SessionTable sessions_;
+  paxos::Slot applied_ = 0;
+  uint64_t log_time_ms_ = 0;
+  uint64_t applied_commands_ = 0;
+};
+
+}  // namespace synod::statemachine

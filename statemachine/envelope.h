@@ -1,0 +1,42 @@
+// Envelope: how a client's command travels through the log. Every entry in a
+// slot's batch is one envelope; the applier decodes it, runs sessions and
+// deduplication, and hands the payload to the user's StateMachine.
+//
+// Kinds:
+//   kRegisterSession — opens a session; its result is the new session id.
+//                      `session` carries the client's random request id (a
+//                      nonce) so the replica can answer the right caller.
+//   kCommand         — (session id, sequence number, lowest sequence number
+//                      the client has not yet seen answered, payload).
+//   kTick            — carries only a leader time stamp (advances log time).
+// Every envelope carries the proposing leader's wall-clock stamp (ms, 0 =
+// none); log time = max(previous log time, stamp), so it never goes back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace synod::statemachine {
+
+enum class EnvelopeKind : uint8_t { kRegisterSession = 1, kCommand = 2, kTick = 3 };
+
+struct Envelope {
+  EnvelopeKind kind = EnvelopeKind::kCommand;
+  uint64_t stamp_ms = 0;
+  uint64_t session = 0;            // kCommand: session id; kRegisterSession: nonce
+  uint64_t sequence = 0;           // kCommand: 1, 2, 3, ... per session
+  uint64_t lowest_unanswered = 0;  // kCommand: results below it may be forgotten
+  std::string payload;             // kCommand: the user's command bytes
+};
+
+std::string EncodeEnvelope(const Envelope& envelope);
+// nullopt for bytes that are not an envelope.
+std::optional<Envelope> DecodeEnvelope(std::string_view bytes);
+
+// Re-encodes `encoded` with a new stamp (leaders stamp commands they propose).
+// Returns `encoded` unchanged if it is not an envelope.
+std::string RestampEnvelope(std::string_view encoded, uint64_t stamp_ms);
+
+}  // namespace synod::statemachine

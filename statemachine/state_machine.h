@@ -1,0 +1,62 @@
+// StateMachine: what a Synod user writes. Synod applies every committed
+// command to it, in the same order on every replica, exactly once.
+//
+// Contract for implementers:
+//   - Apply must be deterministic: the same sequence of commands from the same
+//     state gives the same results and the same state on every replica. Do not
+//     read clocks, random numbers, the environment, or unordered-container
+//     iteration order that may differ between processes. Time, when needed,
+//     comes from the log (ApplyContext::log_time_ms).
+//   - Reads are commands too: a read goes through the log, so it is
+//     linearizable. Apply the command and return what it read.
+//   - Apply is called on one thread at a time (the replica's loop thread);
+//     Snapshot/Restore are never called concurrently with Apply.
+//   - Snapshot writes the whole state through the writer, in as many chunks as
+//     it likes; Restore replaces the whole state with what a Snapshot wrote.
+//     They are fully used by log compaction (a later layer); today they must
+//     simply round-trip.
+//   - Errors in a command (bad input) are results, not exceptions: encode them
+//     in the returned bytes. An exception from Apply is a bug and terminates
+//     the replica (a replica must never diverge silently).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace synod::statemachine {
+
+// Facts about the command being applied, identical on every replica.
+struct ApplyContext {
+  uint64_t slot = 0;         // log position of the command's batch
+  uint64_t log_time_ms = 0;  // log time: never decreases, stamped by leaders
+};
+
+// Receives a snapshot in chunks. Thread: the caller's.
+class SnapshotWriter {
+ public:
+  virtual ~SnapshotWriter() = default;
+  virtual void Write(std::string_view chunk) = 0;
+};
+
+// Hands back a snapshot in the chunks it was written in.
+class SnapshotReader {
+ public:
+  virtual ~SnapshotReader() = default;
+  // Fills `chunk` with the next chunk; false at the end.
+  virtual bool Read(std::string& chunk) = 0;
+};
+
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  // Applies one committed command and returns its result.
+  virtual std::string Apply(std::string_view command, const ApplyContext& context) = 0;
+  // Writes the whole state.
+  virtual void Snapshot(SnapshotWriter& out) const = 0;
+  // Replaces the whole state with a snapshot; returns false if it is not one
+  // this state machine wrote (the replica then refuses to continue).
+  virtual bool Restore(SnapshotReader& in) = 0;
+};
+
+}  // namespace synod::statemachine
