@@ -8,9 +8,10 @@ namespace {
 
 constexpr uint64_t kSweepEvery = 4096;  // commands between sweeps of idle sessions
 
-std::string EncodeHeader(uint64_t applied, uint64_t log_time, const std::string& sessions) {
-  std::string out = "SYNODSNAP1";
-  for (uint64_t v : {applied, log_time}) {
+std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_id,
+                         const std::string& sessions) {
+  std::string out = "SYNODSNAP2";
+  for (uint64_t v : {applied, log_time, cluster_id}) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
   }
   return out + sessions;
@@ -40,6 +41,11 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
     switch (envelope->kind) {
       case EnvelopeKind::kTick:
         continue;  // advances log time only
+      case EnvelopeKind::kClusterId:
+        if (cluster_id_ != 0 || envelope->session == 0) continue;  // the first one wins
+        cluster_id_ = envelope->session;
+        outcome.session = cluster_id_;
+        break;
       case EnvelopeKind::kRegisterSession:
         outcome.nonce = envelope->session;
         outcome.session = sessions_.Register(log_time_ms_);
@@ -70,25 +76,27 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
 }
 
 void Applier::Snapshot(SnapshotWriter& out) const {
-  out.Write(EncodeHeader(applied_, log_time_ms_, sessions_.Encode()));
+  out.Write(EncodeHeader(applied_, log_time_ms_, cluster_id_, sessions_.Encode()));
   machine_.Snapshot(out);
 }
 
 bool Applier::Restore(SnapshotReader& in) {
   std::string header;
-  if (!in.Read(header) || header.size() < 26 || header.compare(0, 10, "SYNODSNAP1") != 0) {
+  constexpr size_t kHeader = 10 + 3 * 8;
+  if (!in.Read(header) || header.size() < kHeader || header.compare(0, 10, "SYNODSNAP2") != 0) {
     return false;
   }
-  uint64_t values[2] = {0, 0};
-  for (int v = 0; v < 2; ++v) {
+  uint64_t values[3] = {0, 0, 0};
+  for (int v = 0; v < 3; ++v) {
     for (int i = 0; i < 8; ++i) {
       values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[10 + 8 * v + i])) << (8 * i);
     }
   }
-  if (!sessions_.Decode(header.substr(26))) return false;
+  if (!sessions_.Decode(header.substr(kHeader))) return false;
   if (!machine_.Restore(in)) return false;
   applied_ = values[0];
   log_time_ms_ = values[1];
+  cluster_id_ = values[2];
   return true;
 }
 

@@ -29,7 +29,8 @@ struct CommandOutcome {
   };
   Status status = Status::kOk;
   EnvelopeKind kind = EnvelopeKind::kCommand;
-  uint64_t session = 0;   // kCommand: its session; kRegisterSession: the new id
+  uint64_t session = 0;   // kCommand: its session; kRegisterSession: the new id;
+                          // kClusterId: the cluster id (only the first one is reported)
   uint64_t sequence = 0;  // kCommand
   uint64_t nonce = 0;     // kRegisterSession: the caller's request id
   bool duplicate = false;
@@ -47,6 +48,8 @@ class Applier {
   std::vector<CommandOutcome> Apply(const paxos::CommittedEntry& entry);
 
   paxos::Slot applied() const { return applied_; }
+  // The cluster id agreed through the log (0 until one was applied).
+  uint64_t cluster_id() const { return cluster_id_; }
   uint64_t log_time_ms() const { return log_time_ms_; }
   const SessionTable& sessions() const { return sessions_; }
 
@@ -61,6 +64,7 @@ class Applier {
   paxos::Slot applied_ = 0;
   uint64_t log_time_ms_ = 0;
   uint64_t applied_commands_ = 0;
+  uint64_t cluster_id_ = 0;
 };
 
 }  // namespace synod::statemachine

@@ -242,6 +242,20 @@ TEST(Applier, SnapshotRestoresStateIndexAndSessionsTogether) {
   EXPECT_FALSE(rejecting.Restore(bad));
 }
 
+TEST(Applier, TheFirstClusterIdAppliedWins) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  Envelope first, second;
+  first.kind = second.kind = EnvelopeKind::kClusterId;
+  first.session = 77;
+  second.session = 88;
+  auto outcomes = log.Slot({EncodeEnvelope(first), EncodeEnvelope(second)});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].session, 77u);
+  EXPECT_EQ(applier.cluster_id(), 77u);
+}
+
 TEST(Applier, AppliesOnlyInSlotOrder) {
   TestCounter counter;
   Applier applier(counter, SessionOptions{});

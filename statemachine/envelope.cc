@@ -26,7 +26,10 @@ std::string EncodeEnvelope(const Envelope& envelope) {
   out.push_back(static_cast<char>(kMagic));
   out.push_back(static_cast<char>(envelope.kind));
   PutU64(out, envelope.stamp_ms);
-  if (envelope.kind == EnvelopeKind::kRegisterSession) PutU64(out, envelope.session);
+  if (envelope.kind == EnvelopeKind::kRegisterSession ||
+      envelope.kind == EnvelopeKind::kClusterId) {
+    PutU64(out, envelope.session);
+  }
   if (envelope.kind == EnvelopeKind::kCommand) {
     PutU64(out, envelope.session);
     PutU64(out, envelope.sequence);
@@ -41,10 +44,11 @@ std::optional<Envelope> DecodeEnvelope(std::string_view in) {
   Envelope envelope;
   uint8_t kind = static_cast<uint8_t>(in[1]);
   in.remove_prefix(2);
-  if (kind < 1 || kind > 3) return std::nullopt;
+  if (kind < 1 || kind > 4) return std::nullopt;
   envelope.kind = static_cast<EnvelopeKind>(kind);
   if (!GetU64(in, envelope.stamp_ms)) return std::nullopt;
-  if (envelope.kind == EnvelopeKind::kRegisterSession) {
+  if (envelope.kind == EnvelopeKind::kRegisterSession ||
+      envelope.kind == EnvelopeKind::kClusterId) {
     if (!GetU64(in, envelope.session) || !in.empty()) return std::nullopt;
     return envelope;
   }

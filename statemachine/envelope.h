@@ -9,6 +9,8 @@
 //   kCommand         — (session id, sequence number, lowest sequence number
 //                      the client has not yet seen answered, payload).
 //   kTick            — carries only a leader time stamp (advances log time).
+//   kClusterId       — the random cluster id a new cluster's first leader
+//                      proposes (`session` holds it); the first one applied wins.
 // Every envelope carries the proposing leader's wall-clock stamp (ms, 0 =
 // none); log time = max(previous log time, stamp), so it never goes back.
 #pragma once
@@ -20,7 +22,7 @@
 
 namespace synod::statemachine {
 
-enum class EnvelopeKind : uint8_t { kRegisterSession = 1, kCommand = 2, kTick = 3 };
+enum class EnvelopeKind : uint8_t { kRegisterSession = 1, kCommand = 2, kTick = 3, kClusterId = 4 };
 
 struct Envelope {
   EnvelopeKind kind = EnvelopeKind::kCommand;
