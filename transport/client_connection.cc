@@ -1,0 +1,414 @@
+// ClientConnection implementation: connect + hello, coalescing submit queue,
+// per-call deadlines, failure fan-out. Callbacks are posted, never run from
+// inside a ClientConnection method, so they may freely submit or destroy it.
+
+#include <kj/debug.h>
+
+#include "transport/client_connection.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <map>
+#include <vector>
+
+#include "transport/codec.h"
+#include "transport/logging.h"
+#include "transport/rpc_connection.h"
+#include "transport/timer.h"
+
+namespace synod::transport {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+const char* CallStatusName(CallStatus status) {
+  switch (status) {
+    case CallStatus::kReplied:
+      return "replied";
+    case CallStatus::kTimeout:
+      return "timeout";
+    case CallStatus::kDisconnected:
+      return "disconnected";
+    case CallStatus::kRefused:
+      return "refused";
+    case CallStatus::kOverloaded:
+      return "overloaded";
+    case CallStatus::kError:
+      return "error";
+  }
+  return "invalid";
+}
+
+namespace {
+
+class IgnoreTaskErrors final : public kj::TaskSet::ErrorHandler {
+ public:
+  void taskFailed(kj::Exception&&) override {}
+};
+
+}  // namespace
+
+struct ClientConnection::Impl {
+  enum class Phase { kConnecting, kReady, kFailed };
+
+  // One submitted command waiting for its result.
+  struct Pending {
+    std::string command;
+    Clock::time_point deadline;
+    SubmitCallback done;
+  };
+
+  // A status query waiting for the connection.
+  struct PendingStatus {
+    Clock::time_point deadline;
+    StatusCallback done;
+  };
+
+  Impl(EventLoop& l, ClientConnectionOptions o)
+      : loop(l), options(std::move(o)), log(LoggerOrDefault(options.logger)),
+        resolver(l.io()), connect_timer(l.io()), sweep_timer(l.io()),
+        alive(std::make_shared<bool>(true)) {
+    Connect();
+  }
+
+  ~Impl() {
+    Fail(CallStatus::kDisconnected, "connection closed by its owner");
+    *alive = false;
+  }
+
+  void Connect() {
+    resolver.async_resolve(
+        options.server.host, std::to_string(options.server.port),
+        [this, a = alive](const boost::system::error_code& ec,
+                          tcp::resolver::results_type results) {
+          if (!*a || phase != Phase::kConnecting) return;
+          if (ec) return Fail(CallStatus::kDisconnected, "resolve: " + ec.message());
+          socket = std::make_unique<tcp::socket>(loop.io());
+          asio::async_connect(
+              *socket, results,
+              [this, a](const boost::system::error_code& cec, const tcp::endpoint&) {
+                if (!*a || phase != Phase::kConnecting) return;
+                if (cec) return Fail(CallStatus::kDisconnected, "connect: " + cec.message());
+                OnConnected();
+              });
+        });
+    connect_timer.expires_after(options.connect_timeout);
+    connect_timer.async_wait([this, a = alive](const boost::system::error_code& ec) {
+      if (ec || !*a || phase != Phase::kConnecting) return;
+      Fail(CallStatus::kDisconnected, "no handshake within connect_timeout");
+    });
+  }
+
+  void OnConnected() {
+    conn = kj::heap<RpcConnection>(std::move(*socket), options.limits,
+                                   options.write_stall_timeout);
+    socket.reset();
+    tasks = kj::heap<kj::TaskSet>(task_errors);
+    auto request = conn->Handshake().helloRequest();
+    request.setClusterId(options.cluster_id);
+    request.setFromReplica(paxos::kNoReplica);
+    request.setRole(wire::ConnectionRole::CLIENT);
+    tasks->add(request.send().then(
+        [this](capnp::Response<wire::Handshake::HelloResults>&& response) {
+          OnHello(response);
+        },
+        [this](kj::Exception&& e) {
+          FailLater(CallStatus::kDisconnected,
+                    std::string("hello failed: ") + e.getDescription().cStr());
+        }));
+    tasks->add(conn->OnDisconnect().then(
+        [this] { FailLater(CallStatus::kDisconnected, "disconnected"); },
+        [this](kj::Exception&& e) {
+          FailLater(CallStatus::kDisconnected,
+                    std::string("disconnected: ") + e.getDescription().cStr());
+        }));
+  }
+
+  void OnHello(wire::Handshake::HelloResults::Reader response) {
+    handshake.accepted = response.getAccepted();
+    handshake.reason = response.getReason().cStr();
+    handshake.server_replica = response.getServerReplica();
+    handshake.server_cluster = response.getServerCluster();
+    handshake.has_history = response.getHasHistory();
+    if (handshake.accepted && options.server.id != paxos::kNoReplica &&
+        handshake.server_replica != options.server.id) {
+      handshake.accepted = false;
+      handshake.reason = "answered as replica " + std::to_string(handshake.server_replica);
+    }
+    if (handshake.accepted && !response.hasClient()) {
+      handshake.accepted = false;
+      handshake.reason = "accepted without a client capability";
+    }
+    if (!handshake.accepted) {
+      log->warn("transport: replica at {}:{} refused the client: {}", options.server.host,
+                options.server.port, handshake.reason);
+      FailLater(CallStatus::kRefused, "refused: " + handshake.reason);
+      return;
+    }
+    client = response.getClient();
+    phase = Phase::kReady;
+    connect_timer.cancel();
+    for (PendingStatus& s : pending_status) SendStatus(std::move(s));
+    pending_status.clear();
+    ScheduleFlush();
+  }
+
+  void Submit(std::string command, Clock::duration timeout, SubmitCallback done) {
+    if (phase == Phase::kFailed) {
+      return Deliver(std::move(done), Failure(CallStatus::kDisconnected, false, fail_reason));
+    }
+    if (queue.size() >= options.max_queued_commands) {
+      return Deliver(std::move(done),
+                     Failure(CallStatus::kOverloaded, false, "too many commands queued"));
+    }
+    queue.push_back(Pending{std::move(command), Clock::now() + timeout, std::move(done)});
+    ArmSweep();
+    if (phase == Phase::kReady) ScheduleFlush();
+  }
+
+  void ScheduleFlush() {
+    if (flush_scheduled) return;
+    flush_scheduled = true;
+    asio::post(loop.io(), [this, a = alive] {
+      if (!*a) return;
+      flush_scheduled = false;
+      Flush();
+    });
+  }
+
+  // Sends queued commands, coalesced into as few calls as the limits allow.
+  void Flush() {
+    Clock::time_point now = Clock::now();
+    while (phase == Phase::kReady && in_flight < options.max_calls_in_flight && !queue.empty()) {
+      std::vector<Pending> batch;
+      size_t bytes = 0;
+      Clock::time_point deadline = Clock::time_point::max();
+      while (!queue.empty() && batch.size() < options.max_commands_per_call) {
+        Pending& next = queue.front();
+        if (!batch.empty() && bytes + next.command.size() + 16 > options.limits.max_batch_bytes) {
+          break;
+        }
+        bytes += next.command.size() + 16;
+        deadline = std::min(deadline, next.deadline);
+        batch.push_back(std::move(next));
+        queue.pop_front();
+      }
+      auto request = KJ_ASSERT_NONNULL(client).submitRequest();
+      auto list = request.initCommands(static_cast<unsigned>(batch.size()));
+      for (unsigned i = 0; i < batch.size(); ++i) {
+        const std::string& c = batch[i].command;
+        list.set(i, capnp::Data::Reader(reinterpret_cast<const kj::byte*>(c.data()), c.size()));
+      }
+      uint64_t id = next_call++;
+      size_t count = batch.size();
+      calls.emplace(id, std::move(batch));
+      ++in_flight;
+      Clock::duration left = deadline > now ? deadline - now : Clock::duration::zero();
+      auto call =
+          request.send()
+              .then([count](capnp::Response<wire::ClientService::SubmitResults>&& response)
+                        -> kj::Promise<ClientReply> {
+                ClientReply reply;
+                std::string error = DecodeClientReply(response, count, &reply);
+                if (!error.empty()) return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
+                return kj::mv(reply);
+              })
+              .exclusiveJoin(FailAfter<ClientReply>(loop.io(), left, "submit deadline"));
+      tasks->add(call.then([this, id](ClientReply reply) { OnReply(id, std::move(reply)); },
+                           [this, id](kj::Exception&& e) { OnCallFailed(id, e); }));
+    }
+  }
+
+  void OnReply(uint64_t id, ClientReply reply) {
+    --in_flight;
+    auto it = calls.find(id);
+    if (it == calls.end()) return;
+    std::vector<Pending> batch = std::move(it->second);
+    calls.erase(it);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      SubmitResult result;
+      result.call = CallStatus::kReplied;
+      result.maybe_sent = true;
+      result.outcome = std::move(reply.outcomes[i]);
+      result.leader_hint = reply.leader_hint;
+      Deliver(std::move(batch[i].done), std::move(result));
+    }
+    ScheduleFlush();
+  }
+
+  void OnCallFailed(uint64_t id, const kj::Exception& e) {
+    --in_flight;
+    auto it = calls.find(id);
+    if (it == calls.end()) return;
+    std::vector<Pending> batch = std::move(it->second);
+    calls.erase(it);
+    bool timeout = e.getType() == kj::Exception::Type::OVERLOADED;
+    bool disconnected = e.getType() == kj::Exception::Type::DISCONNECTED;
+    CallStatus status =
+        timeout ? CallStatus::kTimeout
+                : (disconnected ? CallStatus::kDisconnected : CallStatus::kError);
+    for (Pending& p : batch) {
+      Deliver(std::move(p.done), Failure(status, true, e.getDescription().cStr()));
+    }
+    ScheduleFlush();
+  }
+
+  void QueryStatus(Clock::duration timeout, StatusCallback done) {
+    PendingStatus s{Clock::now() + timeout, std::move(done)};
+    if (phase == Phase::kReady) return SendStatus(std::move(s));
+    if (phase == Phase::kFailed) return DeliverStatus(std::move(s.done), fail_reason);
+    pending_status.push_back(std::move(s));
+  }
+
+  void SendStatus(PendingStatus s) {
+    Clock::time_point now = Clock::now();
+    Clock::duration left = s.deadline > now ? s.deadline - now : Clock::duration::zero();
+    auto call = KJ_ASSERT_NONNULL(client)
+                    .statusRequest()
+                    .send()
+                    .then([](capnp::Response<wire::ClientService::StatusResults>&& response)
+                              -> kj::Promise<ReplicaStatus> {
+                      ReplicaStatus status;
+                      std::string error = DecodeStatus(response.getStatus(), &status);
+                      if (!error.empty()) {
+                        return KJ_EXCEPTION(FAILED, "bad status reply", error.c_str());
+                      }
+                      return status;
+                    })
+                    .exclusiveJoin(FailAfter<ReplicaStatus>(loop.io(), left, "status deadline"));
+    auto done = std::make_shared<StatusCallback>(std::move(s.done));
+    tasks->add(call.then(
+        [this, done](ReplicaStatus status) {
+          asio::post(loop.io(), [done, status] { (*done)(status, ""); });
+        },
+        [this, done](kj::Exception&& e) {
+          DeliverStatus(std::move(*done), e.getDescription().cStr());
+        }));
+  }
+
+  // Fails queued commands whose deadline passed; re-arms for the next one.
+  void ArmSweep() {
+    if (queue.empty()) return;
+    Clock::time_point earliest = Clock::time_point::max();
+    for (const Pending& p : queue) earliest = std::min(earliest, p.deadline);
+    if (sweep_armed && earliest >= sweep_at) return;
+    sweep_armed = true;
+    sweep_at = earliest;
+    sweep_timer.expires_at(earliest);
+    sweep_timer.async_wait([this, a = alive](const boost::system::error_code& ec) {
+      if (ec || !*a) return;
+      sweep_armed = false;
+      Clock::time_point now = Clock::now();
+      std::deque<Pending> keep;
+      for (Pending& p : queue) {
+        if (p.deadline <= now) {
+          Deliver(std::move(p.done),
+                  Failure(CallStatus::kTimeout, false, "deadline passed before sending"));
+        } else {
+          keep.push_back(std::move(p));
+        }
+      }
+      queue.swap(keep);
+      ArmSweep();
+    });
+  }
+
+  void FailLater(CallStatus status, std::string why) {
+    asio::post(loop.io(), [this, status, why = std::move(why), a = alive] {
+      if (*a) Fail(status, why);
+    });
+  }
+
+  // Closes the connection and fails everything pending. Not from KJ callbacks.
+  void Fail(CallStatus status, const std::string& why) {
+    if (phase == Phase::kFailed) return;
+    phase = Phase::kFailed;
+    fail_reason = why;
+    boost::system::error_code ignored;
+    connect_timer.cancel();
+    sweep_timer.cancel();
+    resolver.cancel();
+    if (socket) socket->close(ignored);
+    tasks = nullptr;
+    client = nullptr;
+    conn = nullptr;
+    for (auto& [id, batch] : calls) {
+      for (Pending& p : batch) Deliver(std::move(p.done), Failure(status, true, why));
+    }
+    calls.clear();
+    in_flight = 0;
+    for (Pending& p : queue) Deliver(std::move(p.done), Failure(status, false, why));
+    queue.clear();
+    for (PendingStatus& s : pending_status) DeliverStatus(std::move(s.done), why);
+    pending_status.clear();
+  }
+
+  static SubmitResult Failure(CallStatus status, bool maybe_sent, std::string why) {
+    SubmitResult r;
+    r.call = status;
+    r.maybe_sent = maybe_sent;
+    r.error = std::move(why);
+    return r;
+  }
+
+  void Deliver(SubmitCallback done, SubmitResult result) {
+    asio::post(loop.io(), [done = std::move(done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+  }
+
+  void DeliverStatus(StatusCallback done, std::string error) {
+    asio::post(loop.io(),
+               [done = std::move(done), error = std::move(error)] { done(std::nullopt, error); });
+  }
+
+  EventLoop& loop;
+  ClientConnectionOptions options;
+  std::shared_ptr<spdlog::logger> log;
+  tcp::resolver resolver;
+  std::unique_ptr<tcp::socket> socket;
+  asio::steady_timer connect_timer;
+  asio::steady_timer sweep_timer;
+  bool sweep_armed = false;
+  Clock::time_point sweep_at;
+  std::shared_ptr<bool> alive;
+  Phase phase = Phase::kConnecting;
+  std::string fail_reason;
+  HandshakeInfo handshake;
+  IgnoreTaskErrors task_errors;
+  kj::Own<RpcConnection> conn;
+  kj::Maybe<wire::ClientService::Client> client;
+  kj::Own<kj::TaskSet> tasks;
+  std::deque<Pending> queue;
+  std::map<uint64_t, std::vector<Pending>> calls;
+  std::vector<PendingStatus> pending_status;
+  uint64_t next_call = 1;
+  size_t in_flight = 0;
+  bool flush_scheduled = false;
+};
+
+ClientConnection::ClientConnection(EventLoop& loop, ClientConnectionOptions options)
+    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+ClientConnection::~ClientConnection() = default;
+
+void ClientConnection::Submit(std::string command, Clock::duration timeout, SubmitCallback done) {
+  impl_->Submit(std::move(command), timeout, std::move(done));
+}
+
+void ClientConnection::QueryStatus(Clock::duration timeout, StatusCallback done) {
+  impl_->QueryStatus(timeout, std::move(done));
+}
+
+bool ClientConnection::connected() const { return impl_->phase == Impl::Phase::kReady; }
+
+bool ClientConnection::failed() const { return impl_->phase == Impl::Phase::kFailed; }
+
+const HandshakeInfo& ClientConnection::handshake() const { return impl_->handshake; }
+
+void ClientConnection::Close() { impl_->Fail(CallStatus::kDisconnected, "closed by its owner"); }
+
+}  // namespace synod::transport

@@ -1,0 +1,44 @@
+// Interfaces a Server dispatches to: Paxos messages from peers and client
+// requests. Implemented by the replica runtime (node/).
+//
+// Threading: every method is called on the network thread (the EventLoop's),
+// and every callback handed out must be invoked and destroyed there too.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "paxos/message.h"
+#include "transport/types.h"
+
+namespace synod::transport {
+
+// Receives Paxos messages from authenticated peers, in the order each peer
+// sent them. `message.from` is the handshaken peer and `message.to` this
+// replica (the server checks both).
+class PeerMessageHandler {
+ public:
+  virtual ~PeerMessageHandler() = default;
+  // Must not block and must not destroy the Server.
+  virtual void OnPeerMessage(paxos::Message message) = 0;
+};
+
+// Completes one submit() call. Call it at most once, on the network thread,
+// with one outcome per command. Calling it after the client went away is a
+// harmless no-op; destroying it uncalled fails the client's call with an error.
+using SubmitDone = std::function<void(ClientReply reply)>;
+
+// Serves client requests. Answers are asynchronous: OnSubmit may return at
+// once and call `done` later (e.g. once the commands are chosen and applied).
+class ClientRequestHandler {
+ public:
+  virtual ~ClientRequestHandler() = default;
+  // `commands` are opaque envelopes (at least one). If `done` gets a reply
+  // with the wrong number of outcomes, the client receives kError outcomes.
+  virtual void OnSubmit(std::vector<std::string> commands, SubmitDone done) = 0;
+  // This replica's status, answered synchronously.
+  virtual ReplicaStatus OnStatus() = 0;
+};
+
+}  // namespace synod::transport

@@ -1,0 +1,307 @@
+// PeerNetwork implementation: one Link per peer (connect, hello, batched
+// deliver() calls, backoff).
+
+#include <kj/debug.h>
+
+#include "transport/peer_network.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <map>
+
+#include "transport/codec.h"
+#include "transport/logging.h"
+#include "transport/rpc_connection.h"
+#include "transport/timer.h"
+
+namespace synod::transport {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// Errors of link tasks are handled in each task's own continuation.
+class IgnoreTaskErrors final : public kj::TaskSet::ErrorHandler {
+ public:
+  void taskFailed(kj::Exception&&) override {}
+};
+
+// Room left for the RPC envelope when checking a message against the limit.
+constexpr size_t kEnvelopeSlack = 4096;
+
+}  // namespace
+
+struct PeerNetwork::Impl {
+  // Connection state machine of one peer.
+  struct Link {
+    enum class Phase { kConnecting, kHandshaking, kReady, kBackoff };
+
+    Link(Impl& i, PeerEndpoint e)
+        : impl(i), endpoint(std::move(e)), resolver(i.loop.io()), timer(i.loop.io()),
+          backoff(i.options.backoff_initial) {}
+
+    Impl& impl;
+    PeerEndpoint endpoint;
+    std::deque<std::pair<paxos::Message, size_t>> queue;  // message, estimated bytes
+    size_t queue_bytes = 0;
+    PeerLinkState state;
+    Phase phase = Phase::kBackoff;
+    uint64_t generation = 0;  // bumped by every teardown; stale callbacks compare it
+    tcp::resolver resolver;
+    std::unique_ptr<tcp::socket> socket;  // while connecting
+    asio::steady_timer timer;             // connect deadline, then backoff
+    Clock::duration backoff;
+    kj::Own<RpcConnection> conn;
+    kj::Maybe<wire::PeerService::Client> peer;
+    kj::Own<kj::TaskSet> tasks;  // hello, deliver calls, disconnect watch
+    size_t in_flight = 0;
+    bool flush_scheduled = false;
+  };
+
+  Impl(EventLoop& l, PeerNetworkOptions o)
+      : loop(l), options(std::move(o)), log(LoggerOrDefault(options.logger)),
+        alive(std::make_shared<bool>(true)) {
+    for (const PeerEndpoint& e : options.peers) {
+      if (e.id == options.self || e.id == paxos::kNoReplica) continue;
+      links.emplace(e.id, std::make_unique<Link>(*this, e));
+    }
+    for (auto& [id, link] : links) Connect(*link);
+  }
+
+  ~Impl() {
+    *alive = false;
+    for (auto& [id, link] : links) Teardown(*link);
+    links.clear();
+  }
+
+  void Connect(Link& link) {
+    link.phase = Link::Phase::kConnecting;
+    ++link.state.connects;
+    uint64_t gen = link.generation;
+    link.resolver.async_resolve(
+        link.endpoint.host, std::to_string(link.endpoint.port),
+        [this, &link, gen, a = alive](const boost::system::error_code& ec,
+                                       tcp::resolver::results_type results) {
+          if (!*a || gen != link.generation) return;
+          if (ec) return Fail(link, gen, "resolve " + link.endpoint.host + ": " + ec.message());
+          link.socket = std::make_unique<tcp::socket>(loop.io());
+          asio::async_connect(*link.socket, results,
+                              [this, &link, gen, a](const boost::system::error_code& cec,
+                                                    const tcp::endpoint&) {
+                                if (!*a || gen != link.generation) return;
+                                if (cec) return Fail(link, gen, "connect: " + cec.message());
+                                OnConnected(link, gen);
+                              });
+        });
+    link.timer.expires_after(options.connect_timeout);
+    link.timer.async_wait([this, &link, gen, a = alive](const boost::system::error_code& ec) {
+      if (ec || !*a || gen != link.generation) return;
+      if (link.phase == Link::Phase::kConnecting || link.phase == Link::Phase::kHandshaking) {
+        Fail(link, gen, "no handshake within connect_timeout");
+      }
+    });
+  }
+
+  void OnConnected(Link& link, uint64_t gen) {
+    link.phase = Link::Phase::kHandshaking;
+    link.conn = kj::heap<RpcConnection>(std::move(*link.socket), options.limits,
+                                        options.write_stall_timeout);
+    link.socket.reset();
+    link.tasks = kj::heap<kj::TaskSet>(task_errors);
+    auto request = link.conn->Handshake().helloRequest();
+    request.setClusterId(options.cluster_id);
+    request.setFromReplica(options.self);
+    request.setRole(wire::ConnectionRole::PEER);
+    link.tasks->add(request.send().then(
+        [this, &link, gen](capnp::Response<wire::Handshake::HelloResults>&& response) {
+          OnHello(link, gen, response);
+        },
+        [this, &link, gen](kj::Exception&& e) {
+          FailLater(link, gen, std::string("hello failed: ") + e.getDescription().cStr());
+        }));
+    link.tasks->add(link.conn->OnDisconnect().then(
+        [this, &link, gen] { FailLater(link, gen, "disconnected"); },
+        [this, &link, gen](kj::Exception&& e) {
+          FailLater(link, gen, std::string("disconnected: ") + e.getDescription().cStr());
+        }));
+  }
+
+  void OnHello(Link& link, uint64_t gen, wire::Handshake::HelloResults::Reader response) {
+    HandshakeInfo info;
+    info.accepted = response.getAccepted();
+    info.reason = response.getReason().cStr();
+    info.server_replica = response.getServerReplica();
+    info.server_cluster = response.getServerCluster();
+    info.has_history = response.getHasHistory();
+    if (info.accepted && info.server_replica != link.endpoint.id) {
+      info.accepted = false;
+      info.reason = "answered as replica " + std::to_string(info.server_replica) +
+                    ", expected " + std::to_string(link.endpoint.id);
+    }
+    if (info.accepted && !response.hasPeer()) {
+      info.accepted = false;
+      info.reason = "accepted without a peer capability";
+    }
+    link.state.last_handshake = info;
+    ++link.state.handshakes;
+    if (info.accepted) {
+      link.peer = response.getPeer();
+      link.phase = Link::Phase::kReady;
+      link.state.connected = true;
+      link.backoff = options.backoff_initial;
+      link.timer.cancel();
+      ScheduleFlush(link);
+    } else {
+      log->warn("transport: replica {} ({}:{}) refused us: {}", link.endpoint.id,
+                link.endpoint.host, link.endpoint.port, info.reason);
+      link.backoff = options.backoff_max;
+      FailLater(link, gen, "refused: " + info.reason);
+    }
+    if (observer) observer(link.endpoint.id, info);
+  }
+
+  // Tears the link down from outside any KJ callback stack, then backs off.
+  void FailLater(Link& link, uint64_t gen, std::string why) {
+    asio::post(loop.io(), [this, &link, gen, why = std::move(why), a = alive] {
+      if (*a && gen == link.generation) Fail(link, gen, why);
+    });
+  }
+
+  // Asio handlers only (never inside a KJ callback of this link).
+  void Fail(Link& link, uint64_t gen, const std::string& why) {
+    if (gen != link.generation) return;
+    if (link.state.connected) {
+      log->info("transport: link to replica {} lost: {}", link.endpoint.id, why);
+    } else {
+      log->debug("transport: link to replica {} failed: {}", link.endpoint.id, why);
+    }
+    Teardown(link);
+    link.phase = Link::Phase::kBackoff;
+    Clock::duration delay = link.backoff;
+    link.backoff = std::min<Clock::duration>(link.backoff * 2, options.backoff_max);
+    uint64_t next_gen = link.generation;
+    link.timer.expires_after(delay);
+    link.timer.async_wait([this, &link, next_gen, a = alive](const boost::system::error_code& ec) {
+      if (ec || !*a || next_gen != link.generation) return;
+      Connect(link);
+    });
+  }
+
+  void Teardown(Link& link) {
+    ++link.generation;
+    boost::system::error_code ignored;
+    link.timer.cancel();
+    link.resolver.cancel();
+    if (link.socket) link.socket->close(ignored);
+    link.socket.reset();
+    link.tasks = nullptr;  // cancels hello and calls in flight
+    link.peer = nullptr;
+    link.conn = nullptr;
+    link.in_flight = 0;
+    link.state.connected = false;
+  }
+
+  void ScheduleFlush(Link& link) {
+    if (link.flush_scheduled) return;
+    link.flush_scheduled = true;
+    asio::post(loop.io(), [this, &link, a = alive] {
+      if (!*a) return;
+      link.flush_scheduled = false;
+      Flush(link);
+    });
+  }
+
+  // Sends queued messages: each call takes as many as fit in max_batch_bytes.
+  void Flush(Link& link) {
+    while (link.phase == Link::Phase::kReady && link.in_flight < options.max_calls_in_flight &&
+           !link.queue.empty()) {
+      size_t count = 0;
+      size_t bytes = 0;
+      for (const auto& [message, size] : link.queue) {
+        if (count > 0 && bytes + size > options.limits.max_batch_bytes) break;
+        bytes += size;
+        ++count;
+      }
+      wire::PeerService::Client& peer = KJ_ASSERT_NONNULL(link.peer);
+      auto request = peer.deliverRequest();
+      auto list = request.initMessages(static_cast<unsigned>(count));
+      for (unsigned i = 0; i < count; ++i) {
+        EncodeMessage(link.queue.front().first, list[i]);
+        link.queue_bytes -= link.queue.front().second;
+        link.queue.pop_front();
+      }
+      link.state.queued_messages = link.queue.size();
+      ++link.in_flight;
+      uint64_t gen = link.generation;
+      auto call = request.send().ignoreResult().exclusiveJoin(
+          FailAfter<void>(loop.io(), options.call_timeout, "deliver() deadline exceeded"));
+      link.tasks->add(call.then(
+          [this, &link, count] {
+            --link.in_flight;
+            link.state.sent_messages += count;
+            ScheduleFlush(link);
+          },
+          [this, &link, gen, count](kj::Exception&& e) {
+            ++link.state.failed_calls;
+            link.state.dropped_messages += count;
+            FailLater(link, gen, std::string("deliver failed: ") + e.getDescription().cStr());
+          }));
+    }
+  }
+
+  bool Send(paxos::Message message) {
+    auto it = links.find(message.to);
+    if (it == links.end()) return false;
+    Link& link = *it->second;
+    size_t size = EstimateWireBytes(message);
+    if (size + kEnvelopeSlack > options.limits.max_message_bytes) {
+      ++link.state.dropped_messages;
+      log->error("transport: dropping a {}-byte message to replica {}: above the message limit",
+                 size, message.to);
+      return false;
+    }
+    while (!link.queue.empty() && (link.queue.size() >= options.max_queue_messages ||
+                                   link.queue_bytes + size > options.max_queue_bytes)) {
+      link.queue_bytes -= link.queue.front().second;
+      link.queue.pop_front();
+      ++link.state.dropped_messages;
+    }
+    link.queue.emplace_back(std::move(message), size);
+    link.queue_bytes += size;
+    link.state.queued_messages = link.queue.size();
+    if (link.phase == Link::Phase::kReady) ScheduleFlush(link);
+    return true;
+  }
+
+  EventLoop& loop;
+  PeerNetworkOptions options;
+  std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<bool> alive;
+  IgnoreTaskErrors task_errors;
+  HandshakeObserver observer;
+  std::map<paxos::ReplicaId, std::unique_ptr<Link>> links;
+};
+
+PeerNetwork::PeerNetwork(EventLoop& loop, PeerNetworkOptions options)
+    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+PeerNetwork::~PeerNetwork() = default;
+
+bool PeerNetwork::Send(paxos::Message message) { return impl_->Send(std::move(message)); }
+
+void PeerNetwork::SetClusterId(ClusterId cluster_id) { impl_->options.cluster_id = cluster_id; }
+
+void PeerNetwork::SetHandshakeObserver(HandshakeObserver observer) {
+  impl_->observer = std::move(observer);
+}
+
+PeerLinkState PeerNetwork::LinkState(paxos::ReplicaId peer) const {
+  auto it = impl_->links.find(peer);
+  return it == impl_->links.end() ? PeerLinkState{} : it->second->state;
+}
+
+}  // namespace synod::transport

@@ -1,0 +1,89 @@
+// PeerNetwork: sends Paxos messages to the other replicas.
+//
+// Send() never blocks: it queues the message for its destination (a bounded
+// queue per peer; when full, the oldest queued message is dropped, which
+// Paxos tolerates). Each peer has its own connection, opened at construction
+// and re-opened with exponential backoff after any failure. Everything queued
+// for a peer is coalesced into few deliver() calls (bounded by bytes), with
+// up to max_calls_in_flight calls outstanding per connection. Every call and
+// every handshake has a deadline; a miss closes that connection only, so a
+// peer that accepts TCP but never answers (a paused process) never holds up
+// traffic to the others.
+//
+// Threading: network thread only. Destroying it closes all connections;
+// queued messages are discarded.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "paxos/message.h"
+#include "transport/event_loop.h"
+#include "transport/types.h"
+
+namespace synod::transport {
+
+struct PeerNetworkOptions {
+  ClusterId cluster_id = 0;
+  paxos::ReplicaId self = paxos::kNoReplica;
+  // The other replicas (an entry for `self` is ignored).
+  std::vector<PeerEndpoint> peers;
+  Limits limits;
+  size_t max_queue_messages = 65536;    // per peer
+  size_t max_queue_bytes = 256u << 20;  // per peer, by EstimateWireBytes
+  size_t max_calls_in_flight = 8;       // per connection
+  std::chrono::milliseconds call_timeout{2000};
+  std::chrono::milliseconds connect_timeout{2000};  // TCP connect + hello
+  std::chrono::milliseconds backoff_initial{50};
+  std::chrono::milliseconds backoff_max{2000};
+  std::chrono::milliseconds write_stall_timeout{30000};
+  std::shared_ptr<spdlog::logger> logger;  // null: a private stderr logger
+};
+
+// Per-peer counters and state.
+struct PeerLinkState {
+  bool connected = false;  // handshaken and accepted
+  HandshakeInfo last_handshake;  // the latest hello reply (accepted or not)
+  uint64_t handshakes = 0;       // hello replies received
+  uint64_t connects = 0;         // connection attempts
+  uint64_t sent_messages = 0;    // in calls that completed
+  uint64_t dropped_messages = 0;  // queue overflow or lost with a failed call
+  uint64_t failed_calls = 0;
+  size_t queued_messages = 0;
+};
+
+class PeerNetwork {
+ public:
+  // Called on the network thread after every hello reply from a peer.
+  using HandshakeObserver = std::function<void(paxos::ReplicaId peer, const HandshakeInfo& info)>;
+
+  // Starts connecting to every peer.
+  PeerNetwork(EventLoop& loop, PeerNetworkOptions options);
+  ~PeerNetwork();
+  PeerNetwork(const PeerNetwork&) = delete;
+  PeerNetwork& operator=(const PeerNetwork&) = delete;
+
+  // Queues `message` for `message.to`. Returns false (and drops it) if the
+  // destination is not a known peer; true otherwise (even if that made the
+  // queue drop an older message).
+  bool Send(paxos::Message message);
+
+  // Uses `cluster_id` in hellos from now on (existing connections stay).
+  void SetClusterId(ClusterId cluster_id);
+
+  // Sets the observer of hello replies (replaces any previous one).
+  void SetHandshakeObserver(HandshakeObserver observer);
+
+  // State of the link to `peer` (default state for an unknown peer).
+  PeerLinkState LinkState(paxos::ReplicaId peer) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace synod::transport

@@ -1,0 +1,92 @@
+// Server: the one listen address of a replica, serving peers and clients.
+//
+// Every accepted connection gets the Handshake bootstrap capability. A hello
+// with the wrong cluster id, an unknown replica id (for peers) or a bad role is
+// refused and logged; the connection is closed shortly after the refusal
+// reply. A connection that does not complete a hello within
+// handshake_timeout is closed. Connections above max_connections are closed
+// at accept. A malformed or oversize message closes that connection only.
+//
+// Threading: network thread only (constructor, methods, destructor).
+// Destroying the Server closes every connection and the listener.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/event_loop.h"
+#include "transport/handlers.h"
+#include "transport/types.h"
+
+namespace synod::transport {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: pick a free port (see Server::port())
+  ClusterId cluster_id = 0;
+  paxos::ReplicaId self = paxos::kNoReplica;
+  // Replica ids allowed to connect as peers (self is never allowed).
+  std::vector<paxos::ReplicaId> peers;
+  Limits limits;
+  size_t max_connections = 1024;
+  std::chrono::milliseconds handshake_timeout{5000};
+  // Time a refused connection stays open so the refusal reply reaches the peer.
+  std::chrono::milliseconds refusal_linger{500};
+  // A connection whose writes make no progress this long is closed.
+  std::chrono::milliseconds write_stall_timeout{30000};
+  // In-flight incoming call bytes per connection before the server stops
+  // reading from it (Cap'n Proto flow limit).
+  size_t flow_limit_bytes = 64u << 20;
+  // Reported to callers as hasHistory; null means false.
+  std::function<bool()> has_history;
+  // Where refusals and errors are logged; null: a private stderr logger.
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+// Counters, for tests and status pages.
+struct ServerStats {
+  uint64_t accepted = 0;           // TCP connections accepted
+  uint64_t rejected_over_limit = 0;  // closed at accept (max_connections)
+  uint64_t refused_handshakes = 0;   // hello refused
+  uint64_t handshake_timeouts = 0;   // closed for not saying hello in time
+  uint64_t bad_batches = 0;          // deliver() calls that failed validation
+  uint64_t peer_messages = 0;        // messages handed to the PeerMessageHandler
+  uint64_t client_commands = 0;      // commands handed to the ClientRequestHandler
+};
+
+class Server {
+ public:
+  // `peer_handler` and `client_handler` must outlive the Server; either may be
+  // null, in which case hellos in that role are refused.
+  Server(EventLoop& loop, ServerOptions options, PeerMessageHandler* peer_handler,
+         ClientRequestHandler* client_handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port and starts accepting. Returns "" on success, otherwise
+  // why (e.g. address in use). Call once.
+  std::string Listen();
+
+  // The bound port (valid after a successful Listen()).
+  uint16_t port() const;
+
+  // Changes the cluster id required from now on (bootstrap agreed on one).
+  void SetClusterId(ClusterId cluster_id);
+
+  // Open connections (handshaken or not).
+  size_t connection_count() const;
+
+  ServerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace synod::transport

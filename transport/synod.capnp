@@ -1,0 +1,145 @@
+# Wire schema of Synod: replica-to-replica Paxos messages and client requests.
+#
+# These types never leave transport/: codec.h converts them to and from the
+# plain structs of paxos/. Every connection starts at the bootstrap interface
+# Handshake; only an accepted hello() hands out a Peer or Client capability.
+# Fields are only ever added (with new ordinals), never renumbered.
+
+@0xfdc5a732befa9ca5;
+
+$import "/capnp/c++.capnp".namespace("synod::wire");
+
+struct Ballot {
+  round @0 :UInt64;
+  replica @1 :UInt32;
+}
+
+enum ValueKind {
+  noop @0;
+  commands @1;
+}
+
+# A slot's value: a no-op or a batch of opaque client commands.
+struct Value {
+  kind @0 :ValueKind;
+  commands @1 :List(Data);
+}
+
+struct SlotEntry {
+  slot @0 :UInt64;
+  ballot @1 :Ballot;
+  value @2 :Value;
+  chosen @3 :Bool;
+}
+
+struct CommittedEntry {
+  slot @0 :UInt64;
+  value @1 :Value;
+}
+
+struct PreVoteRequest { firstUnchosen @0 :UInt64; }
+struct PreVoteReply { granted @0 :Bool; promised @1 :Ballot; }
+struct Prepare { ballot @0 :Ballot; fromSlot @1 :UInt64; }
+struct Promise {
+  ballot @0 :Ballot;
+  fromSlot @1 :UInt64;
+  nextSlot @2 :UInt64;
+  more @3 :Bool;
+  chosenPoint @4 :UInt64;
+  entries @5 :List(SlotEntry);
+}
+struct Accept { ballot @0 :Ballot; slot @1 :UInt64; value @2 :Value; commit @3 :UInt64; }
+struct Accepted { ballot @0 :Ballot; slot @1 :UInt64; }
+struct Reject { ballot @0 :Ballot; promised @1 :Ballot; }
+struct Heartbeat { ballot @0 :Ballot; commit @1 :UInt64; }
+struct HeartbeatReply { ballot @0 :Ballot; chosenPoint @1 :UInt64; }
+struct CatchupRequest { fromSlot @0 :UInt64; toSlot @1 :UInt64; }
+struct CatchupReply { entries @0 :List(CommittedEntry); }
+
+# One Paxos message with its addressing (mirrors paxos::Message).
+struct Message {
+  from @0 :UInt32;
+  to @1 :UInt32;
+  body :union {
+    preVoteRequest @2 :PreVoteRequest;
+    preVoteReply @3 :PreVoteReply;
+    prepare @4 :Prepare;
+    promise @5 :Promise;
+    accept @6 :Accept;
+    accepted @7 :Accepted;
+    reject @8 :Reject;
+    heartbeat @9 :Heartbeat;
+    heartbeatReply @10 :HeartbeatReply;
+    catchupRequest @11 :CatchupRequest;
+    catchupReply @12 :CatchupReply;
+  }
+}
+
+# Replica-to-replica service. The sender coalesces everything queued for one
+# peer into one deliver() call (bounded by bytes); several calls are in flight
+# per connection. Delivery is one-way: Paxos tolerates loss, replies are
+# messages of their own.
+interface PeerService {
+  deliver @0 (messages :List(Message)) -> ();
+}
+
+enum OutcomeStatus {
+  ok @0;              # applied; `result` holds the state machine's answer
+  notLeader @1;       # not applied; try `leaderHint`
+  busy @2;            # not applied; back off and retry
+  sessionExpired @3;  # the client session is gone; start a new one
+  unknown @4;         # may or may not have been applied (e.g. leadership lost)
+  error @5;           # rejected by the state machine or malformed; `result` says why
+}
+
+struct Outcome {
+  status @0 :OutcomeStatus;
+  result @1 :Data;
+  slot @2 :UInt64;
+}
+
+enum Role {
+  follower @0;
+  candidate @1;
+  leader @2;
+}
+
+# A replica's status, for status pages and tooling.
+struct Status {
+  id @0 :UInt32;
+  role @1 :Role;
+  ballot @2 :Ballot;
+  chosenPoint @3 :UInt64;
+  applied @4 :UInt64;
+  leader @5 :UInt32;  # 0 when unknown
+}
+
+# Client-facing service. `commands` are opaque encoded envelopes (their content
+# is defined by the runtime); outcomes come back in the same order.
+interface ClientService {
+  submit @0 (commands :List(Data)) -> (outcomes :List(Outcome), leaderHint :UInt32);
+  status @1 () -> (status :Status);
+}
+
+enum ConnectionRole {
+  peer @0;
+  client @1;
+}
+
+# Bootstrap capability of every connection.
+interface Handshake {
+  # Introduce the caller. On acceptance exactly one of peer/client is set (by
+  # role). On refusal (wrong cluster id, unknown replica) accepted is false,
+  # `reason` says why and the server closes the connection after replying.
+  # The server's identity is reported either way (bootstrap uses it).
+  hello @0 (clusterId :UInt64, fromReplica :UInt32, role :ConnectionRole)
+      -> (accepted :Bool, reason :Text, peer :PeerService, client :ClientService,
+          serverReplica :UInt32, serverCluster :UInt64, hasHistory :Bool,
+          extensions :AnyPointer);
+  # `extensions` is reserved for later additions (e.g. snapshot streaming).
+}
+
+# Root of a standalone peer batch; used by the fuzz target's decode path.
+struct PeerBatch {
+  messages @0 :List(Message);
+}

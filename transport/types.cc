@@ -1,0 +1,43 @@
+// Member-list cluster id and outcome names.
+
+#include "transport/types.h"
+
+#include <algorithm>
+
+namespace synod::transport {
+
+ClusterId MemberListClusterId(std::vector<PeerEndpoint> members) {
+  std::sort(members.begin(), members.end(),
+            [](const PeerEndpoint& a, const PeerEndpoint& b) { return a.id < b.id; });
+  std::string text;
+  for (const PeerEndpoint& m : members) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(m.id) + "=" + m.host + ":" + std::to_string(m.port);
+  }
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a 64 offset basis
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;  // FNV-1a 64 prime
+  }
+  return hash == 0 ? 1 : hash;
+}
+
+const char* OutcomeStatusName(OutcomeStatus status) {
+  switch (status) {
+    case OutcomeStatus::kOk:
+      return "ok";
+    case OutcomeStatus::kNotLeader:
+      return "notLeader";
+    case OutcomeStatus::kBusy:
+      return "busy";
+    case OutcomeStatus::kSessionExpired:
+      return "sessionExpired";
+    case OutcomeStatus::kUnknown:
+      return "unknown";
+    case OutcomeStatus::kError:
+      return "error";
+  }
+  return "invalid";
+}
+
+}  // namespace synod::transport

@@ -1,0 +1,98 @@
+// Plain value types of the transport's public API: endpoints, limits, the
+// handshake's outcome and the client request/reply shapes.
+//
+// Nothing here mentions Cap'n Proto; users of transport/ (node/, client code)
+// see only these structs and the paxos/ message types.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "paxos/types.h"
+
+namespace synod::transport {
+
+// Identifies a cluster. Before the cluster has agreed on one, it is the hash
+// of the member list (MemberListClusterId).
+using ClusterId = uint64_t;
+
+// Where a replica listens (peers and clients share the one address).
+struct PeerEndpoint {
+  paxos::ReplicaId id = paxos::kNoReplica;
+  std::string host;
+  uint16_t port = 0;
+};
+
+// Cluster id of a cluster that has none yet: FNV-1a 64 of the canonical member
+// list "1=host:port,2=host:port" (sorted by id), so every member computes the
+// same value from the same --members flag. Never returns 0.
+ClusterId MemberListClusterId(std::vector<PeerEndpoint> members);
+
+// Size limits shared by both ends of a connection.
+struct Limits {
+  // Largest Cap'n Proto message a connection reads; a larger one closes that
+  // connection. Also the traversal limit of each incoming message.
+  size_t max_message_bytes = 64u << 20;
+  // A sender closes a deliver()/submit() batch once it holds this many bytes
+  // (a single larger message still goes alone, if under max_message_bytes).
+  size_t max_batch_bytes = 4u << 20;
+  // Largest number of commands in one value, entries in one Promise or
+  // CatchupReply accepted by the decoder.
+  size_t max_list_items = 1u << 20;
+};
+
+// What the other end said in the handshake (see synod.capnp Handshake.hello).
+struct HandshakeInfo {
+  bool accepted = false;
+  std::string reason;  // why it was refused; empty when accepted
+  paxos::ReplicaId server_replica = paxos::kNoReplica;
+  ClusterId server_cluster = 0;
+  bool has_history = false;  // the server's log is not empty
+};
+
+// Per-command answer of a replica to a client submission (wire OutcomeStatus).
+enum class OutcomeStatus : uint8_t {
+  kOk = 0,              // applied; `result` is the state machine's answer
+  kNotLeader = 1,       // not applied; try the leader hint
+  kBusy = 2,            // not applied; back off and retry
+  kSessionExpired = 3,  // the client session is gone
+  kUnknown = 4,         // may or may not have been applied
+  kError = 5,           // rejected; `result` says why
+};
+
+// Short name of a status, e.g. "notLeader".
+const char* OutcomeStatusName(OutcomeStatus status);
+
+// One command's outcome.
+struct Outcome {
+  OutcomeStatus status = OutcomeStatus::kError;
+  std::string result;
+  paxos::Slot slot = 0;
+};
+
+// A replica's answer to one submit() call: one outcome per command, in order.
+struct ClientReply {
+  std::vector<Outcome> outcomes;
+  paxos::ReplicaId leader_hint = paxos::kNoReplica;
+};
+
+// Role of a replica, for status pages.
+enum class Role : uint8_t { kFollower = 0, kCandidate = 1, kLeader = 2 };
+
+// A replica's status, answered by status().
+struct ReplicaStatus {
+  paxos::ReplicaId id = paxos::kNoReplica;
+  Role role = Role::kFollower;
+  paxos::Ballot ballot;
+  paxos::Slot chosen_point = 0;
+  paxos::Slot applied = 0;
+  paxos::ReplicaId leader = paxos::kNoReplica;  // kNoReplica when unknown
+};
+
+// Monotonic clock used for deadlines and timers.
+using Clock = std::chrono::steady_clock;
+
+}  // namespace synod::transport
