@@ -1,0 +1,424 @@
+#include "node/replica.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "statemachine/envelope.h"
+#include "transport/types.h"
+
+namespace synod::node {
+
+namespace {
+
+constexpr std::chrono::seconds kWaiterTimeout{30};
+constexpr std::chrono::milliseconds kBootstrapPoll{100};
+
+std::string RegisterKey(uint64_t nonce) { return "r:" + std::to_string(nonce); }
+std::string CommandKey(uint64_t session, uint64_t sequence) {
+  return "c:" + std::to_string(session) + ":" + std::to_string(sequence);
+}
+
+uint64_t WallClockMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+transport::Role WireRole(paxos::Role role) {
+  switch (role) {
+    case paxos::Role::kLeader:
+      return transport::Role::kLeader;
+    case paxos::Role::kCandidate:
+    case paxos::Role::kPreCandidate:
+      return transport::Role::kCandidate;
+    case paxos::Role::kFollower:
+      break;
+  }
+  return transport::Role::kFollower;
+}
+
+std::vector<transport::PeerEndpoint> Endpoints(const ClusterConfig& cluster) {
+  std::vector<transport::PeerEndpoint> endpoints;
+  for (const MemberAddress& m : cluster.members) endpoints.push_back({m.id, m.host, m.port});
+  return endpoints;
+}
+
+}  // namespace
+
+// A client call with one outcome per command, answered once all are known.
+struct Replica::PendingCall {
+  std::vector<transport::Outcome> outcomes;
+  std::vector<bool> known;
+  size_t remaining = 0;
+  transport::SubmitDone done;
+  paxos::ReplicaId leader_hint = paxos::kNoReplica;
+  std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+
+  void Set(size_t index, transport::Outcome outcome) {
+    if (known[index]) return;
+    known[index] = true;
+    outcomes[index] = std::move(outcome);
+    if (--remaining == 0 && done) {
+      transport::ClientReply reply{std::move(outcomes), leader_hint};
+      auto finish = std::move(done);
+      done = nullptr;
+      finish(std::move(reply));
+    }
+  }
+};
+
+// Persists on the storage thread; completes on the loop thread.
+class Replica::StoragePersister final : public Persister {
+ public:
+  StoragePersister(BackgroundWriter& writer, log::LogStorage& storage)
+      : writer_(writer), storage_(storage) {}
+  void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
+               std::function<void()> done) override {
+    log::LogStorage& storage = storage_;
+    writer_.Submit(
+        [&storage, promised, entries = std::move(entries)] { storage.Persist(promised, entries); },
+        std::move(done));
+  }
+
+ private:
+  BackgroundWriter& writer_;
+  log::LogStorage& storage_;
+};
+
+class Replica::NetworkSink final : public MessageSink {
+ public:
+  explicit NetworkSink(transport::PeerNetwork& peers) : peers_(peers) {}
+  void Send(const paxos::Message& message) override { peers_.Send(message); }
+
+ private:
+  transport::PeerNetwork& peers_;
+};
+
+class Replica::ApplySink final : public CommitSink {
+ public:
+  explicit ApplySink(Replica& replica) : replica_(replica) {}
+  void Apply(const paxos::CommittedEntry& entry) override { replica_.OnApplied(entry); }
+
+ private:
+  Replica& replica_;
+};
+
+Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
+                 statemachine::StateMachine& machine, std::shared_ptr<spdlog::logger> logger)
+    : loop_(loop),
+      options_(std::move(options)),
+      machine_(machine),
+      logger_(std::move(logger)),
+      tick_timer_(loop.io()),
+      bootstrap_timer_(loop.io()) {
+  uint64_t seed = options_.seed;
+  if (seed == 0) {
+    seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+           (static_cast<uint64_t>(::getpid()) << 32) ^ options_.id;
+  }
+  random_.seed(seed);
+  core_random_ = std::make_unique<paxos::SplitMix64>(random_());
+}
+
+Replica::~Replica() {
+  tick_timer_.cancel();
+  bootstrap_timer_.cancel();
+  server_.reset();
+  peers_.reset();
+  writer_.reset();  // finishes queued writes
+}
+
+std::string Replica::Start(std::function<void()> on_ready,
+                           std::function<void(std::string)> on_fatal) {
+  std::string problem = options_.Validate();
+  if (!problem.empty()) return problem;
+  on_ready_ = std::move(on_ready);
+  on_fatal_ = std::move(on_fatal);
+
+  log::LevelDbOptions storage_options;
+  storage_options.dir = options_.data_dir;
+  storage_options.replica_id = options_.id;
+  auto opened = log::LevelDbLogStorage::Open(storage_options);
+  if (!opened.storage) return opened.error;
+  storage_ = std::move(opened.storage);
+  log::RecoveredLog recovered = storage_->Load();
+  had_history_at_start_ = !recovered.fresh;
+  cluster_id_recorded_ = !recovered.metadata.cluster_id.empty();
+  logger_->info("replica {} opened {}: {} (promised {}, {} entries, cluster id {})", options_.id,
+                options_.data_dir, recovered.fresh ? "fresh" : "recovering",
+                recovered.paxos.promised.ToString(), recovered.paxos.entries.size(),
+                cluster_id_recorded_ ? recovered.metadata.cluster_id : "none yet");
+
+  std::vector<transport::PeerEndpoint> endpoints = Endpoints(options_.cluster);
+  transport::ClusterId cluster_id = transport::MemberListClusterId(endpoints);
+  const MemberAddress* self = options_.cluster.Find(options_.id);
+
+  transport::ServerOptions server_options;
+  server_options.host = self->host;
+  server_options.port = self->port;
+  server_options.cluster_id = cluster_id;
+  server_options.self = options_.id;
+  for (paxos::ReplicaId id : options_.cluster.Ids()) {
+    if (id != options_.id) server_options.peers.push_back(id);
+  }
+  server_options.has_history = [this] { return HasHistory(); };
+  server_options.logger = logger_;
+  server_ = std::make_unique<transport::Server>(loop_, server_options, this, this);
+  std::string listen_error = server_->Listen();
+  if (!listen_error.empty()) return "cannot listen on " + self->Endpoint() + ": " + listen_error;
+
+  transport::PeerNetworkOptions peer_options;
+  peer_options.cluster_id = cluster_id;
+  peer_options.self = options_.id;
+  peer_options.peers = endpoints;
+  peer_options.logger = logger_;
+  peers_ = std::make_unique<transport::PeerNetwork>(loop_, peer_options);
+  peers_->SetHandshakeObserver([this](paxos::ReplicaId peer, const transport::HandshakeInfo& info) {
+    if (info.accepted) {
+      logger_->debug("peer {} answered the handshake (history: {})", peer, info.has_history);
+    } else {
+      logger_->warn("peer {} refused our handshake: {}", peer, info.reason);
+    }
+  });
+
+  writer_ = std::make_unique<BackgroundWriter>(loop_.io());
+  persister_ = std::make_unique<StoragePersister>(*writer_, *storage_);
+  network_sink_ = std::make_unique<NetworkSink>(*peers_);
+  apply_sink_ = std::make_unique<ApplySink>(*this);
+
+  if (had_history_at_start_) {
+    StartCore(recovered);
+  } else {
+    logger_->info(
+        "empty data directory: waiting until every member answers, to form a new cluster");
+    CheckBootstrap();
+  }
+  return "";
+}
+
+void Replica::CheckBootstrap() {
+  std::vector<paxos::ReplicaId> waiting;
+  for (paxos::ReplicaId id : options_.cluster.Ids()) {
+    if (id == options_.id) continue;
+    transport::PeerLinkState link = peers_->LinkState(id);
+    if (link.handshakes == 0 || !link.last_handshake.accepted) {
+      waiting.push_back(id);
+      continue;
+    }
+    if (link.last_handshake.has_history) {
+      std::string reason =
+          "replica " + std::to_string(options_.id) + " has an empty data directory (" +
+          options_.data_dir + ") but member " + std::to_string(id) +
+          " already has history: this replica lost its data (or is new) and must be replaced "
+          "through membership change, not restarted under its old identity — it may have made "
+          "promises it no longer remembers";
+      logger_->error("{}", reason);
+      if (on_fatal_) on_fatal_(reason);
+      return;
+    }
+  }
+  if (waiting.empty()) {
+    logger_->info("every member is reachable and new: forming a new cluster");
+    StartCore(storage_->Load());
+    return;
+  }
+  bootstrap_timer_.expires_after(kBootstrapPoll);
+  bootstrap_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) CheckBootstrap();
+  });
+}
+
+void Replica::StartCore(const log::RecoveredLog& recovered) {
+  applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{});
+  paxos::Configuration config(options_.cluster.Ids());
+  core_ = std::make_unique<paxos::Core>(options_.id, config, options_.ToCoreOptions(),
+                                        *core_random_, recovered.paxos, /*applied=*/0);
+  pump_ = std::make_unique<ReadyPump>(*core_, *persister_, *network_sink_, *apply_sink_);
+  AfterInput();  // replays chosen entries into the state machine
+  logger_->info("replica {} serving on {} (replayed {} chosen slots)", options_.id,
+                options_.cluster.Find(options_.id)->Endpoint(), applier_->applied());
+  OnTick();
+  if (on_ready_) on_ready_();
+}
+
+void Replica::OnTick() {
+  if (core_) {
+    core_->Tick();
+    AfterInput();
+    if (++ticks_ % (1000 / options_.TickMs() + 1) == 0) ExpireWaiters();
+  }
+  tick_timer_.expires_after(std::chrono::milliseconds(options_.TickMs()));
+  tick_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) OnTick();
+  });
+}
+
+void Replica::AfterInput() {
+  pump_->Pump();
+  ReportRoleChanges();
+}
+
+void Replica::ReportRoleChanges() {
+  paxos::CoreStatus status = core_->Status();
+  if (status.role == last_role_ && status.leader == last_leader_) return;
+  if (status.role == paxos::Role::kLeader && last_role_ != paxos::Role::kLeader) {
+    logger_->info("became leader with ballot {}", status.leader_ballot.ToString());
+    if (!cluster_id_recorded_ && !cluster_id_proposed_ && applier_->cluster_id() == 0) {
+      statemachine::Envelope envelope;
+      envelope.kind = statemachine::EnvelopeKind::kClusterId;
+      envelope.session = random_() | 1;  // never 0
+      envelope.stamp_ms = WallClockMs();
+      if (core_->Propose({statemachine::EncodeEnvelope(envelope)}).status ==
+          paxos::ProposeResult::Status::kAccepted) {
+        cluster_id_proposed_ = true;
+      }
+    }
+  } else if (status.role == paxos::Role::kCandidate && last_role_ != paxos::Role::kCandidate) {
+    logger_->info("campaigning with ballot {}", status.promised.ToString());
+  } else if (status.role == paxos::Role::kFollower && status.leader != last_leader_ &&
+             status.leader != paxos::kNoReplica) {
+    logger_->info("following leader {} (ballot {})", status.leader,
+                  status.leader_ballot.ToString());
+  } else if (last_role_ == paxos::Role::kLeader && status.role != paxos::Role::kLeader) {
+    logger_->warn("stepped down as leader");
+  }
+  last_role_ = status.role;
+  last_leader_ = status.leader;
+  pump_->Pump();
+}
+
+void Replica::OnPeerMessage(paxos::Message message) {
+  if (!core_) return;  // not serving yet: Paxos tolerates the loss
+  core_->Step(message);
+  AfterInput();
+}
+
+void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone done) {
+  auto call = std::make_shared<PendingCall>();
+  call->outcomes.resize(commands.size());
+  call->known.assign(commands.size(), false);
+  call->remaining = commands.size();
+  call->done = std::move(done);
+  paxos::CoreStatus status = core_ ? core_->Status() : paxos::CoreStatus{};
+  call->leader_hint = status.leader;
+  auto refuse_all = [&](transport::OutcomeStatus why) {
+    for (size_t i = 0; i < commands.size(); ++i) call->Set(i, transport::Outcome{why, "", 0});
+  };
+  if (!core_ || status.role != paxos::Role::kLeader) {
+    refuse_all(transport::OutcomeStatus::kNotLeader);
+    return;
+  }
+  std::vector<std::string> proposals;
+  uint64_t now = WallClockMs();
+  for (size_t i = 0; i < commands.size(); ++i) {
+    std::optional<statemachine::Envelope> envelope = statemachine::DecodeEnvelope(commands[i]);
+    if (!envelope || (envelope->kind != statemachine::EnvelopeKind::kCommand &&
+                      envelope->kind != statemachine::EnvelopeKind::kRegisterSession)) {
+      call->Set(i, transport::Outcome{transport::OutcomeStatus::kError, "malformed command", 0});
+      continue;
+    }
+    std::string key = envelope->kind == statemachine::EnvelopeKind::kRegisterSession
+                          ? RegisterKey(envelope->session)
+                          : CommandKey(envelope->session, envelope->sequence);
+    waiters_.emplace(key, Waiter{call, i});
+    proposals.push_back(statemachine::RestampEnvelope(commands[i], now));
+  }
+  if (proposals.empty()) return;
+  paxos::ProposeResult result = core_->Propose(std::move(proposals));
+  if (result.status != paxos::ProposeResult::Status::kAccepted) {
+    // Not proposed: answer only this call's waiters (an earlier call with the
+    // same command may still be in the log).
+    transport::OutcomeStatus why = result.status == paxos::ProposeResult::Status::kBusy
+                                       ? transport::OutcomeStatus::kBusy
+                                       : transport::OutcomeStatus::kNotLeader;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.call == call) {
+        size_t index = it->second.index;
+        it = waiters_.erase(it);
+        call->Set(index, transport::Outcome{why, "", 0});
+      } else {
+        ++it;
+      }
+    }
+    return;
+  }
+  AfterInput();
+}
+
+void Replica::OnApplied(const paxos::CommittedEntry& entry) {
+  for (statemachine::CommandOutcome& outcome : applier_->Apply(entry)) {
+    switch (outcome.kind) {
+      case statemachine::EnvelopeKind::kClusterId: {
+        if (cluster_id_recorded_) break;
+        cluster_id_recorded_ = true;
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(outcome.session));
+        std::string cluster_id = hex;
+        logger_->info("the cluster agreed on id {}", cluster_id);
+        log::LogStorage& storage = *storage_;
+        writer_->Submit([&storage, cluster_id] { storage.SetClusterId(cluster_id); }, [] {});
+        break;
+      }
+      case statemachine::EnvelopeKind::kRegisterSession:
+        Answer(RegisterKey(outcome.nonce),
+               transport::Outcome{transport::OutcomeStatus::kOk, outcome.result, outcome.slot});
+        break;
+      case statemachine::EnvelopeKind::kCommand: {
+        transport::OutcomeStatus status =
+            outcome.status == statemachine::CommandOutcome::Status::kOk
+                ? transport::OutcomeStatus::kOk
+                : transport::OutcomeStatus::kSessionExpired;
+        Answer(CommandKey(outcome.session, outcome.sequence),
+               transport::Outcome{status, outcome.result, outcome.slot});
+        break;
+      }
+      case statemachine::EnvelopeKind::kTick:
+        break;
+    }
+  }
+}
+
+void Replica::Answer(const std::string& key, transport::Outcome outcome) {
+  auto [begin, end] = waiters_.equal_range(key);
+  std::vector<Waiter> matched;
+  for (auto it = begin; it != end; ++it) matched.push_back(it->second);
+  waiters_.erase(begin, end);
+  for (Waiter& waiter : matched) waiter.call->Set(waiter.index, outcome);
+}
+
+void Replica::ExpireWaiters() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<Waiter> expired;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (now - it->second.call->created > kWaiterTimeout) {
+      expired.push_back(it->second);
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (Waiter& waiter : expired) {
+    waiter.call->Set(waiter.index, transport::Outcome{transport::OutcomeStatus::kUnknown, "", 0});
+  }
+}
+
+bool Replica::HasHistory() const {
+  return had_history_at_start_ || (applier_ && applier_->applied() > 0);
+}
+
+transport::ReplicaStatus Replica::OnStatus() {
+  transport::ReplicaStatus status;
+  status.id = options_.id;
+  if (!core_) return status;
+  paxos::CoreStatus core = core_->Status();
+  status.role = WireRole(core.role);
+  status.ballot = core.role == paxos::Role::kLeader ? core.leader_ballot : core.promised;
+  status.chosen_point = core.chosen_point;
+  status.applied = applier_->applied();
+  status.leader = core.leader;
+  return status;
+}
+
+}  // namespace synod::node

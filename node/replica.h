@@ -1,0 +1,118 @@
+// Replica: the runtime that turns the parts into a server — the paxos core,
+// LevelDB storage, the Cap'n Proto transport and the applier over the user's
+// StateMachine, all driven from one event-loop thread.
+//
+// Flow: a client's submit() → Core::Propose → Ready → (messages out at once;
+// promises/accepts persisted on the storage thread; replies that report them
+// sent only after) → chosen → Applier → the waiting client is answered.
+// Ticks come from an Asio timer every ReplicaOptions::TickMs().
+//
+// Bootstrap: a replica with an empty data directory starts its core only
+// once every member answered the handshake without history (a brand-new
+// cluster); if any member has history it refuses to start, because a member
+// that lost its data must be replaced, not rejoined (it may have made
+// promises it no longer remembers). The first leader of a new cluster
+// proposes a random cluster id, recorded in the log and in storage.
+//
+// Threading: construct, Start, and destroy on the EventLoop's thread.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "log/leveldb_log_storage.h"
+#include "node/background_writer.h"
+#include "node/ready_pump.h"
+#include "node/replica_options.h"
+#include "paxos/core.h"
+#include "statemachine/applier.h"
+#include "transport/event_loop.h"
+#include "transport/handlers.h"
+#include "transport/peer_network.h"
+#include "transport/server.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace synod::node {
+
+class Replica final : public transport::PeerMessageHandler, public transport::ClientRequestHandler {
+ public:
+  // `machine` and `loop` must outlive the replica. `on_ready` runs once, when
+  // the replica serves (its core started); `on_fatal` runs if it must stop
+  // (bootstrap refusal), with the reason.
+  Replica(transport::EventLoop& loop, ReplicaOptions options, statemachine::StateMachine& machine,
+          std::shared_ptr<spdlog::logger> logger);
+  ~Replica() override;
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  // Opens storage, listens, connects to peers. Returns "" or a clear error
+  // (bad data dir, address in use, ...). The core starts once bootstrap
+  // allows it; then `on_ready` is called.
+  std::string Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
+
+  // transport::PeerMessageHandler
+  void OnPeerMessage(paxos::Message message) override;
+  // transport::ClientRequestHandler
+  void OnSubmit(std::vector<std::string> commands, transport::SubmitDone done) override;
+  transport::ReplicaStatus OnStatus() override;
+
+ private:
+  class StoragePersister;
+  class NetworkSink;
+  class ApplySink;
+  struct PendingCall;
+  struct Waiter {
+    std::shared_ptr<PendingCall> call;
+    size_t index = 0;
+  };
+
+  void CheckBootstrap();
+  void StartCore(const log::RecoveredLog& recovered);
+  void OnTick();
+  void AfterInput();
+  void OnApplied(const paxos::CommittedEntry& entry);
+  void Answer(const std::string& key, transport::Outcome outcome);
+  void ExpireWaiters();
+  void ReportRoleChanges();
+  bool HasHistory() const;
+
+  transport::EventLoop& loop_;
+  ReplicaOptions options_;
+  statemachine::StateMachine& machine_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::mt19937_64 random_;
+  std::unique_ptr<paxos::SplitMix64> core_random_;
+
+  std::unique_ptr<log::LevelDbLogStorage> storage_;
+  std::unique_ptr<BackgroundWriter> writer_;
+  std::unique_ptr<StoragePersister> persister_;
+  std::unique_ptr<NetworkSink> network_sink_;
+  std::unique_ptr<ApplySink> apply_sink_;
+  std::unique_ptr<transport::Server> server_;
+  std::unique_ptr<transport::PeerNetwork> peers_;
+  std::unique_ptr<statemachine::Applier> applier_;
+  std::unique_ptr<paxos::Core> core_;
+  std::unique_ptr<ReadyPump> pump_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer bootstrap_timer_;
+
+  std::function<void()> on_ready_;
+  std::function<void(std::string)> on_fatal_;
+  bool had_history_at_start_ = false;
+  bool cluster_id_recorded_ = false;
+  bool cluster_id_proposed_ = false;
+  uint64_t ticks_ = 0;
+  paxos::Role last_role_ = paxos::Role::kFollower;
+  paxos::ReplicaId last_leader_ = paxos::kNoReplica;
+  // Clients waiting for a command to be applied here, by envelope key.
+  std::multimap<std::string, Waiter> waiters_;
+};
+
+}  // namespace synod::node
