@@ -2,9 +2,8 @@
 
 #include "transport/asio_stream.h"
 
-#include <sys/socket.h>
-
 #include <kj/debug.h>
+#include <sys/socket.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -22,8 +21,11 @@ constexpr size_t kReadBufferBytes = 64 * 1024;
 
 struct AsioStream::State : std::enable_shared_from_this<AsioStream::State> {
   State(asio::ip::tcp::socket s, size_t hw, Clock::duration stall)
-      : socket(std::move(s)), stall_timer(socket.get_executor()), high_water(hw),
-        stall_timeout(stall), read_buffer(kReadBufferBytes) {}
+      : socket(std::move(s)),
+        stall_timer(socket.get_executor()),
+        high_water(hw),
+        stall_timeout(stall),
+        read_buffer(kReadBufferBytes) {}
 
   asio::ip::tcp::socket socket;
   asio::steady_timer stall_timer;
@@ -199,9 +201,7 @@ void AsioStream::Close() {
   s.read_fulfiller = nullptr;
 }
 
-size_t AsioStream::UnsentBytes() const {
-  return state_->pending.size() + state_->inflight.size();
-}
+size_t AsioStream::UnsentBytes() const { return state_->pending.size() + state_->inflight.size(); }
 
 kj::Promise<size_t> AsioStream::tryRead(void* buffer, size_t min_bytes, size_t max_bytes) {
   State& s = *state_;
@@ -242,7 +242,9 @@ kj::Promise<void> AsioStream::write(kj::ArrayPtr<const kj::ArrayPtr<const kj::by
 }
 
 kj::Promise<void> AsioStream::whenWriteDisconnected() {
-  KJ_IF_MAYBE(forked, state_->disconnected) { return forked->addBranch(); }
+  KJ_IF_MAYBE (forked, state_->disconnected) {
+    return forked->addBranch();
+  }
   return kj::READY_NOW;
 }
 

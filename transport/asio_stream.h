@@ -14,8 +14,9 @@
 // pending Asio handlers keep only shared internal state alive.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
 #include <kj/async-io.h>
+
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
 #include "transport/types.h"
@@ -25,8 +26,7 @@ namespace synod::transport {
 class AsioStream final : public kj::AsyncIoStream {
  public:
   // Takes ownership of a connected socket.
-  AsioStream(boost::asio::ip::tcp::socket socket, size_t high_water,
-             Clock::duration stall_timeout);
+  AsioStream(boost::asio::ip::tcp::socket socket, size_t high_water, Clock::duration stall_timeout);
   ~AsioStream() noexcept(false);
 
   kj::Promise<size_t> tryRead(void* buffer, size_t min_bytes, size_t max_bytes) override;

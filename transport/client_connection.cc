@@ -2,9 +2,9 @@
 // per-call deadlines, failure fan-out. Callbacks are posted, never run from
 // inside a ClientConnection method, so they may freely submit or destroy it.
 
-#include <kj/debug.h>
-
 #include "transport/client_connection.h"
+
+#include <kj/debug.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -68,8 +68,12 @@ struct ClientConnection::Impl {
   };
 
   Impl(EventLoop& l, ClientConnectionOptions o)
-      : loop(l), options(std::move(o)), log(LoggerOrDefault(options.logger)),
-        resolver(l.io()), connect_timer(l.io()), sweep_timer(l.io()),
+      : loop(l),
+        options(std::move(o)),
+        log(LoggerOrDefault(options.logger)),
+        resolver(l.io()),
+        connect_timer(l.io()),
+        sweep_timer(l.io()),
         alive(std::make_shared<bool>(true)) {
     Connect();
   }
@@ -103,8 +107,7 @@ struct ClientConnection::Impl {
   }
 
   void OnConnected() {
-    conn = kj::heap<RpcConnection>(std::move(*socket), options.limits,
-                                   options.write_stall_timeout);
+    conn = kj::heap<RpcConnection>(std::move(*socket), options.limits, options.write_stall_timeout);
     socket.reset();
     tasks = kj::heap<kj::TaskSet>(task_errors);
     auto request = conn->Handshake().helloRequest();
@@ -112,9 +115,7 @@ struct ClientConnection::Impl {
     request.setFromReplica(paxos::kNoReplica);
     request.setRole(wire::ConnectionRole::CLIENT);
     tasks->add(request.send().then(
-        [this](capnp::Response<wire::Handshake::HelloResults>&& response) {
-          OnHello(response);
-        },
+        [this](capnp::Response<wire::Handshake::HelloResults>&& response) { OnHello(response); },
         [this](kj::Exception&& e) {
           FailLater(CallStatus::kDisconnected,
                     std::string("hello failed: ") + e.getDescription().cStr());
@@ -207,16 +208,16 @@ struct ClientConnection::Impl {
       calls.emplace(id, std::move(batch));
       ++in_flight;
       Clock::duration left = deadline > now ? deadline - now : Clock::duration::zero();
-      auto call =
-          request.send()
-              .then([count](capnp::Response<wire::ClientService::SubmitResults>&& response)
-                        -> kj::Promise<ClientReply> {
-                ClientReply reply;
-                std::string error = DecodeClientReply(response, count, &reply);
-                if (!error.empty()) return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
-                return kj::mv(reply);
-              })
-              .exclusiveJoin(FailAfter<ClientReply>(loop.io(), left, "submit deadline"));
+      auto call = request.send()
+                      .then([count](capnp::Response<wire::ClientService::SubmitResults>&& response)
+                                -> kj::Promise<ClientReply> {
+                        ClientReply reply;
+                        std::string error = DecodeClientReply(response, count, &reply);
+                        if (!error.empty())
+                          return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
+                        return kj::mv(reply);
+                      })
+                      .exclusiveJoin(FailAfter<ClientReply>(loop.io(), left, "submit deadline"));
       tasks->add(call.then([this, id](ClientReply reply) { OnReply(id, std::move(reply)); },
                            [this, id](kj::Exception&& e) { OnCallFailed(id, e); }));
     }
@@ -247,9 +248,8 @@ struct ClientConnection::Impl {
     calls.erase(it);
     bool timeout = e.getType() == kj::Exception::Type::OVERLOADED;
     bool disconnected = e.getType() == kj::Exception::Type::DISCONNECTED;
-    CallStatus status =
-        timeout ? CallStatus::kTimeout
-                : (disconnected ? CallStatus::kDisconnected : CallStatus::kError);
+    CallStatus status = timeout ? CallStatus::kTimeout
+                                : (disconnected ? CallStatus::kDisconnected : CallStatus::kError);
     for (Pending& p : batch) {
       Deliver(std::move(p.done), Failure(status, true, e.getDescription().cStr()));
     }

@@ -30,7 +30,7 @@ struct ClientConnectionOptions {
   Limits limits;
   size_t max_calls_in_flight = 16;
   size_t max_commands_per_call = 4096;
-  size_t max_queued_commands = 1u << 16;  // Submit() beyond this fails at once
+  size_t max_queued_commands = 1u << 16;            // Submit() beyond this fails at once
   std::chrono::milliseconds connect_timeout{2000};  // TCP connect + hello
   std::chrono::milliseconds write_stall_timeout{30000};
   std::shared_ptr<spdlog::logger> logger;  // null: a private stderr logger

@@ -315,7 +315,7 @@ class Decoder {
 template <typename Fn>
 std::string Guarded(Fn&& fn) {
   std::string error;
-  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&] { error = fn(); })) {
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { error = fn(); })) {
     return std::string("malformed message: ") + e->getDescription().cStr();
   }
   return error;
@@ -409,8 +409,8 @@ void EncodeClientReply(const ClientReply& reply, wire::ClientService::SubmitResu
   out.setLeaderHint(reply.leader_hint);
 }
 
-std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in, size_t expected_outcomes,
-                              ClientReply* out) {
+std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in,
+                              size_t expected_outcomes, ClientReply* out) {
   return Guarded([&]() -> std::string {
     auto list = in.getOutcomes();
     if (list.size() != expected_outcomes) {

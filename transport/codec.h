@@ -44,8 +44,8 @@ std::string EncodePeerBatchBytes(const std::vector<paxos::Message>& messages);
 // Client reply conversions. Decoding checks enum values and that the number
 // of outcomes equals `expected_outcomes`.
 void EncodeClientReply(const ClientReply& reply, wire::ClientService::SubmitResults::Builder out);
-std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in, size_t expected_outcomes,
-                              ClientReply* out);
+std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in,
+                              size_t expected_outcomes, ClientReply* out);
 
 // Status conversions; decoding checks the role enum.
 void EncodeStatus(const ReplicaStatus& status, wire::Status::Builder out);

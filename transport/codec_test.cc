@@ -1,0 +1,187 @@
+// Codec tests: every message type round-trips; malformed or out-of-limit
+// input yields an error, never a crash.
+
+#include "transport/codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <gtest/gtest.h>
+
+#include "transport/test_messages.h"
+
+namespace synod::transport {
+namespace {
+
+std::string Bytes(const paxos::Message& m) { return EncodePeerBatchBytes({m}); }
+
+TEST(CodecTest, EveryMessageTypeRoundTrips) {
+  std::vector<paxos::Message> in = testing::OneOfEachMessage(2, 1);
+  ASSERT_EQ(in.size(), std::variant_size_v<paxos::MessageBody>);
+  std::string bytes = EncodePeerBatchBytes(in);
+  std::vector<paxos::Message> out;
+  ASSERT_EQ(DecodePeerBatchBytes(bytes.data(), bytes.size(), Limits{}, &out), "");
+  ASSERT_EQ(out.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].body.index(), in[i].body.index()) << i;
+    EXPECT_EQ(out[i].from, 2u);
+    EXPECT_EQ(out[i].to, 1u);
+    EXPECT_EQ(Bytes(out[i]), Bytes(in[i])) << paxos::DescribeMessage(in[i]);
+  }
+  const auto& accept = std::get<paxos::Accept>(out[4].body);
+  ASSERT_NE(accept.value, nullptr);
+  EXPECT_EQ(accept.value->commands.at(1), std::string("\0bin\xff", 5));
+  const auto& promise = std::get<paxos::Promise>(out[3].body);
+  ASSERT_EQ(promise.entries.size(), 2u);
+  EXPECT_EQ(promise.entries[1].entry.value->kind, paxos::ValueKind::kNoop);
+  EXPECT_TRUE(promise.entries[1].entry.chosen);
+}
+
+// Builds a one-message batch with `fill` and returns the decode error.
+template <typename Fill>
+std::string DecodeBuilt(Fill fill, Limits limits = Limits{}) {
+  capnp::MallocMessageBuilder builder;
+  auto m = builder.initRoot<wire::PeerBatch>().initMessages(1)[0];
+  m.setFrom(2);
+  m.setTo(1);
+  fill(m);
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
+  std::vector<paxos::Message> out;
+  return DecodePeerBatchBytes(words.begin(), words.asBytes().size(), limits, &out);
+}
+
+TEST(CodecTest, AcceptWithoutValueIsAnError) {
+  std::string error = DecodeBuilt([](wire::Message::Builder m) {
+    auto a = m.getBody().initAccept();
+    a.initBallot().setRound(1);
+    a.getBallot().setReplica(2);
+    a.setSlot(3);
+  });
+  EXPECT_NE(error.find("missing value"), std::string::npos) << error;
+}
+
+TEST(CodecTest, UnknownValueKindIsAnError) {
+  std::string error = DecodeBuilt([](wire::Message::Builder m) {
+    auto a = m.getBody().initAccept();
+    a.setSlot(3);
+    a.initValue().setKind(static_cast<wire::ValueKind>(9));
+  });
+  EXPECT_NE(error.find("unknown value kind"), std::string::npos) << error;
+}
+
+TEST(CodecTest, CommandsValueWithoutCommandsIsAnError) {
+  std::string error = DecodeBuilt([](wire::Message::Builder m) {
+    auto a = m.getBody().initAccept();
+    a.setSlot(3);
+    a.initValue().setKind(wire::ValueKind::COMMANDS);
+  });
+  EXPECT_NE(error.find("has none"), std::string::npos) << error;
+}
+
+TEST(CodecTest, BallotWithRoundButNoReplicaIsAnError) {
+  std::string error = DecodeBuilt(
+      [](wire::Message::Builder m) { m.getBody().initPrepare().initBallot().setRound(4); });
+  EXPECT_NE(error.find("no replica"), std::string::npos) << error;
+}
+
+TEST(CodecTest, ZeroSenderIsAnError) {
+  std::string error = DecodeBuilt([](wire::Message::Builder m) {
+    m.setFrom(0);
+    m.getBody().initPreVoteRequest();
+  });
+  EXPECT_NE(error.find("from is 0"), std::string::npos) << error;
+}
+
+TEST(CodecTest, PromiseWithBackwardRangeIsAnError) {
+  std::string error = DecodeBuilt([](wire::Message::Builder m) {
+    auto p = m.getBody().initPromise();
+    p.setFromSlot(9);
+    p.setNextSlot(3);
+  });
+  EXPECT_NE(error.find("nextSlot below fromSlot"), std::string::npos) << error;
+}
+
+TEST(CodecTest, ListAboveLimitIsAnError) {
+  Limits limits;
+  limits.max_list_items = 2;
+  std::string error = DecodeBuilt(
+      [](wire::Message::Builder m) {
+        auto a = m.getBody().initAccept();
+        a.setSlot(1);
+        auto v = a.initValue();
+        v.setKind(wire::ValueKind::COMMANDS);
+        v.initCommands(3);
+      },
+      limits);
+  EXPECT_NE(error.find("exceed the limit"), std::string::npos) << error;
+}
+
+TEST(CodecTest, GarbageAndTruncatedInputAreErrors) {
+  std::vector<paxos::Message> out;
+  std::string garbage(64, '\xff');
+  EXPECT_NE(DecodePeerBatchBytes(garbage.data(), garbage.size(), Limits{}, &out), "");
+  std::string odd(13, '\x01');
+  EXPECT_NE(DecodePeerBatchBytes(odd.data(), odd.size(), Limits{}, &out), "");
+  std::string good = EncodePeerBatchBytes(testing::OneOfEachMessage(2, 1));
+  for (size_t cut = 8; cut < good.size(); cut += 8) {
+    EXPECT_NE(DecodePeerBatchBytes(good.data(), cut, Limits{}, &out), "") << cut;
+  }
+  // Flip every byte of a valid batch: decoding may succeed or fail, never crash.
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string flipped = good;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x5a);
+    DecodePeerBatchBytes(flipped.data(), flipped.size(), Limits{}, &out);
+  }
+}
+
+TEST(CodecTest, OversizeBatchIsAnError) {
+  Limits limits;
+  limits.max_message_bytes = 1024;
+  paxos::Message m{2, 1,
+                   paxos::Accept{{1, 2}, 1, paxos::MakeCommandsValue({std::string(4096, 'a')}), 0}};
+  std::string bytes = EncodePeerBatchBytes({m});
+  std::vector<paxos::Message> out;
+  EXPECT_NE(DecodePeerBatchBytes(bytes.data(), bytes.size(), limits, &out), "");
+}
+
+TEST(CodecTest, ClientReplyChecksCountAndStatus) {
+  capnp::MallocMessageBuilder builder;
+  auto results = builder.initRoot<wire::ClientService::SubmitResults>();
+  ClientReply reply{
+      {Outcome{OutcomeStatus::kOk, "r1", 4}, Outcome{OutcomeStatus::kNotLeader, "", 0}}, 3};
+  EncodeClientReply(reply, results);
+  ClientReply out;
+  ASSERT_EQ(DecodeClientReply(results.asReader(), 2, &out), "");
+  EXPECT_EQ(out.leader_hint, 3u);
+  EXPECT_EQ(out.outcomes[0].result, "r1");
+  EXPECT_EQ(out.outcomes[0].slot, 4u);
+  EXPECT_EQ(out.outcomes[1].status, OutcomeStatus::kNotLeader);
+  EXPECT_NE(DecodeClientReply(results.asReader(), 3, &out), "");
+  results.getOutcomes()[1].setStatus(static_cast<wire::OutcomeStatus>(42));
+  EXPECT_NE(DecodeClientReply(results.asReader(), 2, &out).find("unknown outcome status"),
+            std::string::npos);
+}
+
+TEST(CodecTest, StatusRoundTripsAndChecksRole) {
+  capnp::MallocMessageBuilder builder;
+  auto s = builder.initRoot<wire::Status>();
+  EncodeStatus(ReplicaStatus{3, Role::kLeader, {5, 3}, 10, 9, 3}, s);
+  ReplicaStatus out;
+  ASSERT_EQ(DecodeStatus(s.asReader(), &out), "");
+  EXPECT_EQ(out.role, Role::kLeader);
+  EXPECT_EQ(out.ballot, (paxos::Ballot{5, 3}));
+  EXPECT_EQ(out.applied, 9u);
+  s.setRole(static_cast<wire::Role>(7));
+  EXPECT_NE(DecodeStatus(s.asReader(), &out), "");
+}
+
+TEST(CodecTest, MemberListClusterIdIsOrderIndependentAndNonZero) {
+  std::vector<PeerEndpoint> a{{1, "127.0.0.1", 7001}, {2, "127.0.0.1", 7002}};
+  std::vector<PeerEndpoint> b{{2, "127.0.0.1", 7002}, {1, "127.0.0.1", 7001}};
+  std::vector<PeerEndpoint> c{{1, "127.0.0.1", 7001}, {2, "127.0.0.1", 7003}};
+  EXPECT_EQ(MemberListClusterId(a), MemberListClusterId(b));
+  EXPECT_NE(MemberListClusterId(a), MemberListClusterId(c));
+  EXPECT_NE(MemberListClusterId({}), 0u);
+}
+
+}  // namespace
+}  // namespace synod::transport

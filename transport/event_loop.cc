@@ -7,9 +7,10 @@
 
 #include "transport/event_loop.h"
 
+#include <kj/async.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <kj/async.h>
 
 namespace synod::transport {
 namespace {

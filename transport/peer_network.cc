@@ -1,9 +1,9 @@
 // PeerNetwork implementation: one Link per peer (connect, hello, batched
 // deliver() calls, backoff).
 
-#include <kj/debug.h>
-
 #include "transport/peer_network.h"
+
+#include <kj/debug.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,7 +41,10 @@ struct PeerNetwork::Impl {
     enum class Phase { kConnecting, kHandshaking, kReady, kBackoff };
 
     Link(Impl& i, PeerEndpoint e)
-        : impl(i), endpoint(std::move(e)), resolver(i.loop.io()), timer(i.loop.io()),
+        : impl(i),
+          endpoint(std::move(e)),
+          resolver(i.loop.io()),
+          timer(i.loop.io()),
           backoff(i.options.backoff_initial) {}
 
     Impl& impl;
@@ -63,7 +66,9 @@ struct PeerNetwork::Impl {
   };
 
   Impl(EventLoop& l, PeerNetworkOptions o)
-      : loop(l), options(std::move(o)), log(LoggerOrDefault(options.logger)),
+      : loop(l),
+        options(std::move(o)),
+        log(LoggerOrDefault(options.logger)),
         alive(std::make_shared<bool>(true)) {
     for (const PeerEndpoint& e : options.peers) {
       if (e.id == options.self || e.id == paxos::kNoReplica) continue;
@@ -85,17 +90,17 @@ struct PeerNetwork::Impl {
     link.resolver.async_resolve(
         link.endpoint.host, std::to_string(link.endpoint.port),
         [this, &link, gen, a = alive](const boost::system::error_code& ec,
-                                       tcp::resolver::results_type results) {
+                                      tcp::resolver::results_type results) {
           if (!*a || gen != link.generation) return;
           if (ec) return Fail(link, gen, "resolve " + link.endpoint.host + ": " + ec.message());
           link.socket = std::make_unique<tcp::socket>(loop.io());
-          asio::async_connect(*link.socket, results,
-                              [this, &link, gen, a](const boost::system::error_code& cec,
-                                                    const tcp::endpoint&) {
-                                if (!*a || gen != link.generation) return;
-                                if (cec) return Fail(link, gen, "connect: " + cec.message());
-                                OnConnected(link, gen);
-                              });
+          asio::async_connect(
+              *link.socket, results,
+              [this, &link, gen, a](const boost::system::error_code& cec, const tcp::endpoint&) {
+                if (!*a || gen != link.generation) return;
+                if (cec) return Fail(link, gen, "connect: " + cec.message());
+                OnConnected(link, gen);
+              });
         });
     link.timer.expires_after(options.connect_timeout);
     link.timer.async_wait([this, &link, gen, a = alive](const boost::system::error_code& ec) {
@@ -139,8 +144,8 @@ struct PeerNetwork::Impl {
     info.has_history = response.getHasHistory();
     if (info.accepted && info.server_replica != link.endpoint.id) {
       info.accepted = false;
-      info.reason = "answered as replica " + std::to_string(info.server_replica) +
-                    ", expected " + std::to_string(link.endpoint.id);
+      info.reason = "answered as replica " + std::to_string(info.server_replica) + ", expected " +
+                    std::to_string(link.endpoint.id);
     }
     if (info.accepted && !response.hasPeer()) {
       info.accepted = false;
@@ -236,6 +241,7 @@ struct PeerNetwork::Impl {
       }
       link.state.queued_messages = link.queue.size();
       ++link.in_flight;
+      ++link.state.calls;
       uint64_t gen = link.generation;
       auto call = request.send().ignoreResult().exclusiveJoin(
           FailAfter<void>(loop.io(), options.call_timeout, "deliver() deadline exceeded"));

@@ -46,12 +46,13 @@ struct PeerNetworkOptions {
 
 // Per-peer counters and state.
 struct PeerLinkState {
-  bool connected = false;  // handshaken and accepted
-  HandshakeInfo last_handshake;  // the latest hello reply (accepted or not)
-  uint64_t handshakes = 0;       // hello replies received
-  uint64_t connects = 0;         // connection attempts
-  uint64_t sent_messages = 0;    // in calls that completed
+  bool connected = false;         // handshaken and accepted
+  HandshakeInfo last_handshake;   // the latest hello reply (accepted or not)
+  uint64_t handshakes = 0;        // hello replies received
+  uint64_t connects = 0;          // connection attempts
+  uint64_t sent_messages = 0;     // in calls that completed
   uint64_t dropped_messages = 0;  // queue overflow or lost with a failed call
+  uint64_t calls = 0;             // deliver() calls sent
   uint64_t failed_calls = 0;
   size_t queued_messages = 0;
 };

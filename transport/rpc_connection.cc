@@ -1,10 +1,9 @@
 // RpcConnection implementation.
 
-#include <kj/debug.h>
-
 #include "transport/rpc_connection.h"
 
 #include <capnp/message.h>
+#include <kj/debug.h>
 
 namespace synod::transport {
 

@@ -1,0 +1,436 @@
+// Transport tests through the real stack (TCP on 127.0.0.1, Cap'n Proto RPC,
+// Asio): round trips, handshake refusals, bad input, limits, disconnects and
+// a peer that never answers. No sleeps: the loop runs until a condition holds
+// or a deadline passes.
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <optional>
+#include <sstream>
+
+#include "transport/client_connection.h"
+#include "transport/codec.h"
+#include "transport/peer_network.h"
+#include "transport/server.h"
+#include "transport/test_messages.h"
+
+namespace synod::transport {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+constexpr ClusterId kCluster = 0xC1u;
+constexpr auto kWait = 10s;  // generous: sanitizer builds are slow
+
+// Records peer messages.
+class RecordingPeerHandler : public PeerMessageHandler {
+ public:
+  void OnPeerMessage(paxos::Message message) override { messages.push_back(std::move(message)); }
+  std::vector<paxos::Message> messages;
+};
+
+// Answers "r:<command>" at once, or holds the answers when `hold` is set.
+class EchoClientHandler : public ClientRequestHandler {
+ public:
+  void OnSubmit(std::vector<std::string> commands, SubmitDone done) override {
+    ++calls;
+    if (hold) {
+      held.push_back(std::move(done));
+      held_commands.push_back(std::move(commands));
+      return;
+    }
+    done(Answer(commands));
+  }
+  ReplicaStatus OnStatus() override { return ReplicaStatus{1, Role::kLeader, {3, 1}, 20, 19, 1}; }
+
+  static ClientReply Answer(const std::vector<std::string>& commands) {
+    ClientReply reply;
+    reply.leader_hint = 1;
+    paxos::Slot slot = 100;
+    for (const std::string& c : commands) {
+      reply.outcomes.push_back(Outcome{OutcomeStatus::kOk, "r:" + c, slot++});
+    }
+    return reply;
+  }
+
+  bool hold = false;
+  int calls = 0;
+  std::vector<SubmitDone> held;
+  std::vector<std::vector<std::string>> held_commands;
+};
+
+class RpcTest : public ::testing::Test {
+ protected:
+  RpcTest() : log_sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_)) {
+    logger_ = std::make_shared<spdlog::logger>("test", log_sink_);
+  }
+
+  // Starts a server for replica `self` accepting peers `peers`.
+  std::unique_ptr<Server> StartServer(paxos::ReplicaId self, std::vector<paxos::ReplicaId> peers,
+                                      const std::function<void(ServerOptions&)>& tweak = {}) {
+    ServerOptions options;
+    options.cluster_id = kCluster;
+    options.self = self;
+    options.peers = std::move(peers);
+    options.logger = logger_;
+    options.has_history = [] { return true; };
+    if (tweak) tweak(options);
+    auto server = std::make_unique<Server>(loop_, options, &peer_handler_, &client_handler_);
+    EXPECT_EQ(server->Listen(), "");
+    return server;
+  }
+
+  ClientConnectionOptions ClientOptions(uint16_t port, ClusterId cluster = kCluster) {
+    ClientConnectionOptions options;
+    options.cluster_id = cluster;
+    options.server = PeerEndpoint{paxos::kNoReplica, "127.0.0.1", port};
+    options.logger = logger_;
+    return options;
+  }
+
+  PeerNetworkOptions NetOptions(paxos::ReplicaId self, std::vector<PeerEndpoint> peers) {
+    PeerNetworkOptions options;
+    options.cluster_id = kCluster;
+    options.self = self;
+    options.peers = std::move(peers);
+    options.logger = logger_;
+    options.backoff_initial = 10ms;
+    options.backoff_max = 100ms;
+    return options;
+  }
+
+  // Submits `command` and runs the loop until its result arrives.
+  std::optional<SubmitResult> SubmitAndWait(ClientConnection& client, std::string command,
+                                            Clock::duration timeout = kWait) {
+    std::optional<SubmitResult> result;
+    client.Submit(std::move(command), timeout, [&](SubmitResult r) { result = std::move(r); });
+    loop_.RunUntil([&] { return result.has_value(); }, kWait + timeout);
+    return result;
+  }
+
+  std::string Logged() {
+    logger_->flush();
+    return log_text_.str();
+  }
+
+  std::ostringstream log_text_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> log_sink_;
+  std::shared_ptr<spdlog::logger> logger_;
+  RecordingPeerHandler peer_handler_;
+  EchoClientHandler client_handler_;
+  EventLoop loop_;  // transport objects are test-body locals, destroyed before it
+};
+
+TEST_F(RpcTest, EveryMessageTypeRoundTripsBetweenPeers) {
+  auto server = StartServer(1, {2});
+  PeerNetwork net(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  std::vector<paxos::Message> sent = testing::OneOfEachMessage(2, 1);
+  for (const paxos::Message& m : sent) EXPECT_TRUE(net.Send(m));
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == sent.size(); }, kWait));
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(EncodePeerBatchBytes({peer_handler_.messages[i]}), EncodePeerBatchBytes({sent[i]}))
+        << paxos::DescribeMessage(sent[i]);
+  }
+  PeerLinkState link = net.LinkState(1);
+  EXPECT_TRUE(link.connected);
+  EXPECT_TRUE(link.last_handshake.accepted);
+  EXPECT_EQ(link.last_handshake.server_replica, 1u);
+  EXPECT_EQ(link.last_handshake.server_cluster, kCluster);
+  EXPECT_TRUE(link.last_handshake.has_history);
+  EXPECT_FALSE(net.Send(paxos::Message{2, 9, paxos::PreVoteRequest{1}}));  // unknown peer
+}
+
+TEST_F(RpcTest, ManySendsAreBatchedIntoFewCalls) {
+  auto server = StartServer(1, {2});
+  PeerNetwork net(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(1).connected; }, kWait));
+  for (uint64_t i = 1; i <= 1000; ++i) {
+    net.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, i}});
+  }
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 1000; }, kWait));
+  for (uint64_t i = 0; i < 1000; ++i) {  // in order
+    EXPECT_EQ(std::get<paxos::Heartbeat>(peer_handler_.messages[i].body).commit, i + 1);
+  }
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(1).sent_messages == 1000; }, kWait));
+  EXPECT_EQ(net.LinkState(1).dropped_messages, 0u);
+  EXPECT_LE(net.LinkState(1).calls, 8u);  // 1000 sends queued at once: a handful of calls
+}
+
+TEST_F(RpcTest, ClientSubmitsAreCoalescedAndAnsweredInOrder) {
+  auto server = StartServer(1, {});
+  ClientConnection client(loop_, ClientOptions(server->port()));
+  std::vector<SubmitResult> results(100);
+  int done = 0;
+  for (int i = 0; i < 100; ++i) {
+    client.Submit("c" + std::to_string(i), kWait, [&, i](SubmitResult r) {
+      results[i] = std::move(r);
+      ++done;
+    });
+  }
+  ASSERT_TRUE(loop_.RunUntil([&] { return done == 100; }, kWait));
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(results[i].call, CallStatus::kReplied) << results[i].error;
+    EXPECT_EQ(results[i].outcome.status, OutcomeStatus::kOk);
+    EXPECT_EQ(results[i].outcome.result, "r:c" + std::to_string(i));
+    EXPECT_EQ(results[i].leader_hint, 1u);
+  }
+  EXPECT_LE(client_handler_.calls, 2);  // 100 concurrent submits, one or two calls
+  EXPECT_TRUE(client.handshake().accepted);
+  EXPECT_EQ(client.handshake().server_replica, 1u);
+
+  std::optional<ReplicaStatus> status;
+  client.QueryStatus(kWait,
+                     [&](std::optional<ReplicaStatus> s, const std::string&) { status = s; });
+  ASSERT_TRUE(loop_.RunUntil([&] { return status.has_value(); }, kWait));
+  EXPECT_EQ(status->role, Role::kLeader);
+  EXPECT_EQ(status->chosen_point, 20u);
+}
+
+TEST_F(RpcTest, WrongClusterIdIsRefusedAndLoggedServerKeepsServing) {
+  auto server = StartServer(1, {2});
+  ClientConnection stranger(loop_, ClientOptions(server->port(), 0xBAD));
+  std::optional<SubmitResult> refused = SubmitAndWait(stranger, "x");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->call, CallStatus::kRefused);
+  EXPECT_FALSE(refused->maybe_sent);
+  EXPECT_FALSE(stranger.handshake().accepted);
+  EXPECT_NE(stranger.handshake().reason.find("wrong cluster id"), std::string::npos);
+  EXPECT_EQ(stranger.handshake().server_cluster, kCluster);  // reported even on refusal
+  EXPECT_EQ(server->stats().refused_handshakes, 1u);
+  EXPECT_NE(Logged().find("refused connection"), std::string::npos);
+  EXPECT_TRUE(loop_.RunUntil([&] { return server->connection_count() == 0; }, kWait));
+
+  ClientConnection good(loop_, ClientOptions(server->port()));
+  std::optional<SubmitResult> ok = SubmitAndWait(good, "y");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+}
+
+TEST_F(RpcTest, UnknownReplicaIsRefused) {
+  auto server = StartServer(1, {2, 3});
+  PeerNetwork intruder(loop_, NetOptions(7, {{1, "127.0.0.1", server->port()}}));
+  ASSERT_TRUE(loop_.RunUntil([&] { return intruder.LinkState(1).handshakes > 0; }, kWait));
+  PeerLinkState link = intruder.LinkState(1);
+  EXPECT_FALSE(link.connected);
+  EXPECT_FALSE(link.last_handshake.accepted);
+  EXPECT_NE(link.last_handshake.reason.find("unknown replica 7"), std::string::npos);
+  intruder.Send(paxos::Message{7, 1, paxos::PreVoteRequest{1}});
+  loop_.RunFor(50ms);
+  EXPECT_TRUE(peer_handler_.messages.empty());
+  EXPECT_NE(Logged().find("unknown replica 7"), std::string::npos);
+
+  PeerNetwork member(loop_, NetOptions(3, {{1, "127.0.0.1", server->port()}}));
+  member.Send(paxos::Message{3, 1, paxos::PreVoteRequest{1}});
+  EXPECT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 1; }, kWait));
+}
+
+TEST_F(RpcTest, HandshakeObserverSeesEveryHello) {
+  auto server = StartServer(1, {2});
+  PeerNetwork net(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  std::vector<std::pair<paxos::ReplicaId, HandshakeInfo>> seen;
+  net.SetHandshakeObserver(
+      [&](paxos::ReplicaId peer, const HandshakeInfo& info) { seen.emplace_back(peer, info); });
+  ASSERT_TRUE(loop_.RunUntil([&] { return !seen.empty(); }, kWait));
+  EXPECT_EQ(seen[0].first, 1u);
+  EXPECT_TRUE(seen[0].second.accepted);
+  EXPECT_TRUE(seen[0].second.has_history);
+}
+
+// Opens a raw TCP connection to the server.
+tcp::socket RawConnect(EventLoop& loop, uint16_t port) {
+  tcp::socket socket(loop.io());
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  return socket;
+}
+
+// Runs the loop until the server closes `socket` (EOF or reset on read).
+bool WaitForClose(EventLoop& loop, tcp::socket& socket) {
+  bool closed = false;
+  auto buffer = std::make_shared<std::array<char, 4096>>();
+  std::function<void()> read = [&] {
+    socket.async_read_some(asio::buffer(*buffer),
+                           [&, buffer](const boost::system::error_code& ec, size_t) {
+                             if (ec) {
+                               closed = true;
+                             } else {
+                               read();
+                             }
+                           });
+  };
+  read();
+  bool ok = loop.RunUntil([&] { return closed; }, kWait);
+  if (!ok) socket.close();
+  loop.RunUntil([&] { return closed; }, 1s);
+  return ok;
+}
+
+TEST_F(RpcTest, GarbageBytesCloseThatConnectionOnly) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) { o.handshake_timeout = 60s; });
+  ClientConnection good(loop_, ClientOptions(server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return good.connected(); }, kWait));
+
+  tcp::socket raw = RawConnect(loop_, server->port());
+  std::string garbage(256, '\xff');
+  asio::write(raw, asio::buffer(garbage));
+  EXPECT_TRUE(WaitForClose(loop_, raw));  // closed long before the 60 s handshake timeout
+  EXPECT_TRUE(loop_.RunUntil([&] { return server->connection_count() == 1; }, kWait));
+
+  std::optional<SubmitResult> ok = SubmitAndWait(good, "still-here");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+  EXPECT_EQ(ok->outcome.result, "r:still-here");
+}
+
+TEST_F(RpcTest, OversizeMessageClosesThatConnectionOnly) {
+  auto server = StartServer(1, {2}, [](ServerOptions& o) { o.limits.max_message_bytes = 1 << 20; });
+  ClientConnection good(loop_, ClientOptions(server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return good.connected(); }, kWait));
+  PeerNetwork net(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(1).connected; }, kWait));
+
+  paxos::Message big{
+      2, 1, paxos::Accept{{1, 2}, 1, paxos::MakeCommandsValue({std::string(2 << 20, 'x')}), 0}};
+  net.Send(big);
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(1).failed_calls == 1; }, kWait));
+  EXPECT_TRUE(peer_handler_.messages.empty());
+
+  // The peer reconnects and small messages flow again; the client never noticed.
+  net.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, 5}});
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 1; }, kWait));
+  EXPECT_GE(net.LinkState(1).connects, 2u);
+  std::optional<SubmitResult> ok = SubmitAndWait(good, "z");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+}
+
+TEST_F(RpcTest, SilentConnectionIsClosedAtHandshakeTimeout) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) { o.handshake_timeout = 100ms; });
+  tcp::socket raw = RawConnect(loop_, server->port());
+  EXPECT_TRUE(WaitForClose(loop_, raw));
+  EXPECT_EQ(server->stats().handshake_timeouts, 1u);
+  EXPECT_EQ(server->connection_count(), 0u);
+}
+
+TEST_F(RpcTest, ConnectionsAboveTheLimitAreClosedAtAccept) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) { o.max_connections = 2; });
+  tcp::socket a = RawConnect(loop_, server->port());
+  tcp::socket b = RawConnect(loop_, server->port());
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->connection_count() == 2; }, kWait));
+  tcp::socket c = RawConnect(loop_, server->port());
+  EXPECT_TRUE(WaitForClose(loop_, c));
+  EXPECT_EQ(server->stats().rejected_over_limit, 1u);
+  EXPECT_EQ(server->connection_count(), 2u);
+}
+
+TEST_F(RpcTest, ClientDisconnectMidCallFailsOnlyThatCall) {
+  auto server = StartServer(1, {});
+  client_handler_.hold = true;
+  auto first = std::make_unique<ClientConnection>(loop_, ClientOptions(server->port()));
+  ClientConnection second(loop_, ClientOptions(server->port()));
+  std::optional<SubmitResult> r1, r2;
+  first->Submit("one", kWait, [&](SubmitResult r) { r1 = std::move(r); });
+  second.Submit("two", kWait, [&](SubmitResult r) { r2 = std::move(r); });
+  ASSERT_TRUE(loop_.RunUntil([&] { return client_handler_.held.size() == 2; }, kWait));
+
+  first->Close();
+  ASSERT_TRUE(loop_.RunUntil([&] { return r1.has_value(); }, kWait));
+  EXPECT_EQ(r1->call, CallStatus::kDisconnected);
+  EXPECT_TRUE(r1->maybe_sent);  // it reached the server: outcome unknown
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->connection_count() == 1; }, kWait));
+
+  // Answering the dead call is a harmless no-op; the live one completes.
+  for (size_t i = 0; i < 2; ++i) {
+    client_handler_.held[i](EchoClientHandler::Answer(client_handler_.held_commands[i]));
+  }
+  ASSERT_TRUE(loop_.RunUntil([&] { return r2.has_value(); }, kWait));
+  EXPECT_EQ(r2->call, CallStatus::kReplied);
+  EXPECT_EQ(r2->outcome.result, "r:two");
+  first.reset();
+}
+
+TEST_F(RpcTest, ServerGoingAwayMidCallFailsOnlyItsCalls) {
+  auto doomed = StartServer(1, {});
+  auto survivor = StartServer(2, {});
+  client_handler_.hold = true;
+  ClientConnection to_doomed(loop_, ClientOptions(doomed->port()));
+  std::optional<SubmitResult> lost;
+  to_doomed.Submit("lost", kWait, [&](SubmitResult r) { lost = std::move(r); });
+  ASSERT_TRUE(loop_.RunUntil([&] { return client_handler_.held.size() == 1; }, kWait));
+  doomed.reset();
+  ASSERT_TRUE(loop_.RunUntil([&] { return lost.has_value(); }, kWait));
+  EXPECT_EQ(lost->call, CallStatus::kDisconnected);
+  client_handler_.held.clear();  // dropping a done callback after its server is gone is safe
+
+  client_handler_.hold = false;
+  ClientConnection to_survivor(loop_, ClientOptions(survivor->port()));
+  std::optional<SubmitResult> ok = SubmitAndWait(to_survivor, "fine");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+}
+
+TEST_F(RpcTest, UnansweredSubmitTimesOut) {
+  auto server = StartServer(1, {});
+  client_handler_.hold = true;
+  ClientConnection client(loop_, ClientOptions(server->port()));
+  std::optional<SubmitResult> r = SubmitAndWait(client, "slow", 100ms);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->call, CallStatus::kTimeout);
+  EXPECT_TRUE(r->maybe_sent);
+  // A dropped SubmitDone fails nothing else: the connection still works.
+  client_handler_.held.clear();
+  client_handler_.hold = false;
+  std::optional<SubmitResult> ok = SubmitAndWait(client, "next");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+}
+
+TEST_F(RpcTest, PeerThatNeverAnswersDoesNotBlockOthers) {
+  auto server = StartServer(1, {2});
+  // A listening socket that is never accepted from: TCP connects, nothing answers.
+  tcp::acceptor paused(loop_.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  uint16_t paused_port = paused.local_endpoint().port();
+  PeerNetworkOptions options =
+      NetOptions(2, {{1, "127.0.0.1", server->port()}, {3, "127.0.0.1", paused_port}});
+  options.connect_timeout = 200ms;
+  options.call_timeout = 200ms;
+  PeerNetwork net(loop_, options);
+  for (uint64_t i = 1; i <= 200; ++i) {
+    net.Send(paxos::Message{2, 3, paxos::Heartbeat{{1, 2}, i}});
+    net.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, i}});
+  }
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 200; }, kWait));
+  EXPECT_FALSE(net.LinkState(3).connected);
+  // Keep going while the paused peer's handshakes time out and retry.
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(3).connects >= 2; }, kWait));
+  net.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, 999}});
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 201; }, kWait));
+  EXPECT_EQ(net.LinkState(3).handshakes, 0u);
+}
+
+TEST_F(RpcTest, QueueOverflowDropsOldestMessages) {
+  // No server: nothing is ever sent, so the queue must stay bounded.
+  tcp::acceptor paused(loop_.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  PeerNetworkOptions options = NetOptions(2, {{1, "127.0.0.1", paused.local_endpoint().port()}});
+  options.max_queue_messages = 10;
+  PeerNetwork net(loop_, options);
+  for (uint64_t i = 1; i <= 25; ++i) net.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, i}});
+  EXPECT_EQ(net.LinkState(1).queued_messages, 10u);
+  EXPECT_EQ(net.LinkState(1).dropped_messages, 15u);
+}
+
+TEST_F(RpcTest, ListenOnBadHostIsAClearError) {
+  ServerOptions options;
+  options.host = "not an address";
+  options.logger = logger_;
+  Server server(loop_, options, &peer_handler_, &client_handler_);
+  EXPECT_NE(server.Listen().find("bad listen host"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace synod::transport

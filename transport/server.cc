@@ -1,13 +1,13 @@
 // Server implementation: accept loop, per-connection handshake, dispatch.
 
-#include <kj/debug.h>
-
 #include "transport/server.h"
 
+#include <kj/debug.h>
+
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
 #include <map>
 
 #include "transport/codec.h"
@@ -74,8 +74,8 @@ struct Server::Impl {
     ++stats.accepted;
     boost::system::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
-    std::string remote = ec ? "?" : endpoint.address().to_string() + ":" +
-                                        std::to_string(endpoint.port());
+    std::string remote =
+        ec ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
     if (conns.size() >= options.max_connections) {
       ++stats.rejected_over_limit;
       log->warn("transport: closing connection from {}: {} connections open (limit)", remote,
@@ -86,11 +86,11 @@ struct Server::Impl {
     uint64_t id = next_id++;
     auto conn = std::make_unique<Conn>(id, loop.io());
     conn->remote = remote;
-    conn->rpc = kj::heap<RpcConnection>(std::move(socket), options.limits,
-                                        options.write_stall_timeout, MakeHandshake(id),
-                                        options.flow_limit_bytes);
+    conn->rpc =
+        kj::heap<RpcConnection>(std::move(socket), options.limits, options.write_stall_timeout,
+                                MakeHandshake(id), options.flow_limit_bytes);
     tasks.add(conn->rpc->OnDisconnect().then([this, id] { CloseLater(id); },
-                                              [this, id](kj::Exception&&) { CloseLater(id); }));
+                                             [this, id](kj::Exception&&) { CloseLater(id); }));
     conn->timer.expires_after(options.handshake_timeout);
     conn->timer.async_wait([this, id, a = alive](const boost::system::error_code& wait_ec) {
       if (wait_ec || !*a) return;
@@ -283,7 +283,8 @@ class Server::Impl::HandshakeImpl final : public wire::Handshake::Server {
         if (impl_.peer_handler == nullptr) return "this server takes no peers";
         paxos::ReplicaId from = params.getFromReplica();
         const auto& peers = impl_.options.peers;
-        if (from == impl_.options.self || std::find(peers.begin(), peers.end(), from) == peers.end()) {
+        if (from == impl_.options.self ||
+            std::find(peers.begin(), peers.end(), from) == peers.end()) {
           return "unknown replica " + std::to_string(from);
         }
         return "";

@@ -50,7 +50,7 @@ struct ServerOptions {
 
 // Counters, for tests and status pages.
 struct ServerStats {
-  uint64_t accepted = 0;           // TCP connections accepted
+  uint64_t accepted = 0;             // TCP connections accepted
   uint64_t rejected_over_limit = 0;  // closed at accept (max_connections)
   uint64_t refused_handshakes = 0;   // hello refused
   uint64_t handshake_timeouts = 0;   // closed for not saying hello in time

@@ -4,10 +4,10 @@
 // reconnect backoff. Network thread only.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <kj/async.h>
-
 #include <kj/debug.h>
+
+#include <boost/asio/io_context.hpp>
 
 #include "transport/types.h"
 
@@ -21,9 +21,8 @@ kj::Promise<void> Delay(boost::asio::io_context& io, Clock::duration delay);
 // `what` once `delay` has passed; for racing against a call.
 template <typename T>
 kj::Promise<T> FailAfter(boost::asio::io_context& io, Clock::duration delay, const char* what) {
-  return Delay(io, delay).then([what]() -> kj::Promise<T> {
-    return KJ_EXCEPTION(OVERLOADED, what);
-  });
+  return Delay(io, delay).then(
+      [what]() -> kj::Promise<T> { return KJ_EXCEPTION(OVERLOADED, what); });
 }
 
 }  // namespace synod::transport
