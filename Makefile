@@ -4,7 +4,7 @@ RELEASE_DIR := build/release
 ASAN_DIR := build/asan
 CMAKE_GEN := -G Ninja
 
-.PHONY: deps release asan demo test soak format clean
+.PHONY: deps release asan fuzz demo test soak format clean
 
 deps:
 	bash scripts/install-deps
@@ -19,10 +19,18 @@ asan: deps
 	cmake -S . -B $(ASAN_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_WERROR=ON -DSYNOD_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
+# libFuzzer run of the transport decode path (clang), ~20 s from the committed seed corpus.
+FUZZ_DIR := build/fuzz
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target synod-transport-fuzz
+	mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/transport/synod-transport-fuzz -max_total_time=20 -max_len=65536 $(FUZZ_DIR)/corpus transport/fuzz_corpus
+
 demo: release
 	bash scripts/demo $(RELEASE_DIR)
 
-test: release asan
+test: release asan fuzz
 	cd $(ASAN_DIR) && ctest --output-on-failure -j $(JOBS) -LE soak --timeout 900
 
 soak: release
