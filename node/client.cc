@@ -62,6 +62,17 @@ transport::ClientConnection& Client::Connection(paxos::ReplicaId id) {
   return *it->second;
 }
 
+bool Client::LearnClusterId(paxos::ReplicaId refused_by) {
+  auto it = connections_.find(refused_by);
+  if (cluster_id_learned_ || it == connections_.end()) return false;
+  const transport::HandshakeInfo& info = it->second->handshake();
+  if (info.accepted || info.server_cluster == 0 || info.server_cluster == cluster_id_) return false;
+  cluster_id_ = info.server_cluster;
+  cluster_id_learned_ = true;
+  connections_.clear();  // reconnect everywhere with the learned id
+  return true;
+}
+
 uint64_t Client::LowestUnanswered() const {
   return in_flight_.empty() ? next_sequence_ : in_flight_.begin()->first;
 }
@@ -156,6 +167,15 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
 void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId target,
                       transport::SubmitResult result) {
   if (op->finished) return;
+  if (result.call == transport::CallStatus::kRefused) {
+    // A client may know only some members, so its member-list hash can differ
+    // from the cluster's: learn the id from the first member that states it,
+    // then hold every other member to it.
+    if (LearnClusterId(target)) {
+      RetryLater(op, std::chrono::milliseconds(0));
+      return;
+    }
+  }
   if (result.call != transport::CallStatus::kReplied) {
     if (result.maybe_sent) op->maybe_proposed = true;
     op->last_error = "member " + std::to_string(target) + ": " +
@@ -242,15 +262,29 @@ void Client::QueryStatuses(std::function<void(Statuses)> done) {
     statuses->emplace_back(member.id, std::nullopt);
   }
   for (size_t i = 0; i < options_.cluster.members.size(); ++i) {
-    paxos::ReplicaId id = options_.cluster.members[i].id;
-    Connection(id).QueryStatus(
-        options_.attempt_timeout,
-        [statuses, remaining, finish, i](std::optional<transport::ReplicaStatus> status,
-                                         const std::string&) {
-          (*statuses)[i].second = status;
-          if (--*remaining == 0) (*finish)(std::move(*statuses));
-        });
+    QueryOne(i, /*may_learn=*/true,
+             [statuses, remaining, finish, i](std::optional<transport::ReplicaStatus> status) {
+               (*statuses)[i].second = status;
+               if (--*remaining == 0) (*finish)(std::move(*statuses));
+             });
   }
+}
+
+void Client::QueryOne(size_t index, bool may_learn,
+                      std::function<void(std::optional<transport::ReplicaStatus>)> done) {
+  paxos::ReplicaId id = options_.cluster.members[index].id;
+  Connection(id).QueryStatus(
+      options_.attempt_timeout,
+      [this, index, may_learn, id, done](std::optional<transport::ReplicaStatus> status,
+                                         const std::string&) {
+        // Retry once if this member refused us, or the id was learned from
+        // another member meanwhile (which also closed this connection).
+        if (!status && may_learn && (LearnClusterId(id) || cluster_id_learned_)) {
+          QueryOne(index, false, done);
+          return;
+        }
+        done(status);
+      });
 }
 
 }  // namespace synod::node

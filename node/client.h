@@ -73,10 +73,17 @@ class Client {
   transport::ClientConnection& Connection(paxos::ReplicaId id);
   paxos::ReplicaId NextMember(paxos::ReplicaId after) const;
   uint64_t LowestUnanswered() const;
+  // After member `refused_by` refused our hello for a wrong cluster id: adopt
+  // the id it stated, once (a client may know only some members, so its own
+  // member-list hash may differ). Returns true if it changed the id.
+  bool LearnClusterId(paxos::ReplicaId refused_by);
+  void QueryOne(size_t index, bool may_learn,
+                std::function<void(std::optional<transport::ReplicaStatus>)> done);
 
   transport::EventLoop& loop_;
   ClientOptions options_;
   transport::ClusterId cluster_id_;
+  bool cluster_id_learned_ = false;
   std::mt19937_64 random_;
   std::map<paxos::ReplicaId, std::unique_ptr<transport::ClientConnection>> connections_;
   paxos::ReplicaId leader_guess_;
