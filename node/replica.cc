@@ -247,7 +247,10 @@ void Replica::OnTick() {
   if (core_) {
     core_->Tick();
     AfterInput();
-    if (++ticks_ % (1000 / options_.TickMs() + 1) == 0) ExpireWaiters();
+    if (++ticks_ % (1000 / options_.TickMs() + 1) == 0) {
+      ExpireWaiters();
+      ReportPeerLinks();
+    }
   }
   tick_timer_.expires_after(std::chrono::milliseconds(options_.TickMs()));
   tick_timer_.async_wait([this](const boost::system::error_code& error) {
@@ -401,6 +404,22 @@ void Replica::ExpireWaiters() {
   }
   for (Waiter& waiter : expired) {
     waiter.call->Set(waiter.index, transport::Outcome{transport::OutcomeStatus::kUnknown, "", 0});
+  }
+}
+
+void Replica::ReportPeerLinks() {
+  for (paxos::ReplicaId id : options_.cluster.Ids()) {
+    if (id == options_.id) continue;
+    bool connected = peers_->LinkState(id).connected;
+    bool& was = peer_connected_[id];
+    if (connected != was) {
+      if (connected) {
+        logger_->info("peer {} connected", id);
+      } else {
+        logger_->warn("peer {} disconnected", id);
+      }
+      was = connected;
+    }
   }
 }
 

@@ -81,6 +81,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void Answer(const std::string& key, transport::Outcome outcome);
   void ExpireWaiters();
   void ReportRoleChanges();
+  // Logs peers that connected or disconnected since the last call.
+  void ReportPeerLinks();
   bool HasHistory() const;
 
   transport::EventLoop& loop_;
@@ -113,6 +115,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   paxos::ReplicaId last_leader_ = paxos::kNoReplica;
   // Clients waiting for a command to be applied here, by envelope key.
   std::multimap<std::string, Waiter> waiters_;
+  std::map<paxos::ReplicaId, bool> peer_connected_;
 };
 
 }  // namespace synod::node
