@@ -208,17 +208,20 @@ struct ClientConnection::Impl {
       calls.emplace(id, std::move(batch));
       ++in_flight;
       Clock::duration left = deadline > now ? deadline - now : Clock::duration::zero();
+      // The reply travels by pointer: GCC's -Wmaybe-uninitialized misfires on
+      // vectors held inside kj::ExceptionOr in sanitizer builds.
+      using ReplyPtr = kj::Own<ClientReply>;
       auto call = request.send()
                       .then([count](capnp::Response<wire::ClientService::SubmitResults>&& response)
-                                -> kj::Promise<ClientReply> {
-                        ClientReply reply;
-                        std::string error = DecodeClientReply(response, count, &reply);
+                                -> kj::Promise<ReplyPtr> {
+                        auto reply = kj::heap<ClientReply>();
+                        std::string error = DecodeClientReply(response, count, reply.get());
                         if (!error.empty())
                           return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
                         return kj::mv(reply);
                       })
-                      .exclusiveJoin(FailAfter<ClientReply>(loop.io(), left, "submit deadline"));
-      tasks->add(call.then([this, id](ClientReply reply) { OnReply(id, std::move(reply)); },
+                      .exclusiveJoin(FailAfter<ReplyPtr>(loop.io(), left, "submit deadline"));
+      tasks->add(call.then([this, id](ReplyPtr reply) { OnReply(id, std::move(*reply)); },
                            [this, id](kj::Exception&& e) { OnCallFailed(id, e); }));
     }
   }

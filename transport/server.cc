@@ -23,7 +23,8 @@ namespace {
 
 // Holds the fulfiller of one submit() call; shared by the SubmitDone callback.
 struct PendingSubmit {
-  kj::Own<kj::PromiseFulfiller<ClientReply>> fulfiller;
+  kj::Own<kj::PromiseFulfiller<kj::Own<ClientReply>>>
+      fulfiller;  // by pointer: see client_connection.cc
 };
 
 }  // namespace
@@ -198,16 +199,17 @@ class Server::Impl::ClientImpl final : public wire::ClientService::Server {
     }
     size_t count = commands.size();
     impl_.stats.client_commands += count;
-    auto paf = kj::newPromiseAndFulfiller<ClientReply>();
+    auto paf = kj::newPromiseAndFulfiller<kj::Own<ClientReply>>();
     auto pending = std::make_shared<PendingSubmit>();
     pending->fulfiller = kj::mv(paf.fulfiller);
     impl_.client_handler->OnSubmit(std::move(commands), [pending](ClientReply reply) {
       if (pending->fulfiller.get() != nullptr && pending->fulfiller->isWaiting()) {
-        pending->fulfiller->fulfill(std::move(reply));
+        pending->fulfiller->fulfill(kj::heap<ClientReply>(std::move(reply)));
       }
       pending->fulfiller = nullptr;
     });
-    return paf.promise.then([context, count](ClientReply reply) mutable {
+    return paf.promise.then([context, count](kj::Own<ClientReply> owned) mutable {
+      ClientReply& reply = *owned;
       if (reply.outcomes.size() != count) {
         std::string why = "handler answered " + std::to_string(reply.outcomes.size()) +
                           " outcomes for " + std::to_string(count) + " commands";
