@@ -1,0 +1,172 @@
+#include "node/cli.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "node/replica.h"
+#include "transport/event_loop.h"
+
+namespace synod::node {
+
+std::string CliFlags::Get(const std::string& name) const {
+  auto it = values.find(name);
+  return it == values.end() ? std::string() : it->second;
+}
+
+std::string CliFlags::FirstUnknown(const std::set<std::string>& known) const {
+  for (const auto& [name, value] : values) {
+    if (!known.count(name)) return name;
+  }
+  return "";
+}
+
+std::optional<CliFlags> ParseCliFlags(int argc, char** argv, int from, std::string& problem) {
+  CliFlags flags;
+  for (int i = from; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
+      if (i + 1 >= argc) {
+        problem = arg + " needs a value";
+        return std::nullopt;
+      }
+      flags.values[arg] = argv[++i];
+    } else {
+      flags.positional.push_back(arg);
+    }
+  }
+  return flags;
+}
+
+bool ParseU64(const std::string& text, uint64_t& out) {
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+bool ParseI64(const std::string& text, int64_t& out) {
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+int UsageError(const std::string& program, const std::string& problem, const std::string& usage) {
+  std::cerr << program << ": " << problem << "\n" << usage;
+  return kExitUsage;
+}
+
+const std::set<std::string>& ServeFlags() {
+  static const std::set<std::string> kFlags = {
+      "--id",    "--members",   "--data", "--election-timeout-ms", "--heartbeat-ms", "--window",
+      "--batch", "--log-level", "--seed"};
+  return kFlags;
+}
+
+std::string ServeUsage(const std::string& program) {
+  return "usage: " + program +
+         " serve --id I --members ID=HOST:PORT,... --data DIR\n"
+         "           [--election-timeout-ms MS] [--heartbeat-ms MS] [--window N] [--batch N]\n"
+         "           [--log-level trace|debug|info|warn|error|off] [--seed N]\n";
+}
+
+namespace {
+
+std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::string& level) {
+  auto logger = std::make_shared<spdlog::logger>(
+      name, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  logger->set_level(spdlog::level::from_str(level));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  return logger;
+}
+
+}  // namespace
+
+int RunServe(const std::string& program, const CliFlags& flags, statemachine::StateMachine& machine,
+             const std::string& usage) {
+  auto fail = [&](const std::string& problem) { return UsageError(program, problem, usage); };
+  std::string unknown = flags.FirstUnknown(ServeFlags());
+  if (!unknown.empty()) return fail("unknown option " + unknown + " for serve");
+  if (!flags.positional.empty()) return fail("serve takes no positional arguments");
+  ReplicaOptions options;
+  uint64_t number = 0;
+  if (!ParseU64(flags.Get("--id"), number) || number == 0 || number > UINT32_MAX) {
+    return fail("--id must be a positive integer");
+  }
+  options.id = static_cast<paxos::ReplicaId>(number);
+  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.config) return fail(cluster.error);
+  options.cluster = *cluster.config;
+  options.data_dir = flags.Get("--data");
+  struct NumberFlag {
+    const char* name;
+    uint32_t* target;
+  };
+  for (NumberFlag flag : {NumberFlag{"--election-timeout-ms", &options.election_timeout_ms},
+                          NumberFlag{"--heartbeat-ms", &options.heartbeat_ms},
+                          NumberFlag{"--window", &options.window_slots},
+                          NumberFlag{"--batch", &options.max_batch_commands}}) {
+    std::string text = flags.Get(flag.name);
+    if (text.empty()) continue;
+    if (!ParseU64(text, number) || number > UINT32_MAX) {
+      return fail(std::string(flag.name) + " must be a number");
+    }
+    *flag.target = static_cast<uint32_t>(number);
+  }
+  if (!flags.Get("--seed").empty() && !ParseU64(flags.Get("--seed"), options.seed)) {
+    return fail("--seed must be a number");
+  }
+  std::string level = flags.Get("--log-level").empty() ? "info" : flags.Get("--log-level");
+  if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {
+    return fail("--log-level takes trace, debug, info, warn, error or off");
+  }
+  std::string problem = options.Validate();
+  if (!problem.empty()) return fail(problem);
+
+  auto logger = MakeLogger("replica-" + std::to_string(options.id), level);
+  int exit_code = kExitOk;
+  transport::EventLoop loop;
+  Replica replica(loop, options, machine, logger);
+  boost::asio::signal_set signals(loop.io(), SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    logger->info("signal {}: shutting down", signal);
+    loop.Stop();
+  });
+  std::string error = replica.Start(
+      [&] {
+        std::printf("ready id=%u\n", options.id);
+        std::fflush(stdout);
+      },
+      [&](const std::string& reason) {
+        std::cerr << program << ": refusing to start: " << reason << "\n";
+        exit_code = kExitFailed;
+        loop.Stop();
+      });
+  if (!error.empty()) {
+    std::cerr << program << ": " << error << "\n";
+    return kExitFailed;
+  }
+  loop.Run();
+  signals.cancel();
+  return exit_code;
+}
+
+std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
+  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.config)
+    return flags.Get("--members").empty() ? "--members is required" : cluster.error;
+  options.cluster = *cluster.config;
+  std::string timeout = flags.Get("--timeout");
+  if (!timeout.empty()) {
+    uint64_t ms = 0;
+    if (!ParseU64(timeout, ms) || ms == 0) return "--timeout takes milliseconds";
+    options.timeout = std::chrono::milliseconds(ms);
+    options.attempt_timeout = std::min(options.attempt_timeout, options.timeout);
+  }
+  return "";
+}
+
+}  // namespace synod::node

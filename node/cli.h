@@ -1,0 +1,59 @@
+// Command-line plumbing shared by Synod's example binaries: flag parsing, the
+// exit-code contract, and the `serve` command that runs any StateMachine as a
+// replica (so every example serves the same way).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/client.h"
+#include "statemachine/state_machine.h"
+
+namespace synod::node {
+
+// Exit codes of client commands (a contract users' scripts depend on).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;   // definite failure: surely never took effect
+inline constexpr int kExitUnknown = 2;  // may or may not have taken effect
+inline constexpr int kExitUsage = 64;
+
+// "--name value" pairs and positional words.
+struct CliFlags {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> positional;
+
+  // The flag's value, or "" if absent.
+  std::string Get(const std::string& name) const;
+  // The first flag not in `known`, or "" if all are known.
+  std::string FirstUnknown(const std::set<std::string>& known) const;
+};
+
+// Parses argv[from..]; nullopt (and `problem`) for a flag without a value.
+std::optional<CliFlags> ParseCliFlags(int argc, char** argv, int from, std::string& problem);
+
+bool ParseU64(const std::string& text, uint64_t& out);
+bool ParseI64(const std::string& text, int64_t& out);
+
+// Prints "program: problem" and `usage` to stderr; returns kExitUsage.
+int UsageError(const std::string& program, const std::string& problem, const std::string& usage);
+
+// Flags `serve` accepts.
+const std::set<std::string>& ServeFlags();
+// Usage text of `serve`.
+std::string ServeUsage(const std::string& program);
+
+// Runs `program serve ...` with `machine`: validates flags (kExitUsage with a
+// clear message), serves until SIGTERM/SIGINT (then kExitOk), prints
+// "ready id=I" on stdout once serving; kExitFailed if it cannot start.
+int RunServe(const std::string& program, const CliFlags& flags, statemachine::StateMachine& machine,
+             const std::string& usage);
+
+// Builds ClientOptions from --members and --timeout (ms). Returns "" or what is wrong.
+std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options);
+
+}  // namespace synod::node
