@@ -2,6 +2,7 @@
 
 #include <leveldb/helpers/memenv.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace synod::log {
@@ -126,19 +127,18 @@ bool FaultInjectionEnv::fail_writes() const {
   return fail_writes_;
 }
 
-void FaultInjectionEnv::Crash() {
+void FaultInjectionEnv::Crash(size_t keep_unsynced) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& [name, state] : files_) {
     if (state.synced >= state.size) continue;
-    // Keep the synced prefix, drop the rest.
+    // Keep the synced prefix and up to keep_unsynced bytes of the tail.
+    const size_t keep = state.synced + std::min(keep_unsynced, state.size - state.synced);
     std::string kept;
     leveldb::SequentialFile* in = nullptr;
-    if (target()->NewSequentialFile(name, &in).ok()) {
-      std::vector<char> buffer(state.synced);
+    if (keep > 0 && target()->NewSequentialFile(name, &in).ok()) {
+      std::vector<char> buffer(keep);
       leveldb::Slice read;
-      if (state.synced > 0 && in->Read(state.synced, &read, buffer.data()).ok()) {
-        kept.assign(read.data(), read.size());
-      }
+      if (in->Read(keep, &read, buffer.data()).ok()) kept.assign(read.data(), read.size());
       delete in;
     }
     leveldb::WritableFile* out = nullptr;

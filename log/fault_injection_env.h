@@ -33,8 +33,12 @@ class FaultInjectionEnv final : private InMemoryEnvHolder, public leveldb::EnvWr
   leveldb::Status RemoveFile(const std::string& name) override;
   leveldb::Status RenameFile(const std::string& from, const std::string& to) override;
 
-  // Drops every byte not yet synced, in every file (a power cut).
-  void Crash();
+  // A power cut: every file keeps its synced bytes and at most the first
+  // `keep_unsynced` bytes of what was appended after its last sync (0, the
+  // default, drops the whole unsynced tail; a partial count models a torn
+  // write that half reached the platter). Requires every DB on this env to be
+  // closed. Never fails: file access goes to the in-memory base env.
+  void Crash(size_t keep_unsynced = 0);
   // While set, Append/Sync on writable files fail with an I/O error.
   void SetFailWrites(bool fail);
   bool fail_writes() const;

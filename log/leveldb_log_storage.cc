@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <string_view>
 
 namespace synod::log {
 
@@ -26,6 +27,22 @@ bool SyncDirectory(const std::string& path) {
   bool ok = ::fsync(fd) == 0;
   ::close(fd);
   return ok;
+}
+
+// True for LevelDB's write-ahead log files: digits followed by ".log".
+bool IsWriteAheadLog(const std::string& name) {
+  constexpr std::string_view kSuffix = ".log";
+  if (name.size() <= kSuffix.size() || name.compare(name.size() - 4, 4, kSuffix) != 0) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// True if the database holds no record at all.
+bool IsEmpty(leveldb::DB& db) {
+  std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
+  it->SeekToFirst();
+  return !it->Valid() && it->status().ok();
 }
 
 }  // namespace
@@ -51,6 +68,12 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
   if (!fresh && std::find(children.begin(), children.end(), "CURRENT") == children.end()) {
     return {nullptr, "data directory " + dir + " is not empty but holds no Synod log (missing " +
                          dir + "/CURRENT); refusing to start rather than forget promises"};
+  }
+  // LevelDB always keeps a write-ahead log file (NNNNNN.log) next to CURRENT;
+  // without it, the writes since the last compaction would be silently lost.
+  if (!fresh && std::none_of(children.begin(), children.end(), IsWriteAheadLog)) {
+    return {nullptr, "data directory " + dir + " holds a log without its write-ahead file (" + dir +
+                         "/*.log is missing); refusing to start rather than forget promises"};
   }
   if (!exists) {
     if (real_fs) {
@@ -83,7 +106,13 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
   read.verify_checksums = true;
   status = db->Get(read, kMetaKey, &meta_bytes);
   if (status.IsNotFound()) {
-    if (!fresh) return {nullptr, "log in " + dir + " has no identity record (missing metadata)"};
+    // A log without an identity record is refused, unless it holds nothing at
+    // all: then a first start was cut short before it recorded anything (it
+    // has promised nothing), and initialising it again is safe.
+    if (!fresh && !IsEmpty(*db)) {
+      return {nullptr, "log in " + dir + " has no identity record (missing metadata)"};
+    }
+    fresh = true;
     metadata.replica_id = options.replica_id;
     metadata.cluster_id = options.expected_cluster_id;
     leveldb::WriteOptions write;

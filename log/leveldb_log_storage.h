@@ -3,10 +3,14 @@
 // Data directory rules (Open):
 //   - absent or empty: a fresh replica — the directory is created, its
 //     identity record written and synced, and the parent directory fsynced;
-//   - non-empty: it must hold this replica's log (LevelDB's CURRENT file and a
-//     valid identity record); missing or corrupt files, another replica's or
-//     another cluster's log, or a newer format are refused with an error
-//     naming the path. A replica never starts on data it cannot trust.
+//   - non-empty: it must hold this replica's log (LevelDB's CURRENT file, a
+//     write-ahead *.log file, and a valid identity record); missing or corrupt
+//     files, another replica's or another cluster's log, or a newer format
+//     are refused with an error naming the path. A replica never starts on
+//     data it cannot trust;
+//   - one exception: a LevelDB database holding no record at all (a first
+//     start that died before writing its identity) is initialised as fresh —
+//     it never promised anything.
 // Keys: "meta" (identity), "promised", "applied", "e"+8-byte big-endian slot.
 #pragma once
 
