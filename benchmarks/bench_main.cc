@@ -1,0 +1,409 @@
+// synod-bench: closed-loop throughput and latency of a Synod cluster.
+//
+//   synod-bench serve ...        a replica of the benchmark state machine
+//   synod-bench run [--replicas 3|5] [--members M] [--clients 1,16,64,256]
+//                   [--size BYTES] [--duration-s S] [--warmup-s S]
+//                   [--window N] [--batch N] [--data-root DIR]
+//                   [--json FILE] [--csv FILE] [--plot FILE.svg]
+//
+// `run` starts a cluster of `synod-bench serve` processes on 127.0.0.1 (fsync
+// on; or uses --members), then for each client count runs that many
+// closed-loop clients (one command outstanding each) for the duration after a
+// warm-up, printing progress each second and one result line per point:
+// ops/s, p50/p99/p999 latency, replica CPU. It stops every process it started.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benchmarks/bench_state_machine.h"
+#include "node/cli.h"
+#include "node/client.h"
+#include "transport/event_loop.h"
+#include "transport/types.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace synod::node;
+using Clock = std::chrono::steady_clock;
+
+const char kProgram[] = "synod-bench";
+
+std::string Usage() {
+  return ServeUsage(kProgram) +
+         "       synod-bench run [--replicas 3|5] [--members M] [--clients 1,16,64,256]\n"
+         "                       [--size BYTES] [--duration-s S] [--warmup-s S] [--window N]\n"
+         "                       [--batch N] [--data-root DIR] [--json FILE] [--csv FILE]\n"
+         "                       [--plot FILE.svg]\n";
+}
+
+int Fail(const std::string& problem) { return UsageError(kProgram, problem, Usage()); }
+
+struct Point {
+  uint64_t clients = 0;
+  uint64_t size = 0;
+  double ops_per_s = 0;
+  double p50_ms = 0, p99_ms = 0, p999_ms = 0;
+  double replica_cpu_percent = 0;
+  double cpu_us_per_command = 0;
+  uint64_t errors = 0;
+};
+
+// One spawned replica process.
+struct Child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+};
+
+uint16_t FreePort() {
+  // Bound then released: the kernel will not hand it out again soon.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+double CpuSecondsOf(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t close = content.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(content.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+class Cluster {
+ public:
+  ~Cluster() { Stop(); }
+
+  std::string Start(int replicas, const std::string& root, const CliFlags& flags) {
+    std::string members;
+    for (int i = 1; i <= replicas; ++i) {
+      members +=
+          (i > 1 ? "," : "") + std::to_string(i) + "=127.0.0.1:" + std::to_string(FreePort());
+    }
+    members_ = members;
+    for (int i = 1; i <= replicas; ++i) {
+      std::vector<std::string> args = {
+          "/proc/self/exe", "serve", "--id",   std::to_string(i),
+          "--members",      members, "--data", root + "/r" + std::to_string(i),
+          "--log-level",    "warn"};
+      for (const char* name : {"--window", "--batch"}) {
+        if (!flags.Get(name).empty()) {
+          args.push_back(name);
+          args.push_back(flags.Get(name));
+        }
+      }
+      std::string error = Spawn(args);
+      if (!error.empty()) return error;
+    }
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    for (Child& child : children_) {
+      char line[256];
+      bool ready = false;
+      while (Clock::now() < deadline && std::fgets(line, sizeof line, child.out) != nullptr) {
+        if (std::string(line).rfind("ready id=", 0) == 0) {
+          ready = true;
+          break;
+        }
+      }
+      if (!ready) return "a replica did not start (pid " + std::to_string(child.pid) + ")";
+    }
+    return "";
+  }
+
+  void Stop() {
+    for (Child& child : children_) {
+      if (child.pid > 0) {
+        ::kill(child.pid, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 50 && ::waitpid(child.pid, &status, WNOHANG) == 0; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        ::kill(child.pid, SIGKILL);
+        ::waitpid(child.pid, &status, 0);
+        child.pid = -1;
+      }
+      if (child.out != nullptr) std::fclose(child.out);
+      child.out = nullptr;
+    }
+    children_.clear();
+  }
+
+  double CpuSeconds() const {
+    double total = 0;
+    for (const Child& child : children_) total += CpuSecondsOf(child.pid);
+    return total;
+  }
+
+  const std::string& members() const { return members_; }
+
+ private:
+  std::string Spawn(const std::vector<std::string>& args) {
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) return "pipe failed";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+    std::vector<char*> argv;
+    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(pipe_fds[1]);
+    if (rc != 0) {
+      ::close(pipe_fds[0]);
+      return "cannot start a replica";
+    }
+    children_.push_back(Child{pid, ::fdopen(pipe_fds[0], "r")});
+    return "";
+  }
+
+  std::vector<Child> children_;
+  std::string members_;
+};
+
+double Percentile(std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  size_t index = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1));
+  return sorted[index];
+}
+
+// Runs `clients` closed-loop clients against `members` for warmup + duration.
+Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, double warmup_s,
+               double duration_s, const Cluster* local) {
+  synod::transport::EventLoop loop;
+  ClientOptions options;
+  options.cluster = cluster;
+  options.timeout = std::chrono::seconds(10);
+  Client client(loop, options);
+  std::string payload(size, 'x');
+  std::vector<double> latencies_ms;
+  uint64_t completed = 0, errors = 0, window_count = 0;
+  bool measuring = false, stopping = false;
+  auto start = Clock::now();
+  auto measure_start =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup_s));
+  auto end = measure_start +
+             std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration_s));
+  double cpu_before = 0;
+  std::function<void()> issue = [&] {
+    if (stopping) return;
+    auto sent = Clock::now();
+    client.Execute(payload, [&, sent](ClientResult result) {
+      auto now = Clock::now();
+      if (result.status != ClientResult::Status::kOk) ++errors;
+      if (measuring && now <= end) {
+        ++completed;
+        ++window_count;
+        latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - sent).count());
+      }
+      issue();
+    });
+  };
+  for (uint64_t i = 0; i < clients; ++i) issue();
+  auto next_report = start + std::chrono::seconds(1);
+  loop.RunUntil(
+      [&] {
+        auto now = Clock::now();
+        if (!measuring && now >= measure_start) {
+          measuring = true;
+          if (local != nullptr) cpu_before = local->CpuSeconds();
+        }
+        if (now >= next_report) {
+          std::fprintf(stderr, "  clients=%llu t=%.0fs %s %llu ops/s\n",
+                       static_cast<unsigned long long>(clients),
+                       std::chrono::duration<double>(now - start).count(),
+                       measuring ? "measuring" : "warm-up",
+                       static_cast<unsigned long long>(window_count));
+          window_count = 0;
+          next_report += std::chrono::seconds(1);
+        }
+        return now >= end;
+      },
+      std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(warmup_s + duration_s + 30)));
+  stopping = true;
+  Point point;
+  point.clients = clients;
+  point.size = size;
+  point.ops_per_s = static_cast<double>(completed) / duration_s;
+  point.errors = errors;
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  point.p50_ms = Percentile(latencies_ms, 0.50);
+  point.p99_ms = Percentile(latencies_ms, 0.99);
+  point.p999_ms = Percentile(latencies_ms, 0.999);
+  if (local != nullptr) {
+    double cpu = local->CpuSeconds() - cpu_before;
+    point.replica_cpu_percent = 100.0 * cpu / duration_s;
+    point.cpu_us_per_command = completed ? 1e6 * cpu / static_cast<double>(completed) : 0;
+  }
+  // Let in-flight commands drain so the next point starts clean.
+  loop.RunUntil([&] { return false; }, std::chrono::milliseconds(300));
+  return point;
+}
+
+bool ParseList(const std::string& text, std::vector<uint64_t>& out) {
+  std::stringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    uint64_t v = 0;
+    if (!ParseU64(item, v) || v == 0) return false;
+    out.push_back(v);
+  }
+  return !out.empty();
+}
+
+void WriteResults(const std::vector<Point>& points, const CliFlags& flags, int replicas) {
+  if (!flags.Get("--json").empty()) {
+    std::ofstream json(flags.Get("--json"));
+    json << "{\"replicas\":" << replicas << ",\"points\":[";
+    for (size_t i = 0; i < points.size(); ++i) {
+      const Point& p = points[i];
+      json << (i ? "," : "") << "{\"clients\":" << p.clients << ",\"size\":" << p.size
+           << ",\"ops_per_s\":" << p.ops_per_s << ",\"p50_ms\":" << p.p50_ms
+           << ",\"p99_ms\":" << p.p99_ms << ",\"p999_ms\":" << p.p999_ms
+           << ",\"replica_cpu_percent\":" << p.replica_cpu_percent
+           << ",\"cpu_us_per_command\":" << p.cpu_us_per_command << ",\"errors\":" << p.errors
+           << "}";
+    }
+    json << "]}\n";
+  }
+  std::string csv_path = flags.Get("--csv");
+  std::string plot_path = flags.Get("--plot");
+  if (!plot_path.empty() && csv_path.empty()) csv_path = plot_path + ".csv";
+  if (!csv_path.empty()) {
+    std::ofstream csv(csv_path);
+    csv << "clients,size,ops_per_s,p50_ms,p99_ms,p999_ms,replica_cpu_percent,cpu_us_per_command,"
+           "errors\n";
+    for (const Point& p : points) {
+      csv << p.clients << "," << p.size << "," << p.ops_per_s << "," << p.p50_ms << "," << p.p99_ms
+          << "," << p.p999_ms << "," << p.replica_cpu_percent << "," << p.cpu_us_per_command << ","
+          << p.errors << "\n";
+    }
+  }
+  if (!plot_path.empty()) {
+    std::string script = plot_path + ".gp";
+    std::ofstream gp(script);
+    gp << "set terminal svg size 800,500\nset output '" << plot_path << "'\n"
+       << "set datafile separator ','\nset logscale x 2\nset xlabel 'concurrent clients'\n"
+       << "set ylabel 'committed commands/s'\nset y2label 'p99 latency (ms)'\n"
+       << "set y2tics\nset key top left\n"
+       << "plot '" << csv_path << "' every ::1 using 1:3 with linespoints title 'ops/s', '"
+       << csv_path << "' every ::1 using 1:5 axes x1y2 with linespoints title 'p99 ms'\n";
+    gp.close();
+    if (std::system(("gnuplot " + script + " 2>/dev/null").c_str()) != 0) {
+      std::cerr << kProgram << ": gnuplot failed or is not installed; wrote " << script << "\n";
+    }
+  }
+}
+
+int RunCommand(const CliFlags& flags) {
+  std::string unknown = flags.FirstUnknown({"--replicas", "--members", "--clients", "--size",
+                                            "--duration-s", "--warmup-s", "--window", "--batch",
+                                            "--data-root", "--json", "--csv", "--plot"});
+  if (!unknown.empty()) return Fail("unknown option " + unknown + " for run");
+  uint64_t replicas = 3, size = 100;
+  double duration_s = 10, warmup_s = 2;
+  std::vector<uint64_t> client_counts;
+  if (!flags.Get("--replicas").empty() &&
+      (!ParseU64(flags.Get("--replicas"), replicas) || (replicas != 3 && replicas != 5))) {
+    return Fail("--replicas takes 3 or 5");
+  }
+  if (!ParseList(flags.Get("--clients").empty() ? "1,16,64,256" : flags.Get("--clients"),
+                 client_counts)) {
+    return Fail("--clients takes a comma-separated list of positive numbers");
+  }
+  if (!flags.Get("--size").empty() &&
+      (!ParseU64(flags.Get("--size"), size) || size == 0 || size > (1u << 20))) {
+    return Fail("--size takes 1 to 1048576 bytes");
+  }
+  try {
+    if (!flags.Get("--duration-s").empty()) duration_s = std::stod(flags.Get("--duration-s"));
+    if (!flags.Get("--warmup-s").empty()) warmup_s = std::stod(flags.Get("--warmup-s"));
+  } catch (...) {
+    return Fail("--duration-s and --warmup-s take seconds");
+  }
+  if (duration_s <= 0 || warmup_s < 0) return Fail("--duration-s must be positive");
+
+  Cluster local;
+  std::string members = flags.Get("--members");
+  if (members.empty()) {
+    std::string root = flags.Get("--data-root");
+    if (root.empty()) {
+      char templ[] = "/tmp/synod-bench-XXXXXX";
+      if (::mkdtemp(templ) == nullptr) return Fail("cannot create a temporary directory");
+      root = templ;
+    }
+    std::cerr << kProgram << ": starting " << replicas << " replicas (data under " << root
+              << ", fsync on)\n";
+    std::string error = local.Start(static_cast<int>(replicas), root, flags);
+    if (!error.empty()) {
+      std::cerr << kProgram << ": " << error << "\n";
+      return kExitFailed;
+    }
+    members = local.members();
+  }
+  ParsedClusterConfig cluster = ParseClusterConfig(members);
+  if (!cluster.config) return Fail(cluster.error);
+
+  std::vector<Point> points;
+  for (uint64_t clients : client_counts) {
+    Point point = RunPoint(*cluster.config, clients, size, warmup_s, duration_s,
+                           flags.Get("--members").empty() ? &local : nullptr);
+    std::printf(
+        "clients=%llu size=%llu ops/s=%.0f p50=%.2fms p99=%.2fms p999=%.2fms "
+        "replica_cpu=%.0f%% cpu_per_cmd=%.1fus errors=%llu\n",
+        static_cast<unsigned long long>(point.clients), static_cast<unsigned long long>(point.size),
+        point.ops_per_s, point.p50_ms, point.p99_ms, point.p999_ms, point.replica_cpu_percent,
+        point.cpu_us_per_command, static_cast<unsigned long long>(point.errors));
+    std::fflush(stdout);
+    points.push_back(point);
+  }
+  WriteResults(points, flags, static_cast<int>(replicas));
+  local.Stop();
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Fail("missing command (serve or run)");
+  std::string command = argv[1];
+  std::string problem;
+  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
+  if (!flags) return Fail(problem);
+  if (command == "serve") {
+    synod::benchmarks::BenchStateMachine machine;
+    return RunServe(kProgram, *flags, machine, Usage());
+  }
+  if (command == "run") return RunCommand(*flags);
+  return Fail("unknown command '" + command + "'");
+}
