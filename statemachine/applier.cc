@@ -6,8 +6,6 @@ namespace synod::statemachine {
 
 namespace {
 
-constexpr uint64_t kSweepEvery = 4096;  // commands between sweeps of idle sessions
-
 std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_id,
                          const std::string& sessions) {
   std::string out = "SYNODSNAP2";
@@ -20,7 +18,9 @@ std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_i
 }  // namespace
 
 Applier::Applier(StateMachine& machine, SessionOptions options)
-    : machine_(machine), sessions_(options) {}
+    : machine_(machine), sessions_(options), options_(options) {
+  SYNOD_INVARIANT(options.sweep_every_slots > 0, "sessions are swept every N slots, N > 0");
+}
 
 std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
   SYNOD_INVARIANT(entry.slot == applied_ + 1, "entries are applied in slot order, once");
@@ -65,13 +65,13 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
           outcome.result =
               machine_.Apply(envelope->payload, ApplyContext{entry.slot, log_time_ms_});
           sessions_.Record(envelope->session, envelope->sequence, outcome.result);
-          if (++applied_commands_ % kSweepEvery == 0) sessions_.Sweep(log_time_ms_);
         }
         break;
       }
     }
     outcomes.push_back(std::move(outcome));
   }
+  if (entry.slot % options_.sweep_every_slots == 0) sessions_.Sweep(log_time_ms_);
   return outcomes;
 }
 
@@ -92,8 +92,10 @@ bool Applier::Restore(SnapshotReader& in) {
       values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[10 + 8 * v + i])) << (8 * i);
     }
   }
-  if (!sessions_.Decode(header.substr(kHeader))) return false;
+  SessionTable sessions(options_);
+  if (!sessions.Decode(header.substr(kHeader))) return false;
   if (!machine_.Restore(in)) return false;
+  sessions_ = std::move(sessions);
   applied_ = values[0];
   log_time_ms_ = values[1];
   cluster_id_ = values[2];

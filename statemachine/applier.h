@@ -40,7 +40,7 @@ struct CommandOutcome {
 
 class Applier {
  public:
-  // `machine` must outlive the applier.
+  // `machine` must outlive the applier. options.sweep_every_slots must be > 0.
   Applier(StateMachine& machine, SessionOptions options);
 
   // Applies the next chosen entry (its slot must be applied() + 1) and returns
@@ -55,15 +55,18 @@ class Applier {
 
   // Writes applied index, log time, sessions and the machine's state.
   void Snapshot(SnapshotWriter& out) const;
-  // Restores all of them; false if the snapshot is not valid.
+  // Restores all of them. Returns false if the snapshot is not valid; the
+  // applier's own fields are then unchanged, but the machine may have been
+  // partly restored, so the caller must not apply anything more (the replica
+  // refuses to continue).
   bool Restore(SnapshotReader& in);
 
  private:
   StateMachine& machine_;
   SessionTable sessions_;
+  SessionOptions options_;
   paxos::Slot applied_ = 0;
   uint64_t log_time_ms_ = 0;
-  uint64_t applied_commands_ = 0;
   uint64_t cluster_id_ = 0;
 };
 

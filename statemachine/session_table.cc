@@ -92,9 +92,14 @@ bool SessionTable::Decode(const std::string& in) {
         !GetU64(in, pos, session.mark) || !GetU64(in, pos, results)) {
       return false;
     }
+    // Ids are handed out in order from 1, and are stored in ascending order.
+    if (id == 0 || id >= next_id || (!sessions.empty() && id <= sessions.rbegin()->first)) {
+      return false;
+    }
     for (uint64_t r = 0; r < results; ++r) {
       uint64_t sequence = 0, size = 0;
-      if (!GetU64(in, pos, sequence) || !GetU64(in, pos, size) || in.size() - pos < size) {
+      if (!GetU64(in, pos, sequence) || !GetU64(in, pos, size) || in.size() - pos < size ||
+          sequence < session.mark || session.results.count(sequence) != 0) {
         return false;
       }
       session.results[sequence] = in.substr(pos, size);

@@ -19,10 +19,15 @@ namespace synod::statemachine {
 
 struct SessionOptions {
   uint64_t expiry_ms = 10 * 60 * 1000;  // idle log time after which a session expires
+  // The applier drops expired sessions from memory at every slot that is a
+  // multiple of this (> 0). Slots, unlike a local counter, survive snapshots,
+  // so every replica sweeps at the same points and their tables stay identical.
+  uint64_t sweep_every_slots = 1024;
 };
 
 class SessionTable {
  public:
+  // An empty table; the next registered session gets id 1.
   explicit SessionTable(SessionOptions options) : options_(options) {}
 
   // What to do with a command.
@@ -42,9 +47,12 @@ class SessionTable {
   // them as expired).
   void Sweep(uint64_t log_time);
 
+  // Sessions held in memory (live ones and expired ones not yet swept).
   size_t size() const { return sessions_.size(); }
 
-  // Serialization for snapshots.
+  // Serialization for snapshots: Encode is deterministic (same table, same
+  // bytes). Decode replaces the table and returns true, or returns false and
+  // leaves it unchanged if `bytes` are not a valid encoding.
   std::string Encode() const;
   bool Decode(const std::string& bytes);
 
