@@ -210,6 +210,20 @@ TEST_F(SimulatedDisk, FailedWriteIsFatalAndNamesThePath) {
   env_.SetFailWrites(false);
 }
 
+// The default handler really ends the process, with status 74 and a message
+// naming the directory (a death test: it runs in a child process).
+TEST_F(SimulatedDisk, TheDefaultFatalHandlerExitsNamingThePath) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  LevelDbOptions options = Options();
+  options.fatal = ExitOnFatalStorageError;
+  auto opened = LevelDbLogStorage::Open(options);
+  ASSERT_EQ(opened.error, "");
+  env_.SetFailSyncs(true);
+  EXPECT_EXIT(opened.storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})}),
+              ::testing::ExitedWithCode(74), "synod: fatal storage error: .* in /data/r1 failed");
+  env_.SetFailSyncs(false);
+}
+
 TEST_F(SimulatedDisk, RefusesAnotherReplicasOrClustersLog) {
   {
     auto storage = OpenOrFail();
