@@ -4,7 +4,8 @@
 //
 // Unknown (info / never completed) operations may take effect at any point
 // after their invoke, or never: the search succeeds once every operation with
-// a known outcome is linearized. Not thread-safe; no global state.
+// a known outcome is linearized. No global state; separate calls may run on
+// separate threads.
 #pragma once
 
 #include <chrono>
@@ -16,21 +17,33 @@
 
 namespace synod::lincheck {
 
+// kUndecided: the deadline or the step budget ran out first.
 enum class Verdict : uint8_t { kLinearizable, kNotLinearizable, kUndecided };
 
+// What Check found.
 struct CheckResult {
   Verdict verdict = Verdict::kLinearizable;
-  std::string explanation;  // for kNotLinearizable / kUndecided
-  uint64_t steps = 0;       // search steps taken
+  std::string explanation;  // for kNotLinearizable (the operations that cannot be ordered)
+  uint64_t steps = 0;       // search steps taken, over all kv keys
 };
 
+// Bounds on the search; whichever runs out first gives kUndecided.
 struct CheckLimits {
+  // Wall-clock bound (checked every 1024 steps).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  uint64_t max_steps = UINT64_MAX;  // deterministic budget for tests
+  // Deterministic bound on the total number of search steps (all kv keys together).
+  uint64_t max_steps = UINT64_MAX;
 };
 
-// Checks operations (as ParseHistory returns them) against "register",
-// "counter" or "kv".
+// Checks `operations` (as ParseHistory returns them: failed ones left out;
+// unknown ones with known == false) against `model`: "register", "counter"
+// or "kv" (one register per key, keys checked independently). Operations
+// are ordered in real time by their `call` / `ret` positions (op a precedes
+// op b iff a.ret < b.call); no call may share its position with a known
+// return. Throws std::invalid_argument for an unknown model, an operation
+// that does not fit it or such a shared position (a caller's bug;
+// ParseHistory never returns one). Memory grows with the configurations
+// explored; bound the work with `limits`.
 CheckResult Check(const std::vector<Operation>& operations, const std::string& model,
                   const CheckLimits& limits = CheckLimits{});
 

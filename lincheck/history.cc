@@ -1,5 +1,6 @@
 #include "lincheck/history.h"
 
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -43,7 +44,16 @@ struct LineError {
   std::string message;
 };
 
+// The signed 64-bit integer in `v`; throws LineError naming `what` for
+// anything else (null, floats, strings, integers beyond int64).
 int64_t Integer(const nlohmann::json& v, const char* what) {
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      throw LineError{std::string(what) + " is outside the signed 64-bit range"};
+    }
+    return static_cast<int64_t>(u);
+  }
   if (!v.is_number_integer()) throw LineError{std::string(what) + " must be an integer"};
   return v.get<int64_t>();
 }
@@ -58,13 +68,34 @@ Function ParseFunction(const std::string& name, const std::string& model) {
   throw LineError{"f \"" + name + "\" is not an operation of the " + model + " model"};
 }
 
-std::string ParseKey(const nlohmann::json& event, const std::string& model) {
+// The kv key of `event` as text ("" for other models). Integer keys are
+// written in decimal; `integer_keys` remembers which texts came from integers
+// so that the key 1 and the key "1" are never silently merged into one
+// register (that could hide a violation): mixing them is an error.
+std::string ParseKey(const nlohmann::json& event, const std::string& model,
+                     std::map<std::string, bool>& integer_keys) {
   if (model != "kv") return "";
   if (!event.contains("key")) throw LineError{"kv events need a key"};
   const nlohmann::json& key = event["key"];
-  if (key.is_string()) return key.get<std::string>();
-  if (key.is_number_integer()) return std::to_string(key.get<int64_t>());
-  throw LineError{"key must be a string or an integer"};
+  std::string text;
+  if (key.is_string()) {
+    text = key.get<std::string>();
+  } else if (key.is_number_integer()) {
+    text = std::to_string(Integer(key, "key"));
+  } else {
+    throw LineError{"key must be a string or an integer"};
+  }
+  auto [it, inserted] = integer_keys.emplace(text, !key.is_string());
+  if (!inserted && it->second == key.is_string()) {
+    throw LineError{"key " + text + " appears both as a string and as an integer"};
+  }
+  return text;
+}
+
+// `line` without trailing whitespace (kept for explanations).
+std::string Trimmed(const std::string& line) {
+  size_t end = line.find_last_not_of(" \t\r");
+  return end == std::string::npos ? std::string() : line.substr(0, end + 1);
 }
 
 }  // namespace
@@ -76,6 +107,7 @@ ParsedHistory ParseHistory(std::istream& in, const std::string& model) {
     return result;
   }
   std::map<int64_t, Operation> open;  // process -> its invoked operation
+  std::map<std::string, bool> integer_keys;
   std::vector<Operation> done;
   std::string line;
   int number = 0;
@@ -93,7 +125,7 @@ ParsedHistory ParseHistory(std::istream& in, const std::string& model) {
       if (!event.contains("f") || !event["f"].is_string()) throw LineError{"missing \"f\""};
       std::string type = event["type"].get<std::string>();
       Function f = ParseFunction(event["f"].get<std::string>(), model);
-      std::string key = ParseKey(event, model);
+      std::string key = ParseKey(event, model, integer_keys);
       const nlohmann::json value = event.contains("value") ? event["value"] : nlohmann::json();
       ++index;
       if (type == "invoke") {
@@ -109,6 +141,7 @@ ParsedHistory ParseHistory(std::istream& in, const std::string& model) {
         op.key = key;
         op.call = index;
         op.invoke_line = number;
+        op.invoke_text = Trimmed(line);
         if (f == Function::kWrite || f == Function::kAdd) {
           op.value = Integer(value, "value");
         } else if (f == Function::kCas) {
@@ -130,12 +163,15 @@ ParsedHistory ParseHistory(std::istream& in, const std::string& model) {
         if (model == "kv" && op.key != key) throw LineError{"completion's key differs"};
         if (type == "fail") continue;  // definitely never took effect
         op.complete_line = number;
+        op.complete_text = Trimmed(line);
         if (type == "info") {
           op.known = false;
           op.ret = SIZE_MAX;
         } else {
           op.ret = index;
           if (f == Function::kRead) {
+            // A read's ok must state what it read: null (never written) or a value.
+            if (!event.contains("value")) throw LineError{"a read's ok needs a value (or null)"};
             if (!value.is_null()) op.value = Integer(value, "value read");
           } else if (f == Function::kGet) {
             op.value = Integer(value, "count read");

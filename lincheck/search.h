@@ -1,0 +1,90 @@
+// Search: the Wing–Gong / Lowe just-in-time linearization search over one
+// independent history (a whole register or counter history, or one kv key).
+//
+// Calls and returns sit in one doubly linked list in real-time order; unknown
+// operations return at +infinity, after every known return. At each
+// configuration the candidates are the calls before the first return still
+// in the list. A candidate whose model step is legal is linearized: its call
+// and return are lifted out and the search restarts from the head; reaching
+// the return of an operation not yet linearized backtracks. Configurations
+// (linearized set, model state) already explored are memoised as fingerprints
+// (VisitedSet), the set's part kept as an incrementally updated Zobrist hash.
+//
+// Two refinements that keep the result exact:
+// - A legal observer (read / get) among the candidates is linearized at once
+//   and is not a choice point: it does not change the state, and every
+//   operation that must precede it is already linearized, so if no order
+//   exists with it placed now, none exists at all.
+// - Known operations are tried before unknown ones at each configuration, so
+//   an unknown write or add that never took effect costs little.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lincheck/checker.h"
+#include "lincheck/history.h"
+#include "lincheck/model.h"
+#include "lincheck/visited_set.h"
+
+namespace synod::lincheck {
+
+// One search; single use, not thread-safe. `ops` must be valid for `model`
+// (ValidateOperation) with distinct event positions, and hold no unknown
+// observers (they constrain nothing; Check drops them).
+class Search {
+ public:
+  Search(std::vector<Operation> ops, std::string model,
+         std::chrono::steady_clock::time_point deadline, uint64_t max_steps);
+
+  // Runs to a verdict, or kUndecided once `max_steps` steps are taken or the
+  // deadline passes. The explanation of kNotLinearizable names the longest
+  // linearizable prefix found and the operations that cannot follow it.
+  CheckResult Run();
+
+ private:
+  // A linearized operation on the search stack.
+  struct Frame {
+    size_t call;         // its call entry
+    ModelState before;   // the state before it took effect
+    bool unknown_phase;  // the candidate pass it was chosen in
+    bool forced;         // an observer placed without choice: backtrack past it
+  };
+
+  void BuildEntries();
+  bool IsCall(size_t entry) const { return entry < is_call_.size() && is_call_[entry]; }
+  bool OutOfBudget(uint64_t steps) const;
+  bool Place(size_t call, bool unknown_phase, bool forced);
+  void Undo(const Frame& frame);
+  void Lift(size_t call);
+  void Unlift(size_t call);
+  Fingerprint FingerprintAfter(size_t op, const ModelState& next) const;
+  std::string Explain() const;
+
+  std::vector<Operation> ops_;
+  std::string model_;
+  std::chrono::steady_clock::time_point deadline_;
+  uint64_t max_steps_;
+
+  // The entry list: entry i < 2n is a call or a return; head_ == 2n.
+  size_t head_ = 0;
+  std::vector<size_t> next_, prev_, op_of_, match_;
+  std::vector<bool> is_call_;
+
+  // The current configuration.
+  ModelState state_;
+  std::vector<uint64_t> linearized_;  // bitset over ops_
+  uint64_t set_hash_a_ = 0, set_hash_b_ = 0;
+  std::vector<Frame> stack_;
+  VisitedSet visited_;
+
+  // The configuration with the most operations linearized, for Explain.
+  size_t best_count_ = 0;
+  std::vector<uint64_t> best_linearized_;
+  ModelState best_state_;
+  std::vector<size_t> best_tail_;  // the last few operations of that prefix, in order
+};
+
+}  // namespace synod::lincheck
