@@ -85,7 +85,10 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
         return {nullptr, "cannot fsync " + parent.string() + " after creating " + dir};
       }
     } else {
-      env->CreateDir(dir);
+      leveldb::Status created = env->CreateDir(dir);
+      if (!created.ok()) {
+        return {nullptr, "cannot create data directory " + dir + ": " + created.ToString()};
+      }
     }
   }
 
@@ -173,10 +176,12 @@ void LevelDbLogStorage::Persist(const std::optional<paxos::Ballot>& promised,
 }
 
 void LevelDbLogStorage::SetClusterId(const std::string& cluster_id) {
-  metadata_.cluster_id = cluster_id;
+  LogMetadata updated = metadata_;
+  updated.cluster_id = cluster_id;
   leveldb::WriteBatch batch;
-  batch.Put(kMetaKey, EncodeMetadata(metadata_));
+  batch.Put(kMetaKey, EncodeMetadata(updated));
   Write(batch, "recording the cluster id");
+  metadata_ = std::move(updated);  // only once durable
 }
 
 void LevelDbLogStorage::SetApplied(paxos::Slot applied) {
