@@ -116,8 +116,13 @@ ParsedHistory ParseHistory(std::istream& in, const std::string& model) {
     while (std::getline(in, line)) {
       ++number;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      nlohmann::json event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (event.is_discarded() || !event.is_object()) throw LineError{"not a JSON object"};
+      nlohmann::json event;
+      try {
+        event = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::parse_error& error) {
+        throw LineError{std::string("invalid JSON (") + error.what() + ")"};
+      }
+      if (!event.is_object()) throw LineError{"not a JSON object"};
       if (!event.contains("process")) throw LineError{"missing \"process\""};
       int64_t process = Integer(event["process"], "process");
       if (!event.contains("type") || !event["type"].is_string())
@@ -189,6 +194,10 @@ ParsedHistory ParseHistory(std::istream& in, const std::string& model) {
   } catch (const nlohmann::json::exception& error) {
     result.error = error.what();
     result.error_line = number;
+    return result;
+  }
+  if (in.bad()) {
+    result.error = "read error after line " + std::to_string(number);
     return result;
   }
   for (auto& [process, op] : open) {  // never completed: unknown

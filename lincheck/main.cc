@@ -6,12 +6,17 @@
 // cannot be ordered). 2: malformed input or usage (names the line). 3:
 // undecided within the timeout (default 60 s).
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
+#include <new>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "lincheck/checker.h"
 #include "lincheck/history.h"
+#include "lincheck/model.h"
 
 namespace {
 
@@ -21,6 +26,21 @@ int Usage(const std::string& problem) {
   return 2;
 }
 
+// The number of seconds in `text` (all of it), if it is in (0, 1e6].
+std::optional<double> ParseSeconds(const std::string& text) {
+  size_t used = 0;
+  double seconds = 0;
+  try {
+    seconds = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !std::isfinite(seconds) || seconds <= 0 || seconds > 1e6) {
+    return std::nullopt;
+  }
+  return seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -28,15 +48,15 @@ int main(int argc, char** argv) {
   double timeout_seconds = 60;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--model" && i + 1 < argc) {
+    if ((arg == "--model" || arg == "--timeout") && i + 1 >= argc) {
+      return Usage(arg + " needs a value");
+    } else if (arg == "--model") {
       model = argv[++i];
-    } else if (arg == "--timeout" && i + 1 < argc) {
-      try {
-        timeout_seconds = std::stod(argv[++i]);
-      } catch (...) {
-        return Usage("--timeout takes a number of seconds");
-      }
-      if (timeout_seconds <= 0) return Usage("--timeout must be positive");
+    } else if (arg == "--timeout") {
+      std::optional<double> seconds = ParseSeconds(argv[++i]);
+      if (!seconds)
+        return Usage("--timeout takes a number of seconds, more than 0 and at most 1e6");
+      timeout_seconds = *seconds;
     } else if (!arg.empty() && arg[0] == '-') {
       return Usage("unknown option '" + arg + "'");
     } else if (file.empty()) {
@@ -46,6 +66,9 @@ int main(int argc, char** argv) {
     }
   }
   if (model.empty()) return Usage("--model is required");
+  if (!synod::lincheck::IsKnownModel(model)) {
+    return Usage("unknown model '" + model + "' (expected register, counter or kv)");
+  }
   if (file.empty()) return Usage("FILE is required");
   std::ifstream in(file);
   if (!in) return Usage("cannot read " + file);
@@ -56,15 +79,22 @@ int main(int argc, char** argv) {
       std::cerr << file << ":" << history.error_line << ": malformed event: " << history.error
                 << "\n";
     } else {
-      std::cerr << "synod-lincheck: " << history.error << "\n";
+      std::cerr << "synod-lincheck: " << file << ": " << history.error << "\n";
     }
     return 2;
   }
   synod::lincheck::CheckLimits limits;
   limits.deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(timeout_seconds));
   auto start = std::chrono::steady_clock::now();
-  synod::lincheck::CheckResult result = synod::lincheck::Check(history.operations, model, limits);
+  synod::lincheck::CheckResult result;
+  try {
+    result = synod::lincheck::Check(history.operations, model, limits);
+  } catch (const std::bad_alloc&) {
+    std::cout << "undecided: out of memory\n";
+    return 3;
+  }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   switch (result.verdict) {
     case synod::lincheck::Verdict::kLinearizable:
