@@ -250,6 +250,7 @@ void Replica::OnTick() {
     if (++ticks_ % (1000 / options_.TickMs() + 1) == 0) {
       ExpireWaiters();
       ReportPeerLinks();
+      ProposeTimeTick();
     }
   }
   tick_timer_.expires_after(std::chrono::milliseconds(options_.TickMs()));
@@ -405,6 +406,15 @@ void Replica::ExpireWaiters() {
   for (Waiter& waiter : expired) {
     waiter.call->Set(waiter.index, transport::Outcome{transport::OutcomeStatus::kUnknown, "", 0});
   }
+}
+
+void Replica::ProposeTimeTick() {
+  if (core_->Status().role != paxos::Role::kLeader) return;
+  statemachine::Envelope tick;
+  tick.kind = statemachine::EnvelopeKind::kTick;
+  tick.stamp_ms = WallClockMs();
+  core_->Propose({statemachine::EncodeEnvelope(tick)});
+  AfterInput();
 }
 
 void Replica::ReportPeerLinks() {

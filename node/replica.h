@@ -14,6 +14,9 @@
 // promises it no longer remembers). The first leader of a new cluster
 // proposes a random cluster id, recorded in the log and in storage.
 //
+// Log time: the leader stamps every command it proposes with its wall clock
+// and proposes a time tick once a second; log time = max(previous, stamp).
+//
 // Threading: construct, Start, and destroy on the EventLoop's thread.
 #pragma once
 
@@ -81,6 +84,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void Answer(const std::string& key, transport::Outcome outcome);
   void ExpireWaiters();
   void ReportRoleChanges();
+  // Leader only: proposes a time tick so log time advances while idle
+  // (leases and session expiry are decided in log time).
+  void ProposeTimeTick();
   // Logs peers that connected or disconnected since the last call.
   void ReportPeerLinks();
   bool HasHistory() const;
