@@ -1,0 +1,240 @@
+// The `run` supervisor (see lock_run.h): one EventLoop thread drives the
+// client, a 10 ms watch timer (child exit, lease deadline) and the renew timer.
+#include "examples/lock/lock_run.h"
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "examples/lock/lock_result.h"
+#include "examples/lock/lock_state_machine.h"
+#include "node/cli.h"
+#include "transport/event_loop.h"
+
+namespace synod::examples {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+class Runner {
+ public:
+  Runner(const LockRunOptions& options, std::ostream& log, transport::EventLoop& loop)
+      : options_(options),
+        log_(log),
+        client_(loop, options.client),
+        ttl_(milliseconds(options.ttl_ms)),
+        margin_(std::max<milliseconds>(ttl_ / 5, milliseconds(20))),
+        watch_(loop.io()),
+        renew_(loop.io()),
+        retry_(loop.io()),
+        signals_(loop.io(), SIGINT, SIGTERM) {}
+
+  // Starts acquiring; the loop then runs until done().
+  void Start() {
+    signals_.async_wait([this](const boost::system::error_code& error, int signal) {
+      if (error) return;
+      log_ << "synod-lock: signal " << signal << ": stopping\n";
+      interrupted_by_ = signal;
+      if (child_ > 0) {
+        StopChild();
+      } else {
+        Finish(128 + signal);
+      }
+    });
+    Acquire();
+  }
+
+  bool done() const { return exit_code_.has_value(); }
+  int exit_code() const { return *exit_code_; }
+
+ private:
+  void Acquire() {
+    Clock::time_point sent = Clock::now();
+    client_.Execute(
+        LockStateMachine::AcquireCommand(options_.name, options_.owner, options_.ttl_ms),
+        [this, sent](node::ClientResult result) {
+          if (done() || interrupted_by_) return;
+          if (result.status == node::ClientResult::Status::kOk) {
+            if (ResultIs(result.result, "granted")) {
+              token_ = ResultNumber(result.result, "token").value_or(0);
+              last_ok_send_ = sent;
+              StartChild();
+              return;
+            }
+            if (!ResultIs(result.result, "held")) {
+              log_ << "synod-lock: " << result.result << "\n";
+              Finish(node::kExitFailed);
+              return;
+            }
+          }
+          // Held by someone else, or no answer (an unknown acquire
+          // is simply retried: the same owner re-acquiring gets
+          // the same grant back).
+          RetryAcquire();
+        });
+  }
+
+  void RetryAcquire() {
+    milliseconds pause = std::clamp<milliseconds>(ttl_ / 4, milliseconds(50), milliseconds(1000));
+    retry_.expires_after(pause);
+    retry_.async_wait([this](const boost::system::error_code& error) {
+      if (!error && !done()) Acquire();
+    });
+  }
+
+  void StartChild() {
+    std::vector<char*> argv;
+    for (const std::string& word : options_.command)
+      argv.push_back(const_cast<char*>(word.c_str()));
+    argv.push_back(nullptr);
+    std::string token = std::to_string(token_);
+    pid_t pid = fork();
+    if (pid < 0) {
+      log_ << "synod-lock: fork failed\n";
+      Release(kExitCannotRun);
+      return;
+    }
+    if (pid == 0) {
+      setpgid(0, 0);
+      setenv("SYNOD_FENCING_TOKEN", token.c_str(), 1);
+      execvp(argv[0], argv.data());
+      _exit(kExitCannotRun);
+    }
+    setpgid(pid, pid);  // also here: no race with our first kill()
+    child_ = pid;
+    log_ << "synod-lock: acquired " << options_.name << " token=" << token_ << ", started pid "
+         << pid << "\n";
+    ScheduleRenew();
+    Watch();
+  }
+
+  void ScheduleRenew() {
+    renew_.expires_after(std::max<milliseconds>(ttl_ / 3, milliseconds(1)));
+    renew_.async_wait([this](const boost::system::error_code& error) {
+      if (error || done() || stopping_) return;
+      Clock::time_point sent = Clock::now();
+      client_.Execute(LockStateMachine::RenewCommand(options_.name, options_.owner, token_),
+                      [this, sent](node::ClientResult result) {
+                        if (done() || stopping_) return;
+                        if (result.status != node::ClientResult::Status::kOk) return;
+                        if (ResultIs(result.result, "renewed")) {
+                          last_ok_send_ = std::max(last_ok_send_, sent);
+                        } else {
+                          log_ << "synod-lock: renew refused: " << result.result << "\n";
+                          lost_ = true;
+                          StopChild();
+                        }
+                      });
+      ScheduleRenew();  // renewals overlap if one is slow; each has its own send time
+    });
+  }
+
+  // Every 10 ms: has the child ended, has our view of the lease run out?
+  void Watch() {
+    watch_.expires_after(milliseconds(10));
+    watch_.async_wait([this](const boost::system::error_code& error) {
+      if (error || done()) return;
+      int status = 0;
+      pid_t ended = waitpid(child_, &status, WNOHANG);
+      if (ended == child_) {
+        child_ = -1;
+        renew_.cancel();
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (lost_) {
+          log_ << "synod-lock: lock " << options_.name << " lost; command stopped\n";
+          Finish(kExitLockLost);
+        } else {
+          Release(interrupted_by_ ? 128 + interrupted_by_ : code);
+        }
+        return;
+      }
+      Clock::time_point now = Clock::now();
+      if (!stopping_ && now >= last_ok_send_ + ttl_ - margin_) {
+        log_ << "synod-lock: no successful renew in time; stopping the command\n";
+        lost_ = true;
+        StopChild();
+      }
+      if (stopping_ && !killed_ && now >= last_ok_send_ + ttl_ - margin_ / 2) {
+        kill(-child_, SIGKILL);
+        killed_ = true;
+      }
+      Watch();
+    });
+  }
+
+  void StopChild() {
+    if (stopping_ || child_ <= 0) return;
+    stopping_ = true;
+    renew_.cancel();
+    kill(-child_, SIGTERM);
+    // If the lease is still ours for long, give the command until the point
+    // where SIGKILL is due anyway (Watch enforces it).
+  }
+
+  void Release(int code) {
+    client_.Execute(LockStateMachine::ReleaseCommand(options_.name, options_.owner, token_),
+                    [this, code](node::ClientResult result) {
+                      if (result.status != node::ClientResult::Status::kOk ||
+                          !ResultIs(result.result, "released")) {
+                        log_ << "synod-lock: release did not confirm ("
+                             << (result.status == node::ClientResult::Status::kOk ? result.result
+                                                                                  : result.error)
+                             << "); the lease ends by itself\n";
+                      }
+                      Finish(code);
+                    });
+  }
+
+  void Finish(int code) {
+    if (done()) return;
+    exit_code_ = code;
+    watch_.cancel();
+    renew_.cancel();
+    retry_.cancel();
+    signals_.cancel();
+  }
+
+  const LockRunOptions& options_;
+  std::ostream& log_;
+  node::Client client_;
+  milliseconds ttl_;
+  milliseconds margin_;
+  boost::asio::steady_timer watch_;
+  boost::asio::steady_timer renew_;
+  boost::asio::steady_timer retry_;
+  boost::asio::signal_set signals_;
+  uint64_t token_ = 0;
+  pid_t child_ = -1;
+  Clock::time_point last_ok_send_;
+  bool stopping_ = false;
+  bool killed_ = false;
+  bool lost_ = false;
+  int interrupted_by_ = 0;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace
+
+int RunUnderLock(const LockRunOptions& options, std::ostream& log) {
+  transport::EventLoop loop;
+  int code = node::kExitUnknown;
+  {
+    Runner runner(options, log, loop);
+    runner.Start();
+    loop.RunUntil([&] { return runner.done(); }, std::chrono::hours(24 * 365));
+    if (runner.done()) code = runner.exit_code();
+  }
+  return code;
+}
+
+}  // namespace synod::examples

@@ -1,0 +1,46 @@
+// `synod-lock run`: runs a command while holding a replicated lock, like
+// `consul lock`.
+//
+// It acquires the lock (retrying while another owner holds it), starts the
+// command in its own process group with the fencing token in the environment
+// variable SYNOD_FENCING_TOKEN, and renews every ttl/3. Its own view of the
+// lease is measured on its monotonic clock from the *send* time of the last
+// successful acquire/renew: the lease in log time began no earlier than that
+// send, so (with clock rates that do not differ by more than the margin)
+// send + ttl is no later than the real expiry. If renewal fails, or no renew
+// succeeds for long enough, it sends SIGTERM to the command's process group at
+// send + ttl - margin (margin = max(ttl/5, 20 ms)) and SIGKILL at
+// send + ttl - margin/2, and then exits kExitLockLost. If the command ends on
+// its own, it releases the lock and returns the command's exit code (128 + N
+// if it died of signal N). SIGINT/SIGTERM to `run` stop the command the same
+// way, release the lock and exit 128 + N.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "node/client.h"
+
+namespace synod::examples {
+
+// Exit code of `run` when the lock was lost and the command was stopped.
+inline constexpr int kExitLockLost = 3;
+// Exit code of `run` when the command could not be started (as a shell's).
+inline constexpr int kExitCannotRun = 127;
+
+struct LockRunOptions {
+  std::string name;                  // lock name (LockStateMachine::ValidName)
+  std::string owner;                 // owner name (ValidName); unique per run
+  uint64_t ttl_ms = 0;               // lease length, 1..LockStateMachine::kMaxTtlMs
+  std::vector<std::string> command;  // argv of the command, non-empty
+  node::ClientOptions client;        // members and per-command timeout
+};
+
+// Runs the whole `run` command on the calling thread (which must not already
+// own an EventLoop) and returns the process exit code described above.
+// Progress and problems go to `log` (stderr in the binary).
+int RunUnderLock(const LockRunOptions& options, std::ostream& log);
+
+}  // namespace synod::examples
