@@ -358,8 +358,8 @@ int RunCommand(const CliFlags& flags) {
   if (members.empty()) {
     std::string root = flags.Get("--data-root");
     if (root.empty()) {
-      char templ[] = "/tmp/synod-bench-XXXXXX";
-      if (::mkdtemp(templ) == nullptr) return Fail("cannot create a temporary directory");
+      std::string templ = "/tmp/synod-bench-" + std::string(6, 'X');  // mkdtemp's pattern
+      if (::mkdtemp(templ.data()) == nullptr) return Fail("cannot create a temporary directory");
       root = templ;
     }
     std::cerr << kProgram << ": starting " << replicas << " replicas (data under " << root
