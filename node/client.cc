@@ -38,7 +38,13 @@ Client::Client(transport::EventLoop& loop, ClientOptions options)
   leader_guess_ = members[random_() % members.size()].id;
 }
 
-Client::~Client() = default;
+Client::~Client() {
+  // Connections fail their pending calls as they close: ignore those results
+  // rather than retrying on a client that is going away.
+  closing_ = true;
+  alive_.reset();
+  connections_.clear();
+}
 
 paxos::ReplicaId Client::NextMember(paxos::ReplicaId after) const {
   const auto& members = options_.cluster.members;
@@ -135,7 +141,7 @@ void Client::OnSessionFailed(const ClientResult& why) {
 }
 
 void Client::Attempt(const std::shared_ptr<Operation>& op) {
-  if (op->finished) return;
+  if (op->finished || closing_) return;
   Clock::time_point now = Clock::now();
   if (now >= op->deadline) {
     ClientResult result;
@@ -166,7 +172,7 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
 
 void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId target,
                       transport::SubmitResult result) {
-  if (op->finished) return;
+  if (op->finished || closing_) return;
   if (result.call == transport::CallStatus::kRefused) {
     // A client may know only some members, so its member-list hash can differ
     // from the cluster's: learn the id from the first member that states it,
@@ -241,9 +247,10 @@ void Client::RetryLater(const std::shared_ptr<Operation>& op, std::chrono::milli
     return;
   }
   op->timer = std::make_unique<boost::asio::steady_timer>(loop_.io(), delay);
-  op->timer->async_wait([this, op](const boost::system::error_code& error) {
-    if (!error) Attempt(op);
-  });
+  op->timer->async_wait(
+      [this, op, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
+        if (!error && alive.lock()) Attempt(op);
+      });
 }
 
 void Client::Finish(const std::shared_ptr<Operation>& op, ClientResult result) {
@@ -277,6 +284,7 @@ void Client::QueryOne(size_t index, bool may_learn,
       options_.attempt_timeout,
       [this, index, may_learn, id, done](std::optional<transport::ReplicaStatus> status,
                                          const std::string&) {
+        if (closing_) return;
         // Retry once if this member refused us, or the id was learned from
         // another member meanwhile (which also closed this connection).
         if (!status && may_learn && (LearnClusterId(id) || cluster_id_learned_)) {

@@ -52,7 +52,8 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Runs `payload` through the log; `done` is called exactly once.
+  // Runs `payload` through the log; `done` is called exactly once, unless the
+  // client is destroyed first (then never).
   void Execute(std::string payload, std::function<void(ClientResult)> done);
 
   // Asks every member for its status; nullopt for members that do not answer.
@@ -93,6 +94,8 @@ class Client {
   uint64_t next_sequence_ = 1;
   std::map<uint64_t, std::shared_ptr<Operation>> in_flight_;  // by sequence
   std::vector<std::shared_ptr<Operation>> waiting_for_session_;
+  bool closing_ = false;                                        // set by the destructor
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards queued timers
 };
 
 }  // namespace synod::node

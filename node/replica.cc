@@ -70,21 +70,26 @@ struct Replica::PendingCall {
 };
 
 // Persists on the storage thread; completes on the loop thread.
+// Completions are dropped once the replica is gone (`alive` expired): the
+// loop may still run them while it drains after the replica was destroyed.
 class Replica::StoragePersister final : public Persister {
  public:
-  StoragePersister(BackgroundWriter& writer, log::LogStorage& storage)
-      : writer_(writer), storage_(storage) {}
+  StoragePersister(BackgroundWriter& writer, log::LogStorage& storage, std::weak_ptr<bool> alive)
+      : writer_(writer), storage_(storage), alive_(std::move(alive)) {}
   void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
                std::function<void()> done) override {
     log::LogStorage& storage = storage_;
     writer_.Submit(
         [&storage, promised, entries = std::move(entries)] { storage.Persist(promised, entries); },
-        std::move(done));
+        [alive = alive_, done = std::move(done)] {
+          if (alive.lock()) done();
+        });
   }
 
  private:
   BackgroundWriter& writer_;
   log::LogStorage& storage_;
+  std::weak_ptr<bool> alive_;
 };
 
 class Replica::NetworkSink final : public MessageSink {
@@ -123,6 +128,7 @@ Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
 }
 
 Replica::~Replica() {
+  alive_.reset();  // storage completions still queued on the loop become no-ops
   tick_timer_.cancel();
   bootstrap_timer_.cancel();
   server_.reset();
@@ -184,7 +190,7 @@ std::string Replica::Start(std::function<void()> on_ready,
   });
 
   writer_ = std::make_unique<BackgroundWriter>(loop_.io());
-  persister_ = std::make_unique<StoragePersister>(*writer_, *storage_);
+  persister_ = std::make_unique<StoragePersister>(*writer_, *storage_, alive_);
   network_sink_ = std::make_unique<NetworkSink>(*peers_);
   apply_sink_ = std::make_unique<ApplySink>(*this);
 

@@ -111,6 +111,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer bootstrap_timer_;
 
+  // Expires when the replica is destroyed; guards callbacks queued on the loop.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::function<void()> on_ready_;
   std::function<void(std::string)> on_fatal_;
   bool had_history_at_start_ = false;
