@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Multi-process tests of the distributed lock example (issue 8), run by ctest:
+
+  lock_cluster_test.py --lock BIN --store BIN TEST
+
+TEST is one of:
+  paused_holder  holder A is SIGSTOP'd before its write, past its TTL; B
+                 acquires and writes with a higher token; A resumes and the
+                 fenced store rejects its write with the older token.
+  killed_holder  a `run` holder is kill -9'd: the lock stays held until its
+                 TTL, then frees and B gets a higher token.
+  run_ok         `run` passes the token in SYNOD_FENCING_TOKEN, keeps the lock
+                 past several TTLs by renewing, releases it and returns the
+                 command's exit code.
+  run_lost       `run` stops its command (exit 3) before the lease can have
+                 expired when the cluster loses its quorum.
+  renew_race     a renew racing with the lease's expiry and another owner's
+                 acquire: never both succeed.
+Every test binds only 127.0.0.1 on free ports, bounds its time and kills the
+processes it started. Exit 0 on success.
+"""
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import Cluster, scaled  # noqa: E402
+
+
+class Store:
+    """A synod-fenced-store process on a free port."""
+
+    def __init__(self, binary):
+        self.binary = binary
+        self.proc = subprocess.Popen([binary, "serve"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("ready port="), "store did not start: %r" % line
+        self.port = int(line.split("=")[1])
+
+    def write_cmd(self, lock, token, data):
+        return [self.binary, "write", "--port", str(self.port), "--lock", lock, "--token",
+                str(token), "--data", data]
+
+    def write(self, lock, token, data):
+        p = subprocess.run(self.write_cmd(lock, token, data), capture_output=True, text=True,
+                           timeout=scaled(20))
+        return p.returncode, p.stdout.strip()
+
+    def read(self, lock):
+        p = subprocess.run([self.binary, "read", "--port", str(self.port), "--lock", lock],
+                           capture_output=True, text=True, timeout=scaled(20))
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def token_of(out):
+    assert out.startswith("token="), out
+    return int(out.strip().split("=")[1])
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def run_cmd(cluster, name, ttl, owner, command):
+    return [cluster.binary, "run", name, "--ttl", str(ttl), "--owner", owner, "--members",
+            cluster.members, "--timeout", str(int(scaled(3000))), "--"] + command
+
+
+def test_paused_holder(args):
+    ttl = int(scaled(1000))
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        store = Store(args.store)
+        try:
+            code, out, err = cluster.client("acquire", "job", "--owner", "A", "--ttl", str(ttl))
+            assert code == 0, (code, out, err)
+            token_a = token_of(out)
+            # Holder A: about to write with its token, then paused (the whole
+            # process group, like a GC pause) before the write happens.
+            a = subprocess.Popen(["sh", "-c", "sleep %f; exec \"$@\"" % scaled(0.3), "holder-a"] +
+                                 store.write_cmd("job", token_a, "from A"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
+            os.killpg(a.pid, signal.SIGSTOP)
+            try:
+                code, out, _ = cluster.client("acquire", "job", "--owner", "B", "--ttl", str(ttl))
+                assert code == 1 and out.startswith("held owner=A token=%d" % token_a), (code, out)
+                started = time.monotonic()
+
+                def b_acquires():
+                    c, o, _ = cluster.client("acquire", "job", "--owner", "B", "--ttl", str(ttl))
+                    return o if c == 0 else None
+                out = wait_until(b_acquires, scaled(10), "B to acquire after A's TTL")
+                waited = time.monotonic() - started
+                token_b = token_of(out)
+                assert token_b > token_a, (token_a, token_b)
+                code, out = store.write("job", token_b, "from B")
+                assert (code, out) == (0, "ok"), (code, out)
+            finally:
+                os.killpg(a.pid, signal.SIGCONT)
+            out, err = a.communicate(timeout=scaled(20))
+            assert a.returncode == 1, (a.returncode, out, err)
+            assert out.strip() == "rejected: token %d is older than %d" % (token_a, token_b), out
+            assert store.read("job") == "token=%d data=from B" % token_b, store.read("job")
+            print("A token %d paused; B acquired token %d after %.2f s; A's write: %s" %
+                  (token_a, token_b, waited, out.strip()))
+        finally:
+            store.stop()
+
+
+def test_killed_holder(args):
+    ttl = int(scaled(1500))
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        pid_file = os.path.join(cluster.root, "holder-child.pid")
+        holder = subprocess.Popen(run_cmd(cluster, "job", ttl, "A",
+                                          ["sh", "-c", "echo $$ > %s; exec sleep 60" % pid_file]),
+                                  stderr=subprocess.PIPE, text=True)
+        cluster.started_pids.add(holder.pid)
+        try:
+            def held_by_a():
+                c, o, _ = cluster.client("status", "job")
+                return o if c == 0 and o.startswith("held owner=A ") else None
+            wait_until(held_by_a, scaled(10), "run to hold the lock")
+            holder.kill()  # kill -9: no release
+            killed = time.monotonic()
+            holder.wait()
+            code, out, _ = cluster.client("acquire", "job", "--owner", "B", "--ttl", str(ttl))
+            assert code == 1 and out.startswith("held owner=A"), (code, out)
+
+            def b_acquires():
+                c, o, _ = cluster.client("acquire", "job", "--owner", "B", "--ttl", str(ttl))
+                return o if c == 0 else None
+            out = wait_until(b_acquires, scaled(10), "the killed holder's lock to free")
+            freed = time.monotonic() - killed
+            assert token_of(out) == 2, out
+            # The last renew happened at most ttl/3 before the kill.
+            assert freed <= ttl / 1000.0 + scaled(1.5), freed
+            assert freed >= ttl / 1000.0 * 2 / 3 - 0.05, freed
+            print("killed holder's lock freed %.2f s after kill -9 (ttl %.1f s)" %
+                  (freed, ttl / 1000.0))
+        finally:
+            # The command `run` started outlives a kill -9 of `run`: end it by its pid.
+            if os.path.exists(pid_file):
+                try:
+                    os.kill(int(open(pid_file).read()), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+
+
+def test_run_ok(args):
+    ttl = int(scaled(600))
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        script = "echo token=$SYNOD_FENCING_TOKEN; sleep %f; exit 7" % scaled(2.0)
+        started = time.monotonic()
+        proc = subprocess.Popen(run_cmd(cluster, "job", ttl, "R", ["sh", "-c", script]),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cluster.started_pids.add(proc.pid)
+        statuses = set()
+        while proc.poll() is None:
+            c, o, _ = cluster.client("status", "job")
+            if c == 0:
+                statuses.add(" ".join(o.split()[:3]))
+            time.sleep(0.1)
+        out, err = proc.communicate()
+        elapsed = time.monotonic() - started
+        assert proc.returncode == 7, (proc.returncode, out, err)
+        assert out.strip() == "token=1", out
+        # It held the lock with one token through more than 3 TTLs.
+        assert "held owner=R token=1" in statuses, statuses
+        assert elapsed > 3 * ttl / 1000.0, elapsed
+        code, out, _ = cluster.client("status", "job")
+        assert (code, out.strip()) == (0, "free"), (code, out)
+        code, out, _ = cluster.client("acquire", "job", "--owner", "X", "--ttl", "1000")
+        assert (code, out.strip()) == (0, "token=2"), (code, out)
+        print("run held the lock %.2f s (ttl %.2f s), returned 7, released" %
+              (elapsed, ttl / 1000.0))
+
+
+def test_run_lost(args):
+    ttl = int(scaled(1500))
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        marker = os.path.join(cluster.root, "child-alive")
+        script = "trap 'exit 143' TERM; while true; do date +%%s%%N > %s; sleep 0.02; done" % marker
+        proc = subprocess.Popen(run_cmd(cluster, "job", ttl, "R", ["sh", "-c", script]),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cluster.started_pids.add(proc.pid)
+        wait_until(lambda: os.path.exists(marker), scaled(10), "the command to start")
+        time.sleep(ttl / 1000.0)  # a few renewals succeed
+        # Lose the quorum: no renew can succeed any more.
+        lost_at = time.monotonic()
+        for r in cluster.replicas[:2]:
+            r.kill9()
+        out, err = proc.communicate(timeout=scaled(30))
+        stopped = time.monotonic() - lost_at
+        assert proc.returncode == 3, (proc.returncode, out, err)
+        last_write = os.path.getmtime(marker)
+        time.sleep(0.2)
+        assert os.path.getmtime(marker) == last_write, "command still running: " + err
+        # Stopped before the lease could have expired: within ttl of the last
+        # renew that succeeded, which was at most `lost_at`.
+        assert stopped < ttl / 1000.0, (stopped, err)
+        print("run stopped its command %.2f s after the quorum was lost (ttl %.2f s), exit 3" %
+              (stopped, ttl / 1000.0))
+
+
+def test_renew_race(args):
+    ttl = 300
+    rng = random.Random(8)
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        outcomes = {"renew": 0, "acquire": 0, "neither": 0}
+        for round_ in range(12):
+            name = "race%d" % round_
+            code, out, _ = cluster.client("acquire", name, "--owner", "A", "--ttl", str(ttl))
+            assert code == 0, out
+            token = token_of(out)
+            time.sleep((ttl + rng.randint(-60, 60)) / 1000.0 - 0.01)
+            results = {}
+
+            def renew():
+                results["renew"] = cluster.client("renew", name, "--owner", "A", "--token",
+                                                  str(token))
+
+            def acquire():
+                results["acquire"] = cluster.client("acquire", name, "--owner", "B", "--ttl",
+                                                    str(ttl))
+            threads = [threading.Thread(target=renew), threading.Thread(target=acquire)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            renewed = results["renew"][0] == 0
+            acquired = results["acquire"][0] == 0
+            assert not (renewed and acquired), "two holders: %r" % results
+            assert results["renew"][0] in (0, 1) and results["acquire"][0] in (0, 1), results
+            outcomes["renew" if renewed else "acquire" if acquired else "neither"] += 1
+        print("renew/acquire races: %r (never both)" % outcomes)
+
+
+TESTS = {
+    "paused_holder": test_paused_holder,
+    "killed_holder": test_killed_holder,
+    "run_ok": test_run_ok,
+    "run_lost": test_run_lost,
+    "renew_race": test_renew_race,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lock", required=True)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("test", choices=sorted(TESTS))
+    args = parser.parse_args()
+    start = time.monotonic()
+    TESTS[args.test](args)
+    print("PASS %s in %.1f s" % (args.test, time.monotonic() - start))
+
+
+if __name__ == "__main__":
+    main()
