@@ -25,6 +25,7 @@
 #include <string>
 
 #include "examples/lock/fenced_store.h"
+#include "examples/lock/fenced_store_client.h"
 #include "examples/lock/lock_state_machine.h"
 #include "node/cli.h"
 
@@ -48,35 +49,6 @@ sockaddr_in Loopback(uint16_t port) {
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return address;
-}
-
-// Writes all of `text`; false on error.
-bool SendAll(int fd, const std::string& text) {
-  size_t sent = 0;
-  while (sent < text.size()) {
-    ssize_t n = send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads one line (without '\n') into `line`; false at EOF/error/oversize.
-bool ReadLine(int fd, std::string& buffer, std::string& line) {
-  constexpr size_t kMaxLine = 1 << 20;
-  while (true) {
-    size_t newline = buffer.find('\n');
-    if (newline != std::string::npos) {
-      line = buffer.substr(0, newline);
-      buffer.erase(0, newline + 1);
-      return true;
-    }
-    if (buffer.size() > kMaxLine) return false;
-    char chunk[4096];
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    buffer.append(chunk, static_cast<size_t>(n));
-  }
 }
 
 int Serve(const CliFlags& flags) {
@@ -109,10 +81,10 @@ int Serve(const CliFlags& flags) {
     timeval timeout{5, 0};  // one slow client cannot stall the store for long
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     std::string buffer, line;
-    while (ReadLine(fd, buffer, line)) {
+    while (synod::examples::ReadStoreLine(fd, buffer, line)) {
       std::string reply = store.Handle(line);
       std::cerr << kProgram << ": " << line << " -> " << reply << "\n";
-      if (!SendAll(fd, reply + "\n")) break;
+      if (!synod::examples::SendAllToStore(fd, reply + "\n")) break;
     }
     close(fd);
   }
@@ -144,20 +116,14 @@ int Request(const std::string& command, const CliFlags& flags) {
   } else {
     request = "READ " + lock;
   }
-  signal(SIGPIPE, SIG_IGN);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address = Loopback(static_cast<uint16_t>(port));
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    std::cerr << kProgram << ": cannot connect to 127.0.0.1:" << port << ": "
-              << std::strerror(errno) << " (nothing written)\n";
+  std::string reply;
+  synod::examples::StoreCall call =
+      synod::examples::CallStore(static_cast<uint16_t>(port), request, reply, 10000);
+  if (call == synod::examples::StoreCall::kNotConnected) {
+    std::cerr << kProgram << ": cannot connect to 127.0.0.1:" << port << " (nothing written)\n";
     return kExitFailed;
   }
-  timeval timeout{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  std::string buffer, reply;
-  bool answered = SendAll(fd, request + "\n") && ReadLine(fd, buffer, reply);
-  close(fd);
-  if (!answered) {
+  if (call == synod::examples::StoreCall::kNoReply) {
     std::cerr << kProgram << ": no reply from the store (outcome unknown)\n";
     return kExitUnknown;
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Multi-process tests of the distributed lock example (issue 8), run by ctest:
 
-  lock_cluster_test.py --lock BIN --store BIN TEST
+  lock_cluster_test.py --lock BIN --store BIN --worker BIN TEST
 
 TEST is one of:
   paused_holder  holder A is SIGSTOP'd before its write, past its TTL; B
@@ -14,6 +14,9 @@ TEST is one of:
                  command's exit code.
   run_lost       `run` stops its command (exit 3) before the lease can have
                  expired when the cluster loses its quorum.
+  election       three synod-election-worker processes: exactly one runs the
+                 job; a SIGSTOP'd leader is replaced and its late work is fenced
+                 off; a kill -9'd leader is replaced; terms' tokens increase.
   renew_race     a renew racing with the lease's expiry and another owner's
                  acquire: never both succeed.
 Every test binds only 127.0.0.1 on free ports, bounds its time and kills the
@@ -262,7 +265,108 @@ def test_renew_race(args):
         print("renew/acquire races: %r (never both)" % outcomes)
 
 
+class Worker:
+    """A synod-election-worker whose stdout lines are collected."""
+
+    def __init__(self, args, cluster, store, wid, ttl):
+        self.id = wid
+        self.proc = subprocess.Popen(
+            [args.worker, "--id", wid, "--members", cluster.members, "--store-port",
+             str(store.port), "--ttl", str(ttl), "--every", "100", "--timeout",
+             str(int(scaled(2000)))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        cluster.started_pids.add(self.proc.pid)
+        self.lines = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.lock:
+                self.lines.append(line.strip())
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.lines)
+
+    def terms(self):
+        return [int(l.split("=")[1]) for l in self.snapshot() if l.startswith("elected token=")]
+
+    def leading(self):
+        """True if its last elected/lost event is an election."""
+        events = [l for l in self.snapshot() if l.startswith(("elected", "lost"))]
+        return bool(events) and events[-1].startswith("elected")
+
+
+def test_election(args):
+    ttl = int(scaled(1000))
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        store = Store(args.store)
+        workers = []
+        try:
+            workers = [Worker(args, cluster, store, "w%d" % i, ttl) for i in range(1, 4)]
+
+            def single_leader(exclude=()):
+                leaders = [w for w in workers if w.leading() and w not in exclude]
+                return leaders[0] if len(leaders) == 1 else None
+            first = wait_until(single_leader, scaled(15), "a leader")
+            token1 = first.terms()[-1]
+            wait_until(lambda: sum(1 for l in first.snapshot() if l.endswith(" ok")) >= 3,
+                       scaled(10), "the leader's job to run")
+            for w in workers:
+                if w is not first:
+                    assert not any(l.startswith("job") for l in w.snapshot()), w.snapshot()
+
+            # Pause the leader past its lease: another worker takes over.
+            os.kill(first.proc.pid, signal.SIGSTOP)
+            paused_lines = len(first.snapshot())
+            try:
+                second = wait_until(lambda: single_leader(exclude=(first,)), scaled(15),
+                                    "a new leader while the old one is paused")
+                token2 = second.terms()[-1]
+                assert token2 > token1, (token1, token2)
+                wait_until(lambda: any(l.startswith("job") and ("token=%d ok" % token2) in l
+                                       for l in second.snapshot()), scaled(10),
+                           "the new leader's job to run")
+            finally:
+                os.kill(first.proc.pid, signal.SIGCONT)
+            wait_until(lambda: any(l.startswith("lost") for l in first.snapshot()[paused_lines:]),
+                       scaled(10), "the resumed leader to notice it lost")
+            late = [l for l in first.snapshot()[paused_lines:] if l.startswith("job")]
+            assert all("rejected" in l for l in late), late
+            assert store.read("leader").startswith("token=%d " % token2) or \
+                int(store.read("leader").split()[0].split("=")[1]) > token2, store.read("leader")
+
+            # kill -9 the current leader: someone else leads with a higher token.
+            second.proc.kill()
+            second.proc.wait()
+            third = wait_until(lambda: single_leader(exclude=(second,)), scaled(15),
+                               "a leader after kill -9")
+            token3 = third.terms()[-1]
+            assert token3 > token2, (token2, token3)
+            wait_until(lambda: any(("token=%d ok" % token3) in l for l in third.snapshot()),
+                       scaled(10), "the third leader's job")
+            # At no time did two workers write successfully with the same token.
+            writers = {}
+            for w in workers:
+                for l in w.snapshot():
+                    if l.startswith("job") and l.endswith(" ok"):
+                        writers.setdefault(l.split()[2], set()).add(w.id)
+            assert all(len(ids) == 1 for ids in writers.values()), writers
+            print("terms %d (%s), %d (%s), %d (%s); paused leader's late jobs: %r" %
+                  (token1, first.id, token2, second.id, token3, third.id, late))
+        finally:
+            for w in workers:
+                if w.proc.poll() is None:
+                    w.proc.kill()
+                    w.proc.wait()
+            store.stop()
+
+
 TESTS = {
+    "election": test_election,
     "paused_holder": test_paused_holder,
     "killed_holder": test_killed_holder,
     "run_ok": test_run_ok,
@@ -275,6 +379,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lock", required=True)
     parser.add_argument("--store", required=True)
+    parser.add_argument("--worker", required=True)
     parser.add_argument("test", choices=sorted(TESTS))
     args = parser.parse_args()
     start = time.monotonic()

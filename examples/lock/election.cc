@@ -1,0 +1,156 @@
+// The Election recipe (see election.h): campaign by acquiring, lead while
+// renewals succeed in time, lose by refusal or by the monotonic deadline.
+#include "examples/lock/election.h"
+
+#include <algorithm>
+
+#include "examples/lock/lock_result.h"
+#include "examples/lock/lock_state_machine.h"
+
+namespace synod::examples {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+Election::Election(transport::EventLoop& loop, node::Client& client, ElectionOptions options)
+    : client_(client),
+      options_(std::move(options)),
+      ttl_(milliseconds(options_.ttl_ms)),
+      margin_(std::max<milliseconds>(ttl_ / 5, milliseconds(20))),
+      renew_(loop.io()),
+      watch_(loop.io()),
+      retry_(loop.io()) {}
+
+Election::~Election() { *alive_ = false; }
+
+std::string Election::Owner() const { return options_.candidate + "." + std::to_string(campaign_); }
+
+bool Election::leading() const { return leading_ && Clock::now() < last_ok_send_ + ttl_ - margin_; }
+
+void Election::Campaign(std::function<void(uint64_t)> elected,
+                        std::function<void(const std::string&)> lost) {
+  if (campaigning_) return;
+  campaigning_ = true;
+  elected_ = std::move(elected);
+  lost_ = std::move(lost);
+  ++campaign_;
+  Acquire();
+}
+
+void Election::Acquire() {
+  Clock::time_point sent = Clock::now();
+  uint64_t campaign = campaign_;
+  std::weak_ptr<bool> alive = alive_;
+  client_.Execute(LockStateMachine::AcquireCommand(options_.name, Owner(), options_.ttl_ms),
+                  [this, alive, sent, campaign](node::ClientResult result) {
+                    if (alive.expired() || !campaigning_ || leading_ || campaign != campaign_)
+                      return;
+                    if (result.status == node::ClientResult::Status::kOk &&
+                        ResultIs(result.result, "granted")) {
+                      token_ = ResultNumber(result.result, "token").value_or(0);
+                      last_ok_send_ = sent;
+                      leading_ = true;
+                      ScheduleRenew();
+                      Watch();
+                      if (elected_) elected_(token_);
+                      return;
+                    }
+                    // Held by another candidate, or no answer: try again (an unknown
+                    // acquire retried under the same owner name returns the same grant).
+                    RetryAcquire();
+                  });
+}
+
+void Election::RetryAcquire() {
+  retry_.expires_after(std::clamp<milliseconds>(ttl_ / 4, milliseconds(50), milliseconds(1000)));
+  retry_.async_wait([this](const boost::system::error_code& error) {
+    if (!error && campaigning_ && !leading_) Acquire();
+  });
+}
+
+void Election::ScheduleRenew() {
+  renew_.expires_after(std::max<milliseconds>(ttl_ / 3, milliseconds(1)));
+  renew_.async_wait([this](const boost::system::error_code& error) {
+    if (error || !leading_) return;
+    Clock::time_point sent = Clock::now();
+    uint64_t campaign = campaign_;
+    std::weak_ptr<bool> alive = alive_;
+    client_.Execute(LockStateMachine::RenewCommand(options_.name, Owner(), token_),
+                    [this, alive, sent, campaign](node::ClientResult result) {
+                      if (alive.expired() || !leading_ || campaign != campaign_) return;
+                      if (result.status != node::ClientResult::Status::kOk) return;
+                      if (ResultIs(result.result, "renewed")) {
+                        last_ok_send_ = std::max(last_ok_send_, sent);
+                      } else {
+                        Lose("renew refused: " + result.result);
+                      }
+                    });
+    ScheduleRenew();
+  });
+}
+
+void Election::Watch() {
+  watch_.expires_after(milliseconds(10));
+  watch_.async_wait([this](const boost::system::error_code& error) {
+    if (error || !leading_) return;
+    if (!leading()) {
+      Lose("no successful renew before the lease deadline");
+      return;
+    }
+    Watch();
+  });
+}
+
+void Election::Lose(const std::string& reason) {
+  leading_ = false;
+  renew_.cancel();
+  watch_.cancel();
+  ++campaign_;  // the next term needs a new owner name, hence a new token
+  if (lost_) lost_(reason);
+  if (campaigning_) RetryAcquire();
+}
+
+void Election::Resign(std::function<void()> done) {
+  campaigning_ = false;
+  retry_.cancel();
+  if (!leading_) {
+    ++campaign_;
+    done();
+    return;
+  }
+  leading_ = false;
+  renew_.cancel();
+  watch_.cancel();
+  std::string owner = Owner();
+  ++campaign_;
+  std::weak_ptr<bool> alive = alive_;
+  client_.Execute(LockStateMachine::ReleaseCommand(options_.name, owner, token_),
+                  [alive, done = std::move(done)](node::ClientResult) {
+                    if (!alive.expired()) done();
+                  });
+}
+
+void Election::Observe(std::function<void(bool, std::optional<ElectionLeader>)> done) {
+  std::weak_ptr<bool> alive = alive_;
+  client_.Execute(LockStateMachine::StatusCommand(options_.name),
+                  [alive, done = std::move(done)](node::ClientResult result) {
+                    if (alive.expired()) return;
+                    if (result.status != node::ClientResult::Status::kOk) {
+                      done(false, std::nullopt);
+                      return;
+                    }
+                    if (!ResultIs(result.result, "held")) {
+                      done(ResultIs(result.result, "free"), std::nullopt);
+                      return;
+                    }
+                    ElectionLeader leader;
+                    size_t at = result.result.find("owner=");
+                    size_t end = result.result.find(' ', at);
+                    leader.owner = result.result.substr(at + 6, end - at - 6);
+                    leader.token = ResultNumber(result.result, "token").value_or(0);
+                    leader.remaining_ms = ResultNumber(result.result, "remaining").value_or(0);
+                    done(true, leader);
+                  });
+}
+
+}  // namespace synod::examples

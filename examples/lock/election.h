@@ -1,0 +1,99 @@
+// Election: a leader-election recipe on the replicated lock.
+//
+// Candidates campaign for one lock name; the one holding the lock leads.
+// Every term of leadership is one grant of the lock, so it comes with the
+// lock's fencing token, strictly higher than every earlier term's: work done
+// for the leader should carry it to a fenced resource (FencedStore), which
+// then refuses a deposed leader's late writes. Each campaign uses a fresh
+// owner name "CANDIDATE.N" (N counts this object's campaigns), so a candidate
+// that lost leadership gets a new, higher token when it wins again, never
+// its old term back.
+//
+// Leadership is held on a lease renewed every ttl/3. It is lost (callback
+// once per term) when a renew is refused, or when no renew has succeeded for
+// ttl - margin since its send time on this process's monotonic clock
+// (margin = max(ttl/5, 20 ms)): by then the lease may be about to end in log
+// time, so the leader must stop acting. After a loss, campaigning continues.
+//
+// Threading: all methods and callbacks on the EventLoop's thread. The
+// election and the client must outlive all callbacks; destroy the election
+// before the client and the loop.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "node/client.h"
+#include "transport/event_loop.h"
+
+namespace synod::examples {
+
+struct ElectionOptions {
+  std::string name;       // lock name of the election (LockStateMachine::ValidName)
+  std::string candidate;  // this candidate (ValidName, at most 100 characters)
+  uint64_t ttl_ms = 0;    // lease length, 1..LockStateMachine::kMaxTtlMs
+};
+
+// Who leads, as the log says at the moment of the query.
+struct ElectionLeader {
+  std::string owner;  // "CANDIDATE.N"
+  uint64_t token = 0;
+  uint64_t remaining_ms = 0;  // lease left, in log time
+};
+
+class Election {
+ public:
+  // `loop` and `client` must outlive the election.
+  Election(transport::EventLoop& loop, node::Client& client, ElectionOptions options);
+  ~Election();
+  Election(const Election&) = delete;
+  Election& operator=(const Election&) = delete;
+
+  // Starts campaigning (no-op if already). `elected(token)` is called at the
+  // start of every term this candidate wins; `lost(reason)` when that term
+  // ends other than by Resign.
+  void Campaign(std::function<void(uint64_t token)> elected,
+                std::function<void(const std::string& reason)> lost);
+  // Stops campaigning and, if leading, releases the lock; `done` afterwards
+  // (also if the release could not be confirmed: the lease then just ends).
+  void Resign(std::function<void()> done);
+  // Asks the log who leads: the leader, or nullopt if nobody (or no answer:
+  // `ok` false).
+  void Observe(std::function<void(bool ok, std::optional<ElectionLeader> leader)> done);
+
+  // True while this candidate leads by its own conservative view of the lease.
+  bool leading() const;
+  // The current term's fencing token (0 when not leading).
+  uint64_t token() const { return leading() ? token_ : 0; }
+
+ private:
+  std::string Owner() const;
+  void Acquire();
+  void RetryAcquire();
+  void ScheduleRenew();
+  void Watch();
+  void Lose(const std::string& reason);
+
+  node::Client& client_;
+  ElectionOptions options_;
+  std::chrono::milliseconds ttl_;
+  std::chrono::milliseconds margin_;
+  boost::asio::steady_timer renew_;
+  boost::asio::steady_timer watch_;
+  boost::asio::steady_timer retry_;
+  std::function<void(uint64_t)> elected_;
+  std::function<void(const std::string&)> lost_;
+  bool campaigning_ = false;
+  bool leading_ = false;
+  uint64_t campaign_ = 0;  // N in the owner name; bumped per campaign/term
+  uint64_t token_ = 0;
+  std::chrono::steady_clock::time_point last_ok_send_;
+  // Guards callbacks of the client that may outlive this object's interest.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace synod::examples
