@@ -11,6 +11,8 @@
 
 namespace synod::lincheck {
 
+// What to generate; the defaults are the timing workload (10 processes, a few
+// info and failed operations).
 struct GeneratorOptions {
   std::string model = "register";  // register | counter | kv
   int processes = 10;
@@ -21,7 +23,10 @@ struct GeneratorOptions {
   uint64_t seed = 1;
 };
 
-// Writes the history as JSON Lines.
+// Writes the history as JSON Lines to `out`: exactly `operations` completed
+// operations (ok, fail or info), deterministic for a given seed. Requires
+// processes >= 1, keys >= 1 and non-negative counts (synod-lincheck-gen
+// checks its arguments).
 void GenerateHistory(const GeneratorOptions& options, std::ostream& out);
 
 }  // namespace synod::lincheck

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <tuple>
 
 namespace synod::lincheck {
 
@@ -41,6 +43,7 @@ Search::Search(std::vector<Operation> ops, std::string model,
   linearized_.assign((ops_.size() + 63) / 64, 0);
   best_linearized_ = linearized_;
   BuildEntries();
+  FindSymmetricUnknowns();
 }
 
 CheckResult Search::Run() {
@@ -92,6 +95,7 @@ CheckResult Search::Run() {
         const Operation& op = ops_[op_of_[entry]];
         // Observers were all illegal here (else one would have been forced).
         if (op.known != unknown_phase && !IsObserver(op.f) &&
+            !(unknown_phase && Shadowed(op_of_[entry])) &&
             Place(entry, unknown_phase, /*forced=*/false)) {
           mode = Mode::kFrontier;
         } else {
@@ -159,6 +163,28 @@ void Search::Undo(const Frame& frame) {
 Fingerprint Search::FingerprintAfter(size_t op, const ModelState& next) const {
   return Fingerprint{set_hash_a_ ^ ZobristA(op) ^ StateHash(next, 0x243F6A8885A308D3ULL),
                      set_hash_b_ ^ ZobristB(op) ^ StateHash(next, 0x13198A2E03707344ULL)};
+}
+
+void Search::FindSymmetricUnknowns() {
+  previous_alike_.assign(ops_.size(), kNoOp);
+  std::vector<size_t> unknown;
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (!ops_[i].known) unknown.push_back(i);
+  }
+  std::sort(unknown.begin(), unknown.end(),
+            [&](size_t a, size_t b) { return ops_[a].call < ops_[b].call; });
+  // (f, has value, value, cas old, cas new) -> the latest such op so far.
+  std::map<std::tuple<Function, bool, int64_t, int64_t, int64_t>, size_t> latest;
+  for (size_t id : unknown) {
+    const Operation& op = ops_[id];
+    auto kind =
+        std::make_tuple(op.f, op.value.has_value(), op.value.value_or(0), op.cas_old, op.cas_new);
+    auto [it, inserted] = latest.emplace(kind, id);
+    if (!inserted) {
+      previous_alike_[id] = it->second;
+      it->second = id;
+    }
+  }
 }
 
 void Search::BuildEntries() {

@@ -17,6 +17,11 @@
 //   exists with it placed now, none exists at all.
 // - Known operations are tried before unknown ones at each configuration, so
 //   an unknown write or add that never took effect costs little.
+// - Unknown operations with the same f and arguments that are both pending
+//   are interchangeable (everything that must precede either is already
+//   linearized, and neither must precede anything), so only the earliest
+//   invoked of them is tried; the ones linearized are always the earliest of
+//   their kind, which also keeps equivalent configurations identical.
 #pragma once
 
 #include <chrono>
@@ -61,6 +66,13 @@ class Search {
   void Lift(size_t call);
   void Unlift(size_t call);
   Fingerprint FingerprintAfter(size_t op, const ModelState& next) const;
+  void FindSymmetricUnknowns();
+  bool IsLinearized(size_t op) const { return (linearized_[op / 64] >> (op % 64)) & 1; }
+  // True if an earlier-invoked unknown operation identical to unknown `op`
+  // is still pending (so trying `op` would only repeat it).
+  bool Shadowed(size_t op) const {
+    return previous_alike_[op] != kNoOp && !IsLinearized(previous_alike_[op]);
+  }
   std::string Explain() const;
 
   std::vector<Operation> ops_;
@@ -72,6 +84,8 @@ class Search {
   size_t head_ = 0;
   std::vector<size_t> next_, prev_, op_of_, match_;
   std::vector<bool> is_call_;
+  static constexpr size_t kNoOp = SIZE_MAX;
+  std::vector<size_t> previous_alike_;  // per op: the previous identical unknown op, or kNoOp
 
   // The current configuration.
   ModelState state_;
