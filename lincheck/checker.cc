@@ -54,7 +54,9 @@ CheckResult Check(const std::vector<Operation>& operations, const std::string& m
   std::string undecided;
   for (auto& [key, ops] : parts) {
     uint64_t budget = limits.max_steps - std::min(limits.max_steps, total.steps);
-    CheckResult part = Search(std::move(ops), model, limits.deadline, budget).Run();
+    CheckLimits part_limits = limits;
+    part_limits.max_steps = budget;
+    CheckResult part = Search(std::move(ops), model, part_limits).Run();
     total.steps += part.steps;
     if (part.verdict == Verdict::kLinearizable) continue;
     std::string where = model == "kv" ? "key " + key + ": " : "";

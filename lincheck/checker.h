@@ -23,8 +23,10 @@ enum class Verdict : uint8_t { kLinearizable, kNotLinearizable, kUndecided };
 // What Check found.
 struct CheckResult {
   Verdict verdict = Verdict::kLinearizable;
-  std::string explanation;  // for kNotLinearizable (the operations that cannot be ordered)
-  uint64_t steps = 0;       // search steps taken, over all kv keys
+  // kNotLinearizable: the operations that cannot be ordered. kUndecided:
+  // which limit ran out.
+  std::string explanation;
+  uint64_t steps = 0;  // search steps taken, over all kv keys
 };
 
 // Bounds on the search; whichever runs out first gives kUndecided.
@@ -33,6 +35,9 @@ struct CheckLimits {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // Deterministic bound on the total number of search steps (all kv keys together).
   uint64_t max_steps = UINT64_MAX;
+  // Bound on the memo of explored configurations (16 bytes each in a table
+  // kept at most 3/4 full; the whole process needs little else), per kv key.
+  size_t max_memory_bytes = SIZE_MAX;
 };
 
 // Checks `operations` (as ParseHistory returns them: failed ones left out;

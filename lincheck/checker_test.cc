@@ -449,6 +449,19 @@ TEST(Limits, StepBudgetIsSharedByAllKvKeys) {
   EXPECT_EQ(Check(parsed.operations, "kv", limits).verdict, kOk);
 }
 
+TEST(Limits, MemoryLimitGivesUndecided) {
+  CheckLimits limits;
+  limits.max_memory_bytes = 1 << 20;
+  CheckResult result = CheckText(SubsetSumHistory(30), "counter", limits);
+  EXPECT_EQ(result.verdict, Verdict::kUndecided);
+  EXPECT_NE(result.explanation.find("memory limit of 1 MiB"), std::string::npos)
+      << result.explanation;
+  // About 1 MiB / 16 bytes * 3/4 = 49k configurations fit (some 20 steps
+  // each here, scanning 30 candidates), and then it stops.
+  EXPECT_GT(result.steps, 49000u);
+  EXPECT_LT(result.steps, 3000000u);
+}
+
 TEST(Limits, PassedDeadlineGivesUndecided) {
   CheckLimits limits;
   limits.deadline = std::chrono::steady_clock::now();

@@ -1,10 +1,11 @@
 // synod-lincheck: checks a JSON Lines client history for linearizability.
 //
-//   synod-lincheck --model register|counter|kv FILE [--timeout SECONDS]
+//   synod-lincheck --model register|counter|kv FILE [--timeout SECONDS] [--max-memory MIB]
 //
 // Exit 0: linearizable. 1: not linearizable (prints the operations that
 // cannot be ordered). 2: malformed input or usage (names the line). 3:
-// undecided within the timeout (default 60 s).
+// undecided within the timeout (default 60 s), or the search's memo would
+// outgrow --max-memory (default 2048 MiB).
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -22,12 +23,13 @@ namespace {
 
 int Usage(const std::string& problem) {
   std::cerr << "synod-lincheck: " << problem << "\n"
-            << "usage: synod-lincheck --model register|counter|kv FILE [--timeout SECONDS]\n";
+            << "usage: synod-lincheck --model register|counter|kv FILE [--timeout SECONDS] "
+               "[--max-memory MIB]\n";
   return 2;
 }
 
-// The number of seconds in `text` (all of it), if it is in (0, 1e6].
-std::optional<double> ParseSeconds(const std::string& text) {
+// The number in `text` (all of it), if it is in (0, max].
+std::optional<double> ParsePositive(const std::string& text, double max) {
   size_t used = 0;
   double seconds = 0;
   try {
@@ -35,7 +37,7 @@ std::optional<double> ParseSeconds(const std::string& text) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
-  if (used != text.size() || !std::isfinite(seconds) || seconds <= 0 || seconds > 1e6) {
+  if (used != text.size() || !std::isfinite(seconds) || seconds <= 0 || seconds > max) {
     return std::nullopt;
   }
   return seconds;
@@ -46,14 +48,19 @@ std::optional<double> ParseSeconds(const std::string& text) {
 int main(int argc, char** argv) {
   std::string model, file;
   double timeout_seconds = 60;
+  double max_memory_mib = 2048;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--model" || arg == "--timeout") && i + 1 >= argc) {
+    if ((arg == "--model" || arg == "--timeout" || arg == "--max-memory") && i + 1 >= argc) {
       return Usage(arg + " needs a value");
     } else if (arg == "--model") {
       model = argv[++i];
+    } else if (arg == "--max-memory") {
+      std::optional<double> mib = ParsePositive(argv[++i], 1e7);
+      if (!mib || *mib < 1) return Usage("--max-memory takes a number of MiB, at least 1");
+      max_memory_mib = *mib;
     } else if (arg == "--timeout") {
-      std::optional<double> seconds = ParseSeconds(argv[++i]);
+      std::optional<double> seconds = ParsePositive(argv[++i], 1e6);
       if (!seconds)
         return Usage("--timeout takes a number of seconds, more than 0 and at most 1e6");
       timeout_seconds = *seconds;
@@ -84,6 +91,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   synod::lincheck::CheckLimits limits;
+  limits.max_memory_bytes = static_cast<size_t>(max_memory_mib * 1024 * 1024);
   limits.deadline = std::chrono::steady_clock::now() +
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                         std::chrono::duration<double>(timeout_seconds));
@@ -105,7 +113,11 @@ int main(int argc, char** argv) {
       std::cout << result.explanation;
       return 1;
     case synod::lincheck::Verdict::kUndecided:
-      std::cout << "undecided: timeout after " << timeout_seconds << " s\n";
+      if (std::chrono::steady_clock::now() > limits.deadline) {
+        std::cout << "undecided: timeout after " << timeout_seconds << " s\n";
+      } else {
+        std::cout << "undecided: " << result.explanation << "\n";
+      }
       return 3;
   }
   return 3;

@@ -34,9 +34,8 @@ uint64_t StateHash(const ModelState& state, uint64_t salt) {
 
 }  // namespace
 
-Search::Search(std::vector<Operation> ops, std::string model,
-               std::chrono::steady_clock::time_point deadline, uint64_t max_steps)
-    : ops_(std::move(ops)), model_(std::move(model)), deadline_(deadline), max_steps_(max_steps) {
+Search::Search(std::vector<Operation> ops, std::string model, const CheckLimits& limits)
+    : ops_(std::move(ops)), model_(std::move(model)), limits_(limits) {
   for (Operation& op : ops_) {
     if (!op.known) op.ret = SIZE_MAX;
   }
@@ -53,9 +52,10 @@ CheckResult Search::Run() {
   size_t entry = kNil;         // kBranch: the next candidate to try
   bool unknown_phase = false;  // kBranch: trying unknown operations (after the known ones)
   while (true) {
-    if (OutOfBudget(++result.steps)) {
+    std::string limit = LimitReached(++result.steps);
+    if (!limit.empty()) {
       result.verdict = Verdict::kUndecided;
-      result.explanation = "undecided after " + std::to_string(result.steps - 1) + " steps";
+      result.explanation = limit + " after " + std::to_string(result.steps - 1) + " steps";
       return result;
     }
     switch (mode) {
@@ -123,15 +123,25 @@ CheckResult Search::Run() {
   }
 }
 
-bool Search::OutOfBudget(uint64_t steps) const {
-  if (steps > max_steps_) return true;
-  return (steps & 1023) == 0 && std::chrono::steady_clock::now() > deadline_;
+std::string Search::LimitReached(uint64_t steps) const {
+  if (steps > limits_.max_steps) return "step budget exhausted";
+  if (memory_exhausted_) {
+    return "memory limit of " + std::to_string(limits_.max_memory_bytes >> 20) + " MiB reached";
+  }
+  if ((steps & 1023) == 0 && std::chrono::steady_clock::now() > limits_.deadline) {
+    return "deadline passed";
+  }
+  return "";
 }
 
 bool Search::Place(size_t call, bool unknown_phase, bool forced) {
   size_t id = op_of_[call];
   std::optional<ModelState> next = ApplyOperation(state_, ops_[id]);
   if (!next) return false;
+  if (visited_.WouldGrowBeyond(limits_.max_memory_bytes)) {
+    memory_exhausted_ = true;  // Run stops at its next step, before any verdict
+    return false;
+  }
   if (!visited_.Insert(FingerprintAfter(id, *next))) return false;  // explored: it failed
   stack_.push_back(Frame{call, state_, unknown_phase, forced});
   linearized_[id / 64] |= 1ULL << (id % 64);

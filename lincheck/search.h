@@ -41,12 +41,10 @@ namespace synod::lincheck {
 // observers (they constrain nothing; Check drops them).
 class Search {
  public:
-  Search(std::vector<Operation> ops, std::string model,
-         std::chrono::steady_clock::time_point deadline, uint64_t max_steps);
+  Search(std::vector<Operation> ops, std::string model, const CheckLimits& limits);
 
-  // Runs to a verdict, or kUndecided once `max_steps` steps are taken or the
-  // deadline passes. The explanation of kNotLinearizable names the longest
-  // linearizable prefix found and the operations that cannot follow it.
+  // Runs to a verdict, or kUndecided once a limit runs out. The explanation of kNotLinearizable
+  // names the longest linearizable prefix found and the operations that cannot follow it.
   CheckResult Run();
 
  private:
@@ -60,7 +58,8 @@ class Search {
 
   void BuildEntries();
   bool IsCall(size_t entry) const { return entry < is_call_.size() && is_call_[entry]; }
-  bool OutOfBudget(uint64_t steps) const;
+  // "" while within the limits, else which limit ran out.
+  std::string LimitReached(uint64_t steps) const;
   bool Place(size_t call, bool unknown_phase, bool forced);
   void Undo(const Frame& frame);
   void Lift(size_t call);
@@ -77,8 +76,8 @@ class Search {
 
   std::vector<Operation> ops_;
   std::string model_;
-  std::chrono::steady_clock::time_point deadline_;
-  uint64_t max_steps_;
+  CheckLimits limits_;
+  bool memory_exhausted_ = false;  // set by Place when the memo may not grow
 
   // The entry list: entry i < 2n is a call or a return; head_ == 2n.
   size_t head_ = 0;

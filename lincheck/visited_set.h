@@ -34,6 +34,12 @@ class VisitedSet {
   // Number of distinct fingerprints inserted.
   size_t size() const { return count_; }
 
+  // True if the next new fingerprint would grow the table beyond `max_bytes`.
+  bool WouldGrowBeyond(size_t max_bytes) const {
+    return (count_ + 1) * 4 > slots_.size() * 3 &&
+           slots_.size() * 2 * sizeof(Fingerprint) > max_bytes;
+  }
+
  private:
   void Grow();
 
