@@ -38,6 +38,7 @@ Search::Search(std::vector<Operation> ops, std::string model, const CheckLimits&
     : ops_(std::move(ops)), model_(std::move(model)), limits_(limits) {
   for (Operation& op : ops_) {
     if (!op.known) op.ret = SIZE_MAX;
+    known_total_ += op.known;
   }
   linearized_.assign((ops_.size() + 63) / 64, 0);
   best_linearized_ = linearized_;
@@ -148,9 +149,10 @@ bool Search::Place(size_t call, bool unknown_phase, bool forced) {
   set_hash_a_ ^= ZobristA(id);
   set_hash_b_ ^= ZobristB(id);
   state_ = *next;
+  known_linearized_ += ops_[id].known;
   Lift(call);
-  if (stack_.size() > best_count_) {
-    best_count_ = stack_.size();
+  if (known_linearized_ > best_known_) {
+    best_known_ = known_linearized_;
     best_linearized_ = linearized_;
     best_state_ = state_;
     best_tail_.clear();
@@ -167,6 +169,7 @@ void Search::Undo(const Frame& frame) {
   set_hash_a_ ^= ZobristA(id);
   set_hash_b_ ^= ZobristB(id);
   state_ = frame.before;
+  known_linearized_ -= ops_[id].known;
   Unlift(frame.call);
 }
 
@@ -253,9 +256,10 @@ void Search::Unlift(size_t call) {
 }
 
 std::string Search::Explain() const {
-  // At the best configuration no candidate can take effect (a legal one
-  // would have made a longer prefix). The candidates are the operations not
-  // in it that were invoked before the earliest return among the known ones.
+  // At the best configuration no known candidate can take effect, now or
+  // after any choice of pending unknown ones (that would have made a better
+  // prefix). The candidates are the operations not in it that were invoked
+  // before the earliest return among the known ones.
   auto placed = [&](size_t i) { return (best_linearized_[i / 64] >> (i % 64)) & 1; };
   size_t first_return = SIZE_MAX;
   for (size_t i = 0; i < ops_.size(); ++i) {
@@ -269,14 +273,15 @@ std::string Search::Explain() const {
             [](const Operation* a, const Operation* b) { return a->call < b->call; });
 
   std::string out = "not linearizable: the longest linearizable prefix orders " +
-                    std::to_string(best_count_) + " of " + std::to_string(ops_.size()) +
-                    " operations";
+                    std::to_string(best_known_) + " of " + std::to_string(known_total_) +
+                    " operations with a known outcome";
   if (!best_tail_.empty()) {
     out += ", ending with";
     for (size_t id : best_tail_) out += "\n    " + ops_[id].Describe();
   }
   out += "\n  after it " + DescribeState(best_state_, model_) +
-         ", and none of the operations that may come next can take effect:\n";
+         ", and none of these can come next, with or without the unknown operations "
+         "still pending:\n";
   for (size_t i = 0; i < stuck.size() && i < kCandidatesShown; ++i) {
     const Operation& op = *stuck[i];
     if (op.invoke_text.empty()) {

@@ -43,8 +43,9 @@ class Search {
  public:
   Search(std::vector<Operation> ops, std::string model, const CheckLimits& limits);
 
-  // Runs to a verdict, or kUndecided once a limit runs out. The explanation of kNotLinearizable
-  // names the longest linearizable prefix found and the operations that cannot follow it.
+  // Runs to a verdict, or kUndecided once a limit runs out. The explanation
+  // of kNotLinearizable names the linearizable prefix with the most known
+  // operations found and the known operations that cannot follow it.
   CheckResult Run();
 
  private:
@@ -93,8 +94,12 @@ class Search {
   std::vector<Frame> stack_;
   VisitedSet visited_;
 
-  // The configuration with the most operations linearized, for Explain.
-  size_t best_count_ = 0;
+  size_t known_linearized_ = 0;  // operations with a known outcome in the current set
+  size_t known_total_ = 0;
+
+  // The first configuration reached with the most known operations
+  // linearized, for Explain: no known candidate can take effect there.
+  size_t best_known_ = 0;
   std::vector<uint64_t> best_linearized_;
   ModelState best_state_;
   std::vector<size_t> best_tail_;  // the last few operations of that prefix, in order
