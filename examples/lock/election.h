@@ -71,11 +71,17 @@ class Election {
   uint64_t token() const { return leading() ? token_ : 0; }
 
  private:
+  // Owner name of the current campaign/term: "CANDIDATE.N".
   std::string Owner() const;
+  // Sends one acquire; on a grant starts the term, otherwise RetryAcquire.
   void Acquire();
+  // Acquires again after clamp(ttl/4, 50 ms, 1 s).
   void RetryAcquire();
+  // Sends a renew every ttl/3 while leading (they may overlap).
   void ScheduleRenew();
+  // Every 10 ms while leading: ends the term once leading() turns false.
   void Watch();
+  // Ends the current term, reports `reason`, and campaigns on if campaigning.
   void Lose(const std::string& reason);
 
   node::Client& client_;

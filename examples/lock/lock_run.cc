@@ -26,6 +26,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// One `run`: owns the client, timers and the child process id. Loop thread only.
 class Runner {
  public:
   Runner(const LockRunOptions& options, std::ostream& log, transport::EventLoop& loop)
@@ -54,10 +55,13 @@ class Runner {
     Acquire();
   }
 
+  // True once the exit code is decided.
   bool done() const { return exit_code_.has_value(); }
+  // The decided exit code (only when done()).
   int exit_code() const { return *exit_code_; }
 
  private:
+  // Sends one acquire; starts the child on a grant, otherwise retries.
   void Acquire() {
     Clock::time_point sent = Clock::now();
     client_.Execute(
@@ -84,6 +88,7 @@ class Runner {
         });
   }
 
+  // Acquires again after clamp(ttl/4, 50 ms, 1 s).
   void RetryAcquire() {
     milliseconds pause = std::clamp<milliseconds>(ttl_ / 4, milliseconds(50), milliseconds(1000));
     retry_.expires_after(pause);
@@ -92,6 +97,7 @@ class Runner {
     });
   }
 
+  // Forks and execs the command in its own process group with the token.
   void StartChild() {
     std::vector<char*> argv;
     for (const std::string& word : options_.command)
@@ -118,6 +124,7 @@ class Runner {
     Watch();
   }
 
+  // Sends a renew every ttl/3; a refusal means the lock is lost.
   void ScheduleRenew() {
     renew_.expires_after(std::max<milliseconds>(ttl_ / 3, milliseconds(1)));
     renew_.async_wait([this](const boost::system::error_code& error) {
@@ -172,6 +179,7 @@ class Runner {
     });
   }
 
+  // SIGTERM to the command's process group (once); Watch escalates to SIGKILL.
   void StopChild() {
     if (stopping_ || child_ <= 0) return;
     stopping_ = true;
@@ -181,6 +189,7 @@ class Runner {
     // where SIGKILL is due anyway (Watch enforces it).
   }
 
+  // Releases the lock, then finishes with `code` whatever the answer.
   void Release(int code) {
     client_.Execute(LockStateMachine::ReleaseCommand(options_.name, options_.owner, token_),
                     [this, code](node::ClientResult result) {
@@ -195,6 +204,7 @@ class Runner {
                     });
   }
 
+  // Decides the exit code and cancels every timer so the loop can stop.
   void Finish(int code) {
     if (done()) return;
     exit_code_ = code;
