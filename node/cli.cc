@@ -154,6 +154,51 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   return exit_code;
 }
 
+namespace {
+
+const char* RoleName(transport::Role role) {
+  switch (role) {
+    case transport::Role::kLeader:
+      return "leader";
+    case transport::Role::kCandidate:
+      return "candidate";
+    case transport::Role::kFollower:
+      break;
+  }
+  return "follower";
+}
+
+}  // namespace
+
+int RunMemberStatus(const std::string& program, const ClientOptions& options) {
+  transport::EventLoop loop;
+  int exit_code = kExitFailed;
+  bool finished = false;
+  {
+    Client client(loop, options);
+    client.QueryStatuses([&](Client::Statuses statuses) {
+      size_t reachable = 0;
+      for (const auto& [id, status] : statuses) {
+        if (!status) {
+          std::printf("%u unreachable\n", id);
+          continue;
+        }
+        ++reachable;
+        std::printf("%u %s ballot=%s chosen=%llu applied=%llu leader=%u\n", id,
+                    RoleName(status->role), status->ballot.ToString().c_str(),
+                    static_cast<unsigned long long>(status->chosen_point),
+                    static_cast<unsigned long long>(status->applied), status->leader);
+      }
+      exit_code = reachable > 0 ? kExitOk : kExitFailed;
+      finished = true;
+    });
+    loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
+  }
+  std::fflush(stdout);
+  if (!finished) std::cerr << program << ": no answer within the timeout\n";
+  return exit_code;
+}
+
 std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
   ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
   if (!cluster.config)

@@ -53,6 +53,11 @@ std::string ServeUsage(const std::string& program);
 int RunServe(const std::string& program, const CliFlags& flags, statemachine::StateMachine& machine,
              const std::string& usage);
 
+// `PROGRAM status --members ...`: one line per member ("ID ROLE ballot=B
+// chosen=C applied=A leader=L", or "ID unreachable"). Returns kExitOk if any
+// member answered, else kExitFailed.
+int RunMemberStatus(const std::string& program, const ClientOptions& options);
+
 // Builds ClientOptions from --members and --timeout (ms). Returns "" or what is wrong.
 std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options);
 

@@ -33,18 +33,6 @@ std::string Usage() {
 
 int Fail(const std::string& problem) { return UsageError(kProgram, problem, Usage()); }
 
-const char* RoleName(synod::transport::Role role) {
-  switch (role) {
-    case synod::transport::Role::kLeader:
-      return "leader";
-    case synod::transport::Role::kCandidate:
-      return "candidate";
-    case synod::transport::Role::kFollower:
-      break;
-  }
-  return "follower";
-}
-
 int RunClient(const std::string& command, const CliFlags& flags) {
   std::string unknown = flags.FirstUnknown({"--members", "--timeout"});
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for " + command);
@@ -61,8 +49,9 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   } else if (command == "get") {
     if (!flags.positional.empty()) return Fail("get takes no argument");
     payload = synod::examples::CounterStateMachine::GetCommand();
-  } else if (!flags.positional.empty()) {
-    return Fail("status takes no argument");
+  } else {
+    if (!flags.positional.empty()) return Fail("status takes no argument");
+    return RunMemberStatus(kProgram, options);
   }
 
   synod::transport::EventLoop loop;
@@ -70,55 +59,36 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   bool finished = false;
   {
     Client client(loop, options);
-    if (command == "status") {
-      client.QueryStatuses([&](Client::Statuses statuses) {
-        size_t reachable = 0;
-        for (const auto& [id, status] : statuses) {
-          if (!status) {
-            std::printf("%u unreachable\n", id);
-            continue;
+    client.Execute(payload, [&](ClientResult result) {
+      switch (result.status) {
+        case ClientResult::Status::kOk:
+          if (result.result.rfind("error:", 0) == 0) {
+            std::cerr << kProgram << ": " << result.result << "\n";
+            exit_code = kExitFailed;  // refused by the state machine: nothing changed
+          } else {
+            std::printf("%s slot=%llu leader=%u\n", result.result.c_str(),
+                        static_cast<unsigned long long>(result.slot), result.leader);
+            exit_code = kExitOk;
           }
-          ++reachable;
-          std::printf("%u %s ballot=%s chosen=%llu applied=%llu leader=%u\n", id,
-                      RoleName(status->role), status->ballot.ToString().c_str(),
-                      static_cast<unsigned long long>(status->chosen_point),
-                      static_cast<unsigned long long>(status->applied), status->leader);
-        }
-        exit_code = reachable > 0 ? kExitOk : kExitFailed;
-        finished = true;
-      });
-    } else {
-      client.Execute(payload, [&](ClientResult result) {
-        switch (result.status) {
-          case ClientResult::Status::kOk:
-            if (result.result.rfind("error:", 0) == 0) {
-              std::cerr << kProgram << ": " << result.result << "\n";
-              exit_code = kExitFailed;  // refused by the state machine: nothing changed
-            } else {
-              std::printf("%s slot=%llu leader=%u\n", result.result.c_str(),
-                          static_cast<unsigned long long>(result.slot), result.leader);
-              exit_code = kExitOk;
-            }
-            break;
-          case ClientResult::Status::kFailed:
-            std::cerr << kProgram << ": failed (not applied): " << result.error << "\n";
-            exit_code = kExitFailed;
-            break;
-          case ClientResult::Status::kUnknown:
-            std::cerr << kProgram
-                      << ": outcome unknown (may or may not be applied): " << result.error << "\n";
-            exit_code = kExitUnknown;
-            break;
-        }
-        finished = true;
-      });
-    }
+          break;
+        case ClientResult::Status::kFailed:
+          std::cerr << kProgram << ": failed (not applied): " << result.error << "\n";
+          exit_code = kExitFailed;
+          break;
+        case ClientResult::Status::kUnknown:
+          std::cerr << kProgram << ": outcome unknown (may or may not be applied): " << result.error
+                    << "\n";
+          exit_code = kExitUnknown;
+          break;
+      }
+      finished = true;
+    });
     loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
   }
   std::fflush(stdout);
   if (!finished) {
     std::cerr << kProgram << ": no answer within the timeout\n";
-    return command == "status" ? kExitFailed : kExitUnknown;
+    return kExitUnknown;
   }
   return exit_code;
 }

@@ -130,48 +130,6 @@ int Execute(const ClientOptions& options, const std::string& payload) {
   return exit_code;
 }
 
-const char* RoleName(synod::transport::Role role) {
-  switch (role) {
-    case synod::transport::Role::kLeader:
-      return "leader";
-    case synod::transport::Role::kCandidate:
-      return "candidate";
-    case synod::transport::Role::kFollower:
-      break;
-  }
-  return "follower";
-}
-
-// `status` without a lock name: one line per member, as synod-counter prints.
-int MemberStatus(const ClientOptions& options) {
-  synod::transport::EventLoop loop;
-  int exit_code = kExitFailed;
-  bool finished = false;
-  {
-    Client client(loop, options);
-    client.QueryStatuses([&](Client::Statuses statuses) {
-      size_t reachable = 0;
-      for (const auto& [id, status] : statuses) {
-        if (!status) {
-          std::printf("%u unreachable\n", id);
-          continue;
-        }
-        ++reachable;
-        std::printf("%u %s ballot=%s chosen=%llu applied=%llu leader=%u\n", id,
-                    RoleName(status->role), status->ballot.ToString().c_str(),
-                    static_cast<unsigned long long>(status->chosen_point),
-                    static_cast<unsigned long long>(status->applied), status->leader);
-      }
-      exit_code = reachable > 0 ? kExitOk : kExitFailed;
-      finished = true;
-    });
-    loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
-  }
-  std::fflush(stdout);
-  if (!finished) std::cerr << kProgram << ": no answer within the timeout\n";
-  return exit_code;
-}
-
 int RunClient(const std::string& command, const CliFlags& flags) {
   std::set<std::string> known = {"--members", "--timeout"};
   if (command == "acquire") known.insert({"--owner", "--ttl"});
@@ -181,7 +139,7 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   ClientOptions options;
   std::string problem = ClientOptionsFromFlags(flags, options);
   if (!problem.empty()) return Fail(problem);
-  if (command == "status" && flags.positional.empty()) return MemberStatus(options);
+  if (command == "status" && flags.positional.empty()) return RunMemberStatus(kProgram, options);
   std::string name = NameFrom(flags, command, problem);
   if (name.empty()) return Fail(problem);
   std::string payload;
