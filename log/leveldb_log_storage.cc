@@ -158,9 +158,9 @@ LevelDbLogStorage::LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<lev
 
 LevelDbLogStorage::~LevelDbLogStorage() = default;
 
-void LevelDbLogStorage::Write(leveldb::WriteBatch& batch, const char* what) {
+void LevelDbLogStorage::Write(leveldb::WriteBatch& batch, const char* what, bool sync) {
   leveldb::WriteOptions write;
-  write.sync = true;
+  write.sync = sync;
   leveldb::Status status = db_->Write(write, &batch);
   if (!status.ok()) {
     options_.fatal(std::string(what) + " in " + options_.dir + " failed: " + status.ToString());
@@ -173,6 +173,12 @@ void LevelDbLogStorage::Persist(const std::optional<paxos::Ballot>& promised,
   if (promised) batch.Put(kPromisedKey, EncodeBallot(*promised));
   for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
   Write(batch, "persisting acceptor state");
+}
+
+void LevelDbLogStorage::WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) {
+  leveldb::WriteBatch batch;
+  for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
+  Write(batch, "recording chosen marks", /*sync=*/false);
 }
 
 void LevelDbLogStorage::SetClusterId(const std::string& cluster_id) {

@@ -48,6 +48,7 @@ class LevelDbLogStorage final : public LogStorage {
 
   void Persist(const std::optional<paxos::Ballot>& promised,
                const std::vector<paxos::SlotEntry>& entries) override;
+  void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) override;
   void SetClusterId(const std::string& cluster_id) override;
   void SetApplied(paxos::Slot applied) override;
   RecoveredLog Load() const override;
@@ -57,7 +58,7 @@ class LevelDbLogStorage final : public LogStorage {
                     LogMetadata metadata);
   // Reads everything; returns an error naming the path if anything is corrupt.
   std::string LoadChecked(RecoveredLog& out) const;
-  void Write(leveldb::WriteBatch& batch, const char* what);
+  void Write(leveldb::WriteBatch& batch, const char* what, bool sync = true);
 
   LevelDbOptions options_;
   std::unique_ptr<leveldb::DB> db_;

@@ -40,6 +40,10 @@ class LogStorage {
   // Durably stores `promised` (if set) and `entries` in one synced write.
   virtual void Persist(const std::optional<paxos::Ballot>& promised,
                        const std::vector<paxos::SlotEntry>& entries) = 0;
+  // Stores `entries` (chosen marks, see paxos/ready.h) in order with the other
+  // writes but without a sync: a crash may lose any of them. Write failures
+  // are still fatal.
+  virtual void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) = 0;
   // Durably records the cluster id the members agreed on.
   virtual void SetClusterId(const std::string& cluster_id) = 0;
   // Durably records the applied index (called together with a snapshot).

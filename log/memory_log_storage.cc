@@ -23,6 +23,11 @@ void MemoryLogStorage::Persist(const std::optional<paxos::Ballot>& promised,
   for (const paxos::SlotEntry& se : entries) entries_[se.slot] = se.entry;
 }
 
+void MemoryLogStorage::WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) {
+  if (!CheckWrite("recording chosen marks")) return;
+  for (const paxos::SlotEntry& se : entries) entries_[se.slot] = se.entry;
+}
+
 void MemoryLogStorage::SetClusterId(const std::string& cluster_id) {
   if (CheckWrite("recording the cluster id")) metadata_.cluster_id = cluster_id;
 }

@@ -16,6 +16,7 @@ class MemoryLogStorage final : public LogStorage {
 
   void Persist(const std::optional<paxos::Ballot>& promised,
                const std::vector<paxos::SlotEntry>& entries) override;
+  void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) override;
   void SetClusterId(const std::string& cluster_id) override;
   void SetApplied(paxos::Slot applied) override;
   RecoveredLog Load() const override;

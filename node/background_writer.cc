@@ -35,7 +35,7 @@ void BackgroundWriter::Run() {
       jobs_.pop_front();
     }
     next.first();
-    boost::asio::post(loop_, std::move(next.second));
+    if (next.second) boost::asio::post(loop_, std::move(next.second));
   }
 }
 

@@ -23,7 +23,7 @@ class BackgroundWriter {
   BackgroundWriter(const BackgroundWriter&) = delete;
   BackgroundWriter& operator=(const BackgroundWriter&) = delete;
 
-  // Runs `job` on the worker thread, then `done` on the loop thread.
+  // Runs `job` on the worker thread, then `done` (if not null) on the loop thread.
   void Submit(std::function<void()> job, std::function<void()> done);
 
  private:

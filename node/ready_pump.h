@@ -25,6 +25,9 @@ class Persister {
   // calls `done` on the loop thread. At most one call is outstanding.
   virtual void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
                        std::function<void()> done) = 0;
+  // Writes `entries` (chosen marks) after every write submitted before it and
+  // before every later one, without a sync; nothing waits for it.
+  virtual void WriteUnsynced(std::vector<paxos::SlotEntry> entries) = 0;
 };
 
 // Hands messages to the network (fire and forget; loss is tolerated).

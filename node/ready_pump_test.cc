@@ -22,7 +22,12 @@ class ManualPersister : public Persister {
     pending_ = nullptr;
     done();
   }
+  void WriteUnsynced(std::vector<SlotEntry> entries) override {
+    ASSERT_FALSE(pending_) << "unsynced writes are queued behind the synced one";
+    unsynced_.insert(unsynced_.end(), entries.begin(), entries.end());
+  }
   bool pending() const { return static_cast<bool>(pending_); }
+  std::vector<SlotEntry> unsynced_;
   std::vector<SlotEntry> entries_;
   std::optional<Ballot> promised_;
 
@@ -62,6 +67,40 @@ TEST(ReadyPump, AcceptedLeavesOnlyAfterTheWriteIsDurable) {
   ASSERT_EQ(network.sent.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<Accepted>(network.sent[0].body));
   EXPECT_FALSE(persister.pending());
+}
+
+TEST(ReadyPump, ChosenMarkAloneIsWrittenUnsyncedAndBlocksNothing) {
+  SplitMix64 random(1);
+  Core follower(2, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  ManualPersister persister;
+  RecordingNetwork network;
+  RecordingCommits commits;
+  ReadyPump pump(follower, persister, network, commits);
+
+  Ballot ballot{1, 1};
+  follower.Step(Message{1, 2, Accept{ballot, 1, MakeCommandsValue({"x"}), 0}});
+  pump.Pump();
+  persister.Complete();
+  // The leader says slot 1 is chosen: only the chosen mark changes.
+  follower.Step(Message{1, 2, Heartbeat{ballot, 1}});
+  pump.Pump();
+  EXPECT_FALSE(persister.pending()) << "a chosen mark needs no synced write";
+  ASSERT_EQ(persister.unsynced_.size(), 1u);
+  EXPECT_EQ(persister.unsynced_[0].slot, 1u);
+  EXPECT_TRUE(persister.unsynced_[0].entry.chosen);
+  ASSERT_EQ(commits.applied.size(), 1u);
+
+  // A new accept together with a mark: one synced write carries both.
+  follower.Step(Message{1, 2, Accept{ballot, 3, MakeCommandsValue({"z"}), 0}});
+  follower.Step(Message{1, 2, Accept{ballot, 2, MakeCommandsValue({"y"}), 0}});
+  pump.Pump();
+  persister.Complete();
+  follower.Step(Message{1, 2, Accept{ballot, 4, MakeCommandsValue({"w"}), 2}});
+  pump.Pump();
+  ASSERT_TRUE(persister.pending());
+  EXPECT_EQ(persister.entries_.size(), 2u) << "slot 4's accept and slot 2's chosen mark";
+  EXPECT_EQ(persister.unsynced_.size(), 1u);
+  persister.Complete();
 }
 
 TEST(ReadyPump, SingleReplicaCommitsThroughTheStorage) {

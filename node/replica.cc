@@ -85,6 +85,11 @@ class Replica::StoragePersister final : public Persister {
           if (alive.lock()) done();
         });
   }
+  void WriteUnsynced(std::vector<paxos::SlotEntry> entries) override {
+    log::LogStorage& storage = storage_;
+    writer_.Submit([&storage, entries = std::move(entries)] { storage.WriteUnsynced(entries); },
+                   nullptr);
+  }
 
  private:
   BackgroundWriter& writer_;

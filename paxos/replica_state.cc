@@ -40,8 +40,19 @@ void ReplicaState::PutEntry(Slot slot, Entry entry) {
   SYNOD_INVARIANT(slot > 0, "slot 0 is never used");
   SYNOD_INVARIANT(entry.value != nullptr, "an entry holds a value");
   SYNOD_INVARIANT(entry.ballot <= promised_, "never accept above the promise");
+  auto it = log_.find(slot);
+  bool only_marks_chosen = it != log_.end() && !it->second.chosen && entry.chosen &&
+                           it->second.ballot == entry.ballot &&
+                           SameValue(it->second.value, entry.value);
+  if (only_marks_chosen && !dirty_slots_.contains(slot)) {
+    // The accept itself is already durable (or in a pending synced write): a
+    // lost chosen mark is re-learned, so it need not wait for a sync.
+    unsynced_dirty_slots_.insert(slot);
+  } else {
+    dirty_slots_.insert(slot);
+    unsynced_dirty_slots_.erase(slot);
+  }
   log_[slot] = std::move(entry);
-  dirty_slots_.insert(slot);
 }
 
 void ReplicaState::NoteBallot(Ballot ballot) {
@@ -72,8 +83,8 @@ void ReplicaState::Deliver(CommittedEntry entry) { committed_.push_back(std::mov
 
 bool ReplicaState::HasReady() const {
   if (ready_outstanding_) return false;
-  return promised_dirty_ || !dirty_slots_.empty() || !messages_.empty() ||
-         !messages_after_persist_.empty() || !committed_.empty();
+  return promised_dirty_ || !dirty_slots_.empty() || !unsynced_dirty_slots_.empty() ||
+         !messages_.empty() || !messages_after_persist_.empty() || !committed_.empty();
 }
 
 Ready ReplicaState::TakeReady() {
@@ -92,6 +103,10 @@ Ready ReplicaState::TakeReady() {
     outstanding_.accepted.emplace_back(slot, entry.ballot);
   }
   dirty_slots_.clear();
+  ready.unsynced_entries.reserve(unsynced_dirty_slots_.size());
+  for (Slot slot : unsynced_dirty_slots_)
+    ready.unsynced_entries.push_back(SlotEntry{slot, log_.at(slot)});
+  unsynced_dirty_slots_.clear();
   ready.messages = std::move(messages_);
   ready.messages_after_persist = std::move(messages_after_persist_);
   ready.committed = std::move(committed_);

@@ -44,7 +44,8 @@ class ReplicaState {
   void SetPromised(Ballot ballot);
   // The entry at `slot`, or null.
   const Entry* Find(Slot slot) const;
-  // Replaces the entry at `slot` and schedules it for persistence.
+  // Replaces the entry at `slot` and schedules it for persistence: synced,
+  // unless the only change is setting the chosen mark (then unsynced).
   void PutEntry(Slot slot, Entry entry);
   const std::map<Slot, Entry>& log() const { return log_; }
   Slot LastSlot() const { return log_.empty() ? 0 : log_.rbegin()->first; }
@@ -84,7 +85,8 @@ class ReplicaState {
   uint64_t max_seen_round_ = 0;
 
   bool promised_dirty_ = false;
-  std::set<Slot> dirty_slots_;
+  std::set<Slot> dirty_slots_;           // need a synced write
+  std::set<Slot> unsynced_dirty_slots_;  // only their chosen mark changed
   std::vector<Message> messages_;
   std::vector<Message> messages_after_persist_;
   std::vector<CommittedEntry> committed_;
