@@ -1,0 +1,74 @@
+// SnapshotReceiver: installs a snapshot sent by a leader in byte ranges, into
+// recv-<slot>-<crc>.part. Resumable: progress that was made durable (Sync)
+// survives a crash and a later BeginReceive for the same meta continues there.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "snapshot/checksum.h"
+#include "snapshot/file_io.h"
+#include "snapshot/snapshot_meta.h"
+
+namespace synod::snapshot {
+
+class SnapshotStore;
+
+// Made by SnapshotStore::BeginReceive; the store must outlive it. One thread
+// at a time. Destroying it without Finish keeps the partial file (bytes past
+// the last Sync may be lost, as in a crash); Abandon deletes it.
+class SnapshotReceiver {
+ public:
+  ~SnapshotReceiver();
+  SnapshotReceiver(const SnapshotReceiver&) = delete;
+  SnapshotReceiver& operator=(const SnapshotReceiver&) = delete;
+
+  const SnapshotMeta& meta() const { return meta_; }
+  // Bytes accepted so far; the leader should send from here. After a resume,
+  // this is the durable length of the earlier attempt.
+  uint64_t received_bytes() const { return received_; }
+  // Bytes known to survive a crash.
+  uint64_t durable_bytes() const { return durable_; }
+
+  // Accepts bytes [offset, offset + size). offset must be <= received_bytes():
+  // bytes already received are ignored (true), a gap is refused (false).
+  // Bytes beyond meta().size_bytes, I/O errors and calls after a failure or
+  // Finish return false and *error. Syncs every receive_sync_bytes.
+  bool Append(uint64_t offset, std::string_view bytes, std::string* error);
+
+  // fsyncs the partial file, then records its length durably. False and *error
+  // if either fails (durable_bytes() is then unchanged).
+  bool Sync(std::string* error);
+
+  // Checks that all bytes arrived and their CRC32C matches the meta, then
+  // installs the snapshot like a local one and returns its meta. On a size or
+  // checksum mismatch the partial file is deleted; on any failure, nullopt
+  // and *error. Call at most once.
+  std::optional<SnapshotMeta> Finish(std::string* error);
+
+  // Deletes the partial file and its progress record. Idempotent.
+  void Abandon();
+
+ private:
+  friend class SnapshotStore;
+  SnapshotReceiver(SnapshotStore& store, SnapshotMeta meta, UniqueFd fd, uint64_t durable,
+                   Crc32cStream crc);
+
+  bool Failed(std::string* error, const std::string& message);  // latches, returns false
+  void RemoveFiles();
+
+  SnapshotStore& store_;
+  const SnapshotMeta meta_;
+  const std::string part_path_;
+  UniqueFd fd_;
+  uint64_t received_;
+  uint64_t durable_;
+  uint64_t unsynced_ = 0;  // bytes appended since the last Sync
+  Crc32cStream crc_;       // of bytes [0, received_)
+  std::string error_;      // first failure; the receiver is unusable after it
+  bool finished_ = false;  // installed, abandoned, or crashed in an install
+};
+
+}  // namespace synod::snapshot

@@ -1,0 +1,434 @@
+#include "snapshot/snapshot_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "snapshot/snapshot_layout.h"
+
+namespace synod::snapshot {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kLockName[] = "LOCK";
+
+// Creates `dir` and any missing ancestors, fsyncing the parent of each
+// directory it creates so the new entries survive a crash.
+bool CreateDirectoryDurably(const std::string& dir, std::string* error) {
+  std::error_code ec;
+  fs::path path = fs::absolute(fs::path(dir), ec).lexically_normal();
+  if (ec) return Fail(error, "cannot resolve " + dir + ": " + ec.message());
+  if (!path.has_filename()) path = path.parent_path();  // drop a trailing '/'
+  std::vector<fs::path> missing;
+  for (fs::path p = path; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    if (ec) return Fail(error, "cannot stat " + p.string() + ": " + ec.message());
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
+      return Fail(error, ErrnoMessage("cannot create directory", it->string()));
+    }
+    if (!SyncDirectory(it->parent_path().string(), error)) return false;
+  }
+  if (!fs::is_directory(path, ec)) return Fail(error, dir + " is not a directory");
+  return true;
+}
+
+// Names of the entries of `dir`. False and *error if it cannot be listed.
+bool ListNames(const std::string& dir, std::vector<std::string>& names, std::string* error) {
+  names.clear();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) return Fail(error, "cannot list " + dir + ": " + ec.message());
+  std::sort(names.begin(), names.end());
+  return true;
+}
+
+// Fail() for functions returning a pointer: stores the message, returns nullptr.
+std::nullptr_t Refuse(std::string* error, const std::string& message) {
+  Fail(error, message);
+  return nullptr;
+}
+
+const char* StepName(InstallStep step) {
+  switch (step) {
+    case InstallStep::kSyncData:
+      return "sync data";
+    case InstallStep::kWriteMetaTemp:
+      return "write meta";
+    case InstallStep::kRenameMeta:
+      return "rename meta";
+    case InstallStep::kRenameData:
+      return "rename data";
+    case InstallStep::kSyncDirectory:
+      return "sync directory";
+    case InstallStep::kPrune:
+      return "prune";
+  }
+  return "?";
+}
+
+// Checks an open data file against its meta: exact size, then CRC32C.
+bool VerifyOpenFile(int fd, const SnapshotMeta& meta, const std::string& path, std::string* error) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Fail(error, ErrnoMessage("cannot stat", path));
+  if (static_cast<uint64_t>(st.st_size) != meta.size_bytes) {
+    return Fail(error, "snapshot " + path + " has " + std::to_string(st.st_size) +
+                           " bytes but its meta says " + DescribeMeta(meta) + " (corrupt)");
+  }
+  uint32_t crc = 0;
+  if (!ChecksumFile(fd, meta.size_bytes, crc, path, error)) return false;
+  if (crc != meta.crc32c) {
+    char actual[16];
+    std::snprintf(actual, sizeof actual, "%08x", crc);
+    return Fail(error, "snapshot " + path + " has CRC32C " + actual + " but its meta says " +
+                           DescribeMeta(meta) + " (corrupt)");
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<SnapshotStore> SnapshotStore::Open(std::string dir, std::string* error,
+                                                   SnapshotStoreOptions options) {
+  if (dir.empty()) return Refuse(error, "no snapshot directory given");
+  if (options.keep == 0) return Refuse(error, "SnapshotStoreOptions::keep must be >= 1");
+  if (options.write_buffer_bytes == 0) options.write_buffer_bytes = 1;
+  if (!CreateDirectoryDurably(dir, error)) return nullptr;
+
+  const std::string lock_path = dir + "/" + kLockName;
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock.valid()) return Refuse(error, ErrnoMessage("cannot open", lock_path));
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Refuse(error, ErrnoMessage("snapshot directory is in use by another store: cannot lock",
+                                      lock_path));
+  }
+  std::unique_ptr<SnapshotStore> store(
+      new SnapshotStore(std::move(dir), std::move(options), std::move(lock)));
+  if (!store->Recover(error)) return nullptr;
+  return store;
+}
+
+SnapshotStore::SnapshotStore(std::string dir, SnapshotStoreOptions options, UniqueFd lock)
+    : dir_(std::move(dir)), options_(std::move(options)), lock_(std::move(lock)) {}
+
+SnapshotStore::~SnapshotStore() = default;
+
+bool SnapshotStore::Recover(std::string* error) {
+  std::vector<std::string> names;
+  if (!ListNames(dir_, names, error)) return false;
+  struct SlotFiles {
+    bool data = false;
+    bool meta = false;
+  };
+  std::map<uint64_t, SlotFiles> snapshots;
+  std::vector<std::pair<std::string, ParsedName>> receives;
+  bool removed = false;
+  auto remove = [&](const std::string& name) {
+    removed = true;
+    return RemoveFile(PathOf(name), error);
+  };
+  for (const std::string& name : names) {
+    std::optional<ParsedName> parsed = ParseName(name);
+    if (!parsed) continue;  // not ours (LOCK, or a file someone else put there): leave it
+    switch (parsed->kind) {
+      case FileKind::kTempData:
+      case FileKind::kTempMeta:
+      case FileKind::kTempProgress:
+        if (!remove(name)) return false;  // an interrupted write
+        break;
+      case FileKind::kData:
+        snapshots[parsed->slot].data = true;
+        break;
+      case FileKind::kMeta:
+        snapshots[parsed->slot].meta = true;
+        break;
+      case FileKind::kPart:
+      case FileKind::kProgress:
+        receives.emplace_back(name, *parsed);
+        break;
+    }
+  }
+
+  // A snapshot is complete when its meta decodes, names its own slot, and its
+  // data file has exactly the recorded size. Anything else is the remains of
+  // an interrupted install (or damage) and is removed.
+  std::vector<SnapshotMeta> complete;
+  for (const auto& [slot, files] : snapshots) {
+    std::optional<SnapshotMeta> meta;
+    if (files.meta) {
+      const std::string meta_path = PathOf(MetaName(slot));
+      std::error_code ec;
+      uint64_t meta_size = fs::file_size(meta_path, ec);
+      if (ec) return Fail(error, "cannot stat " + meta_path + ": " + ec.message());
+      std::string bytes;
+      // A meta of the wrong size is torn or foreign; one that cannot be read
+      // is an I/O error, which fails Open rather than deleting anything.
+      if (meta_size == kEncodedMetaSize &&
+          !ReadSmallFile(meta_path, kEncodedMetaSize, bytes, error)) {
+        return false;
+      }
+      meta = DecodeMeta(bytes);
+      if (meta && meta->applied_slot != slot) meta.reset();
+    }
+    if (meta && files.data) {
+      std::error_code ec;
+      uint64_t size = fs::file_size(PathOf(DataName(slot)), ec);
+      if (ec) return Fail(error, "cannot stat " + PathOf(DataName(slot)) + ": " + ec.message());
+      if (size == meta->size_bytes && size >= kDataMagic.size()) {
+        complete.push_back(*meta);
+        continue;
+      }
+    }
+    if (files.meta && !remove(MetaName(slot))) return false;
+    if (files.data && !remove(DataName(slot))) return false;
+  }
+
+  // Partial receives are kept for resuming, unless a complete snapshot at
+  // least as new exists, or the progress record's data file is gone.
+  std::set<std::string> names_present(names.begin(), names.end());
+  const uint64_t latest = complete.empty() ? 0 : complete.back().applied_slot;
+  for (const auto& [name, parsed] : receives) {
+    bool stale = !complete.empty() && parsed.slot <= latest;
+    bool orphan = parsed.kind == FileKind::kProgress &&
+                  names_present.count(PartName(parsed.slot, parsed.crc)) == 0;
+    if ((stale || orphan) && !remove(name)) return false;
+  }
+  if (removed && !SyncDirectory(dir_, error)) return false;
+
+  std::lock_guard<std::mutex> lock(mu_);
+  complete_ = std::move(complete);
+  return PruneLocked(error);
+}
+
+std::optional<SnapshotMeta> SnapshotStore::Latest() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (complete_.empty()) return std::nullopt;
+  return complete_.back();
+}
+
+std::vector<SnapshotMeta> SnapshotStore::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return complete_;
+}
+
+std::unique_ptr<SnapshotSink> SnapshotStore::BeginWrite(uint64_t applied_slot, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!complete_.empty() && applied_slot <= complete_.back().applied_slot) {
+    return Refuse(error, "cannot take a snapshot at slot " + std::to_string(applied_slot) +
+                             ": not newer than the latest snapshot " +
+                             DescribeMeta(complete_.back()));
+  }
+  const std::string name = TempDataName(applied_slot);
+  if (active_.count(name) != 0) {
+    return Refuse(error,
+                  "a snapshot at slot " + std::to_string(applied_slot) + " is already being taken");
+  }
+  const std::string path = PathOf(name);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Refuse(error, ErrnoMessage("cannot create", path));
+  active_.insert(name);
+  return std::unique_ptr<SnapshotSink>(
+      new SnapshotSink(*this, applied_slot, std::move(fd), options_.write_buffer_bytes));
+}
+
+bool SnapshotStore::VerifyFile(const SnapshotMeta& meta, std::string* error) const {
+  const std::string path = PathOf(DataName(meta.applied_slot));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Fail(error, ErrnoMessage("cannot open snapshot", path));
+  return VerifyOpenFile(fd.get(), meta, path, error);
+}
+
+std::unique_ptr<SnapshotSource> SnapshotStore::OpenReader(const SnapshotMeta& meta,
+                                                          std::string* error) {
+  const std::string path = PathOf(DataName(meta.applied_slot));
+  UniqueFd fd;
+  {
+    // Opened under the lock so that pruning cannot remove it in between; once
+    // open, the file stays readable even if it is pruned later.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::find(complete_.begin(), complete_.end(), meta) == complete_.end()) {
+      return Refuse(error, "no complete snapshot " + DescribeMeta(meta) + " in " + dir_ +
+                               " (never installed, or pruned)");
+    }
+    fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  }
+  if (!fd.valid()) return Refuse(error, ErrnoMessage("cannot open snapshot", path));
+  if (!VerifyOpenFile(fd.get(), meta, path, error)) return nullptr;
+  return std::unique_ptr<SnapshotSource>(new SnapshotSource(meta, std::move(fd), path));
+}
+
+std::unique_ptr<SnapshotReceiver> SnapshotStore::BeginReceive(const SnapshotMeta& meta,
+                                                              std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (receiving_) return Refuse(error, "another snapshot receive is in progress");
+  if (!complete_.empty() && meta.applied_slot <= complete_.back().applied_slot) {
+    return Refuse(error, "refusing snapshot " + DescribeMeta(meta) +
+                             ": not newer than the latest " + DescribeMeta(complete_.back()));
+  }
+  if (meta.size_bytes < kDataMagic.size()) {
+    return Refuse(error, "refusing snapshot " + DescribeMeta(meta) + ": too small to be one");
+  }
+  const std::string part_name = PartName(meta.applied_slot, meta.crc32c);
+  const std::string progress_name = ProgressName(meta.applied_slot, meta.crc32c);
+
+  // Partial receives of other snapshots are dead: remove them.
+  std::vector<std::string> names;
+  if (!ListNames(dir_, names, error)) return nullptr;
+  for (const std::string& name : names) {
+    std::optional<ParsedName> parsed = ParseName(name);
+    if (!parsed || (parsed->kind != FileKind::kPart && parsed->kind != FileKind::kProgress &&
+                    parsed->kind != FileKind::kTempProgress)) {
+      continue;
+    }
+    if (name == part_name || name == progress_name) continue;
+    if (!RemoveFile(PathOf(name), error)) return nullptr;
+  }
+
+  // Resume from the durable length recorded for this very snapshot, if any.
+  uint64_t durable = 0;
+  std::string bytes;
+  if (ReadSmallFile(PathOf(progress_name), kEncodedProgressSize, bytes, nullptr)) {
+    std::optional<ReceiveProgress> progress = DecodeProgress(bytes);
+    if (progress && progress->meta == meta) {
+      durable = progress->durable_bytes;
+    } else if (!RemoveFile(PathOf(progress_name), error)) {
+      return nullptr;
+    }
+  }
+  const std::string part_path = PathOf(part_name);
+  UniqueFd fd(::open(part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Refuse(error, ErrnoMessage("cannot open", part_path));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Refuse(error, ErrnoMessage("cannot stat", part_path));
+  if (static_cast<uint64_t>(st.st_size) < durable) durable = 0;  // damaged: start over
+  // Bytes past the durable length were never fsynced: they may be garbage.
+  if (::ftruncate(fd.get(), static_cast<off_t>(durable)) != 0) {
+    return Refuse(error, ErrnoMessage("cannot truncate", part_path));
+  }
+  uint32_t crc = 0;
+  if (!ChecksumFile(fd.get(), durable, crc, part_path, error)) return nullptr;
+  if (::lseek(fd.get(), static_cast<off_t>(durable), SEEK_SET) < 0) {
+    return Refuse(error, ErrnoMessage("cannot seek in", part_path));
+  }
+  receiving_ = true;
+  active_.insert(part_name);
+  return std::unique_ptr<SnapshotReceiver>(
+      new SnapshotReceiver(*this, meta, std::move(fd), durable, Crc32cStream::Resume(crc)));
+}
+
+bool SnapshotStore::Install(int data_fd, const std::string& temp_name, const SnapshotMeta& meta,
+                            bool* crashed, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *crashed = false;
+  auto reached = [&](InstallStep step) {
+    if (options_.crash_before && options_.crash_before(step)) {
+      *crashed = true;
+      return Fail(error, std::string("simulated crash before install step: ") + StepName(step));
+    }
+    return true;
+  };
+  if (!complete_.empty() && meta.applied_slot <= complete_.back().applied_slot) {
+    return Fail(error, "snapshot " + DescribeMeta(meta) + " is not newer than the latest " +
+                           DescribeMeta(complete_.back()) + "; not installed");
+  }
+  const std::string data_path = PathOf(DataName(meta.applied_slot));
+  const std::string meta_path = PathOf(MetaName(meta.applied_slot));
+  const std::string meta_temp = meta_path + ".tmp";
+  const std::string temp_path = PathOf(temp_name);
+
+  if (!reached(InstallStep::kSyncData) || !SyncFd(data_fd, temp_path, error)) return false;
+
+  if (!reached(InstallStep::kWriteMetaTemp)) return false;
+  {
+    UniqueFd fd(::open(meta_temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd.valid()) return Fail(error, ErrnoMessage("cannot create", meta_temp));
+    if (!WriteAll(fd.get(), EncodeMeta(meta), meta_temp, error) ||
+        !SyncFd(fd.get(), meta_temp, error)) {
+      RemoveFile(meta_temp, nullptr);
+      return false;
+    }
+  }
+
+  if (!reached(InstallStep::kRenameMeta)) return false;
+  if (::rename(meta_temp.c_str(), meta_path.c_str()) != 0) {
+    Fail(error, ErrnoMessage("cannot rename " + meta_temp + " to", meta_path));
+    RemoveFile(meta_temp, nullptr);
+    return false;
+  }
+
+  if (!reached(InstallStep::kRenameData)) return false;
+  if (::rename(temp_path.c_str(), data_path.c_str()) != 0) {
+    Fail(error, ErrnoMessage("cannot rename " + temp_path + " to", data_path));
+    RemoveFile(meta_path, nullptr);  // a meta without data is not a snapshot
+    return false;
+  }
+
+  if (!reached(InstallStep::kSyncDirectory)) return false;
+  if (!SyncDirectory(dir_, error)) {
+    // Whether the renames are durable is unknown: do not report success, and
+    // take the snapshot back out (meta first) so that this process does not
+    // see a snapshot it was told failed.
+    RemoveFile(meta_path, nullptr);
+    RemoveFile(data_path, nullptr);
+    return false;
+  }
+  complete_.push_back(meta);
+
+  if (!reached(InstallStep::kPrune)) return false;
+  // The snapshot is durable; a failure to prune only leaves extra files that
+  // the next install or Open removes, so it does not fail the install.
+  PruneLocked(nullptr);
+  return true;
+}
+
+bool SnapshotStore::PruneLocked(std::string* error) {
+  bool removed = false;
+  while (complete_.size() > options_.keep) {
+    const uint64_t slot = complete_.front().applied_slot;
+    // Meta first: data without meta is recognisably incomplete.
+    if (!RemoveFile(PathOf(MetaName(slot)), error)) return false;
+    complete_.erase(complete_.begin());
+    removed = true;
+    if (!RemoveFile(PathOf(DataName(slot)), error)) return false;
+  }
+  if (!complete_.empty()) {
+    const uint64_t latest = complete_.back().applied_slot;
+    std::vector<std::string> names;
+    if (!ListNames(dir_, names, error)) return false;
+    for (const std::string& name : names) {
+      std::optional<ParsedName> parsed = ParseName(name);
+      if (!parsed || parsed->slot > latest) continue;
+      if (parsed->kind != FileKind::kPart && parsed->kind != FileKind::kProgress) continue;
+      if (active_.count(PartName(parsed->slot, parsed->crc)) != 0) continue;  // live receiver
+      if (!RemoveFile(PathOf(name), error)) return false;
+      removed = true;
+    }
+  }
+  return !removed || SyncDirectory(dir_, error);
+}
+
+void SnapshotStore::ReleaseWrite(const std::string& temp_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_.erase(temp_name);
+}
+
+void SnapshotStore::ReleaseReceive(const std::string& part_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_.erase(part_name);
+  receiving_ = false;
+}
+
+}  // namespace synod::snapshot
