@@ -41,6 +41,9 @@ struct Promise {
   Slot next_slot = 0;
   bool more = false;
   Slot chosen_point = 0;  // acceptor's contiguous chosen prefix
+  // The acceptor deleted its entries at slots <= compacted (all chosen, held
+  // in its snapshot): the proposer must never propose there.
+  Slot compacted = 0;
   std::vector<SlotEntry> entries;
 };
 
@@ -83,9 +86,12 @@ struct CatchupRequest {
   Slot to_slot = 0;
 };
 
-// Chosen values (only values the sender knows are chosen).
+// Chosen values (only values the sender knows are chosen). If the request
+// started at or below `compacted`, the sender has deleted those slots: the
+// requester must install the sender's snapshot instead (entries then empty).
 struct CatchupReply {
   std::vector<CommittedEntry> entries;
+  Slot compacted = 0;
 };
 
 using MessageBody = std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept, Accepted,

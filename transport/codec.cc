@@ -58,6 +58,7 @@ struct BodyEncoder {
     b.setNextSlot(m.next_slot);
     b.setMore(m.more);
     b.setChosenPoint(m.chosen_point);
+    b.setCompacted(m.compacted);
     auto entries = b.initEntries(static_cast<unsigned>(m.entries.size()));
     for (unsigned i = 0; i < m.entries.size(); ++i) {
       const paxos::SlotEntry& se = m.entries[i];
@@ -102,6 +103,7 @@ struct BodyEncoder {
   }
   void operator()(const paxos::CatchupReply& m) {
     auto b = out.initCatchupReply();
+    b.setCompacted(m.compacted);
     auto entries = b.initEntries(static_cast<unsigned>(m.entries.size()));
     for (unsigned i = 0; i < m.entries.size(); ++i) {
       entries[i].setSlot(m.entries[i].slot);
@@ -255,6 +257,7 @@ class Decoder {
         auto entries = in.getCatchupReply().getEntries();
         if (!GetList(entries.size(), "catchupReply.entries")) return false;
         paxos::CatchupReply m;
+        m.compacted = in.getCatchupReply().getCompacted();
         m.entries.reserve(entries.size());
         for (auto e : entries) {
           paxos::CommittedEntry ce;
@@ -280,6 +283,7 @@ class Decoder {
     if (m.next_slot < m.from_slot) return Fail("promise: nextSlot below fromSlot");
     m.more = r.getMore();
     m.chosen_point = r.getChosenPoint();
+    m.compacted = r.getCompacted();
     auto entries = r.getEntries();
     if (!GetList(entries.size(), "promise.entries")) return false;
     m.entries.reserve(entries.size());

@@ -47,6 +47,7 @@ struct Promise {
   more @3 :Bool;
   chosenPoint @4 :UInt64;
   entries @5 :List(SlotEntry);
+  compacted @6 :UInt64;  # acceptor deleted slots <= compacted (chosen, in its snapshot)
 }
 struct Accept { ballot @0 :Ballot; slot @1 :UInt64; value @2 :Value; commit @3 :UInt64; }
 struct Accepted { ballot @0 :Ballot; slot @1 :UInt64; }
@@ -54,7 +55,10 @@ struct Reject { ballot @0 :Ballot; promised @1 :Ballot; }
 struct Heartbeat { ballot @0 :Ballot; commit @1 :UInt64; }
 struct HeartbeatReply { ballot @0 :Ballot; chosenPoint @1 :UInt64; }
 struct CatchupRequest { fromSlot @0 :UInt64; toSlot @1 :UInt64; }
-struct CatchupReply { entries @0 :List(CommittedEntry); }
+struct CatchupReply {
+  entries @0 :List(CommittedEntry);
+  compacted @1 :UInt64;  # sender deleted slots <= compacted: fetch its snapshot
+}
 
 # One Paxos message with its addressing (mirrors paxos::Message).
 struct Message {

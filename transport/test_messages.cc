@@ -22,6 +22,7 @@ std::vector<paxos::Message> OneOfEachMessage(paxos::ReplicaId from, paxos::Repli
               9,
               true,
               4,
+              3,
               {SlotEntry{5, Entry{b, cmds, false}}, SlotEntry{6, Entry{{}, noop, true}}}});
   bodies.push_back(Accept{b, 11, cmds, 10});
   bodies.push_back(Accepted{b, 11});
@@ -29,7 +30,7 @@ std::vector<paxos::Message> OneOfEachMessage(paxos::ReplicaId from, paxos::Repli
   bodies.push_back(Heartbeat{b, 10});
   bodies.push_back(HeartbeatReply{b, 10});
   bodies.push_back(CatchupRequest{3, 8});
-  bodies.push_back(CatchupReply{{CommittedEntry{3, cmds}, CommittedEntry{4, noop}}});
+  bodies.push_back(CatchupReply{{CommittedEntry{3, cmds}, CommittedEntry{4, noop}}, 2});
   std::vector<Message> out;
   for (MessageBody& body : bodies) out.push_back(Message{from, to, std::move(body)});
   return out;
