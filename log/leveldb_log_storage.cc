@@ -16,6 +16,7 @@ namespace {
 constexpr char kMetaKey[] = "meta";
 constexpr char kPromisedKey[] = "promised";
 constexpr char kAppliedKey[] = "applied";
+constexpr char kCompactedKey[] = "compacted";
 constexpr char kEntryPrefix = 'e';
 
 std::string EntryKey(paxos::Slot slot) { return std::string(1, kEntryPrefix) + EncodeSlot(slot); }
@@ -154,7 +155,12 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
 
 LevelDbLogStorage::LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<leveldb::DB> db,
                                      bool fresh, LogMetadata metadata)
-    : options_(std::move(options)), db_(std::move(db)), fresh_(fresh), metadata_(metadata) {}
+    : options_(std::move(options)), db_(std::move(db)), fresh_(fresh), metadata_(metadata) {
+  std::string value;
+  if (db_->Get(leveldb::ReadOptions(), kCompactedKey, &value).ok()) {
+    compacted_ = DecodeSlot(value).value_or(0);  // Load() reports corruption
+  }
+}
 
 LevelDbLogStorage::~LevelDbLogStorage() = default;
 
@@ -179,6 +185,23 @@ void LevelDbLogStorage::WriteUnsynced(const std::vector<paxos::SlotEntry>& entri
   leveldb::WriteBatch batch;
   for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
   Write(batch, "recording chosen marks", /*sync=*/false);
+}
+
+void LevelDbLogStorage::Compact(paxos::Slot through) {
+  if (through <= compacted_) return;
+  leveldb::WriteBatch batch;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  const std::string end = EntryKey(through);
+  for (it->Seek(EntryKey(compacted_ + 1)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
+    batch.Delete(it->key());
+  }
+  if (!it->status().ok()) {
+    options_.fatal("reading the log in " + options_.dir +
+                   " to compact it failed: " + it->status().ToString());
+  }
+  batch.Put(kCompactedKey, EncodeSlot(through));
+  Write(batch, "compacting the log", /*sync=*/false);
+  compacted_ = through;
 }
 
 void LevelDbLogStorage::SetClusterId(const std::string& cluster_id) {
@@ -211,6 +234,10 @@ std::string LevelDbLogStorage::LoadChecked(RecoveredLog& out) const {
       std::optional<paxos::Ballot> ballot = DecodeBallot(value);
       if (!ballot) return "corrupt promised ballot in " + options_.dir;
       out.paxos.promised = *ballot;
+    } else if (key == kCompactedKey) {
+      std::optional<paxos::Slot> compacted = DecodeSlot(value);
+      if (!compacted) return "corrupt compaction point in " + options_.dir;
+      out.paxos.compacted = *compacted;
     } else if (key == kAppliedKey) {
       std::optional<paxos::Slot> applied = DecodeSlot(value);
       if (!applied) return "corrupt applied index in " + options_.dir;

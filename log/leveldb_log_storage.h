@@ -49,6 +49,7 @@ class LevelDbLogStorage final : public LogStorage {
   void Persist(const std::optional<paxos::Ballot>& promised,
                const std::vector<paxos::SlotEntry>& entries) override;
   void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) override;
+  void Compact(paxos::Slot through) override;
   void SetClusterId(const std::string& cluster_id) override;
   void SetApplied(paxos::Slot applied) override;
   RecoveredLog Load() const override;
@@ -64,6 +65,7 @@ class LevelDbLogStorage final : public LogStorage {
   std::unique_ptr<leveldb::DB> db_;
   bool fresh_;
   LogMetadata metadata_;
+  paxos::Slot compacted_ = 0;  // last compaction point written (deletions start above it)
 };
 
 }  // namespace synod::log

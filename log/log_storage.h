@@ -44,6 +44,11 @@ class LogStorage {
   // writes but without a sync: a crash may lose any of them. Write failures
   // are still fatal.
   virtual void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) = 0;
+  // Deletes the entries at slots <= `through` and records `through` as the
+  // compaction point (RecoveredLog::paxos.compacted), without a sync: a crash
+  // may undo it, which only leaves entries that are still true. The caller
+  // guarantees a durable snapshot covers `through`. Lower points are ignored.
+  virtual void Compact(paxos::Slot through) = 0;
   // Durably records the cluster id the members agreed on.
   virtual void SetClusterId(const std::string& cluster_id) = 0;
   // Durably records the applied index (called together with a snapshot).

@@ -28,6 +28,12 @@ void MemoryLogStorage::WriteUnsynced(const std::vector<paxos::SlotEntry>& entrie
   for (const paxos::SlotEntry& se : entries) entries_[se.slot] = se.entry;
 }
 
+void MemoryLogStorage::Compact(paxos::Slot through) {
+  if (through <= compacted_ || !CheckWrite("compacting the log")) return;
+  entries_.erase(entries_.begin(), entries_.upper_bound(through));
+  compacted_ = through;
+}
+
 void MemoryLogStorage::SetClusterId(const std::string& cluster_id) {
   if (CheckWrite("recording the cluster id")) metadata_.cluster_id = cluster_id;
 }
@@ -42,6 +48,7 @@ RecoveredLog MemoryLogStorage::Load() const {
   out.fresh = fresh_;
   out.applied = applied_;
   out.paxos.promised = promised_;
+  out.paxos.compacted = compacted_;
   for (const auto& [slot, entry] : entries_) out.paxos.entries.push_back({slot, entry});
   return out;
 }

@@ -17,6 +17,7 @@ class MemoryLogStorage final : public LogStorage {
   void Persist(const std::optional<paxos::Ballot>& promised,
                const std::vector<paxos::SlotEntry>& entries) override;
   void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) override;
+  void Compact(paxos::Slot through) override;
   void SetClusterId(const std::string& cluster_id) override;
   void SetApplied(paxos::Slot applied) override;
   RecoveredLog Load() const override;
@@ -33,6 +34,7 @@ class MemoryLogStorage final : public LogStorage {
   paxos::Ballot promised_;
   std::map<paxos::Slot, paxos::Entry> entries_;
   paxos::Slot applied_ = 0;
+  paxos::Slot compacted_ = 0;
   bool fail_next_ = false;
   size_t writes_ = 0;
   bool fresh_ = true;

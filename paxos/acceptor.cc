@@ -26,6 +26,7 @@ void Acceptor::SendPromisePage(ReplicaId to, Ballot ballot, Slot from_slot) {
   promise.ballot = ballot;
   promise.from_slot = from_slot;
   promise.chosen_point = learner_.chosen_point();
+  promise.compacted = state_.compacted();
   size_t bytes = 0;
   const auto& log = state_.log();
   auto it = log.lower_bound(from_slot);
@@ -56,6 +57,16 @@ void Acceptor::OnAccept(ReplicaId from, const Accept& accept) {
   }
   if (accept.ballot < state_.promised()) {
     state_.Send(from, Reject{accept.ballot, state_.promised()});
+    return;
+  }
+  if (accept.slot <= state_.compacted()) {
+    // Chosen and deleted here (a leader that did not hear this acceptor's
+    // promise retransmits). Nothing to accept; tell the leader where this
+    // log starts, so it installs a snapshot instead of waiting for a vote.
+    state_.SetPromised(accept.ballot);
+    election_.OnLeaderContact(from, accept.ballot);
+    state_.Send(from, CatchupReply{{}, state_.snapshot_slot()});
+    learner_.OnCommitInfo(from, accept.ballot, accept.commit);
     return;
   }
   const Entry* existing = state_.Find(accept.slot);

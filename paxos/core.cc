@@ -94,7 +94,7 @@ void Core::Step(const Message& message) {
         } else if constexpr (std::is_same_v<T, CatchupRequest>) {
           learner_->OnCatchupRequest(from, m);
         } else if constexpr (std::is_same_v<T, CatchupReply>) {
-          learner_->OnCatchupReply(m);
+          learner_->OnCatchupReply(from, m);
         }
       },
       message.body);
@@ -152,6 +152,23 @@ void Core::Advance() {
   proposer_->OnPersisted(persisted);
 }
 
+void Core::Compact(Slot snapshot_slot, Slot keep_tail) {
+  SYNOD_INVARIANT(snapshot_slot <= learner_->delivered(), "a snapshot of slots not yet delivered");
+  state_->NoteSnapshot(snapshot_slot);
+  Slot upto = snapshot_slot > keep_tail ? snapshot_slot - keep_tail : 0;
+  if (upto <= state_->compacted()) return;
+  state_->DropThrough(upto);
+  proposer_->ForgetThrough(upto);
+}
+
+bool Core::InstallSnapshot(Slot slot) {
+  if (slot <= learner_->delivered()) return false;
+  state_->DropThrough(slot);
+  proposer_->ForgetThrough(slot);
+  learner_->InstallSnapshot(slot);
+  return true;
+}
+
 CoreStatus Core::Status() const {
   CoreStatus status;
   status.id = state_->self();
@@ -162,6 +179,7 @@ CoreStatus Core::Status() const {
   status.chosen_point = learner_->chosen_point();
   status.delivered = learner_->delivered();
   status.last_slot = state_->LastSlot();
+  status.compacted = state_->compacted();
   status.pending_commands = proposer_->pending_commands();
   return status;
 }

@@ -57,6 +57,7 @@ struct CoreStatus {
   Slot chosen_point = 0;        // every slot <= chosen_point is chosen locally
   Slot delivered = 0;           // every slot <= delivered was handed out in a Ready
   Slot last_slot = 0;           // highest slot with an entry
+  Slot compacted = 0;           // entries <= compacted deleted (covered by a snapshot)
   size_t pending_commands = 0;  // leader only: queued, not yet in a slot
 };
 
@@ -94,6 +95,20 @@ class Core {
   // The outstanding Ready's state is durable (and its messages were handed to
   // the network). Requires a Ready outstanding.
   void Advance();
+
+  // The application holds a durable snapshot covering slots <= snapshot_slot
+  // (<= Status().delivered): entries at slots <= snapshot_slot - keep_tail are
+  // deleted (the next Ready carries compact_through); slower replicas get the
+  // snapshot. Lower points are ignored. Throws InvariantViolation if
+  // snapshot_slot > delivered.
+  void Compact(Slot snapshot_slot, Slot keep_tail);
+  // The application's state was replaced by a durable snapshot covering slots
+  // <= `slot` (see Ready::fetch_snapshot). Returns false and changes nothing
+  // if the snapshot is not newer than what was delivered (an old snapshot is
+  // ignored). Otherwise slots <= slot count as chosen and delivered, their
+  // entries are deleted (next Ready: compact_through) and committed values
+  // not yet handed out at or below `slot` are dropped (the snapshot holds them).
+  bool InstallSnapshot(Slot slot);
 
   CoreStatus Status() const;
   // The value this replica holds as chosen for `slot`, or null.

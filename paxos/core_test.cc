@@ -265,6 +265,111 @@ TEST(Core, TakeReadyTwiceWithoutAdvanceIsAnInvariantViolation) {
   EXPECT_THROW(h.core(1).TakeReady(), InvariantViolation);
 }
 
+// Drains a lone core's Readies as if each were durable at once; returns them.
+std::vector<Ready> DrainAll(Core& core) {
+  std::vector<Ready> out;
+  while (core.HasReady()) {
+    out.push_back(core.TakeReady());
+    core.Advance();
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<T> Sent(const std::vector<Ready>& readies) {
+  std::vector<T> out;
+  for (const Ready& ready : readies) {
+    for (const auto* list : {&ready.messages, &ready.messages_after_persist}) {
+      for (const Message& m : *list) {
+        if (const T* body = std::get_if<T>(&m.body)) out.push_back(*body);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(Core, CompactionIsReportedAndCompactedSlotsAreServedAsASnapshot) {
+  SplitMix64 random(1);
+  Core follower(2, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  Ballot leader{1, 1};
+  for (Slot slot = 1; slot <= 3; ++slot) {
+    follower.Step(Message{1, 2, Accept{leader, slot, MakeCommandsValue({"c"}), 0}});
+  }
+  follower.Step(Message{1, 2, Heartbeat{leader, 3}});
+  DrainAll(follower);
+  ASSERT_EQ(follower.Status().delivered, 3u);
+
+  follower.Compact(/*snapshot_slot=*/3, /*keep_tail=*/1);
+  std::vector<Ready> readies = DrainAll(follower);
+  ASSERT_EQ(readies.size(), 1u);
+  EXPECT_EQ(readies[0].compact_through, std::optional<Slot>(2));
+  EXPECT_EQ(follower.Status().compacted, 2u);
+  EXPECT_EQ(follower.ChosenValue(1), nullptr) << "deleted";
+  EXPECT_NE(follower.ChosenValue(3), nullptr) << "kept in the tail";
+
+  // A lagging learner asking for deleted slots is told to take the snapshot.
+  follower.Step(Message{3, 2, CatchupRequest{1, 3}});
+  auto replies = Sent<CatchupReply>(DrainAll(follower));
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(replies[0].entries.empty());
+  EXPECT_EQ(replies[0].compacted, 3u) << "the snapshot covers slot 3";
+
+  // A candidate learns where the log was compacted; it gets only live entries.
+  Ballot candidate{2, 1};  // the live leader itself (stickiness refuses others)
+  follower.Step(Message{1, 2, Prepare{candidate, 1}});
+  auto promises = Sent<Promise>(DrainAll(follower));
+  ASSERT_EQ(promises.size(), 1u);
+  EXPECT_EQ(promises[0].compacted, 2u);
+  ASSERT_EQ(promises[0].entries.size(), 1u);
+  EXPECT_EQ(promises[0].entries[0].slot, 3u);
+
+  // An Accept for a deleted slot is not acknowledged (nothing is stored); the
+  // sender is told to install the snapshot instead.
+  follower.Step(Message{1, 2, Accept{candidate, 1, NoopValue(), 0}});
+  std::vector<Ready> after = DrainAll(follower);
+  EXPECT_TRUE(Sent<Accepted>(after).empty());
+  ASSERT_EQ(Sent<CatchupReply>(after).size(), 1u);
+  for (const Ready& ready : after) EXPECT_TRUE(ready.entries.empty());
+  EXPECT_THROW(follower.Compact(10, 0), InvariantViolation) << "not delivered yet";
+}
+
+TEST(Core, InstallsANewerSnapshotAndIgnoresAnOlderOne) {
+  SplitMix64 random(1);
+  Core follower(3, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  follower.Step(Message{1, 3, CatchupReply{{}, 10}});
+  std::vector<Ready> readies = DrainAll(follower);
+  ASSERT_EQ(readies.size(), 1u);
+  ASSERT_TRUE(readies[0].fetch_snapshot.has_value());
+  EXPECT_EQ(readies[0].fetch_snapshot->from, 1u);
+  EXPECT_EQ(readies[0].fetch_snapshot->at_least, 10u);
+
+  ASSERT_TRUE(follower.InstallSnapshot(10));
+  CoreStatus status = follower.Status();
+  EXPECT_EQ(status.delivered, 10u);
+  EXPECT_EQ(status.chosen_point, 10u);
+  EXPECT_EQ(status.compacted, 10u);
+  readies = DrainAll(follower);
+  ASSERT_EQ(readies.size(), 1u);
+  EXPECT_EQ(readies[0].compact_through, std::optional<Slot>(10));
+  EXPECT_TRUE(readies[0].committed.empty()) << "the snapshot holds slots <= 10";
+
+  EXPECT_FALSE(follower.InstallSnapshot(7)) << "older than the local state";
+  EXPECT_FALSE(follower.InstallSnapshot(10));
+  EXPECT_EQ(follower.Status().delivered, 10u);
+
+  // The log continues after the snapshot.
+  Ballot leader{1, 1};
+  follower.Step(Message{1, 3, Accept{leader, 11, MakeCommandsValue({"x"}), 0}});
+  follower.Step(Message{1, 3, Heartbeat{leader, 11}});
+  readies = DrainAll(follower);
+  std::vector<CommittedEntry> committed;
+  for (const Ready& ready : readies) {
+    committed.insert(committed.end(), ready.committed.begin(), ready.committed.end());
+  }
+  ASSERT_EQ(committed.size(), 1u);
+  EXPECT_EQ(committed[0].slot, 11u);
+}
+
 TEST(Configuration, MajorityQuorums) {
   EXPECT_EQ(Configuration({1, 2, 3}).QuorumSize(), 2u);
   EXPECT_EQ(Configuration({1, 2, 3, 4, 5}).QuorumSize(), 3u);

@@ -8,8 +8,9 @@ namespace synod::paxos {
 
 Learner::Learner(ReplicaState& state, Slot applied) : state_(state) {
   // Slots the application already applied are chosen by definition (they were
-  // applied from chosen values, possibly through a snapshot).
+  // applied from chosen values) and covered by its durable state (snapshot).
   chosen_point_ = applied;
+  state_.NoteSnapshot(applied);
   delivered_ = applied;
   AdvanceChosenPoint();
 }
@@ -69,6 +70,15 @@ void Learner::RequestCatchup(ReplicaId from, Slot upto) {
 
 void Learner::OnCatchupRequest(ReplicaId from, const CatchupRequest& request) {
   CatchupReply reply;
+  const Entry* first = state_.Find(request.from_slot);
+  if (request.from_slot <= state_.snapshot_slot() && (first == nullptr || !first->chosen)) {
+    // This replica holds that slot's chosen value only inside its snapshot
+    // (deleted by compaction, or kept unmarked below the snapshot it
+    // restarted from): the requester must install the snapshot.
+    reply.compacted = state_.snapshot_slot();
+    state_.Send(from, std::move(reply));
+    return;
+  }
   size_t bytes = 0;
   Slot last = std::min(request.to_slot, chosen_point_);
   for (Slot slot = request.from_slot; slot <= last && slot > 0; ++slot) {
@@ -84,7 +94,11 @@ void Learner::OnCatchupRequest(ReplicaId from, const CatchupRequest& request) {
   if (!reply.entries.empty()) state_.Send(from, std::move(reply));
 }
 
-void Learner::OnCatchupReply(const CatchupReply& reply) {
+void Learner::OnCatchupReply(ReplicaId from, const CatchupReply& reply) {
+  if (reply.compacted > chosen_point_) {
+    // The sender deleted slots this replica still lacks: only its snapshot has them.
+    state_.RequestSnapshot(from, reply.compacted);
+  }
   for (const CommittedEntry& chosen : reply.entries) {
     if (chosen.slot == 0 || chosen.value == nullptr) continue;
     const Entry* entry = state_.Find(chosen.slot);
@@ -115,8 +129,24 @@ void Learner::OnCatchupReply(const CatchupReply& reply) {
   catchup_cooldown_ = 0;  // more may be needed: ask again on the next commit info
 }
 
+void Learner::NeedUpTo(ReplicaId from, Slot upto) {
+  if (upto <= chosen_point_) return;
+  want_from_ = from;
+  want_upto_ = upto;
+  RequestCatchup(from, upto);
+}
+
+void Learner::InstallSnapshot(Slot slot) {
+  SYNOD_INVARIANT(slot > delivered_, "a snapshot older than the local state is never installed");
+  chosen_point_ = std::max(chosen_point_, slot);
+  delivered_ = slot;
+  state_.NoteSnapshot(slot);
+  AdvanceChosenPoint();
+}
+
 void Learner::Tick() {
   if (catchup_cooldown_ > 0) --catchup_cooldown_;
+  if (want_upto_ > chosen_point_ && catchup_cooldown_ == 0) RequestCatchup(want_from_, want_upto_);
 }
 
 }  // namespace synod::paxos

@@ -29,7 +29,13 @@ class Learner {
   // A leader in `ballot` says every slot <= commit is chosen.
   void OnCommitInfo(ReplicaId leader, Ballot ballot, Slot commit);
   void OnCatchupRequest(ReplicaId from, const CatchupRequest& request);
-  void OnCatchupReply(const CatchupReply& reply);
+  void OnCatchupReply(ReplicaId from, const CatchupReply& reply);
+  // This replica must learn every slot <= upto; `from` can serve them (as
+  // values or as a snapshot). Retried on ticks until the chosen point gets there.
+  void NeedUpTo(ReplicaId from, Slot upto);
+  // The application's state was replaced by a snapshot covering slots <=
+  // `slot` (> delivered()): they count as chosen and delivered.
+  void InstallSnapshot(Slot slot);
   void Tick();
 
  private:
@@ -39,7 +45,9 @@ class Learner {
   ReplicaState& state_;
   Slot chosen_point_ = 0;
   Slot delivered_ = 0;
-  uint32_t catchup_cooldown_ = 0;  // ticks before another catch-up request
+  uint32_t catchup_cooldown_ = 0;     // ticks before another catch-up request
+  ReplicaId want_from_ = kNoReplica;  // NeedUpTo: who can serve
+  Slot want_upto_ = 0;
 };
 
 }  // namespace synod::paxos

@@ -18,6 +18,8 @@ void Proposer::StartPhase1() {
   self_promise_durable_ = false;
   promises_.clear();
   reports_.clear();
+  max_compacted_ = 0;
+  compacted_holder_ = kNoReplica;
   votes_.clear();
   heartbeat_elapsed_ = 0;
   for (ReplicaId member : state_.config().members()) {
@@ -62,6 +64,10 @@ void Proposer::OnPromise(ReplicaId from, const Promise& promise) {
   if (progress == promises_.end() || progress->second.complete) return;
   if (promise.from_slot != progress->second.next_slot) return;  // stale or duplicate page
   active_peers_.insert(from);
+  if (promise.compacted > max_compacted_) {
+    max_compacted_ = promise.compacted;
+    compacted_holder_ = from;
+  }
   for (const SlotEntry& se : promise.entries) {
     if (se.slot < promise.from_slot || (promise.more && se.slot >= promise.next_slot)) continue;
     MergeReport(se.slot, se.entry);
@@ -104,8 +110,13 @@ void Proposer::MaybeBecomeLeader() {
   check_quorum_elapsed_ = 0;
   active_peers_.clear();
 
-  Slot highest = reports_.empty() ? phase1_from_ - 1 : reports_.rbegin()->first;
-  for (Slot slot = phase1_from_; slot <= highest; ++slot) {
+  // Slots an acceptor compacted are chosen (and held in its snapshot): never
+  // propose there, not even a no-op; learn them by installing that snapshot.
+  Slot first = std::max(phase1_from_, max_compacted_ + 1);
+  if (max_compacted_ > learner_.chosen_point())
+    learner_.NeedUpTo(compacted_holder_, max_compacted_);
+  Slot highest = reports_.empty() ? first - 1 : std::max(first - 1, reports_.rbegin()->first);
+  for (Slot slot = first; slot <= highest; ++slot) {
     auto it = reports_.find(slot);
     ValuePtr value = it == reports_.end() ? NoopValue() : it->second.value;
     const Entry* local = state_.Find(slot);
@@ -134,6 +145,11 @@ void Proposer::ProposeAt(Slot slot, ValuePtr value) {
 
 void Proposer::SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value) {
   state_.Send(to, Accept{ballot_, slot, value, learner_.chosen_point()});
+}
+
+void Proposer::ForgetThrough(Slot slot) {
+  votes_.erase(votes_.begin(), votes_.upper_bound(slot));
+  if (state_.role == Role::kLeader && next_slot_ <= slot) next_slot_ = slot + 1;
 }
 
 void Proposer::CountVote(Slot slot, ReplicaId voter) {

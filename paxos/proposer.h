@@ -44,6 +44,9 @@ class Proposer {
   void OnHeartbeatReply(ReplicaId from, const HeartbeatReply& reply);
   // The outstanding Ready became durable: count this replica's own votes.
   void OnPersisted(const PersistedSummary& persisted);
+  // Slots <= `slot` are chosen and gone from the log (snapshot installed):
+  // stop waiting for votes there.
+  void ForgetThrough(Slot slot);
 
   ProposeResult Propose(std::vector<std::string> commands);
   // Leader: heartbeats, retransmits, check-quorum. Candidate: retransmits.
@@ -75,7 +78,9 @@ class Proposer {
   Slot phase1_from_ = 0;
   bool self_promise_durable_ = false;
   std::map<ReplicaId, PromiseProgress> promises_;
-  std::map<Slot, Report> reports_;  // highest-ballot report per slot
+  std::map<Slot, Report> reports_;           // highest-ballot report per slot
+  Slot max_compacted_ = 0;                   // highest compaction point promised to us
+  ReplicaId compacted_holder_ = kNoReplica;  // who reported it
 
   // Phase 2.
   Slot next_slot_ = 0;

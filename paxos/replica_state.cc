@@ -14,7 +14,9 @@ ReplicaState::ReplicaState(ReplicaId self, Configuration config, CoreOptions opt
   if (!problem.empty()) throw std::invalid_argument("bad core options: " + problem);
   promised_ = durable.promised;
   NoteBallot(promised_);
+  compacted_ = durable.compacted;
   for (SlotEntry& se : durable.entries) {
+    if (se.slot <= compacted_) continue;  // a deletion that was not yet durable
     SYNOD_INVARIANT(se.slot > 0, "slot 0 is never used");
     SYNOD_INVARIANT(se.entry.value != nullptr, "a durable entry holds a value");
     SYNOD_INVARIANT(se.entry.ballot <= promised_, "an accepted ballot never exceeds the promise");
@@ -55,6 +57,27 @@ void ReplicaState::PutEntry(Slot slot, Entry entry) {
   log_[slot] = std::move(entry);
 }
 
+void ReplicaState::DropThrough(Slot upto) {
+  if (upto <= compacted_) return;
+  compacted_ = upto;
+  compaction_dirty_ = true;
+  log_.erase(log_.begin(), log_.upper_bound(upto));
+  dirty_slots_.erase(dirty_slots_.begin(), dirty_slots_.upper_bound(upto));
+  unsynced_dirty_slots_.erase(unsynced_dirty_slots_.begin(),
+                              unsynced_dirty_slots_.upper_bound(upto));
+  std::erase_if(committed_, [upto](const CommittedEntry& e) { return e.slot <= upto; });
+  // An Accepted waiting for a write that no longer holds its entry would
+  // report an accept that never became durable: withdraw it.
+  std::erase_if(messages_after_persist_, [upto](const Message& m) {
+    const Accepted* accepted = std::get_if<Accepted>(&m.body);
+    return accepted != nullptr && accepted->slot <= upto;
+  });
+}
+
+void ReplicaState::RequestSnapshot(ReplicaId from, Slot at_least) {
+  fetch_snapshot_ = SnapshotFetch{from, at_least};
+}
+
 void ReplicaState::NoteBallot(Ballot ballot) {
   if (ballot.round > max_seen_round_) max_seen_round_ = ballot.round;
 }
@@ -84,7 +107,8 @@ void ReplicaState::Deliver(CommittedEntry entry) { committed_.push_back(std::mov
 bool ReplicaState::HasReady() const {
   if (ready_outstanding_) return false;
   return promised_dirty_ || !dirty_slots_.empty() || !unsynced_dirty_slots_.empty() ||
-         !messages_.empty() || !messages_after_persist_.empty() || !committed_.empty();
+         !messages_.empty() || !messages_after_persist_.empty() || !committed_.empty() ||
+         compaction_dirty_ || fetch_snapshot_.has_value();
 }
 
 Ready ReplicaState::TakeReady() {
@@ -110,6 +134,10 @@ Ready ReplicaState::TakeReady() {
   ready.messages = std::move(messages_);
   ready.messages_after_persist = std::move(messages_after_persist_);
   ready.committed = std::move(committed_);
+  if (compaction_dirty_) ready.compact_through = compacted_;
+  compaction_dirty_ = false;
+  ready.fetch_snapshot = fetch_snapshot_;
+  fetch_snapshot_.reset();
   messages_.clear();
   messages_after_persist_.clear();
   committed_.clear();

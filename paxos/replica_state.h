@@ -7,6 +7,7 @@
 // else writes the log. Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -48,7 +49,19 @@ class ReplicaState {
   // unless the only change is setting the chosen mark (then unsynced).
   void PutEntry(Slot slot, Entry entry);
   const std::map<Slot, Entry>& log() const { return log_; }
-  Slot LastSlot() const { return log_.empty() ? 0 : log_.rbegin()->first; }
+  Slot LastSlot() const { return log_.empty() ? compacted_ : log_.rbegin()->first; }
+
+  // Slots <= compacted() hold no entry: they are chosen and covered by a
+  // snapshot (this replica's own, or one it installed).
+  Slot compacted() const { return compacted_; }
+  // Deletes entries (and undelivered committed values) at slots <= `upto` and
+  // schedules the deletion for the next Ready. Never lowers compacted().
+  void DropThrough(Slot upto);
+  // Highest slot covered by this replica's durable snapshot (0: none known).
+  Slot snapshot_slot() const { return snapshot_slot_; }
+  void NoteSnapshot(Slot slot) { snapshot_slot_ = std::max(snapshot_slot_, slot); }
+  // Asks the runtime (next Ready) to fetch a snapshot from `from`.
+  void RequestSnapshot(ReplicaId from, Slot at_least);
 
   // Highest round seen in any ballot (own or others'); new ballots go above it.
   uint64_t max_seen_round() const { return max_seen_round_; }
@@ -82,6 +95,10 @@ class ReplicaState {
 
   Ballot promised_;
   std::map<Slot, Entry> log_;
+  Slot compacted_ = 0;
+  Slot snapshot_slot_ = 0;
+  bool compaction_dirty_ = false;
+  std::optional<SnapshotFetch> fetch_snapshot_;
   uint64_t max_seen_round_ = 0;
 
   bool promised_dirty_ = false;

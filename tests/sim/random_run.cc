@@ -69,6 +69,7 @@ class RandomSchedule {
     result.steps = cluster_.now();
     result.chosen_slots = cluster_.checker().chosen_slots();
     result.faults = cluster_.faults();
+    result.snapshots_installed = cluster_.snapshots_installed();
     result.commands_answered = answered_;
     for (SimClient& client : clients_) {
       if (client.outstanding) {

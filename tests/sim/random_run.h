@@ -29,6 +29,7 @@ struct RunResult {
   SimTime steps = 0;
   size_t chosen_slots = 0;
   uint64_t faults = 0;
+  uint64_t snapshots_installed = 0;  // snapshots sent to a lagging replica and installed
   uint64_t commands_answered = 0;
   std::optional<std::string> violation;  // set when a property failed
   std::string trace;                     // recent events, when violated

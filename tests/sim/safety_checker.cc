@@ -71,7 +71,11 @@ void SafetyChecker::OnRestart(ReplicaId replica, const paxos::DurableState& reco
   for (const paxos::SlotEntry& se : recovered.entries) {
     if (se.entry.chosen) recovered_chosen.emplace(se.slot, se.entry.value);
   }
-  for (const auto& [slot, value] : durable_chosen_[replica]) {
+  // Entries at or below the compaction point were deleted on purpose (a
+  // snapshot covers them; StartCore checks that one does).
+  std::map<Slot, ValuePtr>& marks = durable_chosen_[replica];
+  marks.erase(marks.begin(), marks.upper_bound(recovered.compacted));
+  for (const auto& [slot, value] : marks) {
     auto it = recovered_chosen.find(slot);
     if (it == recovered_chosen.end()) {
       throw SimViolation(Where(replica, slot) + " lost a durable chosen mark across a restart");
@@ -98,6 +102,15 @@ void SafetyChecker::CheckPromise(ReplicaId replica, Ballot promised) const {
   if (it != promise_floor_.end() && promised < it->second) {
     throw SimViolation("replica " + std::to_string(replica) + " promise went backwards from " +
                        it->second.ToString() + " to " + promised.ToString());
+  }
+}
+
+void SafetyChecker::OnAppState(ReplicaId replica, Slot slot, const std::string& fingerprint) {
+  auto [it, inserted] = app_states_.emplace(slot, std::make_pair(replica, fingerprint));
+  if (!inserted && it->second.second != fingerprint) {
+    throw SimViolation("replica " + std::to_string(replica) + " has state [" + fingerprint +
+                       "] after slot " + std::to_string(slot) + " but replica " +
+                       std::to_string(it->second.first) + " had [" + it->second.second + "]");
   }
 }
 

@@ -12,7 +12,9 @@
 //     replica delivers the same value for a slot (applied sequences are
 //     prefixes of one another);
 //   - a replica's promise never decreases, across restarts too;
-//   - a durable chosen mark never disappears or changes across a restart.
+//   - a durable chosen mark never disappears or changes across a restart;
+//   - the application state after a slot is the same on every replica,
+//     whether it applied the slots or restored a snapshot.
 // Each violated property throws SimViolation. Not thread-safe.
 #pragma once
 
@@ -41,6 +43,9 @@ class SafetyChecker {
   void OnRestart(paxos::ReplicaId replica, const paxos::DurableState& recovered);
   // A replica's learner handed this chosen entry to its application.
   void OnDeliver(paxos::ReplicaId replica, const paxos::CommittedEntry& entry);
+  // A replica's application state after slot `slot` (applied one by one or
+  // restored from a snapshot) must equal every other replica's there.
+  void OnAppState(paxos::ReplicaId replica, paxos::Slot slot, const std::string& fingerprint);
   // Checks a live replica's in-memory promise against what it made durable.
   void CheckPromise(paxos::ReplicaId replica, paxos::Ballot promised) const;
 
@@ -63,6 +68,7 @@ class SafetyChecker {
   std::map<paxos::Slot, paxos::ValuePtr> chosen_;
   std::map<paxos::ReplicaId, paxos::Ballot> promise_floor_;
   std::map<paxos::ReplicaId, std::map<paxos::Slot, paxos::ValuePtr>> durable_chosen_;
+  std::map<paxos::Slot, std::pair<paxos::ReplicaId, std::string>> app_states_;
 };
 
 }  // namespace synod::sim

@@ -17,4 +17,13 @@ SimCounterApp::Result SimCounterApp::Apply(const std::string& text) {
   return Result{counter_, false};
 }
 
+std::string SimCounterApp::Fingerprint() const {
+  std::string out = std::to_string(counter_) + "/" + std::to_string(applied_commands_);
+  for (const auto& [client, session] : sessions_) {
+    out += " " + std::to_string(client) + ":" + std::to_string(session.last_seq) + "=" +
+           std::to_string(session.last_result);
+  }
+  return out;
+}
+
 }  // namespace synod::sim

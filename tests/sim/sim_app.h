@@ -27,6 +27,8 @@ class SimCounterApp {
   Result Apply(const std::string& command);
   int64_t counter() const { return counter_; }
   uint64_t applied_commands() const { return applied_commands_; }
+  // The whole state as text: equal states give equal fingerprints.
+  std::string Fingerprint() const;
 
  private:
   struct Session {

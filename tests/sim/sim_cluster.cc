@@ -3,16 +3,10 @@
 #include <algorithm>
 #include <sstream>
 
-#include "log/fault_injection_env.h"
-#include "log/leveldb_log_storage.h"
 #include "paxos/invariant.h"
+#include "tests/sim/sim_replica.h"
 
 namespace synod::sim {
-
-using paxos::Ballot;
-using paxos::Message;
-using paxos::ReplicaId;
-using paxos::Slot;
 
 namespace {
 constexpr size_t kRecentEvents = 120;
@@ -28,37 +22,6 @@ class ConstantRandom final : public paxos::RandomSource {
 };
 }  // namespace
 
-// One simulated replica: its core, its disk and its application.
-struct SimCluster::Replica {
-  ReplicaId id = 0;
-  bool up = true;
-  bool paused = false;
-  uint64_t restarts = 0;
-  std::unique_ptr<paxos::RandomSource> random;
-  std::unique_ptr<paxos::Core> core;
-  // Disk: what survives a crash.
-  Ballot disk_promised;
-  std::map<Slot, paxos::Entry> disk_entries;
-  // With options.leveldb_disk: the real storage code on a simulated disk; it
-  // must always agree with the model above.
-  std::unique_ptr<log::FaultInjectionEnv> env;
-  std::unique_ptr<log::LevelDbLogStorage> storage;
-  // The write in flight (at most one: the core has one Ready outstanding).
-  bool writing = false;
-  uint64_t generation = 0;
-  std::optional<Ballot> write_promised;
-  std::vector<paxos::SlotEntry> write_entries;
-  // Chosen marks written without a sync: durable only once a later synced
-  // write completes (it syncs the log they are in); a crash loses them.
-  std::vector<paxos::SlotEntry> unsynced_entries;
-  std::vector<Message> write_after_persist;
-  // Events held while paused.
-  std::vector<Event> held;
-  // Application.
-  SimCounterApp app;
-  std::vector<Slot> applied_slots;
-};
-
 SimCluster::SimCluster(const SimOptions& options, paxos::CoreOptions core_options,
                        bool manual_network, std::ostream* trace)
     : options_(options),
@@ -67,6 +30,12 @@ SimCluster::SimCluster(const SimOptions& options, paxos::CoreOptions core_option
       trace_(trace),
       rng_(options.seed),
       checker_(options.replicas) {
+  if (!manual_network_ && options.snapshots) {
+    // Snapshot cadence and log tail vary per seed (a quarter of runs take none).
+    std::mt19937_64 pick(options.seed ^ 0x5eedULL);
+    snapshot_every_ = pick() % 4 == 0 ? 0 : 2 + pick() % 25;
+    log_tail_ = pick() % 4;
+  }
   for (int i = 1; i <= options.replicas; ++i) {
     ids_.push_back(static_cast<ReplicaId>(i));
     auto replica = std::make_unique<Replica>();
@@ -117,12 +86,25 @@ void ThrowStorageFailure(const std::string& message) {
 }
 
 // The recovered state must equal what the disk model says was made durable.
-void CheckSameDurableState(ReplicaId id, const paxos::DurableState& model,
-                           const paxos::DurableState& stored) {
-  bool same = model.promised == stored.promised && model.entries.size() == stored.entries.size();
-  for (size_t i = 0; same && i < model.entries.size(); ++i) {
-    const paxos::SlotEntry& a = model.entries[i];
-    const paxos::SlotEntry& b = stored.entries[i];
+// Entries above both compaction points (a deletion is unsynced, so LevelDB and
+// the model may disagree on what was deleted; deleted entries are never used).
+std::vector<paxos::SlotEntry> LiveEntries(const paxos::DurableState& state, Slot compacted) {
+  std::vector<paxos::SlotEntry> out;
+  for (const paxos::SlotEntry& se : state.entries) {
+    if (se.slot > compacted) out.push_back(se);
+  }
+  return out;
+}
+
+void CheckSameDurableState(ReplicaId id, const paxos::DurableState& model_state,
+                           const paxos::DurableState& stored_state) {
+  Slot compacted = std::max(model_state.compacted, stored_state.compacted);
+  std::vector<paxos::SlotEntry> model = LiveEntries(model_state, compacted);
+  std::vector<paxos::SlotEntry> stored = LiveEntries(stored_state, compacted);
+  bool same = model_state.promised == stored_state.promised && model.size() == stored.size();
+  for (size_t i = 0; same && i < model.size(); ++i) {
+    const paxos::SlotEntry& a = model[i];
+    const paxos::SlotEntry& b = stored[i];
     // LevelDB may lose an unsynced chosen mark the model counts as synced (a
     // log file it switched away from is not synced); losing one is allowed.
     same = a.slot == b.slot && a.entry.ballot == b.entry.ballot &&
@@ -140,8 +122,15 @@ void CheckSameDurableState(ReplicaId id, const paxos::DurableState& model,
 void SimCluster::StartCore(Replica& replica) {
   paxos::DurableState durable;
   durable.promised = replica.disk_promised;
+  durable.compacted = replica.disk_compacted;
   for (const auto& [slot, entry] : replica.disk_entries) {
     durable.entries.push_back(paxos::SlotEntry{slot, entry});
+  }
+  Slot snapshot_slot = replica.snapshot_disk ? replica.snapshot_disk->slot : 0;
+  if (replica.disk_compacted > snapshot_slot) {
+    throw SimViolation("replica " + std::to_string(replica.id) + " compacted its log through " +
+                       std::to_string(replica.disk_compacted) +
+                       " but its durable snapshot covers only " + std::to_string(snapshot_slot));
   }
   if (options_.leveldb_disk) {
     if (!replica.env) replica.env = std::make_unique<log::FaultInjectionEnv>();
@@ -173,8 +162,11 @@ void SimCluster::StartCore(Replica& replica) {
                                                          replica.id * 7919 + replica.restarts);
   }
   replica.core = std::make_unique<paxos::Core>(replica.id, config, core_options_, *replica.random,
-                                               std::move(durable), /*applied=*/0);
-  replica.app = SimCounterApp(options_.broken != Break::kNoDedup);
+                                               std::move(durable), snapshot_slot);
+  // The application restarts from its latest durable snapshot (or empty).
+  replica.app = replica.snapshot_disk ? replica.snapshot_disk->app
+                                      : SimCounterApp(options_.broken != Break::kNoDedup);
+  replica.applied_through = snapshot_slot;
   replica.applied_slots.clear();
 }
 
@@ -213,8 +205,25 @@ void SimCluster::Dispatch(const Event& event) {
   }
   if (event.kind == Event::Kind::kDeliver) {
     Deliver(event.message);
-  } else {
+    return;
+  }
+  if (event.kind == Event::Kind::kDiskDone) {
     DiskDone(event.replica, event.generation);
+    return;
+  }
+  if (event.generation != replica.restarts) return;  // scheduled before a crash
+  switch (event.kind) {
+    case Event::Kind::kSnapshotTaken:
+      OnSnapshotTaken(replica);
+      break;
+    case Event::Kind::kSnapshotArrived:
+      OnSnapshotArrived(replica, event);
+      break;
+    case Event::Kind::kSnapshotInstalled:
+      OnSnapshotInstalled(replica);
+      break;
+    default:
+      break;
   }
 }
 
@@ -223,6 +232,9 @@ void SimCluster::Drain(Replica& replica) {
     paxos::Ready ready = replica.core->TakeReady();
     for (const Message& message : ready.messages) Send(message);
     for (const paxos::CommittedEntry& entry : ready.committed) Apply(replica, entry);
+    if (!ready.committed.empty()) MaybeTakeSnapshot(replica);
+    if (ready.compact_through) Compact(replica, *ready.compact_through);
+    if (ready.fetch_snapshot) StartSnapshotTransfer(replica, *ready.fetch_snapshot);
     if (ready.NeedsPersist()) {
       replica.writing = true;
       ++replica.generation;
@@ -266,6 +278,7 @@ void SimCluster::DiskDone(ReplicaId id, uint64_t generation) {
     }
     checker_.OnDurable(id, std::nullopt, replica.unsynced_entries);
     replica.unsynced_entries.clear();
+    ApplyUnsyncedCompaction(replica);
     if (replica.write_promised) replica.disk_promised = *replica.write_promised;
     for (const paxos::SlotEntry& se : replica.write_entries) {
       replica.disk_entries[se.slot] = se.entry;
@@ -293,7 +306,10 @@ void SimCluster::CheckReportIsDurable(const Message& message) const {
     }
   } else if (const auto* accepted = std::get_if<paxos::Accepted>(&message.body)) {
     // The disk must hold this accept or a state that subsumes it: an accept
-    // in a higher ballot made later, or the slot's chosen value.
+    // in a higher ballot made later, the slot's chosen value, or a compaction
+    // past the slot (the accept was durable; the slot is chosen and in the
+    // durable snapshot, so the entry was deleted on purpose).
+    if (accepted->slot <= sender.disk_compacted) return;
     auto it = sender.disk_entries.find(accepted->slot);
     if (it == sender.disk_entries.end() ||
         (it->second.ballot < accepted->ballot && !it->second.chosen)) {
@@ -304,8 +320,12 @@ void SimCluster::CheckReportIsDurable(const Message& message) const {
   }
 }
 
-void SimCluster::Send(const Message& message) {
-  CheckReportIsDurable(message);
+void SimCluster::Send(const Message& original) {
+  CheckReportIsDurable(original);
+  Message message = original;
+  if (options_.broken == Break::kHideCompaction) {
+    if (auto* promise = std::get_if<paxos::Promise>(&message.body)) promise->compacted = 0;
+  }
   if (link_down_[{message.from, message.to}]) return;
   if (manual_network_) {
     mailbox_.push_back(message);
@@ -329,17 +349,19 @@ void SimCluster::Deliver(const Message& message) {
 }
 
 void SimCluster::Apply(Replica& replica, const paxos::CommittedEntry& entry) {
-  Slot expected = replica.applied_slots.empty() ? 1 : replica.applied_slots.back() + 1;
+  Slot expected = replica.applied_through + 1;
   if (entry.slot != expected) {
     throw SimViolation("replica " + std::to_string(replica.id) + " applied slot " +
                        std::to_string(entry.slot) + " but expected " + std::to_string(expected));
   }
   checker_.OnDeliver(replica.id, entry);
   replica.applied_slots.push_back(entry.slot);
+  replica.applied_through = entry.slot;
   for (const std::string& command : entry.value->commands) {
     SimCounterApp::Result result = replica.app.Apply(command);
     if (apply_observer_) apply_observer_(replica.id, entry.slot, command, result);
   }
+  if (snapshot_every_ > 0) checker_.OnAppState(replica.id, entry.slot, replica.app.Fingerprint());
 }
 
 void SimCluster::Crash(ReplicaId id) {
@@ -352,6 +374,10 @@ void SimCluster::Crash(ReplicaId id) {
   replica.write_after_persist.clear();
   replica.write_entries.clear();
   replica.unsynced_entries.clear();  // never synced: lost
+  replica.unsynced_compaction.reset();
+  replica.snapshot_taking.reset();      // a snapshot write cut short
+  replica.snapshot_installing.reset();  // an install cut short
+  replica.snapshot_fetching = false;    // a transfer cut short
   replica.held.clear();
   replica.core.reset();
   replica.storage.reset();  // the process dies; unsynced data goes at restart

@@ -98,13 +98,31 @@ class SimCluster {
   // Kind name of a message body ("Accept", "Promise", ...).
   static std::string KindOf(const paxos::Message& message);
 
+  // Snapshot cadence of this run (random per seed; 0 = no snapshots).
+  uint64_t snapshot_every() const { return snapshot_every_; }
+  uint64_t snapshots_installed() const { return snapshots_installed_; }
+
  private:
   struct Replica;
+  // A replica's application state as of `slot` (a snapshot).
+  struct SimSnapshot {
+    paxos::Slot slot = 0;
+    SimCounterApp app;
+  };
   struct Event {
-    enum class Kind { kDeliver, kDiskDone } kind;
+    enum class Kind {
+      kDeliver,            // message
+      kDiskDone,           // replica's synced write completed
+      kSnapshotTaken,      // replica's snapshot write completed
+      kSnapshotArrived,    // a transfer from `from` reached replica
+      kSnapshotInstalled,  // replica made the received snapshot durable
+    } kind;
     paxos::Message message;    // kDeliver
-    paxos::ReplicaId replica;  // kDiskDone
-    uint64_t generation = 0;   // kDiskDone
+    paxos::ReplicaId replica;  // every other kind
+    uint64_t generation = 0;   // kDiskDone: write generation; others: replica's restarts
+    std::shared_ptr<const SimSnapshot> snapshot;  // kSnapshotArrived
+    paxos::ReplicaId from = 0;                    // kSnapshotArrived: sender
+    uint64_t from_generation = 0;                 // sender's restarts at send
   };
 
   Replica& At(paxos::ReplicaId id);
@@ -119,10 +137,25 @@ class SimCluster {
   void Deliver(const paxos::Message& message);
   void DiskDone(paxos::ReplicaId id, uint64_t generation);
   void Apply(Replica& replica, const paxos::CommittedEntry& entry);
+  // --- snapshots (sim_cluster_snapshots.cc) ---
+  // After applying: start taking a snapshot when due.
+  void MaybeTakeSnapshot(Replica& replica);
+  void OnSnapshotTaken(Replica& replica);
+  // Ready::fetch_snapshot: start a transfer from the named peer.
+  void StartSnapshotTransfer(Replica& replica, const paxos::SnapshotFetch& fetch);
+  void OnSnapshotArrived(Replica& replica, const Event& event);
+  void OnSnapshotInstalled(Replica& replica);
+  // Ready::compact_through: the model (and LevelDB) delete entries <= through.
+  void Compact(Replica& replica, paxos::Slot through);
+  // A sync makes an earlier unsynced compaction durable.
+  void ApplyUnsyncedCompaction(Replica& replica);
   void Note(const std::string& line);
   double Uniform();
 
   SimOptions options_;
+  uint64_t snapshot_every_ = 0;  // applied slots between snapshots (0: never)
+  uint64_t log_tail_ = 0;        // entries kept below a snapshot
+  uint64_t snapshots_installed_ = 0;
   paxos::CoreOptions core_options_;
   bool manual_network_;
   std::ostream* trace_;

@@ -1,7 +1,7 @@
 // synod-sim: runs the real paxos core through many seeded random schedules.
 //
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
-//             [--break skip-persist|small-quorum|no-dedup] [--trace]
+//             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot] [--trace]
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
@@ -21,10 +21,12 @@
 namespace {
 
 int Usage(const std::string& problem) {
-  std::cerr << "synod-sim: " << problem << "\n"
-            << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
-            << "                 [--break skip-persist|small-quorum|no-dedup] [--trace] [--history "
-               "FILE]\n";
+  std::cerr
+      << "synod-sim: " << problem << "\n"
+      << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
+      << "                 [--break "
+         "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot] [--trace] [--history "
+         "FILE]\n";
   return 64;
 }
 
@@ -88,12 +90,14 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   uint64_t base_seed = options.seed;
   uint64_t total_steps = 0, total_chosen = 0, total_faults = 0, total_answered = 0;
+  uint64_t total_installed = 0;
   for (uint64_t i = 0; i < runs; ++i) {
     options.seed = base_seed + i;
     synod::sim::RunResult result = synod::sim::RunRandomSchedule(options, &std::cout);
     total_steps += result.steps;
     total_chosen += result.chosen_slots;
     total_faults += result.faults;
+    total_installed += result.snapshots_installed;
     total_answered += result.commands_answered;
     if (!history_path.empty() && (i + 1 == runs || result.violation)) {
       std::ofstream out(history_path);
@@ -119,7 +123,8 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "runs=" << runs << " replicas=" << options.replicas << " steps=" << total_steps
             << " chosen_slots=" << total_chosen << " faults=" << total_faults
-            << " commands_answered=" << total_answered << " violations=0"
+            << " snapshots_installed=" << total_installed << " commands_answered=" << total_answered
+            << " violations=0"
             << " seconds=" << seconds << " schedules_per_s=" << (runs / seconds)
             << " steps_per_s=" << static_cast<uint64_t>(total_steps / seconds) << "\n";
   return 0;

@@ -8,9 +8,12 @@ Break ParseBreak(const std::string& name) {
   if (name == "skip-persist") return Break::kSkipPersist;
   if (name == "small-quorum") return Break::kSmallQuorum;
   if (name == "no-dedup") return Break::kNoDedup;
+  if (name == "hide-compaction") return Break::kHideCompaction;
+  if (name == "stale-snapshot") return Break::kStaleSnapshot;
   if (name == "none") return Break::kNone;
-  throw std::invalid_argument("unknown --break variant '" + name +
-                              "' (expected skip-persist, small-quorum or no-dedup)");
+  throw std::invalid_argument(
+      "unknown --break variant '" + name +
+      "' (expected skip-persist, small-quorum, no-dedup, hide-compaction or stale-snapshot)");
 }
 
 std::string ClientCommand::Encode() const {

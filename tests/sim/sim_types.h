@@ -17,12 +17,15 @@ inline constexpr SimTime kUnitsPerTick = 10;
 // Deliberately broken variants that the checker must catch ("teeth").
 enum class Break : uint8_t {
   kNone,
-  kSkipPersist,  // the simulated disk acknowledges writes without keeping them
-  kSmallQuorum,  // cores count n/2 votes as a quorum
-  kNoDedup,      // the application applies a retried command again (caught by lincheck)
+  kSkipPersist,     // the simulated disk acknowledges writes without keeping them
+  kSmallQuorum,     // cores count n/2 votes as a quorum
+  kNoDedup,         // the application applies a retried command again (caught by lincheck)
+  kHideCompaction,  // promises and catch-up replies do not say where a log was compacted
+  kStaleSnapshot,   // a received snapshot replaces the state even if it is older
 };
 
-// Parses "skip-persist" / "small-quorum" / "no-dedup"; throws std::invalid_argument otherwise.
+// Parses "skip-persist" / "small-quorum" / "no-dedup" / "hide-compaction" /
+// "stale-snapshot"; throws std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
 
 struct SimOptions {
@@ -38,6 +41,9 @@ struct SimOptions {
   // Persist through the real LevelDB storage code on a simulated disk
   // (log::FaultInjectionEnv) as well as the model disk, and check they agree.
   bool leveldb_disk = false;
+  // Random runs take snapshots and compact logs at a per-seed cadence (see
+  // SimCluster::snapshot_every); scenario runs never do.
+  bool snapshots = true;
 };
 
 // A safety or liveness property failed. Carries a human-readable reason.
