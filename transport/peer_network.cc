@@ -14,6 +14,7 @@
 
 #include "transport/codec.h"
 #include "transport/logging.h"
+#include "transport/peer_hello.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
 
@@ -117,17 +118,12 @@ struct PeerNetwork::Impl {
                                         options.write_stall_timeout);
     link.socket.reset();
     link.tasks = kj::heap<kj::TaskSet>(task_errors);
-    auto request = link.conn->Handshake().helloRequest();
-    request.setClusterId(options.cluster_id);
-    request.setFromReplica(options.self);
-    request.setRole(wire::ConnectionRole::PEER);
-    link.tasks->add(request.send().then(
-        [this, &link, gen](capnp::Response<wire::Handshake::HelloResults>&& response) {
-          OnHello(link, gen, response);
-        },
-        [this, &link, gen](kj::Exception&& e) {
-          FailLater(link, gen, std::string("hello failed: ") + e.getDescription().cStr());
-        }));
+    link.tasks->add(
+        SayPeerHello(*link.conn, options.cluster_id, options.self, link.endpoint.id)
+            .then([this, &link, gen](PeerHello&& hello) { OnHello(link, gen, kj::mv(hello)); },
+                  [this, &link, gen](kj::Exception&& e) {
+                    FailLater(link, gen, std::string("hello failed: ") + e.getDescription().cStr());
+                  }));
     link.tasks->add(link.conn->OnDisconnect().then(
         [this, &link, gen] { FailLater(link, gen, "disconnected"); },
         [this, &link, gen](kj::Exception&& e) {
@@ -135,26 +131,12 @@ struct PeerNetwork::Impl {
         }));
   }
 
-  void OnHello(Link& link, uint64_t gen, wire::Handshake::HelloResults::Reader response) {
-    HandshakeInfo info;
-    info.accepted = response.getAccepted();
-    info.reason = response.getReason().cStr();
-    info.server_replica = response.getServerReplica();
-    info.server_cluster = response.getServerCluster();
-    info.has_history = response.getHasHistory();
-    if (info.accepted && info.server_replica != link.endpoint.id) {
-      info.accepted = false;
-      info.reason = "answered as replica " + std::to_string(info.server_replica) + ", expected " +
-                    std::to_string(link.endpoint.id);
-    }
-    if (info.accepted && !response.hasPeer()) {
-      info.accepted = false;
-      info.reason = "accepted without a peer capability";
-    }
+  void OnHello(Link& link, uint64_t gen, PeerHello hello) {
+    const HandshakeInfo& info = hello.info;
     link.state.last_handshake = info;
     ++link.state.handshakes;
     if (info.accepted) {
-      link.peer = response.getPeer();
+      link.peer = kj::mv(hello.peer);
       link.phase = Link::Phase::kReady;
       link.state.connected = true;
       link.backoff = options.backoff_initial;

@@ -137,6 +137,7 @@ struct Server::Impl {
   std::map<uint64_t, std::unique_ptr<Conn>> conns;
   uint64_t next_id = 1;
   ServerStats stats;
+  std::string snapshot_buffer;  // readSnapshot's read buffer (copied into the reply)
   TaskErrors task_errors;
   kj::TaskSet tasks{task_errors};
 };
@@ -170,6 +171,50 @@ class Server::Impl::PeerImpl final : public wire::PeerService::Server {
     }
     impl_.stats.peer_messages += messages.size();
     for (paxos::Message& m : messages) impl_.peer_handler->OnPeerMessage(std::move(m));
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> snapshotInfo(SnapshotInfoContext context) override {
+    if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
+    SnapshotProvider* provider = impl_.options.snapshot_provider;
+    if (provider == nullptr) return KJ_EXCEPTION(FAILED, "this server serves no snapshots");
+    auto results = context.getResults();
+    std::optional<snapshot::SnapshotMeta> latest = provider->LatestSnapshot();
+    results.setFound(latest.has_value());
+    if (latest) {
+      results.setAppliedSlot(latest->applied_slot);
+      results.setSizeBytes(latest->size_bytes);
+      results.setCrc32c(latest->crc32c);
+    }
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> readSnapshot(ReadSnapshotContext context) override {
+    if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
+    SnapshotProvider* provider = impl_.options.snapshot_provider;
+    if (provider == nullptr) return KJ_EXCEPTION(FAILED, "this server serves no snapshots");
+    auto params = context.getParams();
+    snapshot::SnapshotMeta meta;
+    meta.applied_slot = params.getAppliedSlot();
+    meta.id = meta.applied_slot;
+    meta.crc32c = params.getCrc32c();
+    meta.size_bytes = params.getSizeBytes();
+    size_t max = std::min<size_t>(params.getMaxBytes(), impl_.options.max_snapshot_chunk_bytes);
+    bool gone = false;
+    std::string error;
+    std::string& data = impl_.snapshot_buffer;  // reused: one allocation per server
+    if (!provider->ReadSnapshot(meta, params.getOffset(), max, data, &gone, &error)) {
+      impl_.log->warn("transport: snapshot read for replica {} failed: {}", from_, error);
+      return KJ_EXCEPTION(FAILED, "snapshot read failed", error.c_str());
+    }
+    auto results = context.getResults();
+    results.setGone(gone);
+    if (!gone) {
+      ++impl_.stats.snapshot_reads;
+      impl_.stats.snapshot_bytes_served += data.size();
+      results.setData(
+          capnp::Data::Reader(reinterpret_cast<const kj::byte*>(data.data()), data.size()));
+    }
     return kj::READY_NOW;
   }
 

@@ -6,6 +6,8 @@
 // reply. A connection that does not complete a hello within
 // handshake_timeout is closed. Connections above max_connections are closed
 // at accept. A malformed or oversize message closes that connection only.
+// Handshaken peers may also read this replica's snapshots (snapshotInfo /
+// readSnapshot, served from options.snapshot_provider; see snapshot_provider.h).
 //
 // Threading: network thread only (constructor, methods, destructor).
 // Destroying the Server closes every connection and the listener.
@@ -21,6 +23,7 @@
 
 #include "transport/event_loop.h"
 #include "transport/handlers.h"
+#include "transport/snapshot_provider.h"
 #include "transport/types.h"
 
 namespace synod::transport {
@@ -42,6 +45,12 @@ struct ServerOptions {
   // In-flight incoming call bytes per connection before the server stops
   // reading from it (Cap'n Proto flow limit).
   size_t flow_limit_bytes = 64u << 20;
+  // Serves PeerService.snapshotInfo/readSnapshot to handshaken peers; must
+  // outlive the Server. Null: those calls fail ("serves no snapshots").
+  SnapshotProvider* snapshot_provider = nullptr;
+  // Largest readSnapshot reply; a larger maxBytes is lowered to this. Kept
+  // well under limits.max_message_bytes (the reader's traversal limit).
+  size_t max_snapshot_chunk_bytes = 4u << 20;
   // Reported to callers as hasHistory; null means false.
   std::function<bool()> has_history;
   // Where refusals and errors are logged; null: a private stderr logger.
@@ -57,6 +66,8 @@ struct ServerStats {
   uint64_t bad_batches = 0;          // deliver() calls that failed validation
   uint64_t peer_messages = 0;        // messages handed to the PeerMessageHandler
   uint64_t client_commands = 0;      // commands handed to the ClientRequestHandler
+  uint64_t snapshot_reads = 0;       // readSnapshot calls answered with data
+  uint64_t snapshot_bytes_served = 0;
 };
 
 class Server {

@@ -85,6 +85,23 @@ struct Message {
 # messages of their own.
 interface PeerService {
   deliver @0 (messages :List(Message)) -> ();
+
+  # Snapshot transfer (catch-up of a replica behind the sender's compacted
+  # log; see docs/transport.md, "Snapshot transfer"). The caller pulls: it asks
+  # for the latest snapshot's identity, then reads byte ranges of exactly that
+  # snapshot with a bounded number of reads in flight. A server without a
+  # snapshot provider fails both calls.
+
+  # The server's latest complete snapshot; found is false if it has none.
+  snapshotInfo @1 () -> (found :Bool, appliedSlot :UInt64, sizeBytes :UInt64, crc32c :UInt32);
+
+  # Up to maxBytes of the snapshot (appliedSlot, crc32c, sizeBytes, as
+  # snapshotInfo reported it) from `offset`: exactly
+  # min(maxBytes, size - offset) bytes (the server may lower maxBytes to its
+  # own chunk limit, which is at least 1 MiB). gone: that snapshot no longer
+  # exists there (pruned); start again from snapshotInfo.
+  readSnapshot @2 (appliedSlot :UInt64, crc32c :UInt32, offset :UInt64, maxBytes :UInt32,
+                   sizeBytes :UInt64) -> (data :Data, gone :Bool);
 }
 
 enum OutcomeStatus {

@@ -1,0 +1,109 @@
+// SnapshotFetcher: pulls a peer's latest snapshot over Cap'n Proto into the
+// local SnapshotStore (catch-up of a replica that is behind the peer's
+// compacted log). Protocol, flow control and resume: docs/transport.md,
+// "Snapshot transfer".
+//
+// One Fetch connects to the peer, says hello as a peer (the same handshake as
+// PeerNetwork), asks snapshotInfo, starts (or resumes) a receive in the local
+// store, reads the snapshot in chunks with at most `window` readSnapshot calls
+// in flight, appends them in offset order and installs it with the
+// receiver's Finish (size + CRC32C check, atomic install). On any failure the
+// partial file is made durable (one fsync) and kept, so the next Fetch of the
+// same snapshot - also from a later process - resumes where this one stopped;
+// a snapshot the peer pruned meanwhile (gone) is abandoned instead.
+//
+// Threading: network thread only (constructor, methods, destructor, and the
+// done callback runs there). Appends and the install block the network thread
+// on local disk (a write per chunk, an fsync every receive_sync_bytes, the
+// install's fsyncs). Destroying the fetcher cancels a fetch in flight without
+// calling its callback; the local store must outlive the fetcher.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "snapshot/snapshot_meta.h"
+#include "transport/event_loop.h"
+#include "transport/types.h"
+
+namespace synod::snapshot {
+class SnapshotStore;
+}  // namespace synod::snapshot
+
+namespace synod::transport {
+
+struct SnapshotFetcherOptions {
+  // The peer to fetch from. peer.id, unless kNoReplica, must be the replica
+  // that answers the hello.
+  PeerEndpoint peer;
+  // Our identity in the hello (as in PeerNetworkOptions): the peer's Server
+  // must list `self` among its peers.
+  ClusterId cluster_id = 0;
+  paxos::ReplicaId self = paxos::kNoReplica;
+  // Bytes per readSnapshot call; at most the peer's max_snapshot_chunk_bytes
+  // (ServerOptions, 4 MiB by default); lowered to kMaxSnapshotChunkBytes and
+  // to half of limits.max_message_bytes.
+  size_t chunk_bytes = 1u << 20;
+  // readSnapshot calls in flight (flow control: bounds memory on both ends to
+  // about window * chunk_bytes). At least 1.
+  size_t window = 4;
+  std::chrono::milliseconds connect_timeout{2000};  // TCP connect + hello
+  std::chrono::milliseconds call_timeout{10000};    // each snapshotInfo / readSnapshot
+  std::chrono::milliseconds overall_timeout{600000};
+  Limits limits;
+  std::chrono::milliseconds write_stall_timeout{30000};
+  std::shared_ptr<spdlog::logger> logger;  // null: a private stderr logger
+};
+
+// Largest chunk_bytes a fetcher uses (larger values are lowered to it).
+inline constexpr size_t kMaxSnapshotChunkBytes = 16u << 20;
+
+// Outcome of one Fetch.
+struct FetchResult {
+  bool ok = false;
+  // The peer's snapshot (once snapshotInfo answered); on success the installed one.
+  snapshot::SnapshotMeta meta;
+  std::string error;               // why it failed; empty on success
+  uint64_t bytes_transferred = 0;  // bytes this Fetch added to the local file
+  uint64_t resumed_from = 0;       // bytes kept from an earlier attempt
+  double seconds = 0;              // from Fetch to the result
+  bool gone = false;               // the peer pruned the snapshot mid-transfer: fetch again now
+};
+
+class SnapshotFetcher {
+ public:
+  using Done = std::function<void(FetchResult result)>;
+
+  // Does nothing until Fetch. `store` must outlive the fetcher.
+  SnapshotFetcher(EventLoop& loop, snapshot::SnapshotStore& store, SnapshotFetcherOptions options);
+  ~SnapshotFetcher();
+  SnapshotFetcher(const SnapshotFetcher&) = delete;
+  SnapshotFetcher& operator=(const SnapshotFetcher&) = delete;
+
+  // Fetches the peer's latest snapshot if its applied slot is >= at_least_slot
+  // (else fails, saying what the peer has) and installs it in the local store.
+  // `done` is called exactly once, later (never inside Fetch), on the network
+  // thread - unless the fetcher is destroyed first. A Fetch while another is
+  // in flight fails at once with an error (the one in flight continues). The
+  // callback may call Fetch again or destroy the fetcher.
+  void Fetch(uint64_t at_least_slot, Done done);
+
+  // Stops the fetch in flight, if any; its callback gets ok=false, error
+  // "cancelled". The partial file is kept (durable) for a later resume.
+  void Cancel();
+
+  // A fetch is in flight.
+  bool busy() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace synod::transport

@@ -1,0 +1,386 @@
+// Snapshot transfer through the real stack (TCP on 127.0.0.1, Cap'n Proto
+// RPC, Server + StoreSnapshotProvider on one side, SnapshotFetcher into a
+// second store on the other): full transfer, resume after either side goes
+// away halfway, corruption, a peer with nothing or too old, pruning during
+// the transfer, refusal, cancel. No sleeps: the loop runs until a condition
+// holds or a deadline passes.
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <optional>
+#include <sstream>
+
+#include "snapshot/snapshot_store.h"
+#include "transport/server.h"
+#include "transport/snapshot_fetcher.h"
+#include "transport/snapshot_provider.h"
+
+namespace synod::transport {
+namespace {
+
+using namespace std::chrono_literals;
+using snapshot::SnapshotMeta;
+using snapshot::SnapshotStore;
+
+constexpr ClusterId kCluster = 0xC2u;
+constexpr auto kWait = 30s;  // generous: sanitizer builds are slow
+constexpr size_t kBigSnapshot = 20u << 20;
+
+class NullPeerHandler : public PeerMessageHandler {
+ public:
+  void OnPeerMessage(paxos::Message) override {}
+};
+
+// Wraps a provider: counts reads, can flip one byte or answer "gone".
+class TestProvider : public SnapshotProvider {
+ public:
+  explicit TestProvider(SnapshotProvider& inner) : inner_(inner) {}
+
+  std::optional<SnapshotMeta> LatestSnapshot() override { return inner_.LatestSnapshot(); }
+
+  bool ReadSnapshot(const SnapshotMeta& meta, uint64_t offset, size_t max, std::string& out,
+                    bool* gone, std::string* error) override {
+    ++reads;
+    if (!inner_.ReadSnapshot(meta, offset, max, out, gone, error)) return false;
+    if (flip_at && *flip_at >= offset && *flip_at < offset + out.size()) {
+      out[*flip_at - offset] = static_cast<char>(out[*flip_at - offset] ^ 0x20);
+    }
+    return true;
+  }
+
+  int reads = 0;
+  std::optional<uint64_t> flip_at;
+
+ private:
+  SnapshotProvider& inner_;
+};
+
+// Deterministic pseudo-random bytes.
+std::string Bytes(size_t size, uint64_t seed) {
+  std::string out(size, '\0');
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (char& c : out) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  return out;
+}
+
+class SnapshotTransferTest : public ::testing::Test {
+ protected:
+  SnapshotTransferTest() : log_sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_)) {
+    logger_ = std::make_shared<spdlog::logger>("test", log_sink_);
+    std::string templ = (std::filesystem::temp_directory_path() / "synod-xfer-XXXXXX").string();
+    EXPECT_NE(mkdtemp(templ.data()), nullptr);
+    root_ = templ;
+  }
+  ~SnapshotTransferTest() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(root_, ignored);
+  }
+
+  std::unique_ptr<SnapshotStore> OpenStore(const std::string& name,
+                                           snapshot::SnapshotStoreOptions options = {}) {
+    std::string error;
+    auto store = SnapshotStore::Open(root_ + "/" + name, &error, std::move(options));
+    EXPECT_NE(store, nullptr) << error;
+    return store;
+  }
+
+  // Writes a snapshot of `content` (in uneven chunks) at `slot`.
+  SnapshotMeta WriteSnapshot(SnapshotStore& store, uint64_t slot, const std::string& content) {
+    std::string error;
+    auto sink = store.BeginWrite(slot, &error);
+    EXPECT_NE(sink, nullptr) << error;
+    for (size_t at = 0, n = 1; at < content.size(); at += n, n = n * 7 % 300001 + 1000) {
+      sink->Write(std::string_view(content).substr(at, n));
+    }
+    std::optional<SnapshotMeta> meta = sink->Commit(&error);
+    EXPECT_TRUE(meta.has_value()) << error;
+    return meta.value_or(SnapshotMeta{});
+  }
+
+  // The chunks of `meta` in `store` as Restore would see them, concatenated.
+  static std::string Restored(SnapshotStore& store, const SnapshotMeta& meta) {
+    std::string error;
+    auto source = store.OpenReader(meta, &error);
+    EXPECT_NE(source, nullptr) << error;
+    if (source == nullptr) return "";
+    snapshot::ChunkReader reader(*source);
+    std::string all;
+    std::string chunk;
+    while (reader.Read(chunk)) all += chunk;
+    EXPECT_TRUE(reader.ok()) << reader.error();
+    EXPECT_TRUE(reader.at_end());
+    return all;
+  }
+
+  std::unique_ptr<Server> StartServer(SnapshotProvider* provider) {
+    ServerOptions options;
+    options.cluster_id = kCluster;
+    options.self = 1;
+    options.peers = {2};
+    options.logger = logger_;
+    options.snapshot_provider = provider;
+    auto server = std::make_unique<Server>(loop_, options, &peer_handler_, nullptr);
+    EXPECT_EQ(server->Listen(), "");
+    return server;
+  }
+
+  SnapshotFetcherOptions FetchOptions(uint16_t port) {
+    SnapshotFetcherOptions options;
+    options.peer = PeerEndpoint{1, "127.0.0.1", port};
+    options.cluster_id = kCluster;
+    options.self = 2;
+    options.logger = logger_;
+    return options;
+  }
+
+  // Starts a fetch; the result lands in `out`.
+  static void Start(SnapshotFetcher& fetcher, uint64_t at_least, std::optional<FetchResult>& out) {
+    fetcher.Fetch(at_least, [&out](FetchResult r) { out = std::move(r); });
+  }
+
+  FetchResult FetchAndWait(SnapshotFetcher& fetcher, uint64_t at_least = 0) {
+    std::optional<FetchResult> result;
+    Start(fetcher, at_least, result);
+    EXPECT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
+    return result.value_or(FetchResult{false, {}, "no result in time", 0, 0, 0, false});
+  }
+
+  std::string root_;
+  std::ostringstream log_text_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> log_sink_;
+  std::shared_ptr<spdlog::logger> logger_;
+  NullPeerHandler peer_handler_;
+  EventLoop loop_;  // transport objects are test-body locals, destroyed before it
+};
+
+TEST_F(SnapshotTransferTest, TransfersAndInstallsAnIdenticalSnapshot) {
+  auto source_store = OpenStore("src");
+  std::string content = Bytes(kBigSnapshot, 1);
+  SnapshotMeta meta = WriteSnapshot(*source_store, 500, content);
+  StoreSnapshotProvider provider(*source_store);
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+
+  std::optional<FetchResult> result;
+  Start(fetcher, 400, result);
+  EXPECT_TRUE(fetcher.busy());
+  std::optional<FetchResult> second;
+  Start(fetcher, 0, second);  // refused: one fetch at a time
+  ASSERT_TRUE(loop_.RunUntil([&] { return result && second; }, kWait));
+  EXPECT_FALSE(second->ok);
+  EXPECT_NE(second->error.find("already in progress"), std::string::npos) << second->error;
+
+  ASSERT_TRUE(result->ok) << result->error;
+  EXPECT_FALSE(fetcher.busy());
+  EXPECT_EQ(result->meta, meta);
+  EXPECT_EQ(result->bytes_transferred, meta.size_bytes);
+  EXPECT_EQ(result->resumed_from, 0u);
+  EXPECT_GT(result->seconds, 0.0);
+  EXPECT_EQ(local->Latest(), meta);
+  EXPECT_EQ(server->stats().snapshot_bytes_served, meta.size_bytes);
+  EXPECT_EQ(Restored(*local, meta), content);
+
+  std::string a, b;
+  auto src = source_store->OpenReader(meta);
+  auto dst = local->OpenReader(meta);
+  ASSERT_TRUE(src && dst);
+  ASSERT_TRUE(src->ReadAt(0, meta.size_bytes, a));
+  ASSERT_TRUE(dst->ReadAt(0, meta.size_bytes, b));
+  EXPECT_TRUE(a == b);  // byte-identical files
+}
+
+TEST_F(SnapshotTransferTest, ResumesAfterTheServerGoesAwayHalfway) {
+  auto source_store = OpenStore("src");
+  std::string content = Bytes(kBigSnapshot, 2);
+  SnapshotMeta meta = WriteSnapshot(*source_store, 77, content);
+  StoreSnapshotProvider store_provider(*source_store);
+  TestProvider provider(store_provider);
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+
+  std::optional<FetchResult> first;
+  Start(fetcher, 0, first);
+  ASSERT_TRUE(loop_.RunUntil([&] { return provider.reads >= 8 || first; }, kWait));
+  ASSERT_FALSE(first.has_value());
+  server.reset();  // the peer crashes mid-transfer
+  ASSERT_TRUE(loop_.RunUntil([&] { return first.has_value(); }, kWait));
+  EXPECT_FALSE(first->ok);
+  EXPECT_NE(first->error.find("disconnected"), std::string::npos) << first->error;
+  EXPECT_GT(first->bytes_transferred, 0u);
+  EXPECT_LT(first->bytes_transferred, meta.size_bytes);
+  EXPECT_EQ(local->Latest(), std::nullopt);
+
+  server = StartServer(&provider);  // back, on a new port
+  SnapshotFetcher again(loop_, *local, FetchOptions(server->port()));
+  FetchResult second = FetchAndWait(again);
+  ASSERT_TRUE(second.ok) << second.error;
+  EXPECT_EQ(second.resumed_from, first->bytes_transferred);  // kept durably on failure
+  EXPECT_EQ(second.bytes_transferred, meta.size_bytes - second.resumed_from);
+  EXPECT_LT(second.bytes_transferred, meta.size_bytes);
+  EXPECT_EQ(local->Latest(), meta);
+  EXPECT_EQ(Restored(*local, meta), content);
+}
+
+TEST_F(SnapshotTransferTest, ResumesAfterTheReceiverRestartsHalfway) {
+  auto source_store = OpenStore("src");
+  std::string content = Bytes(kBigSnapshot, 3);
+  SnapshotMeta meta = WriteSnapshot(*source_store, 78, content);
+  StoreSnapshotProvider store_provider(*source_store);
+  TestProvider provider(store_provider);
+  auto server = StartServer(&provider);
+  snapshot::SnapshotStoreOptions local_options;
+  local_options.receive_sync_bytes = 2u << 20;
+  auto local = OpenStore("dst", local_options);
+
+  auto fetcher = std::make_unique<SnapshotFetcher>(loop_, *local, FetchOptions(server->port()));
+  bool called = false;
+  fetcher->Fetch(0, [&](FetchResult) { called = true; });
+  ASSERT_TRUE(loop_.RunUntil([&] { return provider.reads >= 10 || called; }, kWait));
+  ASSERT_FALSE(called);
+  fetcher.reset();  // the receiving process stops: fetcher, then store, go away
+  local.reset();
+  loop_.RunFor(10ms);
+  EXPECT_FALSE(called);  // destruction drops the callback
+
+  local = OpenStore("dst", local_options);  // a new process opens the same directory
+  SnapshotFetcher again(loop_, *local, FetchOptions(server->port()));
+  FetchResult result = FetchAndWait(again);
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_GT(result.resumed_from, 0u);
+  EXPECT_EQ(result.bytes_transferred, meta.size_bytes - result.resumed_from);
+  EXPECT_EQ(local->Latest(), meta);
+  EXPECT_EQ(Restored(*local, meta), content);
+}
+
+TEST_F(SnapshotTransferTest, CorruptionInTransferIsCaughtBeforeInstall) {
+  auto source_store = OpenStore("src");
+  std::string content = Bytes(3u << 20, 4);
+  SnapshotMeta meta = WriteSnapshot(*source_store, 9, content);
+  StoreSnapshotProvider store_provider(*source_store);
+  TestProvider provider(store_provider);
+  provider.flip_at = meta.size_bytes / 2;
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+
+  FetchResult bad = FetchAndWait(fetcher);
+  EXPECT_FALSE(bad.ok);
+  EXPECT_NE(bad.error.find("CRC32C"), std::string::npos) << bad.error;
+  EXPECT_EQ(local->Latest(), std::nullopt);
+
+  provider.flip_at.reset();  // the partial file was discarded: a retry starts over
+  FetchResult good = FetchAndWait(fetcher);
+  ASSERT_TRUE(good.ok) << good.error;
+  EXPECT_EQ(good.resumed_from, 0u);
+  EXPECT_EQ(local->Latest(), meta);
+  EXPECT_EQ(Restored(*local, meta), content);
+}
+
+TEST_F(SnapshotTransferTest, PeerWithNothingOrTooOldOrNoProvider) {
+  auto source_store = OpenStore("src");
+  StoreSnapshotProvider provider(*source_store);
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+
+  FetchResult nothing = FetchAndWait(fetcher);
+  EXPECT_FALSE(nothing.ok);
+  EXPECT_NE(nothing.error.find("has no snapshot"), std::string::npos) << nothing.error;
+
+  WriteSnapshot(*source_store, 10, Bytes(1000, 5));
+  FetchResult old = FetchAndWait(fetcher, 11);
+  EXPECT_FALSE(old.ok);
+  EXPECT_NE(old.error.find("no snapshot at or after slot 11"), std::string::npos) << old.error;
+  EXPECT_EQ(old.meta.applied_slot, 10u);
+  EXPECT_EQ(local->Latest(), std::nullopt);
+
+  auto bare = StartServer(nullptr);
+  SnapshotFetcher from_bare(loop_, *local, FetchOptions(bare->port()));
+  FetchResult none = FetchAndWait(from_bare);
+  EXPECT_FALSE(none.ok);
+  EXPECT_NE(none.error.find("serves no snapshots"), std::string::npos) << none.error;
+}
+
+TEST_F(SnapshotTransferTest, SnapshotPrunedDuringTransferIsReportedGone) {
+  snapshot::SnapshotStoreOptions keep_one;
+  keep_one.keep = 1;
+  auto source_store = OpenStore("src", keep_one);
+  SnapshotMeta old_meta = WriteSnapshot(*source_store, 100, Bytes(kBigSnapshot, 6));
+  StoreSnapshotProvider store_provider(*source_store);
+  TestProvider provider(store_provider);
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+  SnapshotFetcherOptions options = FetchOptions(server->port());
+  options.window = 1;
+  SnapshotFetcher fetcher(loop_, *local, options);
+
+  std::optional<FetchResult> result;
+  Start(fetcher, 0, result);
+  ASSERT_TRUE(loop_.RunUntil([&] { return provider.reads >= 3 || result; }, kWait));
+  ASSERT_FALSE(result.has_value());
+  std::string content = Bytes(500000, 7);
+  SnapshotMeta new_meta = WriteSnapshot(*source_store, 200, content);  // prunes slot 100
+  ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
+  EXPECT_FALSE(result->ok);
+  EXPECT_TRUE(result->gone);
+  EXPECT_EQ(result->meta, old_meta);
+  EXPECT_NE(result->error.find("pruned"), std::string::npos) << result->error;
+
+  FetchResult retry = FetchAndWait(fetcher, 150);
+  ASSERT_TRUE(retry.ok) << retry.error;
+  EXPECT_EQ(retry.meta, new_meta);
+  EXPECT_EQ(Restored(*local, new_meta), content);
+}
+
+TEST_F(SnapshotTransferTest, UnknownPeerIsRefusedAndCancelReports) {
+  auto source_store = OpenStore("src");
+  WriteSnapshot(*source_store, 5, Bytes(kBigSnapshot, 8));
+  StoreSnapshotProvider store_provider(*source_store);
+  TestProvider provider(store_provider);
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+
+  SnapshotFetcherOptions stranger = FetchOptions(server->port());
+  stranger.self = 3;  // not a member
+  SnapshotFetcher refused(loop_, *local, stranger);
+  FetchResult r = FetchAndWait(refused);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("refused"), std::string::npos) << r.error;
+
+  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+  std::optional<FetchResult> result;
+  Start(fetcher, 0, result);
+  ASSERT_TRUE(loop_.RunUntil([&] { return provider.reads >= 2 || result; }, kWait));
+  fetcher.Cancel();
+  EXPECT_FALSE(fetcher.busy());
+  ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
+  EXPECT_FALSE(result->ok);
+  EXPECT_EQ(result->error, "cancelled");
+}
+
+TEST_F(SnapshotTransferTest, OverallTimeoutEndsTheFetch) {
+  auto source_store = OpenStore("src");
+  WriteSnapshot(*source_store, 5, Bytes(kBigSnapshot, 9));
+  StoreSnapshotProvider provider(*source_store);
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+  SnapshotFetcherOptions options = FetchOptions(server->port());
+  options.overall_timeout = 1ms;
+  SnapshotFetcher fetcher(loop_, *local, options);
+  FetchResult r = FetchAndWait(fetcher);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("overall_timeout"), std::string::npos) << r.error;
+}
+
+}  // namespace
+}  // namespace synod::transport
