@@ -61,7 +61,7 @@ int UsageError(const std::string& program, const std::string& problem, const std
 const std::set<std::string>& ServeFlags() {
   static const std::set<std::string> kFlags = {
       "--id",    "--members",   "--data", "--election-timeout-ms", "--heartbeat-ms", "--window",
-      "--batch", "--log-level", "--seed"};
+      "--batch", "--log-level", "--seed", "--snapshot-every",      "--log-tail"};
   return kFlags;
 }
 
@@ -69,7 +69,9 @@ std::string ServeUsage(const std::string& program) {
   return "usage: " + program +
          " serve --id I --members ID=HOST:PORT,... --data DIR\n"
          "           [--election-timeout-ms MS] [--heartbeat-ms MS] [--window N] [--batch N]\n"
-         "           [--log-level trace|debug|info|warn|error|off] [--seed N]\n";
+         "           [--log-level trace|debug|info|warn|error|off] [--seed N]\n"
+         "           [--snapshot-every N (commands, default 10000; 0 = never)]\n"
+         "           [--log-tail N (entries kept below a snapshot, default 1000)]\n";
 }
 
 namespace {
@@ -107,7 +109,9 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   for (NumberFlag flag : {NumberFlag{"--election-timeout-ms", &options.election_timeout_ms},
                           NumberFlag{"--heartbeat-ms", &options.heartbeat_ms},
                           NumberFlag{"--window", &options.window_slots},
-                          NumberFlag{"--batch", &options.max_batch_commands}}) {
+                          NumberFlag{"--batch", &options.max_batch_commands},
+                          NumberFlag{"--snapshot-every", &options.snapshot_every},
+                          NumberFlag{"--log-tail", &options.log_tail}}) {
     std::string text = flags.Get(flag.name);
     if (text.empty()) continue;
     if (!ParseU64(text, number) || number > UINT32_MAX) {

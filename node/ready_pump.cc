@@ -3,8 +3,12 @@
 namespace synod::node {
 
 ReadyPump::ReadyPump(paxos::Core& core, Persister& persister, MessageSink& network,
-                     CommitSink& commits)
-    : core_(core), persister_(persister), network_(network), commits_(commits) {}
+                     CommitSink& commits, SnapshotNeeds* snapshots)
+    : core_(core),
+      persister_(persister),
+      network_(network),
+      commits_(commits),
+      snapshots_(snapshots) {}
 
 void ReadyPump::Pump() {
   while (!write_in_flight_ && core_.HasReady()) {
@@ -12,6 +16,11 @@ void ReadyPump::Pump() {
     // A leader's Accept requests leave while its own write runs.
     for (const paxos::Message& message : ready.messages) network_.Send(message);
     for (const paxos::CommittedEntry& entry : ready.committed) commits_.Apply(entry);
+    // No write is in flight here, so the deletion is ordered after every
+    // earlier write and before this Ready's (which only holds later slots).
+    if (ready.compact_through) persister_.WriteCompaction(*ready.compact_through);
+    if (ready.fetch_snapshot && snapshots_ != nullptr)
+      snapshots_->FetchSnapshot(*ready.fetch_snapshot);
     if (!ready.NeedsPersist()) {
       if (!ready.unsynced_entries.empty())
         persister_.WriteUnsynced(std::move(ready.unsynced_entries));

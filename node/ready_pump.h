@@ -28,6 +28,16 @@ class Persister {
   // Writes `entries` (chosen marks) after every write submitted before it and
   // before every later one, without a sync; nothing waits for it.
   virtual void WriteUnsynced(std::vector<paxos::SlotEntry> entries) = 0;
+  // Deletes stored entries at slots <= `through` (Ready::compact_through), in
+  // order with the other writes, without a sync; nothing waits for it.
+  virtual void WriteCompaction(paxos::Slot through) = 0;
+};
+
+// Acts on Ready::fetch_snapshot (fetch a peer's snapshot and install it).
+class SnapshotNeeds {
+ public:
+  virtual ~SnapshotNeeds() = default;
+  virtual void FetchSnapshot(const paxos::SnapshotFetch& fetch) = 0;
 };
 
 // Hands messages to the network (fire and forget; loss is tolerated).
@@ -47,7 +57,9 @@ class CommitSink {
 class ReadyPump {
  public:
   // All references must outlive the pump.
-  ReadyPump(paxos::Core& core, Persister& persister, MessageSink& network, CommitSink& commits);
+  // `snapshots` may be null (fetch requests are then ignored; the core asks again).
+  ReadyPump(paxos::Core& core, Persister& persister, MessageSink& network, CommitSink& commits,
+            SnapshotNeeds* snapshots = nullptr);
 
   // Processes Readies until the core has none or a write is in flight. Call
   // after every Step/Tick/Propose.
@@ -61,6 +73,7 @@ class ReadyPump {
   Persister& persister_;
   MessageSink& network_;
   CommitSink& commits_;
+  SnapshotNeeds* snapshots_;
   bool write_in_flight_ = false;
 };
 

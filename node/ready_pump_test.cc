@@ -26,7 +26,9 @@ class ManualPersister : public Persister {
     ASSERT_FALSE(pending_) << "unsynced writes are queued behind the synced one";
     unsynced_.insert(unsynced_.end(), entries.begin(), entries.end());
   }
+  void WriteCompaction(Slot through) override { compacted_ = through; }
   bool pending() const { return static_cast<bool>(pending_); }
+  Slot compacted_ = 0;
   std::vector<SlotEntry> unsynced_;
   std::vector<SlotEntry> entries_;
   std::optional<Ballot> promised_;

@@ -85,6 +85,10 @@ class Replica::StoragePersister final : public Persister {
           if (alive.lock()) done();
         });
   }
+  void WriteCompaction(paxos::Slot through) override {
+    log::LogStorage& storage = storage_;
+    writer_.Submit([&storage, through] { storage.Compact(through); }, nullptr);
+  }
   void WriteUnsynced(std::vector<paxos::SlotEntry> entries) override {
     log::LogStorage& storage = storage_;
     writer_.Submit([&storage, entries = std::move(entries)] { storage.WriteUnsynced(entries); },
@@ -95,6 +99,15 @@ class Replica::StoragePersister final : public Persister {
   BackgroundWriter& writer_;
   log::LogStorage& storage_;
   std::weak_ptr<bool> alive_;
+};
+
+class Replica::SnapshotRequests final : public SnapshotNeeds {
+ public:
+  explicit SnapshotRequests(Replica& replica) : replica_(replica) {}
+  void FetchSnapshot(const paxos::SnapshotFetch& fetch) override { replica_.FetchSnapshot(fetch); }
+
+ private:
+  Replica& replica_;
 };
 
 class Replica::NetworkSink final : public MessageSink {
@@ -138,7 +151,9 @@ Replica::~Replica() {
   bootstrap_timer_.cancel();
   server_.reset();
   peers_.reset();
-  writer_.reset();  // finishes queued writes
+  fetcher_.reset();
+  writer_.reset();       // finishes queued writes
+  snapshotter_.reset();  // finishes a snapshot write in flight
 }
 
 std::string Replica::Start(std::function<void()> on_ready,
@@ -164,6 +179,7 @@ std::string Replica::Start(std::function<void()> on_ready,
 
   std::vector<transport::PeerEndpoint> endpoints = Endpoints(options_.cluster);
   transport::ClusterId cluster_id = transport::MemberListClusterId(endpoints);
+  wire_cluster_id_ = cluster_id;
   const MemberAddress* self = options_.cluster.Find(options_.id);
 
   transport::ServerOptions server_options;
@@ -175,6 +191,12 @@ std::string Replica::Start(std::function<void()> on_ready,
     if (id != options_.id) server_options.peers.push_back(id);
   }
   server_options.has_history = [this] { return HasHistory(); };
+  std::string snapshot_error;
+  snapshotter_ = Snapshotter::Open(loop_.io(), options_.data_dir + "/snapshots", &snapshot_error);
+  if (!snapshotter_)
+    return "cannot open the snapshots in " + options_.data_dir + ": " + snapshot_error;
+  snapshot_provider_ = std::make_unique<transport::StoreSnapshotProvider>(snapshotter_->store());
+  server_options.snapshot_provider = snapshot_provider_.get();
   server_options.logger = logger_;
   server_ = std::make_unique<transport::Server>(loop_, server_options, this, this);
   std::string listen_error = server_->Listen();
@@ -198,6 +220,7 @@ std::string Replica::Start(std::function<void()> on_ready,
   persister_ = std::make_unique<StoragePersister>(*writer_, *storage_, alive_);
   network_sink_ = std::make_unique<NetworkSink>(*peers_);
   apply_sink_ = std::make_unique<ApplySink>(*this);
+  snapshot_requests_ = std::make_unique<SnapshotRequests>(*this);
 
   if (had_history_at_start_) {
     StartCore(recovered);
@@ -243,13 +266,21 @@ void Replica::CheckBootstrap() {
 
 void Replica::StartCore(const log::RecoveredLog& recovered) {
   applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{});
+  std::string error;
+  paxos::Slot snapshot_slot = RestoreLatestSnapshot(recovered, &error);
+  if (!error.empty()) {
+    Fatal(error);
+    return;
+  }
   paxos::Configuration config(options_.cluster.Ids());
   core_ = std::make_unique<paxos::Core>(options_.id, config, options_.ToCoreOptions(),
-                                        *core_random_, recovered.paxos, /*applied=*/0);
-  pump_ = std::make_unique<ReadyPump>(*core_, *persister_, *network_sink_, *apply_sink_);
-  AfterInput();  // replays chosen entries into the state machine
-  logger_->info("replica {} serving on {} (replayed {} chosen slots)", options_.id,
-                options_.cluster.Find(options_.id)->Endpoint(), applier_->applied());
+                                        *core_random_, recovered.paxos, snapshot_slot);
+  pump_ = std::make_unique<ReadyPump>(*core_, *persister_, *network_sink_, *apply_sink_,
+                                      snapshot_requests_.get());
+  AfterInput();  // replays chosen entries after the snapshot into the state machine
+  logger_->info("replica {} serving on {} (snapshot at slot {}, replayed up to slot {})",
+                options_.id, options_.cluster.Find(options_.id)->Endpoint(), snapshot_slot,
+                applier_->applied());
   OnTick();
   if (on_ready_) on_ready_();
 }
@@ -305,6 +336,9 @@ void Replica::ReportRoleChanges() {
 }
 
 void Replica::OnPeerMessage(paxos::Message message) {
+  if (logger_->should_log(spdlog::level::trace)) {
+    logger_->trace("recv {}", paxos::DescribeMessage(message));
+  }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
   core_->Step(message);
   AfterInput();
@@ -393,6 +427,7 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
         break;
     }
   }
+  MaybeTakeSnapshot(entry);
 }
 
 void Replica::Answer(const std::string& key, transport::Outcome outcome) {

@@ -14,6 +14,13 @@
 // promises it no longer remembers). The first leader of a new cluster
 // proposes a random cluster id, recorded in the log and in storage.
 //
+// Snapshots (node/replica_snapshots.cc): every ReplicaOptions::snapshot_every
+// applied commands (or snapshot_log_bytes of log) the applier's state is
+// captured and written by the Snapshotter; once durable, the core compacts the
+// log below it minus log_tail. A replica behind a peer's compacted log fetches
+// that peer's snapshot over the transport, restores it and continues from the
+// log; a restart restores the latest snapshot and replays only what follows.
+//
 // Log time: the leader stamps every command it proposes with its wall clock
 // and proposes a time tick once a second; log time = max(previous, stamp).
 //
@@ -31,12 +38,15 @@
 #include "node/background_writer.h"
 #include "node/ready_pump.h"
 #include "node/replica_options.h"
+#include "node/snapshotter.h"
 #include "paxos/core.h"
 #include "statemachine/applier.h"
 #include "transport/event_loop.h"
 #include "transport/handlers.h"
 #include "transport/peer_network.h"
 #include "transport/server.h"
+#include "transport/snapshot_fetcher.h"
+#include "transport/snapshot_provider.h"
 
 namespace spdlog {
 class logger;
@@ -70,6 +80,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   class StoragePersister;
   class NetworkSink;
   class ApplySink;
+  class SnapshotRequests;
   struct PendingCall;
   struct Waiter {
     std::shared_ptr<PendingCall> call;
@@ -90,6 +101,16 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // Logs peers that connected or disconnected since the last call.
   void ReportPeerLinks();
   bool HasHistory() const;
+  // --- snapshots (replica_snapshots.cc) ---
+  // Restores the applier from the latest durable snapshot; returns its slot
+  // (0: none) or sets `error`.
+  paxos::Slot RestoreLatestSnapshot(const log::RecoveredLog& recovered, std::string* error);
+  // After applying an entry: takes a snapshot when one is due.
+  void MaybeTakeSnapshot(const paxos::CommittedEntry& entry);
+  // Ready::fetch_snapshot: fetches the peer's snapshot (one fetch at a time).
+  void FetchSnapshot(const paxos::SnapshotFetch& fetch);
+  void OnSnapshotFetched(const transport::FetchResult& result);
+  void Fatal(const std::string& reason);
 
   transport::EventLoop& loop_;
   ReplicaOptions options_;
@@ -103,6 +124,13 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<StoragePersister> persister_;
   std::unique_ptr<NetworkSink> network_sink_;
   std::unique_ptr<ApplySink> apply_sink_;
+  std::unique_ptr<SnapshotRequests> snapshot_requests_;
+  std::unique_ptr<Snapshotter> snapshotter_;
+  std::unique_ptr<transport::StoreSnapshotProvider> snapshot_provider_;
+  std::unique_ptr<transport::SnapshotFetcher> fetcher_;
+  transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
+  uint64_t commands_since_snapshot_ = 0;
+  uint64_t bytes_since_snapshot_ = 0;
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<transport::PeerNetwork> peers_;
   std::unique_ptr<statemachine::Applier> applier_;

@@ -19,6 +19,13 @@ struct ReplicaOptions {
   uint32_t window_slots = 64;          // slots in flight at the leader
   uint32_t max_batch_commands = 1024;  // commands per slot
   uint64_t seed = 0;                   // 0: derive from the clock and pid
+  // A snapshot is taken after this many applied commands (0: never) ...
+  uint32_t snapshot_every = 10000;
+  // ... or after this many bytes of applied log, whichever comes first.
+  uint64_t snapshot_log_bytes = 64ull << 20;
+  // Entries kept below a snapshot for followers slightly behind (they catch
+  // up from the log instead of fetching the snapshot).
+  uint32_t log_tail = 1000;
 
   // Empty if usable, else what is wrong (naming the flag).
   std::string Validate() const;

@@ -1,0 +1,105 @@
+// Replica's snapshot handling: restore at start, take when due (then compact
+// the log), fetch and install a peer's snapshot when behind its compacted log.
+#include <spdlog/logger.h>
+
+#include "node/replica.h"
+
+namespace synod::node {
+
+void Replica::Fatal(const std::string& reason) {
+  logger_->error("{}", reason);
+  if (on_fatal_) on_fatal_(reason);
+}
+
+paxos::Slot Replica::RestoreLatestSnapshot(const log::RecoveredLog& recovered, std::string* error) {
+  std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
+  paxos::Slot slot = latest ? latest->applied_slot : 0;
+  if (recovered.paxos.compacted > slot) {
+    *error = "the log in " + options_.data_dir + " was compacted through slot " +
+             std::to_string(recovered.paxos.compacted) +
+             " but the latest snapshot covers only slot " + std::to_string(slot) +
+             " (snapshots missing?): refusing to start with a gap in the state";
+    return 0;
+  }
+  if (!latest) return 0;
+  std::string problem = snapshotter_->Restore(*latest, *applier_);
+  if (!problem.empty()) {
+    *error = "cannot restore the snapshot in " + snapshotter_->store().dir() + ": " + problem;
+    return 0;
+  }
+  logger_->info("restored snapshot at slot {} ({} bytes)", slot, latest->size_bytes);
+  return slot;
+}
+
+void Replica::MaybeTakeSnapshot(const paxos::CommittedEntry& entry) {
+  if (options_.snapshot_every == 0 || entry.value == nullptr) return;
+  commands_since_snapshot_ += entry.value->commands.size();
+  bytes_since_snapshot_ += entry.value->ByteSize();
+  if (commands_since_snapshot_ < options_.snapshot_every &&
+      bytes_since_snapshot_ < options_.snapshot_log_bytes) {
+    return;
+  }
+  bool started = snapshotter_->Take(
+      *applier_, [this](std::optional<snapshot::SnapshotMeta> meta, std::string error) {
+        if (!meta) {
+          // The state is still whole in memory and the log is not compacted:
+          // nothing is lost; try again after more commands.
+          logger_->error("taking a snapshot failed: {}", error);
+          return;
+        }
+        if (!core_) return;
+        core_->Compact(meta->applied_slot, options_.log_tail);
+        logger_->debug("snapshot at slot {} durable ({} bytes); log compacted through {}",
+                       meta->applied_slot, meta->size_bytes, core_->Status().compacted);
+        AfterInput();
+      });
+  if (started) {
+    commands_since_snapshot_ = 0;
+    bytes_since_snapshot_ = 0;
+  }
+}
+
+void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
+  if (fetcher_ && fetcher_->busy()) return;  // the core asks again if this one fails
+  const MemberAddress* peer = options_.cluster.Find(fetch.from);
+  if (peer == nullptr) return;
+  transport::SnapshotFetcherOptions fetch_options;
+  fetch_options.peer = transport::PeerEndpoint{fetch.from, peer->host, peer->port};
+  fetch_options.cluster_id = wire_cluster_id_;
+  fetch_options.self = options_.id;
+  fetch_options.logger = logger_;
+  fetcher_ =
+      std::make_unique<transport::SnapshotFetcher>(loop_, snapshotter_->store(), fetch_options);
+  logger_->info("behind replica {}'s compacted log (needs slot {}): fetching its snapshot",
+                fetch.from, fetch.at_least);
+  fetcher_->Fetch(fetch.at_least,
+                  [this](transport::FetchResult result) { OnSnapshotFetched(result); });
+}
+
+void Replica::OnSnapshotFetched(const transport::FetchResult& result) {
+  if (!result.ok) {
+    logger_->warn("snapshot fetch failed after {:.2f} s ({} bytes): {}", result.seconds,
+                  result.bytes_transferred, result.error);
+    return;
+  }
+  logger_->info("fetched snapshot at slot {}: {} bytes in {:.2f} s (resumed from {})",
+                result.meta.applied_slot, result.bytes_transferred, result.seconds,
+                result.resumed_from);
+  if (!core_ || result.meta.applied_slot <= core_->Status().delivered) {
+    logger_->info("snapshot at slot {} is not newer than the local state: ignored",
+                  result.meta.applied_slot);
+    return;
+  }
+  std::string problem = snapshotter_->Restore(result.meta, *applier_);
+  if (!problem.empty()) {
+    // The state machine may be half restored: stopping is the only safe move.
+    Fatal("cannot install the fetched snapshot: " + problem);
+    return;
+  }
+  core_->InstallSnapshot(result.meta.applied_slot);
+  commands_since_snapshot_ = 0;
+  bytes_since_snapshot_ = 0;
+  AfterInput();
+}
+
+}  // namespace synod::node

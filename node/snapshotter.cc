@@ -1,0 +1,82 @@
+#include "node/snapshotter.h"
+
+#include <vector>
+
+#include "snapshot/snapshot_sink.h"
+#include "snapshot/snapshot_source.h"
+
+namespace synod::node {
+namespace {
+
+// Collects a snapshot's chunks in memory (the capture half of Take).
+class CaptureWriter final : public statemachine::SnapshotWriter {
+ public:
+  void Write(std::string_view chunk) override { chunks.emplace_back(chunk); }
+  std::vector<std::string> chunks;
+};
+
+}  // namespace
+
+std::unique_ptr<Snapshotter> Snapshotter::Open(boost::asio::io_context& loop,
+                                               const std::string& dir, std::string* error) {
+  std::unique_ptr<snapshot::SnapshotStore> store = snapshot::SnapshotStore::Open(dir, error);
+  if (!store) return nullptr;
+  return std::unique_ptr<Snapshotter>(new Snapshotter(loop, std::move(store)));
+}
+
+Snapshotter::Snapshotter(boost::asio::io_context& loop,
+                         std::unique_ptr<snapshot::SnapshotStore> store)
+    : store_(std::move(store)), writer_(std::make_unique<BackgroundWriter>(loop)) {}
+
+Snapshotter::~Snapshotter() {
+  alive_.reset();
+  writer_.reset();  // finishes (or aborts) the write in flight before the store goes
+}
+
+std::string Snapshotter::Restore(const snapshot::SnapshotMeta& meta,
+                                 statemachine::Applier& applier) {
+  std::string error;
+  if (!store_->VerifyFile(meta, &error)) return error;
+  std::unique_ptr<snapshot::SnapshotSource> source = store_->OpenReader(meta, &error);
+  if (!source) return error;
+  snapshot::ChunkReader reader(*source);
+  bool restored = applier.Restore(reader);
+  if (!reader.ok())
+    return "reading snapshot " + std::to_string(meta.applied_slot) + ": " + reader.error();
+  if (!restored || !reader.at_end()) {
+    return "snapshot " + std::to_string(meta.applied_slot) +
+           " is not one this state machine wrote (Restore refused it)";
+  }
+  if (applier.applied() != meta.applied_slot) {
+    return "snapshot " + std::to_string(meta.applied_slot) + " holds applied index " +
+           std::to_string(applier.applied());
+  }
+  return "";
+}
+
+bool Snapshotter::Take(const statemachine::Applier& applier, TakeDone done) {
+  if (taking_) return false;
+  auto capture = std::make_shared<CaptureWriter>();
+  applier.Snapshot(*capture);
+  taking_ = true;
+  paxos::Slot slot = applier.applied();
+  auto result = std::make_shared<std::optional<snapshot::SnapshotMeta>>();
+  auto error = std::make_shared<std::string>();
+  snapshot::SnapshotStore& store = *store_;
+  writer_->Submit(
+      [&store, slot, capture, result, error] {
+        std::unique_ptr<snapshot::SnapshotSink> sink = store.BeginWrite(slot, error.get());
+        if (!sink) return;
+        for (const std::string& chunk : capture->chunks) sink->Write(chunk);
+        capture->chunks.clear();
+        *result = sink->Commit(error.get());
+      },
+      [this, alive = std::weak_ptr<bool>(alive_), result, error, done = std::move(done)] {
+        if (!alive.lock()) return;
+        taking_ = false;
+        done(*result, *error);
+      });
+  return true;
+}
+
+}  // namespace synod::node
