@@ -110,6 +110,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // Ready::fetch_snapshot: fetches the peer's snapshot (one fetch at a time).
   void FetchSnapshot(const paxos::SnapshotFetch& fetch);
   void OnSnapshotFetched(const transport::FetchResult& result);
+  // Restores the store's latest snapshot if it is newer than what the core
+  // delivered (a fetch installed it, possibly in an attempt whose answer was
+  // lost), then tells the core. Stops the replica if the restore fails.
+  void InstallLatestFromStore();
   void Fatal(const std::string& reason);
 
   transport::EventLoop& loop_;
@@ -128,6 +132,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<Snapshotter> snapshotter_;
   std::unique_ptr<transport::StoreSnapshotProvider> snapshot_provider_;
   std::unique_ptr<transport::SnapshotFetcher> fetcher_;
+  bool fetching_ = false;                     // from FetchSnapshot until OnSnapshotFetched
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
   uint64_t commands_since_snapshot_ = 0;
   uint64_t bytes_since_snapshot_ = 0;

@@ -60,7 +60,7 @@ void Replica::MaybeTakeSnapshot(const paxos::CommittedEntry& entry) {
 }
 
 void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
-  if (fetcher_ && fetcher_->busy()) return;  // the core asks again if this one fails
+  if (fetching_) return;  // the core asks again if this one fails
   const MemberAddress* peer = options_.cluster.Find(fetch.from);
   if (peer == nullptr) return;
   transport::SnapshotFetcherOptions fetch_options;
@@ -72,31 +72,35 @@ void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
       std::make_unique<transport::SnapshotFetcher>(loop_, snapshotter_->store(), fetch_options);
   logger_->info("behind replica {}'s compacted log (needs slot {}): fetching its snapshot",
                 fetch.from, fetch.at_least);
+  fetching_ = true;
   fetcher_->Fetch(fetch.at_least,
                   [this](transport::FetchResult result) { OnSnapshotFetched(result); });
 }
 
 void Replica::OnSnapshotFetched(const transport::FetchResult& result) {
-  if (!result.ok) {
+  fetching_ = false;
+  if (result.ok) {
+    logger_->info("fetched snapshot at slot {}: {} bytes in {:.2f} s (resumed from {})",
+                  result.meta.applied_slot, result.bytes_transferred, result.seconds,
+                  result.resumed_from);
+  } else {
     logger_->warn("snapshot fetch failed after {:.2f} s ({} bytes): {}", result.seconds,
                   result.bytes_transferred, result.error);
-    return;
   }
-  logger_->info("fetched snapshot at slot {}: {} bytes in {:.2f} s (resumed from {})",
-                result.meta.applied_slot, result.bytes_transferred, result.seconds,
-                result.resumed_from);
-  if (!core_ || result.meta.applied_slot <= core_->Status().delivered) {
-    logger_->info("snapshot at slot {} is not newer than the local state: ignored",
-                  result.meta.applied_slot);
-    return;
-  }
-  std::string problem = snapshotter_->Restore(result.meta, *applier_);
+  InstallLatestFromStore();
+}
+
+void Replica::InstallLatestFromStore() {
+  std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
+  if (!core_ || !latest || latest->applied_slot <= core_->Status().delivered) return;
+  std::string problem = snapshotter_->Restore(*latest, *applier_);
   if (!problem.empty()) {
     // The state machine may be half restored: stopping is the only safe move.
-    Fatal("cannot install the fetched snapshot: " + problem);
+    Fatal("cannot install snapshot " + std::to_string(latest->applied_slot) + ": " + problem);
     return;
   }
-  core_->InstallSnapshot(result.meta.applied_slot);
+  core_->InstallSnapshot(latest->applied_slot);
+  logger_->info("installed snapshot at slot {}; continuing from the log", latest->applied_slot);
   commands_since_snapshot_ = 0;
   bytes_since_snapshot_ = 0;
   AfterInput();

@@ -41,9 +41,14 @@ std::string Snapshotter::Restore(const snapshot::SnapshotMeta& meta,
   if (!source) return error;
   snapshot::ChunkReader reader(*source);
   bool restored = applier.Restore(reader);
-  if (!reader.ok())
+  // The state machine need not read past its last chunk; anything left over
+  // means it did not read what it wrote.
+  std::string leftover;
+  bool trailing = restored && reader.ok() && !reader.at_end() && reader.Read(leftover);
+  if (!reader.ok()) {
     return "reading snapshot " + std::to_string(meta.applied_slot) + ": " + reader.error();
-  if (!restored || !reader.at_end()) {
+  }
+  if (!restored || trailing) {
     return "snapshot " + std::to_string(meta.applied_slot) +
            " is not one this state machine wrote (Restore refused it)";
   }

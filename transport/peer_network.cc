@@ -50,7 +50,12 @@ struct PeerNetwork::Impl {
 
     Impl& impl;
     PeerEndpoint endpoint;
-    std::deque<std::pair<paxos::Message, size_t>> queue;  // message, estimated bytes
+    struct Queued {
+      paxos::Message message;
+      size_t bytes = 0;  // EstimateWireBytes
+      Clock::time_point queued_at;
+    };
+    std::deque<Queued> queue;
     size_t queue_bytes = 0;
     PeerLinkState state;
     Phase phase = Phase::kBackoff;
@@ -204,21 +209,22 @@ struct PeerNetwork::Impl {
 
   // Sends queued messages: each call takes as many as fit in max_batch_bytes.
   void Flush(Link& link) {
+    DropStale(link);
     while (link.phase == Link::Phase::kReady && link.in_flight < options.max_calls_in_flight &&
            !link.queue.empty()) {
       size_t count = 0;
       size_t bytes = 0;
-      for (const auto& [message, size] : link.queue) {
-        if (count > 0 && bytes + size > options.limits.max_batch_bytes) break;
-        bytes += size;
+      for (const Link::Queued& queued : link.queue) {
+        if (count > 0 && bytes + queued.bytes > options.limits.max_batch_bytes) break;
+        bytes += queued.bytes;
         ++count;
       }
       wire::PeerService::Client& peer = KJ_ASSERT_NONNULL(link.peer);
       auto request = peer.deliverRequest();
       auto list = request.initMessages(static_cast<unsigned>(count));
       for (unsigned i = 0; i < count; ++i) {
-        EncodeMessage(link.queue.front().first, list[i]);
-        link.queue_bytes -= link.queue.front().second;
+        EncodeMessage(link.queue.front().message, list[i]);
+        link.queue_bytes -= link.queue.front().bytes;
         link.queue.pop_front();
       }
       link.state.queued_messages = link.queue.size();
@@ -241,6 +247,17 @@ struct PeerNetwork::Impl {
     }
   }
 
+  // Drops messages that waited longer than max_queue_age (oldest first).
+  void DropStale(Link& link) {
+    Clock::time_point limit = Clock::now() - options.max_queue_age;
+    while (!link.queue.empty() && link.queue.front().queued_at < limit) {
+      link.queue_bytes -= link.queue.front().bytes;
+      link.queue.pop_front();
+      ++link.state.dropped_messages;
+    }
+    link.state.queued_messages = link.queue.size();
+  }
+
   bool Send(paxos::Message message) {
     auto it = links.find(message.to);
     if (it == links.end()) return false;
@@ -252,13 +269,14 @@ struct PeerNetwork::Impl {
                  size, message.to);
       return false;
     }
+    DropStale(link);
     while (!link.queue.empty() && (link.queue.size() >= options.max_queue_messages ||
                                    link.queue_bytes + size > options.max_queue_bytes)) {
-      link.queue_bytes -= link.queue.front().second;
+      link.queue_bytes -= link.queue.front().bytes;
       link.queue.pop_front();
       ++link.state.dropped_messages;
     }
-    link.queue.emplace_back(std::move(message), size);
+    link.queue.push_back(Link::Queued{std::move(message), size, Clock::now()});
     link.queue_bytes += size;
     link.state.queued_messages = link.queue.size();
     if (link.phase == Link::Phase::kReady) ScheduleFlush(link);

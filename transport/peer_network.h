@@ -35,7 +35,12 @@ struct PeerNetworkOptions {
   Limits limits;
   size_t max_queue_messages = 65536;    // per peer
   size_t max_queue_bytes = 256u << 20;  // per peer, by EstimateWireBytes
-  size_t max_calls_in_flight = 8;       // per connection
+  // Messages queued longer than this (a peer down or unreachable) are dropped
+  // instead of sent: Paxos retransmits what still matters, and a returning
+  // replica is not flooded with stale traffic (it catches up from the log or
+  // a snapshot instead).
+  std::chrono::milliseconds max_queue_age{3000};
+  size_t max_calls_in_flight = 8;  // per connection
   std::chrono::milliseconds call_timeout{2000};
   std::chrono::milliseconds connect_timeout{2000};  // TCP connect + hello
   std::chrono::milliseconds backoff_initial{50};
