@@ -188,10 +188,11 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options) {
           continue;
         }
         ++reachable;
-        std::printf("%u %s ballot=%s chosen=%llu applied=%llu leader=%u\n", id,
+        std::printf("%u %s ballot=%s chosen=%llu applied=%llu leader=%u digest=%08x\n", id,
                     RoleName(status->role), status->ballot.ToString().c_str(),
                     static_cast<unsigned long long>(status->chosen_point),
-                    static_cast<unsigned long long>(status->applied), status->leader);
+                    static_cast<unsigned long long>(status->applied), status->leader,
+                    status->state_digest);
       }
       exit_code = reachable > 0 ? kExitOk : kExitFailed;
       finished = true;

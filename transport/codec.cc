@@ -447,6 +447,7 @@ void EncodeStatus(const ReplicaStatus& status, wire::Status::Builder out) {
   out.setChosenPoint(status.chosen_point);
   out.setApplied(status.applied);
   out.setLeader(status.leader);
+  out.setStateDigest(status.state_digest);
 }
 
 std::string DecodeStatus(wire::Status::Reader in, ReplicaStatus* out) {
@@ -460,6 +461,7 @@ std::string DecodeStatus(wire::Status::Reader in, ReplicaStatus* out) {
     out->chosen_point = in.getChosenPoint();
     out->applied = in.getApplied();
     out->leader = in.getLeader();
+    out->state_digest = in.getStateDigest();
     return "";
   });
 }

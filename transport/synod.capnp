@@ -133,6 +133,10 @@ struct Status {
   chosenPoint @3 :UInt64;
   applied @4 :UInt64;
   leader @5 :UInt32;  # 0 when unknown
+  # CRC32C of the applied state (the applier's snapshot bytes: applied index,
+  # log time, sessions, state machine). Equal on replicas at the same applied
+  # index. Computed per status call: O(state size).
+  stateDigest @6 :UInt32;
 }
 
 # Client-facing service. `commands` are opaque encoded envelopes (their content

@@ -90,6 +90,7 @@ struct ReplicaStatus {
   paxos::Slot chosen_point = 0;
   paxos::Slot applied = 0;
   paxos::ReplicaId leader = paxos::kNoReplica;  // kNoReplica when unknown
+  uint32_t state_digest = 0;  // CRC32C of the applied state (see synod.capnp Status)
 };
 
 // Monotonic clock used for deadlines and timers.
