@@ -150,6 +150,7 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
   RecoveredLog check;
   std::string error = storage->LoadChecked(check);
   if (!error.empty()) return {nullptr, error};
+  storage->first_load_ = std::move(check);  // the first Load() needs no second read
   return {std::move(storage), ""};
 }
 
@@ -165,6 +166,7 @@ LevelDbLogStorage::LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<lev
 LevelDbLogStorage::~LevelDbLogStorage() = default;
 
 void LevelDbLogStorage::Write(leveldb::WriteBatch& batch, const char* what, bool sync) {
+  first_load_.reset();  // no longer what the log holds
   leveldb::WriteOptions write;
   write.sync = sync;
   leveldb::Status status = db_->Write(write, &batch);
@@ -226,8 +228,20 @@ std::string LevelDbLogStorage::LoadChecked(RecoveredLog& out) const {
   leveldb::ReadOptions read;
   read.verify_checksums = true;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
+  bool skipped_compacted = false;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view key(it->key().data(), it->key().size());
+    if (!skipped_compacted && !key.empty() && key[0] == kEntryPrefix) {
+      // "compacted" sorts before every entry key, so the compaction point is
+      // known here: jump over the deleted prefix instead of walking its
+      // deletion markers (restart time must not grow with history).
+      skipped_compacted = true;
+      if (out.paxos.compacted > 0) {
+        it->Seek(EntryKey(out.paxos.compacted + 1));
+        if (!it->Valid()) break;
+        key = std::string_view(it->key().data(), it->key().size());
+      }
+    }
     std::string_view value(it->value().data(), it->value().size());
     if (key == kMetaKey) continue;
     if (key == kPromisedKey) {
@@ -262,6 +276,11 @@ std::string LevelDbLogStorage::LoadChecked(RecoveredLog& out) const {
 }
 
 RecoveredLog LevelDbLogStorage::Load() const {
+  if (first_load_) {
+    RecoveredLog out = std::move(*first_load_);
+    first_load_.reset();
+    return out;
+  }
   RecoveredLog out;
   std::string error = LoadChecked(out);
   if (!error.empty()) options_.fatal(error);

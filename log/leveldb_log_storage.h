@@ -66,6 +66,9 @@ class LevelDbLogStorage final : public LogStorage {
   bool fresh_;
   LogMetadata metadata_;
   paxos::Slot compacted_ = 0;  // last compaction point written (deletions start above it)
+  // What Open read to check the log, handed out by the first Load() if no
+  // write happened in between (then cleared).
+  mutable std::optional<RecoveredLog> first_load_;
 };
 
 }  // namespace synod::log

@@ -91,6 +91,39 @@ TEST_F(SimulatedDisk, FreshDirectoryThenRecoveryAfterCrash) {
   EXPECT_EQ(log.paxos.entries[2].entry.value->commands[0], "z");
 }
 
+TEST_F(SimulatedDisk, CompactionDeletesThePrefixAndSurvivesOnlyOnceSynced) {
+  {
+    auto storage = OpenOrFail();
+    ASSERT_TRUE(storage);
+    std::vector<SlotEntry> entries;
+    for (paxos::Slot slot = 1; slot <= 100; ++slot) entries.push_back(MakeEntry(slot, 1, {"c"}));
+    storage->Persist(Ballot{1, 1}, entries);
+    storage->Compact(60);
+    storage->Compact(50);  // lower: ignored
+    RecoveredLog now = storage->Load();
+    EXPECT_EQ(now.paxos.compacted, 60u);
+    ASSERT_EQ(now.paxos.entries.size(), 40u);
+    EXPECT_EQ(now.paxos.entries.front().slot, 61u);
+    storage->Compact(70);  // unsynced and followed by no sync: a crash undoes it
+  }
+  env_.Crash();
+  {
+    auto storage = OpenOrFail();
+    RecoveredLog log = storage->Load();
+    EXPECT_EQ(log.paxos.compacted, 0u) << "compaction is unsynced until a later sync";
+    EXPECT_EQ(log.paxos.entries.size(), 100u) << "a lost deletion leaves true entries";
+    storage->Compact(60);
+    storage->Persist(std::nullopt, {MakeEntry(101, 1, {"d"})});  // syncs the deletion too
+  }
+  env_.Crash();
+  auto storage = OpenOrFail();
+  RecoveredLog log = storage->Load();
+  EXPECT_EQ(log.paxos.compacted, 60u);
+  ASSERT_EQ(log.paxos.entries.size(), 41u);
+  EXPECT_EQ(log.paxos.entries.front().slot, 61u);
+  EXPECT_EQ(log.paxos.entries.back().slot, 101u);
+}
+
 TEST_F(SimulatedDisk, TornUnsyncedTailIsDroppedAndTheFailureIsFatal) {
   {
     auto storage = OpenOrFail();
