@@ -139,13 +139,23 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
     logger->info("signal {}: shutting down", signal);
     loop.Stop();
   });
+  // SIGUSR1: take a snapshot now (on demand), then keep serving.
+  boost::asio::signal_set snapshot_signal(loop.io(), SIGUSR1);
+  std::function<void()> await_snapshot_signal = [&] {
+    snapshot_signal.async_wait([&](const boost::system::error_code& error, int) {
+      if (error) return;
+      replica.TakeSnapshotNow();
+      await_snapshot_signal();
+    });
+  };
+  await_snapshot_signal();
   std::string error = replica.Start(
       [&] {
         std::printf("ready id=%u\n", options.id);
         std::fflush(stdout);
       },
       [&](const std::string& reason) {
-        std::cerr << program << ": refusing to start: " << reason << "\n";
+        std::cerr << program << ": stopping: " << reason << "\n";
         exit_code = kExitFailed;
         loop.Stop();
       });
@@ -155,6 +165,7 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   }
   loop.Run();
   signals.cancel();
+  snapshot_signal.cancel();
   return exit_code;
 }
 

@@ -76,6 +76,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void OnSubmit(std::vector<std::string> commands, transport::SubmitDone done) override;
   transport::ReplicaStatus OnStatus() override;
 
+  // Takes a snapshot now (on demand, e.g. SIGUSR1 to `serve`), unless one is
+  // being written; the log is compacted once it is durable.
+  void TakeSnapshotNow();
+
  private:
   class StoragePersister;
   class NetworkSink;

@@ -39,6 +39,13 @@ void Replica::MaybeTakeSnapshot(const paxos::CommittedEntry& entry) {
       bytes_since_snapshot_ < options_.snapshot_log_bytes) {
     return;
   }
+  TakeSnapshotNow();
+}
+
+void Replica::TakeSnapshotNow() {
+  if (!applier_ || applier_->applied() == 0) return;
+  std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
+  if (latest && latest->applied_slot >= applier_->applied()) return;  // nothing new
   bool started = snapshotter_->Take(
       *applier_, [this](std::optional<snapshot::SnapshotMeta> meta, std::string error) {
         if (!meta) {

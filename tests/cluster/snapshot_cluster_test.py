@@ -13,12 +13,14 @@ says so), and end with the same applied index and the same state digest
 (CRC32C of the applied state, from `status`) as the others.
 
 Binds only 127.0.0.1 on free ports, bounds its time, kills (by pid) every
-process it started and removes its directories. Exit 0 on success.
+process it started and removes its directories. Also checks that SIGUSR1
+makes a replica take a snapshot on demand. Exit 0 on success.
 """
 import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -142,6 +144,20 @@ def main():
         if "installed snapshot at slot" not in log:
             raise AssertionError("the follower caught up without installing a snapshot:\n" +
                                  follower.log_tail(40))
+        # On demand: SIGUSR1 makes a replica snapshot its current state.
+        target = next(r for r in cluster.replicas if r.id == leader)
+        applied = int(final[leader]["applied"])
+
+        def snapshot_slots():
+            names = os.listdir(os.path.join(target.data_dir, "snapshots"))
+            return sorted(int(n[5:-5]) for n in names if n.startswith("snap-") and
+                          n.endswith(".meta"))
+
+        if not snapshot_slots() or snapshot_slots()[-1] < applied:
+            os.kill(target.proc.pid, signal.SIGUSR1)
+            wait_for("a snapshot taken on SIGUSR1",
+                     lambda: snapshot_slots() and snapshot_slots()[-1] >= applied, scaled(30))
+            print("SIGUSR1: replica %d snapshotted slot %d" % (target.id, snapshot_slots()[-1]))
         sizes = {r.id: dir_mb(r.data_dir) for r in cluster.replicas}
         for rid, size in sizes.items():
             if size > args.max_dir_mb:
