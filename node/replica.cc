@@ -411,17 +411,9 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
   for (statemachine::CommandOutcome& outcome : applier_->Apply(entry)) {
     switch (outcome.kind) {
-      case statemachine::EnvelopeKind::kClusterId: {
-        if (cluster_id_recorded_) break;
-        cluster_id_recorded_ = true;
-        char hex[17];
-        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(outcome.session));
-        std::string cluster_id = hex;
-        logger_->info("the cluster agreed on id {}", cluster_id);
-        log::LogStorage& storage = *storage_;
-        writer_->Submit([&storage, cluster_id] { storage.SetClusterId(cluster_id); }, [] {});
+      case statemachine::EnvelopeKind::kClusterId:
+        RecordClusterId(outcome.session);
         break;
-      }
       case statemachine::EnvelopeKind::kRegisterSession:
         Answer(RegisterKey(outcome.nonce),
                transport::Outcome{transport::OutcomeStatus::kOk, outcome.result, outcome.slot});
@@ -440,6 +432,17 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
     }
   }
   MaybeTakeSnapshot(entry);
+}
+
+void Replica::RecordClusterId(uint64_t id) {
+  if (cluster_id_recorded_ || id == 0) return;
+  cluster_id_recorded_ = true;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
+  std::string cluster_id = hex;
+  logger_->info("the cluster agreed on id {}", cluster_id);
+  log::LogStorage& storage = *storage_;
+  writer_->Submit([&storage, cluster_id] { storage.SetClusterId(cluster_id); }, nullptr);
 }
 
 void Replica::Answer(const std::string& key, transport::Outcome outcome) {

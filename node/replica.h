@@ -96,6 +96,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void OnTick();
   void AfterInput();
   void OnApplied(const paxos::CommittedEntry& entry);
+  // Records the cluster id the log agreed on in storage (once).
+  void RecordClusterId(uint64_t id);
   void Answer(const std::string& key, transport::Outcome outcome);
   void ExpireWaiters();
   void ReportRoleChanges();

@@ -28,6 +28,7 @@ paxos::Slot Replica::RestoreLatestSnapshot(const log::RecoveredLog& recovered, s
     return 0;
   }
   logger_->info("restored snapshot at slot {} ({} bytes)", slot, latest->size_bytes);
+  RecordClusterId(applier_->cluster_id());
   return slot;
 }
 
@@ -108,6 +109,7 @@ void Replica::InstallLatestFromStore() {
   }
   core_->InstallSnapshot(latest->applied_slot);
   logger_->info("installed snapshot at slot {}; continuing from the log", latest->applied_slot);
+  RecordClusterId(applier_->cluster_id());  // its slot may be inside the snapshot
   commands_since_snapshot_ = 0;
   bytes_since_snapshot_ = 0;
   AfterInput();
