@@ -24,6 +24,11 @@ void BackgroundWriter::Submit(std::function<void()> job, std::function<void()> d
   wake_.notify_one();
 }
 
+bool BackgroundWriter::Idle() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return jobs_.empty() && running_ == 0;
+}
+
 void BackgroundWriter::Run() {
   while (true) {
     std::pair<std::function<void()>, std::function<void()>> next;
@@ -33,8 +38,13 @@ void BackgroundWriter::Run() {
       if (jobs_.empty()) return;  // stopping and drained
       next = std::move(jobs_.front());
       jobs_.pop_front();
+      ++running_;
     }
     next.first();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --running_;
+    }
     if (next.second) boost::asio::post(loop_, std::move(next.second));
   }
 }

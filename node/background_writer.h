@@ -25,6 +25,9 @@ class BackgroundWriter {
 
   // Runs `job` on the worker thread, then `done` (if not null) on the loop thread.
   void Submit(std::function<void()> job, std::function<void()> done);
+  // No job queued or running: a job run by the caller now is ordered after
+  // every job submitted before (call from the submitting thread only).
+  bool Idle();
 
  private:
   void Run();
@@ -34,6 +37,7 @@ class BackgroundWriter {
   std::condition_variable wake_;
   std::deque<std::pair<std::function<void()>, std::function<void()>>> jobs_;
   bool stopping_ = false;
+  size_t running_ = 0;  // jobs taken by the worker, not yet finished (guarded by mutex_)
   std::thread worker_;
 };
 

@@ -41,5 +41,33 @@ TEST(BackgroundWriter, RunsJobsInOrderOffTheLoopAndCompletesOnTheLoop) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+TEST(BackgroundWriter, IsIdleOnlyWhenNothingIsQueuedOrRunning) {
+  boost::asio::io_context loop;
+  auto keep_running = boost::asio::make_work_guard(loop);
+  BackgroundWriter writer(loop);
+  EXPECT_TRUE(writer.Idle());
+  std::atomic<bool> release{false};
+  std::atomic<bool> started{false};
+  bool done = false;
+  writer.Submit(
+      [&] {
+        started = true;
+        while (!release) std::this_thread::yield();
+      },
+      [&] { done = true; });
+  writer.Submit([] {}, nullptr);
+  EXPECT_FALSE(writer.Idle()) << "two jobs queued";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!started && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_FALSE(writer.Idle()) << "one running, one queued";
+  release = true;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    loop.run_one_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(done);
+  while (!writer.Idle() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_TRUE(writer.Idle());
+}
+
 }  // namespace
 }  // namespace synod::node

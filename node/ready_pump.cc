@@ -33,8 +33,14 @@ void ReadyPump::Pump() {
     // Chosen marks ride along in the synced write (distinct slots from `entries`).
     for (paxos::SlotEntry& mark : ready.unsynced_entries) ready.entries.push_back(std::move(mark));
     std::vector<paxos::Message> after = std::move(ready.messages_after_persist);
+    // A leader's Accepts (in `messages`) must leave while its write runs; a
+    // follower's small write (light load: latency matters most) may hold the
+    // loop for its fsync. Under load the loop keeps receiving meanwhile.
+    size_t bytes = 0;
+    for (const paxos::SlotEntry& se : ready.entries) bytes += se.entry.value->ByteSize();
+    bool may_block_loop = ready.messages.empty() && bytes <= kInlineWriteMaxBytes;
     persister_.Persist(
-        ready.promised, std::move(ready.entries),
+        ready.promised, std::move(ready.entries), may_block_loop,
         [this, after = std::move(after)]() mutable { OnPersisted(std::move(after)); });
   }
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <chrono>
 
 #include "snapshot/checksum.h"
@@ -86,11 +87,21 @@ struct Replica::PendingCall {
 // loop may still run them while it drains after the replica was destroyed.
 class Replica::StoragePersister final : public Persister {
  public:
-  StoragePersister(BackgroundWriter& writer, log::LogStorage& storage, std::weak_ptr<bool> alive)
-      : writer_(writer), storage_(storage), alive_(std::move(alive)) {}
+  StoragePersister(boost::asio::io_context& loop, BackgroundWriter& writer,
+                   log::LogStorage& storage, std::weak_ptr<bool> alive)
+      : loop_(loop), writer_(writer), storage_(storage), alive_(std::move(alive)) {}
   void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
-               std::function<void()> done) override {
+               bool may_block_loop, std::function<void()> done) override {
     log::LogStorage& storage = storage_;
+    if (may_block_loop && writer_.Idle()) {
+      // Ordered after every earlier write (the writer is idle); the
+      // completion still runs later, from the loop.
+      storage.Persist(promised, entries);
+      boost::asio::post(loop_, [alive = alive_, done = std::move(done)] {
+        if (alive.lock()) done();
+      });
+      return;
+    }
     writer_.Submit(
         [&storage, promised, entries = std::move(entries)] { storage.Persist(promised, entries); },
         [alive = alive_, done = std::move(done)] {
@@ -108,6 +119,7 @@ class Replica::StoragePersister final : public Persister {
   }
 
  private:
+  boost::asio::io_context& loop_;
   BackgroundWriter& writer_;
   log::LogStorage& storage_;
   std::weak_ptr<bool> alive_;
@@ -229,7 +241,7 @@ std::string Replica::Start(std::function<void()> on_ready,
   });
 
   writer_ = std::make_unique<BackgroundWriter>(loop_.io());
-  persister_ = std::make_unique<StoragePersister>(*writer_, *storage_, alive_);
+  persister_ = std::make_unique<StoragePersister>(loop_.io(), *writer_, *storage_, alive_);
   network_sink_ = std::make_unique<NetworkSink>(*peers_);
   apply_sink_ = std::make_unique<ApplySink>(*this);
   snapshot_requests_ = std::make_unique<SnapshotRequests>(*this);
