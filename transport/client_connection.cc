@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "transport/codec.h"
+#include "transport/ignore_task_errors.h"
 #include "transport/logging.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
@@ -41,15 +42,6 @@ const char* CallStatusName(CallStatus status) {
   }
   return "invalid";
 }
-
-namespace {
-
-class IgnoreTaskErrors final : public kj::TaskSet::ErrorHandler {
- public:
-  void taskFailed(kj::Exception&&) override {}
-};
-
-}  // namespace
 
 struct ClientConnection::Impl {
   enum class Phase { kConnecting, kReady, kFailed };

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "snapshot/snapshot_store.h"
+#include "transport/ignore_task_errors.h"
 #include "transport/logging.h"
 #include "transport/peer_hello.h"
 #include "transport/rpc_connection.h"
@@ -24,12 +25,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-
-// Errors of fetch tasks are handled in each task's own continuation.
-class IgnoreTaskErrors final : public kj::TaskSet::ErrorHandler {
- public:
-  void taskFailed(kj::Exception&&) override {}
-};
 
 std::string Describe(const kj::Exception& e) { return e.getDescription().cStr(); }
 
