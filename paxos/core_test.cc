@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 
@@ -368,6 +369,91 @@ TEST(Core, InstallsANewerSnapshotAndIgnoresAnOlderOne) {
   }
   ASSERT_EQ(committed.size(), 1u);
   EXPECT_EQ(committed[0].slot, 11u);
+}
+
+// Found in review: a candidate that installs a snapshot (deleting its own
+// accepts) before its phase 1 completes must not fill those chosen slots with
+// no-ops when it becomes leader.
+TEST(Core, SnapshotInstalledDuringCandidacyIsNotOverwrittenByNoops) {
+  std::vector<ReplicaId> members{1, 2, 3};
+  std::map<ReplicaId, std::unique_ptr<SplitMix64>> randoms;
+  std::map<ReplicaId, std::unique_ptr<Core>> cores;
+  std::map<ReplicaId, std::vector<CommittedEntry>> applied;
+  for (ReplicaId id : {1u, 3u}) {
+    randoms[id] = std::make_unique<SplitMix64>(id);
+    cores[id] = std::make_unique<Core>(id, Configuration(members), CoreOptions{}, *randoms[id],
+                                       DurableState{}, 0);
+  }
+  std::deque<Message> network;
+  std::vector<Accept> new_leader_accepts;  // Accepts replica 1 sends in its own ballot
+  auto process = [&](ReplicaId id) {
+    Core& core = *cores[id];
+    while (core.HasReady()) {
+      Ready ready = core.TakeReady();
+      for (auto& m : ready.messages) {
+        const Accept* accept = std::get_if<Accept>(&m.body);
+        if (id == 1 && accept != nullptr) new_leader_accepts.push_back(*accept);
+        network.push_back(m);
+      }
+      for (auto& m : ready.messages_after_persist) network.push_back(m);
+      for (auto& c : ready.committed) applied[id].push_back(c);
+      core.Advance();
+    }
+  };
+  // Leader 2 (ballot 1.2) gets v1 and v2 chosen with replica 1's votes;
+  // replica 1 never hears the commit; replica 3 saw nothing.
+  Ballot old_leader{1, 2};
+  ValuePtr v1 = MakeCommandsValue({"v1"}), v2 = MakeCommandsValue({"v2"});
+  ValuePtr v3 = MakeCommandsValue({"v3"});
+  cores[1]->Step(Message{2, 1, Accept{old_leader, 1, v1, 0}});
+  cores[1]->Step(Message{2, 1, Accept{old_leader, 2, v2, 0}});
+  cores[1]->Step(Message{2, 1, Accept{old_leader, 3, v3, 0}});
+  process(1);
+  network.clear();
+  for (int t = 0; t < 10; ++t) {
+    cores[3]->Tick();
+    process(3);
+  }
+  network.clear();
+  bool installed = false;
+  for (int t = 0; t < 2000 && cores[1]->Status().role != Role::kLeader; ++t) {
+    cores[1]->Tick();
+    process(1);
+    for (int k = 0; k < 50 && !network.empty(); ++k) {
+      Message m = network.front();
+      network.pop_front();
+      if (m.to == 2) continue;  // replica 2 is gone
+      if (!installed && cores[1]->Status().role == Role::kCandidate) {
+        // Replica 2's snapshot (slots <= 2) lands while replica 1 campaigns.
+        ASSERT_TRUE(cores[1]->InstallSnapshot(2));
+        installed = true;
+        process(1);
+      }
+      cores[m.to]->Step(m);
+      process(1);
+      process(3);
+    }
+  }
+  ASSERT_TRUE(installed);
+  ASSERT_EQ(cores[1]->Status().role, Role::kLeader);
+  for (int round = 0; round < 20; ++round) {
+    while (!network.empty()) {
+      Message m = network.front();
+      network.pop_front();
+      if (m.to != 2) cores[m.to]->Step(m);
+      process(1);
+      process(3);
+    }
+    cores[1]->Tick();
+    process(1);
+  }
+  ASSERT_FALSE(new_leader_accepts.empty());
+  for (const Accept& accept : new_leader_accepts) {
+    EXPECT_GT(accept.slot, 2u) << "the new leader proposed in a slot chosen before (a no-op?)";
+  }
+  for (const CommittedEntry& entry : applied[3]) {
+    EXPECT_GT(entry.slot, 2u) << "replica 3 gets slots 1-2 only from a snapshot";
+  }
 }
 
 TEST(Configuration, MajorityQuorums) {

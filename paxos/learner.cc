@@ -146,7 +146,23 @@ void Learner::InstallSnapshot(Slot slot) {
 
 void Learner::Tick() {
   if (catchup_cooldown_ > 0) --catchup_cooldown_;
-  if (want_upto_ > chosen_point_ && catchup_cooldown_ == 0) RequestCatchup(want_from_, want_upto_);
+  if (want_upto_ > chosen_point_ && catchup_cooldown_ == 0) {
+    RequestCatchup(want_from_, want_upto_);
+    // The next retry asks another member: the one that reported the slots
+    // may have crashed for good while others can serve them.
+    want_from_ = NextPeer(want_from_);
+  }
+}
+
+ReplicaId Learner::NextPeer(ReplicaId after) const {
+  const std::vector<ReplicaId>& members = state_.config().members();
+  auto it = std::find(members.begin(), members.end(), after);
+  for (size_t step = 1; step <= members.size(); ++step) {
+    size_t index = (it == members.end() ? 0 : static_cast<size_t>(it - members.begin())) + step;
+    ReplicaId candidate = members[index % members.size()];
+    if (candidate != state_.self()) return candidate;
+  }
+  return after;
 }
 
 }  // namespace synod::paxos

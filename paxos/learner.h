@@ -41,6 +41,8 @@ class Learner {
  private:
   void AdvanceChosenPoint();
   void RequestCatchup(ReplicaId from, Slot upto);
+  // The member after `after` in configuration order, never this replica.
+  ReplicaId NextPeer(ReplicaId after) const;
 
   ReplicaState& state_;
   Slot chosen_point_ = 0;

@@ -112,7 +112,11 @@ void Proposer::MaybeBecomeLeader() {
 
   // Slots an acceptor compacted are chosen (and held in its snapshot): never
   // propose there, not even a no-op; learn them by installing that snapshot.
-  Slot first = std::max(phase1_from_, max_compacted_ + 1);
+  // Nor at slots this replica learned are chosen during its candidacy: its
+  // own accepts there may be gone (a snapshot installed or taken meanwhile
+  // deleted them), so the reports no longer describe those slots.
+  Slot first = std::max(
+      {phase1_from_, max_compacted_ + 1, state_.compacted() + 1, learner_.chosen_point() + 1});
   if (max_compacted_ > learner_.chosen_point())
     learner_.NeedUpTo(compacted_holder_, max_compacted_);
   Slot highest = reports_.empty() ? first - 1 : std::max(first - 1, reports_.rbegin()->first);
@@ -134,6 +138,7 @@ void Proposer::MaybeBecomeLeader() {
 }
 
 void Proposer::ProposeAt(Slot slot, ValuePtr value) {
+  SYNOD_INVARIANT(slot > state_.compacted(), "proposing in a slot deleted below a snapshot");
   const Entry* local = state_.Find(slot);
   Entry entry{ballot_, value, local != nullptr && local->chosen};
   state_.PutEntry(slot, std::move(entry));
@@ -242,6 +247,9 @@ void Proposer::Tick() {
   if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
   heartbeat_elapsed_ = 0;
   state_.Broadcast(Heartbeat{ballot_, learner_.chosen_point()});
+  // Slots learned chosen some other way (catch-up) need no votes: waiting for
+  // acceptors that compacted them would hold the window forever.
+  votes_.erase(votes_.begin(), votes_.upper_bound(learner_.chosen_point()));
   for (const auto& [slot, voters] : votes_) {
     const Entry* entry = state_.Find(slot);
     SYNOD_INVARIANT(entry != nullptr && entry->ballot == ballot_, "in-flight slot lost its value");
