@@ -185,9 +185,11 @@ CoreStatus Core::Status() const {
 }
 
 ValuePtr Core::ChosenValue(Slot slot) const {
-  if (!learner_->IsChosen(slot)) return nullptr;
+  // Below the snapshot a restart began from, an entry may hold an old accept
+  // that was never chosen (its mark is what says otherwise): only marked
+  // entries are answered.
   const Entry* entry = state_->Find(slot);
-  return entry == nullptr ? nullptr : entry->value;
+  return entry == nullptr || !entry->chosen ? nullptr : entry->value;
 }
 
 }  // namespace synod::paxos

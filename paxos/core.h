@@ -111,7 +111,8 @@ class Core {
   bool InstallSnapshot(Slot slot);
 
   CoreStatus Status() const;
-  // The value this replica holds as chosen for `slot`, or null.
+  // The value this replica holds as chosen for `slot` (its entry is marked
+  // chosen), or null (unknown, deleted by compaction, or only in a snapshot).
   ValuePtr ChosenValue(Slot slot) const;
 
  private:
