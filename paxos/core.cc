@@ -114,6 +114,10 @@ void Core::Tick() {
   Role before = state_->role;
   learner_->Tick();
   proposer_->Tick();
+  if (before == Role::kLeader && state_->role == Role::kCandidate) {
+    election_->ResetTimer();  // a leader re-running phase 1 (a gap it cannot fill)
+    return;
+  }
   if ((before == Role::kCandidate || before == Role::kLeader) && state_->role == Role::kFollower) {
     election_->BecomeFollower();
     return;

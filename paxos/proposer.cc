@@ -20,6 +20,8 @@ void Proposer::StartPhase1() {
   reports_.clear();
   max_compacted_ = 0;
   compacted_holder_ = kNoReplica;
+  compacted_by_.clear();
+  gap_wait_ticks_ = 0;
   votes_.clear();
   heartbeat_elapsed_ = 0;
   for (ReplicaId member : state_.config().members()) {
@@ -68,6 +70,7 @@ void Proposer::OnPromise(ReplicaId from, const Promise& promise) {
     max_compacted_ = promise.compacted;
     compacted_holder_ = from;
   }
+  compacted_by_[from] = std::max(compacted_by_[from], promise.compacted);
   for (const SlotEntry& se : promise.entries) {
     if (se.slot < promise.from_slot || (promise.more && se.slot >= promise.next_slot)) continue;
     MergeReport(se.slot, se.entry);
@@ -92,11 +95,32 @@ void Proposer::OnPersisted(const PersistedSummary& persisted) {
   }
 }
 
+Slot Proposer::FirstRecoverableSlot() const {
+  std::vector<Slot> points{state_.compacted()};  // self
+  for (const auto& [id, progress] : promises_) {
+    if (!progress.complete) continue;
+    auto it = compacted_by_.find(id);
+    points.push_back(it == compacted_by_.end() ? 0 : it->second);
+  }
+  std::sort(points.begin(), points.end());
+  size_t quorum = state_.config().QuorumSize();
+  if (points.size() < quorum) return SIZE_MAX;  // not a quorum (never asked then)
+  return points[quorum - 1] + 1;                // q promisers compacted below this slot
+}
+
 void Proposer::MaybeBecomeLeader() {
   if (state_.role != Role::kCandidate || !self_promise_durable_) return;
   size_t complete = 1;  // self
   for (const auto& [id, progress] : promises_) complete += progress.complete ? 1 : 0;
   if (!state_.config().IsQuorum(complete)) return;
+  // Slots between what this replica knows and what the quorum still holds
+  // can only come from a snapshot. More promises may close that gap (the
+  // member that compacted them may be gone for good): wait for them a while.
+  bool gap = FirstRecoverableSlot() - 1 > learner_.chosen_point();
+  if (gap && complete < state_.config().members().size() &&
+      gap_wait_ticks_ < state_.options().election_ticks / 2) {
+    return;
+  }
 
   // Our own acceptor's record is one of the reports (promised == ballot_).
   for (auto it = state_.log().lower_bound(phase1_from_); it != state_.log().end(); ++it) {
@@ -110,15 +134,21 @@ void Proposer::MaybeBecomeLeader() {
   check_quorum_elapsed_ = 0;
   active_peers_.clear();
 
-  // Slots an acceptor compacted are chosen (and held in its snapshot): never
-  // propose there, not even a no-op; learn them by installing that snapshot.
-  // Nor at slots this replica learned are chosen during its candidacy: its
-  // own accepts there may be gone (a snapshot installed or taken meanwhile
-  // deleted them), so the reports no longer describe those slots.
+  // A slot is recovered the usual way (highest-ballot report, or a no-op if
+  // none) only if a quorum of complete promisers still holds its accepts:
+  // below FirstRecoverableSlot() some acceptor of every quorum may have
+  // deleted the chosen value (compaction), so never propose there, not even
+  // a no-op; those slots are chosen and come from a snapshot. Nor at slots
+  // this replica knows are chosen: its own accepts there may be gone (a
+  // snapshot installed or taken during the candidacy deleted them).
   Slot first = std::max(
-      {phase1_from_, max_compacted_ + 1, state_.compacted() + 1, learner_.chosen_point() + 1});
-  if (max_compacted_ > learner_.chosen_point())
-    learner_.NeedUpTo(compacted_holder_, max_compacted_);
+      {phase1_from_, FirstRecoverableSlot(), state_.compacted() + 1, learner_.chosen_point() + 1});
+  gap_end_ = 0;
+  gap_ticks_ = 0;
+  if (first - 1 > learner_.chosen_point()) {
+    learner_.NeedUpTo(compacted_holder_, first - 1);
+    gap_end_ = first - 1;
+  }
   Slot highest = reports_.empty() ? first - 1 : std::max(first - 1, reports_.rbegin()->first);
   for (Slot slot = first; slot <= highest; ++slot) {
     auto it = reports_.find(slot);
@@ -227,6 +257,9 @@ void Proposer::FillWindow() {
 void Proposer::Tick() {
   const CoreOptions& options = state_.options();
   if (state_.role == Role::kCandidate) {
+    ++gap_wait_ticks_;
+    MaybeBecomeLeader();
+    if (state_.role != Role::kCandidate) return;
     if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
     heartbeat_elapsed_ = 0;
     for (const auto& [id, progress] : promises_) {
@@ -235,6 +268,16 @@ void Proposer::Tick() {
     return;
   }
   if (state_.role != Role::kLeader) return;
+  if (gap_end_ > learner_.chosen_point()) {
+    // The snapshot holder may be gone for good; a new phase 1 with the
+    // members up now may find a quorum that still holds those slots.
+    if (++gap_ticks_ >= 2 * options.election_ticks) {
+      StartPhase1();
+      return;
+    }
+  } else {
+    gap_end_ = 0;
+  }
   if (++check_quorum_elapsed_ >= options.election_ticks) {
     check_quorum_elapsed_ = 0;
     bool quorum_active = state_.config().IsQuorum(active_peers_.size() + 1);

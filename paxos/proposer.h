@@ -63,6 +63,9 @@ class Proposer {
   };
 
   void MergeReport(Slot slot, const Entry& entry);
+  // First slot a quorum of complete promisers still holds (none compacted
+  // it): below it, reports cannot be trusted to contain the chosen value.
+  Slot FirstRecoverableSlot() const;
   void MaybeBecomeLeader();
   void ProposeAt(Slot slot, ValuePtr value);
   void FillWindow();
@@ -81,6 +84,12 @@ class Proposer {
   std::map<Slot, Report> reports_;           // highest-ballot report per slot
   Slot max_compacted_ = 0;                   // highest compaction point promised to us
   ReplicaId compacted_holder_ = kNoReplica;  // who reported it
+  std::map<ReplicaId, Slot> compacted_by_;   // each promiser's compaction point
+  uint32_t gap_wait_ticks_ = 0;              // waited for more promises to close a gap
+  // Leader: slots <= gap_end_ were skipped (only a snapshot had them); if they
+  // stay unknown this long, phase 1 runs again with whoever is up now.
+  Slot gap_end_ = 0;
+  uint32_t gap_ticks_ = 0;
 
   // Phase 2.
   Slot next_slot_ = 0;

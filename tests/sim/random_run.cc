@@ -153,9 +153,17 @@ class RandomSchedule {
 
   void RunHealed() {
     cluster_.HealNetwork();
+    // One run in four heals everything but one replica, which stays down for
+    // good: the others (still a quorum) must settle without it, e.g. fetch
+    // what they miss from someone other than the member that reported it.
+    gone_ = Rand(4) == 0 ? RandomReplica() : 0;
     for (ReplicaId id : cluster_.ids()) {
       cluster_.Resume(id);
-      cluster_.Restart(id);
+      if (id == gone_) {
+        cluster_.Crash(id);
+      } else {
+        cluster_.Restart(id);
+      }
     }
     restart_at_.clear();
     resume_at_.clear();
@@ -177,6 +185,7 @@ class RandomSchedule {
     paxos::Slot point = cluster_.Status(leader).chosen_point;
     if (point < cluster_.checker().highest_chosen()) return false;
     for (ReplicaId id : cluster_.ids()) {
+      if (id == gone_) continue;
       paxos::CoreStatus status = cluster_.Status(id);
       if (status.chosen_point != point || status.leader != leader) return false;
     }
@@ -185,6 +194,7 @@ class RandomSchedule {
 
   std::string SettleReport() {
     std::string out = "leader=" + std::to_string(cluster_.Leader());
+    if (gone_ != 0) out += " gone=" + std::to_string(gone_);
     for (ReplicaId id : cluster_.ids()) {
       paxos::CoreStatus status = cluster_.Status(id);
       out += " r" + std::to_string(id) + ":" + paxos::RoleName(status.role) +
@@ -331,6 +341,7 @@ class RandomSchedule {
   }
 
   SimOptions options_;
+  ReplicaId gone_ = 0;  // RunHealed: the replica left down for good (0: none)
   SimCluster cluster_;
   std::vector<SimClient> clients_;
   std::vector<std::pair<SimTime, ReplicaId>> restart_at_;
