@@ -95,6 +95,11 @@ void Learner::OnCatchupRequest(ReplicaId from, const CatchupRequest& request) {
 }
 
 void Learner::OnCatchupReply(ReplicaId from, const CatchupReply& reply) {
+  if (reply.compacted > chosen_point_ || !reply.entries.empty()) {
+    // Someone can serve what is missing (as values or as its snapshot).
+    helped_since_request_ = true;
+    ticks_without_help_ = 0;
+  }
   if (reply.compacted > chosen_point_) {
     // The sender deleted slots this replica still lacks: only its snapshot has them.
     state_.RequestSnapshot(from, reply.compacted);
@@ -133,6 +138,7 @@ void Learner::NeedUpTo(ReplicaId from, Slot upto) {
   if (upto <= chosen_point_) return;
   want_from_ = from;
   want_upto_ = upto;
+  helped_since_request_ = true;  // ask `from` again before trying others
   RequestCatchup(from, upto);
 }
 
@@ -146,12 +152,17 @@ void Learner::InstallSnapshot(Slot slot) {
 
 void Learner::Tick() {
   if (catchup_cooldown_ > 0) --catchup_cooldown_;
-  if (want_upto_ > chosen_point_ && catchup_cooldown_ == 0) {
-    RequestCatchup(want_from_, want_upto_);
-    // The next retry asks another member: the one that reported the slots
-    // may have crashed for good while others can serve them.
-    want_from_ = NextPeer(want_from_);
+  if (want_upto_ <= chosen_point_) {
+    ticks_without_help_ = 0;
+    return;
   }
+  ++ticks_without_help_;
+  if (catchup_cooldown_ > 0) return;
+  // A member that did not help since the last request may be gone for good
+  // while others can serve the slots: ask the next one.
+  if (!helped_since_request_) want_from_ = NextPeer(want_from_);
+  helped_since_request_ = false;
+  RequestCatchup(want_from_, want_upto_);
 }
 
 ReplicaId Learner::NextPeer(ReplicaId after) const {

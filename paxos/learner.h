@@ -36,6 +36,9 @@ class Learner {
   // The application's state was replaced by a snapshot covering slots <=
   // `slot` (> delivered()): they count as chosen and delivered.
   void InstallSnapshot(Slot slot);
+  // While short of NeedUpTo's target: ticks since any member last answered
+  // that it can serve the missing slots (values or a snapshot); else 0.
+  uint32_t ticks_without_help() const { return ticks_without_help_; }
   void Tick();
 
  private:
@@ -50,6 +53,8 @@ class Learner {
   uint32_t catchup_cooldown_ = 0;     // ticks before another catch-up request
   ReplicaId want_from_ = kNoReplica;  // NeedUpTo: who can serve
   Slot want_upto_ = 0;
+  bool helped_since_request_ = true;  // a reply since the last NeedUpTo retry could serve
+  uint32_t ticks_without_help_ = 0;   // while short of want_upto_: ticks since such a reply
 };
 
 }  // namespace synod::paxos

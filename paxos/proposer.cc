@@ -144,7 +144,6 @@ void Proposer::MaybeBecomeLeader() {
   Slot first = std::max(
       {phase1_from_, FirstRecoverableSlot(), state_.compacted() + 1, learner_.chosen_point() + 1});
   gap_end_ = 0;
-  gap_ticks_ = 0;
   if (first - 1 > learner_.chosen_point()) {
     learner_.NeedUpTo(compacted_holder_, first - 1);
     gap_end_ = first - 1;
@@ -269,9 +268,10 @@ void Proposer::Tick() {
   }
   if (state_.role != Role::kLeader) return;
   if (gap_end_ > learner_.chosen_point()) {
-    // The snapshot holder may be gone for good; a new phase 1 with the
-    // members up now may find a quorum that still holds those slots.
-    if (++gap_ticks_ >= 2 * options.election_ticks) {
+    // Nobody has offered the gap's slots for a while (the snapshot holder may
+    // be gone for good): a new phase 1 with the members up now may find a
+    // quorum that still holds them. A fetch in progress keeps being offered.
+    if (learner_.ticks_without_help() >= 2 * options.election_ticks) {
       StartPhase1();
       return;
     }

@@ -86,10 +86,9 @@ class Proposer {
   ReplicaId compacted_holder_ = kNoReplica;  // who reported it
   std::map<ReplicaId, Slot> compacted_by_;   // each promiser's compaction point
   uint32_t gap_wait_ticks_ = 0;              // waited for more promises to close a gap
-  // Leader: slots <= gap_end_ were skipped (only a snapshot had them); if they
-  // stay unknown this long, phase 1 runs again with whoever is up now.
+  // Leader: slots <= gap_end_ were skipped (only a snapshot had them); if no
+  // member offers them for two election timeouts, phase 1 runs again.
   Slot gap_end_ = 0;
-  uint32_t gap_ticks_ = 0;
 
   // Phase 2.
   Slot next_slot_ = 0;
