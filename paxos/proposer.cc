@@ -108,10 +108,15 @@ Slot Proposer::FirstRecoverableSlot() const {
   return points[quorum - 1] + 1;                // q promisers compacted below this slot
 }
 
+size_t Proposer::CompletePromises() const {
+  size_t complete = self_promise_durable_ ? 1 : 0;
+  for (const auto& [id, progress] : promises_) complete += progress.complete ? 1 : 0;
+  return complete;
+}
+
 void Proposer::MaybeBecomeLeader() {
   if (state_.role != Role::kCandidate || !self_promise_durable_) return;
-  size_t complete = 1;  // self
-  for (const auto& [id, progress] : promises_) complete += progress.complete ? 1 : 0;
+  size_t complete = CompletePromises();
   if (!state_.config().IsQuorum(complete)) return;
   // Slots between what this replica knows and what the quorum still holds
   // can only come from a snapshot. More promises may close that gap (the
@@ -184,6 +189,7 @@ void Proposer::SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value) {
 void Proposer::ForgetThrough(Slot slot) {
   votes_.erase(votes_.begin(), votes_.upper_bound(slot));
   if (state_.role == Role::kLeader && next_slot_ <= slot) next_slot_ = slot + 1;
+  FillWindow();  // room may have opened for queued commands
 }
 
 void Proposer::CountVote(Slot slot, ReplicaId voter) {
@@ -256,7 +262,8 @@ void Proposer::FillWindow() {
 void Proposer::Tick() {
   const CoreOptions& options = state_.options();
   if (state_.role == Role::kCandidate) {
-    ++gap_wait_ticks_;
+    // The wait for promises that close a gap runs from when a quorum is in.
+    if (CompletePromises() >= state_.config().QuorumSize()) ++gap_wait_ticks_;
     MaybeBecomeLeader();
     if (state_.role != Role::kCandidate) return;
     if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
@@ -302,6 +309,7 @@ void Proposer::Tick() {
       SendAcceptTo(member, slot, entry->value);
     }
   }
+  FillWindow();  // room may have opened above
 }
 
 }  // namespace synod::paxos

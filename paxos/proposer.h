@@ -66,6 +66,8 @@ class Proposer {
   // First slot a quorum of complete promisers still holds (none compacted
   // it): below it, reports cannot be trusted to contain the chosen value.
   Slot FirstRecoverableSlot() const;
+  // Complete promises for the current ballot, this replica's own (once durable) included.
+  size_t CompletePromises() const;
   void MaybeBecomeLeader();
   void ProposeAt(Slot slot, ValuePtr value);
   void FillWindow();
