@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "log/leveldb_log_storage.h"
+#include "node/snapshotter.h"
 #include "snapshot/snapshot_store.h"
 #include "statemachine/applier.h"
 #include "statemachine/envelope.h"
@@ -157,27 +158,11 @@ void Fill(KvMachine& machine, int64_t mib) {
   for (uint64_t key = 0; key < static_cast<uint64_t>(mib) * 1024; ++key) machine.Put(key, value);
 }
 
-// Streams captured chunks into a new snapshot of `store` at `slot`.
-std::optional<SnapshotMeta> WriteSnapshot(SnapshotStore& store, uint64_t slot,
-                                          const std::vector<std::string>& chunks,
-                                          std::string* error) {
-  std::unique_ptr<snapshot::SnapshotSink> sink = store.BeginWrite(slot, error);
-  if (!sink) return std::nullopt;
-  for (const std::string& chunk : chunks) sink->Write(chunk);
-  return sink->Commit(error);
-}
-
-// Restores `applier` from `meta` the way node::Snapshotter::Restore reads it.
+// Restores `applier` from `meta` exactly as a replica does.
 bool RestoreFrom(SnapshotStore& store, const SnapshotMeta& meta, Applier& applier,
                  std::string* error) {
-  std::unique_ptr<snapshot::SnapshotSource> source = store.OpenReader(meta, error);
-  if (!source) return false;
-  snapshot::ChunkReader reader(*source);
-  if (!applier.Restore(reader) || !reader.ok() || !reader.at_end()) {
-    *error = "restore failed: " + reader.error();
-    return false;
-  }
-  return true;
+  *error = node::RestoreSnapshot(store, meta, applier);
+  return error->empty();
 }
 
 std::unique_ptr<SnapshotStore> OpenStore(const std::string& dir, benchmark::State& state) {
@@ -206,7 +191,7 @@ void BM_SnapshotTake(benchmark::State& state) {
     applier.Snapshot(*capture);
     const Clock::time_point captured = Clock::now();
     std::string error;
-    if (!WriteSnapshot(*store, ++slot, capture->chunks, &error)) {
+    if (!node::WriteSnapshot(*store, ++slot, capture->chunks, &error)) {
       state.SkipWithError(error.c_str());
       break;
     }
@@ -234,12 +219,13 @@ struct SnapshotFixture {
     KvMachine machine;
     Fill(machine, mib);
     Applier applier(machine, statemachine::SessionOptions{});
+    applier.Apply(paxos::CommittedEntry{1, paxos::NoopValue()});  // the snapshot is at slot 1
     CaptureWriter capture;
     applier.Snapshot(capture);
     store = OpenStore(dir / "source", state);
     if (!store) return false;
     std::string error;
-    std::optional<SnapshotMeta> written = WriteSnapshot(*store, 1, capture.chunks, &error);
+    std::optional<SnapshotMeta> written = node::WriteSnapshot(*store, 1, capture.chunks, &error);
     if (!written) {
       state.SkipWithError(error.c_str());
       return false;
@@ -433,7 +419,7 @@ struct History {
     if (!store) return;
     CaptureWriter capture;
     applier.Snapshot(capture);
-    if (!WriteSnapshot(*store, through, capture.chunks, &error)) return;
+    if (!node::WriteSnapshot(*store, through, capture.chunks, &error)) return;
     compacted->SetApplied(through);
     compacted->Compact(through);
   }

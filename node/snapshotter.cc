@@ -17,27 +17,20 @@ class CaptureWriter final : public statemachine::SnapshotWriter {
 
 }  // namespace
 
-std::unique_ptr<Snapshotter> Snapshotter::Open(boost::asio::io_context& loop,
-                                               const std::string& dir, std::string* error) {
-  std::unique_ptr<snapshot::SnapshotStore> store = snapshot::SnapshotStore::Open(dir, error);
-  if (!store) return nullptr;
-  return std::unique_ptr<Snapshotter>(new Snapshotter(loop, std::move(store)));
+std::optional<snapshot::SnapshotMeta> WriteSnapshot(snapshot::SnapshotStore& store,
+                                                    paxos::Slot slot,
+                                                    const std::vector<std::string>& chunks,
+                                                    std::string* error) {
+  std::unique_ptr<snapshot::SnapshotSink> sink = store.BeginWrite(slot, error);
+  if (!sink) return std::nullopt;
+  for (const std::string& chunk : chunks) sink->Write(chunk);
+  return sink->Commit(error);
 }
 
-Snapshotter::Snapshotter(boost::asio::io_context& loop,
-                         std::unique_ptr<snapshot::SnapshotStore> store)
-    : store_(std::move(store)), writer_(std::make_unique<BackgroundWriter>(loop)) {}
-
-Snapshotter::~Snapshotter() {
-  alive_.reset();
-  writer_.reset();  // finishes (or aborts) the write in flight before the store goes
-}
-
-std::string Snapshotter::Restore(const snapshot::SnapshotMeta& meta,
-                                 statemachine::Applier& applier) {
+std::string RestoreSnapshot(snapshot::SnapshotStore& store, const snapshot::SnapshotMeta& meta,
+                            statemachine::Applier& applier) {
   std::string error;
-  if (!store_->VerifyFile(meta, &error)) return error;
-  std::unique_ptr<snapshot::SnapshotSource> source = store_->OpenReader(meta, &error);
+  std::unique_ptr<snapshot::SnapshotSource> source = store.OpenReader(meta, &error);
   if (!source) return error;
   snapshot::ChunkReader reader(*source);
   bool restored = applier.Restore(reader);
@@ -59,6 +52,22 @@ std::string Snapshotter::Restore(const snapshot::SnapshotMeta& meta,
   return "";
 }
 
+std::unique_ptr<Snapshotter> Snapshotter::Open(boost::asio::io_context& loop,
+                                               const std::string& dir, std::string* error) {
+  std::unique_ptr<snapshot::SnapshotStore> store = snapshot::SnapshotStore::Open(dir, error);
+  if (!store) return nullptr;
+  return std::unique_ptr<Snapshotter>(new Snapshotter(loop, std::move(store)));
+}
+
+Snapshotter::Snapshotter(boost::asio::io_context& loop,
+                         std::unique_ptr<snapshot::SnapshotStore> store)
+    : store_(std::move(store)), writer_(std::make_unique<BackgroundWriter>(loop)) {}
+
+Snapshotter::~Snapshotter() {
+  alive_.reset();
+  writer_.reset();  // finishes (or aborts) the write in flight before the store goes
+}
+
 bool Snapshotter::Take(const statemachine::Applier& applier, TakeDone done) {
   if (taking_) return false;
   auto capture = std::make_shared<CaptureWriter>();
@@ -70,11 +79,8 @@ bool Snapshotter::Take(const statemachine::Applier& applier, TakeDone done) {
   snapshot::SnapshotStore& store = *store_;
   writer_->Submit(
       [&store, slot, capture, result, error] {
-        std::unique_ptr<snapshot::SnapshotSink> sink = store.BeginWrite(slot, error.get());
-        if (!sink) return;
-        for (const std::string& chunk : capture->chunks) sink->Write(chunk);
+        *result = WriteSnapshot(store, slot, capture->chunks, error.get());
         capture->chunks.clear();
-        *result = sink->Commit(error.get());
       },
       [this, alive = std::weak_ptr<bool>(alive_), result, error, done = std::move(done)] {
         if (!alive.lock()) return;

@@ -21,12 +21,27 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "node/background_writer.h"
 #include "snapshot/snapshot_store.h"
 #include "statemachine/applier.h"
 
 namespace synod::node {
+
+// Streams `chunks` (what Applier::Snapshot wrote) into a new snapshot of
+// `store` at `slot` and installs it durably. nullopt and *error on failure.
+// Thread: any one thread (the store is thread-safe).
+std::optional<snapshot::SnapshotMeta> WriteSnapshot(snapshot::SnapshotStore& store,
+                                                    paxos::Slot slot,
+                                                    const std::vector<std::string>& chunks,
+                                                    std::string* error);
+
+// Restores `applier` from snapshot `meta` of `store` (OpenReader checks its
+// size and CRC32C). Returns "" or why not; on an error the applier may be
+// half restored and must not be used.
+std::string RestoreSnapshot(snapshot::SnapshotStore& store, const snapshot::SnapshotMeta& meta,
+                            statemachine::Applier& applier);
 
 class Snapshotter {
  public:
@@ -39,10 +54,10 @@ class Snapshotter {
 
   snapshot::SnapshotStore& store() { return *store_; }
 
-  // Restores `applier` from the snapshot `meta` (verified by checksum first).
-  // Returns "" or why not; on an error the applier may be half restored and
-  // must not be used (the replica stops).
-  std::string Restore(const snapshot::SnapshotMeta& meta, statemachine::Applier& applier);
+  // RestoreSnapshot from this store (the replica stops on an error).
+  std::string Restore(const snapshot::SnapshotMeta& meta, statemachine::Applier& applier) {
+    return RestoreSnapshot(*store_, meta, applier);
+  }
 
   // Captures `applier`'s state now and writes it in the background; `done`
   // gets the installed snapshot, or nullopt and the error. One at a time:
