@@ -36,9 +36,12 @@ void ReadyPump::Pump() {
     // A leader's Accepts (in `messages`) must leave while its write runs; a
     // follower's small write (light load: latency matters most) may hold the
     // loop for its fsync. Under load the loop keeps receiving meanwhile.
+    bool may_block_loop = ready.messages.empty();
     size_t bytes = 0;
-    for (const paxos::SlotEntry& se : ready.entries) bytes += se.entry.value->ByteSize();
-    bool may_block_loop = ready.messages.empty() && bytes <= kInlineWriteMaxBytes;
+    for (size_t i = 0; may_block_loop && i < ready.entries.size(); ++i) {
+      bytes += ready.entries[i].entry.value->ByteSize();
+      may_block_loop = bytes <= kInlineWriteMaxBytes;
+    }
     persister_.Persist(
         ready.promised, std::move(ready.entries), may_block_loop,
         [this, after = std::move(after)]() mutable { OnPersisted(std::move(after)); });

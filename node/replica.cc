@@ -272,8 +272,7 @@ void Replica::CheckBootstrap() {
           " already has history: this replica lost its data (or is new) and must be replaced "
           "through membership change, not restarted under its old identity — it may have made "
           "promises it no longer remembers";
-      logger_->error("{}", reason);
-      if (on_fatal_) on_fatal_(reason);
+      Fatal(reason);
       return;
     }
   }
