@@ -256,6 +256,11 @@ std::string Replica::Start(std::function<void()> on_ready,
   return "";
 }
 
+void Replica::Fatal(const std::string& reason) {
+  logger_->error("{}", reason);
+  if (on_fatal_) on_fatal_(reason);
+}
+
 void Replica::CheckBootstrap() {
   std::vector<paxos::ReplicaId> waiting;
   for (paxos::ReplicaId id : options_.cluster.Ids()) {

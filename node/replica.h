@@ -120,6 +120,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // delivered (a fetch installed it, possibly in an attempt whose answer was
   // lost), then tells the core. Stops the replica if the restore fails.
   void InstallLatestFromStore();
+  // Logs `reason` and hands it to on_fatal (the replica must stop).
   void Fatal(const std::string& reason);
 
   transport::EventLoop& loop_;

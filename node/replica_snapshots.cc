@@ -6,11 +6,6 @@
 
 namespace synod::node {
 
-void Replica::Fatal(const std::string& reason) {
-  logger_->error("{}", reason);
-  if (on_fatal_) on_fatal_(reason);
-}
-
 paxos::Slot Replica::RestoreLatestSnapshot(const log::RecoveredLog& recovered, std::string* error) {
   std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
   paxos::Slot slot = latest ? latest->applied_slot : 0;
