@@ -18,8 +18,6 @@ void Proposer::StartPhase1() {
   self_promise_durable_ = false;
   promises_.clear();
   reports_.clear();
-  max_compacted_ = 0;
-  compacted_holder_ = kNoReplica;
   compacted_by_.clear();
   gap_wait_ticks_ = 0;
   votes_.clear();
@@ -66,10 +64,6 @@ void Proposer::OnPromise(ReplicaId from, const Promise& promise) {
   if (progress == promises_.end() || progress->second.complete) return;
   if (promise.from_slot != progress->second.next_slot) return;  // stale or duplicate page
   active_peers_.insert(from);
-  if (promise.compacted > max_compacted_) {
-    max_compacted_ = promise.compacted;
-    compacted_holder_ = from;
-  }
   compacted_by_[from] = std::max(compacted_by_[from], promise.compacted);
   for (const SlotEntry& se : promise.entries) {
     if (se.slot < promise.from_slot || (promise.more && se.slot >= promise.next_slot)) continue;
@@ -150,7 +144,13 @@ void Proposer::MaybeBecomeLeader() {
       {phase1_from_, FirstRecoverableSlot(), state_.compacted() + 1, learner_.chosen_point() + 1});
   gap_end_ = 0;
   if (first - 1 > learner_.chosen_point()) {
-    learner_.NeedUpTo(compacted_holder_, first - 1);
+    // The promiser that compacted furthest holds the gap in its snapshot
+    // (a gap means some promiser compacted beyond this replica's chosen point).
+    SYNOD_INVARIANT(!compacted_by_.empty(), "a compaction gap without a compacting promiser");
+    auto holder =
+        std::max_element(compacted_by_.begin(), compacted_by_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    learner_.NeedUpTo(holder->first, first - 1);
     gap_end_ = first - 1;
   }
   Slot highest = reports_.empty() ? first - 1 : std::max(first - 1, reports_.rbegin()->first);

@@ -83,11 +83,9 @@ class Proposer {
   Slot phase1_from_ = 0;
   bool self_promise_durable_ = false;
   std::map<ReplicaId, PromiseProgress> promises_;
-  std::map<Slot, Report> reports_;           // highest-ballot report per slot
-  Slot max_compacted_ = 0;                   // highest compaction point promised to us
-  ReplicaId compacted_holder_ = kNoReplica;  // who reported it
-  std::map<ReplicaId, Slot> compacted_by_;   // each promiser's compaction point
-  uint32_t gap_wait_ticks_ = 0;              // waited for more promises to close a gap
+  std::map<Slot, Report> reports_;          // highest-ballot report per slot
+  std::map<ReplicaId, Slot> compacted_by_;  // each promiser's compaction point (highest seen)
+  uint32_t gap_wait_ticks_ = 0;             // waited for more promises to close a gap
   // Leader: slots <= gap_end_ were skipped (only a snapshot had them); if no
   // member offers them for two election timeouts, phase 1 runs again.
   Slot gap_end_ = 0;
