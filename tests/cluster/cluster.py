@@ -20,6 +20,17 @@ def scaled(seconds):
     return seconds * TIME_SCALE
 
 
+def wait_until(predicate, timeout, what):
+    """Polls `predicate` until it returns a true value (returned) or `timeout` s pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
 def free_ports(count):
     """Ports the kernel hands out for 127.0.0.1, released before use."""
     sockets, ports = [], []
@@ -103,8 +114,10 @@ class Replica:
 
 
 class Cluster:
-    def __init__(self, binary, size=3):
+    def __init__(self, binary, size=3, client_binary=None):
+        """`binary` serves; `client_binary` (default: the same) runs client commands."""
         self.binary = binary
+        self.client_binary = client_binary or binary
         self.root = tempfile.mkdtemp(prefix="synod-cluster-")
         ports = free_ports(size)
         self.replicas = [Replica(self, i + 1, ports[i]) for i in range(size)]
@@ -140,7 +153,7 @@ class Cluster:
     def client(self, *args, members=None, timeout_ms=None):
         """Runs a client command; returns (exit code, stdout, stderr)."""
         timeout_ms = timeout_ms or int(scaled(10000))
-        cmd = [self.binary] + list(args) + ["--members", members or self.members,
+        cmd = [self.client_binary] + list(args) + ["--members", members or self.members,
                                              "--timeout", str(timeout_ms)]
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               timeout=timeout_ms / 1000.0 + scaled(20))

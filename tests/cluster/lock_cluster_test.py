@@ -35,7 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, scaled  # noqa: E402
+from cluster import Cluster, scaled, wait_until  # noqa: E402
 
 
 class Store:
@@ -72,16 +72,6 @@ class Store:
 def token_of(out):
     assert out.startswith("token="), out
     return int(out.strip().split("=")[1])
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def run_cmd(cluster, name, ttl, owner, command):

@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, scaled  # noqa: E402
+from cluster import Cluster, scaled, wait_until  # noqa: E402
 
 SNAPSHOT_FLAGS = ["--snapshot-every", "1000", "--log-tail", "200"]
 
@@ -40,37 +40,6 @@ def dir_mb(path):
             except OSError:
                 pass  # removed meanwhile (compaction, pruning)
     return total / (1 << 20)
-
-
-def statuses(args, members):
-    """{id: {role, applied, digest, ...} or None}."""
-    proc = subprocess.run([args.status, "status", "--members", members, "--timeout",
-                           str(int(scaled(2000)))], capture_output=True, text=True,
-                          timeout=scaled(30))
-    result = {}
-    for line in proc.stdout.splitlines():
-        fields = line.split()
-        if not fields:
-            continue
-        if "unreachable" in fields:
-            result[int(fields[0])] = None
-            continue
-        entry = {"role": fields[1]}
-        for field in fields[2:]:
-            key, _, value = field.partition("=")
-            entry[key] = value
-        result[int(fields[0])] = entry
-    return result
-
-
-def wait_for(what, predicate, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def run_load(args, cluster, follower, max_dir_mb):
@@ -112,15 +81,13 @@ def main():
     parser.add_argument("--max-dir-mb", type=int, default=32)
     args = parser.parse_args()
 
-    cluster = Cluster(args.bench, 3)
+    cluster = Cluster(args.bench, 3, client_binary=args.status)
     try:
         for r in cluster.replicas:
             r.start(wait_ready=False, extra=SNAPSHOT_FLAGS)
         for r in cluster.replicas:
             r.wait_ready()
-        leader = wait_for("a leader", lambda: next(
-            (rid for rid, s in statuses(args, cluster.members).items()
-             if s and s["role"] == "leader"), None), scaled(30))
+        leader = cluster.leader(scaled(30))
         follower = next(r for r in cluster.replicas if r.id != leader)
         follower.kill9()
         print("killed follower %d; leader is %d" % (follower.id, leader), flush=True)
@@ -130,15 +97,15 @@ def main():
         follower.start(extra=SNAPSHOT_FLAGS)
 
         def converged():
-            s = statuses(args, cluster.members)
+            s = cluster.status()
             if any(v is None for v in s.values()) or len(s) != 3:
                 return None
             applied = {v["applied"] for v in s.values()}
             digests = {v["digest"] for v in s.values()}
             return s if len(applied) == 1 and len(digests) == 1 else None
 
-        final = wait_for("the restarted follower to match the others (applied and digest)",
-                         converged, scaled(120))
+        final = wait_until(converged, scaled(120),
+                           "the restarted follower to match the others (applied and digest)")
         with open(follower.log_path) as f:
             log = f.read()
         if "installed snapshot at slot" not in log:
@@ -155,8 +122,8 @@ def main():
 
         if not snapshot_slots() or snapshot_slots()[-1] < applied:
             os.kill(target.proc.pid, signal.SIGUSR1)
-            wait_for("a snapshot taken on SIGUSR1",
-                     lambda: snapshot_slots() and snapshot_slots()[-1] >= applied, scaled(30))
+            wait_until(lambda: snapshot_slots() and snapshot_slots()[-1] >= applied, scaled(30),
+                       "a snapshot taken on SIGUSR1")
             print("SIGUSR1: replica %d snapshotted slot %d" % (target.id, snapshot_slots()[-1]))
         sizes = {r.id: dir_mb(r.data_dir) for r in cluster.replicas}
         for rid, size in sizes.items():
