@@ -143,6 +143,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
   uint64_t commands_since_snapshot_ = 0;
   uint64_t bytes_since_snapshot_ = 0;
+  // Peers' deliver() calls held for answers; used by server_ and peers_.
+  std::unique_ptr<transport::ReturnPath> return_path_;
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<transport::PeerNetwork> peers_;
   std::unique_ptr<statemachine::Applier> applier_;

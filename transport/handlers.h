@@ -14,9 +14,11 @@
 
 namespace synod::transport {
 
-// Receives Paxos messages from authenticated peers, in the order each peer
-// sent them. `message.from` is the handshaken peer and `message.to` this
-// replica (the server checks both).
+// Receives Paxos messages from authenticated peers: from the Server (in
+// peers' deliver() calls) and, with a ReturnPath, from PeerNetwork (in the
+// returns of our calls). Each of the two ways keeps a peer's order; together
+// they may reorder (Paxos tolerates it). `message.from` is the handshaken
+// peer and `message.to` this replica (both are checked).
 class PeerMessageHandler {
  public:
   virtual ~PeerMessageHandler() = default;

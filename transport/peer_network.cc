@@ -76,10 +76,18 @@ struct PeerNetwork::Impl {
       links.emplace(e.id, std::make_unique<Link>(*this, e));
     }
     for (auto& [id, link] : links) Connect(*link);
+    if (options.return_path != nullptr) {
+      options.return_path->SetHeldObserver([this, a = alive](paxos::ReplicaId peer) {
+        if (!*a) return;
+        auto it = links.find(peer);
+        if (it != links.end() && !it->second->queue.empty()) ScheduleFlush(*it->second);
+      });
+    }
   }
 
   ~Impl() {
     *alive = false;
+    if (options.return_path != nullptr) options.return_path->SetHeldObserver(nullptr);
     for (auto& [id, link] : links) Teardown(*link);
     links.clear();
   }
@@ -202,32 +210,58 @@ struct PeerNetwork::Impl {
     });
   }
 
-  // Sends queued messages: each call takes as many as fit in max_batch_bytes.
+  // Number of queued messages (from the front) that fit in one batch.
+  size_t BatchCount(const Link& link) const {
+    size_t count = 0;
+    size_t bytes = 0;
+    for (const Link::Queued& queued : link.queue) {
+      if (count > 0 && bytes + queued.bytes > options.limits.max_batch_bytes) break;
+      bytes += queued.bytes;
+      ++count;
+    }
+    return count;
+  }
+
+  // Moves the first `count` queued messages into `list`.
+  void EncodeBatch(Link& link, size_t count, capnp::List<wire::Message>::Builder list) {
+    for (unsigned i = 0; i < count; ++i) {
+      EncodeMessage(link.queue.front().message, list[i]);
+      link.queue_bytes -= link.queue.front().bytes;
+      link.queue.pop_front();
+    }
+    link.state.queued_messages = link.queue.size();
+  }
+
+  // Sends queued messages: first in the return of the peer's held call (if
+  // any), then in calls that each take as many as fit in max_batch_bytes.
   void Flush(Link& link) {
     DropStale(link);
+    if (options.return_path != nullptr && !link.queue.empty()) {
+      if (std::optional<ReturnPath::HeldCall> held = options.return_path->Take(link.endpoint.id)) {
+        size_t count = BatchCount(link);
+        EncodeBatch(link, count,
+                    held->context.getResults().initReplies(static_cast<unsigned>(count)));
+        held->fulfiller->fulfill();
+        link.state.sent_messages += count;
+        link.state.returned_messages += count;
+      }
+    }
     while (link.phase == Link::Phase::kReady && link.in_flight < options.max_calls_in_flight &&
            !link.queue.empty()) {
-      size_t count = 0;
-      size_t bytes = 0;
-      for (const Link::Queued& queued : link.queue) {
-        if (count > 0 && bytes + queued.bytes > options.limits.max_batch_bytes) break;
-        bytes += queued.bytes;
-        ++count;
-      }
+      size_t count = BatchCount(link);
       wire::PeerService::Client& peer = KJ_ASSERT_NONNULL(link.peer);
       auto request = peer.deliverRequest();
-      auto list = request.initMessages(static_cast<unsigned>(count));
-      for (unsigned i = 0; i < count; ++i) {
-        EncodeMessage(link.queue.front().message, list[i]);
-        link.queue_bytes -= link.queue.front().bytes;
-        link.queue.pop_front();
-      }
-      link.state.queued_messages = link.queue.size();
+      EncodeBatch(link, count, request.initMessages(static_cast<unsigned>(count)));
       ++link.in_flight;
       ++link.state.calls;
       uint64_t gen = link.generation;
-      auto call = request.send().ignoreResult().exclusiveJoin(
-          FailAfter<void>(loop.io(), options.call_timeout, "deliver() deadline exceeded"));
+      auto call =
+          request.send()
+              .then([this, &link](capnp::Response<wire::PeerService::DeliverResults>&& response) {
+                HandleReplies(link, response.getReplies());
+              })
+              .exclusiveJoin(
+                  FailAfter<void>(loop.io(), options.call_timeout, "deliver() deadline exceeded"));
       link.tasks->add(call.then(
           [this, &link, count] {
             --link.in_flight;
@@ -240,6 +274,26 @@ struct PeerNetwork::Impl {
             FailLater(link, gen, std::string("deliver failed: ") + e.getDescription().cStr());
           }));
     }
+  }
+
+  // Hands the messages `link`'s peer put in a call's return to reply_handler.
+  // A malformed batch or a message not from that peer to us throws (the call
+  // then fails and the link is torn down, as the Server does for a call).
+  void HandleReplies(Link& link, capnp::List<wire::Message>::Reader replies) {
+    if (replies.size() == 0) return;
+    std::vector<paxos::Message> messages;
+    std::string error = DecodeMessages(replies, options.limits, &messages);
+    for (const paxos::Message& m : messages) {
+      if (!error.empty()) break;
+      if (m.from != link.endpoint.id || m.to != options.self) {
+        error = "reply " + std::to_string(m.from) + "->" + std::to_string(m.to) +
+                " in a return from replica " + std::to_string(link.endpoint.id);
+      }
+    }
+    if (!error.empty()) KJ_FAIL_REQUIRE("bad replies", error);
+    link.state.reply_messages += messages.size();
+    if (options.reply_handler == nullptr) return;
+    for (paxos::Message& m : messages) options.reply_handler->OnPeerMessage(std::move(m));
   }
 
   // Drops messages that waited longer than max_queue_age (oldest first).
@@ -274,7 +328,8 @@ struct PeerNetwork::Impl {
     link.queue.push_back(Link::Queued{std::move(message), size, Clock::now()});
     link.queue_bytes += size;
     link.state.queued_messages = link.queue.size();
-    if (link.phase == Link::Phase::kReady) ScheduleFlush(link);
+    // Even with the link down, the peer's held call may carry it.
+    if (link.phase == Link::Phase::kReady || options.return_path != nullptr) ScheduleFlush(link);
     return true;
   }
 

@@ -8,7 +8,9 @@
 // up to max_calls_in_flight calls outstanding per connection. Every call and
 // every handshake has a deadline; a miss closes that connection only, so a
 // peer that accepts TCP but never answers (a paused process) never holds up
-// traffic to the others.
+// traffic to the others. With a ReturnPath, messages for a peer whose
+// deliver() call this replica's Server holds leave in that call's return, and
+// messages a peer put in the returns of our calls go to reply_handler.
 //
 // Threading: network thread only. Destroying it closes all connections;
 // queued messages are discarded.
@@ -23,6 +25,8 @@
 
 #include "paxos/message.h"
 #include "transport/event_loop.h"
+#include "transport/handlers.h"
+#include "transport/return_path.h"
 #include "transport/types.h"
 
 namespace synod::transport {
@@ -47,17 +51,27 @@ struct PeerNetworkOptions {
   std::chrono::milliseconds backoff_max{2000};
   std::chrono::milliseconds write_stall_timeout{30000};
   std::shared_ptr<spdlog::logger> logger;  // null: a private stderr logger
+  // Where this replica's Server holds peers' deliver() calls (return_path.h):
+  // messages for a peer with a held call leave in that call's return first.
+  // Must outlive the PeerNetwork. Null: messages leave in calls only.
+  ReturnPath* return_path = nullptr;
+  // Receives the messages peers put in the returns of our deliver() calls
+  // (checked like the Server checks calls: from the called peer, to self).
+  // Must outlive the PeerNetwork. Null: such messages are dropped.
+  PeerMessageHandler* reply_handler = nullptr;
 };
 
 // Per-peer counters and state.
 struct PeerLinkState {
-  bool connected = false;         // handshaken and accepted
-  HandshakeInfo last_handshake;   // the latest hello reply (accepted or not)
-  uint64_t handshakes = 0;        // hello replies received
-  uint64_t connects = 0;          // connection attempts
-  uint64_t sent_messages = 0;     // in calls that completed
-  uint64_t dropped_messages = 0;  // queue overflow or lost with a failed call
-  uint64_t calls = 0;             // deliver() calls sent
+  bool connected = false;          // handshaken and accepted
+  HandshakeInfo last_handshake;    // the latest hello reply (accepted or not)
+  uint64_t handshakes = 0;         // hello replies received
+  uint64_t connects = 0;           // connection attempts
+  uint64_t sent_messages = 0;      // in calls that completed, or in returns
+  uint64_t returned_messages = 0;  // of those, sent in the return of the peer's call
+  uint64_t reply_messages = 0;     // received in the returns of our calls
+  uint64_t dropped_messages = 0;   // queue overflow or lost with a failed call
+  uint64_t calls = 0;              // deliver() calls sent
   uint64_t failed_calls = 0;
   size_t queued_messages = 0;
 };

@@ -170,7 +170,12 @@ class Server::Impl::PeerImpl final : public wire::PeerService::Server {
       return KJ_EXCEPTION(FAILED, "bad batch", error.c_str());
     }
     impl_.stats.peer_messages += messages.size();
+    context.releaseParams();
     for (paxos::Message& m : messages) impl_.peer_handler->OnPeerMessage(std::move(m));
+    // Answers to these messages may leave in this call's return.
+    if (*alive_ && impl_.options.return_path != nullptr) {
+      return impl_.options.return_path->Hold(from_, context);
+    }
     return kj::READY_NOW;
   }
 

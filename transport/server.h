@@ -23,6 +23,7 @@
 
 #include "transport/event_loop.h"
 #include "transport/handlers.h"
+#include "transport/return_path.h"
 #include "transport/snapshot_provider.h"
 #include "transport/types.h"
 
@@ -51,6 +52,10 @@ struct ServerOptions {
   // Largest readSnapshot reply; a larger maxBytes is lowered to this. Kept
   // well under limits.max_message_bytes (the reader's traversal limit).
   size_t max_snapshot_chunk_bytes = 4u << 20;
+  // Where deliver() calls from peers are held so answers can leave in their
+  // returns (see return_path.h); must outlive the Server. Null: every call
+  // returns at once, empty.
+  ReturnPath* return_path = nullptr;
   // Reported to callers as hasHistory; null means false.
   std::function<bool()> has_history;
   // Where refusals and errors are logged; null: a private stderr logger.

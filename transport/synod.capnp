@@ -81,10 +81,13 @@ struct Message {
 
 # Replica-to-replica service. The sender coalesces everything queued for one
 # peer into one deliver() call (bounded by bytes); several calls are in flight
-# per connection. Delivery is one-way: Paxos tolerates loss, replies are
-# messages of their own.
+# per connection. Paxos tolerates loss and reordering, so a message may travel
+# either way: in a deliver() call of its sender, or in the `replies` of the
+# receiver's latest deliver() call to its sender, which the sender holds open
+# briefly for that (transport/return_path.h). One TCP message then carries
+# both the return and the answer (e.g. Accept -> Accepted).
 interface PeerService {
-  deliver @0 (messages :List(Message)) -> ();
+  deliver @0 (messages :List(Message)) -> (replies :List(Message));
 
   # Snapshot transfer (catch-up of a replica behind the sender's compacted
   # log; see docs/transport.md, "Snapshot transfer"). The caller pulls: it asks
