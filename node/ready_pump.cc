@@ -33,17 +33,20 @@ void ReadyPump::Pump() {
     // Chosen marks ride along in the synced write (distinct slots from `entries`).
     for (paxos::SlotEntry& mark : ready.unsynced_entries) ready.entries.push_back(std::move(mark));
     std::vector<paxos::Message> after = std::move(ready.messages_after_persist);
-    // A leader's Accepts (in `messages`) must leave while its write runs; a
-    // follower's small write (light load: latency matters most) may hold the
-    // loop for its fsync. Under load the loop keeps receiving meanwhile.
-    bool may_block_loop = ready.messages.empty();
+    // A small write (light load: latency matters most) may hold the loop for
+    // its fsync, a leader's only after its Accepts (in `messages`) have left.
+    // A large one runs off the loop, which keeps receiving meanwhile.
+    bool small = true;
     size_t bytes = 0;
-    for (size_t i = 0; may_block_loop && i < ready.entries.size(); ++i) {
+    for (size_t i = 0; small && i < ready.entries.size(); ++i) {
       bytes += ready.entries[i].entry.value->ByteSize();
-      may_block_loop = bytes <= kInlineWriteMaxBytes;
+      small = bytes <= kInlineWriteMaxBytes;
     }
+    WritePlacement placement = !small                   ? WritePlacement::kStorageThread
+                               : ready.messages.empty() ? WritePlacement::kLoopNow
+                                                        : WritePlacement::kLoopAfterSends;
     persister_.Persist(
-        ready.promised, std::move(ready.entries), may_block_loop,
+        ready.promised, std::move(ready.entries), placement,
         [this, after = std::move(after)]() mutable { OnPersisted(std::move(after)); });
   }
 }

@@ -15,6 +15,14 @@
 
 namespace synod::node {
 
+// Where a synced write may run (Persister::Persist).
+enum class WritePlacement {
+  kStorageThread,   // off the loop: a large write, the loop has work meanwhile
+  kLoopNow,         // small, nothing to send: may hold the loop for its fsync
+  kLoopAfterSends,  // small, but messages were just sent (a leader's Accepts):
+                    // may hold the loop once they have been handed to the kernel
+};
+
 // Makes acceptor state durable. Implementations: LevelDB on a storage thread
 // (production), in-memory (tests). A failed write must not call `done`: it is
 // fatal (the implementation reports it and terminates the process).
@@ -23,10 +31,10 @@ class Persister {
   virtual ~Persister() = default;
   // Durably stores `promised` (if set) and `entries` in one atomic write, then
   // calls `done` on the loop thread (never inside Persist). At most one call
-  // is outstanding. `may_block_loop`: nothing urgent is waiting to be sent,
-  // so the write may run on the loop thread itself (saving two thread hops).
+  // is outstanding. `placement` says whether the write may run on the loop
+  // thread itself (saving two thread hops), and when.
   virtual void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
-                       bool may_block_loop, std::function<void()> done) = 0;
+                       WritePlacement placement, std::function<void()> done) = 0;
   // Writes `entries` (chosen marks) after every write submitted before it and
   // before every later one, without a sync; nothing waits for it.
   virtual void WriteUnsynced(std::vector<paxos::SlotEntry> entries) = 0;
@@ -58,9 +66,9 @@ class CommitSink {
 
 class ReadyPump {
  public:
-  // Writes up to this size with nothing urgent to send may run on the loop
-  // thread (see Persister::Persist): measured 9% more ops/s at 1 client, 5%
-  // fewer at 256 when every follower write ran there.
+  // Writes up to this size may run on the loop thread (see
+  // Persister::Persist): measured 9% more ops/s at 1 client, 5% fewer at 256
+  // when every follower write ran there.
   static constexpr size_t kInlineWriteMaxBytes = 4096;
 
   // All references must outlive the pump.

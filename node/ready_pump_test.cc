@@ -10,7 +10,7 @@ using namespace paxos;
 // Holds writes until the test releases them.
 class ManualPersister : public Persister {
  public:
-  void Persist(std::optional<Ballot> promised, std::vector<SlotEntry> entries, bool,
+  void Persist(std::optional<Ballot> promised, std::vector<SlotEntry> entries, WritePlacement,
                std::function<void()> done) override {
     ASSERT_FALSE(pending_) << "at most one write outstanding";
     promised_ = promised;

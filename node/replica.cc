@@ -82,31 +82,37 @@ struct Replica::PendingCall {
   }
 };
 
-// Persists on the storage thread; completes on the loop thread.
-// Completions are dropped once the replica is gone (`alive` expired): the
-// loop may still run them while it drains after the replica was destroyed.
+// Persists on the storage thread, or on the loop thread when the write is
+// small and the storage thread idle (WritePlacement); completes on the loop
+// thread. Completions are dropped once the replica is gone (`alive` expired):
+// the loop may still run them while it drains after the replica was destroyed.
 class Replica::StoragePersister final : public Persister {
  public:
   StoragePersister(boost::asio::io_context& loop, BackgroundWriter& writer,
                    log::LogStorage& storage, std::weak_ptr<bool> alive)
       : loop_(loop), writer_(writer), storage_(storage), alive_(std::move(alive)) {}
   void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
-               bool may_block_loop, std::function<void()> done) override {
-    log::LogStorage& storage = storage_;
-    if (may_block_loop && writer_.Idle()) {
-      // Ordered after every earlier write (the writer is idle); the
-      // completion still runs later, from the loop.
-      storage.Persist(promised, entries);
-      boost::asio::post(loop_, [alive = alive_, done = std::move(done)] {
-        if (alive.lock()) done();
-      });
-      return;
-    }
-    writer_.Submit(
-        [&storage, promised, entries = std::move(entries)] { storage.Persist(promised, entries); },
-        [alive = alive_, done = std::move(done)] {
-          if (alive.lock()) done();
+               WritePlacement placement, std::function<void()> done) override {
+    switch (placement) {
+      case WritePlacement::kStorageThread:
+        return Submit(promised, std::move(entries), std::move(done));
+      case WritePlacement::kLoopNow:
+        return PersistOnLoop(promised, std::move(entries), std::move(done));
+      case WritePlacement::kLoopAfterSends:
+        // The sends were queued on this loop a moment ago: the transport
+        // flushes them in a posted handler, and Cap'n Proto writes them to
+        // the socket in the KJ turns that handler schedules. Two hops through
+        // the loop's queue put this write after them.
+        boost::asio::post(loop_, [this, alive = alive_, promised, entries = std::move(entries),
+                                  done = std::move(done)]() mutable {
+          if (!alive.lock()) return;
+          boost::asio::post(loop_, [this, alive, promised, entries = std::move(entries),
+                                    done = std::move(done)]() mutable {
+            if (alive.lock()) PersistOnLoop(promised, std::move(entries), std::move(done));
+          });
         });
+        return;
+    }
   }
   void WriteCompaction(paxos::Slot through) override {
     log::LogStorage& storage = storage_;
@@ -114,11 +120,33 @@ class Replica::StoragePersister final : public Persister {
   }
   void WriteUnsynced(std::vector<paxos::SlotEntry> entries) override {
     log::LogStorage& storage = storage_;
+    // Unsynced: cheap enough to run here when ordering allows (writer idle).
+    if (writer_.Idle()) return storage.WriteUnsynced(entries);
     writer_.Submit([&storage, entries = std::move(entries)] { storage.WriteUnsynced(entries); },
                    nullptr);
   }
 
  private:
+  // On the loop thread if the writer is idle (so the write is ordered after
+  // every earlier one), else on the writer. `done` always runs later, posted.
+  void PersistOnLoop(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
+                     std::function<void()> done) {
+    if (!writer_.Idle()) return Submit(promised, std::move(entries), std::move(done));
+    storage_.Persist(promised, entries);
+    boost::asio::post(loop_, [alive = alive_, done = std::move(done)] {
+      if (alive.lock()) done();
+    });
+  }
+  void Submit(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
+              std::function<void()> done) {
+    log::LogStorage& storage = storage_;
+    writer_.Submit(
+        [&storage, promised, entries = std::move(entries)] { storage.Persist(promised, entries); },
+        [alive = alive_, done = std::move(done)] {
+          if (alive.lock()) done();
+        });
+  }
+
   boost::asio::io_context& loop_;
   BackgroundWriter& writer_;
   log::LogStorage& storage_;
@@ -175,6 +203,7 @@ Replica::~Replica() {
   bootstrap_timer_.cancel();
   server_.reset();
   peers_.reset();
+  return_path_.reset();
   fetcher_.reset();
   writer_.reset();       // finishes queued writes
   snapshotter_.reset();  // finishes a snapshot write in flight
@@ -222,6 +251,8 @@ std::string Replica::Start(std::function<void()> on_ready,
   snapshot_provider_ = std::make_unique<transport::StoreSnapshotProvider>(snapshotter_->store());
   server_options.snapshot_provider = snapshot_provider_.get();
   server_options.logger = logger_;
+  return_path_ = std::make_unique<transport::ReturnPath>(loop_);
+  server_options.return_path = return_path_.get();
   server_ = std::make_unique<transport::Server>(loop_, server_options, this, this);
   std::string listen_error = server_->Listen();
   if (!listen_error.empty()) return "cannot listen on " + self->Endpoint() + ": " + listen_error;
@@ -231,6 +262,8 @@ std::string Replica::Start(std::function<void()> on_ready,
   peer_options.self = options_.id;
   peer_options.peers = endpoints;
   peer_options.logger = logger_;
+  peer_options.return_path = return_path_.get();
+  peer_options.reply_handler = this;
   peers_ = std::make_unique<transport::PeerNetwork>(loop_, peer_options);
   peers_->SetHandshakeObserver([this](paxos::ReplicaId peer, const transport::HandshakeInfo& info) {
     if (info.accepted) {
