@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string_view>
@@ -39,6 +40,29 @@ bool IsWriteAheadLog(const std::string& name) {
   return std::all_of(name.begin(), name.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// The env of every LevelDbLogStorage on the real file system that
+// preallocates its log files. Its spares are as large as a log grows before
+// LevelDB switches to a new one (write_buffer_size, which the storage leaves
+// at LevelDB's default) plus slack for the batch that crosses it. Never
+// destroyed (as Env::Default()), so no DB or exit path can outlive it.
+PreallocatedLogEnv& ProcessLogEnv() {
+  constexpr uint64_t kMiB = 1 << 20;
+  static PreallocatedLogEnv* const env = new PreallocatedLogEnv(
+      (leveldb::Options().write_buffer_size + kMiB - 1) / kMiB * kMiB + kMiB);
+  return *env;
+}
+
+// Makes the env forget a directory when Open fails after it was told about it
+// (the directory may be removed next; nothing may be written into it then).
+struct ForgetDirectoryOnError {
+  PreallocatedLogEnv* env;
+  std::string dir;
+  bool armed = true;
+  ~ForgetDirectoryOnError() {
+    if (armed && env != nullptr) env->ForgetDirectory(dir);
+  }
+};
+
 // True if the database holds no record at all.
 bool IsEmpty(leveldb::DB& db) {
   std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
@@ -56,9 +80,15 @@ void ExitOnFatalStorageError(const std::string& message) {
 
 LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
   const bool real_fs = options.env == nullptr;
-  leveldb::Env* env = real_fs ? leveldb::Env::Default() : options.env;
   const std::string& dir = options.dir;
   if (dir.empty()) return {nullptr, "no data directory given"};
+  PreallocatedLogEnv* preallocated =
+      real_fs && options.preallocate_log_files ? &ProcessLogEnv() : nullptr;
+  leveldb::Env* env = preallocated != nullptr ? preallocated
+                      : real_fs               ? leveldb::Env::Default()
+                                              : options.env;
+  // Declared before the DB, so it runs after the DB is closed.
+  ForgetDirectoryOnError forget{preallocated, dir};
 
   std::vector<std::string> children;
   bool exists = env->GetChildren(dir, &children).ok();
@@ -93,6 +123,12 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
     }
   }
 
+  // An existing log can take a spare left by the previous process for the
+  // write-ahead log DB::Open creates. (A fresh directory gets its first spare
+  // once LevelDB made its first log: a directory holding only a spare would
+  // be refused as "not a Synod log".)
+  if (preallocated != nullptr && !fresh) preallocated->PrepareDirectory(dir);
+
   leveldb::Options db_options;
   db_options.create_if_missing = fresh;
   db_options.paranoid_checks = true;
@@ -124,6 +160,15 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
     status = db->Put(write, kMetaKey, EncodeMetadata(metadata));
     if (!status.ok()) return {nullptr, "cannot initialise " + dir + ": " + status.ToString()};
     if (real_fs && !SyncDirectory(dir)) return {nullptr, "cannot fsync " + dir};
+    if (preallocated != nullptr) {
+      // The directory now holds a DB, so it may hold a spare too. Move to a
+      // preallocated log at once (LevelDB starts a new one when the memtable
+      // is flushed), rather than after the first 4 MiB of plain appends.
+      preallocated->PrepareDirectory(dir);
+      if (preallocated->WaitForSpare(dir, std::chrono::seconds(5))) {
+        db->CompactRange(nullptr, nullptr);
+      }
+    }
   } else if (!status.ok()) {
     return {nullptr, "cannot read the identity record in " + dir + ": " + status.ToString()};
   } else {
@@ -145,8 +190,9 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
                            options.expected_cluster_id};
     }
   }
+  forget.armed = false;  // from here the storage forgets the directory when it closes
   std::unique_ptr<LevelDbLogStorage> storage(
-      new LevelDbLogStorage(std::move(options), std::move(db), fresh, metadata));
+      new LevelDbLogStorage(std::move(options), std::move(db), fresh, metadata, preallocated));
   RecoveredLog check;
   std::string error = storage->LoadChecked(check);
   if (!error.empty()) return {nullptr, error};
@@ -155,15 +201,23 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
 }
 
 LevelDbLogStorage::LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<leveldb::DB> db,
-                                     bool fresh, LogMetadata metadata)
-    : options_(std::move(options)), db_(std::move(db)), fresh_(fresh), metadata_(metadata) {
+                                     bool fresh, LogMetadata metadata,
+                                     PreallocatedLogEnv* preallocated)
+    : options_(std::move(options)),
+      preallocated_(preallocated),
+      db_(std::move(db)),
+      fresh_(fresh),
+      metadata_(metadata) {
   std::string value;
   if (db_->Get(leveldb::ReadOptions(), kCompactedKey, &value).ok()) {
     compacted_ = DecodeSlot(value).value_or(0);  // Load() reports corruption
   }
 }
 
-LevelDbLogStorage::~LevelDbLogStorage() = default;
+LevelDbLogStorage::~LevelDbLogStorage() {
+  db_.reset();
+  if (preallocated_ != nullptr) preallocated_->ForgetDirectory(options_.dir);
+}
 
 void LevelDbLogStorage::Write(leveldb::WriteBatch& batch, const char* what, bool sync) {
   first_load_.reset();  // no longer what the log holds

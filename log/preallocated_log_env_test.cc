@@ -1,0 +1,385 @@
+// Tests of PreallocatedLogEnv: the log scan that hides a torn tail (and only
+// a torn tail), and LevelDB on the real file system through the env —
+// preallocated logs, crash copies with torn records, mid-file corruption,
+// growth past the preallocated size, and the plain-file fallback.
+#include "log/preallocated_log_env.h"
+
+#include <gtest/gtest.h>
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "log/leveldb_log_storage.h"
+#include "snapshot/checksum.h"
+
+namespace synod::log {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr size_t kBlock = 32768;
+
+// One physical log record, encoded from the documented format.
+std::string Record(uint8_t type, const std::string& payload) {
+  std::string typed(1, static_cast<char>(type));
+  typed += payload;
+  uint32_t crc = snapshot::Crc32c(typed);
+  uint32_t masked = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+  std::string out;
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(masked >> (8 * i)));
+  out.push_back(static_cast<char>(payload.size() & 0xff));
+  out.push_back(static_cast<char>(payload.size() >> 8));
+  out += typed;
+  return out;
+}
+
+std::string Zeros(size_t n) { return std::string(n, '\0'); }
+
+TEST(PresentedLogLength, KeepsIntactLogsAndTrimsTornTails) {
+  const std::string a = Record(1, "first");
+  const std::string b = Record(1, std::string(300, 'b'));
+  EXPECT_EQ(PresentedLogLength(a + b), a.size() + b.size()) << "no damage: unchanged";
+  EXPECT_EQ(PresentedLogLength(Zeros(3 * kBlock)), 0u) << "an unused preallocated log";
+  EXPECT_EQ(PresentedLogLength(a + b + Zeros(kBlock)), a.size() + b.size());
+  // A torn record: a valid header, part of its payload, then zeros.
+  std::string torn = Record(1, std::string(1000, 't')).substr(0, 400);
+  EXPECT_EQ(PresentedLogLength(a + b + torn + Zeros(2 * kBlock)), a.size() + b.size());
+  // Torn inside its header.
+  EXPECT_EQ(PresentedLogLength(a + torn.substr(0, 5) + Zeros(kBlock)), a.size());
+  // A fragmented record whose last fragment is torn, across a block boundary.
+  std::string first = Record(2, std::string(kBlock - a.size() - 7, 'f'));
+  ASSERT_EQ((a + first).size(), kBlock);
+  std::string last = Record(4, std::string(100, 'l'));
+  EXPECT_EQ(PresentedLogLength(a + first + last.substr(0, 50) + Zeros(kBlock)), kBlock);
+  EXPECT_EQ(PresentedLogLength(a + first + last + Zeros(kBlock)), kBlock + last.size());
+}
+
+TEST(PresentedLogLength, KeepsARecordWhosePayloadEndsInZeros) {
+  const std::string a = Record(1, "x");
+  const std::string zero_tail = Record(1, "value" + Zeros(64));
+  EXPECT_EQ(PresentedLogLength(a + zero_tail + Zeros(kBlock)), a.size() + zero_tail.size());
+}
+
+TEST(PresentedLogLength, LeavesDamageBeforeAValidRecordForLevelDbToReport) {
+  const std::string a = Record(1, "first");
+  std::string damaged = Record(1, std::string(200, 'd'));
+  damaged[50] ^= 1;
+  const std::string c = Record(1, "third");
+  const std::string log = a + damaged + c + Zeros(kBlock);
+  EXPECT_EQ(PresentedLogLength(log), log.size());
+  // Also when the valid record is blocks later, after zeros.
+  const std::string later = a + damaged + Zeros(kBlock) + c + Zeros(100);
+  EXPECT_EQ(PresentedLogLength(later), later.size());
+}
+
+// A temporary directory under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "synod-prealloc-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFileAt(const fs::path& path, size_t offset, const std::string& bytes) {
+  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+  out.seekp(static_cast<std::streamoff>(offset));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good());
+}
+
+std::vector<fs::path> LogFiles(const fs::path& dir) {
+  std::vector<fs::path> logs;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log") logs.push_back(entry.path());
+  }
+  return logs;
+}
+
+// The single write-ahead log in `dir`.
+fs::path TheLog(const fs::path& dir) {
+  std::vector<fs::path> logs = LogFiles(dir);
+  EXPECT_EQ(logs.size(), 1u);
+  return logs.empty() ? fs::path() : logs[0];
+}
+
+uint64_t AllocatedBytes(const fs::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// A crash image of a DB that is still open: its files as they are now.
+void CopyDir(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  for (const auto& entry : fs::directory_iterator(from)) {
+    if (entry.path().filename() == "LOCK") continue;
+    fs::copy_file(entry.path(), to / entry.path().filename());
+  }
+}
+
+leveldb::Status Open(leveldb::Env* env, const fs::path& dir, std::unique_ptr<leveldb::DB>& db) {
+  db.reset();
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  options.env = env;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status status = leveldb::DB::Open(options, dir.string(), &raw);
+  db.reset(raw);
+  return status;
+}
+
+void SyncedPut(leveldb::DB& db, const std::string& key, const std::string& value) {
+  leveldb::WriteOptions write;
+  write.sync = true;
+  ASSERT_TRUE(db.Put(write, key, value).ok());
+}
+
+std::map<std::string, std::string> ReadAll(leveldb::DB& db) {
+  std::map<std::string, std::string> out;
+  std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out[it->key().ToString()] = it->value().ToString();
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  return out;
+}
+
+std::string Key(int i) { return "key" + std::to_string(i); }
+std::string Value(int i) { return "value-" + std::to_string(i) + std::string(100, 'v'); }
+
+class PreallocatedLogEnvTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kPrealloc = 256 << 10;
+  // Opens a DB in dir_ whose current log is a preallocated one: the first
+  // open (of a fresh directory) makes a plain log and asks for a spare, the
+  // second takes the spare.
+  void OpenPreallocated(std::unique_ptr<leveldb::DB>& db) {
+    ASSERT_TRUE(Open(&env_, db_dir_, db).ok());
+    db.reset();
+    ASSERT_TRUE(env_.WaitForSpare(db_dir_.string(), 30s));
+    ASSERT_TRUE(Open(&env_, db_dir_, db).ok());
+    ASSERT_GE(AllocatedBytes(TheLog(db_dir_)), kPrealloc) << "the log is the spare";
+    ASSERT_GE(fs::file_size(TheLog(db_dir_)), kPrealloc);
+  }
+
+  TempDir tmp_;  // destroyed last: the env stops touching it first
+  const fs::path db_dir_ = tmp_.path() / "db";
+  PreallocatedLogEnv env_{kPrealloc};
+};
+
+TEST_F(PreallocatedLogEnvTest, ReopenHoldsEverySyncedRecord) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  for (int i = 0; i < 100; ++i) SyncedPut(*db, Key(i), Value(i));
+  EXPECT_GE(fs::file_size(TheLog(db_dir_)), kPrealloc) << "written in place, not appended";
+  ASSERT_TRUE(Open(&env_, db_dir_, db).ok());
+  std::map<std::string, std::string> all = ReadAll(*db);
+  ASSERT_EQ(all.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(all[Key(i)], Value(i));
+  EXPECT_TRUE(fs::exists(db_dir_ / kSpareLogName) || env_.WaitForSpare(db_dir_.string(), 30s))
+      << "a new spare follows each log taken";
+}
+
+TEST_F(PreallocatedLogEnvTest, TornTailAfterACrashOpensWithEverySyncedRecord) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  for (int i = 0; i < 20; ++i) SyncedPut(*db, Key(i), Value(i));
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  db.reset();
+  // The crash tore the next write: its header and part of its payload reached
+  // the disk, the rest of the preallocated file is still zeros.
+  const fs::path log = TheLog(crashed);
+  std::string contents = ReadFile(log);
+  const size_t end = PresentedLogLength(contents);
+  ASSERT_GT(end, 0u);
+  ASSERT_LT(end + 1000, contents.size());
+  ASSERT_EQ(contents.find_first_not_of('\0', end), std::string::npos);
+  WriteFileAt(log, end, Record(1, std::string(900, 'w')).substr(0, 300));
+  const fs::path plain = tmp_.path() / "plain";
+  CopyDir(crashed, plain);
+
+  // Without the env LevelDB sees the torn record followed by zeros as
+  // corruption (why the env presents the tail) ...
+  EXPECT_FALSE(Open(leveldb::Env::Default(), plain, db).ok());
+  // ... with it, the log ends where the torn write began.
+  leveldb::Status status = Open(&env_, crashed, db);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  std::map<std::string, std::string> all = ReadAll(*db);
+  ASSERT_EQ(all.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(all[Key(i)], Value(i));
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
+}
+
+// The last write torn at every byte (what reached the disk is a prefix, the
+// rest still zeros): the DB always opens, with or without that write, never
+// missing an earlier one.
+TEST_F(PreallocatedLogEnvTest, AWriteTornAtEveryByteOpens) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  for (int i = 0; i < 3; ++i) SyncedPut(*db, Key(i), Value(i));
+  const size_t synced_end = PresentedLogLength(ReadFile(TheLog(db_dir_)));
+  leveldb::WriteBatch last;
+  last.Put("last1", "x");
+  last.Put("last2", "y");
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  ASSERT_TRUE(db->Write(sync, &last).ok());
+  const fs::path image = tmp_.path() / "image";
+  CopyDir(db_dir_, image);
+  db.reset();
+  const std::string log_name = TheLog(image).filename().string();
+  const std::string full = ReadFile(image / log_name);
+  const size_t all_end = PresentedLogLength(full);
+  ASSERT_LT(synced_end, all_end);
+  const fs::path cut_dir = tmp_.path() / "cut";
+  for (size_t cut = synced_end; cut <= all_end; ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    fs::remove_all(cut_dir);
+    CopyDir(image, cut_dir);
+    WriteFileAt(cut_dir / log_name, cut, Zeros(all_end - cut));
+    leveldb::Status status = Open(&env_, cut_dir, db);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    std::map<std::string, std::string> all = ReadAll(*db);
+    EXPECT_EQ(all.size(), cut == all_end ? 5u : 3u);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(all[Key(i)], Value(i));
+    db.reset();
+    env_.ForgetDirectory(cut_dir.string());
+  }
+}
+
+TEST_F(PreallocatedLogEnvTest, KeepsALastRecordEndingInZeroBytes) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  SyncedPut(*db, "a", "first");
+  const std::string zero_tail = "tail" + Zeros(64);
+  SyncedPut(*db, "z", zero_tail);
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  db.reset();
+  ASSERT_TRUE(Open(&env_, crashed, db).ok());
+  std::string value;
+  ASSERT_TRUE(db->Get(leveldb::ReadOptions(), "z", &value).ok());
+  EXPECT_EQ(value, zero_tail);
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
+}
+
+TEST_F(PreallocatedLogEnvTest, CorruptionBeforeAValidRecordStillRefusesToOpen) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  for (int i = 0; i < 5; ++i) SyncedPut(*db, Key(i), Value(i));
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  db.reset();
+  const fs::path log = TheLog(crashed);
+  std::string contents = ReadFile(log);
+  WriteFileAt(log, 20, std::string(1, static_cast<char>(contents[20] ^ 0x40)));  // first record
+  leveldb::Status status = Open(&env_, crashed, db);
+  EXPECT_FALSE(status.ok());
+  EXPECT_TRUE(status.IsCorruption()) << status.ToString();
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
+}
+
+TEST_F(PreallocatedLogEnvTest, WritesPastThePreallocatedSize) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  const int n = static_cast<int>(3 * kPrealloc / 1024);
+  const std::string big(1000, 'g');
+  for (int i = 0; i < n; ++i) SyncedPut(*db, Key(i), big);
+  EXPECT_GT(fs::file_size(TheLog(db_dir_)), kPrealloc);
+  ASSERT_TRUE(Open(&env_, db_dir_, db).ok());
+  std::map<std::string, std::string> all = ReadAll(*db);
+  ASSERT_EQ(all.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(all[Key(i)], big);
+}
+
+TEST_F(PreallocatedLogEnvTest, WithoutASpareUsesAPlainFile) {
+  std::unique_ptr<leveldb::DB> db;
+  ASSERT_TRUE(Open(&env_, db_dir_, db).ok());  // fresh directory: no spare yet
+  for (int i = 0; i < 10; ++i) SyncedPut(*db, Key(i), Value(i));
+  EXPECT_LT(fs::file_size(TheLog(db_dir_)), kPrealloc) << "appended, not preallocated";
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  ASSERT_TRUE(Open(&env_, db_dir_, db).ok());
+  EXPECT_EQ(ReadAll(*db).size(), 10u);
+  db.reset();
+  ASSERT_TRUE(Open(&env_, crashed, db).ok());
+  EXPECT_EQ(ReadAll(*db).size(), 10u);
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
+}
+
+TEST_F(PreallocatedLogEnvTest, AdoptsOnlyCompleteLeftoverSpares) {
+  fs::create_directories(db_dir_);
+  const std::string dir = db_dir_.string();
+  env_.PrepareDirectory(dir);
+  ASSERT_TRUE(env_.WaitForSpare(dir, 30s));
+  const fs::path spare = db_dir_ / kSpareLogName;
+  {
+    PreallocatedLogEnv next_process(kPrealloc);
+    next_process.PrepareDirectory(dir);
+    EXPECT_TRUE(next_process.WaitForSpare(dir, 0ms)) << "adopted at once";
+    next_process.ForgetDirectory(dir);
+  }
+  WriteFileAt(spare, 1000, "not zero");  // e.g. a log whose rename was lost
+  {
+    PreallocatedLogEnv next_process(kPrealloc);
+    next_process.PrepareDirectory(dir);
+    ASSERT_TRUE(next_process.WaitForSpare(dir, 30s)) << "made anew";
+    std::string contents = ReadFile(spare);
+    EXPECT_EQ(contents.size(), kPrealloc);
+    EXPECT_EQ(contents.find_first_not_of('\0'), std::string::npos);
+    next_process.ForgetDirectory(dir);
+  }
+  env_.ForgetDirectory(dir);
+}
+
+// The storage moves a fresh directory to a preallocated log at once, so a
+// new replica's synced writes are cheap from its first command on.
+TEST(PreallocatedLogStorage, FreshStorageWritesAPreallocatedLogFromTheStart) {
+  TempDir tmp;
+  LevelDbOptions options;
+  options.dir = (tmp.path() / "replica").string();
+  options.replica_id = 1;
+  {
+    LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
+    ASSERT_NE(opened.storage, nullptr) << opened.error;
+    const uint64_t four_mib = 4u << 20;
+    EXPECT_GE(fs::file_size(TheLog(options.dir)), four_mib);
+    EXPECT_GE(AllocatedBytes(TheLog(options.dir)), four_mib);
+  }
+  // And it reopens (the log holds the identity record and nothing torn).
+  LevelDbLogStorage::OpenResult reopened = LevelDbLogStorage::Open(options);
+  ASSERT_NE(reopened.storage, nullptr) << reopened.error;
+}
+
+}  // namespace
+}  // namespace synod::log
