@@ -10,8 +10,14 @@
 // ways.
 //
 // A held call is completed empty when a newer call from the same peer
-// arrives, after `max_hold` (well under the caller's call deadline), or when
-// the ReturnPath is destroyed. A call whose caller went away is skipped.
+// arrives, by the sweep after max_hold to 2 x max_hold (well under the
+// caller's call deadline), or when the ReturnPath is destroyed. A call whose
+// caller went away (Finish or disconnect: the Server allows cancellation of
+// held calls) is skipped.
+//
+// Known limit: a process that says hello as replica N (a stale second
+// instance of N, which the docs forbid) may be handed messages for N here,
+// not only inject them as before.
 //
 // Threading: network thread only. Must outlive the Server and PeerNetwork
 // that use it; destroy it before the EventLoop.

@@ -179,5 +179,25 @@ TEST_F(ReturnPathTest, DestroyingTheReturnPathCompletesHeldCalls) {
   ASSERT_TRUE(loop_.RunUntil([&] { return !a.net->LinkState(2).connected; }, kWait));
 }
 
+// The peer's connection closes while its call is held: that call must not
+// swallow the next message for the peer, which then leaves by our own link.
+TEST_F(ReturnPathTest, CallOfAPeerThatWentAwayIsSkipped) {
+  Replica a(loop_, 1, 2, 10s);  // only a newer call could release the held one
+  Replica b(loop_, 2, 1);
+  a.Connect(loop_, 2, b.server->port());
+  b.Connect(loop_, 1, a.server->port());
+  ASSERT_TRUE(loop_.RunUntil(
+      [&] { return a.net->LinkState(2).connected && b.net->LinkState(1).connected; }, kWait));
+  const size_t connections = a.server->connection_count();
+  b.net->Send(HeartbeatTo(2, 1, 1));
+  ASSERT_TRUE(loop_.RunUntil([&] { return a.return_path.held_count() == 1; }, kWait));
+  b.net.reset();  // b's connection to a closes with its call held there
+  ASSERT_TRUE(loop_.RunUntil([&] { return a.server->connection_count() < connections; }, kWait));
+  a.net->Send(HeartbeatTo(1, 2, 42));
+  ASSERT_TRUE(loop_.RunUntil([&] { return b.calls.messages.size() == 1; }, kWait));
+  EXPECT_EQ(std::get<paxos::Heartbeat>(b.calls.messages[0].body).commit, 42u);
+  EXPECT_EQ(a.net->LinkState(2).returned_messages, 0u);
+}
+
 }  // namespace
 }  // namespace synod::transport

@@ -174,6 +174,9 @@ class Server::Impl::PeerImpl final : public wire::PeerService::Server {
     for (paxos::Message& m : messages) impl_.peer_handler->OnPeerMessage(std::move(m));
     // Answers to these messages may leave in this call's return.
     if (*alive_ && impl_.options.return_path != nullptr) {
+      // Lets a Finish or a disconnect drop the held promise, so the
+      // ReturnPath sees the caller is gone (capnp 0.9 otherwise keeps it).
+      context.allowCancellation();
       return impl_.options.return_path->Hold(from_, context);
     }
     return kj::READY_NOW;
