@@ -10,9 +10,10 @@ using namespace paxos;
 // Holds writes until the test releases them.
 class ManualPersister : public Persister {
  public:
-  void Persist(std::optional<Ballot> promised, std::vector<SlotEntry> entries, WritePlacement,
-               std::function<void()> done) override {
+  void Persist(std::optional<Ballot> promised, std::vector<SlotEntry> entries,
+               WritePlacement placement, std::function<void()> done) override {
     ASSERT_FALSE(pending_) << "at most one write outstanding";
+    placement_ = placement;
     promised_ = promised;
     entries_ = std::move(entries);
     pending_ = std::move(done);
@@ -32,6 +33,7 @@ class ManualPersister : public Persister {
   std::vector<SlotEntry> unsynced_;
   std::vector<SlotEntry> entries_;
   std::optional<Ballot> promised_;
+  WritePlacement placement_ = WritePlacement::kStorageThread;
 
  private:
   std::function<void()> pending_;
@@ -64,6 +66,7 @@ TEST(ReadyPump, AcceptedLeavesOnlyAfterTheWriteIsDurable) {
   ASSERT_EQ(persister.entries_.size(), 1u);
   EXPECT_EQ(persister.promised_, ballot);
   EXPECT_TRUE(network.sent.empty()) << "Accepted must wait for the write";
+  EXPECT_EQ(persister.placement_, WritePlacement::kLoopNow) << "small, nothing to send first";
 
   persister.Complete();
   ASSERT_EQ(network.sent.size(), 1u);
@@ -125,6 +128,69 @@ TEST(ReadyPump, SingleReplicaCommitsThroughTheStorage) {
   persister.Complete();
   ASSERT_EQ(commits.applied.size(), 1u);
   EXPECT_EQ(commits.applied[0].value->commands[0], "a");
+}
+
+// A leader's small write may hold the loop only after its Accepts have left;
+// a large one (under load) goes to the storage thread.
+TEST(ReadyPump, WritesArePlacedBySizeAndByWhatMustLeaveFirst) {
+  SplitMix64 random1(1);
+  SplitMix64 random2(2);
+  Core leader(1, Configuration({1, 2, 3}), CoreOptions{}, random1, {}, 0);
+  Core other(2, Configuration({1, 2, 3}), CoreOptions{}, random2, {}, 0);
+  ManualPersister persister;
+  RecordingNetwork network;
+  RecordingCommits commits;
+  ReadyPump pump(leader, persister, network, commits);
+  // Completes the leader's write, hands what it sent to replica 2 (whose
+  // writes are taken as durable at once) and 2's answers back.
+  auto exchange = [&] {
+    for (int round = 0; round < 10; ++round) {
+      if (persister.pending()) persister.Complete();
+      std::vector<Message> sent = std::move(network.sent);
+      network.sent.clear();
+      for (const Message& m : sent) {
+        if (m.to == 2) other.Step(m);
+      }
+      // Only 2's answers reach 1, so 2 cannot win an election of its own.
+      auto answer = [&](const Message& m) {
+        if (m.to == 1 &&
+            (std::holds_alternative<PreVoteReply>(m.body) ||
+             std::holds_alternative<Promise>(m.body) || std::holds_alternative<Accepted>(m.body))) {
+          leader.Step(m);
+        }
+      };
+      while (other.HasReady()) {
+        Ready ready = other.TakeReady();
+        for (const Message& m : ready.messages) answer(m);
+        for (const Message& m : ready.messages_after_persist) answer(m);
+        other.Advance();
+      }
+      pump.Pump();
+    }
+  };
+  for (int i = 0; i < 500 && leader.Status().role != Role::kLeader; ++i) {
+    leader.Tick();
+    other.Tick();
+    pump.Pump();
+    exchange();
+  }
+  ASSERT_EQ(leader.Status().role, Role::kLeader);
+
+  ASSERT_EQ(leader.Propose({"small"}).status, ProposeResult::Status::kAccepted);
+  pump.Pump();
+  ASSERT_TRUE(persister.pending());
+  EXPECT_EQ(persister.placement_, WritePlacement::kLoopAfterSends);
+  EXPECT_FALSE(network.sent.empty()) << "the Accepts were handed to the network first";
+  exchange();
+
+  ASSERT_EQ(leader.Propose({std::string(ReadyPump::kInlineWriteMaxBytes + 1, 'b')}).status,
+            ProposeResult::Status::kAccepted);
+  pump.Pump();
+  ASSERT_TRUE(persister.pending());
+  EXPECT_EQ(persister.placement_, WritePlacement::kStorageThread);
+  exchange();
+  ASSERT_GE(commits.applied.size(), 2u);
+  EXPECT_EQ(commits.applied.back().value->commands[0].size(), ReadyPump::kInlineWriteMaxBytes + 1);
 }
 
 }  // namespace
