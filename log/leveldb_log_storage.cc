@@ -63,6 +63,18 @@ struct ForgetDirectoryOnError {
   }
 };
 
+// Moves `db` (open, so `dir` is locked) to a preallocated write-ahead log at
+// once rather than after its first 4 MiB of plain appends: waits for the
+// directory's spare, then has LevelDB flush its memtable, which starts a new
+// log. The range names no key (every key starts with a letter), so nothing
+// else is compacted. Without a spare in time the DB keeps its plain log.
+void SwitchToPreallocatedLog(PreallocatedLogEnv& env, leveldb::DB& db, const std::string& dir) {
+  env.PrepareDirectory(dir);
+  if (!env.WaitForSpare(dir, std::chrono::seconds(5))) return;
+  const leveldb::Slice no_key("\x01", 1);
+  db.CompactRange(&no_key, &no_key);
+}
+
 // True if the database holds no record at all.
 bool IsEmpty(leveldb::DB& db) {
   std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
@@ -123,12 +135,6 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
     }
   }
 
-  // An existing log can take a spare left by the previous process for the
-  // write-ahead log DB::Open creates. (A fresh directory gets its first spare
-  // once LevelDB made its first log: a directory holding only a spare would
-  // be refused as "not a Synod log".)
-  if (preallocated != nullptr && !fresh) preallocated->PrepareDirectory(dir);
-
   leveldb::Options db_options;
   db_options.create_if_missing = fresh;
   db_options.paranoid_checks = true;
@@ -160,15 +166,6 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
     status = db->Put(write, kMetaKey, EncodeMetadata(metadata));
     if (!status.ok()) return {nullptr, "cannot initialise " + dir + ": " + status.ToString()};
     if (real_fs && !SyncDirectory(dir)) return {nullptr, "cannot fsync " + dir};
-    if (preallocated != nullptr) {
-      // The directory now holds a DB, so it may hold a spare too. Move to a
-      // preallocated log at once (LevelDB starts a new one when the memtable
-      // is flushed), rather than after the first 4 MiB of plain appends.
-      preallocated->PrepareDirectory(dir);
-      if (preallocated->WaitForSpare(dir, std::chrono::seconds(5))) {
-        db->CompactRange(nullptr, nullptr);
-      }
-    }
   } else if (!status.ok()) {
     return {nullptr, "cannot read the identity record in " + dir + ": " + status.ToString()};
   } else {
@@ -190,6 +187,7 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
                            options.expected_cluster_id};
     }
   }
+  if (preallocated != nullptr) SwitchToPreallocatedLog(*preallocated, *db, dir);
   forget.armed = false;  // from here the storage forgets the directory when it closes
   std::unique_ptr<LevelDbLogStorage> storage(
       new LevelDbLogStorage(std::move(options), std::move(db), fresh, metadata, preallocated));

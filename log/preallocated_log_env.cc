@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "snapshot/checksum.h"
 
@@ -88,11 +89,14 @@ bool WriteAll(int fd, const char* data, size_t size) {
   return true;
 }
 
+// fsyncs directory `dir`; on failure errno is the open's or the fsync's.
 bool SyncDirectory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
   bool ok = ::fsync(fd) == 0;
+  int error = errno;
   ::close(fd);
+  errno = error;
   return ok;
 }
 
@@ -179,10 +183,10 @@ class MemorySequentialFile final : public leveldb::SequentialFile {
 
 }  // namespace
 
-size_t PresentedLogLength(std::string_view log) {
+std::optional<size_t> PresentedLogLength(std::string_view log) {
   // Walk the records as the log reader does, up to the first invalid one.
   size_t pos = 0;
-  size_t valid_end = 0;
+  size_t valid_end = 0;  // end of the last valid record (the cut for a tear)
   while (pos < log.size()) {
     const size_t left_in_block = kBlockSize - pos % kBlockSize;
     if (left_in_block < kHeaderSize) {
@@ -194,12 +198,19 @@ size_t PresentedLogLength(std::string_view log) {
     valid_end = pos = end;
   }
   if (pos >= log.size()) return log.size();  // nothing invalid
-  // A valid record anywhere after the first invalid byte means the damage is
-  // not a torn tail: present the file unchanged so LevelDB reports it.
-  for (size_t candidate = pos + 1; candidate < log.size(); ++candidate) {
-    if (ValidRecordEnd(log, candidate) != 0) return log.size();
-  }
-  return valid_end;
+  // A crash tears a write into a prefix: what follows it was never written,
+  // so it is the preallocated zeros (or the end of a plain file). The invalid
+  // record at `pos` is such a tear only if it reaches past the last non-zero
+  // byte: its header, or the payload its header claims, runs into the zeros.
+  const size_t written_end = log.find_last_not_of('\0') + 1;  // 0 if all zeros
+  if (written_end <= pos) return valid_end;                   // zeros from here on
+  const auto* header = reinterpret_cast<const unsigned char*>(log.data() + pos);
+  if (log.size() - pos < kHeaderSize || pos + kHeaderSize > written_end) return valid_end;
+  const size_t length = static_cast<size_t>(header[4]) | (static_cast<size_t>(header[5]) << 8);
+  if (pos + kHeaderSize + length > written_end) return valid_end;
+  // A whole record lies in written bytes and is damaged (bad checksum, type
+  // or length, or a zero header with data after it): not a tear.
+  return std::nullopt;
 }
 
 PreallocatedLogEnv::PreallocatedLogEnv(uint64_t preallocate_bytes)
@@ -249,6 +260,7 @@ leveldb::Status PreallocatedLogEnv::NewWritableFile(const std::string& name,
   {
     std::lock_guard<std::mutex> lock(mutex_);
     wanted_.insert(dir);
+    failed_.erase(dir);
   }
   changed_.notify_all();
   return status;
@@ -260,7 +272,12 @@ leveldb::Status PreallocatedLogEnv::NewSequentialFile(const std::string& name,
   std::string data;
   leveldb::Status status = leveldb::ReadFileToString(target(), name, &data);
   if (!status.ok()) return status;
-  data.resize(PresentedLogLength(data));
+  std::optional<size_t> length = PresentedLogLength(data);
+  if (!length) {
+    return leveldb::Status::Corruption(
+        name, "a damaged record lies before the end of what was written (not a torn write)");
+  }
+  data.resize(*length);
   *result = new MemorySequentialFile(std::move(data));
   return leveldb::Status::OK();
 }
@@ -277,6 +294,7 @@ void PreallocatedLogEnv::PrepareDirectory(const std::string& dir) {
       ready_.insert(dir);
     } else {
       wanted_.insert(dir);
+      failed_.erase(dir);
     }
   }
   changed_.notify_all();
@@ -286,6 +304,7 @@ void PreallocatedLogEnv::ForgetDirectory(const std::string& dir) {
   std::unique_lock<std::mutex> lock(mutex_);
   wanted_.erase(dir);
   ready_.erase(dir);
+  failed_.erase(dir);
   if (busy_ == dir) {
     cancel_busy_ = true;
     changed_.wait(lock, [&] { return busy_ != dir; });
@@ -294,7 +313,8 @@ void PreallocatedLogEnv::ForgetDirectory(const std::string& dir) {
 
 bool PreallocatedLogEnv::WaitForSpare(const std::string& dir, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  return changed_.wait_for(lock, timeout, [&] { return ready_.count(dir) > 0; });
+  changed_.wait_for(lock, timeout, [&] { return ready_.count(dir) > 0 || failed_.count(dir) > 0; });
+  return ready_.count(dir) > 0;
 }
 
 bool PreallocatedLogEnv::LeftoverSpareUsable(const std::string& dir) const {
@@ -368,7 +388,11 @@ void PreallocatedLogEnv::Run() {
     lock.unlock();
     bool ok = LeftoverSpareUsable(dir) || MakeSpare(dir);
     lock.lock();
-    if (ok && !cancel_busy_ && !stop_) ready_.insert(dir);
+    if (ok && !cancel_busy_ && !stop_) {
+      ready_.insert(dir);
+    } else if (!ok) {
+      failed_.insert(dir);
+    }
     busy_.clear();
     cancel_busy_ = false;
     changed_.notify_all();

@@ -14,11 +14,18 @@
 //
 // Recovery: the tail of a preallocated log is zeros, so a record torn by a
 // crash is followed by zeros instead of the end of the file, which LevelDB's
-// log reader reports as corruption (and paranoid_checks refuses). So
-// NewSequentialFile of a log presents it as ending right after its last valid
-// record when no valid record follows the first invalid byte — exactly what a
-// short, torn plain file looks like. A valid record after a damaged one
-// (corruption of durable data) leaves the file unchanged, and LevelDB reports it.
+// log reader reports as corruption (and paranoid_checks refuses). A process
+// crash (kill -9) tears a write into a prefix: the torn record's header, or
+// the payload it claims, runs into the zeros. NewSequentialFile of a log
+// therefore presents it as ending before its first invalid record when that
+// record runs past the last non-zero byte — what a short, torn plain file
+// shows LevelDB. An invalid record lying wholly in written bytes is damage,
+// not a tear: the open fails with Corruption (stricter than LevelDB, which
+// skips a zeroed record silently). Known limits: a damaged last record whose
+// payload ends in zero bytes reads as torn and is dropped; a power loss that
+// persists a later sector of an unsynced write but not an earlier one makes
+// the open fail (the replica must then be repaired or replaced), as can
+// happen to plain LevelDB logs on a file system without a journal.
 //
 // Every other file and call goes to Env::Default() unchanged.
 #pragma once
@@ -29,6 +36,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -42,12 +50,11 @@ inline constexpr char kSpareLogName[] = "synod-spare.wal";
 inline constexpr char kSpareLogTempName[] = "synod-spare.wal.tmp";
 
 // Length of the prefix of a LevelDB log file (contents `log`) to present to
-// the log reader: the end of the last valid physical record when no valid
-// record appears after the first invalid one (a torn tail followed by
-// preallocated zeros, or nothing but zeros); otherwise log.size() (no damage,
-// or damage before a valid record: left for LevelDB to report). Pure
+// the log reader: log.size() if every record is valid; the start of the
+// first invalid record if it is a torn write (it runs past the last non-zero
+// byte, see above); nullopt if it is damage within written bytes. Pure
 // function, any thread.
-size_t PresentedLogLength(std::string_view log);
+std::optional<size_t> PresentedLogLength(std::string_view log);
 
 class PreallocatedLogEnv final : public leveldb::EnvWrapper {
  public:
@@ -72,12 +79,11 @@ class PreallocatedLogEnv final : public leveldb::EnvWrapper {
                                     leveldb::SequentialFile** result) override;
 
   // Adopts `dir`'s leftover spare if it is complete (the right size, all
-  // zeros; checked here, synchronously, by reading it), deletes it or a
-  // leftover temporary file otherwise, and asks the background thread for a
-  // spare if none is ready. Call it before opening a DB in an existing
-  // directory. It may create files in `dir`, so call it only once `dir`
-  // holds a DB (LevelDB's CURRENT) if an empty directory must stay empty.
-  // Any thread. Errors are not reported: the env falls back to plain files.
+  // zeros; checked here, synchronously, by reading it); otherwise asks the
+  // background thread for a spare, which replaces an incomplete leftover.
+  // Call it with the DB in `dir` open (LevelDB's lock held): it creates and
+  // renames files there. Any thread. Errors are not reported: the env falls
+  // back to plain files (and WaitForSpare returns false early).
   void PrepareDirectory(const std::string& dir);
   // Stops all work in `dir`: cancels (and waits for) a spare being made
   // there and forgets its ready spare (the file stays on disk for the next
@@ -85,8 +91,8 @@ class PreallocatedLogEnv final : public leveldb::EnvWrapper {
   // until a log is created there again. Call after closing the DB in `dir`,
   // e.g. before removing the directory. Any thread.
   void ForgetDirectory(const std::string& dir);
-  // Waits until `dir` has a ready spare, or `timeout` passes; returns whether
-  // it has one. For tests and benchmarks. Any thread.
+  // Waits until `dir` has a ready spare, its making failed, or `timeout`
+  // passes; returns whether it has one. Any thread.
   bool WaitForSpare(const std::string& dir, std::chrono::milliseconds timeout);
 
   uint64_t preallocate_bytes() const { return preallocate_bytes_; }
@@ -103,6 +109,7 @@ class PreallocatedLogEnv final : public leveldb::EnvWrapper {
   std::condition_variable changed_;  // wanted_, ready_, busy_ or stop_ changed
   std::set<std::string> wanted_;     // directories needing a spare
   std::set<std::string> ready_;      // directories whose spare is complete
+  std::set<std::string> failed_;     // directories whose last spare failed
   std::string busy_;                 // directory being filled ("" if none)
   bool cancel_busy_ = false;         // ForgetDirectory(busy_) is waiting
   bool stop_ = false;

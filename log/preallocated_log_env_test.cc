@@ -70,16 +70,28 @@ TEST(PresentedLogLength, KeepsARecordWhosePayloadEndsInZeros) {
   EXPECT_EQ(PresentedLogLength(a + zero_tail + Zeros(kBlock)), a.size() + zero_tail.size());
 }
 
-TEST(PresentedLogLength, LeavesDamageBeforeAValidRecordForLevelDbToReport) {
+TEST(PresentedLogLength, RefusesDamageWithinWrittenBytes) {
   const std::string a = Record(1, "first");
   std::string damaged = Record(1, std::string(200, 'd'));
   damaged[50] ^= 1;
   const std::string c = Record(1, "third");
-  const std::string log = a + damaged + c + Zeros(kBlock);
-  EXPECT_EQ(PresentedLogLength(log), log.size());
-  // Also when the valid record is blocks later, after zeros.
-  const std::string later = a + damaged + Zeros(kBlock) + c + Zeros(100);
-  EXPECT_EQ(PresentedLogLength(later), later.size());
+  EXPECT_EQ(PresentedLogLength(a + damaged + c + Zeros(kBlock)), std::nullopt);
+  // Also when the next valid record is blocks later, after zeros.
+  EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock) + c + Zeros(100)), std::nullopt);
+  // A whole last record with a flipped bit is damage too, not a tear.
+  EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock)), std::nullopt);
+  // A zeroed record with written data after it (LevelDB itself would skip
+  // the rest of the block silently).
+  EXPECT_EQ(PresentedLogLength(a + Zeros(300) + c + Zeros(kBlock)), std::nullopt);
+}
+
+TEST(PresentedLogLength, ATornWriteIsCutWhateverItsPayloadHolds) {
+  const std::string a = Record(1, "first");
+  // The torn write's payload embeds a valid record: still a tear.
+  const std::string embedding =
+      Record(1, std::string(100, 'x') + Record(1, "innocent") + std::string(8000, 'y'));
+  EXPECT_EQ(PresentedLogLength(a + embedding.substr(0, 4096 - a.size()) + Zeros(2 * kBlock)),
+            a.size());
 }
 
 // A temporary directory under /tmp, removed with everything in it.
@@ -216,7 +228,7 @@ TEST_F(PreallocatedLogEnvTest, TornTailAfterACrashOpensWithEverySyncedRecord) {
   // the disk, the rest of the preallocated file is still zeros.
   const fs::path log = TheLog(crashed);
   std::string contents = ReadFile(log);
-  const size_t end = PresentedLogLength(contents);
+  const size_t end = PresentedLogLength(contents).value();
   ASSERT_GT(end, 0u);
   ASSERT_LT(end + 1000, contents.size());
   ASSERT_EQ(contents.find_first_not_of('\0', end), std::string::npos);
@@ -244,7 +256,7 @@ TEST_F(PreallocatedLogEnvTest, AWriteTornAtEveryByteOpens) {
   std::unique_ptr<leveldb::DB> db;
   OpenPreallocated(db);
   for (int i = 0; i < 3; ++i) SyncedPut(*db, Key(i), Value(i));
-  const size_t synced_end = PresentedLogLength(ReadFile(TheLog(db_dir_)));
+  const size_t synced_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
   leveldb::WriteBatch last;
   last.Put("last1", "x");
   last.Put("last2", "y");
@@ -256,7 +268,7 @@ TEST_F(PreallocatedLogEnvTest, AWriteTornAtEveryByteOpens) {
   db.reset();
   const std::string log_name = TheLog(image).filename().string();
   const std::string full = ReadFile(image / log_name);
-  const size_t all_end = PresentedLogLength(full);
+  const size_t all_end = PresentedLogLength(full).value();
   ASSERT_LT(synced_end, all_end);
   const fs::path cut_dir = tmp_.path() / "cut";
   for (size_t cut = synced_end; cut <= all_end; ++cut) {
@@ -306,6 +318,129 @@ TEST_F(PreallocatedLogEnvTest, CorruptionBeforeAValidRecordStillRefusesToOpen) {
   EXPECT_TRUE(status.IsCorruption()) << status.ToString();
   db.reset();
   env_.ForgetDirectory(crashed.string());
+}
+
+// A synced record damaged on the medium is refused, not dropped: plain
+// LevelDB refuses it as well (a whole record with a bad checksum).
+TEST_F(PreallocatedLogEnvTest, BitFlipInTheLastSyncedRecordRefusesToOpen) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  SyncedPut(*db, "a", "first");
+  SyncedPut(*db, "promised", std::string(200, 'P'));
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  db.reset();
+  const fs::path log = TheLog(crashed);
+  const std::string contents = ReadFile(log);
+  const size_t end = PresentedLogLength(contents).value();
+  WriteFileAt(log, end - 50, std::string(1, static_cast<char>(contents[end - 50] ^ 0x01)));
+  leveldb::Status status = Open(&env_, crashed, db);
+  EXPECT_TRUE(status.IsCorruption()) << status.ToString();
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
+}
+
+// Durable records zeroed in the middle of the log (a lost write): refused,
+// where LevelDB alone would skip them silently.
+TEST_F(PreallocatedLogEnvTest, ZeroedRecordBeforeAValidOneRefusesToOpen) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  SyncedPut(*db, "a", "first");
+  const size_t a_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
+  SyncedPut(*db, "b", std::string(100, 'b'));
+  const size_t b_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
+  SyncedPut(*db, "c", std::string(100, 'c'));
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  db.reset();
+  WriteFileAt(TheLog(crashed), a_end, Zeros(b_end - a_end));
+  leveldb::Status status = Open(&env_, crashed, db);
+  EXPECT_TRUE(status.IsCorruption()) << status.ToString();
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
+}
+
+// kill -9 can cut a multi-page write() at a page boundary; a value that
+// happens to hold bytes shaped like a log record must not make that tear
+// look like damage.
+TEST_F(PreallocatedLogEnvTest, ATornWriteWhoseValueEmbedsARecordOpens) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  SyncedPut(*db, "a", "first");
+  const size_t synced_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
+  SyncedPut(*db, "b",
+            std::string(100, 'x') + Record(1, "innocent payload") + std::string(8000, 'y'));
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  db.reset();
+  const fs::path log = TheLog(crashed);
+  const size_t written = PresentedLogLength(ReadFile(log)).value();
+  const size_t cut = synced_end + 4096;  // the write's first page reached the file
+  WriteFileAt(log, cut, Zeros(written - cut));
+  leveldb::Status status = Open(&env_, crashed, db);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  std::map<std::string, std::string> all = ReadAll(*db);
+  EXPECT_EQ(all.size(), 1u);
+  EXPECT_EQ(all["a"], "first");
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
+}
+
+// After every synced write, whatever its size (records ending at a block
+// end, 7-byte leftovers, trailers, records spanning blocks, empty values,
+// values of zeros), the presented length is exactly what LevelDB's writer
+// wrote: nothing synced is ever cut (model of the writer from the format).
+TEST_F(PreallocatedLogEnvTest, PresentedLengthIsTheWritersOffsetAfterEverySyncedWrite) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  const fs::path log = TheLog(db_dir_);
+  uint64_t offset = 0;
+  auto write_record = [&](size_t size) {  // the writer's fragmenting
+    for (size_t left = size;;) {
+      size_t leftover = kBlock - offset % kBlock;
+      if (leftover < 7) offset += leftover;
+      size_t fragment = std::min(left, kBlock - offset % kBlock - 7);
+      offset += 7 + fragment;
+      left -= fragment;
+      if (left == 0) break;
+    }
+  };
+  uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+  };
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  for (int i = 0; i < 400 && offset < kPrealloc - 80000; ++i) {
+    const size_t room = kBlock - offset % kBlock;
+    size_t target = 20;
+    switch (next() % 4) {
+      case 0:  // end 0..12 bytes before the block's end
+        target = room >= 7 + 20 ? room - 7 - next() % 13 : 20;
+        break;
+      case 1:
+        target = 40000 + next() % 30000;  // spans blocks
+        break;
+      case 2:
+        target = 20;
+        break;
+      default:
+        target = 20 + next() % 3000;
+    }
+    const std::string key = "k" + std::to_string(i);
+    const size_t fixed = 12 + 1 + 1 + key.size();  // batch header, tag, key
+    size_t value_size = target > fixed + 3 ? target - fixed - 3 : 0;
+    if (next() % 10 == 0) value_size = 0;
+    leveldb::WriteBatch batch;
+    batch.Put(key, std::string(value_size, next() % 2 ? 'x' : '\0'));
+    const size_t size = batch.ApproximateSize();
+    ASSERT_TRUE(db->Write(sync, &batch).ok());
+    write_record(size);
+    const std::optional<size_t> presented = PresentedLogLength(ReadFile(log));
+    ASSERT_TRUE(presented.has_value()) << "write " << i;
+    ASSERT_EQ(*presented, offset) << "write " << i << " of " << size << " bytes";
+  }
 }
 
 TEST_F(PreallocatedLogEnvTest, WritesPastThePreallocatedSize) {
