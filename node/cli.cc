@@ -60,8 +60,9 @@ int UsageError(const std::string& program, const std::string& problem, const std
 
 const std::set<std::string>& ServeFlags() {
   static const std::set<std::string> kFlags = {
-      "--id",    "--members",   "--data", "--election-timeout-ms", "--heartbeat-ms", "--window",
-      "--batch", "--log-level", "--seed", "--snapshot-every",      "--log-tail"};
+      "--id",           "--members",        "--data",     "--election-timeout-ms",
+      "--heartbeat-ms", "--window",         "--batch",    "--log-level",
+      "--seed",         "--snapshot-every", "--log-tail", "--preallocate-log"};
   return kFlags;
 }
 
@@ -71,7 +72,9 @@ std::string ServeUsage(const std::string& program) {
          "           [--election-timeout-ms MS] [--heartbeat-ms MS] [--window N] [--batch N]\n"
          "           [--log-level trace|debug|info|warn|error|off] [--seed N]\n"
          "           [--snapshot-every N (commands, default 10000; 0 = never)]\n"
-         "           [--log-tail N (entries kept below a snapshot, default 1000)]\n";
+         "           [--log-tail N (entries kept below a snapshot, default 1000)]\n"
+         "           [--preallocate-log yes|no (preallocated write-ahead log files,\n"
+         "            default yes; no on copy-on-write file systems)]\n";
 }
 
 namespace {
@@ -121,6 +124,12 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   }
   if (!flags.Get("--seed").empty() && !ParseU64(flags.Get("--seed"), options.seed)) {
     return fail("--seed must be a number");
+  }
+  std::string preallocate = flags.Get("--preallocate-log");
+  if (preallocate == "no") {
+    options.preallocate_log = false;
+  } else if (!preallocate.empty() && preallocate != "yes") {
+    return fail("--preallocate-log takes yes or no");
   }
   std::string level = flags.Get("--log-level").empty() ? "info" : flags.Get("--log-level");
   if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {

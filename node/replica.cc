@@ -219,6 +219,7 @@ std::string Replica::Start(std::function<void()> on_ready,
   log::LevelDbOptions storage_options;
   storage_options.dir = options_.data_dir;
   storage_options.replica_id = options_.id;
+  storage_options.preallocate_log_files = options_.preallocate_log;
   auto opened = log::LevelDbLogStorage::Open(storage_options);
   if (!opened.storage) return opened.error;
   storage_ = std::move(opened.storage);

@@ -26,6 +26,10 @@ struct ReplicaOptions {
   // Entries kept below a snapshot for followers slightly behind (they catch
   // up from the log instead of fetching the snapshot).
   uint32_t log_tail = 1000;
+  // LevelDB's write-ahead log files are preallocated (one disk write per
+  // synced write instead of two; log/preallocated_log_env.h). Off: plain
+  // appended files (e.g. on copy-on-write file systems, where it gains nothing).
+  bool preallocate_log = true;
 
   // Empty if usable, else what is wrong (naming the flag).
   std::string Validate() const;

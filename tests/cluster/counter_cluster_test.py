@@ -197,12 +197,43 @@ def test_amnesia(args):
         assert "replace" in log or "lost" in log, "no explanation in:\n" + log
 
 
+def spare_logs(data_dir):
+    return [os.path.join(d, f) for d, _, files in os.walk(data_dir)
+            for f in files if f.startswith("synod-spare.wal")]
+
+
+def test_plain_log(args):
+    """--preallocate-log no: plain LevelDB logs, same service; a bad value is
+    a usage error (exit 64)."""
+    with Cluster(args.counter) as cluster:
+        for r in cluster.replicas[:2]:
+            r.start(wait_ready=False)
+        plain = cluster.replicas[2]
+        plain.start(wait_ready=False, extra=("--preallocate-log", "no"))
+        for r in cluster.replicas:
+            r.wait_ready()
+        for i in range(20):
+            code, out, _ = cluster.client("add", "1")
+            assert code == 0, out
+        wait_applied_equal(cluster, scaled(10))
+        assert spare_logs(cluster.replicas[0].data_dir), "the default keeps a spare log"
+        assert not spare_logs(plain.data_dir), "--preallocate-log no made a spare"
+        assert plain.stop() == 0
+        proc = subprocess.run(
+            [args.counter, "serve", "--id", "3", "--members", cluster.members, "--data",
+             plain.data_dir, "--preallocate-log", "maybe"],
+            capture_output=True, text=True, timeout=scaled(30))
+        assert proc.returncode == 64, (proc.returncode, proc.stderr)
+        assert "--preallocate-log takes yes or no" in proc.stderr, proc.stderr
+
+
 TESTS = {
     "basic": test_basic,
     "kill_leader": test_kill_leader,
     "sigstop_leader": test_sigstop_leader,
     "garbage": test_garbage,
     "amnesia": test_amnesia,
+    "plain_log": test_plain_log,
 }
 
 
