@@ -96,9 +96,10 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
   if (dir.empty()) return {nullptr, "no data directory given"};
   PreallocatedLogEnv* preallocated =
       real_fs && options.preallocate_log_files ? &ProcessLogEnv() : nullptr;
-  leveldb::Env* env = preallocated != nullptr ? preallocated
-                      : real_fs               ? leveldb::Env::Default()
-                                              : options.env;
+  // Without preallocation the logs are still read with the tear rule: the
+  // directory may hold a preallocated log from an earlier run.
+  static TearAwareLogEnv* const tear_aware = new TearAwareLogEnv();
+  leveldb::Env* env = preallocated != nullptr ? preallocated : real_fs ? tear_aware : options.env;
   // Declared before the DB, so it runs after the DB is closed.
   ForgetDirectoryOnError forget{preallocated, dir};
 

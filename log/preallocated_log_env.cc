@@ -206,7 +206,13 @@ std::optional<size_t> PresentedLogLength(std::string_view log) {
   if (written_end <= pos) return valid_end;                   // zeros from here on
   const auto* header = reinterpret_cast<const unsigned char*>(log.data() + pos);
   if (log.size() - pos < kHeaderSize || pos + kHeaderSize > written_end) return valid_end;
+  // The header was written whole: one a writer cannot produce is damage.
+  const uint8_t type = header[6];
   const size_t length = static_cast<size_t>(header[4]) | (static_cast<size_t>(header[5]) << 8);
+  if (type < kFirstRecordType || type > kLastRecordType ||
+      kHeaderSize + length > kBlockSize - pos % kBlockSize) {
+    return std::nullopt;
+  }
   if (pos + kHeaderSize + length > written_end) return valid_end;
   // A whole record lies in written bytes and is damaged (bad checksum, type
   // or length, or a zero header with data after it): not a tear.
@@ -214,8 +220,7 @@ std::optional<size_t> PresentedLogLength(std::string_view log) {
 }
 
 PreallocatedLogEnv::PreallocatedLogEnv(uint64_t preallocate_bytes)
-    : leveldb::EnvWrapper(leveldb::Env::Default()),
-      preallocate_bytes_(std::max<uint64_t>(4096, (preallocate_bytes + 4095) / 4096 * 4096)),
+    : preallocate_bytes_(std::max<uint64_t>(4096, (preallocate_bytes + 4095) / 4096 * 4096)),
       thread_([this] { Run(); }) {}
 
 PreallocatedLogEnv::~PreallocatedLogEnv() {
@@ -266,8 +271,8 @@ leveldb::Status PreallocatedLogEnv::NewWritableFile(const std::string& name,
   return status;
 }
 
-leveldb::Status PreallocatedLogEnv::NewSequentialFile(const std::string& name,
-                                                      leveldb::SequentialFile** result) {
+leveldb::Status TearAwareLogEnv::NewSequentialFile(const std::string& name,
+                                                   leveldb::SequentialFile** result) {
   if (!IsLogFileName(SplitPath(name).second)) return target()->NewSequentialFile(name, result);
   std::string data;
   leveldb::Status status = leveldb::ReadFileToString(target(), name, &data);

@@ -21,8 +21,9 @@
 // record runs past the last non-zero byte — what a short, torn plain file
 // shows LevelDB. An invalid record lying wholly in written bytes is damage,
 // not a tear: the open fails with Corruption (stricter than LevelDB, which
-// skips a zeroed record silently). Known limits: a damaged last record whose
-// payload ends in zero bytes reads as torn and is dropped; a power loss that
+// skips a zeroed record silently), and for a whole header no writer makes.
+// Known limits: a damaged last record whose payload ends in zero bytes (every
+// no-op entry does) reads as torn and is dropped; a power loss that
 // persists a later sector of an unsynced write but not an earlier one makes
 // the open fail (the replica must then be repaired or replaced), as can
 // happen to plain LevelDB logs on a file system without a journal.
@@ -56,7 +57,19 @@ inline constexpr char kSpareLogTempName[] = "synod-spare.wal.tmp";
 // function, any thread.
 std::optional<size_t> PresentedLogLength(std::string_view log);
 
-class PreallocatedLogEnv final : public leveldb::EnvWrapper {
+// Env::Default() except that NewSequentialFile of a "<dir>/<digits>.log"
+// reads the whole file and serves PresentedLogLength() bytes of it, or fails
+// with Corruption (see above). Used alone when logs are not preallocated, so
+// a directory that had preallocated logs still recovers from a torn write.
+// Any thread.
+class TearAwareLogEnv : public leveldb::EnvWrapper {
+ public:
+  TearAwareLogEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
+  leveldb::Status NewSequentialFile(const std::string& name,
+                                    leveldb::SequentialFile** result) override;
+};
+
+class PreallocatedLogEnv final : public TearAwareLogEnv {
  public:
   // Spares are `preallocate_bytes` long (rounded up to 4 KiB). Starts the
   // background thread. The env must outlive every DB opened with it.
@@ -73,10 +86,6 @@ class PreallocatedLogEnv final : public leveldb::EnvWrapper {
   // plain file through Env::Default(). Either way asks the background thread
   // for a new spare. Other names: Env::Default(). Any thread.
   leveldb::Status NewWritableFile(const std::string& name, leveldb::WritableFile** result) override;
-  // For "<dir>/<digits>.log": reads the whole file and serves
-  // PresentedLogLength() bytes of it (see above). Other names: Env::Default().
-  leveldb::Status NewSequentialFile(const std::string& name,
-                                    leveldb::SequentialFile** result) override;
 
   // Adopts `dir`'s leftover spare if it is complete (the right size, all
   // zeros; checked here, synchronously, by reading it); otherwise asks the

@@ -80,6 +80,14 @@ TEST(PresentedLogLength, RefusesDamageWithinWrittenBytes) {
   EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock) + c + Zeros(100)), std::nullopt);
   // A whole last record with a flipped bit is damage too, not a tear.
   EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock)), std::nullopt);
+  // A whole header no writer produces (bad type, or a length past its
+  // block), even where its claimed payload would run into the zeros.
+  std::string bad_type = Record(1, "fourth");
+  bad_type[6] = 9;
+  EXPECT_EQ(PresentedLogLength(a + bad_type + Zeros(kBlock)), std::nullopt);
+  std::string too_long = Record(1, std::string(100, 'l'));
+  too_long[5] = static_cast<char>(0xff);  // length > 65280: past the block
+  EXPECT_EQ(PresentedLogLength(a + too_long + Zeros(2 * kBlock)), std::nullopt);
   // A zeroed record with written data after it (LevelDB itself would skip
   // the rest of the block silently).
   EXPECT_EQ(PresentedLogLength(a + Zeros(300) + c + Zeros(kBlock)), std::nullopt);
@@ -441,6 +449,25 @@ TEST_F(PreallocatedLogEnvTest, PresentedLengthIsTheWritersOffsetAfterEverySynced
     ASSERT_TRUE(presented.has_value()) << "write " << i;
     ASSERT_EQ(*presented, offset) << "write " << i << " of " << size << " bytes";
   }
+}
+
+// A replica restarted with preallocation off still reads its old
+// preallocated log with the tear rule.
+TEST_F(PreallocatedLogEnvTest, TearAwareEnvAloneOpensATornPreallocatedLog) {
+  std::unique_ptr<leveldb::DB> db;
+  OpenPreallocated(db);
+  for (int i = 0; i < 5; ++i) SyncedPut(*db, Key(i), Value(i));
+  const size_t synced_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
+  const fs::path crashed = tmp_.path() / "crashed";
+  CopyDir(db_dir_, crashed);
+  db.reset();
+  WriteFileAt(TheLog(crashed), synced_end, Record(1, std::string(900, 'w')).substr(0, 300));
+  TearAwareLogEnv tear_aware;
+  leveldb::Status status = Open(&tear_aware, crashed, db);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(ReadAll(*db).size(), 5u);
+  db.reset();
+  env_.ForgetDirectory(crashed.string());
 }
 
 TEST_F(PreallocatedLogEnvTest, WritesPastThePreallocatedSize) {

@@ -175,10 +175,13 @@ TEST(ReadyPump, WritesArePlacedBySizeAndByWhatMustLeaveFirst) {
     exchange();
   }
   ASSERT_EQ(leader.Status().role, Role::kLeader);
+  ASSERT_FALSE(persister.pending()) << "the election's writes are done";
 
   ASSERT_EQ(leader.Propose({"small"}).status, ProposeResult::Status::kAccepted);
   pump.Pump();
   ASSERT_TRUE(persister.pending());
+  ASSERT_EQ(persister.entries_.size(), 1u);
+  EXPECT_EQ(persister.entries_[0].entry.value->commands[0], "small");
   EXPECT_EQ(persister.placement_, WritePlacement::kLoopAfterSends);
   EXPECT_FALSE(network.sent.empty()) << "the Accepts were handed to the network first";
   exchange();
