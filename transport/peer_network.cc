@@ -62,6 +62,10 @@ struct PeerNetwork::Impl {
     kj::Own<RpcConnection> conn;
     kj::Maybe<wire::PeerService::Client> peer;
     kj::Own<kj::TaskSet> tasks;  // hello, deliver calls, disconnect watch
+    // The latest call's response, kept until the next flush so that its
+    // Finish message leaves after what that flush sends (the answer the
+    // response asked for), not on its own just before it.
+    kj::Maybe<capnp::Response<wire::PeerService::DeliverResults>> last_response;
     size_t in_flight = 0;
     bool flush_scheduled = false;
   };
@@ -195,6 +199,7 @@ struct PeerNetwork::Impl {
     link.socket.reset();
     link.tasks = nullptr;  // cancels hello and calls in flight
     link.peer = nullptr;
+    link.last_response = nullptr;
     link.conn = nullptr;
     link.in_flight = 0;
     link.state.connected = false;
@@ -236,6 +241,7 @@ struct PeerNetwork::Impl {
   // any), then in calls that each take as many as fit in max_batch_bytes.
   void Flush(Link& link) {
     DropStale(link);
+    const bool had_messages = !link.queue.empty();
     if (options.return_path != nullptr && !link.queue.empty()) {
       if (std::optional<ReturnPath::HeldCall> held = options.return_path->Take(link.endpoint.id)) {
         size_t count = BatchCount(link);
@@ -259,6 +265,7 @@ struct PeerNetwork::Impl {
           request.send()
               .then([this, &link](capnp::Response<wire::PeerService::DeliverResults>&& response) {
                 HandleReplies(link, response.getReplies());
+                link.last_response = kj::mv(response);
               })
               .exclusiveJoin(
                   FailAfter<void>(loop.io(), options.call_timeout, "deliver() deadline exceeded"));
@@ -274,6 +281,8 @@ struct PeerNetwork::Impl {
             FailLater(link, gen, std::string("deliver failed: ") + e.getDescription().cStr());
           }));
     }
+    // What this flush sent leaves before the previous call's Finish.
+    if (had_messages) link.last_response = nullptr;
   }
 
   // Hands the messages `link`'s peer put in a call's return to reply_handler.
