@@ -47,6 +47,7 @@
 #include "snapshot/snapshot_store.h"
 #include "statemachine/applier.h"
 #include "statemachine/envelope.h"
+#include "tests/support/temp_dir.h"
 #include "transport/event_loop.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
@@ -60,31 +61,11 @@ using Clock = std::chrono::steady_clock;
 using snapshot::SnapshotMeta;
 using snapshot::SnapshotStore;
 using statemachine::Applier;
+using test_support::TempDir;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ =
-        (std::filesystem::temp_directory_path() / "synod-snapshot-bench-XXXXXX").string();
-    if (mkdtemp(templ.data()) != nullptr) path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  bool ok() const { return !path_.empty(); }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Key-value state machine: a command is an 8-byte key followed by the value.
 // Snapshot writes (key, length, value) records in chunks of about 64 KiB.
@@ -177,7 +158,7 @@ void SetMiBRate(benchmark::State& state, const char* name, uint64_t bytes, doubl
 }
 
 void BM_SnapshotTake(benchmark::State& state) {
-  TempDir dir;
+  TempDir dir{"synod-snapshot-bench"};
   KvMachine machine;
   Fill(machine, state.range(0));
   Applier applier(machine, statemachine::SessionOptions{});
@@ -211,7 +192,7 @@ BENCHMARK(BM_SnapshotTake)->Arg(1)->Arg(16)->Arg(64)->Unit(benchmark::kMilliseco
 
 // A store holding one snapshot of a `mib` MiB machine (at slot 1).
 struct SnapshotFixture {
-  TempDir dir;
+  TempDir dir{"synod-snapshot-bench"};
   std::unique_ptr<SnapshotStore> store;
   SnapshotMeta meta;
 
@@ -383,7 +364,7 @@ paxos::Slot Replay(const log::RecoveredLog& recovered, Applier& applier) {
 // the whole log; "compacted" has a snapshot at H-1000 and the log compacted
 // through it. Built once per H (the first benchmark that needs it).
 struct History {
-  TempDir dir;
+  TempDir dir{"synod-snapshot-bench"};
   paxos::Slot length = 0;
   std::string error;
 

@@ -20,6 +20,7 @@
 
 #include "log/leveldb_log_storage.h"
 #include "snapshot/checksum.h"
+#include "tests/support/temp_dir.h"
 
 namespace synod::log {
 namespace {
@@ -102,23 +103,7 @@ TEST(PresentedLogLength, ATornWriteIsCutWhateverItsPayloadHolds) {
             a.size());
 }
 
-// A temporary directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "synod-prealloc-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -207,7 +192,7 @@ class PreallocatedLogEnvTest : public ::testing::Test {
     ASSERT_GE(fs::file_size(TheLog(db_dir_)), kPrealloc);
   }
 
-  TempDir tmp_;  // destroyed last: the env stops touching it first
+  TempDir tmp_{"synod-prealloc"};  // destroyed last: the env stops touching it first
   const fs::path db_dir_ = tmp_.path() / "db";
   PreallocatedLogEnv env_{kPrealloc};
 };
@@ -527,7 +512,7 @@ TEST_F(PreallocatedLogEnvTest, AdoptsOnlyCompleteLeftoverSpares) {
 // The storage moves a fresh directory to a preallocated log at once, so a
 // new replica's synced writes are cheap from its first command on.
 TEST(PreallocatedLogStorage, FreshStorageWritesAPreallocatedLogFromTheStart) {
-  TempDir tmp;
+  TempDir tmp{"synod-prealloc"};
   LevelDbOptions options;
   options.dir = (tmp.path() / "replica").string();
   options.replica_id = 1;

@@ -21,6 +21,7 @@
 
 #include "snapshot/snapshot_layout.h"
 #include "snapshot/snapshot_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace synod::snapshot {
 
@@ -95,12 +96,8 @@ inline long MaxRssKiB() {
 class SnapshotStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/synod-snapshot-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    root_ = pattern;
     dir_ = root_ + "/data/snapshots";  // Open creates the missing levels
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   std::unique_ptr<SnapshotStore> OpenStore(SnapshotStoreOptions options = {}) {
     return OpenStoreAt(dir_, std::move(options));
@@ -135,7 +132,8 @@ class SnapshotStoreTest : public ::testing::Test {
     out << bytes;
   }
 
-  std::string root_;
+  test_support::TempDir tmp_{"synod-snapshot-test"};
+  const std::string root_ = tmp_.path().string();
   std::string dir_;
 };
 

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "snapshot/snapshot_store.h"
+#include "tests/support/temp_dir.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
 #include "transport/snapshot_provider.h"
@@ -75,13 +76,6 @@ class SnapshotTransferTest : public ::testing::Test {
  protected:
   SnapshotTransferTest() : log_sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_)) {
     logger_ = std::make_shared<spdlog::logger>("test", log_sink_);
-    std::string templ = (std::filesystem::temp_directory_path() / "synod-xfer-XXXXXX").string();
-    EXPECT_NE(mkdtemp(templ.data()), nullptr);
-    root_ = templ;
-  }
-  ~SnapshotTransferTest() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(root_, ignored);
   }
 
   std::unique_ptr<SnapshotStore> OpenStore(const std::string& name,
@@ -153,7 +147,8 @@ class SnapshotTransferTest : public ::testing::Test {
     return result.value_or(FetchResult{false, {}, "no result in time", 0, 0, 0, false});
   }
 
-  std::string root_;
+  test_support::TempDir tmp_{"synod-xfer"};
+  const std::string root_ = tmp_.path().string();
   std::ostringstream log_text_;
   std::shared_ptr<spdlog::sinks::ostream_sink_mt> log_sink_;
   std::shared_ptr<spdlog::logger> logger_;
