@@ -52,6 +52,14 @@ PreallocatedLogEnv& ProcessLogEnv() {
   return *env;
 }
 
+// The env of every LevelDbLogStorage on the real file system that does not
+// preallocate: its logs are still read with the tear rule, as the directory
+// may hold a preallocated log from an earlier run. Never destroyed.
+TearAwareLogEnv& ProcessTearAwareEnv() {
+  static TearAwareLogEnv* const env = new TearAwareLogEnv();
+  return *env;
+}
+
 // Makes the env forget a directory when Open fails after it was told about it
 // (the directory may be removed next; nothing may be written into it then).
 struct ForgetDirectoryOnError {
@@ -96,10 +104,9 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
   if (dir.empty()) return {nullptr, "no data directory given"};
   PreallocatedLogEnv* preallocated =
       real_fs && options.preallocate_log_files ? &ProcessLogEnv() : nullptr;
-  // Without preallocation the logs are still read with the tear rule: the
-  // directory may hold a preallocated log from an earlier run.
-  static TearAwareLogEnv* const tear_aware = new TearAwareLogEnv();
-  leveldb::Env* env = preallocated != nullptr ? preallocated : real_fs ? tear_aware : options.env;
+  leveldb::Env* env = preallocated != nullptr ? preallocated
+                      : real_fs               ? &ProcessTearAwareEnv()
+                                              : options.env;
   // Declared before the DB, so it runs after the DB is closed.
   ForgetDirectoryOnError forget{preallocated, dir};
 

@@ -133,18 +133,21 @@ class Replica::StoragePersister final : public Persister {
                      std::function<void()> done) {
     if (!writer_.Idle()) return Submit(promised, std::move(entries), std::move(done));
     storage_.Persist(promised, entries);
-    boost::asio::post(loop_, [alive = alive_, done = std::move(done)] {
-      if (alive.lock()) done();
-    });
+    boost::asio::post(loop_, WhileAlive(std::move(done)));
   }
   void Submit(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
               std::function<void()> done) {
     log::LogStorage& storage = storage_;
     writer_.Submit(
         [&storage, promised, entries = std::move(entries)] { storage.Persist(promised, entries); },
-        [alive = alive_, done = std::move(done)] {
-          if (alive.lock()) done();
-        });
+        WhileAlive(std::move(done)));
+  }
+  // `fn`, made to do nothing once the replica is gone (the loop may still
+  // run queued handlers while it drains after the replica was destroyed).
+  std::function<void()> WhileAlive(std::function<void()> fn) const {
+    return [alive = alive_, fn = std::move(fn)] {
+      if (alive.lock()) fn();
+    };
   }
 
   boost::asio::io_context& loop_;
