@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -70,17 +72,28 @@ struct Child {
   FILE* out = nullptr;
 };
 
-uint16_t FreePort() {
-  // Bound then released: the kernel will not hand it out again soon.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+// `count` distinct ports the kernel hands out for 127.0.0.1. All are held
+// until the last is picked (a port bound and released at once may come back
+// on the next bind), then released for the replicas to bind.
+std::vector<uint16_t> FreePorts(int count) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < count; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      if (fd >= 0) ::close(fd);
+      continue;  // a replica's bind will then report what is wrong
+    }
+    fds.push_back(fd);
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  return ports;
 }
 
 double CpuSecondsOf(pid_t pid) {
@@ -102,10 +115,14 @@ class Cluster {
   ~Cluster() { Stop(); }
 
   std::string Start(int replicas, const std::string& root, const CliFlags& flags) {
+    std::vector<uint16_t> ports = FreePorts(replicas);
+    if (ports.size() != static_cast<size_t>(replicas)) {
+      return "cannot find free ports on 127.0.0.1: " + std::string(std::strerror(errno));
+    }
     std::string members;
     for (int i = 1; i <= replicas; ++i) {
-      members +=
-          (i > 1 ? "," : "") + std::to_string(i) + "=127.0.0.1:" + std::to_string(FreePort());
+      members += (i > 1 ? "," : "") + std::to_string(i) +
+                 "=127.0.0.1:" + std::to_string(ports[static_cast<size_t>(i - 1)]);
     }
     members_ = members;
     for (int i = 1; i <= replicas; ++i) {
