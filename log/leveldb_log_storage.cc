@@ -19,6 +19,21 @@ constexpr char kPromisedKey[] = "promised";
 constexpr char kAppliedKey[] = "applied";
 constexpr char kCompactedKey[] = "compacted";
 constexpr char kEntryPrefix = 'e';
+// Deleted, last, in every write: each record of the write-ahead log then
+// ends in these eight non-zero bytes, so a last record damaged on the medium
+// cannot pass for one torn by a crash (TearAwareLogEnv counts a record as
+// torn only if it runs past the last non-zero byte), however its real
+// payload ends. The key never exists: readers, older builds included, never
+// see it.
+constexpr char kRecordEndKey[] = "~end\xff\xff\xff\xff\xff\xff\xff\xff";
+
+// Applies `batch`, with the record-end deletion appended, as one write.
+leveldb::Status WriteEndingWithMarker(leveldb::DB& db, bool sync, leveldb::WriteBatch& batch) {
+  batch.Delete(kRecordEndKey);
+  leveldb::WriteOptions write;
+  write.sync = sync;
+  return db.Write(write, &batch);
+}
 
 std::string EntryKey(paxos::Slot slot) { return std::string(1, kEntryPrefix) + EncodeSlot(slot); }
 
@@ -169,9 +184,9 @@ LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
     fresh = true;
     metadata.replica_id = options.replica_id;
     metadata.cluster_id = options.expected_cluster_id;
-    leveldb::WriteOptions write;
-    write.sync = true;
-    status = db->Put(write, kMetaKey, EncodeMetadata(metadata));
+    leveldb::WriteBatch batch;
+    batch.Put(kMetaKey, EncodeMetadata(metadata));
+    status = WriteEndingWithMarker(*db, /*sync=*/true, batch);
     if (!status.ok()) return {nullptr, "cannot initialise " + dir + ": " + status.ToString()};
     if (real_fs && !SyncDirectory(dir)) return {nullptr, "cannot fsync " + dir};
   } else if (!status.ok()) {
@@ -227,9 +242,7 @@ LevelDbLogStorage::~LevelDbLogStorage() {
 
 void LevelDbLogStorage::Write(leveldb::WriteBatch& batch, const char* what, bool sync) {
   first_load_.reset();  // no longer what the log holds
-  leveldb::WriteOptions write;
-  write.sync = sync;
-  leveldb::Status status = db_->Write(write, &batch);
+  leveldb::Status status = WriteEndingWithMarker(*db_, sync, batch);
   if (!status.ok()) {
     options_.fatal(std::string(what) + " in " + options_.dir + " failed: " + status.ToString());
   }

@@ -22,11 +22,15 @@
 // shows LevelDB. An invalid record lying wholly in written bytes is damage,
 // not a tear: the open fails with Corruption (stricter than LevelDB, which
 // skips a zeroed record silently), and for a whole header no writer makes.
-// Known limits: a damaged last record whose payload ends in zero bytes (every
-// no-op entry does) reads as torn and is dropped; a power loss that
-// persists a later sector of an unsynced write but not an earlier one makes
-// the open fail (the replica must then be repaired or replaced), as can
-// happen to plain LevelDB logs on a file system without a journal.
+// A damaged last record whose payload ends in zero bytes would read as torn
+// and be dropped: LevelDbLogStorage therefore ends every write with the
+// deletion of a key ending in eight 0xff bytes, so its records always end in
+// non-zero bytes (only damage that zeroes all eight passes for a tear; logs
+// written before that keep the limit for their last record).
+// Known limit: a power loss that persists a later sector of an unsynced
+// write but not an earlier one makes the open fail (the replica must then be
+// repaired or replaced), as can happen to plain LevelDB logs on a file
+// system without a journal.
 //
 // Every other file and call goes to Env::Default() unchanged.
 #pragma once

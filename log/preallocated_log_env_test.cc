@@ -528,5 +528,51 @@ TEST(PreallocatedLogStorage, FreshStorageWritesAPreallocatedLogFromTheStart) {
   ASSERT_NE(reopened.storage, nullptr) << reopened.error;
 }
 
+// The storage ends every log record in eight non-zero bytes, so a synced
+// last record that was damaged on the medium is refused even when the entry
+// it holds ends in zero bytes (as no-op entries do): it cannot read as torn.
+TEST(PreallocatedLogStorage, DamagedLastRecordIsRefusedHoweverItsEntryEnds) {
+  TempDir tmp{"synod-prealloc"};
+  LevelDbOptions options;
+  options.dir = (tmp.path() / "replica").string();
+  options.replica_id = 1;
+  const std::string zero_ending = "x" + Zeros(64);
+  const fs::path crashed = tmp.path() / "crashed";
+  const fs::path damaged = tmp.path() / "damaged";
+  {
+    LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
+    ASSERT_NE(opened.storage, nullptr) << opened.error;
+    paxos::SlotEntry entry{
+        1, paxos::Entry{paxos::Ballot{1, 1}, paxos::MakeCommandsValue({zero_ending}), false}};
+    opened.storage->Persist(paxos::Ballot{1, 1}, {entry});
+    CopyDir(options.dir, crashed);  // two crash images of the same moment
+    CopyDir(options.dir, damaged);
+  }
+  const fs::path log = TheLog(crashed);
+  const std::string contents = ReadFile(log);
+  const size_t end = PresentedLogLength(contents).value();
+  EXPECT_EQ(contents.substr(end - 8, 8), std::string(8, '\xff'))
+      << "the last record ends in the end marker";
+  const size_t zeros_start = contents.rfind('x', end) + 1;
+  ASSERT_LT(zeros_start, end - 8);
+  {
+    // Undamaged, the copy opens with the entry.
+    LevelDbOptions copy = options;
+    copy.dir = crashed.string();
+    LevelDbLogStorage::OpenResult reopened = LevelDbLogStorage::Open(copy);
+    ASSERT_NE(reopened.storage, nullptr) << reopened.error;
+    RecoveredLog recovered = reopened.storage->Load();
+    ASSERT_EQ(recovered.paxos.entries.size(), 1u);
+    EXPECT_EQ(recovered.paxos.entries[0].entry.value->commands[0], zero_ending);
+  }
+  // One bit of the entry's zero tail flipped on the medium.
+  WriteFileAt(TheLog(damaged), zeros_start + 10, std::string(1, '\x04'));
+  LevelDbOptions copy = options;
+  copy.dir = damaged.string();
+  LevelDbLogStorage::OpenResult refused = LevelDbLogStorage::Open(copy);
+  EXPECT_EQ(refused.storage, nullptr) << "a damaged synced record must not be dropped as torn";
+  EXPECT_NE(refused.error.find("damaged record"), std::string::npos) << refused.error;
+}
+
 }  // namespace
 }  // namespace synod::log
