@@ -261,23 +261,31 @@ struct PeerNetwork::Impl {
       ++link.in_flight;
       ++link.state.calls;
       uint64_t gen = link.generation;
-      auto call =
-          request.send()
-              .then([this, &link](capnp::Response<wire::PeerService::DeliverResults>&& response) {
-                HandleReplies(link, response.getReplies());
-                link.last_response = kj::mv(response);
-              })
-              .exclusiveJoin(
-                  FailAfter<void>(loop.io(), options.call_timeout, "deliver() deadline exceeded"));
+      // Set once the peer has answered the call: its messages were delivered
+      // even if the replies in the answer turn out to be bad.
+      auto delivered = std::make_shared<bool>(false);
+      auto call = request.send()
+                      .then([this, &link, delivered](
+                                capnp::Response<wire::PeerService::DeliverResults>&& response) {
+                        *delivered = true;
+                        HandleReplies(link, response.getReplies());
+                        link.last_response = kj::mv(response);
+                      })
+                      .exclusiveJoin(FailAfter<void>(loop.io(), options.call_timeout,
+                                                     "deliver() deadline exceeded"));
       link.tasks->add(call.then(
           [this, &link, count] {
             --link.in_flight;
             link.state.sent_messages += count;
             ScheduleFlush(link);
           },
-          [this, &link, gen, count](kj::Exception&& e) {
+          [this, &link, gen, count, delivered](kj::Exception&& e) {
             ++link.state.failed_calls;
-            link.state.dropped_messages += count;
+            if (*delivered) {
+              link.state.sent_messages += count;
+            } else {
+              link.state.dropped_messages += count;
+            }
             FailLater(link, gen, std::string("deliver failed: ") + e.getDescription().cStr());
           }));
     }

@@ -161,6 +161,10 @@ TEST_F(ReturnPathTest, ReplyNotFromTheCalledPeerFailsThatLink) {
   a.net->Send(HeartbeatTo(1, 2, 1));
   ASSERT_TRUE(loop_.RunUntil([&] { return a.net->LinkState(2).failed_calls == 1; }, kWait));
   EXPECT_TRUE(a.returns.messages.empty());
+  // a's own message reached b (b answered the call): sent, not dropped.
+  EXPECT_EQ(b.calls.messages.size(), 1u);
+  EXPECT_EQ(a.net->LinkState(2).sent_messages, 1u);
+  EXPECT_EQ(a.net->LinkState(2).dropped_messages, 0u);
   // The link comes back and works.
   b.calls.answer = [&](const paxos::Message& m) { b.net->Send(ReplyTo(m)); };
   ASSERT_TRUE(loop_.RunUntil([&] { return a.net->LinkState(2).connected; }, kWait));
