@@ -89,8 +89,9 @@ struct ForgetDirectoryOnError {
 // Moves `db` (open, so `dir` is locked) to a preallocated write-ahead log at
 // once rather than after its first 4 MiB of plain appends: waits for the
 // directory's spare, then has LevelDB flush its memtable, which starts a new
-// log. The range names no key (every key starts with a letter), so nothing
-// else is compacted. Without a spare in time the DB keeps its plain log.
+// log. The range names no key ("\x01" sorts before every key: each starts
+// with a letter or '~'), so nothing else is compacted. Without a spare in time the DB keeps its
+// plain log.
 void SwitchToPreallocatedLog(PreallocatedLogEnv& env, leveldb::DB& db, const std::string& dir) {
   env.PrepareDirectory(dir);
   if (!env.WaitForSpare(dir, std::chrono::seconds(5))) return;

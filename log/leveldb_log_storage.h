@@ -11,7 +11,10 @@
 //   - one exception: a LevelDB database holding no record at all (a first
 //     start that died before writing its identity) is initialised as fresh —
 //     it never promised anything.
-// Keys: "meta" (identity), "promised", "applied", "e"+8-byte big-endian slot.
+// Keys: "meta" (identity), "promised", "applied", "compacted", "e"+8-byte
+// big-endian slot; every write also deletes "~end"+8 x 0xff (never present),
+// so each write-ahead log record ends in non-zero bytes (see
+// preallocated_log_env.h, Recovery).
 #pragma once
 
 #include <leveldb/db.h>

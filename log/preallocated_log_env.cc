@@ -39,6 +39,15 @@ uint32_t MaskedCrc(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kCrcMask
 
 // End offset of the valid physical record starting at `pos`, or 0 if the
 // bytes there are not one (including the reserved zero header).
+// True if the masked CRC32C in `header` matches its type byte followed by
+// the `payload_length` bytes after the header (which must be readable).
+bool ChecksumMatches(const unsigned char* header, size_t payload_length) {
+  const uint32_t stored =
+      static_cast<uint32_t>(header[0]) | (static_cast<uint32_t>(header[1]) << 8) |
+      (static_cast<uint32_t>(header[2]) << 16) | (static_cast<uint32_t>(header[3]) << 24);
+  return MaskedCrc(snapshot::Crc32cExtend(0, header + 6, 1 + payload_length)) == stored;
+}
+
 size_t ValidRecordEnd(std::string_view log, size_t pos) {
   const size_t left_in_block = kBlockSize - pos % kBlockSize;
   if (left_in_block < kHeaderSize || log.size() - pos < kHeaderSize) return 0;
@@ -47,10 +56,7 @@ size_t ValidRecordEnd(std::string_view log, size_t pos) {
   if (type < kFirstRecordType || type > kLastRecordType) return 0;
   const size_t length = static_cast<size_t>(header[4]) | (static_cast<size_t>(header[5]) << 8);
   if (kHeaderSize + length > left_in_block || kHeaderSize + length > log.size() - pos) return 0;
-  const uint32_t stored =
-      static_cast<uint32_t>(header[0]) | (static_cast<uint32_t>(header[1]) << 8) |
-      (static_cast<uint32_t>(header[2]) << 16) | (static_cast<uint32_t>(header[3]) << 24);
-  if (MaskedCrc(snapshot::Crc32cExtend(0, header + 6, 1 + length)) != stored) return 0;
+  if (!ChecksumMatches(header, length)) return 0;
   return pos + kHeaderSize + length;
 }
 
@@ -213,7 +219,13 @@ std::optional<size_t> PresentedLogLength(std::string_view log) {
       kHeaderSize + length > kBlockSize - pos % kBlockSize) {
     return std::nullopt;
   }
-  if (pos + kHeaderSize + length > written_end) return valid_end;
+  if (pos + kHeaderSize + length > written_end) {
+    // A whole record whose length field was damaged upward runs into the
+    // zeros too. Its checksum over the bytes actually written still matches
+    // (a torn prefix matches with probability 2^-32): damage, not a tear.
+    if (ChecksumMatches(header, written_end - pos - kHeaderSize)) return std::nullopt;
+    return valid_end;
+  }
   // A whole record lies in written bytes and is damaged (bad checksum, type
   // or length, or a zero header with data after it): not a tear.
   return std::nullopt;

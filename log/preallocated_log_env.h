@@ -22,11 +22,16 @@
 // shows LevelDB. An invalid record lying wholly in written bytes is damage,
 // not a tear: the open fails with Corruption (stricter than LevelDB, which
 // skips a zeroed record silently), and for a whole header no writer makes.
+// A whole record whose length field was damaged upward also runs into the
+// zeros; its checksum over the written bytes still matches, which tells it
+// from a tear (a torn prefix matches with probability 2^-32): damage.
 // A damaged last record whose payload ends in zero bytes would read as torn
 // and be dropped: LevelDbLogStorage therefore ends every write with the
-// deletion of a key ending in eight 0xff bytes, so its records always end in
-// non-zero bytes (only damage that zeroes all eight passes for a tear; logs
-// written before that keep the limit for their last record).
+// deletion of a key ending in eight 0xff bytes, so its records end in
+// non-zero bytes. Only damage that zeroes those final bytes (all eight, or
+// all of a last fragment shorter than eight bytes) passes for a tear; a
+// flipped bit never does. Records written without the marker (before it was
+// added, or by another writer) keep that limit for the last record.
 // Known limit: a power loss that persists a later sector of an unsynced
 // write but not an earlier one makes the open fail (the replica must then be
 // repaired or replaced), as can happen to plain LevelDB logs on a file

@@ -94,6 +94,27 @@ TEST(PresentedLogLength, RefusesDamageWithinWrittenBytes) {
   EXPECT_EQ(PresentedLogLength(a + Zeros(300) + c + Zeros(kBlock)), std::nullopt);
 }
 
+// A whole last record whose length field lost or gained a bit so that it
+// claims bytes past what was written looks like a tear by its length alone;
+// its checksum over the written bytes tells it apart.
+TEST(PresentedLogLength, RefusesALastRecordWhoseLengthWasDamaged) {
+  const std::string a = Record(1, "first");
+  const std::string b = Record(1, "second, ending in non-zero bytes");
+  for (int bit = 0; bit < 16; ++bit) {
+    std::string damaged = b;
+    damaged[4 + bit / 8] = static_cast<char>(damaged[4 + bit / 8] ^ (1 << (bit % 8)));
+    const size_t claimed = static_cast<uint8_t>(damaged[4]) |
+                           (static_cast<size_t>(static_cast<uint8_t>(damaged[5])) << 8);
+    if (claimed < b.size() - 7) continue;  // shorter: damage within written bytes (above)
+    EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(2 * kBlock)), std::nullopt) << "bit " << bit;
+  }
+  // The same record torn at any byte of its payload is still cut.
+  for (size_t keep = 7; keep < b.size(); ++keep) {
+    EXPECT_EQ(PresentedLogLength(a + b.substr(0, keep) + Zeros(kBlock)), a.size())
+        << "kept " << keep;
+  }
+}
+
 TEST(PresentedLogLength, ATornWriteIsCutWhateverItsPayloadHolds) {
   const std::string a = Record(1, "first");
   // The torn write's payload embeds a valid record: still a tear.
@@ -138,11 +159,14 @@ uint64_t AllocatedBytes(const fs::path& path) {
   return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
-// A crash image of a DB that is still open: its files as they are now.
+// A crash image of a DB that is still open: its files as they are now. The
+// env's spare (and the temporary file it is made under) are left out: the
+// background thread may rename or replace them while the copy runs.
 void CopyDir(const fs::path& from, const fs::path& to) {
   fs::create_directories(to);
   for (const auto& entry : fs::directory_iterator(from)) {
-    if (entry.path().filename() == "LOCK") continue;
+    const std::string name = entry.path().filename().string();
+    if (name == "LOCK" || name.rfind(kSpareLogName, 0) == 0) continue;
     fs::copy_file(entry.path(), to / entry.path().filename());
   }
 }

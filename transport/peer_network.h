@@ -67,7 +67,7 @@ struct PeerLinkState {
   HandshakeInfo last_handshake;    // the latest hello reply (accepted or not)
   uint64_t handshakes = 0;         // hello replies received
   uint64_t connects = 0;           // connection attempts
-  uint64_t sent_messages = 0;      // in calls that completed, or in returns
+  uint64_t sent_messages = 0;      // in calls the peer answered, or in returns
   uint64_t returned_messages = 0;  // of those, sent in the return of the peer's call
   uint64_t reply_messages = 0;     // received in the returns of our calls
   uint64_t dropped_messages = 0;   // queue overflow or lost with a failed call
