@@ -37,17 +37,20 @@ constexpr size_t kZeroFillPiece = 256 << 10;
 
 uint32_t MaskedCrc(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kCrcMaskDelta; }
 
-// End offset of the valid physical record starting at `pos`, or 0 if the
-// bytes there are not one (including the reserved zero header).
+// The masked CRC32C stored in a record header.
+uint32_t StoredCrc(const unsigned char* header) {
+  return static_cast<uint32_t>(header[0]) | (static_cast<uint32_t>(header[1]) << 8) |
+         (static_cast<uint32_t>(header[2]) << 16) | (static_cast<uint32_t>(header[3]) << 24);
+}
+
 // True if the masked CRC32C in `header` matches its type byte followed by
 // the `payload_length` bytes after the header (which must be readable).
 bool ChecksumMatches(const unsigned char* header, size_t payload_length) {
-  const uint32_t stored =
-      static_cast<uint32_t>(header[0]) | (static_cast<uint32_t>(header[1]) << 8) |
-      (static_cast<uint32_t>(header[2]) << 16) | (static_cast<uint32_t>(header[3]) << 24);
-  return MaskedCrc(snapshot::Crc32cExtend(0, header + 6, 1 + payload_length)) == stored;
+  return MaskedCrc(snapshot::Crc32cExtend(0, header + 6, 1 + payload_length)) == StoredCrc(header);
 }
 
+// End offset of the valid physical record starting at `pos`, or 0 if the
+// bytes there are not one (including the reserved zero header).
 size_t ValidRecordEnd(std::string_view log, size_t pos) {
   const size_t left_in_block = kBlockSize - pos % kBlockSize;
   if (left_in_block < kHeaderSize || log.size() - pos < kHeaderSize) return 0;
@@ -58,6 +61,28 @@ size_t ValidRecordEnd(std::string_view log, size_t pos) {
   if (kHeaderSize + length > left_in_block || kHeaderSize + length > log.size() - pos) return 0;
   if (!ChecksumMatches(header, length)) return 0;
   return pos + kHeaderSize + length;
+}
+
+// For a record at `pos` whose header is whole and plausible but claims bytes
+// past `written_end`: true if it is in fact whole and only its length field
+// is damaged, i.e. its checksum matches its payload ending at some point e
+// where the written bytes end, a valid record begins, or only the block's
+// trailer is left. A torn prefix passes with probability ~2^-32 per
+// candidate e that also has a valid record (or the written end) after it.
+bool WholeRecordWithDamagedLength(std::string_view log, size_t pos, size_t written_end) {
+  const auto* header = reinterpret_cast<const unsigned char*>(log.data() + pos);
+  const uint32_t stored = StoredCrc(header);
+  const size_t block_end = pos - pos % kBlockSize + kBlockSize;
+  const size_t limit = std::min(written_end, block_end);
+  uint32_t crc = snapshot::Crc32cExtend(0, header + 6, 1);  // the type byte
+  for (size_t e = pos + kHeaderSize; e <= limit; ++e) {
+    if (e > pos + kHeaderSize) crc = snapshot::Crc32cExtend(crc, log.data() + e - 1, 1);
+    if (MaskedCrc(crc) != stored) continue;
+    if (e == written_end || block_end - e < kHeaderSize || ValidRecordEnd(log, e) != 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // "dir/base" → {"dir", "base"}; a bare name is in ".".
@@ -221,9 +246,8 @@ std::optional<size_t> PresentedLogLength(std::string_view log) {
   }
   if (pos + kHeaderSize + length > written_end) {
     // A whole record whose length field was damaged upward runs into the
-    // zeros too. Its checksum over the bytes actually written still matches
-    // (a torn prefix matches with probability 2^-32): damage, not a tear.
-    if (ChecksumMatches(header, written_end - pos - kHeaderSize)) return std::nullopt;
+    // zeros too (also when whole records follow it): damage, not a tear.
+    if (WholeRecordWithDamagedLength(log, pos, written_end)) return std::nullopt;
     return valid_end;
   }
   // A whole record lies in written bytes and is damaged (bad checksum, type

@@ -23,8 +23,10 @@
 // not a tear: the open fails with Corruption (stricter than LevelDB, which
 // skips a zeroed record silently), and for a whole header no writer makes.
 // A whole record whose length field was damaged upward also runs into the
-// zeros; its checksum over the written bytes still matches, which tells it
-// from a tear (a torn prefix matches with probability 2^-32): damage.
+// zeros (whether or not whole records follow it); its checksum still matches
+// its payload ending where the written bytes end or where a valid record
+// begins, which tells it from a tear (a torn prefix matches with
+// probability ~2^-32): damage.
 // A damaged last record whose payload ends in zero bytes would read as torn
 // and be dropped: LevelDbLogStorage therefore ends every write with the
 // deletion of a key ending in eight 0xff bytes, so its records end in

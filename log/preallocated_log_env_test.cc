@@ -108,6 +108,15 @@ TEST(PresentedLogLength, RefusesALastRecordWhoseLengthWasDamaged) {
     if (claimed < b.size() - 7) continue;  // shorter: damage within written bytes (above)
     EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(2 * kBlock)), std::nullopt) << "bit " << bit;
   }
+  // The same for a record with whole records after it: a length damaged so
+  // that it claims past the written bytes must not make it and them a tear.
+  const std::string c = Record(1, "third");
+  for (int bit = 8; bit < 16; ++bit) {
+    std::string damaged = b;
+    damaged[5] = static_cast<char>(damaged[5] ^ (1 << (bit % 8)));
+    EXPECT_EQ(PresentedLogLength(a + damaged + c + c + Zeros(2 * kBlock)), std::nullopt)
+        << "bit " << bit;
+  }
   // The same record torn at any byte of its payload is still cut.
   for (size_t keep = 7; keep < b.size(); ++keep) {
     EXPECT_EQ(PresentedLogLength(a + b.substr(0, keep) + Zeros(kBlock)), a.size())
