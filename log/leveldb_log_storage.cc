@@ -26,6 +26,7 @@ constexpr char kEntryPrefix = 'e';
 // payload ends. The key never exists: readers, older builds included, never
 // see it.
 constexpr char kRecordEndKey[] = "~end\xff\xff\xff\xff\xff\xff\xff\xff";
+static_assert(sizeof(kRecordEndKey) - 1 == 4 + kRecordEndMarkerBytes);
 
 // Applies `batch`, with the record-end deletion appended, as one write.
 leveldb::Status WriteEndingWithMarker(leveldb::DB& db, bool sync, leveldb::WriteBatch& batch) {

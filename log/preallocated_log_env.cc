@@ -65,20 +65,21 @@ size_t ValidRecordEnd(std::string_view log, size_t pos) {
 
 // For a record at `pos` whose header is whole and plausible but claims bytes
 // past `written_end`: true if it is in fact whole and only its length field
-// is damaged, i.e. its checksum matches its payload ending at some point e
-// where the written bytes end, a valid record begins, or only the block's
-// trailer is left. A torn prefix passes with probability ~2^-32 per
-// candidate e that also has a valid record (or the written end) after it.
+// is damaged, i.e. its checksum matches its payload ending at some e where
+// the written bytes end, or where the payload ends in the record-end marker
+// (whatever follows: whole records, or a torn later write). A torn prefix
+// passes with probability ~2^-32 (it must match the checksum there too).
 bool WholeRecordWithDamagedLength(std::string_view log, size_t pos, size_t written_end) {
   const auto* header = reinterpret_cast<const unsigned char*>(log.data() + pos);
   const uint32_t stored = StoredCrc(header);
-  const size_t block_end = pos - pos % kBlockSize + kBlockSize;
-  const size_t limit = std::min(written_end, block_end);
+  const size_t payload = pos + kHeaderSize;
   uint32_t crc = snapshot::Crc32cExtend(0, header + 6, 1);  // the type byte
-  for (size_t e = pos + kHeaderSize; e <= limit; ++e) {
-    if (e > pos + kHeaderSize) crc = snapshot::Crc32cExtend(crc, log.data() + e - 1, 1);
+  for (size_t e = payload; e <= written_end; ++e) {
+    if (e > payload) crc = snapshot::Crc32cExtend(crc, log.data() + e - 1, 1);
     if (MaskedCrc(crc) != stored) continue;
-    if (e == written_end || block_end - e < kHeaderSize || ValidRecordEnd(log, e) != 0) {
+    if (e == written_end) return true;
+    if (e - payload >= kRecordEndMarkerBytes &&
+        log.find_first_not_of('\xff', e - kRecordEndMarkerBytes) >= e) {
       return true;
     }
   }

@@ -22,18 +22,21 @@
 // shows LevelDB. An invalid record lying wholly in written bytes is damage,
 // not a tear: the open fails with Corruption (stricter than LevelDB, which
 // skips a zeroed record silently), and for a whole header no writer makes.
-// A whole record whose length field was damaged upward also runs into the
-// zeros (whether or not whole records follow it); its checksum still matches
-// its payload ending where the written bytes end or where a valid record
-// begins, which tells it from a tear (a torn prefix matches with
-// probability ~2^-32): damage.
 // A damaged last record whose payload ends in zero bytes would read as torn
 // and be dropped: LevelDbLogStorage therefore ends every write with the
-// deletion of a key ending in eight 0xff bytes, so its records end in
-// non-zero bytes. Only damage that zeroes those final bytes (all eight, or
-// all of a last fragment shorter than eight bytes) passes for a tear; a
-// flipped bit never does. Records written without the marker (before it was
-// added, or by another writer) keep that limit for the last record.
+// deletion of a key ending in kRecordEndMarkerBytes 0xff bytes, so its
+// records end in non-zero bytes. A whole record whose length field was
+// damaged upward also runs into the zeros; its checksum still matches its
+// payload ending where the written bytes end, or ending in the marker
+// (whatever follows it: whole records or a torn later write), which tells it
+// from a tear (a torn prefix matches with probability ~2^-32): damage.
+// Limits: damage that zeroes a record's last byte(s) — a lost or zeroed
+// last sector, or a zeroed last byte — cannot be told from a tear and drops
+// that record (a flipped bit cannot zero a 0xff byte); records written
+// without the marker (before it was added, or by another writer) keep that
+// limit for a zero-ending payload and for damaged lengths with records after
+// them; a flipped bit in the zeros 7 or more bytes after the last record
+// makes the open fail (safe, but the replica must be repaired).
 // Known limit: a power loss that persists a later sector of an unsynced
 // write but not an earlier one makes the open fail (the replica must then be
 // repaired or replaced), as can happen to plain LevelDB logs on a file
@@ -46,6 +49,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -61,10 +65,15 @@ namespace synod::log {
 inline constexpr char kSpareLogName[] = "synod-spare.wal";
 inline constexpr char kSpareLogTempName[] = "synod-spare.wal.tmp";
 
+// LevelDbLogStorage ends the payload of every log record it writes in this
+// many 0xff bytes (the record-end marker, see Recovery above).
+inline constexpr size_t kRecordEndMarkerBytes = 8;
+
 // Length of the prefix of a LevelDB log file (contents `log`) to present to
 // the log reader: log.size() if every record is valid; the start of the
 // first invalid record if it is a torn write (it runs past the last non-zero
-// byte, see above); nullopt if it is damage within written bytes. Pure
+// byte, see above); nullopt if it is damage (within written bytes, an
+// impossible header, or a whole record with a damaged length). Pure
 // function, any thread.
 std::optional<size_t> PresentedLogLength(std::string_view log);
 

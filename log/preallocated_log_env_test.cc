@@ -94,33 +94,39 @@ TEST(PresentedLogLength, RefusesDamageWithinWrittenBytes) {
   EXPECT_EQ(PresentedLogLength(a + Zeros(300) + c + Zeros(kBlock)), std::nullopt);
 }
 
-// A whole last record whose length field lost or gained a bit so that it
-// claims bytes past what was written looks like a tear by its length alone;
-// its checksum over the written bytes tells it apart.
-TEST(PresentedLogLength, RefusesALastRecordWhoseLengthWasDamaged) {
+// A whole record whose length field gained a bit so that it claims bytes
+// past what was written looks like a tear by its length alone; its checksum
+// over its payload up to the written end, or up to the record-end marker,
+// tells it apart (whatever follows it).
+TEST(PresentedLogLength, RefusesARecordWhoseLengthWasDamaged) {
   const std::string a = Record(1, "first");
-  const std::string b = Record(1, "second, ending in non-zero bytes");
+  // As LevelDbLogStorage writes them: the payload ends in the marker.
+  const std::string marker(kRecordEndMarkerBytes, '\xff');
+  const std::string b = Record(1, "second" + marker);
+  const std::string c = Record(1, "third" + marker);
+  const std::string torn = Record(1, std::string(200, 't') + marker).substr(0, 60);
   for (int bit = 0; bit < 16; ++bit) {
     std::string damaged = b;
     damaged[4 + bit / 8] = static_cast<char>(damaged[4 + bit / 8] ^ (1 << (bit % 8)));
-    const size_t claimed = static_cast<uint8_t>(damaged[4]) |
-                           (static_cast<size_t>(static_cast<uint8_t>(damaged[5])) << 8);
-    if (claimed < b.size() - 7) continue;  // shorter: damage within written bytes (above)
-    EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(2 * kBlock)), std::nullopt) << "bit " << bit;
+    // Last record; whole records after it; a torn later write after it; its
+    // CRC bytes alone of that later write after it.
+    for (const std::string& after : {std::string(), c + c, torn, torn.substr(0, 3)}) {
+      EXPECT_EQ(PresentedLogLength(a + damaged + after + Zeros(2 * kBlock)), std::nullopt)
+          << "bit " << bit << ", " << after.size() << " bytes after it";
+    }
   }
-  // The same for a record with whole records after it: a length damaged so
-  // that it claims past the written bytes must not make it and them a tear.
-  const std::string c = Record(1, "third");
-  for (int bit = 8; bit < 16; ++bit) {
-    std::string damaged = b;
-    damaged[5] = static_cast<char>(damaged[5] ^ (1 << (bit % 8)));
-    EXPECT_EQ(PresentedLogLength(a + damaged + c + c + Zeros(2 * kBlock)), std::nullopt)
-        << "bit " << bit;
-  }
-  // The same record torn at any byte of its payload is still cut.
-  for (size_t keep = 7; keep < b.size(); ++keep) {
-    EXPECT_EQ(PresentedLogLength(a + b.substr(0, keep) + Zeros(kBlock)), a.size())
-        << "kept " << keep;
+  // A last record without the marker is refused by its checksum up to the
+  // written end.
+  const std::string plain = Record(1, "second, ending in non-zero bytes");
+  std::string damaged = plain;
+  damaged[5] = static_cast<char>(damaged[5] ^ 0x01);
+  EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock)), std::nullopt);
+  // Records torn at any byte of their payload are still cut.
+  for (const std::string& record : {b, plain}) {
+    for (size_t keep = 7; keep < record.size(); ++keep) {
+      EXPECT_EQ(PresentedLogLength(a + record.substr(0, keep) + Zeros(kBlock)), a.size())
+          << "kept " << keep;
+    }
   }
 }
 
@@ -572,14 +578,16 @@ TEST(PreallocatedLogStorage, DamagedLastRecordIsRefusedHoweverItsEntryEnds) {
   const std::string zero_ending = "x" + Zeros(64);
   const fs::path crashed = tmp.path() / "crashed";
   const fs::path damaged = tmp.path() / "damaged";
+  const fs::path bad_length = tmp.path() / "bad-length";
   {
     LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
     ASSERT_NE(opened.storage, nullptr) << opened.error;
     paxos::SlotEntry entry{
         1, paxos::Entry{paxos::Ballot{1, 1}, paxos::MakeCommandsValue({zero_ending}), false}};
     opened.storage->Persist(paxos::Ballot{1, 1}, {entry});
-    CopyDir(options.dir, crashed);  // two crash images of the same moment
+    CopyDir(options.dir, crashed);  // crash images of the same moment
     CopyDir(options.dir, damaged);
+    CopyDir(options.dir, bad_length);
   }
   const fs::path log = TheLog(crashed);
   const std::string contents = ReadFile(log);
@@ -600,11 +608,20 @@ TEST(PreallocatedLogStorage, DamagedLastRecordIsRefusedHoweverItsEntryEnds) {
   }
   // One bit of the entry's zero tail flipped on the medium.
   WriteFileAt(TheLog(damaged), zeros_start + 10, std::string(1, '\x04'));
-  LevelDbOptions copy = options;
-  copy.dir = damaged.string();
-  LevelDbLogStorage::OpenResult refused = LevelDbLogStorage::Open(copy);
-  EXPECT_EQ(refused.storage, nullptr) << "a damaged synced record must not be dropped as torn";
-  EXPECT_NE(refused.error.find("damaged record"), std::string::npos) << refused.error;
+  for (const fs::path& dir : {damaged, bad_length}) {
+    if (dir == bad_length) {
+      // Or one bit of its length field: it then claims 256 bytes more.
+      ASSERT_EQ(7 + (static_cast<uint8_t>(contents[4]) | (static_cast<uint8_t>(contents[5]) << 8)),
+                end)
+          << "the entry's record is the log's only one";
+      WriteFileAt(TheLog(dir), 5, std::string(1, static_cast<char>(contents[5] ^ 0x01)));
+    }
+    LevelDbOptions copy = options;
+    copy.dir = dir.string();
+    LevelDbLogStorage::OpenResult refused = LevelDbLogStorage::Open(copy);
+    EXPECT_EQ(refused.storage, nullptr) << "a damaged synced record must not be dropped as torn";
+    EXPECT_NE(refused.error.find("damaged record"), std::string::npos) << refused.error;
+  }
 }
 
 }  // namespace
