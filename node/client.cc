@@ -164,10 +164,12 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
   }
   paxos::ReplicaId target = leader_guess_;
   auto timeout = std::min<Clock::duration>(options_.attempt_timeout, op->deadline - now);
-  Connection(target).Submit(statemachine::EncodeEnvelope(envelope), timeout,
-                            [this, op, target](transport::SubmitResult result) {
-                              OnResult(op, target, std::move(result));
-                            });
+  // The connection posts the result: it may arrive after this Client is gone.
+  Connection(target).Submit(
+      statemachine::EncodeEnvelope(envelope), timeout,
+      [this, op, target, alive = std::weak_ptr<bool>(alive_)](transport::SubmitResult result) {
+        if (alive.lock()) OnResult(op, target, std::move(result));
+      });
 }
 
 void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId target,
@@ -282,9 +284,9 @@ void Client::QueryOne(size_t index, bool may_learn,
   paxos::ReplicaId id = options_.cluster.members[index].id;
   Connection(id).QueryStatus(
       options_.attempt_timeout,
-      [this, index, may_learn, id, done](std::optional<transport::ReplicaStatus> status,
-                                         const std::string&) {
-        if (closing_) return;
+      [this, index, may_learn, id, done, alive = std::weak_ptr<bool>(alive_)](
+          std::optional<transport::ReplicaStatus> status, const std::string&) {
+        if (!alive.lock() || closing_) return;  // posted: may arrive after the Client is gone
         // Retry once if this member refused us, or the id was learned from
         // another member meanwhile (which also closed this connection).
         if (!status && may_learn && (LearnClusterId(id) || cluster_id_learned_)) {

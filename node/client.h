@@ -94,8 +94,10 @@ class Client {
   uint64_t next_sequence_ = 1;
   std::map<uint64_t, std::shared_ptr<Operation>> in_flight_;  // by sequence
   std::vector<std::shared_ptr<Operation>> waiting_for_session_;
-  bool closing_ = false;                                        // set by the destructor
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards queued timers
+  bool closing_ = false;  // set by the destructor
+  // Reset by the destructor; callbacks the loop may still run (timers,
+  // connections' posted results and status answers) hold it weakly.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace synod::node
