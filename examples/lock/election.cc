@@ -63,42 +63,46 @@ void Election::Acquire() {
 
 void Election::RetryAcquire() {
   retry_.expires_after(std::clamp<milliseconds>(ttl_ / 4, milliseconds(50), milliseconds(1000)));
-  retry_.async_wait([this](const boost::system::error_code& error) {
-    if (!error && campaigning_ && !leading_) Acquire();
-  });
+  // Timer handlers may run after the election is gone (the loop drains
+  // handlers that fired just before): they check `alive` first.
+  retry_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
+        if (!error && !alive.expired() && campaigning_ && !leading_) Acquire();
+      });
 }
 
 void Election::ScheduleRenew() {
   renew_.expires_after(std::max<milliseconds>(ttl_ / 3, milliseconds(1)));
-  renew_.async_wait([this](const boost::system::error_code& error) {
-    if (error || !leading_) return;
-    Clock::time_point sent = Clock::now();
-    uint64_t campaign = campaign_;
-    std::weak_ptr<bool> alive = alive_;
-    client_.Execute(LockStateMachine::RenewCommand(options_.name, Owner(), token_),
-                    [this, alive, sent, campaign](node::ClientResult result) {
-                      if (alive.expired() || !leading_ || campaign != campaign_) return;
-                      if (result.status != node::ClientResult::Status::kOk) return;
-                      if (ResultIs(result.result, "renewed")) {
-                        last_ok_send_ = std::max(last_ok_send_, sent);
-                      } else {
-                        Lose("renew refused: " + result.result);
-                      }
-                    });
-    ScheduleRenew();
-  });
+  renew_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
+        if (error || alive.expired() || !leading_) return;
+        Clock::time_point sent = Clock::now();
+        uint64_t campaign = campaign_;
+        client_.Execute(LockStateMachine::RenewCommand(options_.name, Owner(), token_),
+                        [this, alive, sent, campaign](node::ClientResult result) {
+                          if (alive.expired() || !leading_ || campaign != campaign_) return;
+                          if (result.status != node::ClientResult::Status::kOk) return;
+                          if (ResultIs(result.result, "renewed")) {
+                            last_ok_send_ = std::max(last_ok_send_, sent);
+                          } else {
+                            Lose("renew refused: " + result.result);
+                          }
+                        });
+        ScheduleRenew();
+      });
 }
 
 void Election::Watch() {
   watch_.expires_after(milliseconds(10));
-  watch_.async_wait([this](const boost::system::error_code& error) {
-    if (error || !leading_) return;
-    if (!leading()) {
-      Lose("no successful renew before the lease deadline");
-      return;
-    }
-    Watch();
-  });
+  watch_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
+        if (error || alive.expired() || !leading_) return;
+        if (!leading()) {
+          Lose("no successful renew before the lease deadline");
+          return;
+        }
+        Watch();
+      });
 }
 
 void Election::Lose(const std::string& reason) {

@@ -42,16 +42,17 @@ class Runner {
 
   // Starts acquiring; the loop then runs until done().
   void Start() {
-    signals_.async_wait([this](const boost::system::error_code& error, int signal) {
-      if (error) return;
-      log_ << "synod-lock: signal " << signal << ": stopping\n";
-      interrupted_by_ = signal;
-      if (child_ > 0) {
-        StopChild();
-      } else {
-        Finish(128 + signal);
-      }
-    });
+    signals_.async_wait(
+        [this, alive = Alive()](const boost::system::error_code& error, int signal) {
+          if (error || !alive.lock()) return;
+          log_ << "synod-lock: signal " << signal << ": stopping\n";
+          interrupted_by_ = signal;
+          if (child_ > 0) {
+            StopChild();
+          } else {
+            Finish(128 + signal);
+          }
+        });
     Acquire();
   }
 
@@ -92,8 +93,8 @@ class Runner {
   void RetryAcquire() {
     milliseconds pause = std::clamp<milliseconds>(ttl_ / 4, milliseconds(50), milliseconds(1000));
     retry_.expires_after(pause);
-    retry_.async_wait([this](const boost::system::error_code& error) {
-      if (!error && !done()) Acquire();
+    retry_.async_wait([this, alive = Alive()](const boost::system::error_code& error) {
+      if (!error && alive.lock() && !done()) Acquire();
     });
   }
 
@@ -127,8 +128,8 @@ class Runner {
   // Sends a renew every ttl/3; a refusal means the lock is lost.
   void ScheduleRenew() {
     renew_.expires_after(std::max<milliseconds>(ttl_ / 3, milliseconds(1)));
-    renew_.async_wait([this](const boost::system::error_code& error) {
-      if (error || done() || stopping_) return;
+    renew_.async_wait([this, alive = Alive()](const boost::system::error_code& error) {
+      if (error || !alive.lock() || done() || stopping_) return;
       Clock::time_point sent = Clock::now();
       client_.Execute(LockStateMachine::RenewCommand(options_.name, options_.owner, token_),
                       [this, sent](node::ClientResult result) {
@@ -149,8 +150,8 @@ class Runner {
   // Every 10 ms: has the child ended, has our view of the lease run out?
   void Watch() {
     watch_.expires_after(milliseconds(10));
-    watch_.async_wait([this](const boost::system::error_code& error) {
-      if (error || done()) return;
+    watch_.async_wait([this, alive = Alive()](const boost::system::error_code& error) {
+      if (error || !alive.lock() || done()) return;
       int status = 0;
       pid_t ended = waitpid(child_, &status, WNOHANG);
       if (ended == child_) {
@@ -214,6 +215,11 @@ class Runner {
     signals_.cancel();
   }
 
+  // For timer handlers: one that fired just before the Runner went away may
+  // still be run by the loop (as it drains) after it is gone.
+  std::weak_ptr<bool> Alive() const { return alive_; }
+
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   const LockRunOptions& options_;
   std::ostream& log_;
   node::Client client_;
