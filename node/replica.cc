@@ -324,9 +324,10 @@ void Replica::CheckBootstrap() {
     return;
   }
   bootstrap_timer_.expires_after(kBootstrapPoll);
-  bootstrap_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) CheckBootstrap();
-  });
+  bootstrap_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
+        if (!error && alive.lock()) CheckBootstrap();  // fired just before ~Replica: skip
+      });
 }
 
 void Replica::StartCore(const log::RecoveredLog& recovered) {
@@ -361,9 +362,10 @@ void Replica::OnTick() {
     }
   }
   tick_timer_.expires_after(std::chrono::milliseconds(options_.TickMs()));
-  tick_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) OnTick();
-  });
+  tick_timer_.async_wait(
+      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
+        if (!error && alive.lock()) OnTick();  // fired just before ~Replica: skip
+      });
 }
 
 void Replica::AfterInput() {
