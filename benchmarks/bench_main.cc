@@ -74,7 +74,8 @@ struct Child {
 
 // `count` distinct ports the kernel hands out for 127.0.0.1. All are held
 // until the last is picked (a port bound and released at once may come back
-// on the next bind), then released for the replicas to bind.
+// on the next bind), then released for the replicas to bind. Empty, with
+// errno set, if a socket cannot be bound.
 std::vector<uint16_t> FreePorts(int count) {
   std::vector<int> fds;
   std::vector<uint16_t> ports;
@@ -86,8 +87,11 @@ std::vector<uint16_t> FreePorts(int count) {
     socklen_t len = sizeof addr;
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      const int error = errno;
       if (fd >= 0) ::close(fd);
-      continue;  // a replica's bind will then report what is wrong
+      for (int held : fds) ::close(held);
+      errno = error;
+      return {};  // the caller reports errno
     }
     fds.push_back(fd);
     ports.push_back(ntohs(addr.sin_port));

@@ -20,11 +20,11 @@ constexpr char kAppliedKey[] = "applied";
 constexpr char kCompactedKey[] = "compacted";
 constexpr char kEntryPrefix = 'e';
 // Deleted, last, in every write: each record of the write-ahead log then
-// ends in these eight non-zero bytes, so a last record damaged on the medium
-// cannot pass for one torn by a crash (TearAwareLogEnv counts a record as
-// torn only if it runs past the last non-zero byte), however its real
-// payload ends. The key never exists: readers, older builds included, never
-// see it.
+// ends in these eight 0xff bytes (kRecordEndMarkerBytes), so a record damaged
+// on the medium is not taken for one torn by a crash (TearAwareLogEnv counts
+// a record as torn only if it runs past the last non-zero byte) unless the
+// damage zeroes its last bytes, however its real payload ends. The key never
+// exists: readers, older builds included, never see it.
 constexpr char kRecordEndKey[] = "~end\xff\xff\xff\xff\xff\xff\xff\xff";
 static_assert(sizeof(kRecordEndKey) - 1 == 4 + kRecordEndMarkerBytes);
 
@@ -91,8 +91,8 @@ struct ForgetDirectoryOnError {
 // once rather than after its first 4 MiB of plain appends: waits for the
 // directory's spare, then has LevelDB flush its memtable, which starts a new
 // log. The range names no key ("\x01" sorts before every key: each starts
-// with a letter or '~'), so nothing else is compacted. Without a spare in time the DB keeps its
-// plain log.
+// with a letter or '~'), so nothing else is compacted. Without a spare in
+// time the DB keeps its plain log.
 void SwitchToPreallocatedLog(PreallocatedLogEnv& env, leveldb::DB& db, const std::string& dir) {
   env.PrepareDirectory(dir);
   if (!env.WaitForSpare(dir, std::chrono::seconds(5))) return;

@@ -247,7 +247,7 @@ std::optional<size_t> PresentedLogLength(std::string_view log) {
   }
   if (pos + kHeaderSize + length > written_end) {
     // A whole record whose length field was damaged upward runs into the
-    // zeros too (also when whole records follow it): damage, not a tear.
+    // zeros too (whatever follows it): damage, not a tear.
     if (WholeRecordWithDamagedLength(log, pos, written_end)) return std::nullopt;
     return valid_end;
   }
