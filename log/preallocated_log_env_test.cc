@@ -1,191 +1,27 @@
-// Tests of PreallocatedLogEnv: the log scan that hides a torn tail (and only
-// a torn tail), and LevelDB on the real file system through the env —
-// preallocated logs, crash copies with torn records, mid-file corruption,
-// growth past the preallocated size, and the plain-file fallback.
+// Tests of PreallocatedLogEnv: LevelDB on the real file system through the
+// env — preallocated logs, crash copies with torn records, mid-file
+// corruption, growth past the preallocated size, the plain-file fallback and
+// leftover spares.
 #include "log/preallocated_log_env.h"
 
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "log/leveldb_log_storage.h"
-#include "paxos/random.h"
-#include "snapshot/checksum.h"
+#include "log/log_file_test_support.h"
 #include "tests/support/temp_dir.h"
 
 namespace synod::log {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace test_files;
 using namespace std::chrono_literals;
-
-constexpr size_t kBlock = 32768;
-
-// One physical log record, encoded from the documented format.
-std::string Record(uint8_t type, const std::string& payload) {
-  std::string typed(1, static_cast<char>(type));
-  typed += payload;
-  uint32_t crc = snapshot::Crc32c(typed);
-  uint32_t masked = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-  std::string out;
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(masked >> (8 * i)));
-  out.push_back(static_cast<char>(payload.size() & 0xff));
-  out.push_back(static_cast<char>(payload.size() >> 8));
-  out += typed;
-  return out;
-}
-
-std::string Zeros(size_t n) { return std::string(n, '\0'); }
-
-TEST(PresentedLogLength, KeepsIntactLogsAndTrimsTornTails) {
-  const std::string a = Record(1, "first");
-  const std::string b = Record(1, std::string(300, 'b'));
-  EXPECT_EQ(PresentedLogLength(a + b), a.size() + b.size()) << "no damage: unchanged";
-  EXPECT_EQ(PresentedLogLength(Zeros(3 * kBlock)), 0u) << "an unused preallocated log";
-  EXPECT_EQ(PresentedLogLength(a + b + Zeros(kBlock)), a.size() + b.size());
-  // A torn record: a valid header, part of its payload, then zeros.
-  std::string torn = Record(1, std::string(1000, 't')).substr(0, 400);
-  EXPECT_EQ(PresentedLogLength(a + b + torn + Zeros(2 * kBlock)), a.size() + b.size());
-  // Torn inside its header.
-  EXPECT_EQ(PresentedLogLength(a + torn.substr(0, 5) + Zeros(kBlock)), a.size());
-  // A fragmented record whose last fragment is torn, across a block boundary.
-  std::string first = Record(2, std::string(kBlock - a.size() - 7, 'f'));
-  ASSERT_EQ((a + first).size(), kBlock);
-  std::string last = Record(4, std::string(100, 'l'));
-  EXPECT_EQ(PresentedLogLength(a + first + last.substr(0, 50) + Zeros(kBlock)), kBlock);
-  EXPECT_EQ(PresentedLogLength(a + first + last + Zeros(kBlock)), kBlock + last.size());
-}
-
-TEST(PresentedLogLength, KeepsARecordWhosePayloadEndsInZeros) {
-  const std::string a = Record(1, "x");
-  const std::string zero_tail = Record(1, "value" + Zeros(64));
-  EXPECT_EQ(PresentedLogLength(a + zero_tail + Zeros(kBlock)), a.size() + zero_tail.size());
-}
-
-TEST(PresentedLogLength, RefusesDamageWithinWrittenBytes) {
-  const std::string a = Record(1, "first");
-  std::string damaged = Record(1, std::string(200, 'd'));
-  damaged[50] ^= 1;
-  const std::string c = Record(1, "third");
-  EXPECT_EQ(PresentedLogLength(a + damaged + c + Zeros(kBlock)), std::nullopt);
-  // Also when the next valid record is blocks later, after zeros.
-  EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock) + c + Zeros(100)), std::nullopt);
-  // A whole last record with a flipped bit is damage too, not a tear.
-  EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock)), std::nullopt);
-  // A whole header no writer produces (bad type, or a length past its
-  // block), even where its claimed payload would run into the zeros.
-  std::string bad_type = Record(1, "fourth");
-  bad_type[6] = 9;
-  EXPECT_EQ(PresentedLogLength(a + bad_type + Zeros(kBlock)), std::nullopt);
-  std::string too_long = Record(1, std::string(100, 'l'));
-  too_long[5] = static_cast<char>(0xff);  // length > 65280: past the block
-  EXPECT_EQ(PresentedLogLength(a + too_long + Zeros(2 * kBlock)), std::nullopt);
-  // A zeroed record with written data after it (LevelDB itself would skip
-  // the rest of the block silently).
-  EXPECT_EQ(PresentedLogLength(a + Zeros(300) + c + Zeros(kBlock)), std::nullopt);
-}
-
-// A whole record whose length field gained a bit so that it claims bytes
-// past what was written looks like a tear by its length alone; its checksum
-// over its payload up to the written end, or up to the record-end marker,
-// tells it apart (whatever follows it).
-TEST(PresentedLogLength, RefusesARecordWhoseLengthWasDamaged) {
-  const std::string a = Record(1, "first");
-  // As LevelDbLogStorage writes them: the payload ends in the marker.
-  const std::string marker(kRecordEndMarkerBytes, '\xff');
-  const std::string b = Record(1, "second" + marker);
-  const std::string c = Record(1, "third" + marker);
-  const std::string torn = Record(1, std::string(200, 't') + marker).substr(0, 60);
-  for (int bit = 0; bit < 16; ++bit) {
-    std::string damaged = b;
-    damaged[4 + bit / 8] = static_cast<char>(damaged[4 + bit / 8] ^ (1 << (bit % 8)));
-    // Last record; whole records after it; a torn later write after it; its
-    // CRC bytes alone of that later write after it.
-    for (const std::string& after : {std::string(), c + c, torn, torn.substr(0, 3)}) {
-      EXPECT_EQ(PresentedLogLength(a + damaged + after + Zeros(2 * kBlock)), std::nullopt)
-          << "bit " << bit << ", " << after.size() << " bytes after it";
-    }
-  }
-  // A last record without the marker is refused by its checksum up to the
-  // written end.
-  const std::string plain = Record(1, "second, ending in non-zero bytes");
-  std::string damaged = plain;
-  damaged[5] = static_cast<char>(damaged[5] ^ 0x01);
-  EXPECT_EQ(PresentedLogLength(a + damaged + Zeros(kBlock)), std::nullopt);
-  // Records torn at any byte of their payload are still cut.
-  for (const std::string& record : {b, plain}) {
-    for (size_t keep = 7; keep < record.size(); ++keep) {
-      EXPECT_EQ(PresentedLogLength(a + record.substr(0, keep) + Zeros(kBlock)), a.size())
-          << "kept " << keep;
-    }
-  }
-}
-
-TEST(PresentedLogLength, ATornWriteIsCutWhateverItsPayloadHolds) {
-  const std::string a = Record(1, "first");
-  // The torn write's payload embeds a valid record: still a tear.
-  const std::string embedding =
-      Record(1, std::string(100, 'x') + Record(1, "innocent") + std::string(8000, 'y'));
-  EXPECT_EQ(PresentedLogLength(a + embedding.substr(0, 4096 - a.size()) + Zeros(2 * kBlock)),
-            a.size());
-}
-
 using test_support::TempDir;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteFileAt(const fs::path& path, size_t offset, const std::string& bytes) {
-  std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
-  out.seekp(static_cast<std::streamoff>(offset));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
-}
-
-std::vector<fs::path> LogFiles(const fs::path& dir) {
-  std::vector<fs::path> logs;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().extension() == ".log") logs.push_back(entry.path());
-  }
-  return logs;
-}
-
-// The single write-ahead log in `dir`.
-fs::path TheLog(const fs::path& dir) {
-  std::vector<fs::path> logs = LogFiles(dir);
-  EXPECT_EQ(logs.size(), 1u);
-  return logs.empty() ? fs::path() : logs[0];
-}
-
-uint64_t AllocatedBytes(const fs::path& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
-// A crash image of a DB that is still open: its files as they are now. The
-// env's spare (and the temporary file it is made under) are left out: the
-// background thread may rename or replace them while the copy runs.
-void CopyDir(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to);
-  for (const auto& entry : fs::directory_iterator(from)) {
-    const std::string name = entry.path().filename().string();
-    if (name == "LOCK" || name.rfind(kSpareLogName, 0) == 0) continue;
-    fs::copy_file(entry.path(), to / entry.path().filename());
-  }
-}
 
 leveldb::Status Open(leveldb::Env* env, const fs::path& dir, std::unique_ptr<leveldb::DB>& db) {
   db.reset();
@@ -232,6 +68,19 @@ class PreallocatedLogEnvTest : public ::testing::Test {
     ASSERT_GE(fs::file_size(TheLog(db_dir_)), kPrealloc);
   }
 
+  // A crash image of the open `db` in tmp_/`name` (CopyDir), then `db` closed.
+  fs::path CrashImage(std::unique_ptr<leveldb::DB>& db, const std::string& name = "crashed") {
+    const fs::path image = tmp_.path() / name;
+    CopyDir(db_dir_, image);
+    db.reset();
+    return image;
+  }
+  // Closes `db`, opened on the copy `dir`, and has the env forget `dir`.
+  void CloseCopy(std::unique_ptr<leveldb::DB>& db, const fs::path& dir) {
+    db.reset();
+    env_.ForgetDirectory(dir.string());
+  }
+
   TempDir tmp_{"synod-prealloc"};  // destroyed last: the env stops touching it first
   const fs::path db_dir_ = tmp_.path() / "db";
   PreallocatedLogEnv env_{kPrealloc};
@@ -254,9 +103,7 @@ TEST_F(PreallocatedLogEnvTest, TornTailAfterACrashOpensWithEverySyncedRecord) {
   std::unique_ptr<leveldb::DB> db;
   OpenPreallocated(db);
   for (int i = 0; i < 20; ++i) SyncedPut(*db, Key(i), Value(i));
-  const fs::path crashed = tmp_.path() / "crashed";
-  CopyDir(db_dir_, crashed);
-  db.reset();
+  const fs::path crashed = CrashImage(db);
   // The crash tore the next write: its header and part of its payload reached
   // the disk, the rest of the preallocated file is still zeros.
   const fs::path log = TheLog(crashed);
@@ -278,8 +125,7 @@ TEST_F(PreallocatedLogEnvTest, TornTailAfterACrashOpensWithEverySyncedRecord) {
   std::map<std::string, std::string> all = ReadAll(*db);
   ASSERT_EQ(all.size(), 20u);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(all[Key(i)], Value(i));
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 // The last write torn at every byte (what reached the disk is a prefix, the
@@ -296,9 +142,7 @@ TEST_F(PreallocatedLogEnvTest, AWriteTornAtEveryByteOpens) {
   leveldb::WriteOptions sync;
   sync.sync = true;
   ASSERT_TRUE(db->Write(sync, &last).ok());
-  const fs::path image = tmp_.path() / "image";
-  CopyDir(db_dir_, image);
-  db.reset();
+  const fs::path image = CrashImage(db, "image");
   const std::string log_name = TheLog(image).filename().string();
   const std::string full = ReadFile(image / log_name);
   const size_t all_end = PresentedLogLength(full).value();
@@ -314,8 +158,7 @@ TEST_F(PreallocatedLogEnvTest, AWriteTornAtEveryByteOpens) {
     std::map<std::string, std::string> all = ReadAll(*db);
     EXPECT_EQ(all.size(), cut == all_end ? 5u : 3u);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(all[Key(i)], Value(i));
-    db.reset();
-    env_.ForgetDirectory(cut_dir.string());
+    CloseCopy(db, cut_dir);
   }
 }
 
@@ -325,32 +168,26 @@ TEST_F(PreallocatedLogEnvTest, KeepsALastRecordEndingInZeroBytes) {
   SyncedPut(*db, "a", "first");
   const std::string zero_tail = "tail" + Zeros(64);
   SyncedPut(*db, "z", zero_tail);
-  const fs::path crashed = tmp_.path() / "crashed";
-  CopyDir(db_dir_, crashed);
-  db.reset();
+  const fs::path crashed = CrashImage(db);
   ASSERT_TRUE(Open(&env_, crashed, db).ok());
   std::string value;
   ASSERT_TRUE(db->Get(leveldb::ReadOptions(), "z", &value).ok());
   EXPECT_EQ(value, zero_tail);
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 TEST_F(PreallocatedLogEnvTest, CorruptionBeforeAValidRecordStillRefusesToOpen) {
   std::unique_ptr<leveldb::DB> db;
   OpenPreallocated(db);
   for (int i = 0; i < 5; ++i) SyncedPut(*db, Key(i), Value(i));
-  const fs::path crashed = tmp_.path() / "crashed";
-  CopyDir(db_dir_, crashed);
-  db.reset();
+  const fs::path crashed = CrashImage(db);
   const fs::path log = TheLog(crashed);
   std::string contents = ReadFile(log);
   WriteFileAt(log, 20, std::string(1, static_cast<char>(contents[20] ^ 0x40)));  // first record
   leveldb::Status status = Open(&env_, crashed, db);
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(status.IsCorruption()) << status.ToString();
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 // A synced record damaged on the medium is refused, not dropped: plain
@@ -360,17 +197,14 @@ TEST_F(PreallocatedLogEnvTest, BitFlipInTheLastSyncedRecordRefusesToOpen) {
   OpenPreallocated(db);
   SyncedPut(*db, "a", "first");
   SyncedPut(*db, "promised", std::string(200, 'P'));
-  const fs::path crashed = tmp_.path() / "crashed";
-  CopyDir(db_dir_, crashed);
-  db.reset();
+  const fs::path crashed = CrashImage(db);
   const fs::path log = TheLog(crashed);
   const std::string contents = ReadFile(log);
   const size_t end = PresentedLogLength(contents).value();
   WriteFileAt(log, end - 50, std::string(1, static_cast<char>(contents[end - 50] ^ 0x01)));
   leveldb::Status status = Open(&env_, crashed, db);
   EXPECT_TRUE(status.IsCorruption()) << status.ToString();
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 // Durable records zeroed in the middle of the log (a lost write): refused,
@@ -383,14 +217,11 @@ TEST_F(PreallocatedLogEnvTest, ZeroedRecordBeforeAValidOneRefusesToOpen) {
   SyncedPut(*db, "b", std::string(100, 'b'));
   const size_t b_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
   SyncedPut(*db, "c", std::string(100, 'c'));
-  const fs::path crashed = tmp_.path() / "crashed";
-  CopyDir(db_dir_, crashed);
-  db.reset();
+  const fs::path crashed = CrashImage(db);
   WriteFileAt(TheLog(crashed), a_end, Zeros(b_end - a_end));
   leveldb::Status status = Open(&env_, crashed, db);
   EXPECT_TRUE(status.IsCorruption()) << status.ToString();
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 // kill -9 can cut a multi-page write() at a page boundary; a value that
@@ -403,9 +234,7 @@ TEST_F(PreallocatedLogEnvTest, ATornWriteWhoseValueEmbedsARecordOpens) {
   const size_t synced_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
   SyncedPut(*db, "b",
             std::string(100, 'x') + Record(1, "innocent payload") + std::string(8000, 'y'));
-  const fs::path crashed = tmp_.path() / "crashed";
-  CopyDir(db_dir_, crashed);
-  db.reset();
+  const fs::path crashed = CrashImage(db);
   const fs::path log = TheLog(crashed);
   const size_t written = PresentedLogLength(ReadFile(log)).value();
   const size_t cut = synced_end + 4096;  // the write's first page reached the file
@@ -415,8 +244,7 @@ TEST_F(PreallocatedLogEnvTest, ATornWriteWhoseValueEmbedsARecordOpens) {
   std::map<std::string, std::string> all = ReadAll(*db);
   EXPECT_EQ(all.size(), 1u);
   EXPECT_EQ(all["a"], "first");
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 // After every synced write, whatever its size (records ending at a block
@@ -483,16 +311,13 @@ TEST_F(PreallocatedLogEnvTest, TearAwareEnvAloneOpensATornPreallocatedLog) {
   OpenPreallocated(db);
   for (int i = 0; i < 5; ++i) SyncedPut(*db, Key(i), Value(i));
   const size_t synced_end = PresentedLogLength(ReadFile(TheLog(db_dir_))).value();
-  const fs::path crashed = tmp_.path() / "crashed";
-  CopyDir(db_dir_, crashed);
-  db.reset();
+  const fs::path crashed = CrashImage(db);
   WriteFileAt(TheLog(crashed), synced_end, Record(1, std::string(900, 'w')).substr(0, 300));
   TearAwareLogEnv tear_aware;
   leveldb::Status status = Open(&tear_aware, crashed, db);
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(ReadAll(*db).size(), 5u);
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 TEST_F(PreallocatedLogEnvTest, WritesPastThePreallocatedSize) {
@@ -520,8 +345,7 @@ TEST_F(PreallocatedLogEnvTest, WithoutASpareUsesAPlainFile) {
   db.reset();
   ASSERT_TRUE(Open(&env_, crashed, db).ok());
   EXPECT_EQ(ReadAll(*db).size(), 10u);
-  db.reset();
-  env_.ForgetDirectory(crashed.string());
+  CloseCopy(db, crashed);
 }
 
 TEST_F(PreallocatedLogEnvTest, AdoptsOnlyCompleteLeftoverSpares) {
@@ -547,130 +371,6 @@ TEST_F(PreallocatedLogEnvTest, AdoptsOnlyCompleteLeftoverSpares) {
     next_process.ForgetDirectory(dir);
   }
   env_.ForgetDirectory(dir);
-}
-
-// The storage moves a fresh directory to a preallocated log at once, so a
-// new replica's synced writes are cheap from its first command on.
-TEST(PreallocatedLogStorage, FreshStorageWritesAPreallocatedLogFromTheStart) {
-  TempDir tmp{"synod-prealloc"};
-  LevelDbOptions options;
-  options.dir = (tmp.path() / "replica").string();
-  options.replica_id = 1;
-  {
-    LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
-    ASSERT_NE(opened.storage, nullptr) << opened.error;
-    const uint64_t four_mib = 4u << 20;
-    EXPECT_GE(fs::file_size(TheLog(options.dir)), four_mib);
-    EXPECT_GE(AllocatedBytes(TheLog(options.dir)), four_mib);
-  }
-  // And it reopens (the log holds the identity record and nothing torn).
-  LevelDbLogStorage::OpenResult reopened = LevelDbLogStorage::Open(options);
-  ASSERT_NE(reopened.storage, nullptr) << reopened.error;
-}
-
-// The storage ends every log record in eight non-zero bytes, so a synced
-// last record that was damaged on the medium is refused even when the entry
-// it holds ends in zero bytes (as no-op entries do): it cannot read as torn.
-TEST(PreallocatedLogStorage, DamagedLastRecordIsRefusedHoweverItsEntryEnds) {
-  TempDir tmp{"synod-prealloc"};
-  LevelDbOptions options;
-  options.dir = (tmp.path() / "replica").string();
-  options.replica_id = 1;
-  const std::string zero_ending = "x" + Zeros(64);
-  const fs::path crashed = tmp.path() / "crashed";
-  const fs::path damaged = tmp.path() / "damaged";
-  const fs::path bad_length = tmp.path() / "bad-length";
-  {
-    LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
-    ASSERT_NE(opened.storage, nullptr) << opened.error;
-    paxos::SlotEntry entry{
-        1, paxos::Entry{paxos::Ballot{1, 1}, paxos::MakeCommandsValue({zero_ending}), false}};
-    opened.storage->Persist(paxos::Ballot{1, 1}, {entry});
-    CopyDir(options.dir, crashed);  // crash images of the same moment
-    CopyDir(options.dir, damaged);
-    CopyDir(options.dir, bad_length);
-  }
-  const fs::path log = TheLog(crashed);
-  const std::string contents = ReadFile(log);
-  const size_t end = PresentedLogLength(contents).value();
-  EXPECT_EQ(contents.substr(end - 8, 8), std::string(8, '\xff'))
-      << "the last record ends in the end marker";
-  const size_t zeros_start = contents.rfind('x', end) + 1;
-  ASSERT_LT(zeros_start, end - 8);
-  {
-    // Undamaged, the copy opens with the entry.
-    LevelDbOptions copy = options;
-    copy.dir = crashed.string();
-    LevelDbLogStorage::OpenResult reopened = LevelDbLogStorage::Open(copy);
-    ASSERT_NE(reopened.storage, nullptr) << reopened.error;
-    RecoveredLog recovered = reopened.storage->Load();
-    ASSERT_EQ(recovered.paxos.entries.size(), 1u);
-    EXPECT_EQ(recovered.paxos.entries[0].entry.value->commands[0], zero_ending);
-  }
-  // One bit of the entry's zero tail flipped on the medium.
-  WriteFileAt(TheLog(damaged), zeros_start + 10, std::string(1, '\x04'));
-  for (const fs::path& dir : {damaged, bad_length}) {
-    if (dir == bad_length) {
-      // Or one bit of its length field: it then claims 256 bytes more.
-      ASSERT_EQ(7 + (static_cast<uint8_t>(contents[4]) | (static_cast<uint8_t>(contents[5]) << 8)),
-                end)
-          << "the entry's record is the log's only one";
-      WriteFileAt(TheLog(dir), 5, std::string(1, static_cast<char>(contents[5] ^ 0x01)));
-    }
-    LevelDbOptions copy = options;
-    copy.dir = dir.string();
-    LevelDbLogStorage::OpenResult refused = LevelDbLogStorage::Open(copy);
-    EXPECT_EQ(refused.storage, nullptr) << "a damaged synced record must not be dropped as torn";
-    EXPECT_NE(refused.error.find("damaged record"), std::string::npos) << refused.error;
-  }
-}
-
-// What the storage writes survives any single flipped bit: the presented log
-// is either whole or refused, never cut before a synced record. Records of
-// varied sizes (some fragmented across blocks, some ending in zero bytes);
-// flips at sampled positions, and at every bit of the last record's header
-// and tail and of the zeros right after it.
-TEST(PreallocatedLogStorage, NoSingleFlippedBitCutsASyncedRecord) {
-  TempDir tmp{"synod-prealloc"};
-  LevelDbOptions options;
-  options.dir = (tmp.path() / "replica").string();
-  options.replica_id = 1;
-  LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
-  ASSERT_NE(opened.storage, nullptr) << opened.error;
-  const size_t sizes[] = {1, 17, 100, 1000, 5000, 40000, 300};
-  size_t last_record_start = 0;
-  std::string before_last;
-  for (paxos::Slot slot = 1; slot <= 21; ++slot) {
-    std::string command(sizes[slot % 7], static_cast<char>('a' + slot));
-    if (slot % 3 == 0) command += Zeros(32);  // as no-op entries end
-    paxos::SlotEntry entry{
-        slot, paxos::Entry{paxos::Ballot{1, 1}, paxos::MakeCommandsValue({command}), false}};
-    if (slot == 21) before_last = ReadFile(TheLog(options.dir));
-    opened.storage->Persist(paxos::Ballot{1, 1}, {entry});
-  }
-  std::string contents = ReadFile(TheLog(options.dir));
-  const size_t end = PresentedLogLength(contents).value();
-  contents.resize(end + 2 * kBlock);  // the rest is zeros too
-  ASSERT_GT(end, 3 * kBlock) << "some records are fragmented";
-  last_record_start = PresentedLogLength(before_last).value();
-  ASSERT_LT(last_record_start, end);
-
-  auto check = [&](size_t pos, int bit) {
-    contents[pos] = static_cast<char>(contents[pos] ^ (1 << bit));
-    std::optional<size_t> presented = PresentedLogLength(contents);
-    contents[pos] = static_cast<char>(contents[pos] ^ (1 << bit));
-    if (presented) {
-      ASSERT_EQ(*presented, end) << "a flip at byte " << pos << " bit " << bit
-                                 << " cut the log before synced records";
-    }
-  };
-  for (size_t pos = last_record_start; pos < end + 16 && !HasFailure(); ++pos) {
-    for (int bit = 0; bit < 8; ++bit) check(pos, bit);
-  }
-  paxos::SplitMix64 random(7);
-  for (int i = 0; i < 2000 && !HasFailure(); ++i) {
-    check(random.Uniform(0, end), static_cast<int>(random.Uniform(0, 8)));
-  }
 }
 
 }  // namespace
