@@ -2,6 +2,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "node/os_random.h"
 #include "statemachine/envelope.h"
 
 namespace synod::node {
@@ -27,9 +28,7 @@ struct Client::Operation {
 };
 
 Client::Client(transport::EventLoop& loop, ClientOptions options)
-    : loop_(loop),
-      options_(std::move(options)),
-      random_(static_cast<uint64_t>(Clock::now().time_since_epoch().count())) {
+    : loop_(loop), options_(std::move(options)), random_(OsRandom64()) {
   std::vector<transport::PeerEndpoint> endpoints;
   for (const MemberAddress& m : options_.cluster.members)
     endpoints.push_back({m.id, m.host, m.port});

@@ -85,6 +85,8 @@ class Client {
   ClientOptions options_;
   transport::ClusterId cluster_id_;
   bool cluster_id_learned_ = false;
+  // Seeded from OsRandom64, never from a clock: the session-registration
+  // nonces it draws must differ between client processes.
   std::mt19937_64 random_;
   std::map<paxos::ReplicaId, std::unique_ptr<transport::ClientConnection>> connections_;
   paxos::ReplicaId leader_guess_;

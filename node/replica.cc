@@ -1,11 +1,11 @@
 #include "node/replica.h"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <chrono>
 
+#include "node/os_random.h"
 #include "snapshot/checksum.h"
 #include "statemachine/envelope.h"
 #include "transport/types.h"
@@ -191,12 +191,7 @@ Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
       logger_(std::move(logger)),
       tick_timer_(loop.io()),
       bootstrap_timer_(loop.io()) {
-  uint64_t seed = options_.seed;
-  if (seed == 0) {
-    seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-           (static_cast<uint64_t>(::getpid()) << 32) ^ options_.id;
-  }
-  random_.seed(seed);
+  random_.seed(options_.seed != 0 ? options_.seed : OsRandom64());
   core_random_ = std::make_unique<paxos::SplitMix64>(random_());
 }
 

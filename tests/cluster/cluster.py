@@ -6,9 +6,11 @@ scale with SYNOD_TIME_SCALE (sanitizer builds set it above 1).
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -127,8 +129,14 @@ class Cluster:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        """Stops every process; removes the data unless the test failed or
+        SYNOD_KEEP_CLUSTER is set (then its path is printed)."""
         self.shutdown()
+        if exc_type is None and not os.environ.get("SYNOD_KEEP_CLUSTER"):
+            shutil.rmtree(self.root, ignore_errors=True)
+        else:
+            print("cluster data kept in %s" % self.root, file=sys.stderr)
 
     def start_all(self):
         for r in self.replicas:

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Multi-process tests of the replicated counter (issue 6), run by ctest:
 
-  counter_cluster_test.py --counter BIN --lincheck BIN TEST
+  counter_cluster_test.py --counter BIN --lincheck BIN [--same-start-clock LIB] TEST
 
-TEST is one of: basic, kill_leader, sigstop_leader, garbage, amnesia.
+TEST is one of: basic, kill_leader, sigstop_leader, garbage, amnesia,
+plain_log, same_start_clock (needs --same-start-clock: the
+synod_same_start_clock LD_PRELOAD module, tests/support/same_start_clock.cc).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success; failures print why and the replicas'
 log tails.
@@ -227,6 +229,38 @@ def test_plain_log(args):
         assert "--preallocate-log takes yes or no" in proc.stderr, proc.stderr
 
 
+def test_same_start_clock(args):
+    """Client processes that read the same steady_clock instant at start-up
+    (forced by the synod_same_start_clock LD_PRELOAD module) must still open
+    distinct sessions: each add is applied once and answered with its own
+    result, none as a duplicate of another's."""
+    env = dict(os.environ, LD_PRELOAD=args.same_start_clock,
+               ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") +
+                             ":verify_asan_link_order=0").lstrip(":"))
+    amounts = (1, 10, 100, 1000)
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        expected = 0
+        for _ in range(3):
+            env["SYNOD_TEST_STEADY_START_NS"] = str(time.monotonic_ns())
+            procs = [subprocess.Popen(
+                [args.counter, "add", str(n), "--members", cluster.members,
+                 "--timeout", str(int(scaled(10000)))],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for n in amounts]
+            results = []
+            for proc in procs:
+                cluster.started_pids.add(proc.pid)
+                out, err = proc.communicate(timeout=scaled(40))
+                assert proc.returncode == 0, (proc.returncode, out, err)
+                results.append(parse_value(out))
+            expected += sum(amounts)
+            assert len(set(results)) == len(results), (
+                "adds answered with the same result (shared session): %s" % results)
+        code, out, err = cluster.client("get")
+        assert code == 0 and parse_value(out) == expected, (code, out, err, expected)
+
+
 TESTS = {
     "basic": test_basic,
     "kill_leader": test_kill_leader,
@@ -234,6 +268,7 @@ TESTS = {
     "garbage": test_garbage,
     "amnesia": test_amnesia,
     "plain_log": test_plain_log,
+    "same_start_clock": test_same_start_clock,
 }
 
 
@@ -241,6 +276,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--counter", required=True)
     parser.add_argument("--lincheck", required=True)
+    parser.add_argument("--same-start-clock", help="synod_same_start_clock module (LD_PRELOAD)")
     parser.add_argument("test", choices=sorted(TESTS))
     args = parser.parse_args()
     start = time.monotonic()

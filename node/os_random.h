@@ -1,0 +1,23 @@
+// OsRandom64: 64 bits from the operating system's random source, for values
+// that must differ between processes: a client's session-registration nonce
+// (node/client.h) and the default seed of a replica's generator (its cluster
+// id proposal, election timeouts).
+//
+// A clock reading is not such a value. Two client processes started together
+// were seen to read the very same steady_clock nanosecond, draw the same
+// nonce, and be handed the same session: the second one's first command was
+// then answered with the first one's result as a duplicate and never applied.
+//
+// Thread: any. Errors: never throws. If the OS source is unavailable
+// (std::random_device throws), it mixes the clock, the process id and the
+// thread id instead: weaker, but still distinct between live processes on one
+// host.
+#pragma once
+
+#include <cstdint>
+
+namespace synod::node {
+
+uint64_t OsRandom64();
+
+}  // namespace synod::node
