@@ -203,16 +203,17 @@ struct ClientConnection::Impl {
       // The reply travels by pointer: GCC's -Wmaybe-uninitialized misfires on
       // vectors held inside kj::ExceptionOr in sanitizer builds.
       using ReplyPtr = kj::Own<ClientReply>;
-      auto call = request.send()
-                      .then([count](capnp::Response<wire::ClientService::SubmitResults>&& response)
-                                -> kj::Promise<ReplyPtr> {
-                        auto reply = kj::heap<ClientReply>();
-                        std::string error = DecodeClientReply(response, count, reply.get());
-                        if (!error.empty())
-                          return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
-                        return kj::mv(reply);
-                      })
-                      .exclusiveJoin(FailAfter<ReplyPtr>(loop.io(), left, "submit deadline"));
+      auto call =
+          request.send()
+              .then([this, count](capnp::Response<wire::ClientService::SubmitResults>&& response)
+                        -> kj::Promise<ReplyPtr> {
+                auto reply = kj::heap<ClientReply>();
+                std::string error = DecodeClientReply(response, count, reply.get());
+                if (!error.empty()) return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
+                held_responses.push_back(kj::mv(response));
+                return kj::mv(reply);
+              })
+              .exclusiveJoin(FailAfter<ReplyPtr>(loop.io(), left, "submit deadline"));
       tasks->add(call.then([this, id](ReplyPtr reply) { OnReply(id, std::move(*reply)); },
                            [this, id](kj::Exception&& e) { OnCallFailed(id, e); }));
     }
@@ -221,18 +222,29 @@ struct ClientConnection::Impl {
   void OnReply(uint64_t id, ClientReply reply) {
     --in_flight;
     auto it = calls.find(id);
-    if (it == calls.end()) return;
-    std::vector<Pending> batch = std::move(it->second);
-    calls.erase(it);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      SubmitResult result;
-      result.call = CallStatus::kReplied;
-      result.maybe_sent = true;
-      result.outcome = std::move(reply.outcomes[i]);
-      result.leader_hint = reply.leader_hint;
-      Deliver(std::move(batch[i].done), std::move(result));
+    if (it != calls.end()) {
+      std::vector<Pending> batch = std::move(it->second);
+      calls.erase(it);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        SubmitResult result;
+        result.call = CallStatus::kReplied;
+        result.maybe_sent = true;
+        result.outcome = std::move(reply.outcomes[i]);
+        result.leader_hint = reply.leader_hint;
+        Deliver(std::move(batch[i].done), std::move(result));
+      }
+      ScheduleFlush();
     }
-    ScheduleFlush();
+    ReleaseHeldResponsesLater();
+  }
+
+  // Sends the Finish of every held response once the callbacks posted so far
+  // and the flush they feed have run: a call submitted from a result callback
+  // leaves before the Finish of the call it answers.
+  void ReleaseHeldResponsesLater() {
+    asio::post(loop.io(), [this, a = alive] {
+      if (*a) held_responses.clear();
+    });
   }
 
   void OnCallFailed(uint64_t id, const kj::Exception& e) {
@@ -327,6 +339,7 @@ struct ClientConnection::Impl {
     sweep_timer.cancel();
     resolver.cancel();
     if (socket) socket->close(ignored);
+    held_responses.clear();
     tasks = nullptr;
     client = nullptr;
     conn = nullptr;
@@ -377,6 +390,12 @@ struct ClientConnection::Impl {
   kj::Own<RpcConnection> conn;
   kj::Maybe<wire::ClientService::Client> client;
   kj::Own<kj::TaskSet> tasks;
+  // Answered submit calls whose Finish (the message that lets the server
+  // forget the answer) is held back until the calls their callbacks submit
+  // have been sent (ReleaseHeldResponsesLater): in a closed loop the server
+  // then reads the Finish with the next call instead of being woken for it
+  // alone. Cleared before the connection goes.
+  std::vector<capnp::Response<wire::ClientService::SubmitResults>> held_responses;
   std::deque<Pending> queue;
   std::map<uint64_t, std::vector<Pending>> calls;
   std::vector<PendingStatus> pending_status;
