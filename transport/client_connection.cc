@@ -260,6 +260,8 @@ struct ClientConnection::Impl {
     for (Pending& p : batch) {
       Deliver(std::move(p.done), Failure(status, true, e.getDescription().cStr()));
     }
+    // A deadline can win after the answer was already held: let it go too.
+    ReleaseHeldResponsesLater();
     ScheduleFlush();
   }
 

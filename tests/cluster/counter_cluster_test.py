@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -237,6 +238,10 @@ def test_same_start_clock(args):
     env = dict(os.environ, LD_PRELOAD=args.same_start_clock,
                ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") +
                              ":verify_asan_link_order=0").lstrip(":"))
+    # The module marks each process it froze: without the marks the test
+    # would pass vacuously (no interposition, every client reads its own clock).
+    mark_dir = tempfile.mkdtemp(prefix="synod-same-start-")
+    env["SYNOD_TEST_STEADY_MARK_DIR"] = mark_dir
     amounts = (1, 10, 100, 1000)
     with Cluster(args.counter) as cluster:
         cluster.start_all()
@@ -254,11 +259,14 @@ def test_same_start_clock(args):
                 out, err = proc.communicate(timeout=scaled(40))
                 assert proc.returncode == 0, (proc.returncode, out, err)
                 results.append(parse_value(out))
+                assert os.path.exists(os.path.join(mark_dir, str(proc.pid))), (
+                    "the same-start clock module did not freeze pid %d's clock" % proc.pid)
             expected += sum(amounts)
             assert len(set(results)) == len(results), (
                 "adds answered with the same result (shared session): %s" % results)
         code, out, err = cluster.client("get")
         assert code == 0 and parse_value(out) == expected, (code, out, err, expected)
+    shutil.rmtree(mark_dir, ignore_errors=True)
 
 
 TESTS = {
