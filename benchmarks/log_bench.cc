@@ -10,16 +10,18 @@
 //
 //   build/release/benchmarks/synod-log-bench --benchmark_filter='PersistSynced.*/1/'
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "log/leveldb_log_storage.h"
 #include "log/preallocated_log_env.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -28,9 +30,16 @@ using synod::paxos::SlotEntry;
 
 // Persists batches of `state.range(0)` entries; `env` null = plain log files.
 void RunPersistSynced(benchmark::State& state, synod::log::PreallocatedLogEnv* env) {
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("synod-log-bench-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  // A fresh private directory (mkdtemp), removed on return: two runs at once
+  // (or a leftover of the same pid) never share it.
+  std::optional<synod::test_support::TempDir> temp;
+  try {
+    temp.emplace("synod-log-bench");
+  } catch (const std::runtime_error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  std::filesystem::path dir = temp->path() / "log";
   synod::log::LevelDbOptions options;
   options.dir = dir.string();
   options.replica_id = 1;
@@ -69,7 +78,6 @@ void RunPersistSynced(benchmark::State& state, synod::log::PreallocatedLogEnv* e
                                                    benchmark::Counter::kIsRate);
   opened.storage.reset();
   if (env != nullptr) env->ForgetDirectory(dir.string());
-  std::filesystem::remove_all(dir);
 }
 
 void BM_PersistSynced(benchmark::State& state) { RunPersistSynced(state, nullptr); }

@@ -10,8 +10,8 @@
 //
 // Thread: any. Errors: never throws. If the OS source is unavailable
 // (std::random_device throws), it mixes the clock, the process id and the
-// thread id instead: weaker, but still distinct between live processes on one
-// host.
+// thread id through SplitMix64 instead: weaker, and only very likely (not
+// certainly) distinct between processes.
 #pragma once
 
 #include <cstdint>

@@ -19,7 +19,6 @@
 
 #include <cstdio>
 #include <iostream>
-#include <random>
 #include <string>
 
 #include "examples/lock/lock_result.h"
@@ -27,6 +26,7 @@
 #include "examples/lock/lock_state_machine.h"
 #include "node/cli.h"
 #include "node/client.h"
+#include "node/os_random.h"
 #include "transport/event_loop.h"
 
 namespace {
@@ -164,17 +164,24 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   return Execute(options, payload);
 }
 
-// A default owner for `run`: host, pid and a random suffix.
+// A default owner for `run`: `<host>-<pid>-<16 hex digits from the OS random source>`: two
+// processes that hold one owner name would both believe they hold the lock, so the name must differ
+// between processes on every host (host and pid alone repeat across hosts that share a name and
+// across containers).
 std::string DefaultOwner() {
   char host[64] = {};
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::snprintf(host, 8, "host");
-  std::random_device random;
-  std::string owner =
-      std::string(host) + "-" + std::to_string(getpid()) + "-" + std::to_string(random() % 1000000);
+  char random_hex[17] = {};
+  std::snprintf(random_hex, sizeof(random_hex), "%016llx",
+                static_cast<unsigned long long>(synod::node::OsRandom64()));
+  std::string owner = std::string(host) + "-" + std::to_string(getpid()) + "-" + random_hex;
   for (char& c : owner) {
     if (c <= ' ' || c > '~') c = '_';
   }
-  return owner.substr(0, LockStateMachine::kMaxNameLength);
+  // Host (< 64) + pid (<= 10 digits) + random (16) + separators always fit:
+  // the random part is never cut off.
+  static_assert(63 + 1 + 10 + 1 + 16 <= LockStateMachine::kMaxNameLength);
+  return owner;
 }
 
 int RunCommand(int argc, char** argv) {

@@ -28,7 +28,9 @@ processes it started. Exit 0 on success.
 import argparse
 import os
 import random
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -188,10 +190,28 @@ def test_run_ok(args):
         assert elapsed > 3 * ttl / 1000.0, elapsed
         code, out, _ = cluster.client("status", "job")
         assert (code, out.strip()) == (0, "free"), (code, out)
+        # Without --owner, run holds the lock as <host>-<pid>-<16 random hex
+        # digits> (two processes sharing a name would both hold it).
+        cmd = run_cmd(cluster, "job", ttl, "unused", ["sh", "-c", "sleep %f" % scaled(1.0)])
+        owner_at = cmd.index("--owner")
+        del cmd[owner_at:owner_at + 2]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cluster.started_pids.add(proc.pid)
+        owners = set()
+        while proc.poll() is None:
+            c, o, _ = cluster.client("status", "job")
+            if c == 0 and o.startswith("held owner="):
+                owners.add(o.split()[1][len("owner="):])
+            time.sleep(0.05)
+        out, err = proc.communicate()
+        assert proc.returncode == 0, (proc.returncode, out, err)
+        expected = re.compile(r"^%s-%d-[0-9a-f]{16}$" %
+                              (re.escape(socket.gethostname()), proc.pid))
+        assert len(owners) == 1 and expected.match(next(iter(owners))), owners
         code, out, _ = cluster.client("acquire", "job", "--owner", "X", "--ttl", "1000")
-        assert (code, out.strip()) == (0, "token=2"), (code, out)
-        print("run held the lock %.2f s (ttl %.2f s), returned 7, released" %
-              (elapsed, ttl / 1000.0))
+        assert (code, out.strip()) == (0, "token=3"), (code, out)
+        print("run held the lock %.2f s (ttl %.2f s), returned 7, released; default owner %s" %
+              (elapsed, ttl / 1000.0, next(iter(owners))))
 
 
 def test_run_lost(args):

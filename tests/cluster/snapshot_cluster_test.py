@@ -82,6 +82,7 @@ def main():
     args = parser.parse_args()
 
     cluster = Cluster(args.bench, 3, client_binary=args.status)
+    failed = True  # until the run reaches its end (any exception counts)
     try:
         for r in cluster.replicas:
             r.start(wait_ready=False, extra=SNAPSHOT_FLAGS)
@@ -133,6 +134,7 @@ def main():
         print("ok: ~%d commands; follower %d installed a snapshot and matches: %s; dirs %s MB" %
               (committed, follower.id, final[follower.id],
                {k: round(v, 1) for k, v in sizes.items()}))
+        failed = False
         return 0
     except AssertionError as failure:
         print("FAILED: %s" % failure)
@@ -141,7 +143,12 @@ def main():
         return 1
     finally:
         cluster.shutdown()
-        shutil.rmtree(cluster.root, ignore_errors=True)
+        # Keep the data of a failed run (or on request) for a post-mortem,
+        # as cluster.Cluster does.
+        if failed or os.environ.get("SYNOD_KEEP_CLUSTER"):
+            print("cluster data kept in %s" % cluster.root, file=sys.stderr)
+        else:
+            shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 if __name__ == "__main__":
