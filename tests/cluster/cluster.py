@@ -1,4 +1,5 @@
-"""Harness for multi-process tests: real synod-counter replicas on 127.0.0.1.
+"""Harness for multi-process tests: real synod-counter replicas on 127.0.0.1
+(or, given a netns.PrivateNetwork, each in its own network namespace).
 
 Starts replicas on free ports in a temporary directory, runs client commands
 with deadlines, and always kills (by pid) every process it started. Timeouts
@@ -51,6 +52,7 @@ class Replica:
     def __init__(self, cluster, replica_id, port):
         self.cluster = cluster
         self.id = replica_id
+        self.host = "127.0.0.1"
         self.port = port
         self.data_dir = os.path.join(cluster.root, "r%d" % replica_id)
         self.proc = None
@@ -61,7 +63,7 @@ class Replica:
         log = open(self.log_path, "a")
         self.ready.clear()
         self.proc = subprocess.Popen(
-            [self.cluster.binary, "serve", "--id", str(self.id), "--members",
+            self.cluster.exec_prefix(self.id) + [self.cluster.binary, "serve", "--id", str(self.id), "--members",
              self.cluster.members, "--data", self.data_dir,
              "--election-timeout-ms", str(int(scaled(300))), "--heartbeat-ms",
              str(int(scaled(50)))] + list(extra),
@@ -116,15 +118,35 @@ class Replica:
 
 
 class Cluster:
-    def __init__(self, binary, size=3, client_binary=None):
-        """`binary` serves; `client_binary` (default: the same) runs client commands."""
+    def __init__(self, binary, size=3, client_binary=None, network=None):
+        """`binary` serves; `client_binary` (default: the same) runs client
+        commands. With `network` (an entered netns.PrivateNetwork for replica
+        ids 1..size), replica i listens on network.address(i) in its own
+        namespace and clients run in the network's client namespace."""
         self.binary = binary
         self.client_binary = client_binary or binary
+        self.network = network
         self.root = tempfile.mkdtemp(prefix="synod-cluster-")
-        ports = free_ports(size)
+        if network is None:
+            ports = free_ports(size)
+            hosts = ["127.0.0.1"] * size
+        else:
+            ports = [7000] * size  # each replica has a namespace of its own
+            hosts = [network.address(i + 1) for i in range(size)]
         self.replicas = [Replica(self, i + 1, ports[i]) for i in range(size)]
-        self.members = ",".join("%d=127.0.0.1:%d" % (r.id, r.port) for r in self.replicas)
+        for r in self.replicas:
+            r.host = hosts[r.id - 1]
+        self.members = self.members_of(self.replicas)
         self.started_pids = set()
+
+    def members_of(self, replicas):
+        """The --members value naming `replicas`."""
+        return ",".join("%d=%s:%d" % (r.id, r.host, r.port) for r in replicas)
+
+    def exec_prefix(self, who):
+        """Command prefix that runs a program as replica `who` (an id) or as a
+        client ("client") would: empty on 127.0.0.1."""
+        return [] if self.network is None else self.network.exec_prefix(who)
 
     def __enter__(self):
         return self
@@ -161,15 +183,15 @@ class Cluster:
     def client(self, *args, members=None, timeout_ms=None):
         """Runs a client command; returns (exit code, stdout, stderr)."""
         timeout_ms = timeout_ms or int(scaled(10000))
-        cmd = [self.client_binary] + list(args) + ["--members", members or self.members,
+        cmd = self.exec_prefix("client") + [self.client_binary] + list(args) + ["--members", members or self.members,
                                              "--timeout", str(timeout_ms)]
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               timeout=timeout_ms / 1000.0 + scaled(20))
         return proc.returncode, proc.stdout, proc.stderr
 
-    def status(self):
-        """Parses `status`: {id: dict or None (unreachable)}."""
-        code, out, _ = self.client("status", timeout_ms=int(scaled(2000)))
+    def status(self, members=None):
+        """Parses `status` (of `members`, default all): {id: dict or None (unreachable)}."""
+        code, out, _ = self.client("status", members=members, timeout_ms=int(scaled(2000)))
         result = {}
         for line in out.splitlines():
             fields = line.split()
@@ -189,11 +211,12 @@ class Cluster:
             result[rid] = entry
         return result
 
-    def leader(self, timeout=None):
-        """Waits until some live replica reports itself leader; returns its id."""
+    def leader(self, timeout=None, members=None):
+        """Waits until some live replica (of `members`, default all) reports
+        itself leader; returns its id."""
         deadline = time.monotonic() + (timeout or scaled(20))
         while time.monotonic() < deadline:
-            for rid, entry in self.status().items():
+            for rid, entry in self.status(members).items():
                 if entry and entry.get("role") == "leader":
                     return rid
             time.sleep(0.05)
