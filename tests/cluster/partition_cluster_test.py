@@ -6,9 +6,10 @@
 TEST is one of:
   isolated_leader  the leader is cut off from both followers while clients
                    still reach it: the majority elects a new leader and keeps
-                   committing; commands offered only to the cut-off leader
-                   are never acknowledged; after healing, the history is
-                   linearizable and every replica applies the same prefix.
+                   committing; the cut-off leader steps down by itself
+                   (check-quorum), and commands offered only to it are never
+                   acknowledged; after healing, the history is linearizable
+                   and every replica applies the same prefix.
   partial          the leader loses its link to one follower only (that
                    follower still reaches the other): commands keep committing
                    through the cut, and the history is linearizable.
@@ -110,7 +111,16 @@ def test_isolated_leader(args, net):
                         history.record(200 + round_, OUTCOME.get(code, "info"), "add", 1)
                         assert code == 0, "the majority did not commit: %s%s" % (out, err)
                     print("round %d: replica %d leads the majority and commits" % (round_, new))
-                    time.sleep(scaled(1.5))
+                    # Check-quorum: hearing from no quorum for an election
+                    # timeout, the cut-off leader steps down by itself.
+                    only_old = cluster.members_of([cluster.replica(old)])
+
+                    def old_stepped_down():
+                        entry = cluster.status(only_old).get(old)
+                        return entry is not None and entry.get("role") != "leader"
+                    wait_until(old_stepped_down, scaled(10),
+                               "the cut-off leader %d to step down" % old)
+                    time.sleep(scaled(1.0))
                 finally:
                     stale_stop.set()
                     stale.join(timeout=scaled(30))
