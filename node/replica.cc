@@ -376,7 +376,9 @@ void Replica::ReportRoleChanges() {
     if (!cluster_id_recorded_ && !cluster_id_proposed_ && applier_->cluster_id() == 0) {
       statemachine::Envelope envelope;
       envelope.kind = statemachine::EnvelopeKind::kClusterId;
-      envelope.session = random_() | 1;  // never 0
+      // From the OS, not random_: two clusters started with one explicit
+      // --seed must still get different ids. Never 0.
+      envelope.session = OsRandom64() | 1;
       envelope.stamp_ms = WallClockMs();
       if (core_->Propose({statemachine::EncodeEnvelope(envelope)}).status ==
           paxos::ProposeResult::Status::kAccepted) {

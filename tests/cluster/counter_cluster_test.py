@@ -4,7 +4,7 @@
   counter_cluster_test.py --counter BIN --lincheck BIN [--same-start-clock LIB] TEST
 
 TEST is one of: basic, kill_leader, sigstop_leader, garbage, amnesia,
-plain_log, same_start_clock (needs --same-start-clock: the
+plain_log, seeded_cluster_ids, same_start_clock (needs --same-start-clock: the
 synod_same_start_clock LD_PRELOAD module, tests/support/same_start_clock.cc).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success; failures print why and the replicas'
@@ -22,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, History, scaled  # noqa: E402
+from cluster import Cluster, History, scaled, wait_until  # noqa: E402
 
 
 def parse_value(out):
@@ -269,6 +269,36 @@ def test_same_start_clock(args):
     shutil.rmtree(mark_dir, ignore_errors=True)
 
 
+def agreed_cluster_id(replica):
+    """The id in replica's "the cluster agreed on id X" log line, or None."""
+    for line in replica.log_tail(200).splitlines():
+        if "the cluster agreed on id " in line:
+            return line.split("the cluster agreed on id ")[1].split()[0]
+    return None
+
+
+def test_seeded_cluster_ids(args):
+    """Two clusters whose replicas all get one explicit --seed still agree on
+    different cluster ids (a data dir of one is refused by the other)."""
+    ids = []
+    for _ in range(2):
+        with Cluster(args.counter) as cluster:
+            for r in cluster.replicas:
+                r.start(wait_ready=False, extra=("--seed", "5"))
+            for r in cluster.replicas:
+                r.wait_ready()
+            code, out, err = cluster.client("add", "1")
+            assert code == 0, (code, out, err)
+            agreed = wait_until(
+                lambda: [agreed_cluster_id(r) for r in cluster.replicas]
+                if all(agreed_cluster_id(r) for r in cluster.replicas) else None,
+                scaled(20), "every replica to log the agreed cluster id")
+            assert len(set(agreed)) == 1, agreed
+            ids.append(agreed[0])
+    assert ids[0] != ids[1], "two clusters with --seed 5 share cluster id %s" % ids[0]
+    print("cluster ids with --seed 5: %s and %s" % tuple(ids))
+
+
 TESTS = {
     "basic": test_basic,
     "kill_leader": test_kill_leader,
@@ -277,6 +307,7 @@ TESTS = {
     "amnesia": test_amnesia,
     "plain_log": test_plain_log,
     "same_start_clock": test_same_start_clock,
+    "seeded_cluster_ids": test_seeded_cluster_ids,
 }
 
 
