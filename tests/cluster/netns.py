@@ -11,10 +11,13 @@ throughout, so a cut-off leader keeps being offered commands.
 
 Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and `ip`; `PrivateNetwork.probe()`
 says why it cannot run, so a test can skip cleanly. Always use it as a context
-manager: leaving deletes every namespace it made (which deletes their links).
+manager: leaving deletes every namespace it made (which deletes their links);
+entering first deletes those a killed earlier run left behind.
 """
 import os
+import re
 import shutil
+import signal
 import subprocess
 
 SUBNET = "10.77.0"  # private to these namespaces; never visible on the host
@@ -69,7 +72,26 @@ class PrivateNetwork:
         program keeps the pid Popen reports: `ip netns exec` execs it)."""
         return ["ip", "netns", "exec", self.namespace(who)]
 
+    @staticmethod
+    def remove_leftovers():
+        """Deletes the namespaces of earlier runs whose test process is gone
+        (killed, e.g. by a ctest timeout, before it could clean up), first
+        killing whatever still runs inside them."""
+        listing = _ip("netns", "list", check=False).stdout
+        for line in listing.splitlines():
+            match = re.match(r"^(synod(\d+)-\S+)", line)
+            if not match or os.path.exists("/proc/%s" % match.group(2)):
+                continue
+            name = match.group(1)
+            for pid in _ip("netns", "pids", name, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            _ip("netns", "del", name, check=False)
+
     def __enter__(self):
+        self.remove_leftovers()
         try:
             hub = self.namespace("hub")
             self._add_namespace(hub)

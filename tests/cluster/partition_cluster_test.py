@@ -21,6 +21,7 @@ success; failures print why and the replicas' log tails.
 """
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
@@ -185,6 +186,9 @@ def main():
     if why_not is not None:
         print("SKIP: %s (this test makes its own network namespaces)" % why_not)
         return SKIP
+    # A SIGTERM (a harness giving up) unwinds like an error, so the processes
+    # and namespaces this started are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     start = time.monotonic()
     with PrivateNetwork([1, 2, 3]) as net:
         TESTS[args.test](args, net)
