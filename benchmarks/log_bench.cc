@@ -28,18 +28,10 @@ namespace {
 using synod::paxos::Ballot;
 using synod::paxos::SlotEntry;
 
-// Persists batches of `state.range(0)` entries; `env` null = plain log files.
-void RunPersistSynced(benchmark::State& state, synod::log::PreallocatedLogEnv* env) {
-  // A fresh private directory (mkdtemp), removed on return: two runs at once
-  // (or a leftover of the same pid) never share it.
-  std::optional<synod::test_support::TempDir> temp;
-  try {
-    temp.emplace("synod-log-bench");
-  } catch (const std::runtime_error& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
-  std::filesystem::path dir = temp->path() / "log";
+// Persists batches of `state.range(0)` entries into a new LevelDB log in
+// `dir`; `env` null = plain log files. The storage is closed on return.
+void PersistSyncedIn(benchmark::State& state, synod::log::PreallocatedLogEnv* env,
+                     const std::filesystem::path& dir) {
   synod::log::LevelDbOptions options;
   options.dir = dir.string();
   options.replica_id = 1;
@@ -76,7 +68,21 @@ void RunPersistSynced(benchmark::State& state, synod::log::PreallocatedLogEnv* e
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["records/s"] = benchmark::Counter(static_cast<double>(state.iterations() * batch),
                                                    benchmark::Counter::kIsRate);
-  opened.storage.reset();
+}
+
+// PersistSyncedIn in a fresh private directory (mkdtemp: two runs at once, or
+// a leftover of the same pid, never share it), removed afterwards; `env`
+// forgets the directory first, on every path, as it requires.
+void RunPersistSynced(benchmark::State& state, synod::log::PreallocatedLogEnv* env) {
+  std::optional<synod::test_support::TempDir> temp;
+  try {
+    temp.emplace("synod-log-bench");
+  } catch (const std::runtime_error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  std::filesystem::path dir = temp->path() / "log";
+  PersistSyncedIn(state, env, dir);
   if (env != nullptr) env->ForgetDirectory(dir.string());
 }
 

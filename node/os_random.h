@@ -1,7 +1,7 @@
 // OsRandom64: 64 bits from the operating system's random source, for values
 // that must differ between processes: a client's session-registration nonce
-// (node/client.h) and the default seed of a replica's generator (its cluster
-// id proposal, election timeouts).
+// (node/client.h), the cluster id a first leader proposes, the default seed
+// of a replica's generator (election timing), and synod-lock's default owner.
 //
 // A clock reading is not such a value. Two client processes started together
 // were seen to read the very same steady_clock nanosecond, draw the same

@@ -18,7 +18,7 @@ struct ReplicaOptions {
   uint32_t heartbeat_ms = 100;
   uint32_t window_slots = 64;          // slots in flight at the leader
   uint32_t max_batch_commands = 1024;  // commands per slot
-  uint64_t seed = 0;                   // 0: from the OS random source (OsRandom64)
+  uint64_t seed = 0;                   // election timing; 0: from the OS random source (OsRandom64)
   // A snapshot is taken after this many applied commands (0: never) ...
   uint32_t snapshot_every = 10000;
   // ... or after this many bytes of applied log, whichever comes first.

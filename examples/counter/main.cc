@@ -11,6 +11,8 @@
 // Diagnostics go to stderr.
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include "examples/counter/counter_state_machine.h"
@@ -28,10 +30,88 @@ std::string Usage() {
   return ServeUsage(kProgram) +
          "       synod-counter add N --members ... [--timeout MS]\n"
          "       synod-counter get --members ... [--timeout MS]\n"
-         "       synod-counter status --members ... [--timeout MS]\n";
+         "       synod-counter status --members ... [--timeout MS]\n"
+         "       synod-counter shell --members ... [--timeout MS]   (add N / get lines on stdin)\n";
 }
 
 int Fail(const std::string& problem) { return UsageError(kProgram, problem, Usage()); }
+
+// Runs `payload` through `client` (one command, waiting up to the client's
+// timeout + 5 s); prints the outcome as the one-shot commands do (a result
+// line on stdout; failures and unknown outcomes on stderr) and returns the
+// exit code for it.
+int ExecuteOne(synod::transport::EventLoop& loop, Client& client, const ClientOptions& options,
+               const std::string& payload) {
+  int exit_code = kExitUnknown;
+  bool finished = false;
+  client.Execute(payload, [&](ClientResult result) {
+    switch (result.status) {
+      case ClientResult::Status::kOk:
+        if (result.result.rfind("error:", 0) == 0) {
+          std::cerr << kProgram << ": " << result.result << "\n";
+          exit_code = kExitFailed;  // refused by the state machine: nothing changed
+        } else {
+          std::printf("%s slot=%llu leader=%u\n", result.result.c_str(),
+                      static_cast<unsigned long long>(result.slot), result.leader);
+          exit_code = kExitOk;
+        }
+        break;
+      case ClientResult::Status::kFailed:
+        std::cerr << kProgram << ": failed (not applied): " << result.error << "\n";
+        exit_code = kExitFailed;
+        break;
+      case ClientResult::Status::kUnknown:
+        std::cerr << kProgram << ": outcome unknown (may or may not be applied): " << result.error
+                  << "\n";
+        exit_code = kExitUnknown;
+        break;
+    }
+    finished = true;
+  });
+  loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
+  if (!finished) std::cerr << kProgram << ": no answer within the timeout\n";
+  std::fflush(stdout);
+  return exit_code;
+}
+
+// The payload for one shell line ("add N" or "get"), or nullopt (with
+// `problem` set) for anything else.
+std::optional<std::string> ShellPayload(const std::string& line, std::string& problem) {
+  std::istringstream words(line);
+  std::string verb, argument, extra;
+  words >> verb >> argument >> extra;
+  int64_t n = 0;
+  if (verb == "add" && !argument.empty() && extra.empty() && ParseI64(argument, n)) {
+    return synod::examples::CounterStateMachine::AddCommand(n);
+  }
+  if (verb == "get" && argument.empty()) return synod::examples::CounterStateMachine::GetCommand();
+  problem = "expected 'add N' or 'get', got '" + line + "'";
+  return std::nullopt;
+}
+
+// `shell`: one client (one session) for many commands, read one per line
+// from stdin until EOF. Each command gets one line of output: its result line
+// on stdout, or on stdout "exit=1" (definite failure) / "exit=2" (unknown
+// outcome) / "exit=64" (a bad line), with the reason on stderr. Exits 0 at EOF.
+int RunShell(const ClientOptions& options) {
+  synod::transport::EventLoop loop;
+  Client client(loop, options);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::string problem;
+    std::optional<std::string> payload = ShellPayload(line, problem);
+    int code = kExitUsage;
+    if (!payload) {
+      std::cerr << kProgram << ": " << problem << "\n";
+    } else {
+      code = ExecuteOne(loop, client, options, *payload);
+    }
+    if (code != kExitOk) std::printf("exit=%d\n", code);
+    std::fflush(stdout);
+  }
+  return kExitOk;
+}
 
 int RunClient(const std::string& command, const CliFlags& flags) {
   std::string unknown = flags.FirstUnknown({"--members", "--timeout"});
@@ -39,6 +119,10 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   ClientOptions options;
   std::string problem = ClientOptionsFromFlags(flags, options);
   if (!problem.empty()) return Fail(problem);
+  if (command == "shell") {
+    if (!flags.positional.empty()) return Fail("shell takes no argument");
+    return RunShell(options);
+  }
   std::string payload;
   if (command == "add") {
     int64_t n = 0;
@@ -53,44 +137,9 @@ int RunClient(const std::string& command, const CliFlags& flags) {
     if (!flags.positional.empty()) return Fail("status takes no argument");
     return RunMemberStatus(kProgram, options);
   }
-
   synod::transport::EventLoop loop;
-  int exit_code = kExitUnknown;
-  bool finished = false;
-  {
-    Client client(loop, options);
-    client.Execute(payload, [&](ClientResult result) {
-      switch (result.status) {
-        case ClientResult::Status::kOk:
-          if (result.result.rfind("error:", 0) == 0) {
-            std::cerr << kProgram << ": " << result.result << "\n";
-            exit_code = kExitFailed;  // refused by the state machine: nothing changed
-          } else {
-            std::printf("%s slot=%llu leader=%u\n", result.result.c_str(),
-                        static_cast<unsigned long long>(result.slot), result.leader);
-            exit_code = kExitOk;
-          }
-          break;
-        case ClientResult::Status::kFailed:
-          std::cerr << kProgram << ": failed (not applied): " << result.error << "\n";
-          exit_code = kExitFailed;
-          break;
-        case ClientResult::Status::kUnknown:
-          std::cerr << kProgram << ": outcome unknown (may or may not be applied): " << result.error
-                    << "\n";
-          exit_code = kExitUnknown;
-          break;
-      }
-      finished = true;
-    });
-    loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
-  }
-  std::fflush(stdout);
-  if (!finished) {
-    std::cerr << kProgram << ": no answer within the timeout\n";
-    return kExitUnknown;
-  }
-  return exit_code;
+  Client client(loop, options);
+  return ExecuteOne(loop, client, options, payload);
 }
 
 }  // namespace
@@ -105,7 +154,7 @@ int main(int argc, char** argv) {
     synod::examples::CounterStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());
   }
-  if (command == "add" || command == "get" || command == "status")
+  if (command == "add" || command == "get" || command == "status" || command == "shell")
     return RunClient(command, *flags);
   return Fail("unknown command '" + command + "'");
 }

@@ -62,12 +62,12 @@ class Replica:
     def start(self, wait_ready=True, extra=()):
         log = open(self.log_path, "a")
         self.ready.clear()
-        self.proc = subprocess.Popen(
-            self.cluster.exec_prefix(self.id) + [self.cluster.binary, "serve", "--id", str(self.id), "--members",
-             self.cluster.members, "--data", self.data_dir,
-             "--election-timeout-ms", str(int(scaled(300))), "--heartbeat-ms",
-             str(int(scaled(50)))] + list(extra),
-            stdout=subprocess.PIPE, stderr=log, text=True)
+        cmd = [self.cluster.binary, "serve", "--id", str(self.id), "--members",
+               self.cluster.members, "--data", self.data_dir,
+               "--election-timeout-ms", str(int(scaled(300))), "--heartbeat-ms",
+               str(int(scaled(50)))] + list(extra)
+        self.proc = subprocess.Popen(self.cluster.exec_prefix(self.id) + cmd,
+                                     stdout=subprocess.PIPE, stderr=log, text=True)
         self.cluster.started_pids.add(self.proc.pid)
         threading.Thread(target=self._watch_stdout, args=(self.proc,), daemon=True).start()
         if wait_ready:
@@ -183,8 +183,8 @@ class Cluster:
     def client(self, *args, members=None, timeout_ms=None):
         """Runs a client command; returns (exit code, stdout, stderr)."""
         timeout_ms = timeout_ms or int(scaled(10000))
-        cmd = self.exec_prefix("client") + [self.client_binary] + list(args) + ["--members", members or self.members,
-                                             "--timeout", str(timeout_ms)]
+        cmd = self.exec_prefix("client") + [self.client_binary] + list(args) + [
+            "--members", members or self.members, "--timeout", str(timeout_ms)]
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               timeout=timeout_ms / 1000.0 + scaled(20))
         return proc.returncode, proc.stdout, proc.stderr

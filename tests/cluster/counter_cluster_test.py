@@ -84,6 +84,15 @@ def test_basic(args):
         assert code == 0 and parse_value(out) == 15, out
         code, out, _ = cluster.client("get")
         assert code == 0 and parse_value(out) == 15, out
+        # shell: many commands in one session, one output line each.
+        proc = subprocess.run([cluster.client_binary, "shell", "--members", cluster.members],
+                              input="add 2\nget\n\nbogus\nadd x\nadd -7\n", text=True,
+                              capture_output=True, timeout=scaled(60))
+        lines = proc.stdout.splitlines()
+        assert proc.returncode == 0 and len(lines) == 5, (proc.returncode, proc.stdout,
+                                                           proc.stderr)
+        assert [parse_value(line) for line in (lines[0], lines[1], lines[4])] == [17, 17, 10], lines
+        assert lines[2:4] == ["exit=64", "exit=64"], lines
         status = cluster.status()
         assert len(status) == 3 and all(status.values()), status
         code, out, err = cluster.client("add", "notanumber")
@@ -279,7 +288,7 @@ def agreed_cluster_id(replica):
 
 def test_seeded_cluster_ids(args):
     """Two clusters whose replicas all get one explicit --seed still agree on
-    different cluster ids (a data dir of one is refused by the other)."""
+    different cluster ids."""
     ids = []
     for _ in range(2):
         with Cluster(args.counter) as cluster:

@@ -3,16 +3,18 @@ and one for clients, joined by a bridge in a namespace of its own, so a test
 can cut real links while every process keeps running.
 
 Nothing outside the namespaces this creates is touched: the host's own
-interfaces, routes and ports stay as they were. A partition is a pair of
-blackhole routes (iproute2 only, no tc or firewall modules needed): packets
-on established connections are silently lost, as on a cut cable, and new
-connections between the two sides fail. Clients reach every replica
-throughout, so a cut-off leader keeps being offered commands.
+interfaces, routes and ports stay as they were. A cut between two replicas
+points each one's neighbour entry for the other at a MAC address no interface
+has (iproute2 only, no tc or firewall modules needed): every packet either
+sends the other is silently lost, on established connections and new ones
+alike, as on a cut cable (a connect waits for its timeout). Clients reach
+every replica throughout, so a cut-off leader keeps being offered commands.
 
 Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and `ip`; `PrivateNetwork.probe()`
 says why it cannot run, so a test can skip cleanly. Always use it as a context
-manager: leaving deletes every namespace it made (which deletes their links);
-entering first deletes those a killed earlier run left behind.
+manager: leaving kills whatever still runs in its namespaces and deletes them
+(which deletes their links); entering first does the same to namespaces a
+killed earlier run left behind.
 """
 import os
 import re
@@ -22,17 +24,32 @@ import subprocess
 
 SUBNET = "10.77.0"  # private to these namespaces; never visible on the host
 CLIENT_HOST = 200   # address suffix of the clients' namespace
+NOWHERE_MAC = "02:00:00:00:00:01"  # locally administered; no interface has it
 
 
 def _ip(*args, check=True):
+    """Runs `ip ARGS` (20 s at most); returns the CompletedProcess. With
+    `check`, raises RuntimeError naming the command and its error on failure."""
     proc = subprocess.run(["ip"] + list(args), capture_output=True, text=True, timeout=20)
     if check and proc.returncode != 0:
         raise RuntimeError("ip %s failed: %s" % (" ".join(args), proc.stderr.strip()))
     return proc
 
 
+def _delete_namespace(name):
+    """Kills every process in namespace `name`, then deletes it (errors ignored)."""
+    for pid in _ip("netns", "pids", name, check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    _ip("netns", "del", name, check=False)
+
+
 class PrivateNetwork:
     def __init__(self, replica_ids):
+        """A network for replicas `replica_ids` (ints 1..199) and one client
+        namespace; nothing is created before __enter__."""
         self.prefix = "synod%d" % os.getpid()
         self.replica_ids = list(replica_ids)
         self.created = []
@@ -40,37 +57,28 @@ class PrivateNetwork:
 
     @staticmethod
     def probe():
-        """None if namespaces can be made here, else the reason they cannot."""
+        """None if namespaces can be made and used here, else the reason not."""
         if shutil.which("ip") is None:
             return "the ip command (iproute2) is not installed"
         if os.geteuid() != 0:
             return "network namespaces need root"
-        name = "synodprobe%d" % os.getpid()
+        name = "synod%d-probe" % os.getpid()
         proc = _ip("netns", "add", name, check=False)
         if proc.returncode != 0:
             return "cannot create a network namespace: " + proc.stderr.strip()
         try:
-            for kind, args in (("bridge", ("link", "add", "probebr", "type", "bridge")),
-                               ("veth", ("link", "add", "probev0", "type", "veth", "peer",
-                                         "name", "probev1"))):
-                proc = _ip("-n", name, *args, check=False)
+            for what, args in (("create a bridge", ("-n", name, "link", "add", "probebr", "type",
+                                                    "bridge")),
+                               ("create a veth pair", ("-n", name, "link", "add", "probev0",
+                                                       "type", "veth", "peer", "name",
+                                                       "probev1")),
+                               ("run a program in a namespace", ("netns", "exec", name, "true"))):
+                proc = _ip(*args, check=False)
                 if proc.returncode != 0:
-                    return "cannot create a %s link: %s" % (kind, proc.stderr.strip())
+                    return "cannot %s: %s" % (what, proc.stderr.strip())
         finally:
-            _ip("netns", "del", name, check=False)
+            _delete_namespace(name)
         return None
-
-    def namespace(self, who):
-        """Namespace name of replica `who` (an int) or of the clients ("client")."""
-        return "%s-%s" % (self.prefix, who)
-
-    def address(self, who):
-        return "%s.%d" % (SUBNET, CLIENT_HOST if who == "client" else who)
-
-    def exec_prefix(self, who):
-        """Command prefix that runs a program inside `who`'s namespace (the
-        program keeps the pid Popen reports: `ip netns exec` execs it)."""
-        return ["ip", "netns", "exec", self.namespace(who)]
 
     @staticmethod
     def remove_leftovers():
@@ -80,15 +88,21 @@ class PrivateNetwork:
         listing = _ip("netns", "list", check=False).stdout
         for line in listing.splitlines():
             match = re.match(r"^(synod(\d+)-\S+)", line)
-            if not match or os.path.exists("/proc/%s" % match.group(2)):
-                continue
-            name = match.group(1)
-            for pid in _ip("netns", "pids", name, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            _ip("netns", "del", name, check=False)
+            if match and not os.path.exists("/proc/%s" % match.group(2)):
+                _delete_namespace(match.group(1))
+
+    def namespace(self, who):
+        """Namespace name of replica `who` (an int) or of the clients ("client")."""
+        return "%s-%s" % (self.prefix, who)
+
+    def address(self, who):
+        """IPv4 address of replica `who` or of the clients ("client")."""
+        return "%s.%d" % (SUBNET, CLIENT_HOST if who == "client" else who)
+
+    def exec_prefix(self, who):
+        """Command prefix that runs a program inside `who`'s namespace (the
+        program keeps the pid Popen reports: `ip netns exec` execs it)."""
+        return ["ip", "netns", "exec", self.namespace(who)]
 
     def __enter__(self):
         self.remove_leftovers()
@@ -100,14 +114,14 @@ class PrivateNetwork:
             for index, who in enumerate(self.replica_ids + ["client"]):
                 ns = self.namespace(who)
                 self._add_namespace(ns)
-                inner, outer = "synv%d" % index, "synh%d" % index
-                _ip("-n", ns, "link", "add", inner, "type", "veth", "peer", "name", outer)
+                outer = "synh%d" % index
+                _ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", outer)
                 _ip("-n", ns, "link", "set", outer, "netns", hub)
                 _ip("-n", hub, "link", "set", outer, "master", "bridge0")
                 _ip("-n", hub, "link", "set", outer, "up")
                 _ip("-n", ns, "link", "set", "lo", "up")
-                _ip("-n", ns, "addr", "add", self.address(who) + "/24", "dev", inner)
-                _ip("-n", ns, "link", "set", inner, "up")
+                _ip("-n", ns, "addr", "add", self.address(who) + "/24", "dev", "eth0")
+                _ip("-n", ns, "link", "set", "eth0", "up")
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -115,32 +129,41 @@ class PrivateNetwork:
 
     def __exit__(self, *exc):
         for ns in reversed(self.created):
-            _ip("netns", "del", ns, check=False)
+            _delete_namespace(ns)
         self.created = []
 
     def _add_namespace(self, name):
-        _ip("netns", "del", name, check=False)  # a leftover of a killed run with our pid
+        _delete_namespace(name)  # a leftover of a killed run with our pid
         _ip("netns", "add", name)
         self.created.append(name)
 
     def cut(self, a, b):
-        """Drops all traffic between replicas `a` and `b`, both ways."""
+        """Drops all traffic between replicas `a` and `b`, both ways (no-op if
+        already cut). Raises RuntimeError if `ip` fails."""
+        if frozenset((a, b)) in self.cuts:
+            return
         for src, dst in ((a, b), (b, a)):
-            _ip("-n", self.namespace(src), "route", "add", "blackhole",
-                self.address(dst) + "/32")
+            _ip("-n", self.namespace(src), "neigh", "replace", self.address(dst), "lladdr",
+                NOWHERE_MAC, "nud", "permanent", "dev", "eth0")
         self.cuts.add(frozenset((a, b)))
 
     def isolate(self, rid):
         """Cuts replica `rid` off from every other replica (clients still reach it)."""
         for other in self.replica_ids:
-            if other != rid and frozenset((rid, other)) not in self.cuts:
+            if other != rid:
                 self.cut(rid, other)
 
     def heal(self):
-        """Removes every cut."""
+        """Removes every cut (the neighbours are then looked up afresh). Tries
+        them all; raises RuntimeError afterwards if any removal failed."""
+        failures = []
         for pair in list(self.cuts):
             a, b = tuple(pair)
             for src, dst in ((a, b), (b, a)):
-                _ip("-n", self.namespace(src), "route", "del", "blackhole",
-                    self.address(dst) + "/32")
+                proc = _ip("-n", self.namespace(src), "neigh", "del", self.address(dst), "dev",
+                           "eth0", check=False)
+                if proc.returncode != 0:
+                    failures.append(proc.stderr.strip())
             self.cuts.discard(pair)
+        if failures:
+            raise RuntimeError("could not heal every cut: %s" % failures)
