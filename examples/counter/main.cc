@@ -11,6 +11,7 @@
 // Diagnostics go to stderr.
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -42,9 +43,18 @@ int Fail(const std::string& problem) { return UsageError(kProgram, problem, Usag
 // exit code for it.
 int ExecuteOne(synod::transport::EventLoop& loop, Client& client, const ClientOptions& options,
                const std::string& payload) {
-  int exit_code = kExitUnknown;
-  bool finished = false;
-  client.Execute(payload, [&](ClientResult result) {
+  // Shared with the callback: in a shell the client lives on, so an answer
+  // arriving after we gave up must neither touch this frame nor print a line
+  // that would be taken for the next command's.
+  struct Wait {
+    int exit_code = kExitUnknown;
+    bool finished = false;
+    bool abandoned = false;
+  };
+  auto wait = std::make_shared<Wait>();
+  client.Execute(payload, [wait](ClientResult result) {
+    if (wait->abandoned) return;
+    int& exit_code = wait->exit_code;
     switch (result.status) {
       case ClientResult::Status::kOk:
         if (result.result.rfind("error:", 0) == 0) {
@@ -66,12 +76,15 @@ int ExecuteOne(synod::transport::EventLoop& loop, Client& client, const ClientOp
         exit_code = kExitUnknown;
         break;
     }
-    finished = true;
+    wait->finished = true;
   });
-  loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
-  if (!finished) std::cerr << kProgram << ": no answer within the timeout\n";
+  loop.RunUntil([&] { return wait->finished; }, options.timeout + std::chrono::seconds(5));
+  if (!wait->finished) {
+    wait->abandoned = true;
+    std::cerr << kProgram << ": no answer within the timeout\n";
+  }
   std::fflush(stdout);
-  return exit_code;
+  return wait->exit_code;
 }
 
 // The payload for one shell line ("add N" or "get"), or nullopt (with
