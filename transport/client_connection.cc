@@ -17,6 +17,7 @@
 #include "transport/codec.h"
 #include "transport/ignore_task_errors.h"
 #include "transport/logging.h"
+#include "transport/owned_connect.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
 
@@ -82,14 +83,12 @@ struct ClientConnection::Impl {
                           tcp::resolver::results_type results) {
           if (!*a || phase != Phase::kConnecting) return;
           if (ec) return Fail(CallStatus::kDisconnected, "resolve: " + ec.message());
-          socket = std::make_unique<tcp::socket>(loop.io());
-          asio::async_connect(
-              *socket, results,
-              [this, a](const boost::system::error_code& cec, const tcp::endpoint&) {
-                if (!*a || phase != Phase::kConnecting) return;
-                if (cec) return Fail(CallStatus::kDisconnected, "connect: " + cec.message());
-                OnConnected();
-              });
+          socket = std::make_shared<tcp::socket>(loop.io());
+          ConnectOwned(socket, results, [this, a](const boost::system::error_code& cec) {
+            if (!*a || phase != Phase::kConnecting) return;
+            if (cec) return Fail(CallStatus::kDisconnected, "connect: " + cec.message());
+            OnConnected();
+          });
         });
     connect_timer.expires_after(options.connect_timeout);
     connect_timer.async_wait([this, a = alive](const boost::system::error_code& ec) {
@@ -379,7 +378,7 @@ struct ClientConnection::Impl {
   ClientConnectionOptions options;
   std::shared_ptr<spdlog::logger> log;
   tcp::resolver resolver;
-  std::unique_ptr<tcp::socket> socket;
+  std::shared_ptr<tcp::socket> socket;  // while connecting (co-owned by the connect)
   asio::steady_timer connect_timer;
   asio::steady_timer sweep_timer;
   bool sweep_armed = false;

@@ -15,6 +15,7 @@
 #include "transport/codec.h"
 #include "transport/ignore_task_errors.h"
 #include "transport/logging.h"
+#include "transport/owned_connect.h"
 #include "transport/peer_hello.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
@@ -56,7 +57,7 @@ struct PeerNetwork::Impl {
     Phase phase = Phase::kBackoff;
     uint64_t generation = 0;  // bumped by every teardown; stale callbacks compare it
     tcp::resolver resolver;
-    std::unique_ptr<tcp::socket> socket;  // while connecting
+    std::shared_ptr<tcp::socket> socket;  // while connecting (co-owned by the connect)
     asio::steady_timer timer;             // connect deadline, then backoff
     Clock::duration backoff;
     kj::Own<RpcConnection> conn;
@@ -106,14 +107,13 @@ struct PeerNetwork::Impl {
                                       tcp::resolver::results_type results) {
           if (!*a || gen != link.generation) return;
           if (ec) return Fail(link, gen, "resolve " + link.endpoint.host + ": " + ec.message());
-          link.socket = std::make_unique<tcp::socket>(loop.io());
-          asio::async_connect(
-              *link.socket, results,
-              [this, &link, gen, a](const boost::system::error_code& cec, const tcp::endpoint&) {
-                if (!*a || gen != link.generation) return;
-                if (cec) return Fail(link, gen, "connect: " + cec.message());
-                OnConnected(link, gen);
-              });
+          link.socket = std::make_shared<tcp::socket>(loop.io());
+          ConnectOwned(link.socket, results,
+                       [this, &link, gen, a](const boost::system::error_code& cec) {
+                         if (!*a || gen != link.generation) return;
+                         if (cec) return Fail(link, gen, "connect: " + cec.message());
+                         OnConnected(link, gen);
+                       });
         });
     link.timer.expires_after(options.connect_timeout);
     link.timer.async_wait([this, &link, gen, a = alive](const boost::system::error_code& ec) {

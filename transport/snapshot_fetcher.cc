@@ -15,6 +15,7 @@
 #include "snapshot/snapshot_store.h"
 #include "transport/ignore_task_errors.h"
 #include "transport/logging.h"
+#include "transport/owned_connect.h"
 #include "transport/peer_hello.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
@@ -83,14 +84,12 @@ struct SnapshotFetcher::Impl {
                                tcp::resolver::results_type results) {
           if (!*a || gen != generation) return;
           if (ec) return End(gen, "resolve " + options.peer.host + ": " + ec.message());
-          socket = std::make_unique<tcp::socket>(loop.io());
-          asio::async_connect(
-              *socket, results,
-              [this, gen, a](const boost::system::error_code& cec, const tcp::endpoint&) {
-                if (!*a || gen != generation) return;
-                if (cec) return End(gen, "connect: " + cec.message());
-                OnConnected(gen);
-              });
+          socket = std::make_shared<tcp::socket>(loop.io());
+          ConnectOwned(socket, results, [this, gen, a](const boost::system::error_code& cec) {
+            if (!*a || gen != generation) return;
+            if (cec) return End(gen, "connect: " + cec.message());
+            OnConnected(gen);
+          });
         });
     connect_timer.expires_after(options.connect_timeout);
     connect_timer.async_wait([this, gen, a = alive](const boost::system::error_code& ec) {
@@ -297,7 +296,7 @@ struct SnapshotFetcher::Impl {
   SnapshotFetcherOptions options;
   std::shared_ptr<spdlog::logger> log;
   tcp::resolver resolver;
-  std::unique_ptr<tcp::socket> socket;  // while connecting
+  std::shared_ptr<tcp::socket> socket;  // while connecting (co-owned by the connect)
   asio::steady_timer connect_timer;
   asio::steady_timer overall_timer;
   std::shared_ptr<bool> alive;
