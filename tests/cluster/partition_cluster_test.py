@@ -23,6 +23,7 @@ made, it prints why and exits 77, which ctest reports as skipped. Exit 0 on
 success; failures print why and the replicas' log tails.
 """
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -82,6 +83,21 @@ def stop_clients(threads, stop):
     assert not any(t.is_alive() for t in threads), "a client thread did not finish"
 
 
+@contextlib.contextmanager
+def client_load(args, cluster, name, count=3):
+    """Runs `count` closed-loop counter clients (all members) for the body,
+    which gets their History; then stops them, checks the history is
+    linearizable and waits for every replica to apply the same prefix."""
+    history, stop = History(), threading.Event()
+    threads = start_clients(cluster, history, stop, count)
+    try:
+        yield history
+    finally:
+        stop_clients(threads, stop)
+    check_linearizable(args, history, name)
+    wait_applied_equal(cluster, scaled(20))
+
+
 def oks_between(history, start, end):
     """Acknowledgements received within [start, end) (history µs)."""
     return sum(1 for e in history.events
@@ -120,10 +136,8 @@ def sole_leader(cluster, members=None):
 
 def test_isolated_leader(args, net, cluster):
     cluster.start_all()
-    history, stop = History(), threading.Event()
-    threads = start_clients(cluster, history, stop, 3)
     stale_oks = []
-    try:
+    with client_load(args, cluster, "isolated-leader") as history:
         for round_ in range(2):
             time.sleep(scaled(1.0))
             old, old_ballot = sole_leader(cluster)
@@ -192,17 +206,11 @@ def test_isolated_leader(args, net, cluster):
                   "(%d unknown, %d refused)" % (round_, len(outcomes), outcomes.count("info"),
                                                 outcomes.count("fail")))
         time.sleep(scaled(1.5))
-    finally:
-        stop_clients(threads, stop)
-    check_linearizable(args, history, "isolated-leader")
-    wait_applied_equal(cluster, scaled(20))
 
 
 def test_partial(args, net, cluster):
     cluster.start_all()
-    history, stop = History(), threading.Event()
-    threads = start_clients(cluster, history, stop, 3)
-    try:
+    with client_load(args, cluster, "partial") as history:
         time.sleep(scaled(1.0))
         leader, ballot = sole_leader(cluster)
         follower = next(r.id for r in cluster.replicas if r.id != leader)
@@ -228,10 +236,6 @@ def test_partial(args, net, cluster):
             "leadership changed during the cut: %s" % status)
         assert rate_during >= 0.25 * rate_before, "commits slowed to a crawl during the cut"
         time.sleep(scaled(1.0))
-    finally:
-        stop_clients(threads, stop)
-    check_linearizable(args, history, "partial")
-    wait_applied_equal(cluster, scaled(20))
 
 
 def test_isolated_follower(args, net, cluster):
@@ -243,9 +247,7 @@ def test_isolated_follower(args, net, cluster):
         r.start(wait_ready=False, extra=flags)
     for r in cluster.replicas:
         r.wait_ready()
-    history, stop = History(), threading.Event()
-    threads = start_clients(cluster, history, stop, 3)
-    try:
+    with client_load(args, cluster, "isolated-follower") as history:
         time.sleep(scaled(1.0))
         leader, _ = sole_leader(cluster)
         follower = next(r for r in cluster.replicas if r.id != leader)
@@ -273,9 +275,6 @@ def test_isolated_follower(args, net, cluster):
                 return "installed snapshot at slot" in f.read()
         wait_until(caught_up, scaled(30), "follower %d to install a snapshot" % follower.id)
         time.sleep(scaled(1.0))
-    finally:
-        stop_clients(threads, stop)
-    check_linearizable(args, history, "isolated-follower")
     applied = wait_applied_equal(cluster, scaled(20))
     digests = {e["digest"] for e in cluster.status().values() if e}
     assert len(digests) == 1, "replicas at one applied index differ: %s" % cluster.status()
