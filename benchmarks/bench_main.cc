@@ -241,10 +241,14 @@ Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, do
     client.Execute(payload, [&, sent](ClientResult result) {
       auto now = Clock::now();
       if (result.status != ClientResult::Status::kOk) ++errors;
+      ++window_count;  // progress, warm-up included
       if (measuring && now <= end) {
         ++completed;
-        ++window_count;
-        latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - sent).count());
+        // Latency only of commands sent after the warm-up: one sent during
+        // it may have waited for the cluster's start (session, first leader).
+        if (sent >= measure_start) {
+          latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - sent).count());
+        }
       }
       issue();
     });
@@ -254,11 +258,8 @@ Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, do
   loop.RunUntil(
       [&] {
         auto now = Clock::now();
-        if (!measuring && now >= measure_start) {
-          measuring = true;
-          if (local != nullptr) cpu_before = local->CpuSeconds();
-        }
         if (now >= next_report) {
+          // The second just ended: counted (measuring) or not (warm-up).
           std::fprintf(stderr, "  clients=%llu t=%.0fs %s %llu ops/s\n",
                        static_cast<unsigned long long>(clients),
                        std::chrono::duration<double>(now - start).count(),
@@ -266,6 +267,10 @@ Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, do
                        static_cast<unsigned long long>(window_count));
           window_count = 0;
           next_report += std::chrono::seconds(1);
+        }
+        if (!measuring && now >= measure_start) {
+          measuring = true;
+          if (local != nullptr) cpu_before = local->CpuSeconds();
         }
         return now >= end;
       },

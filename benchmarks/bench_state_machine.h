@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -16,7 +17,16 @@ class BenchStateMachine final : public statemachine::StateMachine {
  public:
   std::string Apply(std::string_view command, const statemachine::ApplyContext&) override {
     ++count_;
-    for (char c : command) checksum_ = checksum_ * 131 + static_cast<uint8_t>(c);
+    // Eight bytes per step: a byte-at-a-time checksum cost ~6 us per 4 KiB
+    // command on each replica (7-9% of a replica's CPU at 4 KiB in perf),
+    // which is the application's cost, not Synod's.
+    size_t i = 0;
+    for (; i + sizeof(uint64_t) <= command.size(); i += sizeof(uint64_t)) {
+      uint64_t word = 0;
+      std::memcpy(&word, command.data() + i, sizeof word);
+      checksum_ = (checksum_ ^ word) * 0x9E3779B97F4A7C15ULL;
+    }
+    for (; i < command.size(); ++i) checksum_ = checksum_ * 131 + static_cast<uint8_t>(command[i]);
     return std::to_string(command.size());
   }
   void Snapshot(statemachine::SnapshotWriter& out) const override {
