@@ -10,7 +10,10 @@
 // on; or uses --members), then for each client count runs that many
 // closed-loop clients (one command outstanding each) for the duration after a
 // warm-up, printing progress each second and one result line per point:
-// ops/s, p50/p99/p999 latency, replica CPU. It stops every process it started.
+// ops/s, p50/p99/p999 latency, replica CPU. Each point starts after one
+// command has succeeded; a command counts if it succeeded, was sent after the
+// warm-up and was answered by the end (as benchmarks/etcd/loadgen.go counts
+// etcd's). Exit 1 if a point counted none. It stops every process it started.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -26,6 +29,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -226,6 +231,20 @@ Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, do
   options.timeout = std::chrono::seconds(10);
   Client client(loop, options);
   std::string payload(size, 'x');
+  Point point;
+  point.clients = clients;
+  point.size = size;
+  // One command first, so the warm-up starts on a cluster that serves (a
+  // leader, this client's session), not on its start.
+  auto first = std::make_shared<std::optional<ClientResult>>();
+  client.Execute(payload, [first](ClientResult result) { *first = std::move(result); });
+  loop.RunUntil([&] { return first->has_value(); }, options.timeout + std::chrono::seconds(5));
+  if (!first->has_value() || (*first)->status != ClientResult::Status::kOk) {
+    std::fprintf(stderr, "%s: the first command failed: %s\n", kProgram,
+                 first->has_value() ? (*first)->error.c_str() : "no answer");
+    point.errors = 1;
+    return point;
+  }
   std::vector<double> latencies_ms;
   uint64_t completed = 0, errors = 0, window_count = 0;
   bool measuring = false, stopping = false;
@@ -240,15 +259,16 @@ Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, do
     auto sent = Clock::now();
     client.Execute(payload, [&, sent](ClientResult result) {
       auto now = Clock::now();
-      if (result.status != ClientResult::Status::kOk) ++errors;
       ++window_count;  // progress, warm-up included
-      if (measuring && now <= end) {
+      // Counted (throughput and latency) only if it succeeded, was sent
+      // after the warm-up and answered by the end: the rule
+      // benchmarks/etcd/loadgen.go applies to etcd. A command sent during
+      // the warm-up may have waited for the cluster's start.
+      if (result.status != ClientResult::Status::kOk) {
+        ++errors;
+      } else if (sent >= measure_start && now <= end) {
         ++completed;
-        // Latency only of commands sent after the warm-up: one sent during
-        // it may have waited for the cluster's start (session, first leader).
-        if (sent >= measure_start) {
-          latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - sent).count());
-        }
+        latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - sent).count());
       }
       issue();
     });
@@ -277,9 +297,6 @@ Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, do
       std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(warmup_s + duration_s + 30)));
   stopping = true;
-  Point point;
-  point.clients = clients;
-  point.size = size;
   point.ops_per_s = static_cast<double>(completed) / duration_s;
   point.errors = errors;
   std::sort(latencies_ms.begin(), latencies_ms.end());
@@ -415,6 +432,14 @@ int RunCommand(const CliFlags& flags) {
   }
   WriteResults(points, flags, static_cast<int>(replicas));
   local.Stop();
+  for (const Point& point : points) {
+    if (point.ops_per_s == 0) {
+      std::cerr << kProgram
+                << ": no command succeeded in the measured window at clients=" << point.clients
+                << "\n";
+      return kExitFailed;
+    }
+  }
   return kExitOk;
 }
 
