@@ -77,6 +77,10 @@ std::optional<paxos::Ballot> DecodeBallot(std::string_view bytes) {
 
 std::string EncodeEntry(const paxos::Entry& entry) {
   std::string out;
+  // One allocation: a slot may carry hundreds of KiB of commands.
+  size_t size = 1 + 8 + 4 + 1 + 1 + 4;
+  for (const std::string& command : entry.value->commands) size += 4 + command.size();
+  out.reserve(size);
   out.push_back(static_cast<char>(kEntryTag));
   PutU64(out, entry.ballot.round);
   PutU32(out, entry.ballot.replica);
