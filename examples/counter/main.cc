@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "examples/counter/counter_state_machine.h"
 #include "node/cli.h"
@@ -87,19 +88,36 @@ int ExecuteOne(synod::transport::EventLoop& loop, Client& client, const ClientOp
   return wait->exit_code;
 }
 
-// The payload for one shell line ("add N" or "get"), or nullopt (with
-// `problem` set) for anything else.
+// The payload for `verb` with its `arguments` ("add N" or "get"), or
+// nullopt with `problem` set.
+std::optional<std::string> CounterPayload(const std::string& verb,
+                                          const std::vector<std::string>& arguments,
+                                          std::string& problem) {
+  int64_t n = 0;
+  if (verb == "add") {
+    if (arguments.size() == 1 && ParseI64(arguments[0], n)) {
+      return synod::examples::CounterStateMachine::AddCommand(n);
+    }
+    problem = "add takes one integer";
+  } else if (verb == "get") {
+    if (arguments.empty()) return synod::examples::CounterStateMachine::GetCommand();
+    problem = "get takes no argument";
+  } else {
+    problem = "expected 'add N' or 'get'";
+  }
+  return std::nullopt;
+}
+
+// The payload for one shell line, or nullopt (with `problem` set).
 std::optional<std::string> ShellPayload(const std::string& line, std::string& problem) {
   std::istringstream words(line);
-  std::string verb, argument, extra;
-  words >> verb >> argument >> extra;
-  int64_t n = 0;
-  if (verb == "add" && !argument.empty() && extra.empty() && ParseI64(argument, n)) {
-    return synod::examples::CounterStateMachine::AddCommand(n);
-  }
-  if (verb == "get" && argument.empty()) return synod::examples::CounterStateMachine::GetCommand();
-  problem = "expected 'add N' or 'get', got '" + line + "'";
-  return std::nullopt;
+  std::string verb, word;
+  std::vector<std::string> arguments;
+  words >> verb;
+  while (words >> word) arguments.push_back(word);
+  std::optional<std::string> payload = CounterPayload(verb, arguments, problem);
+  if (!payload) problem += ", got '" + line + "'";
+  return payload;
 }
 
 // `shell`: one client (one session) for many commands, read one per line
@@ -136,23 +154,15 @@ int RunClient(const std::string& command, const CliFlags& flags) {
     if (!flags.positional.empty()) return Fail("shell takes no argument");
     return RunShell(options);
   }
-  std::string payload;
-  if (command == "add") {
-    int64_t n = 0;
-    if (flags.positional.size() != 1 || !ParseI64(flags.positional[0], n)) {
-      return Fail("add takes one integer");
-    }
-    payload = synod::examples::CounterStateMachine::AddCommand(n);
-  } else if (command == "get") {
-    if (!flags.positional.empty()) return Fail("get takes no argument");
-    payload = synod::examples::CounterStateMachine::GetCommand();
-  } else {
+  if (command == "status") {
     if (!flags.positional.empty()) return Fail("status takes no argument");
     return RunMemberStatus(kProgram, options);
   }
+  std::optional<std::string> payload = CounterPayload(command, flags.positional, problem);
+  if (!payload) return Fail(problem);
   synod::transport::EventLoop loop;
   Client client(loop, options);
-  return ExecuteOne(loop, client, options, payload);
+  return ExecuteOne(loop, client, options, *payload);
 }
 
 }  // namespace
