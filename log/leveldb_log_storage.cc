@@ -19,6 +19,10 @@ constexpr char kPromisedKey[] = "promised";
 constexpr char kAppliedKey[] = "applied";
 constexpr char kCompactedKey[] = "compacted";
 constexpr char kEntryPrefix = 'e';
+// A chosen mark: the slot's stored entry is chosen. Written instead of the
+// whole entry again with its flag set, which doubled the log's bytes for
+// large commands. Sorts after "compacted", like entries.
+constexpr char kChosenMarkPrefix = 'k';
 // Deleted, last, in every write: each record of the write-ahead log then
 // ends in these eight 0xff bytes (kRecordEndMarkerBytes), so a record damaged
 // on the medium is not taken for one torn by a crash (TearAwareLogEnv counts
@@ -37,6 +41,9 @@ leveldb::Status WriteEndingWithMarker(leveldb::DB& db, bool sync, leveldb::Write
 }
 
 std::string EntryKey(paxos::Slot slot) { return std::string(1, kEntryPrefix) + EncodeSlot(slot); }
+std::string ChosenMarkKey(paxos::Slot slot) {
+  return std::string(1, kChosenMarkPrefix) + EncodeSlot(slot);
+}
 
 // fsyncs a directory on the real file system so a new entry in it survives a crash.
 bool SyncDirectory(const std::string& path) {
@@ -260,17 +267,29 @@ void LevelDbLogStorage::Persist(const std::optional<paxos::Ballot>& promised,
 
 void LevelDbLogStorage::WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) {
   leveldb::WriteBatch batch;
-  for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
+  for (const paxos::SlotEntry& se : entries) batch.Put(ChosenMarkKey(se.slot), "");
   Write(batch, "recording chosen marks", /*sync=*/false);
+}
+
+void LevelDbLogStorage::PersistWithChosenMarks(const std::optional<paxos::Ballot>& promised,
+                                               const std::vector<paxos::SlotEntry>& entries,
+                                               const std::vector<paxos::SlotEntry>& chosen_marks) {
+  leveldb::WriteBatch batch;
+  if (promised) batch.Put(kPromisedKey, EncodeBallot(*promised));
+  for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
+  for (const paxos::SlotEntry& se : chosen_marks) batch.Put(ChosenMarkKey(se.slot), "");
+  Write(batch, "persisting acceptor state");
 }
 
 void LevelDbLogStorage::Compact(paxos::Slot through) {
   if (through <= compacted_) return;
   leveldb::WriteBatch batch;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-  const std::string end = EntryKey(through);
-  for (it->Seek(EntryKey(compacted_ + 1)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
-    batch.Delete(it->key());
+  for (auto key : {EntryKey, ChosenMarkKey}) {
+    const std::string end = key(through);
+    for (it->Seek(key(compacted_ + 1)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
+      batch.Delete(it->key());
+    }
   }
   if (!it->status().ok()) {
     options_.fatal("reading the log in " + options_.dir +
@@ -303,20 +322,29 @@ std::string LevelDbLogStorage::LoadChecked(RecoveredLog& out) const {
   leveldb::ReadOptions read;
   read.verify_checksums = true;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
-  bool skipped_compacted = false;
+  bool skipped_compacted_entries = false, skipped_compacted_marks = false;
+  std::vector<paxos::Slot> chosen_marks;  // ascending (key order)
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view key(it->key().data(), it->key().size());
-    if (!skipped_compacted && !key.empty() && key[0] == kEntryPrefix) {
-      // "compacted" sorts before every entry key, so the compaction point is
-      // known here: jump over the deleted prefix instead of walking its
-      // deletion markers (restart time must not grow with history).
-      skipped_compacted = true;
+    // "compacted" sorts before every entry and mark key, so the compaction
+    // point is known here: jump over the deleted prefix instead of walking
+    // its deletion markers (restart time must not grow with history).
+    struct Range {
+      char prefix;
+      bool* skipped;
+      std::string (*key_of)(paxos::Slot);
+    };
+    for (Range range : {Range{kEntryPrefix, &skipped_compacted_entries, EntryKey},
+                        Range{kChosenMarkPrefix, &skipped_compacted_marks, ChosenMarkKey}}) {
+      if (*range.skipped || key.empty() || key[0] != range.prefix) continue;
+      *range.skipped = true;
       if (out.paxos.compacted > 0) {
-        it->Seek(EntryKey(out.paxos.compacted + 1));
+        it->Seek(range.key_of(out.paxos.compacted + 1));
         if (!it->Valid()) break;
         key = std::string_view(it->key().data(), it->key().size());
       }
     }
+    if (!it->Valid()) break;
     std::string_view value(it->value().data(), it->value().size());
     if (key == kMetaKey) continue;
     if (key == kPromisedKey) {
@@ -336,12 +364,23 @@ std::string LevelDbLogStorage::LoadChecked(RecoveredLog& out) const {
       std::optional<paxos::Entry> entry = DecodeEntry(value);
       if (!slot || *slot == 0 || !entry) return "corrupt log entry in " + options_.dir;
       out.paxos.entries.push_back(paxos::SlotEntry{*slot, std::move(*entry)});
+    } else if (!key.empty() && key[0] == kChosenMarkPrefix) {
+      std::optional<paxos::Slot> slot = DecodeSlot(key.substr(1));
+      if (!slot || *slot == 0 || !value.empty()) return "corrupt chosen mark in " + options_.dir;
+      chosen_marks.push_back(*slot);
     } else {
       return "unknown record in the log in " + options_.dir;
     }
   }
   if (!it->status().ok())
     return "cannot read the log in " + options_.dir + ": " + it->status().ToString();
+  // A mark applies to the entry at its slot (both ascending). A mark without
+  // an entry is ignored: it says nothing about a value this log holds.
+  auto mark = chosen_marks.begin();
+  for (paxos::SlotEntry& se : out.paxos.entries) {
+    while (mark != chosen_marks.end() && *mark < se.slot) ++mark;
+    if (mark != chosen_marks.end() && *mark == se.slot) se.entry.chosen = true;
+  }
   for (const paxos::SlotEntry& se : out.paxos.entries) {
     if (out.paxos.promised < se.entry.ballot) {
       return "log in " + options_.dir + " holds an accept above its promise (corrupt)";

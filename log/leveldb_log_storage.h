@@ -12,8 +12,9 @@
 //     start that died before writing its identity) is initialised as fresh —
 //     it never promised anything.
 // Keys: "meta" (identity), "promised", "applied", "compacted", "e"+8-byte
-// big-endian slot; every write also deletes "~end"+8 x 0xff (never present),
-// so each write-ahead log record ends in non-zero bytes (see
+// big-endian slot (an entry), "k"+slot (a chosen mark: that slot's entry is
+// chosen; builds before 2026-12-03 refuse such a log); every write also deletes "~end"+8 x 0xff
+// (never present), so each write-ahead log record ends in non-zero bytes (see
 // preallocated_log_env.h, Recovery).
 #pragma once
 
@@ -57,6 +58,9 @@ class LevelDbLogStorage final : public LogStorage {
   void Persist(const std::optional<paxos::Ballot>& promised,
                const std::vector<paxos::SlotEntry>& entries) override;
   void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) override;
+  void PersistWithChosenMarks(const std::optional<paxos::Ballot>& promised,
+                              const std::vector<paxos::SlotEntry>& entries,
+                              const std::vector<paxos::SlotEntry>& chosen_marks) override;
   void Compact(paxos::Slot through) override;
   void SetClusterId(const std::string& cluster_id) override;
   void SetApplied(paxos::Slot applied) override;

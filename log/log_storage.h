@@ -40,10 +40,21 @@ class LogStorage {
   // Durably stores `promised` (if set) and `entries` in one synced write.
   virtual void Persist(const std::optional<paxos::Ballot>& promised,
                        const std::vector<paxos::SlotEntry>& entries) = 0;
-  // Stores `entries` (chosen marks, see paxos/ready.h) in order with the other
-  // writes but without a sync: a crash may lose any of them. Write failures
-  // are still fatal.
+  // Stores `entries` (chosen marks, see paxos/ready.h: each slot's stored
+  // entry already has this ballot and value, only `chosen` is new) in order
+  // with the other writes but without a sync: a crash may lose any of them.
+  // Write failures are still fatal.
   virtual void WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) = 0;
+  // Persist(promised, entries) that also records `chosen_marks` (as for
+  // WriteUnsynced; slots distinct from `entries`'). The marks may be written
+  // first and unsynced; implementations that can do it in the same synced
+  // write (LevelDB) do.
+  virtual void PersistWithChosenMarks(const std::optional<paxos::Ballot>& promised,
+                                      const std::vector<paxos::SlotEntry>& entries,
+                                      const std::vector<paxos::SlotEntry>& chosen_marks) {
+    if (!chosen_marks.empty()) WriteUnsynced(chosen_marks);
+    Persist(promised, entries);
+  }
   // Deletes the entries at slots <= `through` and records `through` as the
   // compaction point (RecoveredLog::paxos.compacted), without a sync: a crash
   // may undo it, which only leaves entries that are still true. The caller

@@ -124,6 +124,51 @@ TEST_F(SimulatedDisk, CompactionDeletesThePrefixAndSurvivesOnlyOnceSynced) {
   EXPECT_EQ(log.paxos.entries.back().slot, 101u);
 }
 
+// Chosen marks are small records of their own, not the entry written again:
+// they survive a crash once a later write is synced, are lost (harmlessly)
+// otherwise, mark only the entry at their slot, and go with compaction.
+TEST_F(SimulatedDisk, ChosenMarksAreRecordsOfTheirOwn) {
+  {
+    auto storage = OpenOrFail();
+    ASSERT_TRUE(storage);
+    std::vector<SlotEntry> entries;
+    for (paxos::Slot slot = 1; slot <= 10; ++slot) entries.push_back(MakeEntry(slot, 1, {"v"}));
+    storage->Persist(Ballot{1, 1}, entries);
+    // Marks for 2 and 3 alone (unsynced), then 4 and 11 (no entry) riding
+    // in the synced write of slot 12's accept.
+    storage->WriteUnsynced({MakeEntry(2, 1, {"v"}, true), MakeEntry(3, 1, {"v"}, true)});
+    storage->PersistWithChosenMarks(std::nullopt, {MakeEntry(12, 1, {"w"})},
+                                    {MakeEntry(4, 1, {"v"}, true), MakeEntry(11, 1, {"x"}, true)});
+    storage->WriteUnsynced({MakeEntry(5, 1, {"v"}, true)});  // never synced
+  }
+  env_.Crash();
+  {
+    auto storage = OpenOrFail();
+    RecoveredLog log = storage->Load();
+    ASSERT_EQ(log.paxos.entries.size(), 11u) << "a mark without an entry adds none";
+    std::vector<paxos::Slot> chosen;
+    for (const SlotEntry& se : log.paxos.entries) {
+      if (se.entry.chosen) chosen.push_back(se.slot);
+      EXPECT_EQ(se.entry.value->commands[0], se.slot == 12 ? "w" : "v") << se.slot;
+    }
+    EXPECT_EQ(chosen, (std::vector<paxos::Slot>{2, 3, 4})) << "slot 5's mark was never synced";
+    // A later accept at a marked slot (a new leader re-proposing the chosen
+    // value in a higher ballot) keeps the slot chosen.
+    storage->Persist(Ballot{2, 2}, {MakeEntry(3, 2, {"v"})});
+    storage->Compact(2);  // deletes slot 1 and 2's entries and slot 2's mark
+    storage->Persist(std::nullopt, {MakeEntry(13, 2, {"u"})});  // syncs the deletion
+  }
+  env_.Crash();
+  auto storage = OpenOrFail();
+  RecoveredLog log = storage->Load();
+  EXPECT_EQ(log.paxos.compacted, 2u);
+  ASSERT_EQ(log.paxos.entries.front().slot, 3u);
+  EXPECT_TRUE(log.paxos.entries.front().entry.chosen);
+  EXPECT_EQ(log.paxos.entries.front().entry.ballot, (Ballot{2, 1}));
+  EXPECT_TRUE(log.paxos.entries[1].entry.chosen) << "slot 4";
+  EXPECT_FALSE(log.paxos.entries[2].entry.chosen) << "slot 5";
+}
+
 TEST_F(SimulatedDisk, TornUnsyncedTailIsDroppedAndTheFailureIsFatal) {
   {
     auto storage = OpenOrFail();

@@ -30,8 +30,6 @@ void ReadyPump::Pump() {
       continue;
     }
     write_in_flight_ = true;
-    // Chosen marks ride along in the synced write (distinct slots from `entries`).
-    for (paxos::SlotEntry& mark : ready.unsynced_entries) ready.entries.push_back(std::move(mark));
     std::vector<paxos::Message> after = std::move(ready.messages_after_persist);
     // A small write (light load: latency matters most) may hold the loop for
     // its fsync, a leader's only after its Accepts (in `messages`) have left.
@@ -45,8 +43,9 @@ void ReadyPump::Pump() {
     WritePlacement placement = !small                   ? WritePlacement::kStorageThread
                                : ready.messages.empty() ? WritePlacement::kLoopNow
                                                         : WritePlacement::kLoopAfterSends;
+    // Chosen marks ride along in the synced write (distinct slots from `entries`).
     persister_.Persist(
-        ready.promised, std::move(ready.entries), placement,
+        ready.promised, std::move(ready.entries), std::move(ready.unsynced_entries), placement,
         [this, after = std::move(after)]() mutable { OnPersisted(std::move(after)); });
   }
 }

@@ -29,12 +29,14 @@ enum class WritePlacement {
 class Persister {
  public:
   virtual ~Persister() = default;
-  // Durably stores `promised` (if set) and `entries` in one atomic write, then
-  // calls `done` on the loop thread (never inside Persist). At most one call
-  // is outstanding. `placement` says whether the write may run on the loop
-  // thread itself (saving two thread hops), and when.
+  // Durably stores `promised` (if set) and `entries` in one atomic write,
+  // with `chosen_marks` (as for WriteUnsynced; other slots than `entries`),
+  // then calls `done` on the loop thread (never inside Persist). At most one
+  // call is outstanding. `placement` says whether the write may run on the
+  // loop thread itself (saving two thread hops), and when.
   virtual void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
-                       WritePlacement placement, std::function<void()> done) = 0;
+                       std::vector<paxos::SlotEntry> chosen_marks, WritePlacement placement,
+                       std::function<void()> done) = 0;
   // Writes `entries` (chosen marks) after every write submitted before it and
   // before every later one, without a sync; nothing waits for it.
   virtual void WriteUnsynced(std::vector<paxos::SlotEntry> entries) = 0;

@@ -11,11 +11,13 @@ using namespace paxos;
 class ManualPersister : public Persister {
  public:
   void Persist(std::optional<Ballot> promised, std::vector<SlotEntry> entries,
-               WritePlacement placement, std::function<void()> done) override {
+               std::vector<SlotEntry> chosen_marks, WritePlacement placement,
+               std::function<void()> done) override {
     ASSERT_FALSE(pending_) << "at most one write outstanding";
     placement_ = placement;
     promised_ = promised;
     entries_ = std::move(entries);
+    marks_in_synced_write_ = std::move(chosen_marks);
     pending_ = std::move(done);
   }
   void Complete() {
@@ -32,6 +34,7 @@ class ManualPersister : public Persister {
   Slot compacted_ = 0;
   std::vector<SlotEntry> unsynced_;
   std::vector<SlotEntry> entries_;
+  std::vector<SlotEntry> marks_in_synced_write_;
   std::optional<Ballot> promised_;
   WritePlacement placement_ = WritePlacement::kStorageThread;
 
@@ -103,7 +106,11 @@ TEST(ReadyPump, ChosenMarkAloneIsWrittenUnsyncedAndBlocksNothing) {
   follower.Step(Message{1, 2, Accept{ballot, 4, MakeCommandsValue({"w"}), 2}});
   pump.Pump();
   ASSERT_TRUE(persister.pending());
-  EXPECT_EQ(persister.entries_.size(), 2u) << "slot 4's accept and slot 2's chosen mark";
+  ASSERT_EQ(persister.entries_.size(), 1u) << "slot 4's accept";
+  EXPECT_EQ(persister.entries_[0].slot, 4u);
+  ASSERT_EQ(persister.marks_in_synced_write_.size(), 1u) << "slot 2's chosen mark, as a mark";
+  EXPECT_EQ(persister.marks_in_synced_write_[0].slot, 2u);
+  EXPECT_TRUE(persister.marks_in_synced_write_[0].entry.chosen);
   EXPECT_EQ(persister.unsynced_.size(), 1u);
   persister.Complete();
 }

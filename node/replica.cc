@@ -92,24 +92,26 @@ class Replica::StoragePersister final : public Persister {
                    log::LogStorage& storage, std::weak_ptr<bool> alive)
       : loop_(loop), writer_(writer), storage_(storage), alive_(std::move(alive)) {}
   void Persist(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
-               WritePlacement placement, std::function<void()> done) override {
+               std::vector<paxos::SlotEntry> chosen_marks, WritePlacement placement,
+               std::function<void()> done) override {
+    Write write{promised, std::move(entries), std::move(chosen_marks)};
     switch (placement) {
       case WritePlacement::kStorageThread:
-        return Submit(promised, std::move(entries), std::move(done));
+        return Submit(std::move(write), std::move(done));
       case WritePlacement::kLoopNow:
-        return PersistOnLoop(promised, std::move(entries), std::move(done));
+        return PersistOnLoop(std::move(write), std::move(done));
       case WritePlacement::kLoopAfterSends:
         // The sends were queued on this loop a moment ago: the transport
         // flushes them in a posted handler, and Cap'n Proto writes them to
         // the socket in the KJ turns that handler schedules. Two hops through
         // the loop's queue put this write after them.
-        boost::asio::post(loop_, [this, alive = alive_, promised, entries = std::move(entries),
+        boost::asio::post(loop_, [this, alive = alive_, write = std::move(write),
                                   done = std::move(done)]() mutable {
           if (!alive.lock()) return;
-          boost::asio::post(loop_, [this, alive, promised, entries = std::move(entries),
-                                    done = std::move(done)]() mutable {
-            if (alive.lock()) PersistOnLoop(promised, std::move(entries), std::move(done));
-          });
+          boost::asio::post(
+              loop_, [this, alive, write = std::move(write), done = std::move(done)]() mutable {
+                if (alive.lock()) PersistOnLoop(std::move(write), std::move(done));
+              });
         });
         return;
     }
@@ -127,19 +129,25 @@ class Replica::StoragePersister final : public Persister {
   }
 
  private:
+  // One synced write's contents (see Persister::Persist).
+  struct Write {
+    std::optional<paxos::Ballot> promised;
+    std::vector<paxos::SlotEntry> entries;
+    std::vector<paxos::SlotEntry> chosen_marks;
+  };
   // On the loop thread if the writer is idle (so the write is ordered after
   // every earlier one), else on the writer. `done` always runs later, posted.
-  void PersistOnLoop(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
-                     std::function<void()> done) {
-    if (!writer_.Idle()) return Submit(promised, std::move(entries), std::move(done));
-    storage_.Persist(promised, entries);
+  void PersistOnLoop(Write write, std::function<void()> done) {
+    if (!writer_.Idle()) return Submit(std::move(write), std::move(done));
+    storage_.PersistWithChosenMarks(write.promised, write.entries, write.chosen_marks);
     boost::asio::post(loop_, WhileAlive(std::move(done)));
   }
-  void Submit(std::optional<paxos::Ballot> promised, std::vector<paxos::SlotEntry> entries,
-              std::function<void()> done) {
+  void Submit(Write write, std::function<void()> done) {
     log::LogStorage& storage = storage_;
     writer_.Submit(
-        [&storage, promised, entries = std::move(entries)] { storage.Persist(promised, entries); },
+        [&storage, write = std::move(write)] {
+          storage.PersistWithChosenMarks(write.promised, write.entries, write.chosen_marks);
+        },
         WhileAlive(std::move(done)));
   }
   // `fn`, made to do nothing once the replica is gone (the loop may still

@@ -241,9 +241,7 @@ void SimCluster::Drain(Replica& replica) {
       replica.write_promised = ready.promised;
       replica.write_entries = std::move(ready.entries);
       // As the runtime does: chosen marks ride along in the synced write.
-      for (paxos::SlotEntry& mark : ready.unsynced_entries) {
-        replica.write_entries.push_back(std::move(mark));
-      }
+      replica.write_chosen_marks = std::move(ready.unsynced_entries);
       replica.write_after_persist = std::move(ready.messages_after_persist);
       if (manual_network_) {  // scenarios: the disk completes at once
         DiskDone(replica.id, replica.generation);
@@ -280,17 +278,22 @@ void SimCluster::DiskDone(ReplicaId id, uint64_t generation) {
     replica.unsynced_entries.clear();
     ApplyUnsyncedCompaction(replica);
     if (replica.write_promised) replica.disk_promised = *replica.write_promised;
-    for (const paxos::SlotEntry& se : replica.write_entries) {
-      replica.disk_entries[se.slot] = se.entry;
+    for (const auto* written : {&replica.write_entries, &replica.write_chosen_marks}) {
+      for (const paxos::SlotEntry& se : *written) replica.disk_entries[se.slot] = se.entry;
     }
-    if (replica.storage) replica.storage->Persist(replica.write_promised, replica.write_entries);
+    if (replica.storage) {
+      replica.storage->PersistWithChosenMarks(replica.write_promised, replica.write_entries,
+                                              replica.write_chosen_marks);
+    }
   }
   // The disk acknowledged: from here on the replica may claim this state.
   checker_.OnDurable(id, replica.write_promised, replica.write_entries);
+  checker_.OnDurable(id, std::nullopt, replica.write_chosen_marks);
   replica.writing = false;
   std::vector<Message> after = std::move(replica.write_after_persist);
   replica.write_after_persist.clear();
   replica.write_entries.clear();
+  replica.write_chosen_marks.clear();
   for (const Message& message : after) Send(message);
   replica.core->Advance();
   Drain(replica);
@@ -373,6 +376,7 @@ void SimCluster::Crash(ReplicaId id) {
   replica.writing = false;  // the write in flight is lost
   replica.write_after_persist.clear();
   replica.write_entries.clear();
+  replica.write_chosen_marks.clear();
   replica.unsynced_entries.clear();  // never synced: lost
   replica.unsynced_compaction.reset();
   replica.snapshot_taking.reset();      // a snapshot write cut short

@@ -37,6 +37,7 @@ struct SimCluster::Replica {
   uint64_t generation = 0;
   std::optional<Ballot> write_promised;
   std::vector<paxos::SlotEntry> write_entries;
+  std::vector<paxos::SlotEntry> write_chosen_marks;  // in the same synced write
   // Chosen marks written without a sync: durable only once a later synced
   // write completes (it syncs the log they are in); a crash loses them.
   std::vector<paxos::SlotEntry> unsynced_entries;
