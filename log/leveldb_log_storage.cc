@@ -44,6 +44,10 @@ std::string EntryKey(paxos::Slot slot) { return std::string(1, kEntryPrefix) + E
 std::string ChosenMarkKey(paxos::Slot slot) {
   return std::string(1, kChosenMarkPrefix) + EncodeSlot(slot);
 }
+// Adds a chosen mark (an empty record) for each slot of `marks` to `batch`.
+void PutChosenMarks(const std::vector<paxos::SlotEntry>& marks, leveldb::WriteBatch& batch) {
+  for (const paxos::SlotEntry& se : marks) batch.Put(ChosenMarkKey(se.slot), "");
+}
 
 // fsyncs a directory on the real file system so a new entry in it survives a crash.
 bool SyncDirectory(const std::string& path) {
@@ -259,15 +263,12 @@ void LevelDbLogStorage::Write(leveldb::WriteBatch& batch, const char* what, bool
 
 void LevelDbLogStorage::Persist(const std::optional<paxos::Ballot>& promised,
                                 const std::vector<paxos::SlotEntry>& entries) {
-  leveldb::WriteBatch batch;
-  if (promised) batch.Put(kPromisedKey, EncodeBallot(*promised));
-  for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
-  Write(batch, "persisting acceptor state");
+  PersistWithChosenMarks(promised, entries, {});
 }
 
 void LevelDbLogStorage::WriteUnsynced(const std::vector<paxos::SlotEntry>& entries) {
   leveldb::WriteBatch batch;
-  for (const paxos::SlotEntry& se : entries) batch.Put(ChosenMarkKey(se.slot), "");
+  PutChosenMarks(entries, batch);
   Write(batch, "recording chosen marks", /*sync=*/false);
 }
 
@@ -277,7 +278,7 @@ void LevelDbLogStorage::PersistWithChosenMarks(const std::optional<paxos::Ballot
   leveldb::WriteBatch batch;
   if (promised) batch.Put(kPromisedKey, EncodeBallot(*promised));
   for (const paxos::SlotEntry& se : entries) batch.Put(EntryKey(se.slot), EncodeEntry(se.entry));
-  for (const paxos::SlotEntry& se : chosen_marks) batch.Put(ChosenMarkKey(se.slot), "");
+  PutChosenMarks(chosen_marks, batch);
   Write(batch, "persisting acceptor state");
 }
 
