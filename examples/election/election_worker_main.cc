@@ -61,8 +61,11 @@ int main(int argc, char** argv) {
   if (!flags->positional.empty()) return Fail("no positional arguments expected");
   synod::examples::ElectionOptions options;
   options.candidate = flags->Get("--id");
-  if (options.candidate.size() > 100 || !LockStateMachine::ValidName(options.candidate)) {
-    return Fail("--id W is required (1..100 printable characters, no spaces)");
+  if (options.candidate.size() > synod::examples::Election::kMaxCandidateLength ||
+      !LockStateMachine::ValidName(options.candidate)) {
+    return Fail("--id W is required (1.." +
+                std::to_string(synod::examples::Election::kMaxCandidateLength) +
+                " printable characters, no spaces)");
   }
   options.name = flags->Get("--election").empty() ? "leader" : flags->Get("--election");
   if (!LockStateMachine::ValidName(options.name)) return Fail("bad --election name");

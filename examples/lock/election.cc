@@ -6,6 +6,7 @@
 
 #include "examples/lock/lock_result.h"
 #include "examples/lock/lock_state_machine.h"
+#include "examples/lock/owner_name.h"
 
 namespace synod::examples {
 
@@ -15,6 +16,10 @@ using Clock = std::chrono::steady_clock;
 Election::Election(transport::EventLoop& loop, node::Client& client, ElectionOptions options)
     : client_(client),
       options_(std::move(options)),
+      // Room left for TAG in an owner name: the candidate, two dots and N
+      // (a uint64_t, at most 20 digits).
+      tag_(UniqueOwnerName(LockStateMachine::kMaxNameLength -
+                           std::min(options_.candidate.size(), kMaxCandidateLength) - 2 - 20)),
       ttl_(milliseconds(options_.ttl_ms)),
       margin_(std::max<milliseconds>(ttl_ / 5, milliseconds(20))),
       renew_(loop.io()),
@@ -23,7 +28,9 @@ Election::Election(transport::EventLoop& loop, node::Client& client, ElectionOpt
 
 Election::~Election() { *alive_ = false; }
 
-std::string Election::Owner() const { return options_.candidate + "." + std::to_string(campaign_); }
+std::string Election::Owner() const {
+  return options_.candidate + "." + tag_ + "." + std::to_string(campaign_);
+}
 
 bool Election::leading() const { return leading_ && Clock::now() < last_ok_send_ + ttl_ - margin_; }
 

@@ -13,7 +13,12 @@
 // send + ttl - margin/2, and then exits kExitLockLost. If the command ends on
 // its own, it releases the lock and returns the command's exit code (128 + N
 // if it died of signal N). SIGINT/SIGTERM to `run` stop the command the same
-// way, release the lock and exit 128 + N.
+// way, release the lock and exit 128 + N. A signal that comes while `run` is
+// still waiting for the lock stops its retries; an acquire already sent is
+// waited for (up to the client timeout) and a grant it brings is released at
+// once; if an acquire's outcome stayed unknown, `run` asks the lock's status
+// and releases the lock if it holds it. (Without that, a grant that arrived
+// after the signal would stay held for its whole TTL.)
 #pragma once
 
 #include <cstdint>

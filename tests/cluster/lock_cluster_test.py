@@ -14,9 +14,20 @@ TEST is one of:
                  command's exit code.
   run_lost       `run` stops its command (exit 3) before the lease can have
                  expired when the cluster loses its quorum.
+  run_signal_acquiring
+                 SIGTERM reaches `run` while its acquire is granted but the
+                 reply is held back (by a proxy between `run` and the
+                 replicas): `run` waits for it, releases the grant, exits 143,
+                 and the lock is free at once; likewise when the held-back
+                 acquire ends with an unknown outcome (found with `status`).
   election       three synod-election-worker processes: exactly one runs the
                  job; a SIGSTOP'd leader is replaced and its late work is fenced
                  off; a kill -9'd leader is replaced; terms' tokens increase.
+  election_same_id
+                 a leading worker is SIGSTOP'd and a second worker with the
+                 same --id started (a supervisor's replacement): the second
+                 waits for the term to end and leads with a higher token, and
+                 the store refuses the first one's token.
   restart        every replica is kill -9'd and restarted: the replayed log
                  gives the same holder and token, the lease still ends on time,
                  and the next grant's token continues the counter.
@@ -378,6 +389,214 @@ def test_election(args):
             store.stop()
 
 
+def test_election_same_id(args):
+    ttl = int(scaled(1000))
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        store = Store(args.store)
+        workers = []
+        try:
+            first = Worker(args, cluster, store, "w", ttl)
+            workers.append(first)
+            wait_until(first.leading, scaled(15), "the first worker to lead")
+            token1 = first.terms()[-1]
+            wait_until(lambda: any(l.endswith("token=%d ok" % token1) for l in first.snapshot()),
+                       scaled(10), "the first worker's job to run")
+            # It hangs (paused); a supervisor starts a replacement under the same id.
+            os.kill(first.proc.pid, signal.SIGSTOP)
+            paused_lines = len(first.snapshot())
+            try:
+                second = Worker(args, cluster, store, "w", ttl)
+                workers.append(second)
+                wait_until(second.leading, scaled(15), "the replacement to lead")
+                token2 = second.terms()[-1]
+                # Same id, yet another owner: a new term with a higher token, not
+                # the paused worker's term handed over.
+                assert token2 > token1, (token1, token2, first.snapshot(), second.snapshot())
+                wait_until(lambda: any(l.endswith("token=%d ok" % token2)
+                                       for l in second.snapshot()), scaled(10),
+                           "the replacement's job to run")
+            finally:
+                os.kill(first.proc.pid, signal.SIGCONT)
+            wait_until(lambda: any(l.startswith("lost") for l in first.snapshot()[paused_lines:]),
+                       scaled(10), "the resumed worker to notice it lost")
+            late = [l for l in first.snapshot()[paused_lines:] if l.startswith("job")]
+            assert all("rejected" in l for l in late), late
+            # A write with the paused worker's token is refused by the store.
+            code, out = store.write("leader", token1, "late from the paused worker")
+            assert code == 1 and out.startswith("rejected: token %d is older than " % token1), \
+                (code, out)
+            writers = {}
+            for w in workers:
+                for l in w.snapshot():
+                    if l.startswith("job") and l.endswith(" ok"):
+                        writers.setdefault(l.split()[2], set()).add(w)
+            assert all(len(ws) == 1 for ws in writers.values()), writers
+            print("same id 'w': paused worker token %d, replacement token %d; late jobs %r; "
+                  "store: %s" % (token1, token2, late, out))
+        finally:
+            for w in workers:
+                if w.proc.poll() is None:
+                    os.kill(w.proc.pid, signal.SIGCONT)
+                    w.proc.kill()
+                    w.proc.wait()
+            store.stop()
+
+
+class HoldingProxy:
+    """A TCP forwarder on 127.0.0.1 in front of every replica of `cluster`
+    (`members` names it in place of the replicas). While held, no reply
+    (replica-to-client byte) passes; release() lets them all through in order.
+    Requests always pass, so a held command is applied but not answered."""
+
+    def __init__(self, cluster):
+        self.cond = threading.Condition()
+        self.holding = False
+        self.closed = False
+        self.sockets = []
+        self.listeners = []
+        members = []
+        for r in cluster.replicas:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            self.listeners.append(listener)
+            members.append("%d=127.0.0.1:%d" % (r.id, listener.getsockname()[1]))
+            threading.Thread(target=self._accept, args=(listener, r.port), daemon=True).start()
+        self.members = ",".join(members)
+
+    def _accept(self, listener, port):
+        while True:
+            try:
+                down, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
+                up.settimeout(None)
+            except OSError:
+                down.close()
+                continue
+            for s in (down, up):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.cond:
+                self.sockets += [down, up]
+            threading.Thread(target=self._pump, args=(down, up, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down, True), daemon=True).start()
+
+    def _pump(self, src, dst, replies):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if replies:
+                    with self.cond:
+                        while self.holding and not self.closed:
+                            self.cond.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def hold(self):
+        with self.cond:
+            self.holding = True
+
+    def release(self):
+        with self.cond:
+            self.holding = False
+            self.cond.notify_all()
+
+    def close(self):
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+            for s in self.listeners + self.sockets:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+class Lines:
+    """Collects a pipe's lines in a thread."""
+
+    def __init__(self, pipe):
+        self.lines = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, args=(pipe,), daemon=True).start()
+
+    def _read(self, pipe):
+        for line in pipe:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def has(self, text):
+        with self.lock:
+            return any(text in l for l in self.lines)
+
+    def all(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+
+def test_run_signal_acquiring(args):
+    ttl = int(scaled(30000))  # run's lease: left to expire, it would outlast the test
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        proxy = HoldingProxy(cluster)
+        try:
+            for owner, unknown in (("R1", False), ("R2", True)):
+                code, out, _ = cluster.client("acquire", "job", "--owner", "X", "--ttl", str(ttl))
+                assert code == 0, (code, out)
+                token_x = token_of(out)
+                marker = os.path.join(cluster.root, "started-" + owner)
+                proc = subprocess.Popen(
+                    [args.lock, "run", "job", "--ttl", str(ttl), "--owner", owner, "--members",
+                     proxy.members, "--timeout", str(int(scaled(2000))), "--", "touch", marker],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                cluster.started_pids.add(proc.pid)
+                err = Lines(proc.stderr)
+                wait_until(lambda: err.has("held owner=X"), scaled(10), "run to wait for X")
+                # From now on run's acquire is applied but not answered.
+                proxy.hold()
+                code, out, _ = cluster.client("release", "job", "--owner", "X", "--token",
+                                              str(token_x))
+                assert code == 0, (code, out)
+
+                def held_by_run():
+                    c, o, _ = cluster.client("status", "job")
+                    return o if c == 0 and o.startswith("held owner=%s " % owner) else None
+                held = wait_until(held_by_run, scaled(15), "run's acquire to be granted")
+                proc.send_signal(signal.SIGTERM)
+                wait_until(lambda: err.has("signal 15: stopping"), scaled(10),
+                           "run to take the signal")
+                if unknown:  # the acquire times out in run: it asks `status` instead
+                    wait_until(lambda: err.has("outcome is unknown"), scaled(15),
+                               "run's acquire to time out")
+                proxy.release()
+                proc.wait(timeout=scaled(20))
+                exited = time.monotonic()
+                code, out, _ = cluster.client("status", "job")
+                assert proc.returncode == 143, (proc.returncode, err.all())
+                assert (code, out.strip()) == (0, "free"), \
+                    ("run exited but left its grant held", held, out, err.all())
+                assert not os.path.exists(marker), "the command ran after the signal"
+                print("%s: granted (%s) with the reply held back, SIGTERM, %s; lock free "
+                      "%.2f s after run exited (ttl %.0f s)" %
+                      (owner, held.strip(), "outcome unknown" if unknown else "reply let through",
+                       time.monotonic() - exited, ttl / 1000.0))
+        finally:
+            proxy.close()
+
+
 def test_restart(args):
     ttl = int(scaled(4000))
     with Cluster(args.lock) as cluster:
@@ -413,6 +632,8 @@ def test_restart(args):
 TESTS = {
     "restart": test_restart,
     "election": test_election,
+    "election_same_id": test_election_same_id,
+    "run_signal_acquiring": test_run_signal_acquiring,
     "paused_holder": test_paused_holder,
     "killed_holder": test_killed_holder,
     "run_ok": test_run_ok,
