@@ -237,7 +237,8 @@ class Runner {
     // where SIGKILL is due anyway (Watch enforces it).
   }
 
-  // Releases the lock, then finishes with `code` whatever the answer.
+  // Releases the lock, then finishes with `code` whatever the answer (with
+  // 128 + N instead if signal N came meanwhile).
   void Release(int code) {
     releasing_ = true;
     client_.Execute(LockStateMachine::ReleaseCommand(options_.name, options_.owner, token_),
@@ -249,7 +250,7 @@ class Runner {
                                                                                   : result.error)
                              << "); the lease ends by itself\n";
                       }
-                      Finish(code);
+                      Finish(interrupted_by_ ? 128 + interrupted_by_ : code);
                     });
   }
 

@@ -1,7 +1,8 @@
 // `synod-lock run`: runs a command while holding a replicated lock, like
 // `consul lock`.
 //
-// It acquires the lock (retrying while another owner holds it), starts the
+// It acquires the lock (retrying while another owner holds it, which it logs
+// once: "synod-lock: NAME held owner=O ...; waiting"), starts the
 // command in its own process group with the fencing token in the environment
 // variable SYNOD_FENCING_TOKEN, and renews every ttl/3. Its own view of the
 // lease is measured on its monotonic clock from the *send* time of the last

@@ -20,6 +20,10 @@ TEST is one of:
                  replicas): `run` waits for it, releases the grant, exits 143,
                  and the lock is free at once; likewise when the held-back
                  acquire ends with an unknown outcome (found with `status`).
+  run_signal_releasing
+                 SIGTERM reaches `run` after its command ended, while its
+                 release is in flight (held back by the proxy): `run` waits
+                 for the answer before it exits 143, and the lock is free.
   election       three synod-election-worker processes: exactly one runs the
                  job; a SIGSTOP'd leader is replaced and its late work is fenced
                  off; a kill -9'd leader is replaced; terms' tokens increase.
@@ -40,6 +44,7 @@ import argparse
 import os
 import random
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -446,13 +451,17 @@ def test_election_same_id(args):
 
 class HoldingProxy:
     """A TCP forwarder on 127.0.0.1 in front of every replica of `cluster`
-    (`members` names it in place of the replicas). While held, no reply
-    (replica-to-client byte) passes; release() lets them all through in order.
-    Requests always pass, so a held command is applied but not answered."""
+    (`members` names it in place of the replicas). hold() stops replies
+    (replica-to-client bytes), so a command is applied but not answered;
+    hold(requests=True) stops requests too. release() lets them through in
+    order, except requests of a client that has closed its connection
+    meanwhile: those are dropped, as if lost on the way."""
 
     def __init__(self, cluster):
         self.cond = threading.Condition()
         self.holding = False
+        self.holding_requests = False
+        self.held_requests = 0  # request chunks waiting now
         self.closed = False
         self.sockets = []
         self.listeners = []
@@ -485,16 +494,32 @@ class HoldingProxy:
             threading.Thread(target=self._pump, args=(down, up, False), daemon=True).start()
             threading.Thread(target=self._pump, args=(up, down, True), daemon=True).start()
 
+    @staticmethod
+    def _closed(sock):
+        """True if the peer of `sock` has closed (EOF or reset is pending)."""
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _pump(self, src, dst, replies):
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                if replies:
-                    with self.cond:
+                with self.cond:
+                    if replies:
                         while self.holding and not self.closed:
                             self.cond.wait()
+                    elif self.holding_requests:
+                        self.held_requests += 1
+                        while self.holding_requests and not self.closed:
+                            self.cond.wait()
+                        self.held_requests -= 1
+                        if self._closed(src):
+                            break  # its client is gone: the request is lost
                 dst.sendall(data)
         except OSError:
             pass
@@ -504,13 +529,19 @@ class HoldingProxy:
             except OSError:
                 pass
 
-    def hold(self):
+    def hold(self, requests=False):
         with self.cond:
             self.holding = True
+            self.holding_requests = requests
+
+    def waiting_requests(self):
+        with self.cond:
+            return self.held_requests
 
     def release(self):
         with self.cond:
             self.holding = False
+            self.holding_requests = False
             self.cond.notify_all()
 
     def close(self):
@@ -597,6 +628,40 @@ def test_run_signal_acquiring(args):
             proxy.close()
 
 
+def test_run_signal_releasing(args):
+    ttl = int(scaled(30000))  # left to expire, the lease would outlast the test
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        proxy = HoldingProxy(cluster)
+        try:
+            go = os.path.join(cluster.root, "go")
+            proc = subprocess.Popen(
+                [args.lock, "run", "job", "--ttl", str(ttl), "--owner", "R", "--members",
+                 proxy.members, "--timeout", str(int(scaled(5000))), "--", "sh", "-c",
+                 "while [ ! -e %s ]; do sleep 0.02; done" % go],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            cluster.started_pids.add(proc.pid)
+            err = Lines(proc.stderr)
+            wait_until(lambda: err.has("acquired job"), scaled(10), "run to start its command")
+            proxy.hold(requests=True)
+            open(go, "w").close()  # the command ends; run sends its release
+            wait_until(lambda: proxy.waiting_requests() > 0, scaled(10), "run's release")
+            proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: err.has("signal 15: stopping"), scaled(10),
+                       "run to take the signal")
+            proxy.release()
+            proc.wait(timeout=scaled(20))
+            code, out, _ = cluster.client("status", "job")
+            assert proc.returncode == 143, (proc.returncode, err.all())
+            assert (code, out.strip()) == (0, "free"), \
+                ("run exited before its release was answered", out, err.all())
+            print("SIGTERM while the release was in flight: run waited for it, exit 143, "
+                  "lock free")
+        finally:
+            proxy.close()
+
+
 def test_restart(args):
     ttl = int(scaled(4000))
     with Cluster(args.lock) as cluster:
@@ -634,6 +699,7 @@ TESTS = {
     "election": test_election,
     "election_same_id": test_election_same_id,
     "run_signal_acquiring": test_run_signal_acquiring,
+    "run_signal_releasing": test_run_signal_releasing,
     "paused_holder": test_paused_holder,
     "killed_holder": test_killed_holder,
     "run_ok": test_run_ok,
