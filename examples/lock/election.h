@@ -68,6 +68,10 @@ class Election {
                 std::function<void(const std::string& reason)> lost);
   // Stops campaigning and, if leading, releases the lock; `done` afterwards
   // (also if the release could not be confirmed: the lease then just ends).
+  // Not leading, it first waits for an acquire in flight and releases the
+  // grant it brings; if an acquire's outcome stayed unknown, it asks who
+  // leads and releases the lock if one of this object's owner names holds it.
+  // Call it once.
   void Resign(std::function<void()> done);
   // Asks the log who leads: the leader, or nullopt if nobody (or no answer:
   // `ok` false).
@@ -91,6 +95,13 @@ class Election {
   void Watch();
   // Ends the current term, reports `reason`, and campaigns on if campaigning.
   void Lose(const std::string& reason);
+  // Resigning with no term and no acquire in flight: releases a grant an
+  // unknown acquire may have won (found with Observe), then FinishResign.
+  void ReleaseStrayGrant();
+  // Releases `owner`'s grant `token`, then FinishResign whatever the answer.
+  void ReleaseThenFinishResign(const std::string& owner, uint64_t token);
+  // Calls Resign's `done` (once).
+  void FinishResign();
 
   node::Client& client_;
   ElectionOptions options_;
@@ -106,6 +117,9 @@ class Election {
   bool leading_ = false;
   uint64_t campaign_ = 0;  // N in the owner name; bumped per campaign/term
   uint64_t token_ = 0;
+  bool acquiring_ = false;             // an acquire is in flight
+  bool acquire_unknown_ = false;       // some acquire's outcome stayed unknown
+  std::function<void()> resign_done_;  // set while resigning
   std::chrono::steady_clock::time_point last_ok_send_;
   // Guards callbacks of the client that may outlive this object's interest.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

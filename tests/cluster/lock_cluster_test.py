@@ -32,6 +32,10 @@ TEST is one of:
                  same --id started (a supervisor's replacement): the second
                  waits for the term to end and leads with a higher token, and
                  the store refuses the first one's token.
+  election_resign_acquiring
+                 SIGTERM reaches a worker while its acquire is granted but the
+                 reply is held back by the proxy: it resigns by releasing that
+                 grant, exits 0, and the lock is free at once.
   restart        every replica is kill -9'd and restarted: the replayed log
                  gives the same holder and token, the lease still ends on time,
                  and the next grant's token continues the counter.
@@ -297,10 +301,10 @@ def test_renew_race(args):
 class Worker:
     """A synod-election-worker whose stdout lines are collected."""
 
-    def __init__(self, args, cluster, store, wid, ttl):
+    def __init__(self, args, cluster, store, wid, ttl, members=None):
         self.id = wid
         self.proc = subprocess.Popen(
-            [args.worker, "--id", wid, "--members", cluster.members, "--store-port",
+            [args.worker, "--id", wid, "--members", members or cluster.members, "--store-port",
              str(store.port), "--ttl", str(ttl), "--every", "100", "--timeout",
              str(int(scaled(2000)))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True)
@@ -662,6 +666,52 @@ def test_run_signal_releasing(args):
             proxy.close()
 
 
+def test_election_resign_acquiring(args):
+    ttl = int(scaled(30000))  # left to expire, the lease would outlast the test
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        store = Store(args.store)
+        proxy = HoldingProxy(cluster)
+        worker = None
+        try:
+            code, out, _ = cluster.client("acquire", "leader", "--owner", "X", "--ttl", str(ttl))
+            assert code == 0, (code, out)
+            token_x = token_of(out)
+            worker = Worker(args, cluster, store, "w", ttl, members=proxy.members)
+            wait_until(lambda: "leader X token=%d" % token_x in worker.snapshot(), scaled(10),
+                       "the worker to see X lead")
+            # From now on the worker's acquire is applied but not answered.
+            proxy.hold()
+            code, out, _ = cluster.client("release", "leader", "--owner", "X", "--token",
+                                          str(token_x))
+            assert code == 0, (code, out)
+
+            def held_by_worker():
+                c, o, _ = cluster.client("status", "leader")
+                return o if c == 0 and o.startswith("held owner=w.") else None
+            held = wait_until(held_by_worker, scaled(15), "the worker's acquire to be granted")
+            worker.proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: "resigning" in worker.snapshot(), scaled(10),
+                       "the worker to take the signal")
+            proxy.release()
+            worker.proc.wait(timeout=scaled(20))
+            code, out, _ = cluster.client("status", "leader")
+            assert worker.proc.returncode == 0, (worker.proc.returncode, worker.snapshot())
+            assert (code, out.strip()) == (0, "free"), \
+                ("the worker exited but left its grant held", held, out, worker.snapshot())
+            assert not any(l.startswith(("elected", "job")) for l in worker.snapshot()), \
+                worker.snapshot()
+            print("worker granted (%s) with the reply held back, SIGTERM: resigned, lock free" %
+                  held.strip())
+        finally:
+            if worker and worker.proc.poll() is None:
+                worker.proc.kill()
+                worker.proc.wait()
+            proxy.close()
+            store.stop()
+
+
 def test_restart(args):
     ttl = int(scaled(4000))
     with Cluster(args.lock) as cluster:
@@ -698,6 +748,7 @@ TESTS = {
     "restart": test_restart,
     "election": test_election,
     "election_same_id": test_election_same_id,
+    "election_resign_acquiring": test_election_resign_acquiring,
     "run_signal_acquiring": test_run_signal_acquiring,
     "run_signal_releasing": test_run_signal_releasing,
     "paused_holder": test_paused_holder,
