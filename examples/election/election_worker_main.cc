@@ -7,14 +7,19 @@
 //                         [--election NAME] [--ttl MS] [--every MS] [--timeout MS]
 //
 // Prints one line per event on stdout:
+//   "leader OWNER token=T" | "leader none" | "leader unknown"
+//                                           first: who led when it started
+//                                           (then it campaigns)
 //   "elected token=T"                       this worker leads, term T
 //   "job N token=T ok"                      job run N written to the store
 //   "job N token=T rejected: older than H"  the store fenced it off
 //   "job N token=T unknown"                 no reply from the store
 //   "lost: REASON"                          leadership ended (campaigns again)
+//   "resigning"                             SIGTERM/SIGINT taken (see below)
 // Before writing, the job checks that the lease is still ours; a write that a
 // pause delays past that check is what the store's fencing catches. SIGTERM
-// or SIGINT resigns (releasing the lock) and exits 0; usage errors exit 64.
+// or SIGINT resigns (releasing the lock, also one that an acquire in flight
+// wins) and exits 0; usage errors exit 64.
 #include <signal.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -61,8 +66,11 @@ int main(int argc, char** argv) {
   if (!flags->positional.empty()) return Fail("no positional arguments expected");
   synod::examples::ElectionOptions options;
   options.candidate = flags->Get("--id");
-  if (options.candidate.size() > 100 || !LockStateMachine::ValidName(options.candidate)) {
-    return Fail("--id W is required (1..100 printable characters, no spaces)");
+  if (options.candidate.size() > synod::examples::Election::kMaxCandidateLength ||
+      !LockStateMachine::ValidName(options.candidate)) {
+    return Fail("--id W is required (1.." +
+                std::to_string(synod::examples::Election::kMaxCandidateLength) +
+                " printable characters, no spaces)");
   }
   options.name = flags->Get("--election").empty() ? "leader" : flags->Get("--election");
   if (!LockStateMachine::ValidName(options.name)) return Fail("bad --election name");
@@ -118,17 +126,26 @@ int main(int argc, char** argv) {
         schedule_job();
       });
     };
-    election.Campaign(
-        [&](uint64_t token) {
-          Say("elected token=" + std::to_string(token));
-          schedule_job();
-        },
-        [&](const std::string& reason) {
-          job_timer.cancel();
-          Say("lost: " + reason);
-        });
+    bool resigning = false;
+    election.Observe([&](bool ok, std::optional<synod::examples::ElectionLeader> leader) {
+      Say(!ok      ? "leader unknown"
+          : leader ? "leader " + leader->owner + " token=" + std::to_string(leader->token)
+                   : "leader none");
+      if (resigning) return;
+      election.Campaign(
+          [&](uint64_t token) {
+            Say("elected token=" + std::to_string(token));
+            schedule_job();
+          },
+          [&](const std::string& reason) {
+            job_timer.cancel();
+            Say("lost: " + reason);
+          });
+    });
     signals.async_wait([&](const boost::system::error_code& error, int) {
       if (error) return;
+      resigning = true;
+      Say("resigning");
       job_timer.cancel();
       election.Resign([&] { finished = true; });
     });

@@ -6,6 +6,7 @@
 
 #include "examples/lock/lock_result.h"
 #include "examples/lock/lock_state_machine.h"
+#include "examples/lock/owner_name.h"
 
 namespace synod::examples {
 
@@ -15,6 +16,10 @@ using Clock = std::chrono::steady_clock;
 Election::Election(transport::EventLoop& loop, node::Client& client, ElectionOptions options)
     : client_(client),
       options_(std::move(options)),
+      // Room left for TAG in an owner name: the candidate, two dots and N
+      // (a uint64_t, at most 20 digits).
+      tag_(UniqueOwnerName(LockStateMachine::kMaxNameLength -
+                           std::min(options_.candidate.size(), kMaxCandidateLength) - 2 - 20)),
       ttl_(milliseconds(options_.ttl_ms)),
       margin_(std::max<milliseconds>(ttl_ / 5, milliseconds(20))),
       renew_(loop.io()),
@@ -23,7 +28,9 @@ Election::Election(transport::EventLoop& loop, node::Client& client, ElectionOpt
 
 Election::~Election() { *alive_ = false; }
 
-std::string Election::Owner() const { return options_.candidate + "." + std::to_string(campaign_); }
+std::string Election::Owner() const {
+  return options_.candidate + "." + tag_ + "." + std::to_string(campaign_);
+}
 
 bool Election::leading() const { return leading_ && Clock::now() < last_ok_send_ + ttl_ - margin_; }
 
@@ -41,24 +48,37 @@ void Election::Acquire() {
   Clock::time_point sent = Clock::now();
   uint64_t campaign = campaign_;
   std::weak_ptr<bool> alive = alive_;
-  client_.Execute(LockStateMachine::AcquireCommand(options_.name, Owner(), options_.ttl_ms),
-                  [this, alive, sent, campaign](node::ClientResult result) {
-                    if (alive.expired() || !campaigning_ || leading_ || campaign != campaign_)
-                      return;
-                    if (result.status == node::ClientResult::Status::kOk &&
-                        ResultIs(result.result, "granted")) {
-                      token_ = ResultNumber(result.result, "token").value_or(0);
-                      last_ok_send_ = sent;
-                      leading_ = true;
-                      ScheduleRenew();
-                      Watch();
-                      if (elected_) elected_(token_);
-                      return;
-                    }
-                    // Held by another candidate, or no answer: try again (an unknown
-                    // acquire retried under the same owner name returns the same grant).
-                    RetryAcquire();
-                  });
+  acquiring_ = true;
+  client_.Execute(
+      LockStateMachine::AcquireCommand(options_.name, Owner(), options_.ttl_ms),
+      [this, alive, sent, campaign, owner = Owner()](node::ClientResult result) {
+        if (alive.expired()) return;
+        acquiring_ = false;
+        bool granted =
+            result.status == node::ClientResult::Status::kOk && ResultIs(result.result, "granted");
+        if (result.status == node::ClientResult::Status::kUnknown) acquire_unknown_ = true;
+        if (resign_done_) {  // resigned while this acquire was in flight
+          if (granted) {
+            ReleaseThenFinishResign(owner, ResultNumber(result.result, "token").value_or(0));
+          } else {
+            ReleaseStrayGrant();
+          }
+          return;
+        }
+        if (!campaigning_ || leading_ || campaign != campaign_) return;
+        if (granted) {
+          token_ = ResultNumber(result.result, "token").value_or(0);
+          last_ok_send_ = sent;
+          leading_ = true;
+          ScheduleRenew();
+          Watch();
+          if (elected_) elected_(token_);
+          return;
+        }
+        // Held by another candidate, or no answer: try again (an unknown
+        // acquire retried under the same owner name returns the same grant).
+        RetryAcquire();
+      });
 }
 
 void Election::RetryAcquire() {
@@ -117,9 +137,11 @@ void Election::Lose(const std::string& reason) {
 void Election::Resign(std::function<void()> done) {
   campaigning_ = false;
   retry_.cancel();
+  resign_done_ = std::move(done);
   if (!leading_) {
     ++campaign_;
-    done();
+    // An acquire in flight may still be granted: its answer decides (Acquire).
+    if (!acquiring_) ReleaseStrayGrant();
     return;
   }
   leading_ = false;
@@ -127,11 +149,36 @@ void Election::Resign(std::function<void()> done) {
   watch_.cancel();
   std::string owner = Owner();
   ++campaign_;
+  ReleaseThenFinishResign(owner, token_);
+}
+
+void Election::ReleaseStrayGrant() {
+  if (!acquire_unknown_) {
+    FinishResign();
+    return;
+  }
+  std::string ours = options_.candidate + "." + tag_ + ".";
+  Observe([this, ours](bool ok, std::optional<ElectionLeader> leader) {
+    if (ok && leader && leader->owner.rfind(ours, 0) == 0) {
+      ReleaseThenFinishResign(leader->owner, leader->token);
+    } else {
+      FinishResign();
+    }
+  });
+}
+
+void Election::ReleaseThenFinishResign(const std::string& owner, uint64_t token) {
   std::weak_ptr<bool> alive = alive_;
-  client_.Execute(LockStateMachine::ReleaseCommand(options_.name, owner, token_),
-                  [alive, done = std::move(done)](node::ClientResult) {
-                    if (!alive.expired()) done();
+  client_.Execute(LockStateMachine::ReleaseCommand(options_.name, owner, token),
+                  [this, alive](node::ClientResult) {
+                    if (!alive.expired()) FinishResign();
                   });
+}
+
+void Election::FinishResign() {
+  std::function<void()> done = std::move(resign_done_);
+  resign_done_ = nullptr;
+  if (done) done();
 }
 
 void Election::Observe(std::function<void(bool, std::optional<ElectionLeader>)> done) {

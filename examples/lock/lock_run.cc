@@ -49,9 +49,13 @@ class Runner {
           interrupted_by_ = signal;
           if (child_ > 0) {
             StopChild();
-          } else {
-            Finish(128 + signal);
+          } else if (!releasing_) {
+            // Still acquiring: no new attempt, but an acquire already sent may
+            // yet be granted; that grant must be released, not left to its TTL.
+            retry_.cancel();
+            if (!acquiring_) StopAcquiring();
           }
+          // While releasing: Release finishes once the lock has answered.
         });
     Acquire();
   }
@@ -62,25 +66,42 @@ class Runner {
   int exit_code() const { return *exit_code_; }
 
  private:
-  // Sends one acquire; starts the child on a grant, otherwise retries.
+  // Sends one acquire; starts the child on a grant, otherwise retries. After
+  // a signal, releases a grant instead, or gives up (StopAcquiring).
   void Acquire() {
     Clock::time_point sent = Clock::now();
+    acquiring_ = true;
     client_.Execute(
         LockStateMachine::AcquireCommand(options_.name, options_.owner, options_.ttl_ms),
         [this, sent](node::ClientResult result) {
-          if (done() || interrupted_by_) return;
-          if (result.status == node::ClientResult::Status::kOk) {
-            if (ResultIs(result.result, "granted")) {
-              token_ = ResultNumber(result.result, "token").value_or(0);
-              last_ok_send_ = sent;
-              StartChild();
+          acquiring_ = false;
+          if (done()) return;
+          bool ok = result.status == node::ClientResult::Status::kOk;
+          if (result.status == node::ClientResult::Status::kUnknown) acquire_unknown_ = true;
+          if (ok && ResultIs(result.result, "granted")) {
+            token_ = ResultNumber(result.result, "token").value_or(0);
+            if (interrupted_by_) {
+              log_ << "synod-lock: acquired " << options_.name << " token=" << token_
+                   << " after the signal; releasing it\n";
+              Release(128 + interrupted_by_);
               return;
             }
-            if (!ResultIs(result.result, "held")) {
-              log_ << "synod-lock: " << result.result << "\n";
-              Finish(node::kExitFailed);
-              return;
-            }
+            last_ok_send_ = sent;
+            StartChild();
+            return;
+          }
+          if (interrupted_by_) {
+            StopAcquiring();
+            return;
+          }
+          if (ok && !ResultIs(result.result, "held")) {
+            log_ << "synod-lock: " << result.result << "\n";
+            Finish(node::kExitFailed);
+            return;
+          }
+          if (ok && !said_waiting_) {
+            said_waiting_ = true;
+            log_ << "synod-lock: " << options_.name << " " << result.result << "; waiting\n";
           }
           // Held by someone else, or no answer (an unknown acquire
           // is simply retried: the same owner re-acquiring gets
@@ -89,12 +110,38 @@ class Runner {
         });
   }
 
+  // After a signal, with no acquire in flight and no grant in hand: exits
+  // 128 + N, first releasing the lock if an acquire whose outcome stayed
+  // unknown turns out to have been granted (asked with `status`).
+  void StopAcquiring() {
+    if (!acquire_unknown_) {
+      Finish(128 + interrupted_by_);
+      return;
+    }
+    log_ << "synod-lock: an acquire's outcome is unknown; asking whether we hold " << options_.name
+         << "\n";
+    client_.Execute(
+        LockStateMachine::StatusCommand(options_.name), [this](node::ClientResult result) {
+          if (done()) return;
+          if (result.status != node::ClientResult::Status::kOk) {
+            log_ << "synod-lock: no answer (" << result.error
+                 << "); a lease we may hold ends by itself\n";
+          } else if (ResultIs(result.result, "held") &&
+                     result.result.find(" owner=" + options_.owner + " ") != std::string::npos) {
+            token_ = ResultNumber(result.result, "token").value_or(0);
+            Release(128 + interrupted_by_);
+            return;
+          }
+          Finish(128 + interrupted_by_);
+        });
+  }
+
   // Acquires again after clamp(ttl/4, 50 ms, 1 s).
   void RetryAcquire() {
     milliseconds pause = std::clamp<milliseconds>(ttl_ / 4, milliseconds(50), milliseconds(1000));
     retry_.expires_after(pause);
     retry_.async_wait([this, alive = Alive()](const boost::system::error_code& error) {
-      if (!error && alive.lock() && !done()) Acquire();
+      if (!error && alive.lock() && !done() && !interrupted_by_) Acquire();
     });
   }
 
@@ -190,8 +237,10 @@ class Runner {
     // where SIGKILL is due anyway (Watch enforces it).
   }
 
-  // Releases the lock, then finishes with `code` whatever the answer.
+  // Releases the lock, then finishes with `code` whatever the answer (with
+  // 128 + N instead if signal N came meanwhile).
   void Release(int code) {
+    releasing_ = true;
     client_.Execute(LockStateMachine::ReleaseCommand(options_.name, options_.owner, token_),
                     [this, code](node::ClientResult result) {
                       if (result.status != node::ClientResult::Status::kOk ||
@@ -201,7 +250,7 @@ class Runner {
                                                                                   : result.error)
                              << "); the lease ends by itself\n";
                       }
-                      Finish(code);
+                      Finish(interrupted_by_ ? 128 + interrupted_by_ : code);
                     });
   }
 
@@ -235,7 +284,11 @@ class Runner {
   bool stopping_ = false;
   bool killed_ = false;
   bool lost_ = false;
-  int interrupted_by_ = 0;
+  bool acquiring_ = false;        // an acquire is in flight
+  bool acquire_unknown_ = false;  // some acquire's outcome stayed unknown
+  bool said_waiting_ = false;     // "held ...; waiting" was logged
+  bool releasing_ = false;        // a release is in flight; Finish follows it
+  int interrupted_by_ = 0;        // the SIGINT/SIGTERM received, 0 if none
   std::optional<int> exit_code_;
 };
 

@@ -1,7 +1,8 @@
 // `synod-lock run`: runs a command while holding a replicated lock, like
 // `consul lock`.
 //
-// It acquires the lock (retrying while another owner holds it), starts the
+// It acquires the lock (retrying while another owner holds it, which it logs
+// once: "synod-lock: NAME held owner=O ...; waiting"), starts the
 // command in its own process group with the fencing token in the environment
 // variable SYNOD_FENCING_TOKEN, and renews every ttl/3. Its own view of the
 // lease is measured on its monotonic clock from the *send* time of the last
@@ -13,7 +14,12 @@
 // send + ttl - margin/2, and then exits kExitLockLost. If the command ends on
 // its own, it releases the lock and returns the command's exit code (128 + N
 // if it died of signal N). SIGINT/SIGTERM to `run` stop the command the same
-// way, release the lock and exit 128 + N.
+// way, release the lock and exit 128 + N. A signal that comes while `run` is
+// still waiting for the lock stops its retries; an acquire already sent is
+// waited for (up to the client timeout) and a grant it brings is released at
+// once; if an acquire's outcome stayed unknown, `run` asks the lock's status
+// and releases the lock if it holds it. (Without that, a grant that arrived
+// after the signal would stay held for its whole TTL.)
 #pragma once
 
 #include <cstdint>

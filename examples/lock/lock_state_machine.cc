@@ -127,11 +127,13 @@ std::string LockStateMachine::Release(const std::string& name, const std::string
   if (it == locks_.end() || it->second.owner.empty()) return "error: lock is free";
   Lock& lock = it->second;
   if (lock.owner != owner || lock.last_token != token) return "error: not the holder";
-  bool expired = now >= lock.expires_ms;
+  // Too late: the lock is free already (status says so, any acquire gets the
+  // next token), and the holder must learn that its lease ended before its
+  // release, so this is a refusal, and a refusal changes nothing.
+  if (now >= lock.expires_ms) return "error: lease had already expired";
   lock.owner.clear();
   lock.expires_ms = 0;
   lock.ttl_ms = 0;
-  if (expired) return "error: lease had already expired";
   return "released token=" + std::to_string(token);
 }
 

@@ -17,8 +17,10 @@
 //                              -> "held owner=O token=T remaining=MS"
 //   "renew NAME OWNER TOKEN"   -> "renewed token=T ttl=TTL" | "error: ..."
 //   "release NAME OWNER TOKEN" -> "released token=T" | "error: ..."
+//                                 ("error: lease had already expired" when the
+//                                 lease ended before the release)
 //   "status NAME"              -> "held owner=O token=T remaining=MS" | "free"
-// Bad input returns "error: ..." and changes nothing.
+// Every "error: ..." result (bad input or a refusal) changes nothing.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 // (also release-then-acquire inside one batch), no two owners hold one lock
 // at one log time (seeded random schedules against an independent oracle),
 // expiry is identical on independently fed machines and after a restart from
-// a snapshot, renew after expiry fails, and lagging leader stamps (through the
+// a snapshot, renew and release after expiry are refused and change nothing
+// (as every "error: ..." result), and lagging leader stamps (through the
 // real Applier) never move log time back, so they never revive a lease.
 #include "examples/lock/lock_state_machine.h"
 
@@ -105,11 +106,24 @@ TEST(LockStateMachine, RenewAtOrAfterExpiryFails) {
   EXPECT_EQ(m.Apply("renew a alice 1", At(3997)), "error: lease expired 0 ms ago");
   EXPECT_EQ(m.Apply("renew a alice 1", At(3999)), "error: lease expired 2 ms ago");
   EXPECT_EQ(m.Apply("status a", At(3997)), "free");
-  // An expired holder's release is refused too; the next grant is fresh.
-  EXPECT_EQ(m.Apply("release a alice 1", At(4000)), "error: lease had already expired");
-  EXPECT_EQ(m.Apply("release a alice 1", At(4000)), "error: lock is free");
   EXPECT_EQ(m.Apply("acquire a bob 10", At(4000)), "granted token=2 ttl=10");
   EXPECT_EQ(m.Apply("renew a alice 1", At(4001)), "error: not the holder");
+}
+
+// Releasing a lease that already ended is refused, and like every refusal it
+// changes nothing: the lock was free already, and the next grant is fresh.
+TEST(LockStateMachine, ReleaseAfterExpiryIsRefusedAndChangesNothing) {
+  LockStateMachine m;
+  m.Apply("acquire a alice 1000", At(0));
+  std::string before = Snap(m);
+  EXPECT_EQ(m.Apply("release a alice 1", At(1000)), "error: lease had already expired");
+  EXPECT_EQ(Snap(m), before);
+  EXPECT_EQ(m.Apply("release a alice 1", At(1500)), "error: lease had already expired");
+  EXPECT_EQ(m.Apply("renew a alice 1", At(1500)), "error: lease expired 500 ms ago");
+  EXPECT_EQ(Snap(m), before);
+  EXPECT_EQ(m.Apply("status a", At(1500)), "free");
+  EXPECT_EQ(m.Apply("acquire a bob 10", At(1500)), "granted token=2 ttl=10");
+  EXPECT_EQ(m.Apply("release a alice 1", At(1501)), "error: not the holder");
 }
 
 TEST(LockStateMachine, ExpiredLeaseIsTakenOverWithAHigherToken) {
@@ -205,8 +219,9 @@ std::vector<Step> RandomSchedule(uint64_t seed, int count) {
 
 // Independent oracle built only from results: for every lock, the current
 // lease (owner, token, end). Checks that a grant to another owner never
-// happens while a lease is live, tokens strictly increase per grant, and the
-// machine's `status` agrees with the oracle at every step.
+// happens while a lease is live, tokens strictly increase per grant, the
+// machine's `status` agrees with the oracle at every step, and no "error: ..."
+// result changes the state.
 TEST(LockStateMachine, NoTwoOwnersAtOneLogTimeAndTokensIncrease) {
   for (uint64_t seed = 1; seed <= 50; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -227,7 +242,11 @@ TEST(LockStateMachine, NoTwoOwnersAtOneLogTimeAndTokensIncrease) {
       in >> verb >> lock >> owner >> n;
       Lease& lease = oracle[lock];
       bool live = !lease.owner.empty() && s.time < lease.end;
+      std::string before = Snap(m);
       std::string r = m.Apply(s.command, At(s.time));
+      if (r.rfind("error: ", 0) == 0) {
+        ASSERT_EQ(Snap(m), before) << "'" << s.command << "' -> " << r << " changed the state";
+      }
       if (verb == "acquire") {
         if (Granted(r)) {
           ++grants;
@@ -250,7 +269,7 @@ TEST(LockStateMachine, NoTwoOwnersAtOneLogTimeAndTokensIncrease) {
       } else if (verb == "release") {
         bool mine = !lease.owner.empty() && lease.owner == owner && lease.token == n;
         ASSERT_EQ(r.rfind("released", 0) == 0, mine && live) << r;
-        if (mine) lease = Lease{};
+        if (mine && live) lease = Lease{};
       }
       std::string expect;
       if (!oracle[lock].owner.empty() && s.time < oracle[lock].end) {

@@ -15,8 +15,6 @@
 // the lock, e.g. held, expired, not the holder), 2 unknown outcome, 64 usage;
 // `run` as documented in lock_run.h (its command's code, 3 = lock lost).
 // Diagnostics go to stderr.
-#include <unistd.h>
-
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -24,9 +22,9 @@
 #include "examples/lock/lock_result.h"
 #include "examples/lock/lock_run.h"
 #include "examples/lock/lock_state_machine.h"
+#include "examples/lock/owner_name.h"
 #include "node/cli.h"
 #include "node/client.h"
-#include "node/os_random.h"
 #include "transport/event_loop.h"
 
 namespace {
@@ -164,26 +162,6 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   return Execute(options, payload);
 }
 
-// A default owner for `run`: `<host>-<pid>-<16 hex digits from the OS random source>`: two
-// processes that hold one owner name would both believe they hold the lock, so the name must differ
-// between processes on every host (host and pid alone repeat across hosts that share a name and
-// across containers).
-std::string DefaultOwner() {
-  char host[64] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') std::snprintf(host, 8, "host");
-  char random_hex[17] = {};
-  std::snprintf(random_hex, sizeof(random_hex), "%016llx",
-                static_cast<unsigned long long>(synod::node::OsRandom64()));
-  std::string owner = std::string(host) + "-" + std::to_string(getpid()) + "-" + random_hex;
-  for (char& c : owner) {
-    if (c <= ' ' || c > '~') c = '_';
-  }
-  // Host (< 64) + pid (<= 10 digits) + random (16) + separators always fit:
-  // the random part is never cut off.
-  static_assert(63 + 1 + 10 + 1 + 16 <= LockStateMachine::kMaxNameLength);
-  return owner;
-}
-
 int RunCommand(int argc, char** argv) {
   int separator = -1;
   for (int i = 2; i < argc; ++i) {
@@ -203,7 +181,7 @@ int RunCommand(int argc, char** argv) {
   if (options.name.empty()) return Fail(problem);
   if (!TtlFrom(*flags, options.ttl_ms, problem)) return Fail(problem);
   if (flags->Get("--owner").empty()) {
-    options.owner = DefaultOwner();
+    options.owner = synod::examples::UniqueOwnerName();
   } else if (!OwnerFrom(*flags, options.owner, problem)) {
     return Fail(problem);
   }

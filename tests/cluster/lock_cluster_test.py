@@ -14,9 +14,28 @@ TEST is one of:
                  command's exit code.
   run_lost       `run` stops its command (exit 3) before the lease can have
                  expired when the cluster loses its quorum.
+  run_signal_acquiring
+                 SIGTERM reaches `run` while its acquire is granted but the
+                 reply is held back (by a proxy between `run` and the
+                 replicas): `run` waits for it, releases the grant, exits 143,
+                 and the lock is free at once; likewise when the held-back
+                 acquire ends with an unknown outcome (found with `status`).
+  run_signal_releasing
+                 SIGTERM reaches `run` after its command ended, while its
+                 release is in flight (held back by the proxy): `run` waits
+                 for the answer before it exits 143, and the lock is free.
   election       three synod-election-worker processes: exactly one runs the
                  job; a SIGSTOP'd leader is replaced and its late work is fenced
                  off; a kill -9'd leader is replaced; terms' tokens increase.
+  election_same_id
+                 a leading worker is SIGSTOP'd and a second worker with the
+                 same --id started (a supervisor's replacement): the second
+                 waits for the term to end and leads with a higher token, and
+                 the store refuses the first one's token.
+  election_resign_acquiring
+                 SIGTERM reaches a worker while its acquire is granted but the
+                 reply is held back by the proxy: it resigns by releasing that
+                 grant, exits 0, and the lock is free at once.
   restart        every replica is kill -9'd and restarted: the replayed log
                  gives the same holder and token, the lease still ends on time,
                  and the next grant's token continues the counter.
@@ -29,6 +48,7 @@ import argparse
 import os
 import random
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -281,10 +301,10 @@ def test_renew_race(args):
 class Worker:
     """A synod-election-worker whose stdout lines are collected."""
 
-    def __init__(self, args, cluster, store, wid, ttl):
+    def __init__(self, args, cluster, store, wid, ttl, members=None):
         self.id = wid
         self.proc = subprocess.Popen(
-            [args.worker, "--id", wid, "--members", cluster.members, "--store-port",
+            [args.worker, "--id", wid, "--members", members or cluster.members, "--store-port",
              str(store.port), "--ttl", str(ttl), "--every", "100", "--timeout",
              str(int(scaled(2000)))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True)
@@ -378,6 +398,320 @@ def test_election(args):
             store.stop()
 
 
+def test_election_same_id(args):
+    ttl = int(scaled(1000))
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        store = Store(args.store)
+        workers = []
+        try:
+            first = Worker(args, cluster, store, "w", ttl)
+            workers.append(first)
+            wait_until(first.leading, scaled(15), "the first worker to lead")
+            token1 = first.terms()[-1]
+            wait_until(lambda: any(l.endswith("token=%d ok" % token1) for l in first.snapshot()),
+                       scaled(10), "the first worker's job to run")
+            # It hangs (paused); a supervisor starts a replacement under the same id.
+            os.kill(first.proc.pid, signal.SIGSTOP)
+            paused_lines = len(first.snapshot())
+            try:
+                second = Worker(args, cluster, store, "w", ttl)
+                workers.append(second)
+                wait_until(second.leading, scaled(15), "the replacement to lead")
+                token2 = second.terms()[-1]
+                # Same id, yet another owner: a new term with a higher token, not
+                # the paused worker's term handed over.
+                assert token2 > token1, (token1, token2, first.snapshot(), second.snapshot())
+                wait_until(lambda: any(l.endswith("token=%d ok" % token2)
+                                       for l in second.snapshot()), scaled(10),
+                           "the replacement's job to run")
+            finally:
+                os.kill(first.proc.pid, signal.SIGCONT)
+            wait_until(lambda: any(l.startswith("lost") for l in first.snapshot()[paused_lines:]),
+                       scaled(10), "the resumed worker to notice it lost")
+            late = [l for l in first.snapshot()[paused_lines:] if l.startswith("job")]
+            assert all("rejected" in l for l in late), late
+            # A write with the paused worker's token is refused by the store.
+            code, out = store.write("leader", token1, "late from the paused worker")
+            assert code == 1 and out.startswith("rejected: token %d is older than " % token1), \
+                (code, out)
+            writers = {}
+            for w in workers:
+                for l in w.snapshot():
+                    if l.startswith("job") and l.endswith(" ok"):
+                        writers.setdefault(l.split()[2], set()).add(w)
+            assert all(len(ws) == 1 for ws in writers.values()), writers
+            print("same id 'w': paused worker token %d, replacement token %d; late jobs %r; "
+                  "store: %s" % (token1, token2, late, out))
+        finally:
+            for w in workers:
+                if w.proc.poll() is None:
+                    os.kill(w.proc.pid, signal.SIGCONT)
+                    w.proc.kill()
+                    w.proc.wait()
+            store.stop()
+
+
+class HoldingProxy:
+    """A TCP forwarder on 127.0.0.1 in front of every replica of `cluster`
+    (`members` names it in place of the replicas). hold() stops replies
+    (replica-to-client bytes), so a command is applied but not answered;
+    hold(requests=True) stops requests too. release() lets them through in
+    order, except requests of a client that has closed its connection
+    meanwhile: those are dropped, as if lost on the way."""
+
+    def __init__(self, cluster):
+        self.cond = threading.Condition()
+        self.holding = False
+        self.holding_requests = False
+        self.held_requests = 0  # request chunks waiting now
+        self.closed = False
+        self.sockets = []
+        self.listeners = []
+        members = []
+        for r in cluster.replicas:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            self.listeners.append(listener)
+            members.append("%d=127.0.0.1:%d" % (r.id, listener.getsockname()[1]))
+            threading.Thread(target=self._accept, args=(listener, r.port), daemon=True).start()
+        self.members = ",".join(members)
+
+    def _accept(self, listener, port):
+        while True:
+            try:
+                down, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
+                up.settimeout(None)
+            except OSError:
+                down.close()
+                continue
+            for s in (down, up):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.cond:
+                self.sockets += [down, up]
+            threading.Thread(target=self._pump, args=(down, up, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down, True), daemon=True).start()
+
+    @staticmethod
+    def _closed(sock):
+        """True if the peer of `sock` has closed (EOF or reset is pending)."""
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _pump(self, src, dst, replies):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.cond:
+                    if replies:
+                        while self.holding and not self.closed:
+                            self.cond.wait()
+                    elif self.holding_requests:
+                        self.held_requests += 1
+                        while self.holding_requests and not self.closed:
+                            self.cond.wait()
+                        self.held_requests -= 1
+                        if self._closed(src):
+                            break  # its client is gone: the request is lost
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def hold(self, requests=False):
+        with self.cond:
+            self.holding = True
+            self.holding_requests = requests
+
+    def waiting_requests(self):
+        with self.cond:
+            return self.held_requests
+
+    def release(self):
+        with self.cond:
+            self.holding = False
+            self.holding_requests = False
+            self.cond.notify_all()
+
+    def close(self):
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+            for s in self.listeners + self.sockets:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+class Lines:
+    """Collects a pipe's lines in a thread."""
+
+    def __init__(self, pipe):
+        self.lines = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, args=(pipe,), daemon=True).start()
+
+    def _read(self, pipe):
+        for line in pipe:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def has(self, text):
+        with self.lock:
+            return any(text in l for l in self.lines)
+
+    def all(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+
+def test_run_signal_acquiring(args):
+    ttl = int(scaled(30000))  # run's lease: left to expire, it would outlast the test
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        proxy = HoldingProxy(cluster)
+        try:
+            for owner, unknown in (("R1", False), ("R2", True)):
+                code, out, _ = cluster.client("acquire", "job", "--owner", "X", "--ttl", str(ttl))
+                assert code == 0, (code, out)
+                token_x = token_of(out)
+                marker = os.path.join(cluster.root, "started-" + owner)
+                proc = subprocess.Popen(
+                    [args.lock, "run", "job", "--ttl", str(ttl), "--owner", owner, "--members",
+                     proxy.members, "--timeout", str(int(scaled(2000))), "--", "touch", marker],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                cluster.started_pids.add(proc.pid)
+                err = Lines(proc.stderr)
+                wait_until(lambda: err.has("held owner=X"), scaled(10), "run to wait for X")
+                # From now on run's acquire is applied but not answered.
+                proxy.hold()
+                code, out, _ = cluster.client("release", "job", "--owner", "X", "--token",
+                                              str(token_x))
+                assert code == 0, (code, out)
+
+                def held_by_run():
+                    c, o, _ = cluster.client("status", "job")
+                    return o if c == 0 and o.startswith("held owner=%s " % owner) else None
+                held = wait_until(held_by_run, scaled(15), "run's acquire to be granted")
+                proc.send_signal(signal.SIGTERM)
+                wait_until(lambda: err.has("signal 15: stopping"), scaled(10),
+                           "run to take the signal")
+                if unknown:  # the acquire times out in run: it asks `status` instead
+                    wait_until(lambda: err.has("outcome is unknown"), scaled(15),
+                               "run's acquire to time out")
+                proxy.release()
+                proc.wait(timeout=scaled(20))
+                exited = time.monotonic()
+                code, out, _ = cluster.client("status", "job")
+                assert proc.returncode == 143, (proc.returncode, err.all())
+                assert (code, out.strip()) == (0, "free"), \
+                    ("run exited but left its grant held", held, out, err.all())
+                assert not os.path.exists(marker), "the command ran after the signal"
+                print("%s: granted (%s) with the reply held back, SIGTERM, %s; lock free "
+                      "%.2f s after run exited (ttl %.0f s)" %
+                      (owner, held.strip(), "outcome unknown" if unknown else "reply let through",
+                       time.monotonic() - exited, ttl / 1000.0))
+        finally:
+            proxy.close()
+
+
+def test_run_signal_releasing(args):
+    ttl = int(scaled(30000))  # left to expire, the lease would outlast the test
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        proxy = HoldingProxy(cluster)
+        try:
+            go = os.path.join(cluster.root, "go")
+            proc = subprocess.Popen(
+                [args.lock, "run", "job", "--ttl", str(ttl), "--owner", "R", "--members",
+                 proxy.members, "--timeout", str(int(scaled(5000))), "--", "sh", "-c",
+                 "while [ ! -e %s ]; do sleep 0.02; done" % go],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            cluster.started_pids.add(proc.pid)
+            err = Lines(proc.stderr)
+            wait_until(lambda: err.has("acquired job"), scaled(10), "run to start its command")
+            proxy.hold(requests=True)
+            open(go, "w").close()  # the command ends; run sends its release
+            wait_until(lambda: proxy.waiting_requests() > 0, scaled(10), "run's release")
+            proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: err.has("signal 15: stopping"), scaled(10),
+                       "run to take the signal")
+            proxy.release()
+            proc.wait(timeout=scaled(20))
+            code, out, _ = cluster.client("status", "job")
+            assert proc.returncode == 143, (proc.returncode, err.all())
+            assert (code, out.strip()) == (0, "free"), \
+                ("run exited before its release was answered", out, err.all())
+            print("SIGTERM while the release was in flight: run waited for it, exit 143, "
+                  "lock free")
+        finally:
+            proxy.close()
+
+
+def test_election_resign_acquiring(args):
+    ttl = int(scaled(30000))  # left to expire, the lease would outlast the test
+    with Cluster(args.lock) as cluster:
+        cluster.start_all()
+        cluster.leader()
+        store = Store(args.store)
+        proxy = HoldingProxy(cluster)
+        worker = None
+        try:
+            code, out, _ = cluster.client("acquire", "leader", "--owner", "X", "--ttl", str(ttl))
+            assert code == 0, (code, out)
+            token_x = token_of(out)
+            worker = Worker(args, cluster, store, "w", ttl, members=proxy.members)
+            wait_until(lambda: "leader X token=%d" % token_x in worker.snapshot(), scaled(10),
+                       "the worker to see X lead")
+            # From now on the worker's acquire is applied but not answered.
+            proxy.hold()
+            code, out, _ = cluster.client("release", "leader", "--owner", "X", "--token",
+                                          str(token_x))
+            assert code == 0, (code, out)
+
+            def held_by_worker():
+                c, o, _ = cluster.client("status", "leader")
+                return o if c == 0 and o.startswith("held owner=w.") else None
+            held = wait_until(held_by_worker, scaled(15), "the worker's acquire to be granted")
+            worker.proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: "resigning" in worker.snapshot(), scaled(10),
+                       "the worker to take the signal")
+            proxy.release()
+            worker.proc.wait(timeout=scaled(20))
+            code, out, _ = cluster.client("status", "leader")
+            assert worker.proc.returncode == 0, (worker.proc.returncode, worker.snapshot())
+            assert (code, out.strip()) == (0, "free"), \
+                ("the worker exited but left its grant held", held, out, worker.snapshot())
+            assert not any(l.startswith(("elected", "job")) for l in worker.snapshot()), \
+                worker.snapshot()
+            print("worker granted (%s) with the reply held back, SIGTERM: resigned, lock free" %
+                  held.strip())
+        finally:
+            if worker and worker.proc.poll() is None:
+                worker.proc.kill()
+                worker.proc.wait()
+            proxy.close()
+            store.stop()
+
+
 def test_restart(args):
     ttl = int(scaled(4000))
     with Cluster(args.lock) as cluster:
@@ -413,6 +747,10 @@ def test_restart(args):
 TESTS = {
     "restart": test_restart,
     "election": test_election,
+    "election_same_id": test_election_same_id,
+    "election_resign_acquiring": test_election_resign_acquiring,
+    "run_signal_acquiring": test_run_signal_acquiring,
+    "run_signal_releasing": test_run_signal_releasing,
     "paused_holder": test_paused_holder,
     "killed_holder": test_killed_holder,
     "run_ok": test_run_ok,
