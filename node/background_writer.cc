@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "transport/internal_error.h"
+
 namespace synod::node {
 
 BackgroundWriter::BackgroundWriter(boost::asio::io_context& loop)
@@ -40,7 +42,7 @@ void BackgroundWriter::Run() {
       jobs_.pop_front();
       ++running_;
     }
-    next.first();
+    transport::CallOrExit("the storage thread", next.first);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       --running_;

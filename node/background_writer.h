@@ -4,7 +4,9 @@
 // Ownership: owns its thread; the io_context must outlive the writer.
 // Thread: Submit is called on the loop thread; jobs run in submission order on
 // the worker; completions run on the loop thread. The destructor finishes
-// queued jobs, then joins.
+// queued jobs, then joins. An exception escaping a job ends the process (exit
+// 70, transport/internal_error.h): a write that failed half-way must never be
+// taken for done.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -67,6 +68,19 @@ TEST(BackgroundWriter, IsIdleOnlyWhenNothingIsQueuedOrRunning) {
   ASSERT_TRUE(done);
   while (!writer.Idle() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   EXPECT_TRUE(writer.Idle());
+}
+
+// A job that throws must not pass for a finished write: the process ends.
+TEST(BackgroundWriterDeathTest, AJobThatThrowsEndsTheProcessWithStatus70) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        boost::asio::io_context loop;
+        BackgroundWriter writer(loop);
+        writer.Submit([] { throw std::runtime_error("disk on fire"); }, nullptr);
+      },
+      ::testing::ExitedWithCode(70),
+      "synod: fatal internal error in the storage thread: std::runtime_error: disk on fire");
 }
 
 }  // namespace

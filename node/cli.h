@@ -49,7 +49,8 @@ std::string ServeUsage(const std::string& program);
 
 // Runs `program serve ...` with `machine`: validates flags (kExitUsage with a
 // clear message), serves until SIGTERM/SIGINT (then kExitOk), prints
-// "ready id=I" on stdout once serving; kExitFailed if it cannot start.
+// "ready id=I" on stdout once serving; kExitFailed if it cannot start. An
+// internal failure (an exception out of the replica) exits 70 at once.
 int RunServe(const std::string& program, const CliFlags& flags, statemachine::StateMachine& machine,
              const std::string& usage);
 

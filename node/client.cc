@@ -231,6 +231,15 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       Finish(op, expired);
       return;
     }
+    case transport::OutcomeStatus::kApplyFailed: {
+      // Applied as a failure: definite, whatever earlier attempts did.
+      leader_guess_ = target;
+      ClientResult failed;
+      failed.status = ClientResult::Status::kFailed;
+      failed.error = "the state machine failed the command: " + outcome.result;
+      Finish(op, failed);
+      return;
+    }
     case transport::OutcomeStatus::kError: {
       ClientResult error;
       error.status =

@@ -8,8 +8,10 @@
 // Many commands may be in flight; the transport coalesces them into few calls.
 //
 // Outcomes: kOk; kFailed only when the command surely never took effect (no
-// attempt could have reached a leader that proposed it); otherwise kUnknown —
-// once a command may have been proposed it is never reported as failed.
+// attempt could have reached a leader that proposed it) or when it was
+// applied as a failure (the StateMachine's Apply threw: `error` names the
+// exception's message); otherwise kUnknown — once a command may have been
+// proposed it is never reported as failed unless its failure was applied.
 //
 // Threading: network thread of the EventLoop only; callbacks run there.
 #pragma once

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "paxos/random.h"
@@ -15,7 +16,7 @@ uint64_t OsRandom64() {
   try {
     std::random_device device;
     return (static_cast<uint64_t>(device()) << 32) ^ static_cast<uint64_t>(device());
-  } catch (const std::exception&) {
+  } catch (const std::runtime_error&) {  // no OS source (std::bad_alloc is not caught)
     uint64_t mixed =
         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
         (static_cast<uint64_t>(::getpid()) << 40) ^

@@ -479,10 +479,16 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
                transport::Outcome{transport::OutcomeStatus::kOk, outcome.result, outcome.slot});
         break;
       case statemachine::EnvelopeKind::kCommand: {
-        transport::OutcomeStatus status =
-            outcome.status == statemachine::CommandOutcome::Status::kOk
-                ? transport::OutcomeStatus::kOk
-                : transport::OutcomeStatus::kSessionExpired;
+        transport::OutcomeStatus status = transport::OutcomeStatus::kSessionExpired;
+        if (outcome.status == statemachine::CommandOutcome::Status::kOk) {
+          status = transport::OutcomeStatus::kOk;
+        } else if (outcome.status == statemachine::CommandOutcome::Status::kFailed) {
+          status = transport::OutcomeStatus::kApplyFailed;
+          if (!outcome.duplicate) {
+            logger_->error("slot {}: the state machine's Apply threw on command {}.{}: {}",
+                           outcome.slot, outcome.session, outcome.sequence, outcome.result);
+          }
+        }
         Answer(CommandKey(outcome.session, outcome.sequence),
                transport::Outcome{status, outcome.result, outcome.slot});
         break;

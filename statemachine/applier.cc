@@ -1,14 +1,22 @@
 #include "statemachine/applier.h"
 
+#include <new>
+
 #include "paxos/invariant.h"
 
 namespace synod::statemachine {
 
 namespace {
 
+// Snapshot header magics: SNAP3 stores sessions as SessionEncoding::kWithStatus,
+// SNAP2 (older snapshots, still restored) as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP3";
+constexpr char kMagicResultsOnly[] = "SYNODSNAP2";
+constexpr size_t kMagicSize = 10;
+
 std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_id,
                          const std::string& sessions) {
-  std::string out = "SYNODSNAP2";
+  std::string out = kMagicCurrent;
   for (uint64_t v : {applied, log_time, cluster_id}) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
   }
@@ -60,11 +68,13 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
           outcome.status = CommandOutcome::Status::kSessionExpired;
         } else if (verdict.kind == SessionTable::Verdict::Kind::kDuplicate) {
           outcome.duplicate = true;
+          if (verdict.stored_failed) outcome.status = CommandOutcome::Status::kFailed;
           outcome.result = std::move(verdict.stored_result);
         } else {
-          outcome.result =
-              machine_.Apply(envelope->payload, ApplyContext{entry.slot, log_time_ms_});
-          sessions_.Record(envelope->session, envelope->sequence, outcome.result);
+          bool ok = ApplyCommand(envelope->payload, ApplyContext{entry.slot, log_time_ms_},
+                                 outcome.result);
+          if (!ok) outcome.status = CommandOutcome::Status::kFailed;
+          sessions_.Record(envelope->session, envelope->sequence, outcome.result, !ok);
         }
         break;
       }
@@ -75,6 +85,21 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
   return outcomes;
 }
 
+bool Applier::ApplyCommand(std::string_view payload, const ApplyContext& context,
+                           std::string& result) {
+  try {
+    result = machine_.Apply(payload, context);
+    return true;
+  } catch (const std::bad_alloc&) {
+    throw;  // not a property of the command: replicas may differ
+  } catch (const InvariantViolation&) {
+    throw;  // Synod's own state is corrupt
+  } catch (const std::exception& e) {
+    result = e.what();
+    return false;
+  }
+}
+
 void Applier::Snapshot(SnapshotWriter& out) const {
   out.Write(EncodeHeader(applied_, log_time_ms_, cluster_id_, sessions_.Encode()));
   machine_.Snapshot(out);
@@ -82,18 +107,25 @@ void Applier::Snapshot(SnapshotWriter& out) const {
 
 bool Applier::Restore(SnapshotReader& in) {
   std::string header;
-  constexpr size_t kHeader = 10 + 3 * 8;
-  if (!in.Read(header) || header.size() < kHeader || header.compare(0, 10, "SYNODSNAP2") != 0) {
+  constexpr size_t kHeader = kMagicSize + 3 * 8;
+  if (!in.Read(header) || header.size() < kHeader) return false;
+  SessionEncoding encoding;
+  if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
+    encoding = SessionEncoding::kWithStatus;
+  } else if (header.compare(0, kMagicSize, kMagicResultsOnly) == 0) {
+    encoding = SessionEncoding::kResultsOnly;
+  } else {
     return false;
   }
   uint64_t values[3] = {0, 0, 0};
   for (int v = 0; v < 3; ++v) {
     for (int i = 0; i < 8; ++i) {
-      values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[10 + 8 * v + i])) << (8 * i);
+      values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[kMagicSize + 8 * v + i]))
+                   << (8 * i);
     }
   }
   SessionTable sessions(options_);
-  if (!sessions.Decode(header.substr(kHeader))) return false;
+  if (!sessions.Decode(header.substr(kHeader), encoding)) return false;
   if (!machine_.Restore(in)) return false;
   sessions_ = std::move(sessions);
   applied_ = values[0];

@@ -7,6 +7,15 @@
 // with an in-memory StateMachine a restart rebuilds all three by replaying the
 // chosen log from the last snapshot, so no command is applied twice or
 // skipped. Thread: the replica's loop thread only.
+//
+// Exceptions from StateMachine::Apply: one derived from std::exception
+// (other than std::bad_alloc and synod::InvariantViolation) becomes that
+// command's result, a failure carrying its what(): recorded in the session
+// table like any result (a retry gets the same failure, never a second
+// Apply), so every replica, and every replay after a restart, reaches the
+// same outcome as long as Apply is deterministic. std::bad_alloc,
+// InvariantViolation and exceptions of other types are not results: they
+// propagate out of Applier::Apply (the runtime stops the process, exit 70).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +33,7 @@ namespace synod::statemachine {
 struct CommandOutcome {
   enum class Status : uint8_t {
     kOk,              // applied now, or a duplicate answered from the table
+    kFailed,          // Apply threw (now, or a duplicate of one that did): result holds what()
     kSessionExpired,  // never applied: unknown/expired session or below the mark
     kInvalid,         // not an envelope: never applied
   };
@@ -34,7 +44,7 @@ struct CommandOutcome {
   uint64_t sequence = 0;  // kCommand
   uint64_t nonce = 0;     // kRegisterSession: the caller's request id
   bool duplicate = false;
-  std::string result;  // the StateMachine's result (kOk)
+  std::string result;  // the StateMachine's result (kOk) or the exception's message (kFailed)
   paxos::Slot slot = 0;
 };
 
@@ -44,7 +54,9 @@ class Applier {
   Applier(StateMachine& machine, SessionOptions options);
 
   // Applies the next chosen entry (its slot must be applied() + 1) and returns
-  // one outcome per envelope that a client may be waiting for.
+  // one outcome per envelope that a client may be waiting for. Throws only
+  // what must stop the process (see the exceptions rule above); the applier
+  // is then unusable.
   std::vector<CommandOutcome> Apply(const paxos::CommittedEntry& entry);
 
   paxos::Slot applied() const { return applied_; }
@@ -62,6 +74,10 @@ class Applier {
   bool Restore(SnapshotReader& in);
 
  private:
+  // Runs machine_.Apply into `result`; false if it threw a std::exception
+  // that is a command's failure (`result` is then its what()).
+  bool ApplyCommand(std::string_view payload, const ApplyContext& context, std::string& result);
+
   StateMachine& machine_;
   SessionTable sessions_;
   SessionOptions options_;

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <new>
 #include <optional>
 #include <random>
+#include <stdexcept>
 
 #include "paxos/invariant.h"
 
@@ -401,7 +403,8 @@ TEST(SessionTable, DecodeRejectsInconsistentTablesAndKeepsItsState) {
     for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
     return bytes;
   };
-  // Layout: next_id, count, then id, last_active, mark, result count, (seq, size, bytes)...
+  // Layout: next_id, count, then id, last_active, mark, result count,
+  // (seq, status byte, size, bytes)...
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 0))) << "session id 0";
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 9))) << "id not yet handed out";
   EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 4))) << "a result below the mark";
@@ -422,6 +425,135 @@ TEST(Applier, TheFirstClusterIdAppliedWins) {
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].session, 77u);
   EXPECT_EQ(applier.cluster_id(), 77u);
+}
+
+// The counter, plus commands whose Apply throws: "throw-int", "throw-bad-alloc",
+// "throw-invariant"; "add x" throws std::invalid_argument (std::stoll).
+class ThrowingCounter : public TestCounter {
+ public:
+  std::string Apply(std::string_view command, const ApplyContext& context) override {
+    if (command == "throw-int") throw 42;
+    if (command == "throw-bad-alloc") throw std::bad_alloc();
+    if (command == "throw-invariant") SYNOD_INVARIANT(false, "broken on purpose");
+    return TestCounter::Apply(command, context);
+  }
+};
+
+TEST(Applier, AStdExceptionFromApplyIsThatCommandsFailedResult) {
+  ThrowingCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  uint64_t session = log.Slot({Register(1)})[0].session;
+  EXPECT_EQ(log.Slot({Command(session, 1, 1, "add 5")})[0].result, "5");
+  // One batch: the command before and after the thrower are applied as usual.
+  auto outcomes = log.Slot({Command(session, 2, 1, "add 1"), Command(session, 3, 1, "add x"),
+                            Command(session, 4, 1, "add 2")});
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_EQ(outcomes[0].status, CommandOutcome::Status::kOk);
+  EXPECT_EQ(outcomes[1].status, CommandOutcome::Status::kFailed);
+  EXPECT_FALSE(outcomes[1].duplicate);
+  EXPECT_EQ(outcomes[1].result, "stoll");  // std::invalid_argument's what()
+  EXPECT_EQ(outcomes[2].status, CommandOutcome::Status::kOk);
+  EXPECT_EQ(outcomes[2].result, "8");
+  EXPECT_EQ(applier.applied(), 3u);
+  // A retry of the failed command gets the same failure; Apply is not run again.
+  int applies = counter.applies;
+  auto retry = log.Slot({Command(session, 3, 1, "add x")});
+  EXPECT_EQ(retry[0].status, CommandOutcome::Status::kFailed);
+  EXPECT_TRUE(retry[0].duplicate);
+  EXPECT_EQ(retry[0].result, "stoll");
+  EXPECT_EQ(counter.applies, applies);
+  EXPECT_EQ(counter.value, 8);
+}
+
+TEST(Applier, AFailedResultIsTheSameOnEveryReplicaAndAfterASnapshot) {
+  ThrowingCounter counter_a, counter_b;
+  Applier a(counter_a, SessionOptions{}), b(counter_b, SessionOptions{});
+  Log log_a(a), log_b(b);
+  std::vector<std::vector<std::string>> slots = {{Register(1)},
+                                                 {Command(1, 1, 1, "add 5")},
+                                                 {Command(1, 2, 1, "add y")},
+                                                 {Command(1, 3, 1, "add 1")}};
+  for (const auto& slot : slots) {
+    EXPECT_EQ(Describe(log_a.Slot(slot)), Describe(log_b.Slot(slot)));
+  }
+  EXPECT_EQ(SnapshotBytes(a), SnapshotBytes(b));
+  // A replica restored from a's snapshot answers a retry with the same failure.
+  StringWriter snapshot;
+  a.Snapshot(snapshot);
+  ThrowingCounter counter_c;
+  Applier c(counter_c, SessionOptions{});
+  StringReader reader(snapshot.chunks);
+  ASSERT_TRUE(c.Restore(reader));
+  EXPECT_EQ(SnapshotBytes(c), SnapshotBytes(a));
+  auto retry = c.Apply(paxos::CommittedEntry{
+      c.applied() + 1, paxos::MakeCommandsValue({Command(1, 2, 1, "add y")})});
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0].status, CommandOutcome::Status::kFailed);
+  EXPECT_TRUE(retry[0].duplicate);
+  EXPECT_EQ(retry[0].result, "stoll");
+  EXPECT_EQ(counter_c.applies, 0);
+}
+
+TEST(Applier, BadAllocInvariantsAndNonStdExceptionsFromApplyPropagate) {
+  for (const char* command : {"throw-bad-alloc", "throw-invariant", "throw-int"}) {
+    ThrowingCounter counter;
+    Applier applier(counter, SessionOptions{});
+    Log log(applier);
+    uint64_t session = log.Slot({Register(1)})[0].session;
+    bool threw = false;
+    try {
+      log.Slot({Command(session, 1, 1, command)});
+    } catch (const std::bad_alloc&) {
+      threw = std::string(command) == "throw-bad-alloc";
+    } catch (const InvariantViolation&) {
+      threw = std::string(command) == "throw-invariant";
+    } catch (int) {
+      threw = std::string(command) == "throw-int";
+    }
+    EXPECT_TRUE(threw) << command;
+  }
+}
+
+TEST(Applier, RestoresSnapshotsWhoseSessionsHoldNoStatus) {
+  // A SYNODSNAP2 snapshot: session results are bytes only (all answers).
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  std::string header = "SYNODSNAP2" + u64(2) + u64(0) + u64(0);
+  header += u64(2) + u64(1);                    // next id, one session
+  header += u64(1) + u64(0) + u64(0) + u64(1);  // id 1, last active, mark, one result
+  header += u64(1) + u64(1) + "5";              // sequence 1: "5"
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  EXPECT_EQ(counter.value, 5);
+  auto retry = applier.Apply(
+      paxos::CommittedEntry{3, paxos::MakeCommandsValue({Command(1, 1, 1, "add 5")})});
+  EXPECT_EQ(retry[0].status, CommandOutcome::Status::kOk);
+  EXPECT_TRUE(retry[0].duplicate);
+  EXPECT_EQ(retry[0].result, "5");
+}
+
+TEST(SessionTable, StoresFailuresAndRejectsUnknownStatusBytes) {
+  SessionTable table(SessionOptions{});
+  uint64_t id = table.Register(0);
+  ASSERT_EQ(table.Check(id, 1, 1, 0).kind, SessionTable::Verdict::Kind::kApply);
+  table.Record(id, 1, "boom", /*failed=*/true);
+  SessionTable copy(SessionOptions{});
+  std::string good = table.Encode();
+  ASSERT_TRUE(copy.Decode(good));
+  SessionTable::Verdict verdict = copy.Check(id, 1, 1, 0);
+  EXPECT_EQ(verdict.kind, SessionTable::Verdict::Kind::kDuplicate);
+  EXPECT_TRUE(verdict.stored_failed);
+  EXPECT_EQ(verdict.stored_result, "boom");
+  // next_id, count, id, last_active, mark, result count, sequence: then the status byte.
+  std::string bad = good;
+  bad[7 * 8] = 2;
+  EXPECT_FALSE(copy.Decode(bad));
 }
 
 TEST(Applier, AppliesOnlyInSlotOrder) {

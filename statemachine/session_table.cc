@@ -27,16 +27,17 @@ SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
   auto stored = session.results.find(sequence);
   if (stored != session.results.end()) {
     verdict.kind = Verdict::Kind::kDuplicate;
-    verdict.stored_result = stored->second;
+    verdict.stored_result = stored->second.bytes;
+    verdict.stored_failed = stored->second.failed;
     return verdict;
   }
   verdict.kind = Verdict::Kind::kApply;
   return verdict;
 }
 
-void SessionTable::Record(uint64_t id, uint64_t sequence, std::string result) {
+void SessionTable::Record(uint64_t id, uint64_t sequence, std::string result, bool failed) {
   auto it = sessions_.find(id);
-  if (it != sessions_.end()) it->second.results[sequence] = std::move(result);
+  if (it != sessions_.end()) it->second.results[sequence] = StoredResult{std::move(result), failed};
 }
 
 void SessionTable::Sweep(uint64_t log_time) {
@@ -72,14 +73,15 @@ std::string SessionTable::Encode() const {
     PutU64(out, session.results.size());
     for (const auto& [sequence, result] : session.results) {
       PutU64(out, sequence);
-      PutU64(out, result.size());
-      out += result;
+      out.push_back(static_cast<char>(result.failed ? 1 : 0));
+      PutU64(out, result.bytes.size());
+      out += result.bytes;
     }
   }
   return out;
 }
 
-bool SessionTable::Decode(const std::string& in) {
+bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
   size_t pos = 0;
   uint64_t count = 0;
   std::map<uint64_t, Session> sessions;
@@ -98,11 +100,18 @@ bool SessionTable::Decode(const std::string& in) {
     }
     for (uint64_t r = 0; r < results; ++r) {
       uint64_t sequence = 0, size = 0;
-      if (!GetU64(in, pos, sequence) || !GetU64(in, pos, size) || in.size() - pos < size ||
-          sequence < session.mark || session.results.count(sequence) != 0) {
+      if (!GetU64(in, pos, sequence)) return false;
+      StoredResult result;
+      if (encoding == SessionEncoding::kWithStatus) {
+        if (pos == in.size() || static_cast<uint8_t>(in[pos]) > 1) return false;
+        result.failed = in[pos++] == 1;
+      }
+      if (!GetU64(in, pos, size) || in.size() - pos < size || sequence < session.mark ||
+          session.results.count(sequence) != 0) {
         return false;
       }
-      session.results[sequence] = in.substr(pos, size);
+      result.bytes = in.substr(pos, size);
+      session.results[sequence] = std::move(result);
       pos += size;
     }
     sessions[id] = std::move(session);

@@ -6,7 +6,9 @@
 // result instead of a second application, whatever order retries arrive in.
 // Sessions expire after `expiry_ms` of log time without activity; a command on
 // an unknown or expired session, or below the mark, is refused as expired and
-// never applied. Every decision depends only on the log: identical on every
+// never applied. A stored result is either the StateMachine's answer or a
+// failure (its Apply threw; the text is the exception's message): a retry gets
+// the same one. Every decision depends only on the log: identical on every
 // replica and across restarts.
 #pragma once
 
@@ -16,6 +18,12 @@
 #include <string>
 
 namespace synod::statemachine {
+
+// Encodings of a table (see SessionTable::Encode/Decode).
+enum class SessionEncoding : uint8_t {
+  kResultsOnly,  // each stored result is its bytes only (every one an answer)
+  kWithStatus,   // each stored result is a status byte (0 answer, 1 failure), then its bytes
+};
 
 struct SessionOptions {
   uint64_t expiry_ms = 10 * 60 * 1000;  // idle log time after which a session expires
@@ -33,7 +41,8 @@ class SessionTable {
   // What to do with a command.
   struct Verdict {
     enum class Kind { kApply, kDuplicate, kExpired } kind = Kind::kExpired;
-    std::string stored_result;  // kDuplicate
+    std::string stored_result;   // kDuplicate
+    bool stored_failed = false;  // kDuplicate: the stored result is a failure
   };
 
   // Opens a session at `log_time`; returns its id (1, 2, ...).
@@ -41,8 +50,9 @@ class SessionTable {
   // Decides about (session, sequence) at `log_time`; touches the session and
   // forgets its results below `lowest_unanswered`.
   Verdict Check(uint64_t session, uint64_t sequence, uint64_t lowest_unanswered, uint64_t log_time);
-  // Records the result of an applied command (after Check said kApply).
-  void Record(uint64_t session, uint64_t sequence, std::string result);
+  // Records the result of an applied command (after Check said kApply);
+  // `failed`: it is a failure (Apply threw) whose message is `result`.
+  void Record(uint64_t session, uint64_t sequence, std::string result, bool failed = false);
   // Drops sessions idle past the expiry (memory only: Check already treats
   // them as expired).
   void Sweep(uint64_t log_time);
@@ -51,16 +61,21 @@ class SessionTable {
   size_t size() const { return sessions_.size(); }
 
   // Serialization for snapshots: Encode is deterministic (same table, same
-  // bytes). Decode replaces the table and returns true, or returns false and
-  // leaves it unchanged if `bytes` are not a valid encoding.
+  // bytes) and writes SessionEncoding::kWithStatus. Decode replaces the table
+  // and returns true, or returns false and leaves it unchanged if `bytes` are
+  // not a valid table in `encoding` (kResultsOnly: what older snapshots hold).
   std::string Encode() const;
-  bool Decode(const std::string& bytes);
+  bool Decode(const std::string& bytes, SessionEncoding encoding = SessionEncoding::kWithStatus);
 
  private:
+  struct StoredResult {
+    std::string bytes;
+    bool failed = false;
+  };
   struct Session {
     uint64_t last_active = 0;
     uint64_t mark = 0;  // results below it are forgotten
-    std::map<uint64_t, std::string> results;
+    std::map<uint64_t, StoredResult> results;
   };
   bool Expired(const Session& session, uint64_t log_time) const {
     return log_time > session.last_active && log_time - session.last_active > options_.expiry_ms;

@@ -15,9 +15,21 @@
 //     it likes; Restore replaces the whole state with what a Snapshot wrote.
 //     They are fully used by log compaction (a later layer); today they must
 //     simply round-trip.
-//   - Errors in a command (bad input) are results, not exceptions: encode them
-//     in the returned bytes. An exception from Apply is a bug and terminates
-//     the replica (a replica must never diverge silently).
+//   - Errors in a command (bad input) are best returned as results: encode
+//     them in the returned bytes. An exception derived from std::exception
+//     thrown by Apply (std::invalid_argument from std::stoll, say) becomes
+//     that command's result instead, a failure carrying its what(): the
+//     client gets a definite failure naming the message, every replica logs
+//     it at error level, records it for retries of the same command, and
+//     goes on serving. This is only safe because every replica throws the
+//     same exception with the same message for the same command in the same
+//     state: a throw that depends on anything else (memory, timing) is
+//     non-determinism, a bug of the state machine like any other. What Apply
+//     changed before throwing stays changed (identically on every replica);
+//     prefer to validate first and throw before mutating anything.
+//   - std::bad_alloc, exceptions of types not derived from std::exception,
+//     and any exception from Snapshot or Restore are not results: the replica
+//     stops at once (exit status 70) rather than risk diverging.
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "transport/codec.h"
-#include "transport/ignore_task_errors.h"
+#include "transport/exit_on_task_error.h"
 #include "transport/logging.h"
 #include "transport/owned_connect.h"
 #include "transport/rpc_connection.h"
@@ -387,7 +387,7 @@ struct ClientConnection::Impl {
   Phase phase = Phase::kConnecting;
   std::string fail_reason;
   HandshakeInfo handshake;
-  IgnoreTaskErrors task_errors;
+  ExitOnTaskError task_errors;
   kj::Own<RpcConnection> conn;
   kj::Maybe<wire::ClientService::Client> client;
   kj::Own<kj::TaskSet> tasks;

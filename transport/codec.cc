@@ -315,14 +315,15 @@ class Decoder {
   std::string error_;
 };
 
-// Runs `fn` and turns a Cap'n Proto / KJ exception into an error text.
+// Runs `fn` and turns a Cap'n Proto / KJ exception (what a malformed message
+// raises) into an error text. Other exceptions (std::bad_alloc) propagate.
 template <typename Fn>
 std::string Guarded(Fn&& fn) {
-  std::string error;
-  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] { error = fn(); })) {
-    return std::string("malformed message: ") + e->getDescription().cStr();
+  try {
+    return fn();
+  } catch (const kj::Exception& e) {
+    return std::string("malformed message: ") + e.getDescription().cStr();
   }
-  return error;
 }
 
 }  // namespace
@@ -425,7 +426,7 @@ std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in,
     out->outcomes.reserve(list.size());
     for (auto o : list) {
       auto status = static_cast<unsigned>(o.getStatus());
-      if (status > static_cast<unsigned>(OutcomeStatus::kError)) {
+      if (status > static_cast<unsigned>(OutcomeStatus::kApplyFailed)) {
         return "unknown outcome status " + std::to_string(status);
       }
       Outcome outcome;

@@ -24,11 +24,11 @@ void EncodeMessage(const paxos::Message& message, wire::Message::Builder out);
 size_t EstimateWireBytes(const paxos::Message& message);
 
 // Reads `in` into `*out`. Returns "" on success, otherwise what is wrong
-// (and `*out` is unspecified). Never throws.
+// (and `*out` is unspecified). Never throws on bad input (std::bad_alloc propagates).
 std::string DecodeMessage(wire::Message::Reader in, const Limits& limits, paxos::Message* out);
 
 // Reads a list of messages (one deliver() call). Returns "" or the first error
-// (prefixed with the message index). Never throws.
+// (prefixed with the message index). Never throws on bad input (std::bad_alloc propagates).
 std::string DecodeMessages(capnp::List<wire::Message>::Reader in, const Limits& limits,
                            std::vector<paxos::Message>* out);
 

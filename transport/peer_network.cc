@@ -13,7 +13,8 @@
 #include <map>
 
 #include "transport/codec.h"
-#include "transport/ignore_task_errors.h"
+#include "transport/exit_on_task_error.h"
+#include "transport/internal_error.h"
 #include "transport/logging.h"
 #include "transport/owned_connect.h"
 #include "transport/peer_hello.h"
@@ -160,7 +161,7 @@ struct PeerNetwork::Impl {
       link.backoff = options.backoff_max;
       FailLater(link, gen, "refused: " + info.reason);
     }
-    if (observer) observer(link.endpoint.id, info);
+    if (observer) CallOrExit("the handshake observer", [&] { observer(link.endpoint.id, info); });
   }
 
   // Tears the link down from outside any KJ callback stack, then backs off.
@@ -268,7 +269,8 @@ struct PeerNetwork::Impl {
                       .then([this, &link, delivered](
                                 capnp::Response<wire::PeerService::DeliverResults>&& response) {
                         *delivered = true;
-                        HandleReplies(link, response.getReplies());
+                        CallOrExitUnlessKj("a deliver() return",
+                                           [&] { HandleReplies(link, response.getReplies()); });
                         link.last_response = kj::mv(response);
                       })
                       .exclusiveJoin(FailAfter<void>(loop.io(), options.call_timeout,
@@ -310,7 +312,10 @@ struct PeerNetwork::Impl {
     if (!error.empty()) KJ_FAIL_REQUIRE("bad replies", error);
     link.state.reply_messages += messages.size();
     if (options.reply_handler == nullptr) return;
-    for (paxos::Message& m : messages) options.reply_handler->OnPeerMessage(std::move(m));
+    // An exception from the handler is an internal failure, not a bad reply.
+    CallOrExit("the peer message handler", [&] {
+      for (paxos::Message& m : messages) options.reply_handler->OnPeerMessage(std::move(m));
+    });
   }
 
   // Drops messages that waited longer than max_queue_age (oldest first).
@@ -354,7 +359,7 @@ struct PeerNetwork::Impl {
   PeerNetworkOptions options;
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<bool> alive;
-  IgnoreTaskErrors task_errors;
+  ExitOnTaskError task_errors;
   HandshakeObserver observer;
   std::map<paxos::ReplicaId, std::unique_ptr<Link>> links;
 };

@@ -28,17 +28,22 @@ using asio::ip::tcp;
 constexpr ClusterId kCluster = 0xC1u;
 constexpr auto kWait = 10s;  // generous: sanitizer builds are slow
 
-// Records peer messages.
+// Records peer messages (or throws an int, when `throw_int` is set).
 class RecordingPeerHandler : public PeerMessageHandler {
  public:
-  void OnPeerMessage(paxos::Message message) override { messages.push_back(std::move(message)); }
+  void OnPeerMessage(paxos::Message message) override {
+    if (throw_int) throw 42;
+    messages.push_back(std::move(message));
+  }
   std::vector<paxos::Message> messages;
+  bool throw_int = false;
 };
 
 // Answers "r:<command>" at once, or holds the answers when `hold` is set.
 class EchoClientHandler : public ClientRequestHandler {
  public:
   void OnSubmit(std::vector<std::string> commands, SubmitDone done) override {
+    if (throw_bad_alloc) throw std::bad_alloc();
     ++calls;
     if (hold) {
       held.push_back(std::move(done));
@@ -60,6 +65,7 @@ class EchoClientHandler : public ClientRequestHandler {
   }
 
   bool hold = false;
+  bool throw_bad_alloc = false;
   int calls = 0;
   std::vector<SubmitDone> held;
   std::vector<std::vector<std::string>> held_commands;
@@ -144,6 +150,38 @@ TEST_F(RpcTest, EveryMessageTypeRoundTripsBetweenPeers) {
   EXPECT_EQ(link.last_handshake.server_cluster, kCluster);
   EXPECT_TRUE(link.last_handshake.has_history);
   EXPECT_FALSE(net.Send(paxos::Message{2, 9, paxos::PreVoteRequest{1}}));  // unknown peer
+}
+
+// An exception from a handler is an internal failure: the process ends (exit
+// 70, one line on stderr), the server does not turn it into a call error.
+using RpcDeathTest = RpcTest;
+
+TEST_F(RpcDeathTest, AnExceptionFromThePeerHandlerEndsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  peer_handler_.throw_int = true;
+  EXPECT_EXIT(
+      {
+        auto server = StartServer(1, {2});
+        PeerNetwork net(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+        net.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, 1}});
+        loop_.RunFor(kWait);
+      },
+      ::testing::ExitedWithCode(70),
+      "synod: fatal internal error in the peer message handler: an exception of a type not "
+      "derived from std::exception");
+}
+
+TEST_F(RpcDeathTest, AnExceptionFromTheClientHandlerEndsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  client_handler_.throw_bad_alloc = true;
+  EXPECT_EXIT(
+      {
+        auto server = StartServer(1, {});
+        ClientConnection client(loop_, ClientOptions(server->port()));
+        SubmitAndWait(client, "c");
+      },
+      ::testing::ExitedWithCode(70),
+      "synod: fatal internal error in the client request handler: std::bad_alloc: std::bad_alloc");
 }
 
 TEST_F(RpcTest, ManySendsAreBatchedIntoFewCalls) {

@@ -11,6 +11,8 @@
 #include <map>
 
 #include "transport/codec.h"
+#include "transport/exit_on_task_error.h"
+#include "transport/internal_error.h"
 #include "transport/logging.h"
 #include "transport/rpc_connection.h"
 
@@ -25,6 +27,21 @@ namespace {
 struct PendingSubmit {
   kj::Own<kj::PromiseFulfiller<kj::Own<ClientReply>>>
       fulfiller;  // by pointer: see client_connection.cc
+};
+
+// Serves Base's methods. Cap'n Proto turns an exception thrown by a method
+// into the call's error; that is right for a kj::Exception (the call's own
+// failure: bad input, shutdown) and wrong for anything else (std::bad_alloc,
+// a bug), which ends the process instead (internal_error.h).
+template <typename Base>
+class ExitOnInternalErrors : public Base {
+ public:
+  capnp::Capability::Server::DispatchCallResult dispatchCall(
+      uint64_t interface_id, uint16_t method_id,
+      capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    return CallOrExitUnlessKj("an RPC method",
+                              [&] { return Base::dispatchCall(interface_id, method_id, context); });
+  }
 };
 
 }  // namespace
@@ -121,12 +138,6 @@ struct Server::Impl {
 
   capnp::Capability::Client MakeHandshake(uint64_t id);
 
-  // Task errors (onDisconnect promises) are only logged at debug level.
-  class TaskErrors final : public kj::TaskSet::ErrorHandler {
-   public:
-    void taskFailed(kj::Exception&&) override {}
-  };
-
   EventLoop& loop;
   ServerOptions options;
   PeerMessageHandler* peer_handler;
@@ -138,12 +149,12 @@ struct Server::Impl {
   uint64_t next_id = 1;
   ServerStats stats;
   std::string snapshot_buffer;  // readSnapshot's read buffer (copied into the reply)
-  TaskErrors task_errors;
+  ExitOnTaskError task_errors;
   kj::TaskSet tasks{task_errors};
 };
 
 // Peer capability of one handshaken connection from replica `from`.
-class Server::Impl::PeerImpl final : public wire::PeerService::Server {
+class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerService::Server> {
  public:
   PeerImpl(Impl& impl, uint64_t conn, paxos::ReplicaId from)
       : impl_(impl), conn_(conn), from_(from), alive_(impl.alive) {}
@@ -171,7 +182,11 @@ class Server::Impl::PeerImpl final : public wire::PeerService::Server {
     }
     impl_.stats.peer_messages += messages.size();
     context.releaseParams();
-    for (paxos::Message& m : messages) impl_.peer_handler->OnPeerMessage(std::move(m));
+    // The handler runs the replica (core, storage, state machine): an
+    // exception from it is an internal failure, not this call's error.
+    CallOrExit("the peer message handler", [&] {
+      for (paxos::Message& m : messages) impl_.peer_handler->OnPeerMessage(std::move(m));
+    });
     // Answers to these messages may leave in this call's return.
     if (*alive_ && impl_.options.return_path != nullptr) {
       // Lets a Finish or a disconnect drop the held promise, so the
@@ -234,7 +249,7 @@ class Server::Impl::PeerImpl final : public wire::PeerService::Server {
 };
 
 // Client capability of one handshaken connection.
-class Server::Impl::ClientImpl final : public wire::ClientService::Server {
+class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientService::Server> {
  public:
   explicit ClientImpl(Impl& impl) : impl_(impl), alive_(impl.alive) {}
 
@@ -255,11 +270,13 @@ class Server::Impl::ClientImpl final : public wire::ClientService::Server {
     auto paf = kj::newPromiseAndFulfiller<kj::Own<ClientReply>>();
     auto pending = std::make_shared<PendingSubmit>();
     pending->fulfiller = kj::mv(paf.fulfiller);
-    impl_.client_handler->OnSubmit(std::move(commands), [pending](ClientReply reply) {
-      if (pending->fulfiller.get() != nullptr && pending->fulfiller->isWaiting()) {
-        pending->fulfiller->fulfill(kj::heap<ClientReply>(std::move(reply)));
-      }
-      pending->fulfiller = nullptr;
+    CallOrExit("the client request handler", [&] {
+      impl_.client_handler->OnSubmit(std::move(commands), [pending](ClientReply reply) {
+        if (pending->fulfiller.get() != nullptr && pending->fulfiller->isWaiting()) {
+          pending->fulfiller->fulfill(kj::heap<ClientReply>(std::move(reply)));
+        }
+        pending->fulfiller = nullptr;
+      });
     });
     return paf.promise.then([context, count](kj::Own<ClientReply> owned) mutable {
       ClientReply& reply = *owned;
@@ -274,7 +291,9 @@ class Server::Impl::ClientImpl final : public wire::ClientService::Server {
 
   kj::Promise<void> status(StatusContext context) override {
     if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
-    EncodeStatus(impl_.client_handler->OnStatus(), context.getResults().initStatus());
+    ReplicaStatus status =
+        CallOrExit("the status handler", [&] { return impl_.client_handler->OnStatus(); });
+    EncodeStatus(status, context.getResults().initStatus());
     return kj::READY_NOW;
   }
 
@@ -284,7 +303,7 @@ class Server::Impl::ClientImpl final : public wire::ClientService::Server {
 };
 
 // Bootstrap capability of one connection.
-class Server::Impl::HandshakeImpl final : public wire::Handshake::Server {
+class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Handshake::Server> {
  public:
   HandshakeImpl(Impl& impl, uint64_t conn) : impl_(impl), conn_(conn), alive_(impl.alive) {}
 
@@ -296,7 +315,8 @@ class Server::Impl::HandshakeImpl final : public wire::Handshake::Server {
     auto results = context.getResults();
     results.setServerReplica(impl_.options.self);
     results.setServerCluster(impl_.options.cluster_id);
-    results.setHasHistory(impl_.options.has_history ? impl_.options.has_history() : false);
+    results.setHasHistory(impl_.options.has_history &&
+                          CallOrExit("has_history", [&] { return impl_.options.has_history(); }));
 
     std::string reason = Check(*conn, params);
     if (!reason.empty()) {

@@ -13,7 +13,7 @@
 #include <map>
 
 #include "snapshot/snapshot_store.h"
-#include "transport/ignore_task_errors.h"
+#include "transport/exit_on_task_error.h"
 #include "transport/logging.h"
 #include "transport/owned_connect.h"
 #include "transport/peer_hello.h"
@@ -311,7 +311,7 @@ struct SnapshotFetcher::Impl {
   uint64_t next_append = 0;               // first byte not yet appended
   size_t in_flight = 0;                   // readSnapshot calls outstanding
   std::map<uint64_t, std::string> ready;  // replies ahead of next_append, by offset
-  IgnoreTaskErrors task_errors;
+  ExitOnTaskError task_errors;
   kj::Own<RpcConnection> conn;
   kj::Maybe<wire::PeerService::Client> peer;
   kj::Own<kj::TaskSet> tasks;  // hello, calls, disconnect watch

@@ -114,6 +114,9 @@ enum OutcomeStatus {
   sessionExpired @3;  # the client session is gone; start a new one
   unknown @4;         # may or may not have been applied (e.g. leadership lost)
   error @5;           # rejected by the state machine or malformed; `result` says why
+  applyFailed @6;     # applied as a failure: the state machine's apply threw;
+                      # `result` holds the exception's message (the same on every
+                      # replica and for every retry)
 }
 
 struct Outcome {

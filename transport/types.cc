@@ -36,6 +36,8 @@ const char* OutcomeStatusName(OutcomeStatus status) {
       return "unknown";
     case OutcomeStatus::kError:
       return "error";
+    case OutcomeStatus::kApplyFailed:
+      return "applyFailed";
   }
   return "invalid";
 }

@@ -61,6 +61,8 @@ enum class OutcomeStatus : uint8_t {
   kSessionExpired = 3,  // the client session is gone
   kUnknown = 4,         // may or may not have been applied
   kError = 5,           // rejected; `result` says why
+  kApplyFailed = 6,     // applied as a failure (the StateMachine's Apply threw);
+                        // `result` is the exception's message
 };
 
 // Short name of a status, e.g. "notLeader".

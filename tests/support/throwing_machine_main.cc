@@ -1,0 +1,117 @@
+// synod-test-machine: a test-only replicated counter whose Apply throws on
+// request, for the multi-process tests of how Apply's exceptions are handled
+// (tests/cluster/apply_errors_cluster_test.py). Not a user-facing example.
+//
+//   synod-test-machine serve --id I --members ... --data DIR [...]
+//   synod-test-machine run COMMAND --members ... [--timeout MS]
+//   synod-test-machine status --members ... [--timeout MS]
+//
+// COMMAND is one of the counter's ("add N", "get") or:
+//   "throw MESSAGE"           throws std::runtime_error(MESSAGE), changing nothing
+//   "add-then-throw N MESSAGE" adds N, then throws std::runtime_error(MESSAGE)
+//   "throw-int"               throws an int (not a std::exception)
+//   "throw-bad-alloc"         throws std::bad_alloc
+// `run` prints "RESULT slot=S leader=L" and exits 0, or prints the failure on
+// stderr and exits 1 (definite failure) or 2 (unknown outcome).
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "examples/counter/counter_state_machine.h"
+#include "node/cli.h"
+#include "node/client.h"
+#include "transport/event_loop.h"
+
+namespace {
+
+using namespace synod::node;
+
+const char kProgram[] = "synod-test-machine";
+
+// The counter, plus commands whose Apply throws.
+class ThrowingMachine final : public synod::statemachine::StateMachine {
+ public:
+  std::string Apply(std::string_view command,
+                    const synod::statemachine::ApplyContext& context) override {
+    if (command.rfind("throw ", 0) == 0) throw std::runtime_error(std::string(command.substr(6)));
+    if (command == "throw-int") throw 42;
+    if (command == "throw-bad-alloc") throw std::bad_alloc();
+    if (command.rfind("add-then-throw ", 0) == 0) {
+      std::string_view rest = command.substr(15);
+      size_t space = rest.find(' ');
+      if (space == std::string_view::npos) return "error: add-then-throw N MESSAGE";
+      std::string added = counter_.Apply("add " + std::string(rest.substr(0, space)), context);
+      if (added.rfind("error:", 0) == 0) return added;
+      throw std::runtime_error(std::string(rest.substr(space + 1)));
+    }
+    return counter_.Apply(command, context);
+  }
+  void Snapshot(synod::statemachine::SnapshotWriter& out) const override { counter_.Snapshot(out); }
+  bool Restore(synod::statemachine::SnapshotReader& in) override { return counter_.Restore(in); }
+
+ private:
+  synod::examples::CounterStateMachine counter_;
+};
+
+std::string Usage() {
+  return ServeUsage(kProgram) + "       " + kProgram +
+         " run COMMAND --members ... [--timeout MS]\n"
+         "       " +
+         kProgram + " status --members ... [--timeout MS]\n";
+}
+
+int Run(const std::string& payload, const ClientOptions& options) {
+  synod::transport::EventLoop loop;
+  Client client(loop, options);
+  int exit_code = kExitUnknown;
+  bool finished = false;
+  client.Execute(payload, [&](ClientResult result) {
+    switch (result.status) {
+      case ClientResult::Status::kOk:
+        std::printf("%s slot=%llu leader=%u\n", result.result.c_str(),
+                    static_cast<unsigned long long>(result.slot), result.leader);
+        exit_code = kExitOk;
+        break;
+      case ClientResult::Status::kFailed:
+        std::cerr << kProgram << ": failed: " << result.error << "\n";
+        exit_code = kExitFailed;
+        break;
+      case ClientResult::Status::kUnknown:
+        std::cerr << kProgram << ": outcome unknown: " << result.error << "\n";
+        exit_code = kExitUnknown;
+        break;
+    }
+    finished = true;
+  });
+  loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
+  if (!finished) std::cerr << kProgram << ": no answer within the timeout\n";
+  std::fflush(stdout);
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto fail = [](const std::string& problem) { return UsageError(kProgram, problem, Usage()); };
+  if (argc < 2) return fail("missing command");
+  std::string command = argv[1];
+  std::string problem;
+  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
+  if (!flags) return fail(problem);
+  if (command == "serve") {
+    ThrowingMachine machine;
+    return RunServe(kProgram, *flags, machine, Usage());
+  }
+  if (command != "run" && command != "status") return fail("unknown command '" + command + "'");
+  std::string unknown = flags->FirstUnknown({"--members", "--timeout"});
+  if (!unknown.empty()) return fail("unknown option " + unknown);
+  ClientOptions options;
+  problem = ClientOptionsFromFlags(*flags, options);
+  if (!problem.empty()) return fail(problem);
+  if (command == "status") return RunMemberStatus(kProgram, options);
+  if (flags->positional.size() != 1) return fail("run takes one COMMAND");
+  return Run(flags->positional[0], options);
+}
