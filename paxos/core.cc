@@ -95,6 +95,7 @@ void Core::Step(const Message& message) {
           learner_->OnCatchupRequest(from, m);
         } else if constexpr (std::is_same_v<T, CatchupReply>) {
           learner_->OnCatchupReply(from, m);
+          proposer_->StepDownIfChosenElsewhere(0);
         }
       },
       message.body);
@@ -167,11 +168,16 @@ void Core::Compact(Slot snapshot_slot, Slot keep_tail) {
 
 bool Core::InstallSnapshot(Slot slot) {
   if (slot <= learner_->delivered()) return false;
+  // A leader whose own unconfirmed proposals the snapshot covers may have
+  // been deposed by a leader that chose other values there.
+  if (proposer_->StepDownIfChosenElsewhere(slot)) election_->BecomeFollower();
   state_->DropThrough(slot);
   proposer_->ForgetThrough(slot);
   learner_->InstallSnapshot(slot);
   return true;
 }
+
+void Core::DisableCommitPointGuardForTesting() { proposer_->DisableCommitPointGuardForTesting(); }
 
 CoreStatus Core::Status() const {
   CoreStatus status;

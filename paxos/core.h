@@ -108,7 +108,16 @@ class Core {
   // ignored). Otherwise slots <= slot count as chosen and delivered, their
   // entries are deleted (next Ready: compact_through) and committed values
   // not yet handed out at or below `slot` are dropped (the snapshot holds them).
+  // A leader whose in-flight proposals the snapshot covers steps down: it may
+  // have been deposed by a leader that chose other values there (protocol.md).
+  // May be called at any time, whether or not a Ready asked for the snapshot.
   bool InstallSnapshot(Slot slot);
+
+  // Test-only hook for a deliberately broken variant (the simulator's --break
+  // stale-commit-point): a leader that learns slots chosen from a snapshot or
+  // a catch-up reply where it proposed values it never saw chosen keeps
+  // leading and advertises a commit point over them. Never call it in production.
+  void DisableCommitPointGuardForTesting();
 
   CoreStatus Status() const;
   // The value this replica holds as chosen for `slot` (its entry is marked

@@ -168,7 +168,7 @@ void Proposer::MaybeBecomeLeader() {
   promises_.clear();
   next_slot_ = highest + 1;
   // Announce leadership at once so followers stop their election timers.
-  state_.Broadcast(Heartbeat{ballot_, learner_.chosen_point()});
+  state_.Broadcast(Heartbeat{ballot_, CommitPoint()});
 }
 
 void Proposer::ProposeAt(Slot slot, ValuePtr value) {
@@ -183,13 +183,42 @@ void Proposer::ProposeAt(Slot slot, ValuePtr value) {
 }
 
 void Proposer::SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value) {
-  state_.Send(to, Accept{ballot_, slot, value, learner_.chosen_point()});
+  state_.Send(to, Accept{ballot_, slot, value, CommitPoint()});
 }
 
 void Proposer::ForgetThrough(Slot slot) {
   votes_.erase(votes_.begin(), votes_.upper_bound(slot));
   if (state_.role == Role::kLeader && next_slot_ <= slot) next_slot_ = slot + 1;
   FillWindow();  // room may have opened for queued commands
+}
+
+bool Proposer::StepDownIfChosenElsewhere(Slot covered) {
+  if (state_.role != Role::kLeader || !guard_commit_point_) return false;
+  // votes_ holds exactly the slots proposed in ballot_ that this leader has
+  // not seen chosen through its own quorum (until the chosen point passes them).
+  for (const auto& [slot, voters] : votes_) {
+    const Entry* entry = state_.Find(slot);
+    bool own = entry != nullptr && entry->ballot == ballot_;
+    // Below `covered` only this ballot's value, already marked chosen (a
+    // catch-up reply brought that same value), is known to be the chosen one.
+    if (!own || (slot <= covered && !entry->chosen)) {
+      StepDown();
+      return true;
+    }
+  }
+  return false;
+}
+
+Slot Proposer::CommitPoint() const {
+  Slot point = learner_.chosen_point();
+  if (!guard_commit_point_) return point;
+  for (auto it = votes_.begin(); it != votes_.end() && it->first <= point; ++it) {
+    const Entry* entry = state_.Find(it->first);
+    SYNOD_INVARIANT(entry != nullptr && entry->ballot == ballot_ && entry->chosen,
+                    "a leader's commit point covers a slot where it proposed a value it did not "
+                    "learn chosen");
+  }
+  return point;
 }
 
 void Proposer::CountVote(Slot slot, ReplicaId voter) {
@@ -296,7 +325,7 @@ void Proposer::Tick() {
   }
   if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
   heartbeat_elapsed_ = 0;
-  state_.Broadcast(Heartbeat{ballot_, learner_.chosen_point()});
+  state_.Broadcast(Heartbeat{ballot_, CommitPoint()});
   // Slots learned chosen some other way (catch-up) need no votes: waiting for
   // acceptors that compacted them would hold the window forever.
   votes_.erase(votes_.begin(), votes_.upper_bound(learner_.chosen_point()));

@@ -47,6 +47,18 @@ class Proposer {
   // Slots <= `slot` are chosen and gone from the log (snapshot installed):
   // stop waiting for votes there.
   void ForgetThrough(Slot slot);
+  // Leader: slots may have become chosen without this leader's quorum: every
+  // slot <= `covered` (a snapshot is about to replace them), or slots a
+  // catch-up reply marked chosen. If one of them is a slot this leader
+  // proposed in its ballot and did not learn chosen with that very value,
+  // another value may be chosen there in a higher ballot, and a commit point
+  // advertised over it would make acceptors holding this ballot's value mark
+  // it chosen: the leader steps down (returns true). Otherwise nothing changes.
+  bool StepDownIfChosenElsewhere(Slot covered);
+  // Test-only hook for a deliberately broken variant (the simulator's --break
+  // stale-commit-point): StepDownIfChosenElsewhere never steps down and the
+  // commit point is advertised unchecked, as before that rule existed.
+  void DisableCommitPointGuardForTesting() { guard_commit_point_ = false; }
 
   ProposeResult Propose(std::vector<std::string> commands);
   // Leader: heartbeats, retransmits, check-quorum. Candidate: retransmits.
@@ -62,6 +74,10 @@ class Proposer {
     ValuePtr value;
   };
 
+  // The commit point this leader advertises (Heartbeat, Accept): its chosen
+  // point. Throws InvariantViolation if a slot at or below it is one this
+  // leader proposed and did not learn chosen with its own value.
+  Slot CommitPoint() const;
   void MergeReport(Slot slot, const Entry& entry);
   // First slot a quorum of complete promisers still holds (none compacted
   // it): below it, reports cannot be trusted to contain the chosen value.
@@ -95,6 +111,8 @@ class Proposer {
   std::map<Slot, std::vector<ReplicaId>> votes_;  // in-flight slots and who accepted them
   std::deque<std::string> pending_;
   size_t pending_bytes_ = 0;
+
+  bool guard_commit_point_ = true;  // false only in a broken test variant
 
   // Timers and liveness.
   uint32_t heartbeat_elapsed_ = 0;

@@ -167,6 +167,7 @@ class RandomSchedule {
     }
     restart_at_.clear();
     resume_at_.clear();
+    fetch_at_.clear();
     SimTime deadline = cluster_.now() + options_.liveness_bound;
     while (cluster_.now() < deadline) {
       StepOnce(false);
@@ -232,9 +233,23 @@ class RandomSchedule {
         ++it;
       }
     }
+    for (auto it = fetch_at_.begin(); it != fetch_at_.end();) {
+      if (it->when <= now) {
+        // From whichever of the others holds the latest snapshot.
+        ReplicaId from = it->from.front();
+        for (ReplicaId id : it->from) {
+          if (cluster_.SnapshotSlot(id) > cluster_.SnapshotSlot(from)) from = id;
+        }
+        cluster_.FetchSnapshotUnasked(it->replica, from);
+        it = fetch_at_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (now < quiet_until_) return;  // a scripted fault plays out undisturbed
     if (Rand(120) != 0) return;
     cluster_.CountFault();
-    switch (Rand(9)) {
+    switch (Rand(10)) {
       case 0:
         CrashFor(RandomReplica(), 20 + Rand(400));
         break;
@@ -256,7 +271,12 @@ class RandomSchedule {
       case 3: {  // asymmetric: cut one direction of a random link
         ReplicaId a = RandomReplica();
         ReplicaId b = RandomReplica();
-        if (a != b) cluster_.SetLink(a, b, false);
+        if (a == b) break;
+        if (Rand(2) == 0) {
+          cluster_.SetLink(a, b, false);
+        } else {
+          cluster_.CutMessagesOnly(a, b);  // snapshot transfers still pass
+        }
         break;
       }
       case 4: {  // isolate the leader
@@ -290,7 +310,47 @@ class RandomSchedule {
         for (auto& [when, id] : restart_at_) when = std::min(when, now + 1);
         break;
       }
+      case 9:                       // once per run (it quiets the other faults for a while)
+        depose_armed_ = !deposed_;  // at the leader's next proposal (see DriveClients)
+        break;
     }
+  }
+
+  // Right after the leader sent Accepts, it and fewer than a quorum-1
+  // followers lose their messages to and from the others (not snapshot
+  // transfers), and the leader pauses long enough for the others to elect a
+  // leader, choose other values in the slots its Accepts reached only its own
+  // side at, and take snapshots. As it resumes, still leading in its old
+  // ballot, its runtime installs one of the others' latest snapshots: its
+  // commit point must not make its side learn its own unchosen values.
+  void DeposeLeaderThenFeedItASnapshot(SimTime now) {
+    ReplicaId leader = cluster_.Leader();
+    if (leader == 0) return;
+    cluster_.HealNetwork();  // a fresh partition: the others can elect a leader
+    std::vector<ReplicaId> others;
+    for (ReplicaId id : cluster_.ids()) {
+      if (id != leader) others.push_back(id);
+    }
+    for (size_t i = others.size(); i > 1; --i) std::swap(others[i - 1], others[Rand(i)]);
+    // Followers that stay with the leader: none with 3 replicas, one with 5,
+    // one or two with 7 (the rest keep a quorum).
+    size_t minority = static_cast<size_t>(options_.replicas - 1) / 2;
+    size_t with_leader = minority < 2 ? 0 : 1 + Rand(minority - 1);
+    std::vector<ReplicaId> side(others.begin(), others.begin() + with_leader);
+    side.push_back(leader);
+    for (ReplicaId a : side) {
+      for (size_t i = with_leader; i < others.size(); ++i) {
+        cluster_.CutMessagesOnly(a, others[i]);
+        cluster_.CutMessagesOnly(others[i], a);
+      }
+    }
+    cluster_.Pause(leader);
+    SimTime resume = now + 200 + Rand(600);
+    resume_at_.push_back({resume, leader});
+    std::vector<ReplicaId> rest(others.begin() + with_leader, others.end());
+    // The transfer (5-65 units) ends about when the leader resumes.
+    fetch_at_.push_back({resume - 40 + Rand(50), leader, std::move(rest)});
+    quiet_until_ = resume + 150;
   }
 
   void DriveClients(bool chaos) {
@@ -316,6 +376,12 @@ class RandomSchedule {
       }
       ReplicaId target = client.next_target;
       paxos::ProposeResult result = cluster_.Propose(target, client.command.Encode());
+      if (result.status == paxos::ProposeResult::Status::kAccepted && depose_armed_ && chaos &&
+          target == cluster_.Leader()) {
+        depose_armed_ = false;
+        deposed_ = true;
+        DeposeLeaderThenFeedItASnapshot(now);
+      }
       if (result.status == paxos::ProposeResult::Status::kAccepted) {
         client.target = target;
         client.deadline = now + kClientTimeout;
@@ -341,11 +407,20 @@ class RandomSchedule {
   }
 
   SimOptions options_;
-  ReplicaId gone_ = 0;  // RunHealed: the replica left down for good (0: none)
+  ReplicaId gone_ = 0;         // RunHealed: the replica left down for good (0: none)
+  bool depose_armed_ = false;  // DeposeLeaderThenFeedItASnapshot at the next proposal
+  bool deposed_ = false;       // it ran (once per run)
+  SimTime quiet_until_ = 0;    // no random faults before this time
   SimCluster cluster_;
   std::vector<SimClient> clients_;
   std::vector<std::pair<SimTime, ReplicaId>> restart_at_;
   std::vector<std::pair<SimTime, ReplicaId>> resume_at_;
+  struct Fetch {
+    SimTime when = 0;
+    ReplicaId replica = 0;        // whose runtime fetches
+    std::vector<ReplicaId> from;  // the latest snapshot among these
+  };
+  std::vector<Fetch> fetch_at_;  // FetchSnapshotUnasked, when due
   std::vector<HistoryEvent> history_;
   uint64_t answered_ = 0;
 };

@@ -163,6 +163,8 @@ void SimCluster::StartCore(Replica& replica) {
   }
   replica.core = std::make_unique<paxos::Core>(replica.id, config, core_options_, *replica.random,
                                                std::move(durable), snapshot_slot);
+  if (options_.broken == Break::kStaleCommitPoint)
+    replica.core->DisableCommitPointGuardForTesting();
   // The application restarts from its latest durable snapshot (or empty).
   replica.app = replica.snapshot_disk ? replica.snapshot_disk->app
                                       : SimCounterApp(options_.broken != Break::kNoDedup);
@@ -420,10 +422,23 @@ void SimCluster::Resume(ReplicaId id) {
   }
 }
 
-void SimCluster::SetLink(ReplicaId from, ReplicaId to, bool up) { link_down_[{from, to}] = !up; }
+void SimCluster::SetLink(ReplicaId from, ReplicaId to, bool up) {
+  link_down_[{from, to}] = !up;
+  snapshot_path_open_.erase({from, to});
+}
+
+void SimCluster::CutMessagesOnly(ReplicaId from, ReplicaId to) {
+  link_down_[{from, to}] = true;
+  snapshot_path_open_.insert({from, to});
+}
+
+bool SimCluster::SnapshotPathDown(ReplicaId from, ReplicaId to) {
+  return link_down_[{from, to}] && snapshot_path_open_.count({from, to}) == 0;
+}
 
 void SimCluster::HealNetwork() {
   link_down_.clear();
+  snapshot_path_open_.clear();
   drop_ = 0;
   duplicate_ = 0;
 }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <ostream>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "paxos/core.h"
@@ -57,8 +58,17 @@ class SimCluster {
   void Pause(paxos::ReplicaId id);
   void Resume(paxos::ReplicaId id);
   void SetLink(paxos::ReplicaId from, paxos::ReplicaId to, bool up);
+  // Cuts the messages from `from` to `to` but not snapshot transfers on that
+  // path (they use their own connection); SetLink or HealNetwork restores it.
+  void CutMessagesOnly(paxos::ReplicaId from, paxos::ReplicaId to);
   void HealNetwork();
   void SetLoss(double drop, double duplicate);
+  // Replica `id`'s runtime fetches `from`'s latest snapshot without its core
+  // asking (a fetch requested long ago that completes late, or is retried):
+  // installed if newer than what `id` delivered, as Ready::fetch_snapshot is.
+  // Ignored if `from` is down, paused or has no snapshot, or `id` is down; a
+  // transfer to a paused `id` completes once it resumes.
+  void FetchSnapshotUnasked(paxos::ReplicaId id, paxos::ReplicaId from);
 
   // --- clients ---
   // Offers a command to a replica; returns kNotLeader if it is down or paused.
@@ -101,6 +111,8 @@ class SimCluster {
   // Snapshot cadence of this run (random per seed; 0 = no snapshots).
   uint64_t snapshot_every() const { return snapshot_every_; }
   uint64_t snapshots_installed() const { return snapshots_installed_; }
+  // Slot covered by replica `id`'s durable snapshot (0: none).
+  paxos::Slot SnapshotSlot(paxos::ReplicaId id) const;
 
  private:
   struct Replica;
@@ -145,6 +157,8 @@ class SimCluster {
   void StartSnapshotTransfer(Replica& replica, const paxos::SnapshotFetch& fetch);
   void OnSnapshotArrived(Replica& replica, const Event& event);
   void OnSnapshotInstalled(Replica& replica);
+  // True if a snapshot transfer from `from` to `to` cannot pass.
+  bool SnapshotPathDown(paxos::ReplicaId from, paxos::ReplicaId to);
   // Ready::compact_through: the model (and LevelDB) delete entries <= through.
   void Compact(Replica& replica, paxos::Slot through);
   // A sync makes an earlier unsynced compaction durable.
@@ -166,6 +180,8 @@ class SimCluster {
   std::multimap<SimTime, Event> events_;
   std::deque<paxos::Message> mailbox_;
   std::map<std::pair<paxos::ReplicaId, paxos::ReplicaId>, bool> link_down_;
+  // Cut links (CutMessagesOnly) on which snapshot transfers still pass.
+  std::set<std::pair<paxos::ReplicaId, paxos::ReplicaId>> snapshot_path_open_;
   double drop_ = 0;
   double duplicate_ = 0;
   SimTime now_ = 0;

@@ -66,7 +66,7 @@ void SimCluster::StartSnapshotTransfer(Replica& replica, const paxos::SnapshotFe
   if (replica.snapshot_fetching || replica.snapshot_installing) return;  // one at a time
   Replica& sender = At(fetch.from);
   if (!sender.up || sender.paused || !sender.snapshot_disk) return;  // the core asks again
-  if (link_down_[{sender.id, replica.id}] || (drop_ > 0 && Uniform() < drop_)) return;
+  if (SnapshotPathDown(sender.id, replica.id) || (drop_ > 0 && Uniform() < drop_)) return;
   replica.snapshot_fetching = true;
   Note("snapshot " + std::to_string(replica.id) + " fetching from " + std::to_string(sender.id) +
        " (at " + std::to_string(sender.snapshot_disk->slot) + ", wanted " +
@@ -78,13 +78,25 @@ void SimCluster::StartSnapshotTransfer(Replica& replica, const paxos::SnapshotFe
                         std::move(copy), sender.id, sender.restarts});
 }
 
+Slot SimCluster::SnapshotSlot(ReplicaId id) const {
+  const Replica& replica = At(id);
+  return replica.snapshot_disk ? replica.snapshot_disk->slot : 0;
+}
+
+void SimCluster::FetchSnapshotUnasked(ReplicaId id, ReplicaId from) {
+  Replica& replica = At(id);
+  if (id == from || !replica.up) return;
+  Note("snapshot " + std::to_string(id) + " fetches from " + std::to_string(from) + " unasked");
+  StartSnapshotTransfer(replica, paxos::SnapshotFetch{from, 0});
+}
+
 void SimCluster::OnSnapshotArrived(Replica& replica, const Event& event) {
   replica.snapshot_fetching = false;
   const Replica& sender = At(event.from);
   // The sender crashed halfway, or the link broke: the transfer is lost (the
   // core asks again).
   if (!sender.up || sender.restarts != event.from_generation ||
-      link_down_[{sender.id, replica.id}]) {
+      SnapshotPathDown(sender.id, replica.id)) {
     return;
   }
   bool stale = event.snapshot->slot <= replica.applied_through;
@@ -115,11 +127,16 @@ void SimCluster::OnSnapshotInstalled(Replica& replica) {
   replica.applied_through = received.slot;
   replica.applied_slots.clear();
   checker_.OnAppState(replica.id, received.slot, replica.app.Fingerprint());
+  paxos::Role before = replica.core->Status().role;
   bool installed = replica.core->InstallSnapshot(received.slot);
   SYNOD_INVARIANT(installed || options_.broken == Break::kStaleSnapshot,
                   "the core refused a snapshot newer than what it delivered");
   ++snapshots_installed_;
-  Note("snapshot " + std::to_string(replica.id) + " installed at " + std::to_string(received.slot));
+  paxos::Role after = replica.core->Status().role;
+  Note("snapshot " + std::to_string(replica.id) + " installed at " + std::to_string(received.slot) +
+       (before == after ? ""
+                        : std::string(" (was ") + paxos::RoleName(before) + ", now " +
+                              paxos::RoleName(after) + ")"));
   Drain(replica);
 }
 

@@ -1,7 +1,8 @@
 // synod-sim: runs the real paxos core through many seeded random schedules.
 //
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
-//             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot] [--trace]
+//             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|
+//                      stale-commit-point] [--trace]
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
@@ -25,8 +26,8 @@ int Usage(const std::string& problem) {
       << "synod-sim: " << problem << "\n"
       << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
       << "                 [--break "
-         "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot] [--trace] [--history "
-         "FILE]\n";
+         "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|stale-commit-point]\n"
+      << "                 [--trace] [--history FILE]\n";
   return 64;
 }
 
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
       if (!value(number) || number < 100) return Usage("--steps takes a number >= 100");
       options.steps = number;
     } else if (arg == "--break") {
-      if (i + 1 >= argc) return Usage("--break takes skip-persist or small-quorum");
+      if (i + 1 >= argc) return Usage("--break takes the name of a broken variant");
       try {
         options.broken = synod::sim::ParseBreak(argv[++i]);
       } catch (const std::invalid_argument& e) {
@@ -113,9 +114,9 @@ int main(int argc, char** argv) {
                 << "last events:\n"
                 << result.trace << "replay: synod-sim --seed " << result.seed
                 << " --runs 1 --replicas " << options.replicas << " --steps " << options.steps
-                << (options.broken == synod::sim::Break::kSkipPersist   ? " --break skip-persist"
-                    : options.broken == synod::sim::Break::kSmallQuorum ? " --break small-quorum"
-                                                                        : "")
+                << (options.broken == synod::sim::Break::kNone
+                        ? ""
+                        : " --break " + synod::sim::BreakName(options.broken))
                 << (options.leveldb_disk ? " --disk leveldb" : "") << " --trace\n";
       return 1;
     }

@@ -10,10 +10,31 @@ Break ParseBreak(const std::string& name) {
   if (name == "no-dedup") return Break::kNoDedup;
   if (name == "hide-compaction") return Break::kHideCompaction;
   if (name == "stale-snapshot") return Break::kStaleSnapshot;
+  if (name == "stale-commit-point") return Break::kStaleCommitPoint;
   if (name == "none") return Break::kNone;
-  throw std::invalid_argument(
-      "unknown --break variant '" + name +
-      "' (expected skip-persist, small-quorum, no-dedup, hide-compaction or stale-snapshot)");
+  throw std::invalid_argument("unknown --break variant '" + name +
+                              "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, "
+                              "stale-snapshot or stale-commit-point)");
+}
+
+std::string BreakName(Break broken) {
+  switch (broken) {
+    case Break::kNone:
+      return "none";
+    case Break::kSkipPersist:
+      return "skip-persist";
+    case Break::kSmallQuorum:
+      return "small-quorum";
+    case Break::kNoDedup:
+      return "no-dedup";
+    case Break::kHideCompaction:
+      return "hide-compaction";
+    case Break::kStaleSnapshot:
+      return "stale-snapshot";
+    case Break::kStaleCommitPoint:
+      return "stale-commit-point";
+  }
+  return "none";
 }
 
 std::string ClientCommand::Encode() const {

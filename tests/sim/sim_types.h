@@ -22,11 +22,17 @@ enum class Break : uint8_t {
   kNoDedup,         // the application applies a retried command again (caught by lincheck)
   kHideCompaction,  // promises and catch-up replies do not say where a log was compacted
   kStaleSnapshot,   // a received snapshot replaces the state even if it is older
+  // A leader that learns slots chosen from a snapshot or a catch-up reply,
+  // where it proposed values it never saw chosen, keeps leading and advertises
+  // a commit point over them (Core::DisableCommitPointGuardForTesting).
+  kStaleCommitPoint,
 };
 
 // Parses "skip-persist" / "small-quorum" / "no-dedup" / "hide-compaction" /
-// "stale-snapshot"; throws std::invalid_argument otherwise.
+// "stale-snapshot" / "stale-commit-point"; throws std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
+// The name ParseBreak accepts for `broken` ("none" for kNone).
+std::string BreakName(Break broken);
 
 struct SimOptions {
   uint64_t seed = 1;
