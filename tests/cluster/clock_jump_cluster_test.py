@@ -14,8 +14,10 @@ every poll until 19.5 s after its acquire was sent (a lease never ends early)
 and be free by 23 s (the slack above 20 s scales with SYNOD_TIME_SCALE). A
 `synod-lock run` keeps one client session and one lease across all jumps
 (renewing every ttl/3) and must exit 0: neither expired. The leader must
-still lead at the end, and its last log line must show its moved wall clock
-(the module was in effect). The locks share one wait: about 25 s in all.
+still lead at the end. Then a lock is acquired with a 4 s TTL and that
+leader is stopped (its last log line must show its moved wall clock: the
+module was in effect); the lease must end between 3.9 s and 8 s (scaled)
+under the new leader, whose clock is not moved. About 30 s in all.
 Binds only 127.0.0.1 on free ports; kills the processes it started.
 """
 import argparse
@@ -35,6 +37,7 @@ HELD_UNTIL_S = 19.5  # a lease ends at 20 s of log time after its grant, never e
 HELD_SEEN_AT_S = 10.0  # some poll at or after this must see the lock held
 FREE_BY_S = TTL_MS / 1000.0 + 3.0 * TIME_SCALE
 JUMP_GAP_S = 2.0  # between one jump and the next lock: the leader ticks meanwhile
+FAILOVER_TTL_MS = 4000
 
 
 def set_offset(path, seconds):
@@ -45,37 +48,64 @@ def set_offset(path, seconds):
     os.replace(tmp, path)
 
 
-class JumpedLock:
-    """A lock acquired just before the leader's wall clock jumps by `jump` s."""
+class PolledLock:
+    """A lock acquired with `ttl_ms`, then polled: it must stay held until
+    `held_until` s after its acquire was sent and be free by `free_by` s."""
 
-    def __init__(self, index, jump):
-        self.name = "jump%d" % index
-        self.owner = "owner%d" % index
-        self.jump = jump
+    def __init__(self, name, what, ttl_ms, held_until, free_by):
+        self.name = name
+        self.owner = "owner-" + name
+        self.what = what  # what happened right after the acquire
+        self.ttl_ms = ttl_ms
+        self.held_until = held_until
+        self.free_by = free_by
         self.sent = None  # monotonic time the acquire was sent
         self.token = None
         self.held_seen_at = []  # seconds after `sent` of polls that saw it held
         self.free_at = None
 
     def describe(self):
-        return "lock %s (leader's wall clock moved %+d s right after the acquire)" % (
-            self.name, self.jump)
+        return "lock %s (%s right after the acquire)" % (self.name, self.what)
+
+    def acquire(self, cluster):
+        self.sent = time.monotonic()
+        code, out, err = cluster.client("acquire", self.name, "--owner", self.owner, "--ttl",
+                                        str(self.ttl_ms))
+        assert code == 0 and out.startswith("token="), (self.name, code, out, err)
+        self.token = int(out.strip().split("=")[1])
 
     def poll(self, cluster):
-        """One status poll; records the outcome and fails on an early end."""
+        """One status poll unless already free; fails on an early or late end."""
+        if self.free_at is not None:
+            return
         code, out, err = cluster.client("status", self.name, timeout_ms=int(scaled(5000)))
         at = time.monotonic() - self.sent
-        if code != 0:
-            return  # no answer this time (the deadline still applies)
         out = out.strip()
-        if out.startswith("held owner=%s token=%d " % (self.owner, self.token)):
+        if code == 0 and out.startswith("held owner=%s token=%d " % (self.owner, self.token)):
             self.held_seen_at.append(at)
+        elif code == 0:
+            assert out == "free", "%s: unexpected status %r at %.1f s" % (
+                self.describe(), out, at)
+            assert at >= self.held_until, (
+                "%s was free %.1f s after its acquire was sent (ttl %.1f s): log time jumped "
+                "ahead of real time" % (self.describe(), at, self.ttl_ms / 1000.0))
+            self.free_at = at
             return
-        assert out == "free", "%s: unexpected status %r at %.1f s" % (self.describe(), out, at)
-        assert at >= HELD_UNTIL_S, (
-            "%s was free %.1f s after its acquire was sent (ttl %.0f s): log time jumped ahead "
-            "of real time" % (self.describe(), at, TTL_MS / 1000.0))
-        self.free_at = at
+        assert at <= self.free_by, (
+            "%s was still held %.1f s after its acquire was sent (ttl %.1f s): log time "
+            "stalled" % (self.describe(), at, self.ttl_ms / 1000.0))
+
+    def report(self):
+        return "%s: token %d, held at %.1f s, free at %.1f s (ttl %.1f s)" % (
+            self.describe(), self.token, max(self.held_seen_at, default=0.0), self.free_at,
+            self.ttl_ms / 1000.0)
+
+
+def poll_until_free(cluster, locks):
+    while any(lock.free_at is None for lock in locks):
+        for lock in locks:
+            lock.poll(cluster)
+        time.sleep(0.25)
 
 
 def run_test(args):
@@ -117,32 +147,18 @@ def run_cluster(args, jumps, offsets_dir):
             return c == 0 and o.startswith("held owner=S ")
         wait_until(session_held, scaled(10), "the run holder to get its lock")
 
-        locks = [JumpedLock(i, jump) for i, jump in enumerate(jumps)]
-        for lock in locks:
-            lock.sent = time.monotonic()
-            code, out, err = cluster.client("acquire", lock.name, "--owner", lock.owner,
-                                            "--ttl", str(TTL_MS))
-            assert code == 0 and out.startswith("token="), (lock.name, code, out, err)
-            lock.token = int(out.strip().split("=")[1])
-            set_offset(offset_files[leader], lock.jump)
+        locks = [PolledLock("jump%d" % i, "leader's wall clock moved %+d s" % jump, TTL_MS,
+                            HELD_UNTIL_S, FREE_BY_S) for i, jump in enumerate(jumps)]
+        for lock, jump in zip(locks, jumps):
+            lock.acquire(cluster)
+            set_offset(offset_files[leader], jump)
             gap_end = time.monotonic() + JUMP_GAP_S
             while time.monotonic() < gap_end:
                 for polled in locks:
-                    if polled.token is not None and polled.free_at is None:
+                    if polled.token is not None:
                         polled.poll(cluster)
                 time.sleep(0.1)
-
-        # Poll every lock until it is free (or its deadline passes).
-        while any(lock.free_at is None for lock in locks):
-            for lock in locks:
-                if lock.free_at is not None:
-                    continue
-                lock.poll(cluster)
-                waited = time.monotonic() - lock.sent
-                assert lock.free_at is not None or waited <= FREE_BY_S, (
-                    "%s was still held %.1f s after its acquire was sent (ttl %.0f s): log "
-                    "time stalled" % (lock.describe(), waited, TTL_MS / 1000.0))
-            time.sleep(0.25)
+        poll_until_free(cluster, locks)
         for lock in locks:
             assert any(at >= HELD_SEEN_AT_S for at in lock.held_seen_at), (
                 "%s: no poll saw it held at or after %.0f s (polls: %s)" %
@@ -158,6 +174,13 @@ def run_cluster(args, jumps, offsets_dir):
         assert now_leader == leader, (
             "leadership moved from %d to %d: the jumps did not stay on the leader" %
             (leader, now_leader))
+        # Failover from the leader whose clock is off to one whose clock is
+        # not: a lease taken before it ends neither early nor much later (the
+        # new leader continues from the highest stamp it has seen).
+        failover = PolledLock("failover", "leader with its clock off stopped", FAILOVER_TTL_MS,
+                              FAILOVER_TTL_MS / 1000.0 - 0.1,
+                              FAILOVER_TTL_MS / 1000.0 + 4.0 * TIME_SCALE)
+        failover.acquire(cluster)
         # The module was in effect: the leader's own log stamps its shutdown
         # with the moved wall clock.
         replica = cluster.replica(leader)
@@ -171,13 +194,14 @@ def run_cluster(args, jumps, offsets_dir):
         assert abs(moved - jumps[-1]) < 120, (
             "the leader's log shows its clock %+.0f s off, not %+d s: the wall-clock module "
             "was not in effect" % (moved, jumps[-1]))
+        poll_until_free(cluster, [failover])
+        new_leader = cluster.leader()
+        assert new_leader != leader, new_leader
 
-        for lock in locks:
-            print("%s: token %d, held at %.1f s, free at %.1f s (ttl %.0f s)" %
-                  (lock.describe(), lock.token, max(lock.held_seen_at), lock.free_at,
-                   TTL_MS / 1000.0))
+        for lock in locks + [failover]:
+            print(lock.report())
         print("run holder kept its session and lease across the jumps; leader %d's clock "
-              "ended %+.0f s off" % (leader, moved))
+              "ended %+.0f s off; replica %d took over" % (leader, moved, new_leader))
 
 
 def main():
