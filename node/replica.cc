@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <variant>
 
 #include "node/os_random.h"
 #include "snapshot/checksum.h"
@@ -22,10 +24,22 @@ std::string CommandKey(uint64_t session, uint64_t sequence) {
   return "c:" + std::to_string(session) + ":" + std::to_string(sequence);
 }
 
+// Wall clock in ms since the Unix epoch: read only for a brand-new cluster's
+// first log time (LeaderClock's origin), never to stamp later commands.
 uint64_t WallClockMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
+}
+
+// Highest envelope stamp among `value`'s commands (0: none, or a no-op).
+uint64_t HighestStamp(const paxos::ValuePtr& value) {
+  uint64_t highest = 0;
+  if (value == nullptr) return highest;
+  for (const std::string& command : value->commands) {
+    highest = std::max(highest, statemachine::EnvelopeStamp(command));
+  }
+  return highest;
 }
 
 transport::Role WireRole(paxos::Role role) {
@@ -198,7 +212,10 @@ Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
       machine_(machine),
       logger_(std::move(logger)),
       tick_timer_(loop.io()),
-      bootstrap_timer_(loop.io()) {
+      bootstrap_timer_(loop.io()),
+      // A replica that formed a new cluster and has seen no stamp yet starts
+      // log time from its wall clock, once; all later time is monotonic.
+      leader_clock_([this] { return had_history_at_start_ ? 0 : WallClockMs(); }) {
   random_.seed(options_.seed != 0 ? options_.seed : OsRandom64());
   core_random_ = std::make_unique<paxos::SplitMix64>(random_());
 }
@@ -341,6 +358,12 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
     Fatal(error);
     return;
   }
+  // Log time so far: the snapshot's, and stamps in the recovered log (some
+  // accepted but not yet chosen or applied).
+  leader_clock_.Observe(applier_->log_time_ms());
+  for (const paxos::SlotEntry& entry : recovered.paxos.entries) {
+    leader_clock_.Observe(HighestStamp(entry.entry.value));
+  }
   paxos::Configuration config(options_.cluster.Ids());
   core_ = std::make_unique<paxos::Core>(options_.id, config, options_.ToCoreOptions(),
                                         *core_random_, recovered.paxos, snapshot_slot);
@@ -380,14 +403,16 @@ void Replica::ReportRoleChanges() {
   paxos::CoreStatus status = core_->Status();
   if (status.role == last_role_ && status.leader == last_leader_) return;
   if (status.role == paxos::Role::kLeader && last_role_ != paxos::Role::kLeader) {
-    logger_->info("became leader with ballot {}", status.leader_ballot.ToString());
+    leader_clock_.Lead(status.leader_ballot, std::chrono::steady_clock::now());
+    logger_->info("became leader with ballot {} (log time continues from {} ms)",
+                  status.leader_ballot.ToString(), leader_clock_.highest_seen());
     if (!cluster_id_recorded_ && !cluster_id_proposed_ && applier_->cluster_id() == 0) {
       statemachine::Envelope envelope;
       envelope.kind = statemachine::EnvelopeKind::kClusterId;
       // From the OS, not random_: two clusters started with one explicit
       // --seed must still get different ids. Never 0.
       envelope.session = OsRandom64() | 1;
-      envelope.stamp_ms = WallClockMs();
+      envelope.stamp_ms = LeaderStamp();
       if (core_->Propose({statemachine::EncodeEnvelope(envelope)}).status ==
           paxos::ProposeResult::Status::kAccepted) {
         cluster_id_proposed_ = true;
@@ -412,6 +437,7 @@ void Replica::OnPeerMessage(paxos::Message message) {
     logger_->trace("recv {}", paxos::DescribeMessage(message));
   }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
+  ObserveStamps(message);
   core_->Step(message);
   AfterInput();
 }
@@ -432,7 +458,7 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
     return;
   }
   std::vector<std::string> proposals;
-  uint64_t now = WallClockMs();
+  uint64_t now = LeaderStamp();
   for (size_t i = 0; i < commands.size(); ++i) {
     std::optional<statemachine::Envelope> envelope = statemachine::DecodeEnvelope(commands[i]);
     if (!envelope || (envelope->kind != statemachine::EnvelopeKind::kCommand &&
@@ -469,7 +495,9 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 }
 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
-  for (statemachine::CommandOutcome& outcome : applier_->Apply(entry)) {
+  std::vector<statemachine::CommandOutcome> outcomes = applier_->Apply(entry);
+  leader_clock_.Observe(applier_->log_time_ms());
+  for (statemachine::CommandOutcome& outcome : outcomes) {
     switch (outcome.kind) {
       case statemachine::EnvelopeKind::kClusterId:
         RecordClusterId(outcome.session);
@@ -539,9 +567,33 @@ void Replica::ProposeTimeTick() {
   if (core_->Status().role != paxos::Role::kLeader) return;
   statemachine::Envelope tick;
   tick.kind = statemachine::EnvelopeKind::kTick;
-  tick.stamp_ms = WallClockMs();
+  tick.stamp_ms = LeaderStamp();
   core_->Propose({statemachine::EncodeEnvelope(tick)});
   AfterInput();
+}
+
+uint64_t Replica::LeaderStamp() {
+  return leader_clock_.Stamp(core_->Status().leader_ballot, std::chrono::steady_clock::now());
+}
+
+void Replica::ObserveStamps(const paxos::Message& message) {
+  if (const auto* accept = std::get_if<paxos::Accept>(&message.body)) {
+    // Only values this acceptor will accept (a deposed leader's are refused).
+    if (accept->ballot >= core_->Status().promised) {
+      leader_clock_.Observe(HighestStamp(accept->value));
+    }
+  } else if (const auto* promise = std::get_if<paxos::Promise>(&message.body)) {
+    // Values a candidate may re-propose; a leader ignores late promises.
+    if (core_->Status().role != paxos::Role::kLeader) {
+      for (const paxos::SlotEntry& entry : promise->entries) {
+        leader_clock_.Observe(HighestStamp(entry.entry.value));
+      }
+    }
+  } else if (const auto* catchup = std::get_if<paxos::CatchupReply>(&message.body)) {
+    for (const paxos::CommittedEntry& entry : catchup->entries) {
+      leader_clock_.Observe(HighestStamp(entry.value));
+    }
+  }
 }
 
 void Replica::ReportPeerLinks() {

@@ -21,8 +21,10 @@
 // that peer's snapshot over the transport, restores it and continues from the
 // log; a restart restores the latest snapshot and replays only what follows.
 //
-// Log time: the leader stamps every command it proposes with its wall clock
-// and proposes a time tick once a second; log time = max(previous, stamp).
+// Log time: the leader stamps every command it proposes and proposes a time
+// tick once a second; log time = max(previous, stamp). Stamps come from the
+// LeaderClock (node/leader_clock.h): monotonic time elapsed since the leader
+// took over, added to the highest stamp it had seen, never its wall clock.
 //
 // Threading: construct, Start, and destroy on the EventLoop's thread.
 #pragma once
@@ -36,6 +38,7 @@
 
 #include "log/leveldb_log_storage.h"
 #include "node/background_writer.h"
+#include "node/leader_clock.h"
 #include "node/ready_pump.h"
 #include "node/replica_options.h"
 #include "node/snapshotter.h"
@@ -104,6 +107,11 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // Leader only: proposes a time tick so log time advances while idle
   // (leases and session expiry are decided in log time).
   void ProposeTimeTick();
+  // Leader only: the stamp for a value proposed now (LeaderClock::Stamp).
+  uint64_t LeaderStamp();
+  // Before the core steps `message`: reports the stamps in values this
+  // replica will hold or may re-propose to the LeaderClock.
+  void ObserveStamps(const paxos::Message& message);
   // Logs peers that connected or disconnected since the last call.
   void ReportPeerLinks();
   bool HasHistory() const;
@@ -152,6 +160,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<ReadyPump> pump_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer bootstrap_timer_;
+  LeaderClock leader_clock_;  // stamps this replica's proposals while it leads
 
   // Expires when the replica is destroyed; guards callbacks queued on the loop.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -103,6 +103,7 @@ void Replica::InstallLatestFromStore() {
     return;
   }
   core_->InstallSnapshot(latest->applied_slot);
+  leader_clock_.Observe(applier_->log_time_ms());
   logger_->info("installed snapshot at slot {}; continuing from the log", latest->applied_slot);
   RecordClusterId(applier_->cluster_id());  // its slot may be inside the snapshot
   commands_since_snapshot_ = 0;

@@ -89,6 +89,10 @@ TEST(Envelope, RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(e->payload, "add 5");
   EXPECT_EQ(e->stamp_ms, 99u);
   EXPECT_EQ(DecodeEnvelope(RestampEnvelope(bytes, 1234))->stamp_ms, 1234u);
+  EXPECT_EQ(EnvelopeStamp(bytes), 99u);
+  EXPECT_EQ(EnvelopeStamp(Tick(5000)), 5000u);
+  EXPECT_EQ(EnvelopeStamp("add 5"), 0u);
+  EXPECT_EQ(EnvelopeStamp(bytes.substr(0, 9)), 0u);
   EXPECT_EQ(DecodeEnvelope(Register(42))->session, 42u);
   EXPECT_FALSE(DecodeEnvelope(""));
   EXPECT_FALSE(DecodeEnvelope("add 5"));

@@ -71,4 +71,11 @@ std::string RestampEnvelope(std::string_view encoded, uint64_t stamp_ms) {
   return out;
 }
 
+uint64_t EnvelopeStamp(std::string_view encoded) {
+  if (encoded.size() < 10 || static_cast<uint8_t>(encoded[0]) != kMagic) return 0;
+  encoded.remove_prefix(2);
+  uint64_t stamp = 0;
+  return GetU64(encoded, stamp) ? stamp : 0;
+}
+
 }  // namespace synod::statemachine

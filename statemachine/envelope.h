@@ -11,8 +11,9 @@
 //   kTick            — carries only a leader time stamp (advances log time).
 //   kClusterId       — the random cluster id a new cluster's first leader
 //                      proposes (`session` holds it); the first one applied wins.
-// Every envelope carries the proposing leader's wall-clock stamp (ms, 0 =
-// none); log time = max(previous log time, stamp), so it never goes back.
+// Every envelope carries the proposing leader's time stamp (ms of log time,
+// 0 = none; node/leader_clock.h); log time = max(previous log time, stamp),
+// so it never goes back.
 #pragma once
 
 #include <cstdint>
@@ -40,5 +41,9 @@ std::optional<Envelope> DecodeEnvelope(std::string_view bytes);
 // Re-encodes `encoded` with a new stamp (leaders stamp commands they propose).
 // Returns `encoded` unchanged if it is not an envelope.
 std::string RestampEnvelope(std::string_view encoded, uint64_t stamp_ms);
+
+// The stamp of `encoded` without decoding the rest; 0 if it is not an
+// envelope (or carries no stamp).
+uint64_t EnvelopeStamp(std::string_view encoded);
 
 }  // namespace synod::statemachine

@@ -59,7 +59,8 @@ class Replica:
         self.log_path = os.path.join(cluster.root, "r%d.log" % replica_id)
         self.ready = threading.Event()
 
-    def start(self, wait_ready=True, extra=()):
+    def start(self, wait_ready=True, extra=(), env=None):
+        """Starts `serve` (with `extra` flags; `env`: its environment, default ours)."""
         log = open(self.log_path, "a")
         self.ready.clear()
         cmd = [self.cluster.binary, "serve", "--id", str(self.id), "--members",
@@ -67,7 +68,7 @@ class Replica:
                "--election-timeout-ms", str(int(scaled(300))), "--heartbeat-ms",
                str(int(scaled(50)))] + list(extra)
         self.proc = subprocess.Popen(self.cluster.exec_prefix(self.id) + cmd,
-                                     stdout=subprocess.PIPE, stderr=log, text=True)
+                                     stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         self.cluster.started_pids.add(self.proc.pid)
         threading.Thread(target=self._watch_stdout, args=(self.proc,), daemon=True).start()
         if wait_ready:
