@@ -36,6 +36,10 @@ struct CommandOutcome {
     kFailed,          // Apply threw (now, or a duplicate of one that did): result holds what()
     kSessionExpired,  // never applied: unknown/expired session or below the mark
     kInvalid,         // not an envelope: never applied
+    // A session limit (session_table.h): kRegisterSession refused ("too many
+    // sessions") or kCommand refused ("session holds too many unacknowledged
+    // results"); `result` says which. Never applied, now or later.
+    kRefused,
   };
   Status status = Status::kOk;
   EnvelopeKind kind = EnvelopeKind::kCommand;
