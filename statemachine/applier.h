@@ -43,7 +43,7 @@ struct CommandOutcome {
   };
   Status status = Status::kOk;
   EnvelopeKind kind = EnvelopeKind::kCommand;
-  uint64_t session = 0;   // kCommand: its session; kRegisterSession: the new id;
+  uint64_t session = 0;   // kCommand: its session; kRegisterSession: the new id (0: refused);
                           // kClusterId: the cluster id (only the first one is reported)
   uint64_t sequence = 0;  // kCommand
   uint64_t nonce = 0;     // kRegisterSession: the caller's request id
