@@ -64,7 +64,13 @@ const std::set<std::string>& ServeFlags() {
       "--id",           "--members",        "--data",     "--election-timeout-ms",
       "--heartbeat-ms", "--window",         "--batch",    "--log-level",
       "--seed",         "--snapshot-every", "--log-tail", "--preallocate-log"};
-  return kFlags;
+  // With the limits (LimitsFromFlags).
+  static const std::set<std::string> kWithLimits = [] {
+    std::set<std::string> all = kFlags;
+    all.insert({"--max-sessions", "--max-session-results", "--max-pending-bytes"});
+    return all;
+  }();
+  return kWithLimits;
 }
 
 std::string ServeUsage(const std::string& program) {
@@ -75,7 +81,29 @@ std::string ServeUsage(const std::string& program) {
          "           [--snapshot-every N (commands, default 10000; 0 = never)]\n"
          "           [--log-tail N (entries kept below a snapshot, default 1000)]\n"
          "           [--preallocate-log yes|no (preallocated write-ahead log files,\n"
-         "            default yes; no on copy-on-write file systems)]\n";
+         "            default yes; no on copy-on-write file systems)]\n"
+         "           [--max-sessions N (live client sessions, default 10000)]\n"
+         "           [--max-session-results N (unacknowledged results per session,\n"
+         "            default 100000)]\n"
+         "           [--max-pending-bytes N (command bytes queued at the leader,\n"
+         "            default 268435456)]\n";
+}
+
+std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
+  struct LimitFlag {
+    const char* name;
+    uint64_t* target;
+  };
+  for (LimitFlag flag : {LimitFlag{"--max-sessions", &options.max_sessions},
+                         LimitFlag{"--max-session-results", &options.max_session_results},
+                         LimitFlag{"--max-pending-bytes", &options.max_pending_bytes}}) {
+    std::string text = flags.Get(flag.name);
+    if (text.empty()) continue;
+    uint64_t number = 0;
+    if (!ParseU64(text, number)) return std::string(flag.name) + " must be a number";
+    *flag.target = number;
+  }
+  return "";
 }
 
 namespace {
@@ -134,6 +162,8 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   } else if (!preallocate.empty() && preallocate != "yes") {
     return fail("--preallocate-log takes yes or no");
   }
+  std::string limits = LimitsFromFlags(flags, options);
+  if (!limits.empty()) return fail(limits);
   std::string level = flags.Get("--log-level").empty() ? "info" : flags.Get("--log-level");
   if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {
     return fail("--log-level takes trace, debug, info, warn, error or off");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "node/client.h"
+#include "node/replica_options.h"
 #include "statemachine/state_machine.h"
 
 namespace synod::node {
@@ -46,6 +47,11 @@ int UsageError(const std::string& program, const std::string& problem, const std
 const std::set<std::string>& ServeFlags();
 // Usage text of `serve`.
 std::string ServeUsage(const std::string& program);
+
+// Sets options' limits from --max-sessions, --max-session-results and
+// --max-pending-bytes (absent: unchanged). Returns "" or what is wrong; the
+// ranges are checked by ReplicaOptions::Validate.
+std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options);
 
 // Runs `program serve ...` with `machine`: validates flags (kExitUsage with a
 // clear message), serves until SIGTERM/SIGINT (then kExitOk), prints

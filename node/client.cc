@@ -214,7 +214,8 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       return;
     }
     case transport::OutcomeStatus::kBusy:
-      op->last_error = "member " + std::to_string(target) + " is busy";
+      op->last_error = "member " + std::to_string(target) +
+                       (outcome.result.empty() ? " is busy" : ": " + outcome.result);
       RetryLater(op, kNoLeaderBackoff);
       return;
     case transport::OutcomeStatus::kUnknown:

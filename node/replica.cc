@@ -470,6 +470,14 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
                           ? RegisterKey(envelope->session)
                           : CommandKey(envelope->session, envelope->sequence);
     waiters_.emplace(key, Waiter{call, i});
+    if (envelope->kind == statemachine::EnvelopeKind::kRegisterSession) {
+      // The session limits travel in the log: every replica decides with these.
+      envelope->stamp_ms = now;
+      envelope->max_sessions = options_.max_sessions;
+      envelope->max_session_results = options_.max_session_results;
+      proposals.push_back(statemachine::EncodeEnvelope(*envelope));
+      continue;
+    }
     proposals.push_back(statemachine::RestampEnvelope(commands[i], now));
   }
   if (proposals.empty()) return;
@@ -477,14 +485,21 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
   if (result.status != paxos::ProposeResult::Status::kAccepted) {
     // Not proposed: answer only this call's waiters (an earlier call with the
     // same command may still be in the log).
-    transport::OutcomeStatus why = result.status == paxos::ProposeResult::Status::kBusy
-                                       ? transport::OutcomeStatus::kBusy
-                                       : transport::OutcomeStatus::kNotLeader;
+    bool busy = result.status == paxos::ProposeResult::Status::kBusy;
+    transport::OutcomeStatus why =
+        busy ? transport::OutcomeStatus::kBusy : transport::OutcomeStatus::kNotLeader;
+    std::string reason;
+    if (busy) {
+      paxos::CoreOptions limits = options_.ToCoreOptions();
+      reason = "overloaded: the leader's queue of commands waiting for a slot is full (limits " +
+               std::to_string(limits.max_pending_commands) + " commands, " +
+               std::to_string(limits.max_pending_bytes) + " bytes)";
+    }
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (it->second.call == call) {
         size_t index = it->second.index;
         it = waiters_.erase(it);
-        call->Set(index, transport::Outcome{why, "", 0});
+        call->Set(index, transport::Outcome{why, reason, 0});
       } else {
         ++it;
       }
@@ -503,13 +518,19 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
         RecordClusterId(outcome.session);
         break;
       case statemachine::EnvelopeKind::kRegisterSession:
+        // A refused registration (a session limit) is a definite failure.
         Answer(RegisterKey(outcome.nonce),
-               transport::Outcome{transport::OutcomeStatus::kOk, outcome.result, outcome.slot});
+               transport::Outcome{outcome.status == statemachine::CommandOutcome::Status::kRefused
+                                      ? transport::OutcomeStatus::kError
+                                      : transport::OutcomeStatus::kOk,
+                                  outcome.result, outcome.slot});
         break;
       case statemachine::EnvelopeKind::kCommand: {
         transport::OutcomeStatus status = transport::OutcomeStatus::kSessionExpired;
         if (outcome.status == statemachine::CommandOutcome::Status::kOk) {
           status = transport::OutcomeStatus::kOk;
+        } else if (outcome.status == statemachine::CommandOutcome::Status::kRefused) {
+          status = transport::OutcomeStatus::kError;  // never applied; result says why
         } else if (outcome.status == statemachine::CommandOutcome::Status::kFailed) {
           status = transport::OutcomeStatus::kApplyFailed;
           if (!outcome.duplicate) {

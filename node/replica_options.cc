@@ -16,6 +16,9 @@ std::string ReplicaOptions::Validate() const {
   if (window_slots == 0 || window_slots > 100000) return "--window must be 1-100000";
   if (max_batch_commands == 0 || max_batch_commands > 100000) return "--batch must be 1-100000";
   if (log_tail > 100000000) return "--log-tail must be at most 100000000";
+  if (max_sessions == 0) return "--max-sessions must be at least 1";
+  if (max_session_results == 0) return "--max-session-results must be at least 1";
+  if (max_pending_bytes < (1u << 20)) return "--max-pending-bytes must be at least 1048576";
   std::string core = ToCoreOptions().Validate();
   if (!core.empty()) return "timeouts: " + core;
   return "";
@@ -27,6 +30,7 @@ paxos::CoreOptions ReplicaOptions::ToCoreOptions() const {
   core.election_ticks = election_timeout_ms / TickMs();
   core.window_slots = window_slots;
   core.max_batch_commands = max_batch_commands;
+  core.max_pending_bytes = static_cast<size_t>(max_pending_bytes);
   return core;
 }
 

@@ -30,6 +30,12 @@ struct ReplicaOptions {
   // synced write instead of two; log/preallocated_log_env.h). Off: plain
   // appended files (e.g. on copy-on-write file systems, where it gains nothing).
   bool preallocate_log = true;
+  // Limits (docs/runtime.md, "Limits"). The two session limits are written by
+  // the leader into each registration it proposes, so every replica decides
+  // with the same values even if members' flags differ.
+  uint64_t max_sessions = 10000;              // live client sessions
+  uint64_t max_session_results = 100000;      // unacknowledged results per session
+  uint64_t max_pending_bytes = 256ull << 20;  // command bytes queued at the leader
 
   // Empty if usable, else what is wrong (naming the flag).
   std::string Validate() const;

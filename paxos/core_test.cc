@@ -247,6 +247,37 @@ TEST(Core, LeaderPushesBackWhenItsQueueIsFull) {
   EXPECT_EQ(h.core(leader).Propose({"d", "e"}).status, ProposeResult::Status::kBusy);
 }
 
+// The queue's bytes are bounded too: a leader over max_pending_bytes refuses
+// with kBusy (not proposed), and an empty queue takes any one call.
+TEST(Core, LeaderPushesBackWhenItsQueuedBytesAreFull) {
+  CoreOptions options;
+  options.window_slots = 1;
+  options.max_batch_commands = 1;
+  options.max_pending_bytes = 10;
+  Harness h(3, options);
+  ReplicaId leader = h.ElectLeader();
+  // The window holds one slot; what does not fit waits in the queue (4 or 8
+  // bytes, depending on whether the window was free), so every refusal below
+  // holds either way.
+  EXPECT_EQ(h.core(leader).Propose({"xxxx"}).status, ProposeResult::Status::kAccepted);
+  EXPECT_EQ(h.core(leader).Propose({"yyyy"}).status, ProposeResult::Status::kAccepted);
+  EXPECT_EQ(h.core(leader).Propose({std::string(7, 'z')}).status, ProposeResult::Status::kBusy);
+  EXPECT_EQ(h.core(leader).Propose({"w", "w"}).status, ProposeResult::Status::kAccepted);
+  EXPECT_EQ(h.core(leader).Propose({std::string(5, 'v')}).status, ProposeResult::Status::kBusy);
+  h.DeliverAll();  // everything queued is chosen: the queue is empty again
+  EXPECT_EQ(h.core(leader).Status().pending_commands, 0u);
+  EXPECT_EQ(h.core(leader).Propose({std::string(64, 'b')}).status,
+            ProposeResult::Status::kAccepted);
+  h.DeliverAll();
+  for (Slot s = 1; s <= h.core(leader).Status().chosen_point; ++s) {
+    ValuePtr value = h.core(leader).ChosenValue(s);
+    ASSERT_NE(value, nullptr);
+    for (const std::string& command : value->commands) {
+      EXPECT_TRUE(command[0] != 'z' && command[0] != 'v') << "a refused command was proposed";
+    }
+  }
+}
+
 TEST(Core, RefusesBadConfiguration) {
   SplitMix64 random(1);
   EXPECT_THROW(Configuration({}), std::invalid_argument);

@@ -10,6 +10,7 @@ std::string CoreOptions::Validate() const {
   if (window_slots == 0) return "window_slots must be at least 1";
   if (max_batch_commands == 0) return "max_batch_commands must be at least 1";
   if (max_batch_bytes == 0) return "max_batch_bytes must be at least 1";
+  if (max_pending_bytes == 0) return "max_pending_bytes must be at least 1";
   if (max_page_entries == 0) return "max_page_entries must be at least 1";
   if (max_page_bytes == 0) return "max_page_bytes must be at least 1";
   return "";

@@ -22,6 +22,10 @@ struct CoreOptions {
   // Commands queued at the leader waiting for a free slot; beyond this Propose
   // refuses with kBusy (backpressure instead of unbounded memory).
   size_t max_pending_commands = 100000;
+  // Bytes of those queued commands; beyond this Propose refuses with kBusy too
+  // (a call is always taken into an empty queue, so one call larger than the
+  // limit is not refused forever).
+  size_t max_pending_bytes = 256u << 20;
   // Promise pages and catch-up replies stop after this many entries or bytes.
   uint32_t max_page_entries = 256;
   size_t max_page_bytes = 4 << 20;

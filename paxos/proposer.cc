@@ -258,7 +258,11 @@ ProposeResult Proposer::Propose(std::vector<std::string> commands) {
     return result;
   }
   result.leader_hint = state_.self();
-  if (pending_.size() + commands.size() > state_.options().max_pending_commands) {
+  size_t bytes = 0;
+  for (const std::string& command : commands) bytes += command.size();
+  const CoreOptions& options = state_.options();
+  if (pending_.size() + commands.size() > options.max_pending_commands ||
+      (!pending_.empty() && pending_bytes_ + bytes > options.max_pending_bytes)) {
     result.status = ProposeResult::Status::kBusy;
     return result;
   }

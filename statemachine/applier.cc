@@ -8,9 +8,10 @@ namespace synod::statemachine {
 
 namespace {
 
-// Snapshot header magics: SNAP3 stores sessions as SessionEncoding::kWithStatus,
-// SNAP2 (older snapshots, still restored) as kResultsOnly.
-constexpr char kMagicCurrent[] = "SYNODSNAP3";
+// Snapshot header magics: SNAP4 stores sessions as SessionEncoding::kWithLimits;
+// older snapshots, still restored: SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP4";
+constexpr char kMagicWithStatus[] = "SYNODSNAP3";
 constexpr char kMagicResultsOnly[] = "SYNODSNAP2";
 constexpr size_t kMagicSize = 10;
 
@@ -56,8 +57,14 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
         break;
       case EnvelopeKind::kRegisterSession:
         outcome.nonce = envelope->session;
-        outcome.session = sessions_.Register(log_time_ms_);
-        outcome.result = std::to_string(outcome.session);
+        outcome.session = sessions_.Register(
+            log_time_ms_, SessionLimits{envelope->max_sessions, envelope->max_session_results});
+        if (outcome.session == 0) {
+          outcome.status = CommandOutcome::Status::kRefused;
+          outcome.result = "too many sessions";
+        } else {
+          outcome.result = std::to_string(outcome.session);
+        }
         break;
       case EnvelopeKind::kCommand: {
         outcome.session = envelope->session;
@@ -66,6 +73,9 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
                                                         envelope->lowest_unanswered, log_time_ms_);
         if (verdict.kind == SessionTable::Verdict::Kind::kExpired) {
           outcome.status = CommandOutcome::Status::kSessionExpired;
+        } else if (verdict.kind == SessionTable::Verdict::Kind::kTooManyResults) {
+          outcome.status = CommandOutcome::Status::kRefused;
+          outcome.result = "session holds too many unacknowledged results";
         } else if (verdict.kind == SessionTable::Verdict::Kind::kDuplicate) {
           outcome.duplicate = true;
           if (verdict.stored_failed) outcome.status = CommandOutcome::Status::kFailed;
@@ -111,6 +121,8 @@ bool Applier::Restore(SnapshotReader& in) {
   if (!in.Read(header) || header.size() < kHeader) return false;
   SessionEncoding encoding;
   if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
+    encoding = SessionEncoding::kWithLimits;
+  } else if (header.compare(0, kMagicSize, kMagicWithStatus) == 0) {
     encoding = SessionEncoding::kWithStatus;
   } else if (header.compare(0, kMagicSize, kMagicResultsOnly) == 0) {
     encoding = SessionEncoding::kResultsOnly;

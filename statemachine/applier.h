@@ -36,10 +36,14 @@ struct CommandOutcome {
     kFailed,          // Apply threw (now, or a duplicate of one that did): result holds what()
     kSessionExpired,  // never applied: unknown/expired session or below the mark
     kInvalid,         // not an envelope: never applied
+    // A session limit (session_table.h): kRegisterSession refused ("too many
+    // sessions") or kCommand refused ("session holds too many unacknowledged
+    // results"); `result` says which. Never applied, now or later.
+    kRefused,
   };
   Status status = Status::kOk;
   EnvelopeKind kind = EnvelopeKind::kCommand;
-  uint64_t session = 0;   // kCommand: its session; kRegisterSession: the new id;
+  uint64_t session = 0;   // kCommand: its session; kRegisterSession: the new id (0: refused);
                           // kClusterId: the cluster id (only the first one is reported)
   uint64_t sequence = 0;  // kCommand
   uint64_t nonce = 0;     // kRegisterSession: the caller's request id

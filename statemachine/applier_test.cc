@@ -47,11 +47,13 @@ std::string Command(uint64_t session, uint64_t seq, uint64_t lowest, const std::
   return EncodeEnvelope(e);
 }
 
-std::string Register(uint64_t nonce, uint64_t stamp = 0) {
+std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = {}) {
   Envelope e;
   e.kind = EnvelopeKind::kRegisterSession;
   e.session = nonce;
   e.stamp_ms = stamp;
+  e.max_sessions = limits.max_sessions;
+  e.max_session_results = limits.max_results;
   return EncodeEnvelope(e);
 }
 
@@ -265,7 +267,8 @@ std::string Describe(const std::vector<CommandOutcome>& outcomes) {
 // A seeded log with registrations, commands on live, expired and unknown
 // sessions, repeated and out-of-order sequence numbers, moving marks, log time
 // that sometimes lags, no-ops (null batches) and garbage.
-std::vector<std::optional<std::vector<std::string>>> RandomLog(uint32_t seed, size_t slots) {
+std::vector<std::optional<std::vector<std::string>>> RandomLog(uint32_t seed, size_t slots,
+                                                               SessionLimits limits = {}) {
   std::mt19937 rng(seed);
   std::vector<std::optional<std::vector<std::string>>> log;
   uint64_t now = 0, registered = 0;
@@ -281,7 +284,7 @@ std::vector<std::optional<std::vector<std::string>>> RandomLog(uint32_t seed, si
       uint64_t stamp = rng() % 8 == 0 ? now / 2 : now;  // a lagging leader's stamp
       switch (rng() % 10) {
         case 0:
-          batch.push_back(Register(rng(), stamp));
+          batch.push_back(Register(rng(), stamp, limits));
           ++registered;
           break;
         case 1:
@@ -324,21 +327,26 @@ std::string SnapshotBytes(const Applier& applier) {
 // A replica that snapshots at slot k, crashes (losing its memory) and restarts
 // from that snapshot must, for every k, give the same outcomes as a replica
 // that never crashed, end in the same state and session table (byte for byte),
-// and apply every command exactly once in total.
-TEST(Applier, RestartFromASnapshotAtAnySlotIsIndistinguishable) {
+// and apply every command exactly once in total. With session limits in the
+// registrations, refusals (of both kinds) must be identical too.
+void CheckRestartFromASnapshotAtAnySlot(SessionLimits limits) {
   SessionOptions options;
   options.expiry_ms = 120;
   options.sweep_every_slots = 7;
   for (uint32_t seed : {1u, 2u, 3u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    auto log = RandomLog(seed, 120);
+    auto log = RandomLog(seed, 120, limits);
     TestCounter reference_counter;
     Applier reference(reference_counter, options);
     std::vector<std::string> expected;
-    int expired = 0, duplicates = 0, fresh_applies = 0;
+    int expired = 0, duplicates = 0, fresh_applies = 0, refused_registrations = 0,
+        refused_commands = 0;
     for (size_t i = 0; i < log.size(); ++i) {
       std::vector<CommandOutcome> outcomes = reference.Apply(SlotOf(log, i));
       for (const CommandOutcome& o : outcomes) {
+        if (o.status == CommandOutcome::Status::kRefused) {
+          (o.kind == EnvelopeKind::kRegisterSession ? refused_registrations : refused_commands)++;
+        }
         if (o.kind != EnvelopeKind::kCommand || o.status == CommandOutcome::Status::kInvalid) {
           continue;
         }
@@ -351,6 +359,12 @@ TEST(Applier, RestartFromASnapshotAtAnySlotIsIndistinguishable) {
     EXPECT_GT(expired, 0);
     EXPECT_GT(duplicates, 0);
     EXPECT_EQ(reference_counter.applies, fresh_applies);
+    if (limits.max_sessions != 0) {
+      EXPECT_GT(refused_registrations, 0);
+      EXPECT_GT(refused_commands, 0);
+    } else {
+      EXPECT_EQ(refused_registrations + refused_commands, 0);
+    }
     const std::string final_state = SnapshotBytes(reference);
 
     for (size_t k = 0; k <= log.size(); ++k) {
@@ -373,6 +387,14 @@ TEST(Applier, RestartFromASnapshotAtAnySlotIsIndistinguishable) {
       EXPECT_EQ(before_counter.applies + after_counter.applies, reference_counter.applies);
     }
   }
+}
+
+TEST(Applier, RestartFromASnapshotAtAnySlotIsIndistinguishable) {
+  CheckRestartFromASnapshotAtAnySlot(SessionLimits{});
+}
+
+TEST(Applier, RestartFromASnapshotAtAnySlotIsIndistinguishableWithSessionLimits) {
+  CheckRestartFromASnapshotAtAnySlot(SessionLimits{2, 2});
 }
 
 TEST(Applier, AFailedRestoreLeavesTheApplierUnchanged) {
@@ -554,9 +576,10 @@ TEST(SessionTable, StoresFailuresAndRejectsUnknownStatusBytes) {
   EXPECT_EQ(verdict.kind, SessionTable::Verdict::Kind::kDuplicate);
   EXPECT_TRUE(verdict.stored_failed);
   EXPECT_EQ(verdict.stored_result, "boom");
-  // next_id, count, id, last_active, mark, result count, sequence: then the status byte.
+  // next_id, count, id, last_active, mark, max_results, refused_from,
+  // refused_to, result count, sequence: then the status byte.
   std::string bad = good;
-  bad[7 * 8] = 2;
+  bad[10 * 8] = 2;
   EXPECT_FALSE(copy.Decode(bad));
 }
 
@@ -564,6 +587,141 @@ TEST(Applier, AppliesOnlyInSlotOrder) {
   TestCounter counter;
   Applier applier(counter, SessionOptions{});
   EXPECT_THROW(applier.Apply(paxos::CommittedEntry{2, paxos::NoopValue()}), InvariantViolation);
+}
+
+TEST(Envelope, RegistrationsCarryLimitsAndOldOnesStillDecode) {
+  std::string limited = Register(5, 7, SessionLimits{10, 20});
+  std::optional<Envelope> e = DecodeEnvelope(limited);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->session, 5u);
+  EXPECT_EQ(e->max_sessions, 10u);
+  EXPECT_EQ(e->max_session_results, 20u);
+  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(limited, 9))->max_session_results, 20u);
+  // A registration written before limits existed: same bytes, no limits.
+  std::string old = Register(5, 7);
+  EXPECT_EQ(old.size(), 18u);
+  EXPECT_EQ(DecodeEnvelope(old)->max_sessions, 0u);
+  EXPECT_FALSE(DecodeEnvelope(limited.substr(0, limited.size() - 1)));
+  EXPECT_FALSE(DecodeEnvelope(limited + "x"));
+}
+
+TEST(Applier, RegistrationsBeyondMaxSessionsAreRefusedUntilSessionsExpire) {
+  SessionOptions options;
+  options.expiry_ms = 1000;
+  TestCounter counter;
+  Applier applier(counter, options);
+  Log log(applier);
+  const SessionLimits limits{2, 100};
+  auto first = log.Slot({Register(1, 0, limits), Register(2, 0, limits), Register(3, 0, limits)});
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].status, CommandOutcome::Status::kOk);
+  EXPECT_EQ(first[1].status, CommandOutcome::Status::kOk);
+  EXPECT_EQ(first[2].status, CommandOutcome::Status::kRefused);
+  EXPECT_EQ(first[2].nonce, 3u);  // the caller is answered
+  EXPECT_EQ(first[2].session, 0u);
+  EXPECT_EQ(first[2].result, "too many sessions");
+  EXPECT_EQ(applier.sessions().size(), 2u);
+  // The limit that counts is the one the registration carries.
+  EXPECT_EQ(log.Slot({Register(4, 10, SessionLimits{3, 100})})[0].session, 3u);
+  EXPECT_EQ(log.Slot({Register(5, 20, limits)})[0].status, CommandOutcome::Status::kRefused);
+  // Session 1 stays active; 2 and 3 expire: room for one more (no id was spent
+  // on a refusal).
+  log.Slot({Command(1, 1, 1, "add 1", 900)});
+  auto later = log.Slot({Register(6, 1500, limits), Register(7, 1500, limits)});
+  EXPECT_EQ(later[0].status, CommandOutcome::Status::kOk);
+  EXPECT_EQ(later[0].session, 4u);
+  EXPECT_EQ(later[1].status, CommandOutcome::Status::kRefused);
+  EXPECT_EQ(applier.sessions().size(), 2u);
+}
+
+TEST(Applier, ASessionAtItsResultCapRefusesNewCommandsForGood) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  uint64_t session = log.Slot({Register(1, 0, SessionLimits{100, 3})})[0].session;
+  // The client never acknowledges (lowest unanswered stays 1): 3 results kept.
+  for (uint64_t seq = 1; seq <= 3; ++seq) log.Slot({Command(session, seq, 1, "add 1")});
+  EXPECT_EQ(counter.value, 3);
+  auto refused = log.Slot({Command(session, 4, 1, "add 100")});
+  EXPECT_EQ(refused[0].status, CommandOutcome::Status::kRefused);
+  EXPECT_EQ(refused[0].result, "session holds too many unacknowledged results");
+  EXPECT_EQ(refused[0].sequence, 4u);
+  // Stored answers are still given; the refused command stays refused.
+  EXPECT_TRUE(log.Slot({Command(session, 2, 1, "add 1")})[0].duplicate);
+  EXPECT_EQ(log.Slot({Command(session, 4, 1, "add 100")})[0].status,
+            CommandOutcome::Status::kRefused);
+  // The client acknowledges 1-3: new commands apply again, but a late copy of
+  // the refused 4 is never applied, neither while the mark is at it nor after.
+  auto fresh = log.Slot({Command(session, 5, 4, "add 10")});
+  EXPECT_EQ(fresh[0].status, CommandOutcome::Status::kOk);
+  EXPECT_EQ(log.Slot({Command(session, 4, 4, "add 100")})[0].status,
+            CommandOutcome::Status::kRefused);
+  log.Slot({Command(session, 6, 6, "add 10")});
+  EXPECT_EQ(log.Slot({Command(session, 4, 6, "add 100")})[0].status,
+            CommandOutcome::Status::kSessionExpired);
+  EXPECT_EQ(counter.value, 23);
+  EXPECT_EQ(counter.applies, 5);
+}
+
+TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // Applied 2, log time 20, cluster id 0; one session (id 1, last active 20,
+  // mark 1) holding result "5" of sequence 1 (SYNODSNAP3: with its status
+  // byte); then the machine.
+  for (const std::string magic : {"SYNODSNAP2", "SYNODSNAP3"}) {
+    SCOPED_TRACE(magic);
+    std::string status = magic == "SYNODSNAP3" ? std::string(1, '\0') : std::string();
+    std::string header = magic + u64(2) + u64(20) + u64(0);  // applied, log time, cluster id
+    header += u64(2) + u64(1);                               // next id, one session
+    header += u64(1) + u64(20) + u64(1) + u64(1);            // id, last active, mark, one result
+    header += u64(1) + status + u64(1) + "5";                // sequence 1: "5"
+    TestCounter counter;
+    Applier applier(counter, SessionOptions{});
+    StringReader reader({header, "5"});
+    ASSERT_TRUE(applier.Restore(reader));
+    EXPECT_EQ(applier.applied(), 2u);
+    auto retry = applier.Apply(
+        paxos::CommittedEntry{3, paxos::MakeCommandsValue({Command(1, 1, 1, "add 5")})});
+    EXPECT_TRUE(retry[0].duplicate);
+    // Its session has no result limit (as when it was registered).
+    for (uint64_t seq = 2; seq <= 200; ++seq) {
+      auto outcome = applier.Apply(
+          paxos::CommittedEntry{seq + 2, paxos::MakeCommandsValue({Command(1, seq, 1, "add 1")})});
+      ASSERT_EQ(outcome[0].status, CommandOutcome::Status::kOk);
+    }
+    EXPECT_EQ(counter.value, 204);
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP4");
+  }
+}
+
+TEST(SessionTable, DecodeRejectsInconsistentLimits) {
+  SessionTable table(SessionOptions{});
+  uint64_t id = table.Register(0, SessionLimits{0, 2});
+  table.Check(id, 1, 1, 0);
+  table.Record(id, 1, "r1");
+  table.Check(id, 2, 1, 0);
+  table.Record(id, 2, "r2");
+  ASSERT_EQ(table.Check(id, 3, 1, 0).kind, SessionTable::Verdict::Kind::kTooManyResults);
+  const std::string good = table.Encode();
+  SessionTable copy(SessionOptions{});
+  ASSERT_TRUE(copy.Decode(good));
+  EXPECT_EQ(copy.Encode(), good);
+  EXPECT_EQ(copy.Check(id, 3, 1, 0).kind, SessionTable::Verdict::Kind::kTooManyResults);
+  auto patch_u64 = [](std::string bytes, size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+    return bytes;
+  };
+  // Layout: next_id, count, then id, last_active, mark, max_results,
+  // refused_from, refused_to, result count, (seq, size, bytes)...
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 40, 1))) << "more results than the limit";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 48, 4))) << "refused range upside down";
+  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 48, 0), 56, 0))) << "empty, not as (1, 0)";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not the older layout";
+  EXPECT_EQ(copy.Encode(), good);
 }
 
 }  // namespace

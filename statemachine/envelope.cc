@@ -30,6 +30,11 @@ std::string EncodeEnvelope(const Envelope& envelope) {
       envelope.kind == EnvelopeKind::kClusterId) {
     PutU64(out, envelope.session);
   }
+  if (envelope.kind == EnvelopeKind::kRegisterSession &&
+      (envelope.max_sessions != 0 || envelope.max_session_results != 0)) {
+    PutU64(out, envelope.max_sessions);
+    PutU64(out, envelope.max_session_results);
+  }
   if (envelope.kind == EnvelopeKind::kCommand) {
     PutU64(out, envelope.session);
     PutU64(out, envelope.sequence);
@@ -49,7 +54,12 @@ std::optional<Envelope> DecodeEnvelope(std::string_view in) {
   if (!GetU64(in, envelope.stamp_ms)) return std::nullopt;
   if (envelope.kind == EnvelopeKind::kRegisterSession ||
       envelope.kind == EnvelopeKind::kClusterId) {
-    if (!GetU64(in, envelope.session) || !in.empty()) return std::nullopt;
+    if (!GetU64(in, envelope.session)) return std::nullopt;
+    if (envelope.kind == EnvelopeKind::kRegisterSession && !in.empty() &&
+        (!GetU64(in, envelope.max_sessions) || !GetU64(in, envelope.max_session_results))) {
+      return std::nullopt;
+    }
+    if (!in.empty()) return std::nullopt;
     return envelope;
   }
   if (envelope.kind == EnvelopeKind::kTick) {

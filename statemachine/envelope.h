@@ -6,6 +6,9 @@
 //   kRegisterSession — opens a session; its result is the new session id.
 //                      `session` carries the client's random request id (a
 //                      nonce) so the replica can answer the right caller.
+//                      The leader that proposes it appends its session
+//                      limits (SessionLimits in session_table.h); one
+//                      without them (older logs) has none.
 //   kCommand         — (session id, sequence number, lowest sequence number
 //                      the client has not yet seen answered, payload).
 //   kTick            — carries only a leader time stamp (advances log time).
@@ -32,6 +35,10 @@ struct Envelope {
   uint64_t sequence = 0;           // kCommand: 1, 2, 3, ... per session
   uint64_t lowest_unanswered = 0;  // kCommand: results below it may be forgotten
   std::string payload;             // kCommand: the user's command bytes
+  // kRegisterSession: the proposing leader's limits (0 = none). Encoded only
+  // when either is set, so registrations without limits keep their old bytes.
+  uint64_t max_sessions = 0;
+  uint64_t max_session_results = 0;
 };
 
 std::string EncodeEnvelope(const Envelope& envelope);

@@ -1,10 +1,20 @@
 #include "statemachine/session_table.h"
 
+#include <algorithm>
+
 namespace synod::statemachine {
 
-uint64_t SessionTable::Register(uint64_t log_time) {
+uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits) {
+  if (limits.max_sessions != 0 && sessions_.size() >= limits.max_sessions) {
+    // The decision counts live sessions only: drop the expired ones first.
+    if (!swept_ || log_time > swept_at_) Sweep(log_time);
+    if (sessions_.size() >= limits.max_sessions) return 0;
+  }
   uint64_t id = next_id_++;
-  sessions_[id] = Session{log_time, 0, {}};
+  Session session;
+  session.last_active = log_time;
+  session.max_results = limits.max_results;
+  sessions_[id] = std::move(session);
   return id;
 }
 
@@ -22,6 +32,10 @@ SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
   if (lowest_unanswered > session.mark) {  // the client has seen every answer below it
     session.mark = lowest_unanswered;
     session.results.erase(session.results.begin(), session.results.lower_bound(session.mark));
+    if (session.mark > session.refused_to) {  // every refused one is below the mark now
+      session.refused_from = 1;
+      session.refused_to = 0;
+    }
   }
   if (sequence < session.mark) return verdict;  // already answered: never applied again
   auto stored = session.results.find(sequence);
@@ -29,6 +43,18 @@ SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
     verdict.kind = Verdict::Kind::kDuplicate;
     verdict.stored_result = stored->second.bytes;
     verdict.stored_failed = stored->second.failed;
+    return verdict;
+  }
+  bool in_refused = session.refused_from <= sequence && sequence <= session.refused_to;
+  if (in_refused || (session.max_results != 0 && session.results.size() >= session.max_results)) {
+    // Refused for good: the range keeps later copies of it from being applied.
+    if (session.refused_from > session.refused_to) {
+      session.refused_from = session.refused_to = sequence;
+    } else {
+      session.refused_from = std::min(session.refused_from, sequence);
+      session.refused_to = std::max(session.refused_to, sequence);
+    }
+    verdict.kind = Verdict::Kind::kTooManyResults;
     return verdict;
   }
   verdict.kind = Verdict::Kind::kApply;
@@ -41,6 +67,8 @@ void SessionTable::Record(uint64_t id, uint64_t sequence, std::string result, bo
 }
 
 void SessionTable::Sweep(uint64_t log_time) {
+  swept_ = true;
+  swept_at_ = log_time;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     it = Expired(it->second, log_time) ? sessions_.erase(it) : std::next(it);
   }
@@ -70,6 +98,9 @@ std::string SessionTable::Encode() const {
     PutU64(out, id);
     PutU64(out, session.last_active);
     PutU64(out, session.mark);
+    PutU64(out, session.max_results);
+    PutU64(out, session.refused_from);
+    PutU64(out, session.refused_to);
     PutU64(out, session.results.size());
     for (const auto& [sequence, result] : session.results) {
       PutU64(out, sequence);
@@ -91,9 +122,22 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
     uint64_t id = 0, results = 0;
     Session session;
     if (!GetU64(in, pos, id) || !GetU64(in, pos, session.last_active) ||
-        !GetU64(in, pos, session.mark) || !GetU64(in, pos, results)) {
+        !GetU64(in, pos, session.mark)) {
       return false;
     }
+    if (encoding == SessionEncoding::kWithLimits &&
+        (!GetU64(in, pos, session.max_results) || !GetU64(in, pos, session.refused_from) ||
+         !GetU64(in, pos, session.refused_to))) {
+      return false;
+    }
+    if (!GetU64(in, pos, results)) return false;
+    // The refused range is empty in its one form, or reaches the mark.
+    bool empty = session.refused_from == 1 && session.refused_to == 0;
+    if (!empty &&
+        (session.refused_from > session.refused_to || session.refused_to < session.mark)) {
+      return false;
+    }
+    if (session.max_results != 0 && results > session.max_results) return false;
     // Ids are handed out in order from 1, and are stored in ascending order.
     if (id == 0 || id >= next_id || (!sessions.empty() && id <= sessions.rbegin()->first)) {
       return false;
@@ -102,7 +146,7 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
       uint64_t sequence = 0, size = 0;
       if (!GetU64(in, pos, sequence)) return false;
       StoredResult result;
-      if (encoding == SessionEncoding::kWithStatus) {
+      if (encoding != SessionEncoding::kResultsOnly) {
         if (pos == in.size() || static_cast<uint8_t>(in[pos]) > 1) return false;
         result.failed = in[pos++] == 1;
       }
@@ -119,6 +163,7 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
   if (pos != in.size()) return false;
   next_id_ = next_id;
   sessions_ = std::move(sessions);
+  swept_ = false;
   return true;
 }
 

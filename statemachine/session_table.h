@@ -10,6 +10,17 @@
 // failure (its Apply threw; the text is the exception's message): a retry gets
 // the same one. Every decision depends only on the log: identical on every
 // replica and across restarts.
+//
+// Limits (SessionLimits) travel in the log, in each registration: the
+// proposing leader writes its own, so replicas whose local settings differ
+// still decide alike. A registration is refused while the live sessions number
+// at least its max_sessions. A session keeps at most its max_results
+// unacknowledged results: a command that would store one more is refused, and
+// so is every sequence number from the lowest to the highest refused one that
+// has no stored result, until the client acknowledges past them (the mark
+// passes the highest). A refused command is therefore never applied, whatever
+// copies of it arrive later. 0 means no limit (registrations written before
+// limits existed).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +34,7 @@ namespace synod::statemachine {
 enum class SessionEncoding : uint8_t {
   kResultsOnly,  // each stored result is its bytes only (every one an answer)
   kWithStatus,   // each stored result is a status byte (0 answer, 1 failure), then its bytes
+  kWithLimits,   // kWithStatus, and each session's result limit and refused range
 };
 
 struct SessionOptions {
@@ -33,6 +45,12 @@ struct SessionOptions {
   uint64_t sweep_every_slots = 1024;
 };
 
+// Limits a registration carries (0 = none).
+struct SessionLimits {
+  uint64_t max_sessions = 0;  // live sessions at which a registration is refused
+  uint64_t max_results = 0;   // unacknowledged results the new session may hold
+};
+
 class SessionTable {
  public:
   // An empty table; the next registered session gets id 1.
@@ -40,13 +58,16 @@ class SessionTable {
 
   // What to do with a command.
   struct Verdict {
-    enum class Kind { kApply, kDuplicate, kExpired } kind = Kind::kExpired;
+    // kTooManyResults: refused, never applied (see the limits above).
+    enum class Kind { kApply, kDuplicate, kExpired, kTooManyResults } kind = Kind::kExpired;
     std::string stored_result;   // kDuplicate
     bool stored_failed = false;  // kDuplicate: the stored result is a failure
   };
 
-  // Opens a session at `log_time`; returns its id (1, 2, ...).
-  uint64_t Register(uint64_t log_time);
+  // Opens a session at `log_time` with `limits`; returns its id (1, 2, ...),
+  // or 0 (nothing changed but dropping expired sessions) if at least
+  // limits.max_sessions sessions are live.
+  uint64_t Register(uint64_t log_time, SessionLimits limits = {});
   // Decides about (session, sequence) at `log_time`; touches the session and
   // forgets its results below `lowest_unanswered`.
   Verdict Check(uint64_t session, uint64_t sequence, uint64_t lowest_unanswered, uint64_t log_time);
@@ -61,11 +82,12 @@ class SessionTable {
   size_t size() const { return sessions_.size(); }
 
   // Serialization for snapshots: Encode is deterministic (same table, same
-  // bytes) and writes SessionEncoding::kWithStatus. Decode replaces the table
+  // bytes) and writes SessionEncoding::kWithLimits. Decode replaces the table
   // and returns true, or returns false and leaves it unchanged if `bytes` are
-  // not a valid table in `encoding` (kResultsOnly: what older snapshots hold).
+  // not a valid table in `encoding` (kResultsOnly, kWithStatus: what older
+  // snapshots hold; their sessions have no limits).
   std::string Encode() const;
-  bool Decode(const std::string& bytes, SessionEncoding encoding = SessionEncoding::kWithStatus);
+  bool Decode(const std::string& bytes, SessionEncoding encoding = SessionEncoding::kWithLimits);
 
  private:
   struct StoredResult {
@@ -74,7 +96,13 @@ class SessionTable {
   };
   struct Session {
     uint64_t last_active = 0;
-    uint64_t mark = 0;  // results below it are forgotten
+    uint64_t mark = 0;         // results below it are forgotten
+    uint64_t max_results = 0;  // 0: no limit
+    // Refused sequence numbers lie in [refused_from, refused_to]; empty when
+    // refused_from > refused_to (canonically 1, 0). Cleared once the mark
+    // passes refused_to.
+    uint64_t refused_from = 1;
+    uint64_t refused_to = 0;
     std::map<uint64_t, StoredResult> results;
   };
   bool Expired(const Session& session, uint64_t log_time) const {
@@ -84,6 +112,11 @@ class SessionTable {
   SessionOptions options_;
   uint64_t next_id_ = 1;
   std::map<uint64_t, Session> sessions_;
+  // Log time of the last Sweep (memory only, not encoded): sweeping again at
+  // the same time cannot drop anything, so a full table refusing a flood of
+  // registrations is swept once per log-time step.
+  uint64_t swept_at_ = 0;
+  bool swept_ = false;
 };
 
 }  // namespace synod::statemachine

@@ -4,7 +4,7 @@
   counter_cluster_test.py --counter BIN --lincheck BIN [--same-start-clock LIB] TEST
 
 TEST is one of: basic, kill_leader, sigstop_leader, garbage, amnesia,
-plain_log, seeded_cluster_ids, same_start_clock (needs --same-start-clock: the
+plain_log, seeded_cluster_ids, session_limits, same_start_clock (needs --same-start-clock: the
 synod_same_start_clock LD_PRELOAD module, tests/support/same_start_clock.cc).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success; failures print why and the replicas'
@@ -308,6 +308,36 @@ def test_seeded_cluster_ids(args):
     print("cluster ids with --seed 5: %s and %s" % tuple(ids))
 
 
+def test_session_limits(args):
+    """--max-sessions travels in the log: with 2 at the leader, a third client
+    process (a third session) is refused with a definite failure (exit 1, "too
+    many sessions"), and replica 3, whose own flag says 1000, decides the same
+    as the others (equal state digests)."""
+    with Cluster(args.counter) as cluster:
+        def start(r, wait_ready):
+            r.start(wait_ready=wait_ready,
+                    extra=("--max-sessions", "1000" if r.id == 3 else "2"))
+        for r in cluster.replicas:
+            start(r, False)
+        for r in cluster.replicas:
+            r.wait_ready()
+        leader = cluster.leader()
+        if leader == 3:  # its limit would count: let 1 or 2 lead
+            cluster.replica(3).stop()
+            leader = cluster.leader(members=cluster.members_of(cluster.replicas[:2]))
+            start(cluster.replica(3), True)
+        for n in (1, 2):
+            code, out, err = cluster.client("add", str(n))
+            assert code == 0, (code, out, err)
+        code, out, err = cluster.client("add", "100")
+        assert code == 1 and "too many sessions" in err, (code, out, err)
+        assert cluster.leader() == leader, "leadership moved during the test"
+        applied = wait_applied_equal(cluster, scaled(10))
+        digests = {e["digest"] for e in cluster.status().values() if e}
+        assert len(digests) == 1, cluster.status()
+        print("applied %s, digests %s" % (applied, digests))
+
+
 TESTS = {
     "basic": test_basic,
     "kill_leader": test_kill_leader,
@@ -317,6 +347,7 @@ TESTS = {
     "plain_log": test_plain_log,
     "same_start_clock": test_same_start_clock,
     "seeded_cluster_ids": test_seeded_cluster_ids,
+    "session_limits": test_session_limits,
 }
 
 

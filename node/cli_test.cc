@@ -1,0 +1,83 @@
+// Tests of the serve flags for limits: parsing (LimitsFromFlags), their
+// ranges (ReplicaOptions::Validate) and the usage error `serve` gives for a
+// bad value, before it starts anything.
+#include "node/cli.h"
+
+#include <gtest/gtest.h>
+
+#include "node/replica_options.h"
+
+namespace synod::node {
+namespace {
+
+class NoMachine : public statemachine::StateMachine {
+ public:
+  std::string Apply(std::string_view, const statemachine::ApplyContext&) override { return ""; }
+  void Snapshot(statemachine::SnapshotWriter&) const override {}
+  bool Restore(statemachine::SnapshotReader&) override { return true; }
+};
+
+ReplicaOptions Usable() {
+  ReplicaOptions options;
+  options.id = 1;
+  options.cluster = *ParseClusterConfig("1=127.0.0.1:1").config;
+  options.data_dir = "/nonexistent";
+  return options;
+}
+
+TEST(ServeLimitFlags, DefaultsAreUsableAndFlagsSetThem) {
+  ReplicaOptions options = Usable();
+  EXPECT_EQ(options.Validate(), "");
+  EXPECT_EQ(options.max_sessions, 10000u);
+  EXPECT_EQ(options.max_session_results, 100000u);
+  EXPECT_EQ(options.max_pending_bytes, 256u << 20);
+  EXPECT_EQ(options.ToCoreOptions().max_pending_bytes, 256u << 20);
+  CliFlags flags;
+  flags.values = {
+      {"--max-sessions", "5"}, {"--max-session-results", "7"}, {"--max-pending-bytes", "2097152"}};
+  EXPECT_EQ(LimitsFromFlags(flags, options), "");
+  EXPECT_EQ(options.max_sessions, 5u);
+  EXPECT_EQ(options.max_session_results, 7u);
+  EXPECT_EQ(options.ToCoreOptions().max_pending_bytes, 2097152u);
+  EXPECT_EQ(options.Validate(), "");
+  for (const char* flag : {"--max-sessions", "--max-session-results", "--max-pending-bytes"}) {
+    EXPECT_TRUE(ServeFlags().count(flag)) << flag;
+    EXPECT_NE(ServeUsage("p").find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(ServeLimitFlags, BadValuesAreClearErrors) {
+  struct Case {
+    const char* flag;
+    const char* value;
+    const char* problem;
+  };
+  for (const Case& c :
+       {Case{"--max-sessions", "x", "--max-sessions must be a number"},
+        Case{"--max-sessions", "-1", "--max-sessions must be a number"},
+        Case{"--max-sessions", "0", "--max-sessions must be at least 1"},
+        Case{"--max-session-results", "0", "--max-session-results must be at least 1"},
+        Case{"--max-session-results", "99999999999999999999",
+             "--max-session-results must be a number"},
+        Case{"--max-pending-bytes", "1048575", "--max-pending-bytes must be at least 1048576"}}) {
+    SCOPED_TRACE(std::string(c.flag) + " " + c.value);
+    ReplicaOptions options = Usable();
+    CliFlags flags;
+    flags.values = {{c.flag, c.value}};
+    std::string problem = LimitsFromFlags(flags, options);
+    if (problem.empty()) problem = options.Validate();
+    EXPECT_EQ(problem, c.problem);
+    // `serve` says the same and exits with the usage code, starting nothing.
+    flags.values.insert(
+        {{"--id", "1"}, {"--members", "1=127.0.0.1:1"}, {"--data", "/nonexistent"}});
+    NoMachine machine;
+    testing::internal::CaptureStderr();
+    int code = RunServe("prog", flags, machine, "usage\n");
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(code, kExitUsage);
+    EXPECT_NE(err.find(std::string("prog: ") + c.problem), std::string::npos) << err;
+  }
+}
+
+}  // namespace
+}  // namespace synod::node
