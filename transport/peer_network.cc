@@ -131,7 +131,8 @@ struct PeerNetwork::Impl {
     link.socket.reset();
     link.tasks = kj::heap<kj::TaskSet>(task_errors);
     link.tasks->add(
-        SayPeerHello(*link.conn, options.cluster_id, options.self, link.endpoint.id)
+        SayPeerHello(*link.conn, options.cluster_id, options.self, link.endpoint.id,
+                     options.member_list_id)
             .then([this, &link, gen](PeerHello&& hello) { OnHello(link, gen, kj::mv(hello)); },
                   [this, &link, gen](kj::Exception&& e) {
                     FailLater(link, gen, std::string("hello failed: ") + e.getDescription().cStr());

@@ -33,6 +33,8 @@ namespace synod::transport {
 
 struct PeerNetworkOptions {
   ClusterId cluster_id = 0;
+  // Stated in every hello (see ServerOptions::member_list_id); 0: none.
+  ClusterId member_list_id = 0;
   paxos::ReplicaId self = paxos::kNoReplica;
   // The other replicas (an entry for `self` is ignored).
   std::vector<PeerEndpoint> peers;
