@@ -46,6 +46,7 @@ Client::~Client() {
   closing_ = true;
   alive_.reset();
   connections_.clear();
+  status_connections_.clear();
 }
 
 paxos::ReplicaId Client::NextMember(paxos::ReplicaId after) const {
@@ -375,7 +376,7 @@ void Client::QueryStatuses(std::function<void(Statuses)> done) {
     statuses->emplace_back(member.id, std::nullopt);
   }
   // Members that state another cluster id than the majority's answer as
-  // unreachable; without a majority, each is asked with this client's id.
+  // unreachable; without a majority, each is asked with the id it states.
   WithClusterId([this, statuses, remaining, finish] {
     for (size_t i = 0; i < options_.cluster.members.size(); ++i) {
       QueryOne(i, [statuses, remaining, finish, i](std::optional<transport::ReplicaStatus> status) {
@@ -391,10 +392,27 @@ void Client::QueryOne(size_t index,
   paxos::ReplicaId id = options_.cluster.members[index].id;
   Connection(id).QueryStatus(
       options_.attempt_timeout,
-      [this, done, alive = std::weak_ptr<bool>(alive_)](
+      [this, id, done, alive = std::weak_ptr<bool>(alive_)](
           std::optional<transport::ReplicaStatus> status, const std::string&) {
         if (!alive.lock() || closing_) return;  // posted: may arrive after the Client is gone
-        done(status);
+        auto it = connections_.find(id);
+        if (status || id_settled_ || it == connections_.end()) return done(status);
+        const transport::HandshakeInfo& info = it->second->handshake();
+        if (info.accepted || info.server_cluster == 0) return done(status);
+        // No majority stated one id: a status is no command, so ask this
+        // member once more with the id it states itself.
+        transport::ClientConnectionOptions own;
+        own.cluster_id = info.server_cluster;
+        const MemberAddress* member = options_.cluster.Find(id);
+        own.server = {member->id, member->host, member->port};
+        own.connect_timeout = options_.attempt_timeout;
+        auto& connection = status_connections_[id];
+        connection = std::make_unique<transport::ClientConnection>(loop_, own);
+        connection->QueryStatus(
+            options_.attempt_timeout,
+            [done, alive](std::optional<transport::ReplicaStatus> second, const std::string&) {
+              if (alive.lock()) done(second);
+            });
       });
 }
 

@@ -105,6 +105,8 @@ class Client {
   // The full member list the majority stated (addresses of unlisted members).
   std::optional<ClusterConfig> cluster_members_;
   std::vector<paxos::ReplicaId> dissenters_;  // listed members that stated something else
+  // Status queries of members asked with their own stated id (no majority).
+  std::map<paxos::ReplicaId, std::unique_ptr<transport::ClientConnection>> status_connections_;
   // Seeded from OsRandom64, never from a clock: the session-registration
   // nonces it draws must differ between client processes.
   std::mt19937_64 random_;

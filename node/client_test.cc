@@ -145,5 +145,18 @@ TEST(Client, NoMajorityStatingOneClusterIdFailsSayingSo) {
   EXPECT_NE(result.error.find("no majority"), std::string::npos) << result.error;
 }
 
+TEST(Client, StatusWithoutAMajorityAsksEachMemberWithTheIdItStates) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA1, 0xA2, 0xA6}, /*leader=*/1);
+  ClientOptions options;
+  options.cluster = cluster.config;
+  options.attempt_timeout = 1s;
+  Client client(loop, options);
+  std::optional<Client::Statuses> statuses;
+  client.QueryStatuses([&](Client::Statuses s) { statuses = std::move(s); });
+  ASSERT_TRUE(loop.RunUntil([&] { return statuses.has_value(); }, 10s));
+  for (const auto& [id, status] : *statuses) EXPECT_TRUE(status.has_value()) << id;
+}
+
 }  // namespace
 }  // namespace synod::node

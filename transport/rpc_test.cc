@@ -267,6 +267,18 @@ TEST_F(RpcTest, BeforeApplyingTheAgreedIdAPeerOfTheSameListStatingOneIsAccepted)
   EXPECT_FALSE(PeerHelloInfo(loop_, peer, 0xA6, 0xBAD).accepted);
 }
 
+TEST_F(RpcTest, APeerWithTheAgreedIdGreetsAnOlderBuildWithTheMemberListHash) {
+  // An older build checks only the member-list hash (no member_list_id).
+  auto older = StartServer(1, {2});
+  PeerNetworkOptions options = NetOptions(2, {{1, "127.0.0.1", older->port()}});
+  options.cluster_id = 0xA6;
+  options.member_list_id = kCluster;
+  PeerNetwork net(loop_, options);
+  net.Send(paxos::Message{2, 1, paxos::PreVoteRequest{1}});
+  EXPECT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 1; }, kWait));
+  EXPECT_EQ(older->stats().refused_handshakes, 1u);
+}
+
 TEST_F(RpcTest, UnknownReplicaIsRefused) {
   auto server = StartServer(1, {2, 3});
   PeerNetwork intruder(loop_, NetOptions(7, {{1, "127.0.0.1", server->port()}}));
