@@ -1,6 +1,9 @@
 #include "node/client.h"
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
+#include <cassert>
+#include <cstdio>
 
 #include "node/os_random.h"
 #include "statemachine/envelope.h"
@@ -43,12 +46,21 @@ Client::~Client() {
   closing_ = true;
   alive_.reset();
   connections_.clear();
+  status_connections_.clear();
 }
 
 paxos::ReplicaId Client::NextMember(paxos::ReplicaId after) const {
   const auto& members = options_.cluster.members;
+  auto dissents = [this](paxos::ReplicaId id) {
+    return std::find(dissenters_.begin(), dissenters_.end(), id) != dissenters_.end();
+  };
+  size_t start = members.size() - 1;  // `after` unlisted: from the first member
   for (size_t i = 0; i < members.size(); ++i) {
-    if (members[i].id == after) return members[(i + 1) % members.size()].id;
+    if (members[i].id == after) start = i;
+  }
+  for (size_t step = 1; step <= members.size(); ++step) {
+    const MemberAddress& next = members[(start + step) % members.size()];
+    if (!dissents(next.id)) return next.id;
   }
   return members.front().id;
 }
@@ -57,6 +69,8 @@ transport::ClientConnection& Client::Connection(paxos::ReplicaId id) {
   auto it = connections_.find(id);
   if (it == connections_.end() || it->second->failed()) {
     const MemberAddress* member = options_.cluster.Find(id);
+    if (member == nullptr && cluster_members_) member = cluster_members_->Find(id);
+    assert(member != nullptr);  // callers pass listed or learned members only
     transport::ClientConnectionOptions connection_options;
     connection_options.cluster_id = cluster_id_;
     connection_options.server = {member->id, member->host, member->port};
@@ -67,15 +81,96 @@ transport::ClientConnection& Client::Connection(paxos::ReplicaId id) {
   return *it->second;
 }
 
-bool Client::LearnClusterId(paxos::ReplicaId refused_by) {
-  auto it = connections_.find(refused_by);
-  if (cluster_id_learned_ || it == connections_.end()) return false;
-  const transport::HandshakeInfo& info = it->second->handshake();
-  if (info.accepted || info.server_cluster == 0 || info.server_cluster == cluster_id_) return false;
-  cluster_id_ = info.server_cluster;
-  cluster_id_learned_ = true;
-  connections_.clear();  // reconnect everywhere with the learned id
-  return true;
+void Client::WithClusterId(std::function<void()> next) {
+  if (id_settled_) return next();
+  waiting_for_id_.push_back(std::move(next));
+  if (!learning_ && !learn_timer_) StartLearning();
+}
+
+// One round: every listed member is asked (a hello; its reply states the
+// member's cluster id and member list, also when it refuses us).
+void Client::StartLearning() {
+  learning_ = true;
+  uint64_t round = ++learn_round_;
+  statements_.clear();
+  for (const MemberAddress& member : options_.cluster.members) {
+    paxos::ReplicaId id = member.id;
+    Connection(id).WhenHandshaken([this, round, id, alive = std::weak_ptr<bool>(alive_)](
+                                      const transport::HandshakeInfo& info) {
+      if (alive.lock() && !closing_) OnStatement(round, id, info);
+    });
+  }
+}
+
+void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
+                         const transport::HandshakeInfo& info) {
+  if (!learning_ || round != learn_round_) return;
+  statements_[id] = info;
+  // Count the statements (cluster id, member list); a reply without an id
+  // (no answer) counts for nothing.
+  std::map<std::pair<transport::ClusterId, std::string>, size_t> votes;
+  for (const auto& [member, stated] : statements_) {
+    if (stated.server_cluster != 0) ++votes[{stated.server_cluster, stated.server_members}];
+  }
+  const size_t listed = options_.cluster.members.size();
+  for (const auto& [statement, count] : votes) {
+    if (count * 2 <= listed) continue;
+    // A majority of the listed members agrees.
+    learning_ = false;
+    id_settled_ = true;
+    learn_error_.clear();
+    cluster_members_.reset();
+    if (!statement.second.empty()) cluster_members_ = ParseClusterConfig(statement.second).config;
+    dissenters_.clear();
+    for (const MemberAddress& member : options_.cluster.members) {
+      auto it = statements_.find(member.id);
+      if (it != statements_.end() && it->second.server_cluster != 0 &&
+          std::make_pair(it->second.server_cluster, it->second.server_members) != statement) {
+        dissenters_.push_back(member.id);
+      }
+    }
+    if (std::find(dissenters_.begin(), dissenters_.end(), leader_guess_) != dissenters_.end()) {
+      leader_guess_ = NextMember(leader_guess_);
+    }
+    if (statement.first != cluster_id_) {
+      cluster_id_ = statement.first;
+      connections_.clear();  // reconnect with the agreed id
+    }
+    break;
+  }
+  if (learning_ && statements_.size() < listed) return;  // more answers to come
+  if (learning_) {
+    // Everyone answered; no majority. Try again after a pause.
+    learning_ = false;
+    learn_error_ = "no majority of the listed members states one cluster id (";
+    for (const auto& [member, stated] : statements_) {
+      if (learn_error_.back() != '(') learn_error_ += "; ";
+      learn_error_ += "member " + std::to_string(member) + ": ";
+      if (stated.server_cluster == 0) {
+        learn_error_ += "no answer";
+      } else {
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx",
+                      static_cast<unsigned long long>(stated.server_cluster));
+        learn_error_ += std::string("cluster ") + hex;
+        if (!stated.server_members.empty()) learn_error_ += " of " + stated.server_members;
+      }
+    }
+    learn_error_ += ")";
+    learn_timer_ = std::make_unique<boost::asio::steady_timer>(loop_.io(), kNoLeaderBackoff);
+    learn_timer_->async_wait(
+        [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
+          if (error || !alive.lock() || closing_) return;
+          learn_timer_.reset();
+          std::vector<std::function<void()>> waiting = std::move(waiting_for_id_);
+          waiting_for_id_.clear();
+          for (auto& next : waiting) next();
+        });
+    return;
+  }
+  std::vector<std::function<void()>> waiting = std::move(waiting_for_id_);
+  waiting_for_id_.clear();
+  for (auto& next : waiting) next();
 }
 
 uint64_t Client::LowestUnanswered() const {
@@ -150,6 +245,11 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
     Finish(op, result);
     return;
   }
+  if (!id_settled_) {
+    if (!learn_error_.empty()) op->last_error = learn_error_;
+    WithClusterId([this, op] { Attempt(op); });
+    return;
+  }
   statemachine::Envelope envelope;
   if (op->is_registration) {
     envelope.kind = statemachine::EnvelopeKind::kRegisterSession;
@@ -160,6 +260,10 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
     envelope.sequence = op->sequence;
     envelope.lowest_unanswered = LowestUnanswered();
     envelope.payload = op->payload;
+  }
+  if (options_.cluster.Find(leader_guess_) == nullptr &&
+      !(cluster_members_ && cluster_members_->Find(leader_guess_))) {
+    leader_guess_ = NextMember(leader_guess_);  // a hinted member no longer in the learned list
   }
   paxos::ReplicaId target = leader_guess_;
   auto timeout = std::min<Clock::duration>(options_.attempt_timeout, op->deadline - now);
@@ -175,12 +279,12 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
                       transport::SubmitResult result) {
   if (op->finished || closing_) return;
   if (result.call == transport::CallStatus::kRefused) {
-    // A client may know only some members, so its member-list hash can differ
-    // from the cluster's: learn the id from the first member that states it,
-    // then hold every other member to it.
-    if (LearnClusterId(target)) {
-      RetryLater(op, std::chrono::milliseconds(0));
-      return;
+    // The cluster may have agreed on its random id since we learned the
+    // member-list hash: learn again (from a majority) before the retry.
+    auto it = connections_.find(target);
+    if (it != connections_.end() && it->second->handshake().server_cluster != 0 &&
+        it->second->handshake().server_cluster != cluster_id_) {
+      id_settled_ = false;
     }
   }
   if (result.call != transport::CallStatus::kReplied) {
@@ -205,10 +309,12 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       return;
     }
     case transport::OutcomeStatus::kNotLeader: {
-      // This attempt was not proposed; follow the hint if it is a member.
+      // This attempt was not proposed; follow the hint if it is a member
+      // (listed, or in the member list the majority stated).
       op->last_error = "member " + std::to_string(target) + " is not the leader";
       bool known_hint = result.leader_hint != paxos::kNoReplica && result.leader_hint != target &&
-                        options_.cluster.Find(result.leader_hint) != nullptr;
+                        (options_.cluster.Find(result.leader_hint) != nullptr ||
+                         (cluster_members_ && cluster_members_->Find(result.leader_hint)));
       leader_guess_ = known_hint ? result.leader_hint : NextMember(target);
       RetryLater(op, known_hint ? std::chrono::milliseconds(0) : kNoLeaderBackoff);
       return;
@@ -279,30 +385,44 @@ void Client::QueryStatuses(std::function<void(Statuses)> done) {
   for (const MemberAddress& member : options_.cluster.members) {
     statuses->emplace_back(member.id, std::nullopt);
   }
-  for (size_t i = 0; i < options_.cluster.members.size(); ++i) {
-    QueryOne(i, /*may_learn=*/true,
-             [statuses, remaining, finish, i](std::optional<transport::ReplicaStatus> status) {
-               (*statuses)[i].second = status;
-               if (--*remaining == 0) (*finish)(std::move(*statuses));
-             });
-  }
+  // Members that state another cluster id than the majority's answer as
+  // unreachable; without a majority, each is asked with the id it states.
+  WithClusterId([this, statuses, remaining, finish] {
+    for (size_t i = 0; i < options_.cluster.members.size(); ++i) {
+      QueryOne(i, [statuses, remaining, finish, i](std::optional<transport::ReplicaStatus> status) {
+        (*statuses)[i].second = status;
+        if (--*remaining == 0) (*finish)(std::move(*statuses));
+      });
+    }
+  });
 }
 
-void Client::QueryOne(size_t index, bool may_learn,
+void Client::QueryOne(size_t index,
                       std::function<void(std::optional<transport::ReplicaStatus>)> done) {
   paxos::ReplicaId id = options_.cluster.members[index].id;
   Connection(id).QueryStatus(
       options_.attempt_timeout,
-      [this, index, may_learn, id, done, alive = std::weak_ptr<bool>(alive_)](
+      [this, id, done, alive = std::weak_ptr<bool>(alive_)](
           std::optional<transport::ReplicaStatus> status, const std::string&) {
         if (!alive.lock() || closing_) return;  // posted: may arrive after the Client is gone
-        // Retry once if this member refused us, or the id was learned from
-        // another member meanwhile (which also closed this connection).
-        if (!status && may_learn && (LearnClusterId(id) || cluster_id_learned_)) {
-          QueryOne(index, false, done);
-          return;
-        }
-        done(status);
+        auto it = connections_.find(id);
+        if (status || id_settled_ || it == connections_.end()) return done(status);
+        const transport::HandshakeInfo& info = it->second->handshake();
+        if (info.accepted || info.server_cluster == 0) return done(status);
+        // No majority stated one id: a status is no command, so ask this
+        // member once more with the id it states itself.
+        transport::ClientConnectionOptions own;
+        own.cluster_id = info.server_cluster;
+        const MemberAddress* member = options_.cluster.Find(id);
+        own.server = {member->id, member->host, member->port};
+        own.connect_timeout = options_.attempt_timeout;
+        auto& connection = status_connections_[id];
+        connection = std::make_unique<transport::ClientConnection>(loop_, own);
+        connection->QueryStatus(
+            options_.attempt_timeout,
+            [done, alive](std::optional<transport::ReplicaStatus> second, const std::string&) {
+              if (alive.lock()) done(second);
+            });
       });
 }
 

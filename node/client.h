@@ -2,7 +2,12 @@
 //
 // It connects to any member (short per-attempt deadlines), follows leader
 // hints, skips members that are down, and keeps retrying while there is no
-// leader until the command's timeout. It opens a session through the log
+// leader until the command's timeout. Before its first command it learns the
+// cluster id and the full member list from the members it lists: it adopts
+// what more than half of them state in their hello replies (never one
+// member's word), then says hello with that id everywhere, skips listed
+// members that stated something else, and follows leader hints to members it
+// does not list at the addresses that majority stated. It opens a session through the log
 // first; every command then carries (session, sequence number, lowest
 // unanswered sequence number), so a retry after a failover is applied once.
 // Many commands may be in flight; the transport coalesces them into few calls.
@@ -16,6 +21,7 @@
 // Threading: network thread of the EventLoop only; callbacks run there.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -73,20 +79,36 @@ class Client {
   void Finish(const std::shared_ptr<Operation>& op, ClientResult result);
   void OnSessionReady(uint64_t session);
   void OnSessionFailed(const ClientResult& why);
+  // A connection to member `id` (listed, or in the learned member list).
   transport::ClientConnection& Connection(paxos::ReplicaId id);
+  // The listed member after `after` that did not dissent from the majority.
   paxos::ReplicaId NextMember(paxos::ReplicaId after) const;
   uint64_t LowestUnanswered() const;
-  // After member `refused_by` refused our hello for a wrong cluster id: adopt
-  // the id it stated, once (a client may know only some members, so its own
-  // member-list hash may differ). Returns true if it changed the id.
-  bool LearnClusterId(paxos::ReplicaId refused_by);
-  void QueryOne(size_t index, bool may_learn,
-                std::function<void(std::optional<transport::ReplicaStatus>)> done);
+  // --- cluster id learning ---
+  // Runs `next` once the cluster id is settled, or after a learning round
+  // that found no majority (then `next` sees id_settled_ false).
+  void WithClusterId(std::function<void()> next);
+  void StartLearning();
+  void OnStatement(uint64_t round, paxos::ReplicaId id, const transport::HandshakeInfo& info);
+  void QueryOne(size_t index, std::function<void(std::optional<transport::ReplicaStatus>)> done);
 
   transport::EventLoop& loop_;
   ClientOptions options_;
+  // The id this client says hello with: the hash of its own member list until
+  // it learned the cluster's.
   transport::ClusterId cluster_id_;
-  bool cluster_id_learned_ = false;
+  bool id_settled_ = false;  // cluster_id_ is what a majority of the listed members stated
+  bool learning_ = false;    // a learning round is under way
+  uint64_t learn_round_ = 0;
+  std::map<paxos::ReplicaId, transport::HandshakeInfo> statements_;  // this round's
+  std::vector<std::function<void()>> waiting_for_id_;
+  std::string learn_error_;  // why the last round settled nothing
+  std::unique_ptr<boost::asio::steady_timer> learn_timer_;
+  // The full member list the majority stated (addresses of unlisted members).
+  std::optional<ClusterConfig> cluster_members_;
+  std::vector<paxos::ReplicaId> dissenters_;  // listed members that stated something else
+  // Status queries of members asked with their own stated id (no majority).
+  std::map<paxos::ReplicaId, std::unique_ptr<transport::ClientConnection>> status_connections_;
   // Seeded from OsRandom64, never from a clock: the session-registration
   // nonces it draws must differ between client processes.
   std::mt19937_64 random_;

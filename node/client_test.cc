@@ -8,6 +8,10 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+
+#include "statemachine/envelope.h"
+#include "transport/server.h"
 
 namespace synod::node {
 namespace {
@@ -40,6 +44,118 @@ TEST(Client, DestroyedWithAStatusQueryInFlightIgnoresItsLateAnswer) {
   client.reset();
   loop.RunFor(50ms);
   EXPECT_FALSE(called);
+}
+
+// A fake member: answers a session registration with session 7 and a
+// command with `name` if it plays the leader, else "not leader" with
+// `leader_hint`.
+class FakeMember final : public transport::ClientRequestHandler {
+ public:
+  FakeMember(std::string name, bool leader, paxos::ReplicaId leader_hint)
+      : name_(std::move(name)), leader_(leader), hint_(leader_hint) {}
+  void OnSubmit(std::vector<std::string> commands, transport::SubmitDone done) override {
+    transport::ClientReply reply;
+    reply.leader_hint = hint_;
+    for (const std::string& command : commands) {
+      auto envelope = statemachine::DecodeEnvelope(command);
+      bool registration =
+          envelope && envelope->kind == statemachine::EnvelopeKind::kRegisterSession;
+      if (!leader_) {
+        reply.outcomes.push_back({transport::OutcomeStatus::kNotLeader, "", 0});
+      } else {
+        reply.outcomes.push_back({transport::OutcomeStatus::kOk, registration ? "7" : name_, 1});
+      }
+    }
+    done(std::move(reply));
+  }
+  transport::ReplicaStatus OnStatus() override { return {}; }
+
+ private:
+  std::string name_;
+  bool leader_;
+  paxos::ReplicaId hint_;
+};
+
+// Three members on 127.0.0.1 stating `ids[i]` as their cluster id and the
+// members' list as theirs; member `leader` plays the leader.
+struct FakeCluster {
+  FakeCluster(transport::EventLoop& loop, std::vector<transport::ClusterId> ids,
+              paxos::ReplicaId leader) {
+    for (paxos::ReplicaId id = 1; id <= 3; ++id) {
+      handlers.push_back(
+          std::make_unique<FakeMember>("from " + std::to_string(id), id == leader, leader));
+      // Free ports first: each server states the whole member list.
+      transport::Server probe(loop, transport::ServerOptions{}, nullptr, handlers.back().get());
+      EXPECT_EQ(probe.Listen(), "");
+      config.members.push_back({id, "127.0.0.1", probe.port()});
+    }
+    for (paxos::ReplicaId id = 1; id <= 3; ++id) {
+      transport::ServerOptions options;
+      options.port = config.members[id - 1].port;
+      options.cluster_id = ids[id - 1];
+      options.members = config.ToString();
+      options.self = id;
+      servers.push_back(
+          std::make_unique<transport::Server>(loop, options, nullptr, handlers[id - 1].get()));
+      EXPECT_EQ(servers.back()->Listen(), "");
+    }
+  }
+  std::vector<std::unique_ptr<FakeMember>> handlers;
+  std::vector<std::unique_ptr<transport::Server>> servers;
+  ClusterConfig config;
+};
+
+ClientResult ExecuteAndWait(transport::EventLoop& loop, const ClusterConfig& members) {
+  ClientOptions options;
+  options.cluster = members;
+  options.timeout = 3s;
+  options.attempt_timeout = 1s;
+  Client client(loop, options);
+  std::optional<ClientResult> result;
+  client.Execute("x", [&](ClientResult r) { result = std::move(r); });
+  loop.RunUntil([&] { return result.has_value(); }, 10s);
+  return result.value_or(ClientResult{});
+}
+
+TEST(Client, OneMemberStatingAnotherClusterIdNeverMisleadsIt) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xBAD}, /*leader=*/1);
+  for (int i = 0; i < 20; ++i) {  // each client starts at a random member
+    ClientResult result = ExecuteAndWait(loop, cluster.config);
+    ASSERT_EQ(result.status, ClientResult::Status::kOk) << i << ": " << result.error;
+    EXPECT_EQ(result.result, "from 1");
+  }
+}
+
+TEST(Client, FollowsALeaderHintToAMemberItDoesNotList) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  ClusterConfig followers;
+  followers.members = {cluster.config.members[1], cluster.config.members[2]};
+  ClientResult result = ExecuteAndWait(loop, followers);
+  ASSERT_EQ(result.status, ClientResult::Status::kOk) << result.error;
+  EXPECT_EQ(result.result, "from 1");
+}
+
+TEST(Client, NoMajorityStatingOneClusterIdFailsSayingSo) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA1, 0xA2, 0xA3}, /*leader=*/1);
+  ClientResult result = ExecuteAndWait(loop, cluster.config);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed);
+  EXPECT_NE(result.error.find("no majority"), std::string::npos) << result.error;
+}
+
+TEST(Client, StatusWithoutAMajorityAsksEachMemberWithTheIdItStates) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA1, 0xA2, 0xA6}, /*leader=*/1);
+  ClientOptions options;
+  options.cluster = cluster.config;
+  options.attempt_timeout = 1s;
+  Client client(loop, options);
+  std::optional<Client::Statuses> statuses;
+  client.QueryStatuses([&](Client::Statuses s) { statuses = std::move(s); });
+  ASSERT_TRUE(loop.RunUntil([&] { return statuses.has_value(); }, 10s));
+  for (const auto& [id, status] : *statuses) EXPECT_TRUE(status.has_value()) << id;
 }
 
 }  // namespace

@@ -1,7 +1,14 @@
 #include "node/cluster_config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -28,6 +35,34 @@ bool ValidHost(const std::string& host) {
 
 ParsedClusterConfig Error(const std::string& message) { return {std::nullopt, message}; }
 
+std::string ErrnoText() { return std::strerror(errno); }
+
+// Writes `text` to `path` and fsyncs it; "" or why not.
+std::string WriteSynced(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot create " + path + ": " + ErrnoText();
+  std::string error;
+  size_t done = 0;
+  while (error.empty() && done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error = "cannot write " + path + ": " + ErrnoText();
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (error.empty() && ::fsync(fd) != 0) error = "cannot fsync " + path + ": " + ErrnoText();
+  if (::close(fd) != 0 && error.empty()) error = "cannot close " + path + ": " + ErrnoText();
+  return error;
+}
+
+std::string FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return "cannot open directory " + dir + ": " + ErrnoText();
+  std::string error;
+  if (::fsync(fd) != 0) error = "cannot fsync directory " + dir + ": " + ErrnoText();
+  ::close(fd);
+  return error;
+}
+
 }  // namespace
 
 const MemberAddress* ClusterConfig::Find(paxos::ReplicaId id) const {
@@ -50,6 +85,40 @@ std::string ClusterConfig::ToString() const {
     out += std::to_string(member.id) + "=" + member.Endpoint();
   }
   return out;
+}
+
+std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfig& config,
+                                 bool* recorded) {
+  *recorded = false;
+  const std::string path = data_dir + "/members";
+  const std::string given = config.ToString();
+  struct stat info;
+  if (::stat(path.c_str(), &info) == 0) {
+    std::ifstream in(path);
+    std::string stored;
+    if (!in || !std::getline(in, stored)) return "cannot read " + path;
+    ParsedClusterConfig parsed = ParseClusterConfig(stored);
+    if (!parsed.config) {
+      return path + " is corrupt (" + parsed.error + "); refusing to start";
+    }
+    if (parsed.config->ToString() == given) return "";
+    return "data directory " + data_dir + " belongs to a cluster of members " +
+           parsed.config->ToString() + " (" + path + "), but --members says " + given +
+           "; refusing to start: every member must be started with the list the cluster was "
+           "created with";
+  }
+  if (errno != ENOENT) return "cannot stat " + path + ": " + ErrnoText();
+  // Written under a temporary name and renamed, so a crash never leaves a
+  // half-written list behind.
+  const std::string temporary = path + ".tmp";
+  std::string error = WriteSynced(temporary, given + "\n");
+  if (error.empty() && std::rename(temporary.c_str(), path.c_str()) != 0) {
+    error = "cannot rename " + temporary + " to " + path + ": " + ErrnoText();
+  }
+  if (error.empty()) error = FsyncDir(data_dir);
+  if (!error.empty()) return error;
+  *recorded = true;
+  return "";
 }
 
 ParsedClusterConfig ParseClusterConfig(const std::string& text) {

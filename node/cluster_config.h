@@ -39,6 +39,17 @@ struct ParsedClusterConfig {
   std::string error;
 };
 
+// The member list a data directory was created with, kept in the file
+// `data_dir`/members (ClusterConfig::ToString plus a newline) so a restart
+// with another --members is caught before the replica talks to anyone.
+// If the file exists: "" when it names the same members as `config`, else an
+// error naming both lists (or the unreadable file). If it is absent (a new
+// data directory, or one made before the file existed) it is written and
+// fsynced with its directory, `*recorded` set true; an error if that fails.
+// `data_dir` must exist. Any thread; touches only that file.
+std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfig& config,
+                                 bool* recorded);
+
 // Parses the --members form. Rules: 1 to 9 members; ids are positive integers,
 // distinct; host is an IPv4 address or host name; port 1-65535; no two members
 // share an address.

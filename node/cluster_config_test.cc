@@ -1,6 +1,10 @@
 #include "node/cluster_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace synod::node {
 namespace {
@@ -37,6 +41,29 @@ TEST(ClusterConfig, RejectsBadInputWithAReason) {
     EXPECT_NE(parsed.error.find(c.mentions), std::string::npos)
         << "'" << c.text << "' gave: " << parsed.error;
   }
+}
+
+TEST(ClusterConfig, RecordsTheMemberListAndRefusesAnotherNamingBoth) {
+  std::string dir = ::testing::TempDir() + "/synod-members-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ClusterConfig first = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").config;
+  ClusterConfig second = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7012").config;
+  bool recorded = false;
+  EXPECT_EQ(CheckRecordedMembers(dir, first, &recorded), "");
+  EXPECT_TRUE(recorded);
+  EXPECT_EQ(CheckRecordedMembers(dir, first, &recorded), "");
+  EXPECT_FALSE(recorded);
+  std::string error = CheckRecordedMembers(dir, second, &recorded);
+  EXPECT_NE(error.find(first.ToString()), std::string::npos) << error;
+  EXPECT_NE(error.find(second.ToString()), std::string::npos) << error;
+  {
+    std::ofstream corrupt(dir + "/members", std::ios::trunc);
+    corrupt << "1=nonsense\n";
+  }
+  error = CheckRecordedMembers(dir, first, &recorded);
+  EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

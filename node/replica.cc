@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <charconv>
 #include <chrono>
 #include <variant>
 
@@ -53,6 +54,13 @@ transport::Role WireRole(paxos::Role role) {
       break;
   }
   return transport::Role::kFollower;
+}
+
+// Parses the 16-hex-digit form RecordClusterId stores; false if malformed or 0.
+bool ParseHexId(const std::string& text, uint64_t* out) {
+  if (text.empty() || text.size() > 16) return false;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out, 16);
+  return error == std::errc() && end == text.data() + text.size() && *out != 0;
 }
 
 std::vector<transport::PeerEndpoint> Endpoints(const ClusterConfig& cluster) {
@@ -248,14 +256,30 @@ std::string Replica::Start(std::function<void()> on_ready,
   storage_ = std::move(opened.storage);
   log::RecoveredLog recovered = storage_->Load();
   had_history_at_start_ = !recovered.fresh;
+  bool members_recorded = false;
+  std::string members_problem =
+      CheckRecordedMembers(options_.data_dir, options_.cluster, &members_recorded);
+  if (!members_problem.empty()) return members_problem;
+  if (members_recorded && had_history_at_start_) {
+    logger_->warn("data directory {} had no recorded member list: recorded {} (from --members)",
+                  options_.data_dir, options_.cluster.ToString());
+  }
   cluster_id_recorded_ = !recovered.metadata.cluster_id.empty();
+  uint64_t agreed_id = 0;
+  if (cluster_id_recorded_ && !ParseHexId(recovered.metadata.cluster_id, &agreed_id)) {
+    return "the log in " + options_.data_dir + " records a malformed cluster id '" +
+           recovered.metadata.cluster_id + "'";
+  }
   logger_->info("replica {} opened {}: {} (promised {}, {} entries, cluster id {})", options_.id,
                 options_.data_dir, recovered.fresh ? "fresh" : "recovering",
                 recovered.paxos.promised.ToString(), recovered.paxos.entries.size(),
                 cluster_id_recorded_ ? recovered.metadata.cluster_id : "none yet");
 
   std::vector<transport::PeerEndpoint> endpoints = Endpoints(options_.cluster);
-  transport::ClusterId cluster_id = transport::MemberListClusterId(endpoints);
+  // Handshakes state the agreed id once the log has one; until then the
+  // member-list hash (docs/runtime.md, "Cluster id").
+  member_list_id_ = transport::MemberListClusterId(endpoints);
+  transport::ClusterId cluster_id = agreed_id != 0 ? agreed_id : member_list_id_;
   wire_cluster_id_ = cluster_id;
   const MemberAddress* self = options_.cluster.Find(options_.id);
 
@@ -263,6 +287,8 @@ std::string Replica::Start(std::function<void()> on_ready,
   server_options.host = self->host;
   server_options.port = self->port;
   server_options.cluster_id = cluster_id;
+  server_options.member_list_id = member_list_id_;
+  server_options.members = options_.cluster.ToString();
   server_options.self = options_.id;
   for (paxos::ReplicaId id : options_.cluster.Ids()) {
     if (id != options_.id) server_options.peers.push_back(id);
@@ -283,6 +309,7 @@ std::string Replica::Start(std::function<void()> on_ready,
 
   transport::PeerNetworkOptions peer_options;
   peer_options.cluster_id = cluster_id;
+  peer_options.member_list_id = member_list_id_;
   peer_options.self = options_.id;
   peer_options.peers = endpoints;
   peer_options.logger = logger_;
@@ -555,7 +582,11 @@ void Replica::RecordClusterId(uint64_t id) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
   std::string cluster_id = hex;
-  logger_->info("the cluster agreed on id {}", cluster_id);
+  logger_->info("the cluster agreed on id {} (handshakes use it from now on)", cluster_id);
+  // New connections must state it; open ones stay (they were checked).
+  wire_cluster_id_ = id;
+  server_->SetClusterId(id);
+  peers_->SetClusterId(id);
   log::LogStorage& storage = *storage_;
   writer_->Submit([&storage, cluster_id] { storage.SetClusterId(cluster_id); }, nullptr);
 }

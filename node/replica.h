@@ -12,7 +12,8 @@
 // cluster); if any member has history it refuses to start, because a member
 // that lost its data must be replaced, not rejoined (it may have made
 // promises it no longer remembers). The first leader of a new cluster
-// proposes a random cluster id, recorded in the log and in storage.
+// proposes a random cluster id, recorded in the log and in storage; once
+// applied, handshakes state and require it (docs/runtime.md, "Cluster id").
 //
 // Snapshots (node/replica_snapshots.cc): every ReplicaOptions::snapshot_every
 // applied commands (or snapshot_log_bytes of log) the applier's state is
@@ -69,7 +70,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   Replica& operator=(const Replica&) = delete;
 
   // Opens storage, listens, connects to peers. Returns "" or a clear error
-  // (bad data dir, address in use, ...). The core starts once bootstrap
+  // (bad data dir, a data dir recorded for another member list, address in
+  // use, ...). The core starts once bootstrap
   // allows it; then `on_ready` is called.
   std::string Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
 
@@ -99,7 +101,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void OnTick();
   void AfterInput();
   void OnApplied(const paxos::CommittedEntry& entry);
-  // Records the cluster id the log agreed on in storage (once).
+  // Records the cluster id the log agreed on in storage (once) and makes the
+  // transport state it and require it in handshakes from then on.
   void RecordClusterId(uint64_t id);
   void Answer(const std::string& key, transport::Outcome outcome);
   void ExpireWaiters();
@@ -149,6 +152,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<transport::SnapshotFetcher> fetcher_;
   bool fetching_ = false;                     // from FetchSnapshot until OnSnapshotFetched
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
+  transport::ClusterId member_list_id_ = 0;   // hash of options_.cluster's member list
   uint64_t commands_since_snapshot_ = 0;
   uint64_t bytes_since_snapshot_ = 0;
   // Peers' deliver() calls held for answers; used by server_ and peers_.

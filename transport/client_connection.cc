@@ -125,6 +125,7 @@ struct ClientConnection::Impl {
     handshake.server_replica = response.getServerReplica();
     handshake.server_cluster = response.getServerCluster();
     handshake.has_history = response.getHasHistory();
+    handshake.server_members = response.getServerMembers().cStr();
     if (handshake.accepted && options.server.id != paxos::kNoReplica &&
         handshake.server_replica != options.server.id) {
       handshake.accepted = false;
@@ -134,9 +135,13 @@ struct ClientConnection::Impl {
       handshake.accepted = false;
       handshake.reason = "accepted without a client capability";
     }
+    hello_answered = true;
+    NotifyHandshakeWaiters();
     if (!handshake.accepted) {
-      log->warn("transport: replica at {}:{} refused the client: {}", options.server.host,
-                options.server.port, handshake.reason);
+      // Debug only: a client learning the cluster id is refused routinely,
+      // and the reason reaches the caller in the result (kRefused).
+      log->debug("transport: replica at {}:{} refused the client: {}", options.server.host,
+                 options.server.port, handshake.reason);
       FailLater(CallStatus::kRefused, "refused: " + handshake.reason);
       return;
     }
@@ -353,6 +358,19 @@ struct ClientConnection::Impl {
     queue.clear();
     for (PendingStatus& s : pending_status) DeliverStatus(std::move(s.done), why);
     pending_status.clear();
+    NotifyHandshakeWaiters();
+  }
+
+  void WhenHandshaken(HandshakeCallback done) {
+    handshake_waiters.push_back(std::move(done));
+    if (hello_answered || phase == Phase::kFailed) NotifyHandshakeWaiters();
+  }
+
+  void NotifyHandshakeWaiters() {
+    for (HandshakeCallback& done : handshake_waiters) {
+      asio::post(loop.io(), [done = std::move(done), info = handshake] { done(info); });
+    }
+    handshake_waiters.clear();
   }
 
   static SubmitResult Failure(CallStatus status, bool maybe_sent, std::string why) {
@@ -387,6 +405,8 @@ struct ClientConnection::Impl {
   Phase phase = Phase::kConnecting;
   std::string fail_reason;
   HandshakeInfo handshake;
+  bool hello_answered = false;  // `handshake` holds a reply
+  std::vector<HandshakeCallback> handshake_waiters;
   ExitOnTaskError task_errors;
   kj::Own<RpcConnection> conn;
   kj::Maybe<wire::ClientService::Client> client;
@@ -423,6 +443,10 @@ bool ClientConnection::connected() const { return impl_->phase == Impl::Phase::k
 bool ClientConnection::failed() const { return impl_->phase == Impl::Phase::kFailed; }
 
 const HandshakeInfo& ClientConnection::handshake() const { return impl_->handshake; }
+
+void ClientConnection::WhenHandshaken(HandshakeCallback done) {
+  impl_->WhenHandshaken(std::move(done));
+}
 
 void ClientConnection::Close() { impl_->Fail(CallStatus::kDisconnected, "closed by its owner"); }
 

@@ -86,6 +86,12 @@ class ClientConnection {
   // The hello reply (default until one arrived).
   const HandshakeInfo& handshake() const;
 
+  // Calls `done` (posted, once) with the hello reply when it arrives, accepted
+  // or refused, or with what is known (default: no reply) if the connection
+  // fails first or is destroyed; at once (posted) if either already happened.
+  using HandshakeCallback = std::function<void(const HandshakeInfo& info)>;
+  void WhenHandshaken(HandshakeCallback done);
+
   // Closes the connection; pending commands fail with kDisconnected.
   void Close();
 

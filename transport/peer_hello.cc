@@ -7,9 +7,11 @@
 namespace synod::transport {
 
 kj::Promise<PeerHello> SayPeerHello(RpcConnection& conn, ClusterId cluster_id,
-                                    paxos::ReplicaId self, paxos::ReplicaId expected_server) {
+                                    paxos::ReplicaId self, paxos::ReplicaId expected_server,
+                                    ClusterId member_list_id) {
   auto request = conn.Handshake().helloRequest();
   request.setClusterId(cluster_id);
+  request.setMemberListId(member_list_id);
   request.setFromReplica(self);
   request.setRole(wire::ConnectionRole::PEER);
   return request.send().then(
@@ -21,6 +23,7 @@ kj::Promise<PeerHello> SayPeerHello(RpcConnection& conn, ClusterId cluster_id,
         info.server_replica = response.getServerReplica();
         info.server_cluster = response.getServerCluster();
         info.has_history = response.getHasHistory();
+        info.server_members = response.getServerMembers().cStr();
         if (info.accepted && expected_server != paxos::kNoReplica &&
             info.server_replica != expected_server) {
           info.accepted = false;

@@ -18,13 +18,15 @@ struct PeerHello {
   kj::Maybe<wire::PeerService::Client> peer;  // set iff info.accepted
 };
 
-// Says hello on `conn` as replica `self` of `cluster_id` in the PEER role.
+// Says hello on `conn` as replica `self` of `cluster_id` in the PEER role,
+// stating the member-list hash `member_list_id` (0: none).
 // The answer counts as refused (info.accepted false, info.reason set) if the
 // server refused, answered as another replica than `expected_server`
 // (kNoReplica: any), or accepted without a peer capability. The promise fails
 // only if the call itself fails (connection lost). Network thread only; `conn`
 // must outlive the promise.
 kj::Promise<PeerHello> SayPeerHello(RpcConnection& conn, ClusterId cluster_id,
-                                    paxos::ReplicaId self, paxos::ReplicaId expected_server);
+                                    paxos::ReplicaId self, paxos::ReplicaId expected_server,
+                                    ClusterId member_list_id = 0);
 
 }  // namespace synod::transport

@@ -70,6 +70,10 @@ struct PeerNetwork::Impl {
     kj::Maybe<capnp::Response<wire::PeerService::DeliverResults>> last_response;
     size_t in_flight = 0;
     bool flush_scheduled = false;
+    // The peer refused our agreed id and states our member-list hash as its
+    // own: it runs a build that predates agreed ids on the wire. Say hello
+    // with the hash to it (what it checks) until it states something else.
+    bool state_list_hash = false;
   };
 
   Impl(EventLoop& l, PeerNetworkOptions o)
@@ -132,7 +136,8 @@ struct PeerNetwork::Impl {
     link.socket.reset();
     link.tasks = kj::heap<kj::TaskSet>(task_errors);
     link.tasks->add(
-        SayPeerHello(*link.conn, options.cluster_id, options.self, link.endpoint.id)
+        SayPeerHello(*link.conn, link.state_list_hash ? options.member_list_id : options.cluster_id,
+                     options.self, link.endpoint.id, options.member_list_id)
             .then([this, &link, gen](PeerHello&& hello) { OnHello(link, gen, kj::mv(hello)); },
                   [this, &link, gen](kj::Exception&& e) {
                     FailLater(link, gen, std::string("hello failed: ") + e.getDescription().cStr());
@@ -159,6 +164,12 @@ struct PeerNetwork::Impl {
       log->warn("transport: replica {} ({}:{}) refused us: {}", link.endpoint.id,
                 link.endpoint.host, link.endpoint.port, info.reason);
       link.backoff = options.backoff_max;
+      bool states_hash =
+          options.member_list_id != 0 && info.server_cluster == options.member_list_id;
+      if (states_hash && !link.state_list_hash && options.cluster_id != options.member_list_id) {
+        link.backoff = options.backoff_initial;  // retry at once, stating the hash
+      }
+      link.state_list_hash = states_hash;
       FailLater(link, gen, "refused: " + info.reason);
     }
     if (observer) CallOrExit("the handshake observer", [&] { observer(link.endpoint.id, info); });

@@ -33,6 +33,10 @@ namespace synod::transport {
 
 struct PeerNetworkOptions {
   ClusterId cluster_id = 0;
+  // Stated in every hello (see ServerOptions::member_list_id); 0: none. A
+  // peer that refuses `cluster_id` and states this hash as its own id (an
+  // older build, which checks only the hash) is greeted with the hash.
+  ClusterId member_list_id = 0;
   paxos::ReplicaId self = paxos::kNoReplica;
   // The other replicas (an entry for `self` is ignored).
   std::vector<PeerEndpoint> peers;

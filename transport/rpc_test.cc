@@ -250,6 +250,73 @@ TEST_F(RpcTest, WrongClusterIdIsRefusedAndLoggedServerKeepsServing) {
   EXPECT_EQ(ok->call, CallStatus::kReplied);
 }
 
+// Hello of a peer `self` stating `cluster` and `member_list` to `port`.
+HandshakeInfo PeerHelloInfo(EventLoop& loop, PeerNetworkOptions options, ClusterId cluster,
+                            ClusterId member_list) {
+  options.cluster_id = cluster;
+  options.member_list_id = member_list;
+  PeerNetwork net(loop, options);
+  loop.RunUntil([&] { return net.LinkState(1).handshakes > 0; }, kWait);
+  return net.LinkState(1).last_handshake;
+}
+
+TEST_F(RpcTest, AgreedClusterIdIsRequiredExceptFromMembersThatHaveNotAppliedIt) {
+  constexpr ClusterId kAgreed = 0xA6, kEarlier = 0xE4;
+  auto server = StartServer(1, {2}, [](ServerOptions& o) {
+    o.cluster_id = kAgreed;
+    o.member_list_id = kCluster;
+    o.members = "1=127.0.0.1:1,2=127.0.0.1:2";
+  });
+  PeerNetworkOptions peer = NetOptions(2, {{1, "127.0.0.1", server->port()}});
+  EXPECT_TRUE(PeerHelloInfo(loop_, peer, kAgreed, kCluster).accepted);
+  EXPECT_TRUE(PeerHelloInfo(loop_, peer, kCluster, kCluster).accepted);  // not applied it yet
+  EXPECT_TRUE(PeerHelloInfo(loop_, peer, kCluster, 0).accepted);         // older peer
+  HandshakeInfo earlier = PeerHelloInfo(loop_, peer, kEarlier, kCluster);
+  EXPECT_FALSE(earlier.accepted);
+  EXPECT_NE(earlier.reason.find("wrong cluster id"), std::string::npos);
+  EXPECT_EQ(earlier.server_cluster, kAgreed);
+  HandshakeInfo other_list = PeerHelloInfo(loop_, peer, kAgreed, 0xBAD);
+  EXPECT_FALSE(other_list.accepted);
+  EXPECT_NE(other_list.reason.find("wrong member list (this replica's is 1=127.0.0.1:1,"),
+            std::string::npos);
+
+  // Clients must state the agreed id; the refusal tells them the id and members.
+  ClientConnection unlearned(loop_, ClientOptions(server->port(), kCluster));
+  std::optional<SubmitResult> refused = SubmitAndWait(unlearned, "x");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->call, CallStatus::kRefused);
+  EXPECT_EQ(unlearned.handshake().server_cluster, kAgreed);
+  EXPECT_EQ(unlearned.handshake().server_members, "1=127.0.0.1:1,2=127.0.0.1:2");
+  ClientConnection learned(loop_, ClientOptions(server->port(), kAgreed));
+  std::optional<HandshakeInfo> seen;
+  learned.WhenHandshaken([&](const HandshakeInfo& info) { seen = info; });
+  ASSERT_TRUE(loop_.RunUntil([&] { return seen.has_value(); }, kWait));
+  EXPECT_TRUE(seen->accepted);
+  std::optional<SubmitResult> ok = SubmitAndWait(learned, "y");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+}
+
+TEST_F(RpcTest, BeforeApplyingTheAgreedIdAPeerOfTheSameListStatingOneIsAccepted) {
+  auto server = StartServer(1, {2}, [](ServerOptions& o) { o.member_list_id = kCluster; });
+  PeerNetworkOptions peer = NetOptions(2, {{1, "127.0.0.1", server->port()}});
+  EXPECT_TRUE(PeerHelloInfo(loop_, peer, 0xA6, kCluster).accepted);
+  EXPECT_FALSE(PeerHelloInfo(loop_, peer, 0xA6, 0).accepted);
+  EXPECT_FALSE(PeerHelloInfo(loop_, peer, 0xA6, 0xBAD).accepted);
+}
+
+TEST_F(RpcTest, APeerWithTheAgreedIdGreetsAnOlderBuildWithTheMemberListHash) {
+  // An older build checks only the member-list hash (no member_list_id).
+  auto older = StartServer(1, {2});
+  PeerNetworkOptions options = NetOptions(2, {{1, "127.0.0.1", older->port()}});
+  options.cluster_id = 0xA6;
+  options.member_list_id = kCluster;
+  PeerNetwork net(loop_, options);
+  net.Send(paxos::Message{2, 1, paxos::PreVoteRequest{1}});
+  EXPECT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 1; }, kWait));
+  EXPECT_EQ(older->stats().refused_handshakes, 1u);
+}
+
 TEST_F(RpcTest, UnknownReplicaIsRefused) {
   auto server = StartServer(1, {2, 3});
   PeerNetwork intruder(loop_, NetOptions(7, {{1, "127.0.0.1", server->port()}}));

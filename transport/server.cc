@@ -315,14 +315,21 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
     auto results = context.getResults();
     results.setServerReplica(impl_.options.self);
     results.setServerCluster(impl_.options.cluster_id);
+    results.setServerMembers(impl_.options.members);
     results.setHasHistory(impl_.options.has_history &&
                           CallOrExit("has_history", [&] { return impl_.options.has_history(); }));
 
     std::string reason = Check(*conn, params);
     if (!reason.empty()) {
       ++impl_.stats.refused_handshakes;
-      impl_.log->warn("transport: refused connection from {} (replica {}, cluster {:016x}): {}",
-                      conn->remote, params.getFromReplica(), params.getClusterId(), reason);
+      // A client stating this member list's hash has not learned the agreed
+      // id yet: it learns it from this reply, which is routine, not a fault.
+      bool learning_client = params.getRole() == wire::ConnectionRole::CLIENT &&
+                             impl_.options.member_list_id != 0 &&
+                             params.getClusterId() == impl_.options.member_list_id;
+      impl_.log->log(learning_client ? spdlog::level::debug : spdlog::level::warn,
+                     "transport: refused connection from {} (replica {}, cluster {:016x}): {}",
+                     conn->remote, params.getFromReplica(), params.getClusterId(), reason);
       conn->refused = true;
       results.setAccepted(false);
       results.setReason(reason);
@@ -350,9 +357,8 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
   std::string Check(const Conn& conn, wire::Handshake::HelloParams::Reader params) {
     if (conn.handshaken) return "hello repeated on one connection";
     if (conn.refused) return "connection already refused";
-    if (params.getClusterId() != impl_.options.cluster_id) {
-      return "wrong cluster id (this cluster is " + std::to_string(impl_.options.cluster_id) + ")";
-    }
+    std::string id_problem = CheckClusterId(params);
+    if (!id_problem.empty()) return id_problem;
     switch (params.getRole()) {
       case wire::ConnectionRole::PEER: {
         if (impl_.peer_handler == nullptr) return "this server takes no peers";
@@ -369,6 +375,28 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
         return "";
     }
     return "unknown role";
+  }
+
+  // "" if the stated cluster id and member list are acceptable (see
+  // ServerOptions::member_list_id), else why not.
+  std::string CheckClusterId(wire::Handshake::HelloParams::Reader params) const {
+    const ServerOptions& options = impl_.options;
+    ClusterId stated = params.getClusterId();
+    ClusterId list = params.getMemberListId();
+    bool peer = params.getRole() == wire::ConnectionRole::PEER;
+    if (options.member_list_id != 0 && list != 0 && list != options.member_list_id) {
+      return "wrong member list (this replica's is " + options.members + ")";
+    }
+    if (stated == options.cluster_id) return "";
+    if (peer && options.member_list_id != 0) {
+      // A member that has not applied the agreed id yet.
+      if (stated == options.member_list_id) return "";
+      // A member that applied an agreed id this replica has not applied yet.
+      if (options.cluster_id == options.member_list_id && list == options.member_list_id) {
+        return "";
+      }
+    }
+    return "wrong cluster id (this cluster is " + std::to_string(options.cluster_id) + ")";
   }
 
   Impl& impl_;

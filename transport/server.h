@@ -1,8 +1,8 @@
 // Server: the one listen address of a replica, serving peers and clients.
 //
 // Every accepted connection gets the Handshake bootstrap capability. A hello
-// with the wrong cluster id, an unknown replica id (for peers) or a bad role is
-// refused and logged; the connection is closed shortly after the refusal
+// with the wrong cluster id, another member list or an unknown replica id (for
+// peers) or a bad role is refused and logged; the connection is closed shortly after the refusal
 // reply. A connection that does not complete a hello within
 // handshake_timeout is closed. Connections above max_connections are closed
 // at accept. A malformed or oversize message closes that connection only.
@@ -33,6 +33,15 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: pick a free port (see Server::port())
   ClusterId cluster_id = 0;
+  // Hash of this replica's member list (MemberListClusterId); 0: none. When
+  // set, a peer stating another list is refused, and a peer that has not yet
+  // applied the agreed id (it says this hash) is still accepted; until this
+  // server has applied the agreed id itself (cluster_id == member_list_id), a
+  // peer with this list that states an agreed id is accepted too.
+  ClusterId member_list_id = 0;
+  // This replica's member list "1=host:port,...", reported in hello replies
+  // (clients learn the cluster's members and addresses from a majority).
+  std::string members;
   paxos::ReplicaId self = paxos::kNoReplica;
   // Replica ids allowed to connect as peers (self is never allowed).
   std::vector<paxos::ReplicaId> peers;

@@ -160,13 +160,20 @@ enum ConnectionRole {
 # Bootstrap capability of every connection.
 interface Handshake {
   # Introduce the caller. On acceptance exactly one of peer/client is set (by
-  # role). On refusal (wrong cluster id, unknown replica) accepted is false,
-  # `reason` says why and the server closes the connection after replying.
-  # The server's identity is reported either way (bootstrap uses it).
-  hello @0 (clusterId :UInt64, fromReplica :UInt32, role :ConnectionRole)
+  # role). On refusal (wrong cluster id, member list, unknown replica)
+  # accepted is false, `reason` says why and the server closes the connection
+  # after replying. The server's identity is reported either way (bootstrap
+  # and clients learning the cluster id use it).
+  # clusterId: the caller's cluster id (the agreed random id once it applied
+  # it, else the member-list hash). memberListId: a peer's member-list hash
+  # (0: not stated, as older peers and clients send).
+  # serverCluster: the server's cluster id, as clusterId. serverMembers: its
+  # member list "1=host:port,2=host:port" (empty from older servers).
+  hello @0 (clusterId :UInt64, fromReplica :UInt32, role :ConnectionRole,
+            memberListId :UInt64)
       -> (accepted :Bool, reason :Text, peer :PeerService, client :ClientService,
           serverReplica :UInt32, serverCluster :UInt64, hasHistory :Bool,
-          extensions :AnyPointer);
+          extensions :AnyPointer, serverMembers :Text);
   # `extensions` is reserved for later additions (e.g. snapshot streaming).
 }
 

@@ -50,7 +50,8 @@ struct HandshakeInfo {
   std::string reason;  // why it was refused; empty when accepted
   paxos::ReplicaId server_replica = paxos::kNoReplica;
   ClusterId server_cluster = 0;
-  bool has_history = false;  // the server's log is not empty
+  bool has_history = false;    // the server's log is not empty
+  std::string server_members;  // the server's member list text; empty from older servers
 };
 
 // Per-command answer of a replica to a client submission (wire OutcomeStatus).
