@@ -213,17 +213,21 @@ struct Server::Impl {
   // member's budget, closing the member's oldest one at the limit.
   void AdmitMember(Conn& conn, paxos::ReplicaId from) {
     Unbudget(conn);
-    std::set<uint64_t>& ids = member_conns[from];
-    while (ids.size() >= std::max<size_t>(1, options.max_connections_per_member)) {
+    for (;;) {  // looked up again each time: an eviction may erase the entry
+      auto it = member_conns.find(from);
+      if (it == member_conns.end() ||
+          it->second.size() < std::max<size_t>(1, options.max_connections_per_member)) {
+        break;
+      }
       ++stats.evicted_members;
-      uint64_t victim = *ids.begin();
+      uint64_t victim = *it->second.begin();
       Warn("member-limit",
            fmt::format("transport: closing the oldest connection of replica {} ({}): {} open "
                        "from it (limit)",
-                       from, conns.at(victim)->remote, ids.size()));
-      EvictLater(victim);  // erases it from `ids`
+                       from, conns.at(victim)->remote, it->second.size()));
+      EvictLater(victim);  // takes it out of member_conns
     }
-    ids.insert(conn.id);
+    member_conns[from].insert(conn.id);
     conn.budget = Budget::kMember;
     conn.member = from;
   }
