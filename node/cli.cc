@@ -11,6 +11,7 @@
 
 #include "node/replica.h"
 #include "transport/event_loop.h"
+#include "transport/fd_limit.h"
 #include "transport/internal_error.h"
 
 namespace synod::node {
@@ -172,6 +173,13 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   if (!problem.empty()) return fail(problem);
 
   auto logger = MakeLogger("replica-" + std::to_string(options.id), level);
+  // Every connection is a descriptor: serve with the hard limit, not the soft one.
+  transport::OpenFileLimit files = transport::RaiseOpenFileLimit();
+  if (!files.error.empty()) {
+    logger->warn("open file limit {}: {}", files.before, files.error);
+  } else if (files.after != files.before) {
+    logger->info("open file limit raised from {} to {}", files.before, files.after);
+  }
   int exit_code = kExitOk;
   transport::EventLoop loop;
   Replica replica(loop, options, machine, logger);

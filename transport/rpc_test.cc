@@ -3,12 +3,16 @@
 // a peer that never answers. No sleeps: the loop runs until a condition holds
 // or a deadline passes.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <filesystem>
 #include <optional>
 #include <sstream>
 
@@ -422,15 +426,201 @@ TEST_F(RpcTest, SilentConnectionIsClosedAtHandshakeTimeout) {
   EXPECT_EQ(server->connection_count(), 0u);
 }
 
-TEST_F(RpcTest, ConnectionsAboveTheLimitAreClosedAtAccept) {
-  auto server = StartServer(1, {}, [](ServerOptions& o) { o.max_connections = 2; });
-  tcp::socket a = RawConnect(loop_, server->port());
-  tcp::socket b = RawConnect(loop_, server->port());
-  ASSERT_TRUE(loop_.RunUntil([&] { return server->connection_count() == 2; }, kWait));
-  tcp::socket c = RawConnect(loop_, server->port());
-  EXPECT_TRUE(WaitForClose(loop_, c));
-  EXPECT_EQ(server->stats().rejected_over_limit, 1u);
-  EXPECT_EQ(server->connection_count(), 2u);
+// Opens a raw TCP connection to the server from local address `source`
+// (any of 127.0.0.0/8 is loopback on Linux).
+tcp::socket RawConnectFrom(EventLoop& loop, const char* source, uint16_t port) {
+  tcp::socket socket(loop.io());
+  socket.open(tcp::v4());
+  socket.bind(tcp::endpoint(asio::ip::make_address(source), 0));
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  return socket;
+}
+
+// True if the server has not closed `socket` (nothing to read, no EOF).
+bool StillOpen(tcp::socket& socket) {
+  socket.non_blocking(true);
+  std::array<char, 16> buffer{};
+  boost::system::error_code ec;
+  socket.read_some(asio::buffer(buffer), ec);
+  return ec == asio::error::would_block;
+}
+
+TEST_F(RpcTest, FullPendingBudgetMakesRoomForAnotherAddress) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) {
+    o.max_pending_connections = 4;
+    o.handshake_timeout = 60s;
+  });
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(RawConnectFrom(loop_, "127.0.0.2", server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 4; }, kWait));
+  // A real client from another address still gets in: the flood's oldest makes room.
+  ClientConnection client(loop_, ClientOptions(server->port()));
+  std::optional<SubmitResult> ok = SubmitAndWait(client, "in");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+  EXPECT_EQ(server->stats().evicted_pending, 1u);
+  EXPECT_TRUE(WaitForClose(loop_, idle[0]));
+  for (int i = 1; i < 4; ++i) EXPECT_TRUE(StillOpen(idle[i])) << i;
+  EXPECT_EQ(server->pending_count(), 3u);
+  EXPECT_EQ(server->client_count(), 1u);
+  EXPECT_NE(Logged().find("too many connections waiting for hello"), std::string::npos);
+  // The pool is full again (3 + this one); more from the flood's address are closed at accept.
+  idle.push_back(RawConnectFrom(loop_, "127.0.0.2", server->port()));
+  idle.push_back(RawConnectFrom(loop_, "127.0.0.2", server->port()));
+  EXPECT_TRUE(WaitForClose(loop_, idle.back()));
+  EXPECT_EQ(server->stats().closed_at_accept, 1u);
+  EXPECT_EQ(server->pending_count(), 4u);
+}
+
+TEST_F(RpcTest, PendingFloodFromOneAddressDisplacesOnlyItself) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) {
+    o.max_pending_connections = 6;
+    o.max_pending_per_address = 4;
+    o.handshake_timeout = 60s;
+  });
+  tcp::socket bystander = RawConnect(loop_, server->port());  // the oldest, from 127.0.0.1
+  std::vector<tcp::socket> flood;
+  for (int i = 0; i < 10; ++i) flood.push_back(RawConnectFrom(loop_, "127.0.0.2", server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 11; }, kWait));
+  EXPECT_EQ(server->stats().closed_at_accept, 6u);  // 127.0.0.2 keeps its first 4
+  EXPECT_EQ(server->stats().evicted_pending, 0u);
+  for (int i = 4; i < 10; ++i) EXPECT_TRUE(WaitForClose(loop_, flood[i])) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(StillOpen(flood[i])) << i;
+  // The pool (6) fills from a third address: the address holding the most
+  // pays, never the bystander's single connection.
+  std::vector<tcp::socket> more;
+  for (int i = 0; i < 3; ++i) more.push_back(RawConnectFrom(loop_, "127.0.0.3", server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 14; }, kWait));
+  EXPECT_EQ(server->stats().evicted_pending, 2u);
+  EXPECT_TRUE(WaitForClose(loop_, flood[0]));
+  EXPECT_TRUE(WaitForClose(loop_, flood[1]));
+  EXPECT_TRUE(StillOpen(bystander));
+  for (tcp::socket& s : more) EXPECT_TRUE(StillOpen(s));
+  EXPECT_EQ(server->pending_count(), 6u);
+}
+
+TEST_F(RpcTest, MembersGetInWhenTheClientBudgetIsFull) {
+  auto server = StartServer(1, {2}, [](ServerOptions& o) { o.max_client_connections = 2; });
+  ClientConnection first(loop_, ClientOptions(server->port()));
+  ClientConnection second(loop_, ClientOptions(server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return first.connected() && second.connected(); }, kWait));
+  ASSERT_TRUE(SubmitAndWait(first, "active").has_value());  // `second` is now the least active
+  PeerNetwork net(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  net.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, 1}});
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 1; }, kWait));
+  EXPECT_EQ(server->stats().evicted_clients, 0u);  // members do not count as clients
+
+  ClientConnection third(loop_, ClientOptions(server->port()));
+  std::optional<SubmitResult> ok = SubmitAndWait(third, "new");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+  ASSERT_TRUE(loop_.RunUntil([&] { return second.failed(); }, kWait));
+  EXPECT_FALSE(first.failed());
+  EXPECT_EQ(server->stats().evicted_clients, 1u);
+  EXPECT_EQ(server->client_count(), 2u);
+  EXPECT_TRUE(net.LinkState(1).connected);
+}
+
+TEST_F(RpcTest, MemberBudgetClosesThatMembersOldestConnection) {
+  auto server = StartServer(1, {2}, [](ServerOptions& o) { o.max_connections_per_member = 1; });
+  auto old_link =
+      std::make_unique<PeerNetwork>(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  ASSERT_TRUE(loop_.RunUntil([&] { return old_link->LinkState(1).connected; }, kWait));
+  PeerNetwork new_link(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  ASSERT_TRUE(loop_.RunUntil([&] { return new_link.LinkState(1).connected; }, kWait));
+  EXPECT_GE(server->stats().evicted_members, 1u);
+  old_link.reset();  // it would reconnect and take the budget back in turn
+  new_link.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, 7}});
+  ASSERT_TRUE(loop_.RunUntil([&] { return !peer_handler_.messages.empty(); }, kWait));
+}
+
+TEST_F(RpcTest, RepeatedWarningsAreRateLimited) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) {
+    o.handshake_timeout = 20ms;
+    o.log_summary_period = 60s;  // no summary line within this test
+  });
+  std::vector<tcp::socket> silent;
+  for (int i = 0; i < 20; ++i) silent.push_back(RawConnect(loop_, server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().handshake_timeouts == 20; }, kWait));
+  std::string logged = Logged();
+  size_t lines = 0;
+  for (size_t at = logged.find("no hello within"); at != std::string::npos;
+       at = logged.find("no hello within", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << logged;
+  EXPECT_EQ(server->stats().suppressed_warnings, 19u);
+}
+
+// Lowers the soft RLIMIT_NOFILE for one scope; restores it after.
+class FileLimitScope {
+ public:
+  explicit FileLimitScope(rlim_t soft) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = soft;
+    ok_ = setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+  }
+  ~FileLimitScope() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit saved_{};
+  bool ok_ = false;
+};
+
+// Opens /dev/null until every descriptor number below the highest open one
+// is taken; returns them (the caller closes them). Afterwards a limit of
+// back() + 1 + n leaves exactly n descriptors free.
+std::vector<int> FillDescriptorHoles() {
+  int highest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+  }
+  std::vector<int> fillers;
+  for (;;) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    fillers.push_back(fd);
+    if (fd >= highest) break;
+  }
+  return fillers;
+}
+
+TEST_F(RpcTest, AcceptOutOfDescriptorsNeitherSpinsNorStops) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) {
+    o.handshake_timeout = 60s;
+    o.accept_retry_delay = 50ms;
+  });
+  // Client sockets are opened before the limit drops; only the server's
+  // accepts need new descriptors.
+  std::vector<tcp::socket> clients;
+  for (int i = 0; i < 12; ++i) {
+    clients.emplace_back(loop_.io());
+    clients.back().open(tcp::v4());
+  }
+  std::vector<int> fillers = FillDescriptorHoles();
+  ASSERT_FALSE(fillers.empty());
+  {
+    FileLimitScope limit(static_cast<rlim_t>(fillers.back() + 1 + 5));  // 5 free
+    ASSERT_TRUE(limit.ok());
+    for (tcp::socket& c : clients) {
+      c.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
+    }
+    // Each failed accept closes one waiting connection and retries 50 ms later.
+    ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 12; }, kWait));
+    ServerStats stats = server->stats();
+    EXPECT_GE(stats.accept_errors, 1u);
+    EXPECT_LE(stats.accept_errors, 20u);  // a spinning loop would fail thousands of times
+    EXPECT_GE(stats.evicted_pending, 1u);
+  }
+  for (int fd : fillers) close(fd);
+  // With descriptors back, the server serves as before.
+  ClientConnection client(loop_, ClientOptions(server->port()));
+  std::optional<SubmitResult> ok = SubmitAndWait(client, "after");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->call, CallStatus::kReplied);
+  EXPECT_NE(Logged().find("accept failed"), std::string::npos);
 }
 
 TEST_F(RpcTest, ClientDisconnectMidCallFailsOnlyThatCall) {

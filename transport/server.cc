@@ -1,19 +1,25 @@
-// Server implementation: accept loop, per-connection handshake, dispatch.
+// Server implementation: accept loop, admission budgets, per-connection
+// handshake, dispatch.
 
 #include "transport/server.h"
 
 #include <kj/debug.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <map>
+#include <set>
+#include <utility>
 
 #include "transport/codec.h"
 #include "transport/exit_on_task_error.h"
 #include "transport/internal_error.h"
 #include "transport/logging.h"
+#include "transport/rate_limited_log.h"
 #include "transport/rpc_connection.h"
 
 namespace synod::transport {
@@ -47,13 +53,25 @@ class ExitOnInternalErrors : public Base {
 }  // namespace
 
 struct Server::Impl {
+  // Which admission budget a connection counts in.
+  enum class Budget {
+    kPending,  // waiting for hello, or refused and lingering
+    kMember,   // said hello as member `Conn::member`
+    kClient,   // said hello as a client
+    kNone,     // being closed (evicted)
+  };
+
   // One accepted connection.
   struct Conn {
     Conn(uint64_t conn_id, asio::io_context& io) : id(conn_id), timer(io) {}
     uint64_t id;
-    std::string remote;
+    std::string remote;   // "address:port"
+    std::string address;  // remote IP address (max_pending_per_address)
     kj::Own<RpcConnection> rpc;
     asio::steady_timer timer;  // handshake deadline, then refusal linger
+    Budget budget = Budget::kPending;
+    paxos::ReplicaId member = paxos::kNoReplica;  // kMember only
+    uint64_t last_active = 0;                     // kClient only: activity sequence number
     bool handshaken = false;
     bool refused = false;
   };
@@ -68,13 +86,16 @@ struct Server::Impl {
         peer_handler(p),
         client_handler(c),
         log(LoggerOrDefault(options.logger)),
+        rate_log(l.io(), log, options.log_summary_period),
         acceptor(l.io()),
+        accept_timer(l.io()),
         alive(std::make_shared<bool>(true)) {}
 
   ~Impl() {
     *alive = false;
     boost::system::error_code ignored;
     acceptor.close(ignored);
+    accept_timer.cancel();
     for (auto& [id, conn] : conns) conn->timer.cancel();
     conns.clear();  // RpcConnection teardown: RPC, then network, then stream
   }
@@ -83,27 +104,213 @@ struct Server::Impl {
     acceptor.async_accept([this, a = alive](const boost::system::error_code& ec, tcp::socket s) {
       if (!*a) return;
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) OnAccepted(std::move(s));
+      if (!ec) {
+        OnAccepted(std::move(s));
+        Accept();
+        return;
+      }
+      OnAcceptError(ec);
+    });
+  }
+
+  // accept() failed. Out of descriptors or memory, the failure would repeat at
+  // once (the connection stays in the backlog): close one waiting connection
+  // and try again after accept_retry_delay instead of spinning. Other errors
+  // concern one connection only: accept again at once.
+  void OnAcceptError(const boost::system::error_code& ec) {
+    ++stats.accept_errors;
+    int value = ec.value();
+    bool out_of_resources =
+        ec.category() == boost::system::system_category() &&
+        (value == EMFILE || value == ENFILE || value == ENOBUFS || value == ENOMEM);
+    Warn("accept-error", "transport: accept failed: " + ec.message() +
+                             (out_of_resources ? " (retrying shortly)" : ""));
+    if (!out_of_resources) {
+      Accept();
+      return;
+    }
+    EvictOnePending(
+        "transport: closing the oldest connection waiting for hello from {} ({} "
+        "waiting from that address): out of file descriptors");
+    accept_timer.expires_after(options.accept_retry_delay);
+    accept_timer.async_wait([this, a = alive](const boost::system::error_code& wait_ec) {
+      if (wait_ec || !*a) return;
       Accept();
     });
+  }
+
+  // Logs `text` at warn level, or counts it into the periodic summary of `kind`.
+  void Warn(const char* kind, const std::string& text) { rate_log.Warn(kind, text); }
+
+  // Decides whether a new connection from `address` (`remote`) may wait for
+  // its hello. No if its address already has max_pending_per_address waiting,
+  // or if the pool (max_pending_connections) is full and its address holds as
+  // many as any: then it is closed at once, which costs the server almost
+  // nothing, so a flood that reconnects as fast as it is closed cannot keep
+  // the accept queue deep. Otherwise, with the pool full, the oldest waiting
+  // connection of the address holding the most makes room: a connection from
+  // an address outside the flood always gets its chance to say hello.
+  bool AdmitPending(const std::string& address, const std::string& remote) {
+    auto mine = pending_by_address.find(address);
+    size_t count = mine == pending_by_address.end() ? 0 : mine->second.size();
+    if (count >= std::max<size_t>(1, options.max_pending_per_address)) {
+      ++stats.closed_at_accept;
+      Warn("pending-per-address",
+           fmt::format("transport: closing connection from {} at accept: {} from that address "
+                       "waiting for hello (limit)",
+                       remote, count));
+      return false;
+    }
+    if (pending < std::max<size_t>(1, options.max_pending_connections)) return true;
+    if (count >= MostPending()->second.size()) {
+      ++stats.closed_at_accept;
+      Warn("pending-limit",
+           fmt::format("transport: closing connection from {} at accept: {} connections "
+                       "waiting for hello (limit), {} of them from that address",
+                       remote, pending, count));
+      return false;
+    }
+    EvictOnePending(
+        "transport: closing the oldest connection waiting for hello from {} ({} waiting from "
+        "that address): too many connections waiting for hello (limit)");
+    return true;
+  }
+
+  // The address with the most pending connections (end() if none).
+  std::map<std::string, std::set<uint64_t>>::iterator MostPending() {
+    auto most = pending_by_address.end();
+    for (auto it = pending_by_address.begin(); it != pending_by_address.end(); ++it) {
+      if (most == pending_by_address.end() || it->second.size() > most->second.size()) most = it;
+    }
+    return most;
+  }
+
+  // Closes (now) the oldest pending connection of the address with the most
+  // pending connections, logging `format` (remote, count). Asio handlers only.
+  void EvictOnePending(const char* format) {
+    auto most = MostPending();
+    if (most == pending_by_address.end()) return;
+    ++stats.evicted_pending;
+    uint64_t victim = *most->second.begin();
+    Warn("pending-limit",
+         fmt::format(fmt::runtime(format), conns.at(victim)->remote, most->second.size()));
+    Erase(victim);
+  }
+
+  // Removes `conn` from its budget's index (it then counts nowhere).
+  void Unbudget(Conn& conn) {
+    switch (conn.budget) {
+      case Budget::kPending: {
+        auto it = pending_by_address.find(conn.address);
+        if (it != pending_by_address.end()) {
+          it->second.erase(conn.id);
+          if (it->second.empty()) pending_by_address.erase(it);
+        }
+        --pending;
+        break;
+      }
+      case Budget::kMember: {
+        auto it = member_conns.find(conn.member);
+        if (it != member_conns.end()) {
+          it->second.erase(conn.id);
+          if (it->second.empty()) member_conns.erase(it);
+        }
+        break;
+      }
+      case Budget::kClient:
+        clients_by_activity.erase({conn.last_active, conn.id});
+        break;
+      case Budget::kNone:
+        break;
+    }
+    conn.budget = Budget::kNone;
+  }
+
+  // Moves a connection whose hello was accepted as member `from` into that
+  // member's budget, closing the member's oldest one at the limit.
+  void AdmitMember(Conn& conn, paxos::ReplicaId from) {
+    Unbudget(conn);
+    for (;;) {  // looked up again each time: an eviction may erase the entry
+      auto it = member_conns.find(from);
+      if (it == member_conns.end() ||
+          it->second.size() < std::max<size_t>(1, options.max_connections_per_member)) {
+        break;
+      }
+      ++stats.evicted_members;
+      uint64_t victim = *it->second.begin();
+      Warn("member-limit",
+           fmt::format("transport: closing the oldest connection of replica {} ({}): {} open "
+                       "from it (limit)",
+                       from, conns.at(victim)->remote, it->second.size()));
+      EvictLater(victim);  // takes it out of member_conns
+    }
+    member_conns[from].insert(conn.id);
+    conn.budget = Budget::kMember;
+    conn.member = from;
+  }
+
+  // Moves a connection whose hello was accepted as a client into the clients'
+  // budget, closing the least recently active client connection at the limit.
+  void AdmitClient(Conn& conn) {
+    Unbudget(conn);
+    while (clients_by_activity.size() >= std::max<size_t>(1, options.max_client_connections)) {
+      ++stats.evicted_clients;
+      uint64_t victim = clients_by_activity.begin()->second;
+      Warn("client-limit",
+           fmt::format("transport: closing the least recently active client connection ({}): "
+                       "{} client connections (limit)",
+                       conns.at(victim)->remote, clients_by_activity.size()));
+      EvictLater(victim);  // erases it from clients_by_activity
+    }
+    conn.last_active = ++activity;
+    clients_by_activity.insert({conn.last_active, conn.id});
+    conn.budget = Budget::kClient;
+  }
+
+  // Notes a call on client connection `id` (for least-recently-active eviction).
+  void TouchClient(uint64_t id) {
+    Conn* conn = Find(id);
+    if (conn == nullptr || conn->budget != Budget::kClient) return;
+    clients_by_activity.erase({conn->last_active, id});
+    conn->last_active = ++activity;
+    clients_by_activity.insert({conn->last_active, id});
+  }
+
+  // Takes connection `id` out of every budget now and closes it from an Asio
+  // handler (safe inside KJ callbacks).
+  void EvictLater(uint64_t id) {
+    Conn* conn = Find(id);
+    if (conn == nullptr) return;
+    Unbudget(*conn);
+    conn->timer.cancel();
+    CloseLater(id);
+  }
+
+  // Closes connection `id` now. Asio handlers only (not inside KJ callbacks).
+  void Erase(uint64_t id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Unbudget(*it->second);
+    it->second->timer.cancel();
+    conns.erase(it);  // RpcConnection teardown closes the socket
   }
 
   void OnAccepted(tcp::socket socket) {
     ++stats.accepted;
     boost::system::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
-    std::string remote =
-        ec ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-    if (conns.size() >= options.max_connections) {
-      ++stats.rejected_over_limit;
-      log->warn("transport: closing connection from {}: {} connections open (limit)", remote,
-                conns.size());
+    std::string address = ec ? "?" : endpoint.address().to_string();
+    std::string remote = ec ? "?" : address + ":" + std::to_string(endpoint.port());
+    if (!AdmitPending(address, remote)) {
       socket.close(ec);
       return;
     }
     uint64_t id = next_id++;
     auto conn = std::make_unique<Conn>(id, loop.io());
+    conn->address = address;
     conn->remote = remote;
+    pending_by_address[address].insert(id);
+    ++pending;
     conn->rpc =
         kj::heap<RpcConnection>(std::move(socket), options.limits, options.write_stall_timeout,
                                 MakeHandshake(id), options.flow_limit_bytes);
@@ -116,10 +323,11 @@ struct Server::Impl {
       if (it == conns.end() || it->second->handshaken) return;
       if (!it->second->refused) {
         ++stats.handshake_timeouts;
-        log->warn("transport: closing connection from {}: no handshake within {} ms",
-                  it->second->remote, options.handshake_timeout.count());
+        Warn("handshake-timeout",
+             fmt::format("transport: closing connection from {}: no hello within {} ms",
+                         it->second->remote, options.handshake_timeout.count()));
       }
-      conns.erase(it);
+      Erase(id);
     });
     conns.emplace(id, std::move(conn));
   }
@@ -127,8 +335,23 @@ struct Server::Impl {
   // Closes connection `id` from outside any KJ callback stack.
   void CloseLater(uint64_t id) {
     asio::post(loop.io(), [this, id, a = alive] {
-      if (*a) conns.erase(id);
+      if (*a) Erase(id);
     });
+  }
+
+  // Warns once if the open file limit cannot hold every budget at once
+  // (accepts beyond it fail with EMFILE, handled by OnAcceptError).
+  void CheckFileLimit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+    uint64_t needed = options.max_pending_connections + options.max_client_connections +
+                      options.max_connections_per_member * options.peers.size() + 64;
+    if (limit.rlim_cur < needed) {
+      log->warn(
+          "transport: open file limit {} is below the connection budgets ({} connections and "
+          "some files); accepts beyond it fail and are retried",
+          static_cast<uint64_t>(limit.rlim_cur), needed);
+    }
   }
 
   Conn* Find(uint64_t id) {
@@ -143,9 +366,17 @@ struct Server::Impl {
   PeerMessageHandler* peer_handler;
   ClientRequestHandler* client_handler;
   std::shared_ptr<spdlog::logger> log;
+  RateLimitedLog rate_log;  // admission and refusal warnings
   tcp::acceptor acceptor;
+  asio::steady_timer accept_timer;  // accept_retry_delay
   std::shared_ptr<bool> alive;
   std::map<uint64_t, std::unique_ptr<Conn>> conns;
+  // Budget indexes (ids grow with accept order, so begin() is the oldest).
+  std::map<std::string, std::set<uint64_t>> pending_by_address;
+  size_t pending = 0;
+  std::map<paxos::ReplicaId, std::set<uint64_t>> member_conns;
+  std::set<std::pair<uint64_t, uint64_t>> clients_by_activity;  // (last_active, id)
+  uint64_t activity = 0;
   uint64_t next_id = 1;
   ServerStats stats;
   std::string snapshot_buffer;  // readSnapshot's read buffer (copied into the reply)
@@ -251,10 +482,11 @@ class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerServi
 // Client capability of one handshaken connection.
 class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientService::Server> {
  public:
-  explicit ClientImpl(Impl& impl) : impl_(impl), alive_(impl.alive) {}
+  ClientImpl(Impl& impl, uint64_t conn) : impl_(impl), conn_(conn), alive_(impl.alive) {}
 
   kj::Promise<void> submit(SubmitContext context) override {
     if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
+    impl_.TouchClient(conn_);
     auto list = context.getParams().getCommands();
     if (list.size() == 0) return KJ_EXCEPTION(FAILED, "submit with no commands");
     if (list.size() > impl_.options.limits.max_list_items) {
@@ -291,6 +523,7 @@ class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientS
 
   kj::Promise<void> status(StatusContext context) override {
     if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
+    impl_.TouchClient(conn_);
     ReplicaStatus status =
         CallOrExit("the status handler", [&] { return impl_.client_handler->OnStatus(); });
     EncodeStatus(status, context.getResults().initStatus());
@@ -299,6 +532,7 @@ class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientS
 
  private:
   Impl& impl_;
+  uint64_t conn_;
   std::shared_ptr<bool> alive_;
 };
 
@@ -327,9 +561,14 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
       bool learning_client = params.getRole() == wire::ConnectionRole::CLIENT &&
                              impl_.options.member_list_id != 0 &&
                              params.getClusterId() == impl_.options.member_list_id;
-      impl_.log->log(learning_client ? spdlog::level::debug : spdlog::level::warn,
-                     "transport: refused connection from {} (replica {}, cluster {:016x}): {}",
-                     conn->remote, params.getFromReplica(), params.getClusterId(), reason);
+      std::string line = fmt::format(
+          "transport: refused connection from {} (replica {}, cluster {:016x}): {}",
+          conn->remote, params.getFromReplica(), params.getClusterId(), reason);
+      if (learning_client) {
+        impl_.log->debug("{}", line);
+      } else {
+        impl_.Warn("refused-hello", line);
+      }
       conn->refused = true;
       results.setAccepted(false);
       results.setReason(reason);
@@ -338,7 +577,7 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
       conn->timer.expires_after(impl_.options.refusal_linger);
       conn->timer.async_wait(
           [&impl = impl_, id = conn_, a = alive_](const boost::system::error_code& ec) {
-            if (!ec && *a) impl.conns.erase(id);
+            if (!ec && *a) impl.Erase(id);
           });
       return kj::READY_NOW;
     }
@@ -346,9 +585,11 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
     conn->timer.cancel();
     results.setAccepted(true);
     if (params.getRole() == wire::ConnectionRole::PEER) {
+      impl_.AdmitMember(*conn, params.getFromReplica());
       results.setPeer(kj::heap<PeerImpl>(impl_, conn_, params.getFromReplica()));
     } else {
-      results.setClient(kj::heap<ClientImpl>(impl_));
+      impl_.AdmitClient(*conn);
+      results.setClient(kj::heap<ClientImpl>(impl_, conn_));
     }
     return kj::READY_NOW;
   }
@@ -427,6 +668,7 @@ std::string Server::Listen() {
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
     return "listen " + where + ": " + ec.message();
   }
+  impl_->CheckFileLimit();
   impl_->Accept();
   return "";
 }
@@ -441,6 +683,14 @@ void Server::SetClusterId(ClusterId cluster_id) { impl_->options.cluster_id = cl
 
 size_t Server::connection_count() const { return impl_->conns.size(); }
 
-ServerStats Server::stats() const { return impl_->stats; }
+size_t Server::pending_count() const { return impl_->pending; }
+
+size_t Server::client_count() const { return impl_->clients_by_activity.size(); }
+
+ServerStats Server::stats() const {
+  ServerStats stats = impl_->stats;
+  stats.suppressed_warnings = impl_->rate_log.suppressed_total();
+  return stats;
+}
 
 }  // namespace synod::transport

@@ -4,8 +4,24 @@
 // with the wrong cluster id, another member list or an unknown replica id (for
 // peers) or a bad role is refused and logged; the connection is closed shortly after the refusal
 // reply. A connection that does not complete a hello within
-// handshake_timeout is closed. Connections above max_connections are closed
-// at accept. A malformed or oversize message closes that connection only.
+// handshake_timeout is closed. A malformed or oversize message closes that
+// connection only.
+//
+// Admission: connections are counted in three budgets, so that no kind can
+// lock another out. Connections that have not (successfully) said hello share
+// max_pending_connections, at most max_pending_per_address from one remote IP
+// address. A new connection whose address is at its limit, or holds as many
+// as any address while the pool is full, is closed at accept (cheaply);
+// otherwise a full pool closes the oldest waiting connection of the address
+// holding the most, so a flood of idle sockets from some addresses cannot
+// keep a hello from another address out. A hello
+// accepted as a member moves the connection to that member's budget
+// (max_connections_per_member; a new one closes that member's oldest), and one
+// accepted as a client to the clients' budget (max_client_connections; a new
+// one closes the least recently active client connection). Warnings about
+// such closures are rate-limited (one line, then one summary per
+// log_summary_period per kind). accept() failing for lack of file descriptors
+// closes one waiting connection and retries after accept_retry_delay.
 // Handshaken peers may also read this replica's snapshots (snapshotInfo /
 // readSnapshot, served from options.snapshot_provider; see snapshot_provider.h).
 //
@@ -46,8 +62,22 @@ struct ServerOptions {
   // Replica ids allowed to connect as peers (self is never allowed).
   std::vector<paxos::ReplicaId> peers;
   Limits limits;
-  size_t max_connections = 1024;
-  std::chrono::milliseconds handshake_timeout{5000};
+  // Connections that have not said hello yet (or were refused), in total ...
+  size_t max_pending_connections = 256;
+  // ... and from one remote IP address.
+  size_t max_pending_per_address = 32;
+  // Connections per member that said hello as that member (its link, a
+  // snapshot fetch, a stale one from before its restart).
+  size_t max_connections_per_member = 4;
+  // Connections that said hello as clients.
+  size_t max_client_connections = 1024;
+  // Time from accept to a completed hello.
+  std::chrono::milliseconds handshake_timeout{1000};
+  // Wait before accepting again after accept() failed for lack of resources
+  // (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+  std::chrono::milliseconds accept_retry_delay{100};
+  // Repeated warnings of one kind: one line, then one summary per period.
+  std::chrono::milliseconds log_summary_period{10000};
   // Time a refused connection stays open so the refusal reply reaches the peer.
   std::chrono::milliseconds refusal_linger{500};
   // A connection whose writes make no progress this long is closed.
@@ -74,9 +104,16 @@ struct ServerOptions {
 // Counters, for tests and status pages.
 struct ServerStats {
   uint64_t accepted = 0;             // TCP connections accepted
-  uint64_t rejected_over_limit = 0;  // closed at accept (max_connections)
+  uint64_t closed_at_accept = 0;     // its address at max_pending_per_address, or the pool
+                                     // full and its address holding the most
+  uint64_t evicted_pending = 0;      // oldest of the address holding the most, closed to
+                                     // make room (pool full, or out of fds)
+  uint64_t evicted_members = 0;      // a member's oldest, closed: max_connections_per_member
+  uint64_t evicted_clients = 0;      // least recently active client: max_client_connections
+  uint64_t accept_errors = 0;        // accept() failures (e.g. EMFILE)
   uint64_t refused_handshakes = 0;   // hello refused
   uint64_t handshake_timeouts = 0;   // closed for not saying hello in time
+  uint64_t suppressed_warnings = 0;  // warnings counted into summary lines instead
   uint64_t bad_batches = 0;          // deliver() calls that failed validation
   uint64_t peer_messages = 0;        // messages handed to the PeerMessageHandler
   uint64_t client_commands = 0;      // commands handed to the ClientRequestHandler
@@ -106,6 +143,10 @@ class Server {
 
   // Open connections (handshaken or not).
   size_t connection_count() const;
+  // Of those, the ones waiting for (or refused at) hello.
+  size_t pending_count() const;
+  // Of those, the ones accepted as clients.
+  size_t client_count() const;
 
   ServerStats stats() const;
 
