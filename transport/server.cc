@@ -561,9 +561,9 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
       bool learning_client = params.getRole() == wire::ConnectionRole::CLIENT &&
                              impl_.options.member_list_id != 0 &&
                              params.getClusterId() == impl_.options.member_list_id;
-      std::string line = fmt::format(
-          "transport: refused connection from {} (replica {}, cluster {:016x}): {}",
-          conn->remote, params.getFromReplica(), params.getClusterId(), reason);
+      std::string line =
+          fmt::format("transport: refused connection from {} (replica {}, cluster {:016x}): {}",
+                      conn->remote, params.getFromReplica(), params.getClusterId(), reason);
       if (learning_client) {
         impl_.log->debug("{}", line);
       } else {
