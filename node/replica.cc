@@ -444,6 +444,13 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
                           ? RegisterKey(envelope->session)
                           : CommandKey(envelope->session, envelope->sequence);
     waiters_.emplace(key, Waiter{call, i});
+    if (envelope->kind == statemachine::EnvelopeKind::kRegisterSession) {
+      // The session's lifetime travels in the log: every replica applies it.
+      envelope->stamp_ms = now;
+      envelope->expiry_ms = options_.session_expiry_ms;
+      proposals.push_back(statemachine::EncodeEnvelope(*envelope));
+      continue;
+    }
     proposals.push_back(statemachine::RestampEnvelope(commands[i], now));
   }
   if (proposals.empty()) return;

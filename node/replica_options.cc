@@ -16,6 +16,7 @@ std::string ReplicaOptions::Validate() const {
   if (window_slots == 0 || window_slots > 100000) return "--window must be 1-100000";
   if (max_batch_commands == 0 || max_batch_commands > 100000) return "--batch must be 1-100000";
   if (log_tail > 100000000) return "--log-tail must be at most 100000000";
+  if (session_expiry_ms == 0) return "--session-expiry-ms must be positive";
   std::string core = ToCoreOptions().Validate();
   if (!core.empty()) return "timeouts: " + core;
   return "";

@@ -30,6 +30,10 @@ struct ReplicaOptions {
   // synced write instead of two; log/preallocated_log_env.h). Off: plain
   // appended files (e.g. on copy-on-write file systems, where it gains nothing).
   bool preallocate_log = true;
+  // Idle log time after which a client session expires. Written into each
+  // session's registration entry when this member proposes it as leader, so
+  // every replica applies the same value whatever its own flag says.
+  uint64_t session_expiry_ms = 600000;
 
   // Empty if usable, else what is wrong (naming the flag).
   std::string Validate() const;

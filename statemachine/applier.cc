@@ -8,7 +8,7 @@ namespace {
 
 std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_id,
                          const std::string& sessions) {
-  std::string out = "SYNODSNAP2";
+  std::string out = "SYNODSNAP3";  // 3: sessions carry their expiry
   for (uint64_t v : {applied, log_time, cluster_id}) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
   }
@@ -48,7 +48,7 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
         break;
       case EnvelopeKind::kRegisterSession:
         outcome.nonce = envelope->session;
-        outcome.session = sessions_.Register(log_time_ms_);
+        outcome.session = sessions_.Register(log_time_ms_, envelope->expiry_ms);
         outcome.result = std::to_string(outcome.session);
         break;
       case EnvelopeKind::kCommand: {
@@ -83,9 +83,9 @@ void Applier::Snapshot(SnapshotWriter& out) const {
 bool Applier::Restore(SnapshotReader& in) {
   std::string header;
   constexpr size_t kHeader = 10 + 3 * 8;
-  if (!in.Read(header) || header.size() < kHeader || header.compare(0, 10, "SYNODSNAP2") != 0) {
-    return false;
-  }
+  if (!in.Read(header) || header.size() < kHeader) return false;
+  bool with_expiry = header.compare(0, 10, "SYNODSNAP3") == 0;
+  if (!with_expiry && header.compare(0, 10, "SYNODSNAP2") != 0) return false;
   uint64_t values[3] = {0, 0, 0};
   for (int v = 0; v < 3; ++v) {
     for (int i = 0; i < 8; ++i) {
@@ -93,7 +93,7 @@ bool Applier::Restore(SnapshotReader& in) {
     }
   }
   SessionTable sessions(options_);
-  if (!sessions.Decode(header.substr(kHeader))) return false;
+  if (!sessions.Decode(header.substr(kHeader), with_expiry)) return false;
   if (!machine_.Restore(in)) return false;
   sessions_ = std::move(sessions);
   applied_ = values[0];

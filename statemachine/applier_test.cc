@@ -45,11 +45,12 @@ std::string Command(uint64_t session, uint64_t seq, uint64_t lowest, const std::
   return EncodeEnvelope(e);
 }
 
-std::string Register(uint64_t nonce, uint64_t stamp = 0) {
+std::string Register(uint64_t nonce, uint64_t stamp = 0, uint64_t expiry_ms = 0) {
   Envelope e;
   e.kind = EnvelopeKind::kRegisterSession;
   e.session = nonce;
   e.stamp_ms = stamp;
+  e.expiry_ms = expiry_ms;
   return EncodeEnvelope(e);
 }
 
@@ -242,6 +243,71 @@ TEST(Applier, SnapshotRestoresStateIndexAndSessionsTogether) {
   TestCounter other;
   Applier rejecting(other, SessionOptions{});
   EXPECT_FALSE(rejecting.Restore(bad));
+}
+
+// A session's expiry travels in its registration entry: replicas configured
+// with different defaults (different --session-expiry-ms) still decide
+// expiry identically, and a snapshot keeps each session's own expiry.
+TEST(Applier, SessionExpiryRecordedInTheLogWinsOverEachReplicasDefault) {
+  std::vector<std::vector<std::string>> batches = {
+      {Register(1, 100, 500), Register(2, 100)},  // 1: 500 ms; 2: the applier's default
+      {Command(1, 1, 1, "add 1", 550)},
+      {Tick(1060)},
+      {Command(1, 2, 2, "add 2"), Command(2, 1, 1, "add 3")},  // 1 idle 510 ms: expired
+  };
+  using S = CommandOutcome::Status;
+  for (uint64_t default_expiry : {100u, 400000u}) {
+    SessionOptions options;
+    options.expiry_ms = default_expiry;
+    TestCounter counter;
+    Applier applier(counter, options);
+    Log log(applier);
+    std::vector<CommandOutcome> last;
+    for (size_t i = 0; i < 3; ++i) log.Slot(batches[i]);
+    // Snapshot and restore before the deciding slot: the expiry survives it.
+    StringWriter snapshot;
+    applier.Snapshot(snapshot);
+    TestCounter restored_counter;
+    Applier restored(restored_counter, options);
+    StringReader reader(snapshot.chunks);
+    ASSERT_TRUE(restored.Restore(reader));
+    last = restored.Apply(paxos::CommittedEntry{4, paxos::MakeCommandsValue(batches[3])});
+    ASSERT_EQ(last.size(), 2u);
+    EXPECT_EQ(last[0].status, S::kSessionExpired) << "default " << default_expiry;
+    // Session 2 carries no expiry: the default decides (old entries).
+    EXPECT_EQ(last[1].status, default_expiry == 100u ? S::kSessionExpired : S::kOk);
+  }
+  std::optional<Envelope> decoded = DecodeEnvelope(Register(9, 1, 1234));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->expiry_ms, 1234u);
+  EXPECT_EQ(DecodeEnvelope(Register(9, 1))->expiry_ms, 0u);
+  std::string zero = Register(9, 1) + std::string(8, '\0');  // an explicit 0 is not valid
+  EXPECT_FALSE(DecodeEnvelope(zero));
+}
+
+// Snapshots written before sessions carried their expiry still restore.
+TEST(Applier, RestoresTheOlderSnapshotFormatWithTheDefaultExpiry) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // applied 2, log time 20, cluster 0; next id 2; session 1: active at 20,
+  // mark 1, result of sequence 1 "5".
+  std::string header = "SYNODSNAP2" + u64(2) + u64(20) + u64(0) + u64(2) + u64(1) + u64(1) +
+                       u64(20) + u64(1) + u64(1) + u64(1) + u64(1) + "5";
+  SessionOptions options;
+  options.expiry_ms = 1000;
+  TestCounter counter;
+  Applier applier(counter, options);
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  auto retry = applier.Apply(
+      paxos::CommittedEntry{3, paxos::MakeCommandsValue({Command(1, 1, 1, "add 5", 1000)})});
+  EXPECT_TRUE(retry[0].duplicate);
+  auto late = applier.Apply(
+      paxos::CommittedEntry{4, paxos::MakeCommandsValue({Command(1, 2, 2, "add 5", 2001)})});
+  EXPECT_EQ(late[0].status, CommandOutcome::Status::kSessionExpired);
 }
 
 // One line per outcome: everything a waiting client could observe.

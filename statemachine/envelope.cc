@@ -30,6 +30,9 @@ std::string EncodeEnvelope(const Envelope& envelope) {
       envelope.kind == EnvelopeKind::kClusterId) {
     PutU64(out, envelope.session);
   }
+  if (envelope.kind == EnvelopeKind::kRegisterSession && envelope.expiry_ms != 0) {
+    PutU64(out, envelope.expiry_ms);
+  }
   if (envelope.kind == EnvelopeKind::kCommand) {
     PutU64(out, envelope.session);
     PutU64(out, envelope.sequence);
@@ -49,7 +52,12 @@ std::optional<Envelope> DecodeEnvelope(std::string_view in) {
   if (!GetU64(in, envelope.stamp_ms)) return std::nullopt;
   if (envelope.kind == EnvelopeKind::kRegisterSession ||
       envelope.kind == EnvelopeKind::kClusterId) {
-    if (!GetU64(in, envelope.session) || !in.empty()) return std::nullopt;
+    if (!GetU64(in, envelope.session)) return std::nullopt;
+    if (envelope.kind == EnvelopeKind::kRegisterSession && !in.empty() &&
+        (!GetU64(in, envelope.expiry_ms) || envelope.expiry_ms == 0)) {
+      return std::nullopt;
+    }
+    if (!in.empty()) return std::nullopt;
     return envelope;
   }
   if (envelope.kind == EnvelopeKind::kTick) {

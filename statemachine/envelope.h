@@ -5,7 +5,10 @@
 // Kinds:
 //   kRegisterSession — opens a session; its result is the new session id.
 //                      `session` carries the client's random request id (a
-//                      nonce) so the replica can answer the right caller.
+//                      nonce) so the replica can answer the right caller;
+//                      `expiry_ms` the session's idle lifetime, set by the
+//                      leader that proposes it (0, or absent in entries
+//                      written before it existed: the applier's default).
 //   kCommand         — (session id, sequence number, lowest sequence number
 //                      the client has not yet seen answered, payload).
 //   kTick            — carries only a leader time stamp (advances log time).
@@ -31,6 +34,7 @@ struct Envelope {
   uint64_t sequence = 0;           // kCommand: 1, 2, 3, ... per session
   uint64_t lowest_unanswered = 0;  // kCommand: results below it may be forgotten
   std::string payload;             // kCommand: the user's command bytes
+  uint64_t expiry_ms = 0;          // kRegisterSession: idle lifetime (0: default)
 };
 
 std::string EncodeEnvelope(const Envelope& envelope);

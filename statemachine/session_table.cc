@@ -2,9 +2,9 @@
 
 namespace synod::statemachine {
 
-uint64_t SessionTable::Register(uint64_t log_time) {
+uint64_t SessionTable::Register(uint64_t log_time, uint64_t expiry_ms) {
   uint64_t id = next_id_++;
-  sessions_[id] = Session{log_time, 0, {}};
+  sessions_[id] = Session{log_time, expiry_ms != 0 ? expiry_ms : options_.expiry_ms, 0, {}};
   return id;
 }
 
@@ -68,6 +68,7 @@ std::string SessionTable::Encode() const {
   for (const auto& [id, session] : sessions_) {
     PutU64(out, id);
     PutU64(out, session.last_active);
+    PutU64(out, session.expiry_ms);
     PutU64(out, session.mark);
     PutU64(out, session.results.size());
     for (const auto& [sequence, result] : session.results) {
@@ -79,7 +80,7 @@ std::string SessionTable::Encode() const {
   return out;
 }
 
-bool SessionTable::Decode(const std::string& in) {
+bool SessionTable::Decode(const std::string& in, bool with_expiry) {
   size_t pos = 0;
   uint64_t count = 0;
   std::map<uint64_t, Session> sessions;
@@ -88,7 +89,9 @@ bool SessionTable::Decode(const std::string& in) {
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t id = 0, results = 0;
     Session session;
+    session.expiry_ms = options_.expiry_ms;
     if (!GetU64(in, pos, id) || !GetU64(in, pos, session.last_active) ||
+        (with_expiry && (!GetU64(in, pos, session.expiry_ms) || session.expiry_ms == 0)) ||
         !GetU64(in, pos, session.mark) || !GetU64(in, pos, results)) {
       return false;
     }

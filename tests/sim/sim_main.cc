@@ -1,7 +1,8 @@
 // synod-sim: runs the real paxos core through many seeded random schedules.
 //
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
-//             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot] [--trace]
+//             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|
+//                      resend-expired] [--trace]
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
@@ -25,7 +26,8 @@ int Usage(const std::string& problem) {
       << "synod-sim: " << problem << "\n"
       << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
       << "                 [--break "
-         "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot] [--trace] [--history "
+         "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|resend-expired] "
+         "[--trace] [--history "
          "FILE]\n";
   return 64;
 }

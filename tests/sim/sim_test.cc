@@ -81,6 +81,25 @@ TEST(Simulator, CatchesDoubleApplicationThroughLinearizability) {
   EXPECT_GE(caught, 20) << "retries are common enough that most runs apply one twice";
 }
 
+// Clients follow the runtime client's session rule (node/client_policy.h): a
+// client that re-sends a command of an expired session on a new session
+// applies it twice when its first copy was applied before the expiry, and the
+// history shows it. The correct rule passes the same seeds (the default runs).
+TEST(Simulator, CatchesACommandResentOnANewSessionAfterItsSessionExpired) {
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    SimOptions options = Options(seed, 3, Break::kResendExpired);
+    options.session_expiry_commands = 12;
+    RunResult result = RunRandomSchedule(options, nullptr);
+    if (result.violation && result.violation->find("linearizable") != std::string::npos) ++caught;
+    options.broken = Break::kNone;
+    RunResult correct = RunRandomSchedule(options, nullptr);
+    EXPECT_FALSE(correct.violation) << "seed " << seed << ": " << *correct.violation;
+  }
+  std::cout << "resend-expired: caught in " << caught << " of 300 runs\n";
+  EXPECT_GE(caught, 3);
+}
+
 // Snapshots and compaction have teeth too: a leader that is not told where
 // acceptors compacted proposes into chosen slots, and a replica that installs
 // an older snapshot over newer state rewinds its application.
@@ -106,6 +125,7 @@ TEST(Simulator, ParsesBreakVariants) {
   EXPECT_EQ(ParseBreak("no-dedup"), Break::kNoDedup);
   EXPECT_EQ(ParseBreak("hide-compaction"), Break::kHideCompaction);
   EXPECT_EQ(ParseBreak("stale-snapshot"), Break::kStaleSnapshot);
+  EXPECT_EQ(ParseBreak("resend-expired"), Break::kResendExpired);
   EXPECT_THROW(ParseBreak("nonsense"), std::invalid_argument);
 }
 

@@ -10,22 +10,26 @@ Break ParseBreak(const std::string& name) {
   if (name == "no-dedup") return Break::kNoDedup;
   if (name == "hide-compaction") return Break::kHideCompaction;
   if (name == "stale-snapshot") return Break::kStaleSnapshot;
+  if (name == "resend-expired") return Break::kResendExpired;
   if (name == "none") return Break::kNone;
   throw std::invalid_argument(
       "unknown --break variant '" + name +
-      "' (expected skip-persist, small-quorum, no-dedup, hide-compaction or stale-snapshot)");
+      "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, stale-snapshot or "
+      "resend-expired)");
 }
 
 std::string ClientCommand::Encode() const {
   return op + " " + std::to_string(client) + " " + std::to_string(seq) + " " +
-         std::to_string(value);
+         std::to_string(value) + (session != 0 ? " " + std::to_string(session) : "");
 }
 
 ClientCommand ClientCommand::Decode(const std::string& text) {
   std::istringstream in(text);
   ClientCommand command;
   if (!(in >> command.op >> command.client >> command.seq >> command.value) ||
-      (command.op != "add" && command.op != "get")) {
+      (command.op != "add" && command.op != "get") ||
+      (!(in >> std::ws).eof() && (!(in >> command.session) || command.session == 0 ||
+                                  !(in >> std::ws).eof()))) {
     throw SimViolation("a chosen command was never proposed by any client: '" + text + "'");
   }
   return command;
