@@ -60,10 +60,10 @@ int UsageError(const std::string& program, const std::string& problem, const std
 
 const std::set<std::string>& ServeFlags() {
   static const std::set<std::string> kFlags = {
-      "--id",           "--members",        "--data",     "--election-timeout-ms",
-      "--heartbeat-ms", "--window",         "--batch",    "--log-level",
-      "--seed",         "--snapshot-every", "--log-tail", "--preallocate-log",
-      "--session-expiry-ms"};
+      "--session-expiry-ms",   "--id",           "--members",        "--data",
+      "--election-timeout-ms", "--heartbeat-ms", "--window",         "--batch",
+      "--log-level",           "--seed",         "--snapshot-every", "--log-tail",
+      "--preallocate-log"};
   return kFlags;
 }
 

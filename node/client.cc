@@ -15,12 +15,12 @@ namespace {
 constexpr std::chrono::milliseconds kNoLeaderBackoff{50};
 // Room left in one message for the submit call's framing around a command.
 constexpr size_t kSubmitFramingBytes = 1024;
-}
+}  // namespace
 
 // One command (or the session registration) on its way through retries.
 struct Client::Operation {
   bool is_registration = false;
-  uint64_t nonce = 0;  // registration
+  uint64_t nonce = 0;    // registration
   uint64_t session = 0;  // the session it was first sent on (0: not yet sent)
   uint64_t sequence = 0;
   std::string payload;
@@ -128,8 +128,7 @@ void Client::Start(const std::shared_ptr<Operation>& op) {
 }
 
 bool Client::SessionEnded(const Operation& op) const {
-  return !op.is_registration &&
-         (op.session != session_ || session_state_ != SessionState::kReady);
+  return !op.is_registration && (op.session != session_ || session_state_ != SessionState::kReady);
 }
 
 void Client::Proceed(const std::shared_ptr<Operation>& op, AttemptEnd end, ClientResult answer,
@@ -292,7 +291,8 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       // next answer or retry (Proceed / Attempt).
       op->last_error = "session " + std::to_string(op->session) + " expired (member " +
                        std::to_string(target) + ")";
-      if (!op->is_registration && op->session == session_ && session_state_ == SessionState::kReady) {
+      if (!op->is_registration && op->session == session_ &&
+          session_state_ == SessionState::kReady) {
         session_state_ = SessionState::kNone;
       }
       Proceed(op, AttemptEnd::kSessionExpired, {}, kNoLeaderBackoff);

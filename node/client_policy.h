@@ -32,10 +32,10 @@ struct CommandFacts {
 
 enum class NextStep {
   kReportOk,
-  kReportFailed,             // definitely never applied
-  kReportUnknown,            // may have been applied
-  kRetry,                    // send again on its own session
-  kResendOnNewSession,       // never proposed: a new command on the next session
+  kReportFailed,        // definitely never applied
+  kReportUnknown,       // may have been applied
+  kRetry,               // send again on its own session
+  kResendOnNewSession,  // never proposed: a new command on the next session
 };
 
 // Pure and total: the same inputs always give the same step.

@@ -467,10 +467,12 @@ TEST(SessionTable, DecodeRejectsInconsistentTablesAndKeepsItsState) {
     for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
     return bytes;
   };
-  // Layout: next_id, count, then id, last_active, mark, result count, (seq, size, bytes)...
+  // Layout: next_id, count, then id, last_active, expiry, mark, result count,
+  // (seq, size, bytes)...
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 0))) << "session id 0";
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 9))) << "id not yet handed out";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 4))) << "a result below the mark";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 0))) << "no expiry";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 40, 4))) << "a result below the mark";
   EXPECT_FALSE(copy.Decode(good.substr(0, good.size() - 1))) << "truncated";
   EXPECT_FALSE(copy.Decode(good + "x")) << "trailing bytes";
   EXPECT_EQ(copy.Encode(), good) << "a failed decode changes nothing";

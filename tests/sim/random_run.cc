@@ -27,7 +27,9 @@ struct SimClient {
   uint64_t seq = 0;
   uint64_t session = 1;
   bool session_ended = false;
-  bool maybe_proposed = false;  // the outstanding command was accepted for proposal
+  // An attempt the client stopped waiting for was accepted for proposal (the
+  // one it waits for is answered by its own application).
+  bool maybe_proposed = false;
   bool outstanding = false;
   ClientCommand command;
   ReplicaId target = 0;       // where the command waits, 0 = not placed
@@ -52,11 +54,12 @@ class RandomSchedule {
     }
   }
 
-  // Sessions expire after 10-80 applied commands without one of theirs,
-  // per seed, unless the options set a value.
+  // Sessions expire after 3-20 applied commands without one of theirs, per
+  // seed, unless the options set a value: short enough that expiries are
+  // common (most at 3-6, hardly any at 20).
   static SimOptions WithSessionExpiry(SimOptions options) {
     if (options.session_expiry_commands == 0) {
-      options.session_expiry_commands = 10 + (options.seed * 0x9E3779B97F4A7C15ull >> 32) % 71;
+      options.session_expiry_commands = 3 + (options.seed * 0x9E3779B97F4A7C15ull >> 32) % 18;
     }
     return options;
   }
@@ -333,14 +336,14 @@ class RandomSchedule {
       }
       if (client.target != 0 && now < client.deadline) continue;  // waiting for an answer
       if (now < client.next_attempt) continue;
-      if (client.target != 0) {  // timed out: the outcome is unknown; retry elsewhere
+      if (client.target != 0) {        // timed out: the outcome is unknown; retry elsewhere
+        client.maybe_proposed = true;  // as the runtime client's timed-out attempt
         client.next_target = static_cast<ReplicaId>(1 + (client.target % options_.replicas));
         client.target = 0;
       }
       ReplicaId target = client.next_target;
       paxos::ProposeResult result = cluster_.Propose(target, client.command.Encode());
       if (result.status == paxos::ProposeResult::Status::kAccepted) {
-        client.maybe_proposed = true;
         client.target = target;
         client.deadline = now + kClientTimeout;
       } else {
@@ -381,8 +384,8 @@ class RandomSchedule {
       case node::NextStep::kReportUnknown:
       case node::NextStep::kReportFailed:  // no deadline here: failed is unreachable
         client.outstanding = false;
-        history_.push_back({client.id, HistoryEvent::Type::kInfo, command.op, command.value,
-                            cluster_.now()});
+        history_.push_back(
+            {client.id, HistoryEvent::Type::kInfo, command.op, command.value, cluster_.now()});
         return;
       case node::NextStep::kRetry:
         return;

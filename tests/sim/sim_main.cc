@@ -22,13 +22,12 @@
 namespace {
 
 int Usage(const std::string& problem) {
-  std::cerr
-      << "synod-sim: " << problem << "\n"
-      << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
-      << "                 [--break "
-         "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|resend-expired] "
-         "[--trace] [--history "
-         "FILE]\n";
+  std::cerr << "synod-sim: " << problem << "\n"
+            << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
+            << "                 [--break "
+               "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|resend-expired] "
+               "[--trace] [--history "
+               "FILE]\n";
   return 64;
 }
 

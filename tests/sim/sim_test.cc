@@ -87,17 +87,18 @@ TEST(Simulator, CatchesDoubleApplicationThroughLinearizability) {
 // history shows it. The correct rule passes the same seeds (the default runs).
 TEST(Simulator, CatchesACommandResentOnANewSessionAfterItsSessionExpired) {
   int caught = 0;
-  for (uint64_t seed = 1; seed <= 300; ++seed) {
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
     SimOptions options = Options(seed, 3, Break::kResendExpired);
-    options.session_expiry_commands = 12;
+    options.session_expiry_commands = 4;
     RunResult result = RunRandomSchedule(options, nullptr);
     if (result.violation && result.violation->find("linearizable") != std::string::npos) ++caught;
     options.broken = Break::kNone;
     RunResult correct = RunRandomSchedule(options, nullptr);
     EXPECT_FALSE(correct.violation) << "seed " << seed << ": " << *correct.violation;
   }
-  std::cout << "resend-expired: caught in " << caught << " of 300 runs\n";
-  EXPECT_GE(caught, 3);
+  std::cout << "resend-expired: caught in " << caught << " of 100 runs\n";
+  // Runs are deterministic per seed: 14 of 100 when last changed.
+  EXPECT_GE(caught, 5);
 }
 
 // Snapshots and compaction have teeth too: a leader that is not told where

@@ -28,8 +28,8 @@ ClientCommand ClientCommand::Decode(const std::string& text) {
   ClientCommand command;
   if (!(in >> command.op >> command.client >> command.seq >> command.value) ||
       (command.op != "add" && command.op != "get") ||
-      (!(in >> std::ws).eof() && (!(in >> command.session) || command.session == 0 ||
-                                  !(in >> std::ws).eof()))) {
+      (!(in >> std::ws).eof() &&
+       (!(in >> command.session) || command.session == 0 || !(in >> std::ws).eof()))) {
     throw SimViolation("a chosen command was never proposed by any client: '" + text + "'");
   }
   return command;
