@@ -19,6 +19,7 @@ std::string ReplicaOptions::Validate() const {
   if (max_sessions == 0) return "--max-sessions must be at least 1";
   if (max_session_results == 0) return "--max-session-results must be at least 1";
   if (max_pending_bytes < (1u << 20)) return "--max-pending-bytes must be at least 1048576";
+  if (session_expiry_ms == 0) return "--session-expiry-ms must be positive";
   std::string core = ToCoreOptions().Validate();
   if (!core.empty()) return "timeouts: " + core;
   return "";

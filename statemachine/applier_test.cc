@@ -47,13 +47,15 @@ std::string Command(uint64_t session, uint64_t seq, uint64_t lowest, const std::
   return EncodeEnvelope(e);
 }
 
-std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = {}) {
+std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = {},
+                     uint64_t expiry_ms = 0) {
   Envelope e;
   e.kind = EnvelopeKind::kRegisterSession;
   e.session = nonce;
   e.stamp_ms = stamp;
   e.max_sessions = limits.max_sessions;
   e.max_session_results = limits.max_results;
+  e.expiry_ms = expiry_ms;
   return EncodeEnvelope(e);
 }
 
@@ -252,6 +254,84 @@ TEST(Applier, SnapshotRestoresStateIndexAndSessionsTogether) {
   EXPECT_FALSE(rejecting.Restore(bad));
 }
 
+// A session's expiry travels in its registration entry: replicas configured
+// with different defaults (different --session-expiry-ms) still decide
+// expiry identically, and a snapshot keeps each session's own expiry.
+TEST(Applier, SessionExpiryRecordedInTheLogWinsOverEachReplicasDefault) {
+  std::vector<std::vector<std::string>> batches = {
+      {Register(1, 100, {}, 500), Register(2, 100)},  // 1: 500 ms; 2: the applier's default
+      {Command(1, 1, 1, "add 1", 550)},
+      {Tick(1060)},
+      {Command(1, 2, 2, "add 2"), Command(2, 1, 1, "add 3")},  // 1 idle 510 ms: expired
+  };
+  using S = CommandOutcome::Status;
+  for (uint64_t default_expiry : {100u, 400000u}) {
+    SessionOptions options;
+    options.expiry_ms = default_expiry;
+    TestCounter counter;
+    Applier applier(counter, options);
+    Log log(applier);
+    std::vector<CommandOutcome> last;
+    for (size_t i = 0; i < 3; ++i) log.Slot(batches[i]);
+    // Snapshot and restore before the deciding slot: the expiry survives it.
+    StringWriter snapshot;
+    applier.Snapshot(snapshot);
+    TestCounter restored_counter;
+    Applier restored(restored_counter, options);
+    StringReader reader(snapshot.chunks);
+    ASSERT_TRUE(restored.Restore(reader));
+    last = restored.Apply(paxos::CommittedEntry{4, paxos::MakeCommandsValue(batches[3])});
+    ASSERT_EQ(last.size(), 2u);
+    EXPECT_EQ(last[0].status, S::kSessionExpired) << "default " << default_expiry;
+    // Session 2 carries no expiry: the default decides (old entries).
+    EXPECT_EQ(last[1].status, default_expiry == 100u ? S::kSessionExpired : S::kOk);
+  }
+  std::optional<Envelope> decoded = DecodeEnvelope(Register(9, 1, {}, 1234));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->expiry_ms, 1234u);
+  EXPECT_EQ(decoded->max_sessions, 0u);
+  EXPECT_EQ(decoded->max_session_results, 0u);
+  decoded = DecodeEnvelope(Register(9, 1, SessionLimits{3, 4}, 1234));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->max_sessions, 3u);
+  EXPECT_EQ(decoded->max_session_results, 4u);
+  EXPECT_EQ(decoded->expiry_ms, 1234u);
+  EXPECT_EQ(DecodeEnvelope(Register(9, 1))->expiry_ms, 0u);
+  EXPECT_EQ(DecodeEnvelope(Register(9, 1, SessionLimits{3, 4}))->expiry_ms, 0u);
+  // An explicit 0 expiry is not valid, nor a tail of expiry alone.
+  std::string limited = Register(9, 1, SessionLimits{3, 4});
+  EXPECT_FALSE(DecodeEnvelope(limited + std::string(8, '\0')));
+  EXPECT_FALSE(DecodeEnvelope(Register(9, 1) + std::string(8, '\x01')));
+  std::string full = Register(9, 1, SessionLimits{3, 4}, 1234);
+  EXPECT_FALSE(DecodeEnvelope(full + "x"));
+  EXPECT_FALSE(DecodeEnvelope(full.substr(0, full.size() - 1)));
+}
+
+// Snapshots written before sessions carried their expiry still restore.
+TEST(Applier, RestoresTheOlderSnapshotFormatWithTheDefaultExpiry) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // applied 2, log time 20, cluster 0; next id 2; session 1: active at 20,
+  // mark 1, result of sequence 1 "5".
+  std::string header = "SYNODSNAP2" + u64(2) + u64(20) + u64(0) + u64(2) + u64(1) + u64(1) +
+                       u64(20) + u64(1) + u64(1) + u64(1) + u64(1) + "5";
+  SessionOptions options;
+  options.expiry_ms = 1000;
+  TestCounter counter;
+  Applier applier(counter, options);
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  auto retry = applier.Apply(
+      paxos::CommittedEntry{3, paxos::MakeCommandsValue({Command(1, 1, 1, "add 5", 1000)})});
+  EXPECT_TRUE(retry[0].duplicate);
+  auto late = applier.Apply(
+      paxos::CommittedEntry{4, paxos::MakeCommandsValue({Command(1, 2, 2, "add 5", 2001)})});
+  EXPECT_EQ(late[0].status, CommandOutcome::Status::kSessionExpired);
+}
+
 // One line per outcome: everything a waiting client could observe.
 std::string Describe(const std::vector<CommandOutcome>& outcomes) {
   std::string out;
@@ -429,11 +509,12 @@ TEST(SessionTable, DecodeRejectsInconsistentTablesAndKeepsItsState) {
     for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
     return bytes;
   };
-  // Layout: next_id, count, then id, last_active, mark, result count,
-  // (seq, status byte, size, bytes)...
+  // Layout: next_id, count, then id, last_active, expiry, mark, max_results,
+  // refused_from, refused_to, result count, (seq, status byte, size, bytes)...
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 0))) << "session id 0";
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 9))) << "id not yet handed out";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 4))) << "a result below the mark";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 0))) << "no expiry";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 40, 4))) << "a result below the mark";
   EXPECT_FALSE(copy.Decode(good.substr(0, good.size() - 1))) << "truncated";
   EXPECT_FALSE(copy.Decode(good + "x")) << "trailing bytes";
   EXPECT_EQ(copy.Encode(), good) << "a failed decode changes nothing";
@@ -576,10 +657,10 @@ TEST(SessionTable, StoresFailuresAndRejectsUnknownStatusBytes) {
   EXPECT_EQ(verdict.kind, SessionTable::Verdict::Kind::kDuplicate);
   EXPECT_TRUE(verdict.stored_failed);
   EXPECT_EQ(verdict.stored_result, "boom");
-  // next_id, count, id, last_active, mark, max_results, refused_from,
+  // next_id, count, id, last_active, expiry, mark, max_results, refused_from,
   // refused_to, result count, sequence: then the status byte.
   std::string bad = good;
-  bad[10 * 8] = 2;
+  bad[11 * 8] = 2;
   EXPECT_FALSE(copy.Decode(bad));
 }
 
@@ -670,14 +751,16 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
     return out;
   };
   // Applied 2, log time 20, cluster id 0; one session (id 1, last active 20,
-  // mark 1) holding result "5" of sequence 1 (SYNODSNAP3: with its status
-  // byte); then the machine.
-  for (const std::string magic : {"SYNODSNAP2", "SYNODSNAP3"}) {
+  // mark 1) holding result "5" of sequence 1 (SYNODSNAP3 and 4: with its
+  // status byte; SYNODSNAP4: no result limit, no refused range); then the
+  // machine.
+  for (const std::string magic : {"SYNODSNAP2", "SYNODSNAP3", "SYNODSNAP4"}) {
     SCOPED_TRACE(magic);
-    std::string status = magic == "SYNODSNAP3" ? std::string(1, '\0') : std::string();
+    std::string status = magic != "SYNODSNAP2" ? std::string(1, '\0') : std::string();
+    std::string limits = magic == "SYNODSNAP4" ? u64(0) + u64(1) + u64(0) : std::string();
     std::string header = magic + u64(2) + u64(20) + u64(0);  // applied, log time, cluster id
     header += u64(2) + u64(1);                               // next id, one session
-    header += u64(1) + u64(20) + u64(1) + u64(1);            // id, last active, mark, one result
+    header += u64(1) + u64(20) + u64(1) + limits + u64(1);   // id, last active, mark, one result
     header += u64(1) + status + u64(1) + "5";                // sequence 1: "5"
     TestCounter counter;
     Applier applier(counter, SessionOptions{});
@@ -694,7 +777,7 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
       ASSERT_EQ(outcome[0].status, CommandOutcome::Status::kOk);
     }
     EXPECT_EQ(counter.value, 204);
-    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP4");
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP5");
   }
 }
 
@@ -715,12 +798,13 @@ TEST(SessionTable, DecodeRejectsInconsistentLimits) {
     for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
     return bytes;
   };
-  // Layout: next_id, count, then id, last_active, mark, max_results,
-  // refused_from, refused_to, result count, (seq, size, bytes)...
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 40, 1))) << "more results than the limit";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 48, 4))) << "refused range upside down";
-  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 48, 0), 56, 0))) << "empty, not as (1, 0)";
-  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not the older layout";
+  // Layout: next_id, count, then id, last_active, expiry, mark, max_results,
+  // refused_from, refused_to, result count, (seq, status byte, size, bytes)...
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 48, 1))) << "more results than the limit";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 56, 4))) << "refused range upside down";
+  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 56, 0), 64, 0))) << "empty, not as (1, 0)";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithLimits)) << "not an older layout";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not an older layout";
   EXPECT_EQ(copy.Encode(), good);
 }
 

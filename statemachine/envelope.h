@@ -7,8 +7,10 @@
 //                      `session` carries the client's random request id (a
 //                      nonce) so the replica can answer the right caller.
 //                      The leader that proposes it appends its session
-//                      limits (SessionLimits in session_table.h); one
-//                      without them (older logs) has none.
+//                      limits (SessionLimits in session_table.h) and the
+//                      session's idle lifetime `expiry_ms`. Older logs hold
+//                      it without both (no limits, the applier's default
+//                      expiry) or with limits only (the default expiry).
 //   kCommand         — (session id, sequence number, lowest sequence number
 //                      the client has not yet seen answered, payload).
 //   kTick            — carries only a leader time stamp (advances log time).
@@ -36,9 +38,13 @@ struct Envelope {
   uint64_t lowest_unanswered = 0;  // kCommand: results below it may be forgotten
   std::string payload;             // kCommand: the user's command bytes
   // kRegisterSession: the proposing leader's limits (0 = none). Encoded only
-  // when either is set, so registrations without limits keep their old bytes.
+  // when either is set or expiry_ms is, so registrations without limits or
+  // expiry keep their old bytes.
   uint64_t max_sessions = 0;
   uint64_t max_session_results = 0;
+  // kRegisterSession: the session's idle lifetime in ms of log time (0: the
+  // applier's default). Encoded after the limits, only when set.
+  uint64_t expiry_ms = 0;
 };
 
 std::string EncodeEnvelope(const Envelope& envelope);

@@ -4,7 +4,7 @@
 
 namespace synod::statemachine {
 
-uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits) {
+uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits, uint64_t expiry_ms) {
   if (limits.max_sessions != 0 && sessions_.size() >= limits.max_sessions) {
     // The decision counts live sessions only: drop the expired ones first.
     if (!swept_ || log_time > swept_at_) Sweep(log_time);
@@ -13,6 +13,7 @@ uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits) {
   uint64_t id = next_id_++;
   Session session;
   session.last_active = log_time;
+  session.expiry_ms = expiry_ms != 0 ? expiry_ms : options_.expiry_ms;
   session.max_results = limits.max_results;
   sessions_[id] = std::move(session);
   return id;
@@ -97,6 +98,7 @@ std::string SessionTable::Encode() const {
   for (const auto& [id, session] : sessions_) {
     PutU64(out, id);
     PutU64(out, session.last_active);
+    PutU64(out, session.expiry_ms);
     PutU64(out, session.mark);
     PutU64(out, session.max_results);
     PutU64(out, session.refused_from);
@@ -121,11 +123,16 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t id = 0, results = 0;
     Session session;
+    session.expiry_ms = options_.expiry_ms;
     if (!GetU64(in, pos, id) || !GetU64(in, pos, session.last_active) ||
+        (encoding == SessionEncoding::kWithExpiry &&
+         (!GetU64(in, pos, session.expiry_ms) || session.expiry_ms == 0)) ||
         !GetU64(in, pos, session.mark)) {
       return false;
     }
-    if (encoding == SessionEncoding::kWithLimits &&
+    bool with_limits =
+        encoding == SessionEncoding::kWithLimits || encoding == SessionEncoding::kWithExpiry;
+    if (with_limits &&
         (!GetU64(in, pos, session.max_results) || !GetU64(in, pos, session.refused_from) ||
          !GetU64(in, pos, session.refused_to))) {
       return false;

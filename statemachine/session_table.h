@@ -4,9 +4,10 @@
 // carries (session, sequence, lowest unanswered sequence); the table keeps the
 // session's results from that mark up, so a retried command gets its stored
 // result instead of a second application, whatever order retries arrive in.
-// Sessions expire after `expiry_ms` of log time without activity; a command on
-// an unknown or expired session, or below the mark, is refused as expired and
-// never applied. A stored result is either the StateMachine's answer or a
+// A session expires after its expiry (recorded in the log with its
+// registration, else SessionOptions::expiry_ms) of log time without
+// activity; a command on an unknown or expired session, or below the mark, is
+// refused as expired and never applied. A stored result is either the StateMachine's answer or a
 // failure (its Apply threw; the text is the exception's message): a retry gets
 // the same one. Every decision depends only on the log: identical on every
 // replica and across restarts.
@@ -35,10 +36,13 @@ enum class SessionEncoding : uint8_t {
   kResultsOnly,  // each stored result is its bytes only (every one an answer)
   kWithStatus,   // each stored result is a status byte (0 answer, 1 failure), then its bytes
   kWithLimits,   // kWithStatus, and each session's result limit and refused range
+  kWithExpiry,   // kWithLimits, and each session's expiry
 };
 
 struct SessionOptions {
-  uint64_t expiry_ms = 10 * 60 * 1000;  // idle log time after which a session expires
+  // Idle log time after which a session expires, for registrations that do
+  // not carry their own (entries written before registrations carried one).
+  uint64_t expiry_ms = 10 * 60 * 1000;
   // The applier drops expired sessions from memory at every slot that is a
   // multiple of this (> 0). Slots, unlike a local counter, survive snapshots,
   // so every replica sweeps at the same points and their tables stay identical.
@@ -64,10 +68,11 @@ class SessionTable {
     bool stored_failed = false;  // kDuplicate: the stored result is a failure
   };
 
-  // Opens a session at `log_time` with `limits`; returns its id (1, 2, ...),
-  // or 0 (nothing changed but dropping expired sessions) if at least
-  // limits.max_sessions sessions are live.
-  uint64_t Register(uint64_t log_time, SessionLimits limits = {});
+  // Opens a session at `log_time` with `limits` that expires after
+  // `expiry_ms` of idle log time (0: options' expiry_ms); returns its id
+  // (1, 2, ...), or 0 (nothing changed but dropping expired sessions) if at
+  // least limits.max_sessions sessions are live.
+  uint64_t Register(uint64_t log_time, SessionLimits limits = {}, uint64_t expiry_ms = 0);
   // Decides about (session, sequence) at `log_time`; touches the session and
   // forgets its results below `lowest_unanswered`.
   Verdict Check(uint64_t session, uint64_t sequence, uint64_t lowest_unanswered, uint64_t log_time);
@@ -82,12 +87,13 @@ class SessionTable {
   size_t size() const { return sessions_.size(); }
 
   // Serialization for snapshots: Encode is deterministic (same table, same
-  // bytes) and writes SessionEncoding::kWithLimits. Decode replaces the table
+  // bytes) and writes SessionEncoding::kWithExpiry. Decode replaces the table
   // and returns true, or returns false and leaves it unchanged if `bytes` are
-  // not a valid table in `encoding` (kResultsOnly, kWithStatus: what older
-  // snapshots hold; their sessions have no limits).
+  // not a valid table in `encoding` (kResultsOnly, kWithStatus, kWithLimits:
+  // what older snapshots hold; their sessions get options' expiry_ms, and
+  // those of the first two no limits).
   std::string Encode() const;
-  bool Decode(const std::string& bytes, SessionEncoding encoding = SessionEncoding::kWithLimits);
+  bool Decode(const std::string& bytes, SessionEncoding encoding = SessionEncoding::kWithExpiry);
 
  private:
   struct StoredResult {
@@ -96,6 +102,7 @@ class SessionTable {
   };
   struct Session {
     uint64_t last_active = 0;
+    uint64_t expiry_ms = 0;    // idle log time after which it expires
     uint64_t mark = 0;         // results below it are forgotten
     uint64_t max_results = 0;  // 0: no limit
     // Refused sequence numbers lie in [refused_from, refused_to]; empty when
@@ -106,7 +113,7 @@ class SessionTable {
     std::map<uint64_t, StoredResult> results;
   };
   bool Expired(const Session& session, uint64_t log_time) const {
-    return log_time > session.last_active && log_time - session.last_active > options_.expiry_ms;
+    return log_time > session.last_active && log_time - session.last_active > session.expiry_ms;
   }
 
   SessionOptions options_;
