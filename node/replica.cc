@@ -33,16 +33,6 @@ uint64_t WallClockMs() {
                                    .count());
 }
 
-// Highest envelope stamp among `value`'s commands (0: none, or a no-op).
-uint64_t HighestStamp(const paxos::ValuePtr& value) {
-  uint64_t highest = 0;
-  if (value == nullptr) return highest;
-  for (const std::string& command : value->commands) {
-    highest = std::max(highest, statemachine::EnvelopeStamp(command));
-  }
-  return highest;
-}
-
 transport::Role WireRole(paxos::Role role) {
   switch (role) {
     case paxos::Role::kLeader:
@@ -221,9 +211,10 @@ Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
       logger_(std::move(logger)),
       tick_timer_(loop.io()),
       bootstrap_timer_(loop.io()),
-      // A replica that formed a new cluster and has seen no stamp yet starts
-      // log time from its wall clock, once; all later time is monotonic.
-      leader_clock_([this] { return had_history_at_start_ ? 0 : WallClockMs(); }) {
+      // A replica that formed a new cluster and knows of no slot anyone
+      // accepted starts log time from its wall clock; all later time is
+      // monotonic from applied log time.
+      leader_clock_([this] { return KnowsOfAnySlot() ? 0 : WallClockMs(); }) {
   random_.seed(options_.seed != 0 ? options_.seed : OsRandom64());
   core_random_ = std::make_unique<paxos::SplitMix64>(random_());
 }
@@ -385,12 +376,8 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
     Fatal(error);
     return;
   }
-  // Log time so far: the snapshot's, and stamps in the recovered log (some
-  // accepted but not yet chosen or applied).
-  leader_clock_.Observe(applier_->log_time_ms());
-  for (const paxos::SlotEntry& entry : recovered.paxos.entries) {
-    leader_clock_.Observe(HighestStamp(entry.entry.value));
-  }
+  // Log time so far: the snapshot's (replay of the chosen log reports more).
+  leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   paxos::Configuration config(options_.cluster.Ids());
   core_ = std::make_unique<paxos::Core>(options_.id, config, options_.ToCoreOptions(),
                                         *core_random_, recovered.paxos, snapshot_slot);
@@ -432,7 +419,8 @@ void Replica::ReportRoleChanges() {
   if (status.role == paxos::Role::kLeader && last_role_ != paxos::Role::kLeader) {
     leader_clock_.Lead(status.leader_ballot, std::chrono::steady_clock::now());
     logger_->info("became leader with ballot {} (log time continues from {} ms)",
-                  status.leader_ballot.ToString(), leader_clock_.highest_seen());
+                  status.leader_ballot.ToString(),
+                  leader_clock_.Stamp(status.leader_ballot, std::chrono::steady_clock::now()));
     if (!cluster_id_recorded_ && !cluster_id_proposed_ && applier_->cluster_id() == 0) {
       statemachine::Envelope envelope;
       envelope.kind = statemachine::EnvelopeKind::kClusterId;
@@ -440,6 +428,7 @@ void Replica::ReportRoleChanges() {
       // --seed must still get different ids. Never 0.
       envelope.session = OsRandom64() | 1;
       envelope.stamp_ms = LeaderStamp();
+      envelope.stamp_ballot = status.leader_ballot;
       if (core_->Propose({statemachine::EncodeEnvelope(envelope)}).status ==
           paxos::ProposeResult::Status::kAccepted) {
         cluster_id_proposed_ = true;
@@ -464,7 +453,7 @@ void Replica::OnPeerMessage(paxos::Message message) {
     logger_->trace("recv {}", paxos::DescribeMessage(message));
   }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
-  ObserveStamps(message);
+  NoteHistory(message);
   core_->Step(message);
   AfterInput();
 }
@@ -485,7 +474,8 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
     return;
   }
   std::vector<std::string> proposals;
-  uint64_t now = LeaderStamp();
+  const uint64_t now = LeaderStamp();
+  const paxos::Ballot ballot = core_->Status().leader_ballot;
   for (size_t i = 0; i < commands.size(); ++i) {
     std::optional<statemachine::Envelope> envelope = statemachine::DecodeEnvelope(commands[i]);
     if (!envelope || (envelope->kind != statemachine::EnvelopeKind::kCommand &&
@@ -500,12 +490,13 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
     if (envelope->kind == statemachine::EnvelopeKind::kRegisterSession) {
       // The session limits travel in the log: every replica decides with these.
       envelope->stamp_ms = now;
+      envelope->stamp_ballot = ballot;
       envelope->max_sessions = options_.max_sessions;
       envelope->max_session_results = options_.max_session_results;
       proposals.push_back(statemachine::EncodeEnvelope(*envelope));
       continue;
     }
-    proposals.push_back(statemachine::RestampEnvelope(commands[i], now));
+    proposals.push_back(statemachine::RestampEnvelope(commands[i], now, ballot));
   }
   if (proposals.empty()) return;
   paxos::ProposeResult result = core_->Propose(std::move(proposals));
@@ -538,7 +529,7 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
   std::vector<statemachine::CommandOutcome> outcomes = applier_->Apply(entry);
-  leader_clock_.Observe(applier_->log_time_ms());
+  leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   for (statemachine::CommandOutcome& outcome : outcomes) {
     switch (outcome.kind) {
       case statemachine::EnvelopeKind::kClusterId:
@@ -620,6 +611,7 @@ void Replica::ProposeTimeTick() {
   statemachine::Envelope tick;
   tick.kind = statemachine::EnvelopeKind::kTick;
   tick.stamp_ms = LeaderStamp();
+  tick.stamp_ballot = core_->Status().leader_ballot;
   core_->Propose({statemachine::EncodeEnvelope(tick)});
   AfterInput();
 }
@@ -628,24 +620,19 @@ uint64_t Replica::LeaderStamp() {
   return leader_clock_.Stamp(core_->Status().leader_ballot, std::chrono::steady_clock::now());
 }
 
-void Replica::ObserveStamps(const paxos::Message& message) {
-  if (const auto* accept = std::get_if<paxos::Accept>(&message.body)) {
-    // Only values this acceptor will accept (a deposed leader's are refused).
-    if (accept->ballot >= core_->Status().promised) {
-      leader_clock_.Observe(HighestStamp(accept->value));
-    }
-  } else if (const auto* promise = std::get_if<paxos::Promise>(&message.body)) {
-    // Values a candidate may re-propose; a leader ignores late promises.
-    if (core_->Status().role != paxos::Role::kLeader) {
-      for (const paxos::SlotEntry& entry : promise->entries) {
-        leader_clock_.Observe(HighestStamp(entry.entry.value));
-      }
-    }
-  } else if (const auto* catchup = std::get_if<paxos::CatchupReply>(&message.body)) {
-    for (const paxos::CommittedEntry& entry : catchup->entries) {
-      leader_clock_.Observe(HighestStamp(entry.value));
+void Replica::NoteHistory(const paxos::Message& message) {
+  if (const auto* promise = std::get_if<paxos::Promise>(&message.body)) {
+    if (promise->chosen_point > 0 || promise->compacted > 0 || !promise->entries.empty()) {
+      heard_of_slots_ = true;
     }
   }
+}
+
+bool Replica::KnowsOfAnySlot() const {
+  if (HasHistory() || heard_of_slots_) return true;
+  if (!core_) return false;
+  paxos::CoreStatus status = core_->Status();
+  return status.chosen_point > 0 || status.compacted > 0 || status.last_slot > 0;
 }
 
 void Replica::ReportPeerLinks() {

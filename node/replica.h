@@ -22,10 +22,12 @@
 // that peer's snapshot over the transport, restores it and continues from the
 // log; a restart restores the latest snapshot and replays only what follows.
 //
-// Log time: the leader stamps every command it proposes and proposes a time
-// tick once a second; log time = max(previous, stamp). Stamps come from the
-// LeaderClock (node/leader_clock.h): monotonic time elapsed since the leader
-// took over, added to the highest stamp it had seen, never its wall clock.
+// Log time: the leader stamps every command it proposes (with its ballot) and
+// proposes a time tick once a second; log time = max(previous, counted
+// stamps), counting a stamp only if its ballot is not below the last counted
+// one's. Stamps come from the LeaderClock (node/leader_clock.h): this
+// replica's applied log time plus monotonic time elapsed since it was
+// applied (at the earliest, since the leader took over), never its wall clock.
 //
 // Threading: construct, Start, and destroy on the EventLoop's thread.
 #pragma once
@@ -112,9 +114,13 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void ProposeTimeTick();
   // Leader only: the stamp for a value proposed now (LeaderClock::Stamp).
   uint64_t LeaderStamp();
-  // Before the core steps `message`: reports the stamps in values this
-  // replica will hold or may re-propose to the LeaderClock.
-  void ObserveStamps(const paxos::Message& message);
+  // Before the core steps `message`: notes a Promise reporting any chosen,
+  // compacted or accepted slot (for KnowsOfAnySlot).
+  void NoteHistory(const paxos::Message& message);
+  // True unless this replica formed a new cluster and has neither applied
+  // nor heard of a slot anyone accepted: only then may the LeaderClock start
+  // from the wall clock.
+  bool KnowsOfAnySlot() const;
   // Logs peers that connected or disconnected since the last call.
   void ReportPeerLinks();
   bool HasHistory() const;
@@ -171,6 +177,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::function<void()> on_ready_;
   std::function<void(std::string)> on_fatal_;
   bool had_history_at_start_ = false;
+  bool heard_of_slots_ = false;  // NoteHistory saw a Promise reporting a slot
   bool cluster_id_recorded_ = false;
   bool cluster_id_proposed_ = false;
   uint64_t ticks_ = 0;

@@ -1,5 +1,6 @@
 #include "statemachine/applier.h"
 
+#include <limits>
 #include <new>
 
 #include "paxos/invariant.h"
@@ -8,17 +9,21 @@ namespace synod::statemachine {
 
 namespace {
 
-// Snapshot header magics: SNAP4 stores sessions as SessionEncoding::kWithLimits;
-// older snapshots, still restored: SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
-constexpr char kMagicCurrent[] = "SYNODSNAP4";
+// Snapshot header magics: SNAP5 adds the time ballot after the cluster id and
+// stores sessions as SessionEncoding::kWithLimits; older snapshots, still
+// restored (time ballot 0): SNAP4 as kWithLimits, SNAP3 as kWithStatus, SNAP2
+// as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP5";
+constexpr char kMagicWithLimits[] = "SYNODSNAP4";
 constexpr char kMagicWithStatus[] = "SYNODSNAP3";
 constexpr char kMagicResultsOnly[] = "SYNODSNAP2";
 constexpr size_t kMagicSize = 10;
 
 std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_id,
-                         const std::string& sessions) {
+                         const paxos::Ballot& time_ballot, const std::string& sessions) {
   std::string out = kMagicCurrent;
-  for (uint64_t v : {applied, log_time, cluster_id}) {
+  for (uint64_t v : {applied, log_time, cluster_id, time_ballot.round,
+                     static_cast<uint64_t>(time_ballot.replica)}) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
   }
   return out + sessions;
@@ -45,7 +50,7 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
       outcomes.push_back(std::move(outcome));
       continue;
     }
-    log_time_ms_ = std::max(log_time_ms_, envelope->stamp_ms);
+    CountStamp(*envelope);
     outcome.kind = envelope->kind;
     switch (envelope->kind) {
       case EnvelopeKind::kTick:
@@ -95,6 +100,16 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
   return outcomes;
 }
 
+void Applier::CountStamp(const Envelope& envelope) {
+  if (envelope.stamp_ballot) {
+    // A lower ballot: stamped by a leader deposed before the one whose stamp
+    // last counted (its clock may run on time the cluster never had).
+    if (*envelope.stamp_ballot < time_ballot_) return;
+    time_ballot_ = *envelope.stamp_ballot;
+  }
+  log_time_ms_ = std::max(log_time_ms_, envelope.stamp_ms);
+}
+
 bool Applier::ApplyCommand(std::string_view payload, const ApplyContext& context,
                            std::string& result) {
   try {
@@ -111,16 +126,19 @@ bool Applier::ApplyCommand(std::string_view payload, const ApplyContext& context
 }
 
 void Applier::Snapshot(SnapshotWriter& out) const {
-  out.Write(EncodeHeader(applied_, log_time_ms_, cluster_id_, sessions_.Encode()));
+  out.Write(EncodeHeader(applied_, log_time_ms_, cluster_id_, time_ballot_, sessions_.Encode()));
   machine_.Snapshot(out);
 }
 
 bool Applier::Restore(SnapshotReader& in) {
   std::string header;
-  constexpr size_t kHeader = kMagicSize + 3 * 8;
-  if (!in.Read(header) || header.size() < kHeader) return false;
+  if (!in.Read(header) || header.size() < kMagicSize) return false;
   SessionEncoding encoding;
+  size_t fields = 3;  // applied, log time, cluster id [, time ballot round, replica]
   if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
+    encoding = SessionEncoding::kWithLimits;
+    fields = 5;
+  } else if (header.compare(0, kMagicSize, kMagicWithLimits) == 0) {
     encoding = SessionEncoding::kWithLimits;
   } else if (header.compare(0, kMagicSize, kMagicWithStatus) == 0) {
     encoding = SessionEncoding::kWithStatus;
@@ -129,20 +147,24 @@ bool Applier::Restore(SnapshotReader& in) {
   } else {
     return false;
   }
-  uint64_t values[3] = {0, 0, 0};
-  for (int v = 0; v < 3; ++v) {
+  const size_t header_size = kMagicSize + fields * 8;
+  if (header.size() < header_size) return false;
+  uint64_t values[5] = {0, 0, 0, 0, 0};
+  for (size_t v = 0; v < fields; ++v) {
     for (int i = 0; i < 8; ++i) {
       values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[kMagicSize + 8 * v + i]))
                    << (8 * i);
     }
   }
   SessionTable sessions(options_);
-  if (!sessions.Decode(header.substr(kHeader), encoding)) return false;
+  if (values[4] > std::numeric_limits<paxos::ReplicaId>::max()) return false;
+  if (!sessions.Decode(header.substr(header_size), encoding)) return false;
   if (!machine_.Restore(in)) return false;
   sessions_ = std::move(sessions);
   applied_ = values[0];
   log_time_ms_ = values[1];
   cluster_id_ = values[2];
+  time_ballot_ = paxos::Ballot{values[3], static_cast<paxos::ReplicaId>(values[4])};
   return true;
 }
 

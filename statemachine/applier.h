@@ -67,9 +67,14 @@ class Applier {
   // The cluster id agreed through the log (0 until one was applied).
   uint64_t cluster_id() const { return cluster_id_; }
   uint64_t log_time_ms() const { return log_time_ms_; }
+  // The stamp ballot of the last stamp that counted (null: none yet, or only
+  // stamps without a ballot). A stamp counts toward log time only if its
+  // ballot is >= this (envelope.h); replicated state, kept in snapshots.
+  const paxos::Ballot& time_ballot() const { return time_ballot_; }
   const SessionTable& sessions() const { return sessions_; }
 
-  // Writes applied index, log time, sessions and the machine's state.
+  // Writes applied index, log time, time ballot, sessions and the machine's
+  // state.
   void Snapshot(SnapshotWriter& out) const;
   // Restores all of them. Returns false if the snapshot is not valid; the
   // applier's own fields are then unchanged, but the machine may have been
@@ -81,12 +86,15 @@ class Applier {
   // Runs machine_.Apply into `result`; false if it threw a std::exception
   // that is a command's failure (`result` is then its what()).
   bool ApplyCommand(std::string_view payload, const ApplyContext& context, std::string& result);
+  // Advances log time by `envelope`'s stamp if it counts (time ballot rule).
+  void CountStamp(const Envelope& envelope);
 
   StateMachine& machine_;
   SessionTable sessions_;
   SessionOptions options_;
   paxos::Slot applied_ = 0;
   uint64_t log_time_ms_ = 0;
+  paxos::Ballot time_ballot_;
   uint64_t cluster_id_ = 0;
 };
 

@@ -57,10 +57,11 @@ std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = 
   return EncodeEnvelope(e);
 }
 
-std::string Tick(uint64_t stamp) {
+std::string Tick(uint64_t stamp, std::optional<paxos::Ballot> ballot = std::nullopt) {
   Envelope e;
   e.kind = EnvelopeKind::kTick;
   e.stamp_ms = stamp;
+  e.stamp_ballot = ballot;
   return EncodeEnvelope(e);
 }
 
@@ -90,7 +91,7 @@ TEST(Envelope, RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(e->lowest_unanswered, 2u);
   EXPECT_EQ(e->payload, "add 5");
   EXPECT_EQ(e->stamp_ms, 99u);
-  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(bytes, 1234))->stamp_ms, 1234u);
+  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(bytes, 1234, paxos::Ballot{3, 1}))->stamp_ms, 1234u);
   EXPECT_EQ(EnvelopeStamp(bytes), 99u);
   EXPECT_EQ(EnvelopeStamp(Tick(5000)), 5000u);
   EXPECT_EQ(EnvelopeStamp("add 5"), 0u);
@@ -596,7 +597,8 @@ TEST(Envelope, RegistrationsCarryLimitsAndOldOnesStillDecode) {
   EXPECT_EQ(e->session, 5u);
   EXPECT_EQ(e->max_sessions, 10u);
   EXPECT_EQ(e->max_session_results, 20u);
-  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(limited, 9))->max_session_results, 20u);
+  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(limited, 9, paxos::Ballot{1, 2}))->max_session_results,
+            20u);
   // A registration written before limits existed: same bytes, no limits.
   std::string old = Register(5, 7);
   EXPECT_EQ(old.size(), 18u);
@@ -694,8 +696,169 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
       ASSERT_EQ(outcome[0].status, CommandOutcome::Status::kOk);
     }
     EXPECT_EQ(counter.value, 204);
-    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP4");
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP5");
   }
+}
+
+TEST(Envelope, StampBallotsRoundTripAndRestampAddsOrReplacesThem) {
+  const paxos::Ballot b{7, 3};
+  // Without a ballot (as every envelope written before stamp ballots): none.
+  std::string old_bytes = Command(7, 3, 2, "add 5", 99);
+  EXPECT_FALSE(DecodeEnvelope(old_bytes)->stamp_ballot);
+  std::string stamped = RestampEnvelope(old_bytes, 1234, b);
+  std::optional<Envelope> e = DecodeEnvelope(stamped);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->stamp_ms, 1234u);
+  ASSERT_TRUE(e->stamp_ballot);
+  EXPECT_EQ(*e->stamp_ballot, b);
+  EXPECT_EQ(e->session, 7u);
+  EXPECT_EQ(e->sequence, 3u);
+  EXPECT_EQ(e->lowest_unanswered, 2u);
+  EXPECT_EQ(e->payload, "add 5");
+  EXPECT_EQ(EnvelopeStamp(stamped), 1234u);
+  // Restamping again replaces stamp and ballot, nothing else.
+  std::optional<Envelope> again = DecodeEnvelope(RestampEnvelope(stamped, 5, paxos::Ballot{9, 1}));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->stamp_ms, 5u);
+  EXPECT_EQ(*again->stamp_ballot, (paxos::Ballot{9, 1}));
+  EXPECT_EQ(again->payload, "add 5");
+  EXPECT_EQ(EncodeEnvelope(*again), RestampEnvelope(stamped, 5, paxos::Ballot{9, 1}));
+  // Every kind carries it.
+  for (EnvelopeKind kind : {EnvelopeKind::kRegisterSession, EnvelopeKind::kCommand,
+                            EnvelopeKind::kTick, EnvelopeKind::kClusterId}) {
+    Envelope in;
+    in.kind = kind;
+    in.stamp_ms = 42;
+    in.stamp_ballot = b;
+    in.session = 11;
+    std::optional<Envelope> out = DecodeEnvelope(EncodeEnvelope(in));
+    ASSERT_TRUE(out) << static_cast<int>(kind);
+    EXPECT_EQ(out->kind, kind);
+    EXPECT_EQ(*out->stamp_ballot, b);
+    EXPECT_EQ(out->stamp_ms, 42u);
+  }
+  // A ballot flag without the ballot's bytes is not an envelope.
+  EXPECT_FALSE(DecodeEnvelope(Tick(5, b).substr(0, 20)));
+  EXPECT_EQ(RestampEnvelope(Tick(5, b).substr(0, 20), 9, b), Tick(5, b).substr(0, 20));
+}
+
+TEST(Envelope, EnvelopeStampChecksTheKindLikeDecodeEnvelope) {
+  std::string tick = Tick(5000);
+  for (uint8_t kind : {0, 5, 0x7F, 0x80, 0x85, 0xFF}) {
+    std::string bytes = tick;
+    bytes[1] = static_cast<char>(kind);
+    EXPECT_FALSE(DecodeEnvelope(bytes)) << int(kind);
+    EXPECT_EQ(EnvelopeStamp(bytes), 0u) << int(kind);
+    EXPECT_EQ(RestampEnvelope(bytes, 1, paxos::Ballot{1, 1}), bytes) << int(kind);
+  }
+}
+
+TEST(Applier, AStampOfALowerBallotThanTheLastCountedOneIsIgnored) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  const paxos::Ballot b1{1, 1}, b2{2, 2}, b3{3, 1};
+  log.Slot({Tick(100'000, b1)});
+  EXPECT_EQ(applier.log_time_ms(), 100'000u);
+  // The leader of b2 took over after an outage that log time never counted.
+  log.Slot({Tick(101'500, b2)});
+  EXPECT_EQ(applier.time_ballot(), b2);
+  // A late stamp of the deposed b1 leader (its clock ran through the outage),
+  // re-proposed and chosen after b2's: it must not move log time.
+  log.Slot({Tick(163'000, b1), RestampEnvelope(Command(1, 1, 0, "add 1"), 163'000, b1)});
+  EXPECT_EQ(applier.log_time_ms(), 101'500u);
+  EXPECT_EQ(applier.time_ballot(), b2);
+  log.Slot({Tick(102'000, b2)});
+  EXPECT_EQ(applier.log_time_ms(), 102'000u);
+  // A higher ballot counts (even below log time: log time stays, the time
+  // ballot moves on), and from then on b2 is deposed too.
+  log.Slot({Tick(101'900, b3)});
+  EXPECT_EQ(applier.log_time_ms(), 102'000u);
+  EXPECT_EQ(applier.time_ballot(), b3);
+  log.Slot({Tick(200'000, b2)});
+  EXPECT_EQ(applier.log_time_ms(), 102'000u);
+  log.Slot({Tick(102'500, b3)});
+  EXPECT_EQ(applier.log_time_ms(), 102'500u);
+}
+
+TEST(Applier, ALowerBallotStampDoesNotExpireSessions) {
+  SessionOptions options;
+  options.expiry_ms = 10'000;
+  options.sweep_every_slots = 1;
+  TestCounter counter;
+  Applier applier(counter, options);
+  Log log(applier);
+  uint64_t session = log.Slot({Register(1, 1'000)})[0].session;
+  log.Slot({Tick(2'000, paxos::Ballot{2, 2})});
+  log.Slot({Tick(60'000, paxos::Ballot{1, 1})});  // a deposed leader's stamp
+  EXPECT_EQ(log.Slot({Command(session, 1, 1, "add 1")})[0].status, CommandOutcome::Status::kOk);
+}
+
+TEST(Applier, StampsWithoutABallotCountAsBeforeStampBallotsExisted) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  log.Slot({Tick(300), Tick(100)});
+  EXPECT_EQ(applier.log_time_ms(), 300u);
+  log.Slot({Tick(500, paxos::Ballot{4, 1})});
+  // An old leader's stamp (no ballot) counts whatever the time ballot, and
+  // leaves the time ballot as it is.
+  log.Slot({Tick(900)});
+  EXPECT_EQ(applier.log_time_ms(), 900u);
+  EXPECT_EQ(applier.time_ballot(), (paxos::Ballot{4, 1}));
+  log.Slot({Tick(950, paxos::Ballot{3, 2})});
+  EXPECT_EQ(applier.log_time_ms(), 900u);
+}
+
+TEST(Applier, SnapshotsKeepTheTimeBallot) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  log.Slot({Tick(10'000, paxos::Ballot{5, 2})});
+  StringWriter snapshot;
+  applier.Snapshot(snapshot);
+  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP5");
+
+  TestCounter restored_counter;
+  Applier restored(restored_counter, SessionOptions{});
+  StringReader reader(snapshot.chunks);
+  ASSERT_TRUE(restored.Restore(reader));
+  EXPECT_EQ(restored.time_ballot(), (paxos::Ballot{5, 2}));
+  EXPECT_EQ(restored.log_time_ms(), 10'000u);
+  // Replicas that restored the snapshot and replicas that applied the log
+  // decide the next stamps alike.
+  for (Applier* a : {&applier, &restored}) {
+    a->Apply(
+        paxos::CommittedEntry{2, paxos::MakeCommandsValue({Tick(99'000, paxos::Ballot{4, 1})})});
+    EXPECT_EQ(a->log_time_ms(), 10'000u);
+  }
+  EXPECT_EQ(SnapshotBytes(applier), SnapshotBytes(restored));
+}
+
+TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // SYNODSNAP4: applied 2, log time 20, cluster id 0; an empty session table.
+  std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
+  header += u64(1) + u64(0);  // next id, no sessions
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  EXPECT_EQ(applier.log_time_ms(), 20u);
+  EXPECT_TRUE(applier.time_ballot().IsNull());
+  applier.Apply(
+      paxos::CommittedEntry{3, paxos::MakeCommandsValue({Tick(30, paxos::Ballot{1, 1})})});
+  EXPECT_EQ(applier.log_time_ms(), 30u);
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP5");
+  // A SYNODSNAP5 header too short for the time ballot is rejected.
+  TestCounter other;
+  Applier rejecting(other, SessionOptions{});
+  StringReader short_reader({std::string("SYNODSNAP5") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
+  EXPECT_FALSE(rejecting.Restore(short_reader));
 }
 
 TEST(SessionTable, DecodeRejectsInconsistentLimits) {

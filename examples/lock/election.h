@@ -17,7 +17,10 @@
 // once per term) when a renew is refused, or when no renew has succeeded for
 // ttl - margin since its send time on this process's monotonic clock
 // (margin = max(ttl/5, 20 ms)): by then the lease may be about to end in log
-// time, so the leader must stop acting. After a loss, campaigning continues.
+// time, so the leader must stop acting. (A lease never ends in real time
+// earlier than ttl / (1 + ρ) after its send, ρ the monotonic clocks' rate
+// error, docs/protocol.md "Log time"; the margin covers ρ up to about 10%.)
+// After a loss, campaigning continues.
 //
 // Threading: all methods and callbacks on the EventLoop's thread. The
 // election and the client must outlive all callbacks; destroy the election
