@@ -24,6 +24,11 @@ TEST is one of:
                  SIGTERM reaches `run` after its command ended, while its
                  release is in flight (held back by the proxy): `run` waits
                  for the answer before it exits 143, and the lock is free.
+  run_second_signal
+                 a second signal makes `run` exit at once with its own
+                 128 + N: while an acquire to a silent member is in flight,
+                 and while its command ignores SIGTERM (then the command's
+                 group is SIGKILLed).
   election       three synod-election-worker processes: exactly one runs the
                  job; a SIGSTOP'd leader is replaced and its late work is fenced
                  off; a kill -9'd leader is replaced; terms' tokens increase.
@@ -57,7 +62,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, scaled, wait_until  # noqa: E402
+from cluster import Cluster, free_ports, scaled, wait_until  # noqa: E402
 
 
 class Store:
@@ -666,6 +671,95 @@ def test_run_signal_releasing(args):
             proxy.close()
 
 
+def catches(pid, *signals):
+    """True once process `pid` has handlers installed for all `signals`."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            mask = next(int(l.split()[1], 16) for l in f if l.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return all(mask & (1 << (s - 1)) for s in signals)
+
+
+def reaped(cluster, proc, timeout):
+    """Waits for `proc` to exit and forgets its pid (it may be reused)."""
+    try:
+        return proc.wait(timeout=timeout)
+    finally:
+        if proc.returncode is not None:
+            cluster.started_pids.discard(proc.pid)
+
+
+def test_run_second_signal(args):
+    with Cluster(args.lock) as cluster:
+        # Acquiring from a member that does not answer: the first signal
+        # waits for the acquire in flight (up to --timeout), the second one
+        # exits at once with its own 128 + N.
+        port = free_ports(1)[0]  # nothing listens there
+        timeout_ms = int(scaled(8000))
+        proc = subprocess.Popen(
+            [args.lock, "run", "job", "--ttl", "1000", "--members", "1=127.0.0.1:%d" % port,
+             "--timeout", str(timeout_ms), "--", "true"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cluster.started_pids.add(proc.pid)
+        err = Lines(proc.stderr)
+        wait_until(lambda: catches(proc.pid, signal.SIGINT, signal.SIGTERM), scaled(10),
+                   "run to install its signal handlers")
+        proc.send_signal(signal.SIGINT)
+        wait_until(lambda: err.has("signal 2: stopping"), scaled(5), "run to take SIGINT")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            reaped(cluster, proc, scaled(2))
+        except subprocess.TimeoutExpired:
+            raise AssertionError("a second signal did not make run exit at once: %r" % err.all())
+        acquiring_exit = time.monotonic() - sent
+        assert proc.returncode == 143, (proc.returncode, err.all())
+        assert err.has("signal 15 again"), err.all()
+
+        # The command ignores SIGTERM: the first signal waits for it (until
+        # SIGKILL near the lease deadline); the second kills its group and exits.
+        cluster.start_all()
+        cluster.leader()
+        ttl = int(scaled(30000))
+        pidfile = os.path.join(cluster.root, "command.pid")
+        proc = subprocess.Popen(
+            [args.lock, "run", "job", "--ttl", str(ttl), "--owner", "R", "--members",
+             cluster.members_of(cluster.replicas), "--", "sh", "-c",
+             "trap '' TERM; echo $$ > %s.tmp; mv %s.tmp %s; while :; do sleep 0.05; done" %
+             (pidfile, pidfile, pidfile)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cluster.started_pids.add(proc.pid)
+        err = Lines(proc.stderr)
+        wait_until(lambda: os.path.exists(pidfile), scaled(10), "run to start its command")
+        with open(pidfile) as f:
+            command_pid = int(f.read())
+        cluster.started_pids.add(command_pid)
+        proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: err.has("signal 15: stopping"), scaled(5), "run to take SIGTERM")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        try:
+            reaped(cluster, proc, scaled(2))
+        except subprocess.TimeoutExpired:
+            raise AssertionError("a second signal did not make run exit at once: %r" % err.all())
+        running_exit = time.monotonic() - sent
+        assert proc.returncode == 130, (proc.returncode, err.all())
+
+        def command_gone():
+            try:
+                with open("/proc/%d/stat" % command_pid) as f:
+                    return f.read().split(")")[-1].split()[0] in ("Z", "X")
+            except OSError:
+                return True
+        wait_until(command_gone, scaled(5), "the command to be killed")
+        cluster.started_pids.discard(command_pid)
+        code, out, _ = cluster.client("status", "job")
+        print("second signal: exit %.2f s after it while acquiring (--timeout %d ms), "
+              "%.2f s with a command ignoring SIGTERM (ttl %d ms), command killed; lock: %s" %
+              (acquiring_exit, timeout_ms, running_exit, ttl, out.strip()))
+
+
 def test_election_resign_acquiring(args):
     ttl = int(scaled(30000))  # left to expire, the lease would outlast the test
     with Cluster(args.lock) as cluster:
@@ -751,6 +845,7 @@ TESTS = {
     "election_resign_acquiring": test_election_resign_acquiring,
     "run_signal_acquiring": test_run_signal_acquiring,
     "run_signal_releasing": test_run_signal_releasing,
+    "run_second_signal": test_run_second_signal,
     "paused_holder": test_paused_holder,
     "killed_holder": test_killed_holder,
     "run_ok": test_run_ok,
