@@ -25,7 +25,12 @@
 // waited for (up to the client timeout) and a grant it brings is released at
 // once; if an acquire's outcome stayed unknown, `run` asks the lock's status
 // and releases the lock if it holds it. (Without that, a grant that arrived
-// after the signal would stay held for its whole TTL.)
+// after the signal would stay held for its whole TTL.) So after a signal
+// while acquiring, `run` exits within 3 client timeouts (acquire, status,
+// release); with the command running, once the command has ended plus one
+// client timeout (the release). A second signal stops waiting and exits at
+// once with 128 + its number, SIGKILLing the command's process group, possibly
+// leaving the lock held until its TTL.
 #pragma once
 
 #include <cstdint>
