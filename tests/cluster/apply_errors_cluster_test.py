@@ -78,6 +78,10 @@ def test_std_exception_is_a_result(args):
         # What Apply changed before it threw stays changed, alike everywhere.
         code, out, err = run(cluster, "add-then-throw 10 half done")
         assert code == 1 and "half done" in err, (code, out, err)
+        # A KJ exception's what() holds a per-process stack trace: the stored
+        # failure (its description) must still be the same on every replica.
+        code, out, err = run(cluster, "throw-kj kj refusal")
+        assert code == 1 and "kj refusal" in err and "stack:" not in err, (code, out, err)
         expect_ok(cluster, "add 2", "17")
         expect_ok(cluster, "get", "17")
         for r in cluster.replicas:

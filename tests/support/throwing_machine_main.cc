@@ -9,10 +9,13 @@
 // COMMAND is one of the counter's ("add N", "get") or:
 //   "throw MESSAGE"           throws std::runtime_error(MESSAGE), changing nothing
 //   "add-then-throw N MESSAGE" adds N, then throws std::runtime_error(MESSAGE)
+//   "throw-kj MESSAGE"        throws a kj::Exception (KJ_FAIL_REQUIRE) naming MESSAGE
 //   "throw-int"               throws an int (not a std::exception)
 //   "throw-bad-alloc"         throws std::bad_alloc
 // `run` prints "RESULT slot=S leader=L" and exits 0, or prints the failure on
 // stderr and exits 1 (definite failure) or 2 (unknown outcome).
+#include <kj/debug.h>
+
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -37,6 +40,9 @@ class ThrowingMachine final : public synod::statemachine::StateMachine {
   std::string Apply(std::string_view command,
                     const synod::statemachine::ApplyContext& context) override {
     if (command.rfind("throw ", 0) == 0) throw std::runtime_error(std::string(command.substr(6)));
+    if (command.rfind("throw-kj ", 0) == 0) {
+      KJ_FAIL_REQUIRE("refused", std::string(command.substr(9)).c_str());
+    }
     if (command == "throw-int") throw 42;
     if (command == "throw-bad-alloc") throw std::bad_alloc();
     if (command.rfind("add-then-throw ", 0) == 0) {
