@@ -14,6 +14,10 @@ TEST is one of:
   non_std_exception_exits_70  an exception not derived from std::exception
       stops every replica that applies it with exit 70 and one line on stderr.
   bad_alloc_exits_70          the same for std::bad_alloc.
+  one_replica_exits_70        the same on a 1-replica cluster (Apply runs in an
+      Asio handler after the replica's own fsync), both under `serve`
+      (RunServe) and in a program embedding node::Replica directly: exit 70
+      promptly, one fatal line, nothing after it.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started.
 """
@@ -154,10 +158,32 @@ def test_bad_alloc_exits_70(args):
         expect_exit_70(cluster, "throw-bad-alloc", "std::bad_alloc: std::bad_alloc")
 
 
+def test_one_replica_exits_70(args):
+    description = "an exception of a type not derived from std::exception"
+    for embed in ("0", "1"):
+        os.environ["SYNOD_TEST_EMBED"] = embed
+        with Cluster(args.binary, size=1) as cluster:
+            cluster.start_all()
+            expect_ok(cluster, "add 5", "5")
+            r = cluster.replicas[0]
+            code, out, err = cluster.client("run", "throw-int", timeout_ms=int(scaled(3000)))
+            assert code != 0, (code, out, err)
+            wait_until(lambda: not r.alive(), scaled(10), "the replica to stop (embed=%s)" % embed)
+            assert r.proc.returncode == 70, "embed=%s: exited %s:\n%s" % (
+                embed, r.proc.returncode, r.log_tail())
+            lines = log_text(r).splitlines()
+            fatal = [line for line in lines if line.startswith(FATAL_PREFIX)]
+            assert len(fatal) == 1 and fatal[0].endswith(description), (embed, fatal, r.log_tail())
+            assert lines[-1] == fatal[0], ("nothing may follow the fatal line", embed, r.log_tail())
+            print("embed=%s: the replica exited 70: %s" % (embed, fatal[0]))
+    del os.environ["SYNOD_TEST_EMBED"]
+
+
 TESTS = {
     "std_exception_is_a_result": test_std_exception_is_a_result,
     "non_std_exception_exits_70": test_non_std_exception_exits_70,
     "bad_alloc_exits_70": test_bad_alloc_exits_70,
+    "one_replica_exits_70": test_one_replica_exits_70,
 }
 
 
