@@ -119,10 +119,8 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::s
 
 }  // namespace
 
-// Anything thrown out of the loop (Asio handlers, the replica; a replay in
-// Start) is an internal failure: exit 70 with one line on stderr.
 int RunServe(const std::string& program, const CliFlags& flags, statemachine::StateMachine& machine,
-             const std::string& usage) try {
+             const std::string& usage) {
   auto fail = [&](const std::string& problem) { return UsageError(program, problem, usage); };
   std::string unknown = flags.FirstUnknown(ServeFlags());
   if (!unknown.empty()) return fail("unknown option " + unknown + " for serve");
@@ -217,8 +215,6 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   signals.cancel();
   snapshot_signal.cancel();
   return exit_code;
-} catch (...) {
-  transport::ExitOnInternalError("the network thread");
 }
 
 namespace {

@@ -344,6 +344,7 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       ClientResult failed;
       failed.status = ClientResult::Status::kFailed;
       failed.error = "the state machine failed the command: " + outcome.result;
+      failed.slot = outcome.slot;
       Finish(op, failed);
       return;
     }

@@ -15,8 +15,11 @@
 // Outcomes: kOk; kFailed only when the command surely never took effect (no
 // attempt could have reached a leader that proposed it) or when it was
 // applied as a failure (the StateMachine's Apply threw: `error` names the
-// exception's message); otherwise kUnknown — once a command may have been
-// proposed it is never reported as failed unless its failure was applied.
+// exception's message; Apply throws before changing state, so the command
+// had no effect either way); otherwise kUnknown — once a command may have
+// been proposed it is never reported as failed unless its failure was
+// applied. An internal failure in the client's loop ends the process
+// (exit 70, transport/internal_error.h).
 //
 // Threading: network thread of the EventLoop only; callbacks run there.
 #pragma once
@@ -47,7 +50,7 @@ struct ClientResult {
   enum class Status : uint8_t { kOk, kFailed, kUnknown };
   Status status = Status::kFailed;
   std::string result;                           // the state machine's answer (kOk)
-  paxos::Slot slot = 0;                         // where it was applied (kOk)
+  paxos::Slot slot = 0;  // where it was applied (kOk; kFailed applied as a failure)
   paxos::ReplicaId leader = paxos::kNoReplica;  // who answered (kOk)
   std::string error;                            // why, otherwise
 };

@@ -11,6 +11,7 @@
 #include "node/os_random.h"
 #include "snapshot/checksum.h"
 #include "statemachine/envelope.h"
+#include "transport/internal_error.h"
 #include "transport/types.h"
 
 namespace synod::node {
@@ -233,6 +234,12 @@ Replica::~Replica() {
 
 std::string Replica::Start(std::function<void()> on_ready,
                            std::function<void(std::string)> on_fatal) {
+  return transport::CallOrExit(
+      "the network thread", [&] { return StartOrThrow(std::move(on_ready), std::move(on_fatal)); });
+}
+
+std::string Replica::StartOrThrow(std::function<void()> on_ready,
+                                  std::function<void(std::string)> on_fatal) {
   std::string problem = options_.Validate();
   if (!problem.empty()) return problem;
   on_ready_ = std::move(on_ready);

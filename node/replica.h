@@ -73,8 +73,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   // Opens storage, listens, connects to peers. Returns "" or a clear error
   // (bad data dir, a data dir recorded for another member list, address in
-  // use, ...). The core starts once bootstrap
-  // allows it; then `on_ready` is called.
+  // use, ...). The core starts once bootstrap allows it; then `on_ready` is
+  // called. An exception thrown inside (a replay's Apply, say) ends the
+  // process (exit 70), as one escaping a handler run by the EventLoop does.
   std::string Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
 
   // transport::PeerMessageHandler
@@ -98,6 +99,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
     size_t index = 0;
   };
 
+  std::string StartOrThrow(std::function<void()> on_ready,
+                           std::function<void(std::string)> on_fatal);
   void CheckBootstrap();
   void StartCore(const log::RecoveredLog& recovered);
   void OnTick();

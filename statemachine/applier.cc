@@ -1,5 +1,7 @@
 #include "statemachine/applier.h"
 
+#include <kj/exception.h>
+
 #include <limits>
 #include <new>
 
@@ -27,6 +29,13 @@ std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_i
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
   }
   return out + sessions;
+}
+
+// A failure's stored text: `what` up to its first line break, at most
+// Applier::kMaxFailureBytes bytes.
+std::string BoundedFailure(std::string_view what) {
+  what = what.substr(0, what.find_first_of("\r\n"));
+  return std::string(what.substr(0, Applier::kMaxFailureBytes));
 }
 
 }  // namespace
@@ -119,8 +128,13 @@ bool Applier::ApplyCommand(std::string_view payload, const ApplyContext& context
     throw;  // not a property of the command: replicas may differ
   } catch (const InvariantViolation&) {
     throw;  // Synod's own state is corrupt
+  } catch (const kj::Exception& e) {
+    // Not what(): that adds the throw site and a stack trace of addresses,
+    // which differ per process. The description is the same everywhere.
+    result = BoundedFailure(e.getDescription().cStr());
+    return false;
   } catch (const std::exception& e) {
-    result = e.what();
+    result = BoundedFailure(e.what());
     return false;
   }
 }

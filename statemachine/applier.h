@@ -10,7 +10,10 @@
 //
 // Exceptions from StateMachine::Apply: one derived from std::exception
 // (other than std::bad_alloc and synod::InvariantViolation) becomes that
-// command's result, a failure carrying its what(): recorded in the session
+// command's result, a failure carrying its message (what(); for a
+// kj::Exception its description only, without the throw site and stack
+// trace, which differ per process; in both cases the first line, at most
+// kMaxFailureBytes): recorded in the session
 // table like any result (a retry gets the same failure, never a second
 // Apply), so every replica, and every replay after a restart, reaches the
 // same outcome as long as Apply is deterministic. std::bad_alloc,
@@ -62,6 +65,11 @@ class Applier {
   // what must stop the process (see the exceptions rule above); the applier
   // is then unusable.
   std::vector<CommandOutcome> Apply(const paxos::CommittedEntry& entry);
+
+  // Bound on a failure's stored text: the message's first line, cut to at
+  // most this many bytes, so a huge or multi-line what() cannot bloat the
+  // session table, snapshots or answers.
+  static constexpr size_t kMaxFailureBytes = 1024;
 
   paxos::Slot applied() const { return applied_; }
   // The cluster id agreed through the log (0 until one was applied).

@@ -4,6 +4,8 @@
 #include "statemachine/applier.h"
 
 #include <gtest/gtest.h>
+#include <kj/debug.h>
+#include <kj/exception.h>
 
 #include <memory>
 #include <new>
@@ -462,6 +464,13 @@ class ThrowingCounter : public TestCounter {
     if (command == "throw-int") throw 42;
     if (command == "throw-bad-alloc") throw std::bad_alloc();
     if (command == "throw-invariant") SYNOD_INVARIANT(false, "broken on purpose");
+    if (command == "throw-kj") KJ_FAIL_REQUIRE("refused by the machine", command.size());
+    if (command == "throw-kj-fatal") {
+      kj::throwFatalException(KJ_EXCEPTION(FAILED, "fatal from the machine"));
+    }
+    if (command == "throw-long")
+      throw std::runtime_error("first line\n" + std::string(100000, 'x'));
+    if (command == "throw-huge-line") throw std::runtime_error(std::string(100000, 'y'));
     return TestCounter::Apply(command, context);
   }
 };
@@ -520,6 +529,40 @@ TEST(Applier, AFailedResultIsTheSameOnEveryReplicaAndAfterASnapshot) {
   EXPECT_TRUE(retry[0].duplicate);
   EXPECT_EQ(retry[0].result, "stoll");
   EXPECT_EQ(counter_c.applies, 0);
+}
+
+// A KJ exception's what() holds the throw site's file:line and a stack trace
+// whose addresses differ per process: the stored failure is its description
+// only, so two replicas (and snapshots) agree. Any failure text is bounded to
+// its first line and at most kMaxFailureBytes.
+TEST(Applier, KjExceptionsAndLongMessagesGiveTheSameBoundedFailureEverywhere) {
+  ThrowingCounter counter_a, counter_b;
+  Applier a(counter_a, SessionOptions{}), b(counter_b, SessionOptions{});
+  Log log_a(a), log_b(b);
+  std::vector<std::vector<std::string>> slots = {{Register(1)},
+                                                 {Command(1, 1, 1, "throw-kj")},
+                                                 {Command(1, 2, 1, "throw-kj-fatal")},
+                                                 {Command(1, 3, 1, "throw-long")},
+                                                 {Command(1, 4, 1, "throw-huge-line")}};
+  std::vector<std::vector<CommandOutcome>> results;
+  for (const auto& slot : slots) {
+    auto outcomes = log_a.Slot(slot);
+    EXPECT_EQ(Describe(outcomes), Describe(log_b.Slot(slot)));
+    results.push_back(outcomes);
+  }
+  EXPECT_EQ(SnapshotBytes(a), SnapshotBytes(b));
+  for (size_t i = 1; i < results.size(); ++i) {
+    ASSERT_EQ(results[i].size(), 1u);
+    EXPECT_EQ(results[i][0].status, CommandOutcome::Status::kFailed);
+    EXPECT_EQ(results[i][0].result.find('\n'), std::string::npos) << i;
+    EXPECT_LE(results[i][0].result.size(), Applier::kMaxFailureBytes) << i;
+  }
+  EXPECT_NE(results[1][0].result.find("refused by the machine"), std::string::npos);
+  EXPECT_EQ(results[1][0].result.find("stack:"), std::string::npos);
+  EXPECT_EQ(results[1][0].result.find("applier_test.cc"), std::string::npos);
+  EXPECT_EQ(results[2][0].result, "fatal from the machine");
+  EXPECT_EQ(results[3][0].result, "first line");
+  EXPECT_EQ(results[4][0].result, std::string(Applier::kMaxFailureBytes, 'y'));
 }
 
 TEST(Applier, BadAllocInvariantsAndNonStdExceptionsFromApplyPropagate) {

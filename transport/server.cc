@@ -511,13 +511,15 @@ class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientS
       });
     });
     return paf.promise.then([context, count](kj::Own<ClientReply> owned) mutable {
-      ClientReply& reply = *owned;
-      if (reply.outcomes.size() != count) {
-        std::string why = "handler answered " + std::to_string(reply.outcomes.size()) +
-                          " outcomes for " + std::to_string(count) + " commands";
-        reply.outcomes.assign(count, Outcome{OutcomeStatus::kError, why, 0});
-      }
-      EncodeClientReply(reply, context.getResults());
+      CallOrExitUnlessKj("a submit reply", [&] {
+        ClientReply& reply = *owned;
+        if (reply.outcomes.size() != count) {
+          std::string why = "handler answered " + std::to_string(reply.outcomes.size()) +
+                            " outcomes for " + std::to_string(count) + " commands";
+          reply.outcomes.assign(count, Outcome{OutcomeStatus::kError, why, 0});
+        }
+        EncodeClientReply(reply, context.getResults());
+      });
     });
   }
 
