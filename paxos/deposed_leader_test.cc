@@ -219,5 +219,50 @@ TEST(DeposedLeader, CatchupOfItsOwnValueKeepsTheLeader) {
   EXPECT_TRUE(SameValue(cluster.AppliedAt(f, 1), MakeCommandsValue({"X"})));
 }
 
+// An idle leader (nothing in flight) learns from a catch-up reply that a slot
+// at its next proposal slot is chosen: a newer leader chose it. It must not
+// propose over that slot in its old ballot (its entry would claim its own
+// value chosen there, and its commit point would make a follower apply it).
+TEST(DeposedLeader, IdleLeaderCatchupAtItsNextSlotThenPropose) {
+  Cluster c;
+  ReplicaId a = c.ElectWithin({1, 2, 3, 4, 5});
+  std::vector<ReplicaId> others;
+  for (ReplicaId id = 1; id <= 5; ++id) {
+    if (id != a) others.push_back(id);
+  }
+  ReplicaId f = others[0];
+  std::vector<ReplicaId> majority(others.begin() + 1, others.end());
+  ReplicaId b = c.ElectWithin(majority);
+  ASSERT_EQ(c.core(b).Propose({"Y"}).status, ProposeResult::Status::kAccepted);
+  auto inside = [&](const Message& m) {
+    return std::count(majority.begin(), majority.end(), m.from) > 0 &&
+           std::count(majority.begin(), majority.end(), m.to) > 0;
+  };
+  c.Run(inside);
+  for (int i = 0; i < 4; ++i) {
+    for (ReplicaId id : majority) c.core(id).Tick();
+    c.Run(inside);
+  }
+  ValuePtr y = MakeCommandsValue({"Y"});
+  ASSERT_TRUE(SameValue(c.AppliedAt(b, 1), y));
+  ASSERT_EQ(c.core(a).Status().role, Role::kLeader);
+  c.core(a).Step(Message{majority[0], a, CatchupReply{{{1, y}}, 0}});
+  c.Process(a);
+  EXPECT_STRNE(RoleName(c.core(a).Status().role), "leader")
+      << "a slot at or above A's next proposal slot is chosen: a newer leader chose it";
+  if (c.core(a).Status().role == Role::kLeader) {
+    EXPECT_EQ(c.core(a).Propose({"X"}).status, ProposeResult::Status::kAccepted);
+    c.Process(a);
+    EXPECT_TRUE(SameValue(c.core(a).ChosenValue(1), y))
+        << "A's log now says slot 1 is chosen with X";
+    for (int i = 0; i < 6; ++i) {
+      c.core(a).Tick();
+      c.Run(Between(a, f));
+    }
+    ValuePtr at_f = c.AppliedAt(f, 1);
+    EXPECT_TRUE(at_f == nullptr || SameValue(at_f, y)) << "F applied X at slot 1; Y was chosen";
+  }
+}
+
 }  // namespace
 }  // namespace synod::paxos

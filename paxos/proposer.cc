@@ -174,6 +174,8 @@ void Proposer::MaybeBecomeLeader() {
 void Proposer::ProposeAt(Slot slot, ValuePtr value) {
   SYNOD_INVARIANT(slot > state_.compacted(), "proposing in a slot deleted below a snapshot");
   const Entry* local = state_.Find(slot);
+  SYNOD_INVARIANT(local == nullptr || !local->chosen || SameValue(local->value, value),
+                  "proposing a value other than the one known chosen in that slot");
   Entry entry{ballot_, value, local != nullptr && local->chosen};
   state_.PutEntry(slot, std::move(entry));
   votes_[slot] = {};
@@ -194,8 +196,18 @@ void Proposer::ForgetThrough(Slot slot) {
 
 bool Proposer::StepDownIfChosenElsewhere(Slot covered) {
   if (state_.role != Role::kLeader || !guard_commit_point_) return false;
-  // votes_ holds exactly the slots proposed in ballot_ that this leader has
-  // not seen chosen through its own quorum (until the chosen point passes them).
+  // Phase 1 set next_slot_ above every slot a promiser reported (this
+  // replica's own log included), and the leader proposes only below
+  // next_slot_: an entry at or above it can only be a chosen value a catch-up
+  // reply brought, chosen by a newer leader. Proposing there in ballot_ would
+  // overwrite it.
+  if (state_.log().lower_bound(next_slot_) != state_.log().end()) {
+    StepDown();
+    return true;
+  }
+  // votes_ holds the slots proposed in ballot_ that this leader has not seen
+  // chosen through its own quorum, down to its chosen point (Tick erases the
+  // slots it passed; a catch-up reply may have marked some of them chosen).
   for (const auto& [slot, voters] : votes_) {
     const Entry* entry = state_.Find(slot);
     bool own = entry != nullptr && entry->ballot == ballot_;
