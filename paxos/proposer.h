@@ -72,6 +72,7 @@ class Proposer {
   struct Report {
     Ballot ballot;
     ValuePtr value;
+    ValuePtr chosen;  // a value some promiser holds marked chosen, or null
   };
 
   // The commit point this leader advertises (Heartbeat, Accept): its chosen
@@ -85,7 +86,10 @@ class Proposer {
   // Complete promises for the current ballot, this replica's own (once durable) included.
   size_t CompletePromises() const;
   void MaybeBecomeLeader();
-  void ProposeAt(Slot slot, ValuePtr value);
+  // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
+  // `value` is known chosen there (a promiser held it marked chosen), so the
+  // entry is marked chosen at once.
+  void ProposeAt(Slot slot, ValuePtr value, bool known_chosen = false);
   void FillWindow();
   void CountVote(Slot slot, ReplicaId voter);
   void SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value);
