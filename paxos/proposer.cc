@@ -217,14 +217,15 @@ bool Proposer::StepDownIfChosenElsewhere(Slot covered) {
     StepDown();
     return true;
   }
-  // votes_ holds the slots proposed in ballot_ that this leader has not seen
-  // chosen through its own quorum, down to its chosen point (Tick erases the
-  // slots it passed; a catch-up reply may have marked some of them chosen).
+  // votes_ holds the slots this leader proposed in ballot_ and has not seen
+  // chosen through its own quorum (Tick erases those its chosen point passed).
+  // Some may be marked chosen already: a catch-up reply brought the same
+  // value, or a promiser reported that value chosen in phase 1.
   for (const auto& [slot, voters] : votes_) {
     const Entry* entry = state_.Find(slot);
     bool own = entry != nullptr && entry->ballot == ballot_;
-    // Below `covered` only this ballot's value, already marked chosen (a
-    // catch-up reply brought that same value), is known to be the chosen one.
+    // At or below `covered`, a slot whose entry holds this ballot's value
+    // marked chosen is confirmed; any other may hold another chosen value.
     if (!own || (slot <= covered && !entry->chosen)) {
       StepDown();
       return true;

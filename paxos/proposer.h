@@ -53,7 +53,9 @@ class Proposer {
   // proposed in its ballot and did not learn chosen with that very value,
   // another value may be chosen there in a higher ballot, and a commit point
   // advertised over it would make acceptors holding this ballot's value mark
-  // it chosen: the leader steps down (returns true). Otherwise nothing changes.
+  // it chosen: the leader steps down (returns true). It also steps down if its
+  // log holds an entry at or above its next proposal slot (only a newer
+  // leader can have chosen a value there). Otherwise nothing changes.
   bool StepDownIfChosenElsewhere(Slot covered);
   // Test-only hook for a deliberately broken variant (the simulator's --break
   // stale-commit-point): StepDownIfChosenElsewhere never steps down and the
