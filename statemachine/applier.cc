@@ -8,9 +8,11 @@ namespace synod::statemachine {
 
 namespace {
 
-// Snapshot header magics: SNAP4 stores sessions as SessionEncoding::kWithLimits;
-// older snapshots, still restored: SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
-constexpr char kMagicCurrent[] = "SYNODSNAP4";
+// Snapshot header magics: SNAP5 stores sessions as SessionEncoding::kWithBytes;
+// older snapshots, still restored: SNAP4 as kWithLimits, SNAP3 as kWithStatus,
+// SNAP2 as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP5";
+constexpr char kMagicWithLimits[] = "SYNODSNAP4";
 constexpr char kMagicWithStatus[] = "SYNODSNAP3";
 constexpr char kMagicResultsOnly[] = "SYNODSNAP2";
 constexpr size_t kMagicSize = 10;
@@ -40,6 +42,12 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
     CommandOutcome outcome;
     outcome.slot = entry.slot;
     std::optional<Envelope> envelope = DecodeEnvelope(bytes);
+    if (!envelope && IsRegistrationEnvelope(bytes)) {
+      throw UnknownRegistrationFormat(
+          "slot " + std::to_string(entry.slot) +
+          ": a session registration in a format this build does not know (proposed by a newer "
+          "build?); run the same build on every member");
+    }
     if (!envelope) {
       outcome.status = CommandOutcome::Status::kInvalid;
       outcomes.push_back(std::move(outcome));
@@ -58,7 +66,8 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
       case EnvelopeKind::kRegisterSession:
         outcome.nonce = envelope->session;
         outcome.session = sessions_.Register(
-            log_time_ms_, SessionLimits{envelope->max_sessions, envelope->max_session_results});
+            log_time_ms_, SessionLimits{envelope->max_sessions, envelope->max_session_results,
+                                        envelope->max_session_result_bytes});
         if (outcome.session == 0) {
           outcome.status = CommandOutcome::Status::kRefused;
           outcome.result = "too many sessions";
@@ -121,6 +130,8 @@ bool Applier::Restore(SnapshotReader& in) {
   if (!in.Read(header) || header.size() < kHeader) return false;
   SessionEncoding encoding;
   if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
+    encoding = SessionEncoding::kWithBytes;
+  } else if (header.compare(0, kMagicSize, kMagicWithLimits) == 0) {
     encoding = SessionEncoding::kWithLimits;
   } else if (header.compare(0, kMagicSize, kMagicWithStatus) == 0) {
     encoding = SessionEncoding::kWithStatus;
