@@ -68,7 +68,8 @@ const std::set<std::string>& ServeFlags() {
   // With the limits (LimitsFromFlags).
   static const std::set<std::string> kWithLimits = [] {
     std::set<std::string> all = kFlags;
-    all.insert({"--max-sessions", "--max-session-results", "--max-pending-bytes"});
+    all.insert({"--max-sessions", "--max-session-results", "--max-session-result-bytes",
+                "--max-pending-bytes"});
     return all;
   }();
   return kWithLimits;
@@ -83,9 +84,11 @@ std::string ServeUsage(const std::string& program) {
          "           [--log-tail N (entries kept below a snapshot, default 1000)]\n"
          "           [--preallocate-log yes|no (preallocated write-ahead log files,\n"
          "            default yes; no on copy-on-write file systems)]\n"
-         "           [--max-sessions N (live client sessions, default 10000)]\n"
+         "           [--max-sessions N (live client sessions, default 4096)]\n"
          "           [--max-session-results N (unacknowledged results per session,\n"
          "            default 100000)]\n"
+         "           [--max-session-result-bytes N (their bytes, +64 each, per session,\n"
+         "            default 1048576)]\n"
          "           [--max-pending-bytes N (command bytes queued at the leader,\n"
          "            default 268435456)]\n";
 }
@@ -97,6 +100,7 @@ std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
   };
   for (LimitFlag flag : {LimitFlag{"--max-sessions", &options.max_sessions},
                          LimitFlag{"--max-session-results", &options.max_session_results},
+                         LimitFlag{"--max-session-result-bytes", &options.max_session_result_bytes},
                          LimitFlag{"--max-pending-bytes", &options.max_pending_bytes}}) {
     std::string text = flags.Get(flag.name);
     if (text.empty()) continue;

@@ -50,9 +50,9 @@ const std::set<std::string>& ServeFlags();
 // Usage text of `serve`.
 std::string ServeUsage(const std::string& program);
 
-// Sets options' limits from --max-sessions, --max-session-results and
-// --max-pending-bytes (absent: unchanged). Returns "" or what is wrong; the
-// ranges are checked by ReplicaOptions::Validate.
+// Sets options' limits from --max-sessions, --max-session-results,
+// --max-session-result-bytes and --max-pending-bytes (absent: unchanged). Returns "" or what is
+// wrong; the ranges are checked by ReplicaOptions::Validate.
 std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options);
 
 // Runs `program serve ...` with `machine`: validates flags (kExitUsage with a

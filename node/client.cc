@@ -348,6 +348,16 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       Finish(op, failed);
       return;
     }
+    case transport::OutcomeStatus::kRefused: {
+      // A session limit refused it: never applied, now or later, whatever
+      // earlier attempts did.
+      leader_guess_ = target;
+      ClientResult refused;
+      refused.status = ClientResult::Status::kFailed;
+      refused.error = "refused by member " + std::to_string(target) + ": " + outcome.result;
+      Finish(op, refused);
+      return;
+    }
     case transport::OutcomeStatus::kError: {
       ClientResult error;
       error.status =

@@ -48,7 +48,8 @@ TEST(Client, DestroyedWithAStatusQueryInFlightIgnoresItsLateAnswer) {
 
 // A fake member: answers a session registration with session 7 and a
 // command with `name` if it plays the leader, else "not leader" with
-// `leader_hint`.
+// `leader_hint`. As the leader, it can instead refuse registrations, or
+// answer a command's first attempt "unknown" and later ones "refused".
 class FakeMember final : public transport::ClientRequestHandler {
  public:
   FakeMember(std::string name, bool leader, paxos::ReplicaId leader_hint)
@@ -62,6 +63,14 @@ class FakeMember final : public transport::ClientRequestHandler {
           envelope && envelope->kind == statemachine::EnvelopeKind::kRegisterSession;
       if (!leader_) {
         reply.outcomes.push_back({transport::OutcomeStatus::kNotLeader, "", 0});
+      } else if (registration && refuse_registrations) {
+        reply.outcomes.push_back({transport::OutcomeStatus::kRefused, "too many sessions", 1});
+      } else if (!registration && refuse_commands) {
+        reply.outcomes.push_back(
+            attempts++ == 0
+                ? transport::Outcome{transport::OutcomeStatus::kUnknown, "", 0}
+                : transport::Outcome{transport::OutcomeStatus::kRefused,
+                                     "session holds too many unacknowledged results", 1});
       } else {
         reply.outcomes.push_back({transport::OutcomeStatus::kOk, registration ? "7" : name_, 1});
       }
@@ -69,6 +78,10 @@ class FakeMember final : public transport::ClientRequestHandler {
     done(std::move(reply));
   }
   transport::ReplicaStatus OnStatus() override { return {}; }
+
+  bool refuse_registrations = false;
+  bool refuse_commands = false;
+  int attempts = 0;  // commands answered while refuse_commands
 
  private:
   std::string name_;
@@ -143,6 +156,28 @@ TEST(Client, NoMajorityStatingOneClusterIdFailsSayingSo) {
   ClientResult result = ExecuteAndWait(loop, cluster.config);
   EXPECT_EQ(result.status, ClientResult::Status::kFailed);
   EXPECT_NE(result.error.find("no majority"), std::string::npos) << result.error;
+}
+
+// A refusal is definite even when an earlier attempt may have been proposed:
+// a refused command is never applied, now or later.
+TEST(Client, ARefusedCommandFailsEvenAfterAnAttemptThatMayHaveBeenProposed) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.handlers[0]->refuse_commands = true;
+  ClientResult result = ExecuteAndWait(loop, cluster.config);
+  EXPECT_EQ(cluster.handlers[0]->attempts, 2);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed) << result.error;
+  EXPECT_NE(result.error.find("session holds too many unacknowledged results"), std::string::npos)
+      << result.error;
+}
+
+TEST(Client, ARefusedRegistrationFailsTheCommandSayingWhy) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.handlers[0]->refuse_registrations = true;
+  ClientResult result = ExecuteAndWait(loop, cluster.config);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed) << result.error;
+  EXPECT_NE(result.error.find("too many sessions"), std::string::npos) << result.error;
 }
 
 TEST(Client, StatusWithoutAMajorityAsksEachMemberWithTheIdItStates) {

@@ -500,6 +500,7 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
       envelope->stamp_ballot = ballot;
       envelope->max_sessions = options_.max_sessions;
       envelope->max_session_results = options_.max_session_results;
+      envelope->max_session_result_bytes = options_.max_session_result_bytes;
       proposals.push_back(statemachine::EncodeEnvelope(*envelope));
       continue;
     }
@@ -546,7 +547,7 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
         // A refused registration (a session limit) is a definite failure.
         Answer(RegisterKey(outcome.nonce),
                transport::Outcome{outcome.status == statemachine::CommandOutcome::Status::kRefused
-                                      ? transport::OutcomeStatus::kError
+                                      ? transport::OutcomeStatus::kRefused
                                       : transport::OutcomeStatus::kOk,
                                   outcome.result, outcome.slot});
         break;
@@ -555,7 +556,7 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
         if (outcome.status == statemachine::CommandOutcome::Status::kOk) {
           status = transport::OutcomeStatus::kOk;
         } else if (outcome.status == statemachine::CommandOutcome::Status::kRefused) {
-          status = transport::OutcomeStatus::kError;  // never applied; result says why
+          status = transport::OutcomeStatus::kRefused;  // never applied; result says why
         } else if (outcome.status == statemachine::CommandOutcome::Status::kFailed) {
           status = transport::OutcomeStatus::kApplyFailed;
           if (!outcome.duplicate) {

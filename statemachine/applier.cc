@@ -11,11 +11,12 @@ namespace synod::statemachine {
 
 namespace {
 
-// Snapshot header magics: SNAP5 adds the time ballot after the cluster id and
-// stores sessions as SessionEncoding::kWithLimits; older snapshots, still
-// restored (time ballot 0): SNAP4 as kWithLimits, SNAP3 as kWithStatus, SNAP2
-// as kResultsOnly.
-constexpr char kMagicCurrent[] = "SYNODSNAP5";
+// Snapshot header magics: SNAP6 has the time ballot after the cluster id and
+// stores sessions as SessionEncoding::kWithBytes; older snapshots, still
+// restored (time ballot 0 where absent): SNAP5 (time ballot) as kWithLimits,
+// SNAP4 as kWithLimits, SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP6";
+constexpr char kMagicTimeBallotWithLimits[] = "SYNODSNAP5";
 constexpr char kMagicWithLimits[] = "SYNODSNAP4";
 constexpr char kMagicWithStatus[] = "SYNODSNAP3";
 constexpr char kMagicResultsOnly[] = "SYNODSNAP2";
@@ -54,6 +55,12 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
     CommandOutcome outcome;
     outcome.slot = entry.slot;
     std::optional<Envelope> envelope = DecodeEnvelope(bytes);
+    if (!envelope && IsRegistrationEnvelope(bytes)) {
+      throw UnknownRegistrationFormat(
+          "slot " + std::to_string(entry.slot) +
+          ": a session registration in a format this build does not know (proposed by a newer "
+          "build?); run the same build on every member");
+    }
     if (!envelope) {
       outcome.status = CommandOutcome::Status::kInvalid;
       outcomes.push_back(std::move(outcome));
@@ -72,7 +79,8 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
       case EnvelopeKind::kRegisterSession:
         outcome.nonce = envelope->session;
         outcome.session = sessions_.Register(
-            log_time_ms_, SessionLimits{envelope->max_sessions, envelope->max_session_results});
+            log_time_ms_, SessionLimits{envelope->max_sessions, envelope->max_session_results,
+                                        envelope->max_session_result_bytes});
         if (outcome.session == 0) {
           outcome.status = CommandOutcome::Status::kRefused;
           outcome.result = "too many sessions";
@@ -150,6 +158,9 @@ bool Applier::Restore(SnapshotReader& in) {
   SessionEncoding encoding;
   size_t fields = 3;  // applied, log time, cluster id [, time ballot round, replica]
   if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
+    encoding = SessionEncoding::kWithBytes;
+    fields = 5;
+  } else if (header.compare(0, kMagicSize, kMagicTimeBallotWithLimits) == 0) {
     encoding = SessionEncoding::kWithLimits;
     fields = 5;
   } else if (header.compare(0, kMagicSize, kMagicWithLimits) == 0) {

@@ -19,9 +19,11 @@
 // same outcome as long as Apply is deterministic. std::bad_alloc,
 // InvariantViolation and exceptions of other types are not results: they
 // propagate out of Applier::Apply (the runtime stops the process, exit 70).
+// So does UnknownRegistrationFormat.
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -32,13 +34,21 @@
 
 namespace synod::statemachine {
 
+// Thrown by Applier::Apply for a chosen session registration it cannot
+// decode (written by a build with a newer registration format): skipping it
+// would hand out different session ids than the replicas that understand it.
+class UnknownRegistrationFormat : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // What happened to one client-visible envelope.
 struct CommandOutcome {
   enum class Status : uint8_t {
     kOk,              // applied now, or a duplicate answered from the table
     kFailed,          // Apply threw (now, or a duplicate of one that did): result holds what()
     kSessionExpired,  // never applied: unknown/expired session or below the mark
-    kInvalid,         // not an envelope: never applied
+    kInvalid,         // not an envelope: never applied (a registration throws instead)
     // A session limit (session_table.h): kRegisterSession refused ("too many
     // sessions") or kCommand refused ("session holds too many unacknowledged
     // results"); `result` says which. Never applied, now or later.

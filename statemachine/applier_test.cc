@@ -56,6 +56,7 @@ std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = 
   e.stamp_ms = stamp;
   e.max_sessions = limits.max_sessions;
   e.max_session_results = limits.max_results;
+  e.max_session_result_bytes = limits.max_result_bytes;
   return EncodeEnvelope(e);
 }
 
@@ -648,6 +649,36 @@ TEST(Envelope, RegistrationsCarryLimitsAndOldOnesStillDecode) {
   EXPECT_EQ(DecodeEnvelope(old)->max_sessions, 0u);
   EXPECT_FALSE(DecodeEnvelope(limited.substr(0, limited.size() - 1)));
   EXPECT_FALSE(DecodeEnvelope(limited + "x"));
+  // The byte limit follows the two others, only when set.
+  EXPECT_EQ(limited.size(), 18u + 16u);
+  std::string with_bytes = Register(5, 7, SessionLimits{10, 20, 30});
+  EXPECT_EQ(with_bytes.size(), 18u + 24u);
+  e = DecodeEnvelope(with_bytes);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->max_sessions, 10u);
+  EXPECT_EQ(e->max_session_results, 20u);
+  EXPECT_EQ(e->max_session_result_bytes, 30u);
+  EXPECT_EQ(DecodeEnvelope(Register(5, 7, SessionLimits{0, 0, 30}))->max_session_result_bytes, 30u);
+  EXPECT_FALSE(DecodeEnvelope(with_bytes.substr(0, with_bytes.size() - 1)));
+  EXPECT_FALSE(DecodeEnvelope(with_bytes + std::string(8, '\0')));
+  EXPECT_TRUE(IsRegistrationEnvelope(with_bytes + "x"));
+  EXPECT_FALSE(IsRegistrationEnvelope(Tick(1)));
+}
+
+// A registration this build cannot decode (a newer format) stops the applier:
+// skipping it would hand out other session ids than newer replicas do.
+TEST(Applier, ARegistrationInAnUnknownFormatIsFatal) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  std::string newer = Register(5, 7, SessionLimits{10, 20, 30}) + std::string(8, '\1');
+  EXPECT_THROW(applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({newer})}),
+               UnknownRegistrationFormat);
+  // Other bytes that are not an envelope stay invalid, never applied.
+  TestCounter other;
+  Applier second(other, SessionOptions{});
+  auto outcomes = second.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({"junk"})});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, CommandOutcome::Status::kInvalid);
 }
 
 TEST(Applier, RegistrationsBeyondMaxSessionsAreRefusedUntilSessionsExpire) {
@@ -739,7 +770,7 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
       ASSERT_EQ(outcome[0].status, CommandOutcome::Status::kOk);
     }
     EXPECT_EQ(counter.value, 204);
-    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP5");
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
   }
 }
 
@@ -860,7 +891,7 @@ TEST(Applier, SnapshotsKeepTheTimeBallot) {
   log.Slot({Tick(10'000, paxos::Ballot{5, 2})});
   StringWriter snapshot;
   applier.Snapshot(snapshot);
-  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP5");
+  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP6");
 
   TestCounter restored_counter;
   Applier restored(restored_counter, SessionOptions{});
@@ -879,6 +910,8 @@ TEST(Applier, SnapshotsKeepTheTimeBallot) {
 }
 
 TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
+
+TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
   auto u64 = [](uint64_t v) {
     std::string out;
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -887,6 +920,14 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
   // SYNODSNAP4: applied 2, log time 20, cluster id 0; an empty session table.
   std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
   header += u64(1) + u64(0);  // next id, no sessions
+
+  // SYNODSNAP4: applied 2, log time 20, cluster id 0; session 1 (last active
+  // 20, mark 1, result limit 5, refused range [2, 2]) holding result "5" of
+  // sequence 1; then the machine.
+  std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
+  header += u64(2) + u64(1);
+  header += u64(1) + u64(20) + u64(1) + u64(5) + u64(2) + u64(2) + u64(1);
+  header += u64(1) + std::string(1, '\0') + u64(1) + "5";
   TestCounter counter;
   Applier applier(counter, SessionOptions{});
   StringReader reader({header, "5"});
@@ -896,12 +937,29 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
   applier.Apply(
       paxos::CommittedEntry{3, paxos::MakeCommandsValue({Tick(30, paxos::Ballot{1, 1})})});
   EXPECT_EQ(applier.log_time_ms(), 30u);
-  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP5");
-  // A SYNODSNAP5 header too short for the time ballot is rejected.
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
+  // A header of the current format too short for the time ballot is rejected.
   TestCounter other;
   Applier rejecting(other, SessionOptions{});
-  StringReader short_reader({std::string("SYNODSNAP5") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
+  StringReader short_reader({std::string("SYNODSNAP6") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
   EXPECT_FALSE(rejecting.Restore(short_reader));
+
+  auto apply = [&](const std::string& command) {
+    return applier.Apply(
+        paxos::CommittedEntry{applier.applied() + 1, paxos::MakeCommandsValue({command})})[0];
+  };
+  EXPECT_TRUE(apply(Command(1, 1, 1, "add 5")).duplicate);
+  EXPECT_EQ(apply(Command(1, 2, 1, "add 1")).status, CommandOutcome::Status::kRefused);
+  EXPECT_EQ(apply(Command(1, 3, 1, "add 1")).status, CommandOutcome::Status::kOk);
+  // Written again as SYNODSNAP6, it restores to the same table.
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
+  StringWriter writer;
+  applier.Snapshot(writer);
+  TestCounter copy_counter;
+  Applier copy(copy_counter, SessionOptions{});
+  StringReader again(writer.chunks);
+  ASSERT_TRUE(copy.Restore(again));
+  EXPECT_EQ(SnapshotBytes(copy), SnapshotBytes(applier));
 }
 
 TEST(SessionTable, DecodeRejectsInconsistentLimits) {
@@ -922,11 +980,17 @@ TEST(SessionTable, DecodeRejectsInconsistentLimits) {
     return bytes;
   };
   // Layout: next_id, count, then id, last_active, mark, max_results,
-  // refused_from, refused_to, result count, (seq, size, bytes)...
+  // max_result_bytes, refused_from, refused_to, refused count, refused
+  // sequence numbers (here 3), result count, (seq, status, size, bytes)...
   EXPECT_FALSE(copy.Decode(patch_u64(good, 40, 1))) << "more results than the limit";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 48, 4))) << "refused range upside down";
-  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 48, 0), 56, 0))) << "empty, not as (1, 0)";
-  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not the older layout";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 56, 4))) << "refused range upside down";
+  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 56, 0), 64, 0))) << "empty, not as (1, 0)";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 80, 0))) << "refused below the mark";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 80, 1))) << "refused, and a stored result";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 72, SessionTable::kRefusedKept + 1)))
+      << "more refused than kept";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not an older layout";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithLimits)) << "not an older layout";
   EXPECT_EQ(copy.Encode(), good);
 }
 

@@ -50,9 +50,11 @@ std::string EncodeEnvelope(const Envelope& envelope) {
     PutU64(out, envelope.session);
   }
   if (envelope.kind == EnvelopeKind::kRegisterSession &&
-      (envelope.max_sessions != 0 || envelope.max_session_results != 0)) {
+      (envelope.max_sessions != 0 || envelope.max_session_results != 0 ||
+       envelope.max_session_result_bytes != 0)) {
     PutU64(out, envelope.max_sessions);
     PutU64(out, envelope.max_session_results);
+    if (envelope.max_session_result_bytes != 0) PutU64(out, envelope.max_session_result_bytes);
   }
   if (envelope.kind == EnvelopeKind::kCommand) {
     PutU64(out, envelope.session);
@@ -84,7 +86,8 @@ std::optional<Envelope> DecodeEnvelope(std::string_view in) {
       envelope.kind == EnvelopeKind::kClusterId) {
     if (!GetU64(in, envelope.session)) return std::nullopt;
     if (envelope.kind == EnvelopeKind::kRegisterSession && !in.empty() &&
-        (!GetU64(in, envelope.max_sessions) || !GetU64(in, envelope.max_session_results))) {
+        (!GetU64(in, envelope.max_sessions) || !GetU64(in, envelope.max_session_results) ||
+         (!in.empty() && !GetU64(in, envelope.max_session_result_bytes)))) {
       return std::nullopt;
     }
     if (!in.empty()) return std::nullopt;
@@ -100,6 +103,12 @@ std::optional<Envelope> DecodeEnvelope(std::string_view in) {
   }
   envelope.payload.assign(in.data(), in.size());
   return envelope;
+}
+
+bool IsRegistrationEnvelope(std::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == kMagic &&
+         (static_cast<uint8_t>(bytes[1]) & static_cast<uint8_t>(~kBallotFlag)) ==
+             static_cast<uint8_t>(EnvelopeKind::kRegisterSession);
 }
 
 std::string RestampEnvelope(std::string_view encoded, uint64_t stamp_ms,

@@ -51,11 +51,18 @@ struct Envelope {
   // when either is set, so registrations without limits keep their old bytes.
   uint64_t max_sessions = 0;
   uint64_t max_session_results = 0;
+  // kRegisterSession: the proposing leader's per-session byte limit (0 =
+  // none); encoded after the two above only when set.
+  uint64_t max_session_result_bytes = 0;
 };
 
 std::string EncodeEnvelope(const Envelope& envelope);
 // nullopt for bytes that are not an envelope.
 std::optional<Envelope> DecodeEnvelope(std::string_view bytes);
+
+// True if `bytes` start like a kRegisterSession envelope (its magic and
+// kind, with or without a stamp ballot), whether or not the rest decodes.
+bool IsRegistrationEnvelope(std::string_view bytes);
 
 // Re-encodes `encoded` with a new stamp and stamp ballot (leaders stamp the
 // commands they propose). Returns `encoded` unchanged if it is not an

@@ -7,15 +7,34 @@ namespace synod::statemachine {
 uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits) {
   if (limits.max_sessions != 0 && sessions_.size() >= limits.max_sessions) {
     // The decision counts live sessions only: drop the expired ones first.
-    if (!swept_ || log_time > swept_at_) Sweep(log_time);
+    Sweep(log_time);
     if (sessions_.size() >= limits.max_sessions) return 0;
   }
   uint64_t id = next_id_++;
   Session session;
   session.last_active = log_time;
   session.max_results = limits.max_results;
+  session.max_result_bytes = limits.max_result_bytes;
   sessions_[id] = std::move(session);
+  by_activity_.emplace(log_time, id);
   return id;
+}
+
+bool SessionTable::Full(const Session& session) const {
+  return (session.max_results != 0 && session.results.size() >= session.max_results) ||
+         (session.max_result_bytes != 0 && session.held_bytes >= session.max_result_bytes);
+}
+
+void SessionTable::Refuse(Session& session, uint64_t sequence) {
+  if (session.refused.count(sequence) != 0) return;
+  if (session.refused.size() < kRefusedKept) {
+    session.refused.insert(sequence);
+  } else if (session.refused_from > session.refused_to) {
+    session.refused_from = session.refused_to = sequence;
+  } else {
+    session.refused_from = std::min(session.refused_from, sequence);
+    session.refused_to = std::max(session.refused_to, sequence);
+  }
 }
 
 SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
@@ -24,15 +43,24 @@ SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return verdict;  // unknown or swept: expired
   Session& session = it->second;
-  if (Expired(session, log_time)) {
-    sessions_.erase(it);
+  if (Expired(session.last_active, log_time)) {
+    Erase(it);
     return verdict;
   }
-  session.last_active = std::max(session.last_active, log_time);
+  if (log_time > session.last_active) {
+    by_activity_.erase({session.last_active, id});
+    session.last_active = log_time;
+    by_activity_.emplace(log_time, id);
+  }
   if (lowest_unanswered > session.mark) {  // the client has seen every answer below it
     session.mark = lowest_unanswered;
-    session.results.erase(session.results.begin(), session.results.lower_bound(session.mark));
-    if (session.mark > session.refused_to) {  // every refused one is below the mark now
+    auto end = session.results.lower_bound(session.mark);
+    for (auto r = session.results.begin(); r != end; ++r) {
+      session.held_bytes -= r->second.bytes.size() + kResultWeight;
+    }
+    session.results.erase(session.results.begin(), end);
+    session.refused.erase(session.refused.begin(), session.refused.lower_bound(session.mark));
+    if (session.mark > session.refused_to) {  // every overflow refusal is below the mark now
       session.refused_from = 1;
       session.refused_to = 0;
     }
@@ -45,15 +73,10 @@ SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
     verdict.stored_failed = stored->second.failed;
     return verdict;
   }
-  bool in_refused = session.refused_from <= sequence && sequence <= session.refused_to;
-  if (in_refused || (session.max_results != 0 && session.results.size() >= session.max_results)) {
-    // Refused for good: the range keeps later copies of it from being applied.
-    if (session.refused_from > session.refused_to) {
-      session.refused_from = session.refused_to = sequence;
-    } else {
-      session.refused_from = std::min(session.refused_from, sequence);
-      session.refused_to = std::max(session.refused_to, sequence);
-    }
+  bool refused = session.refused.count(sequence) != 0 ||
+                 (session.refused_from <= sequence && sequence <= session.refused_to);
+  if (refused || Full(session)) {
+    Refuse(session, sequence);  // for good: later copies of it are refused too
     verdict.kind = Verdict::Kind::kTooManyResults;
     return verdict;
   }
@@ -63,15 +86,31 @@ SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
 
 void SessionTable::Record(uint64_t id, uint64_t sequence, std::string result, bool failed) {
   auto it = sessions_.find(id);
-  if (it != sessions_.end()) it->second.results[sequence] = StoredResult{std::move(result), failed};
+  if (it == sessions_.end()) return;
+  Session& session = it->second;
+  auto [stored, added] = session.results.try_emplace(sequence);
+  if (!added) session.held_bytes -= stored->second.bytes.size() + kResultWeight;
+  session.held_bytes += result.size() + kResultWeight;
+  stored->second = StoredResult{std::move(result), failed};
 }
 
 void SessionTable::Sweep(uint64_t log_time) {
-  swept_ = true;
-  swept_at_ = log_time;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    it = Expired(it->second, log_time) ? sessions_.erase(it) : std::next(it);
+  while (!by_activity_.empty()) {
+    ++examined_;
+    auto [last_active, id] = *by_activity_.begin();
+    if (!Expired(last_active, log_time)) break;  // the oldest is live: so are the rest
+    Erase(sessions_.find(id));
   }
+}
+
+void SessionTable::Erase(std::map<uint64_t, Session>::iterator it) {
+  by_activity_.erase({it->second.last_active, it->first});
+  sessions_.erase(it);
+}
+
+void SessionTable::Reindex() {
+  by_activity_.clear();
+  for (const auto& [id, session] : sessions_) by_activity_.emplace(session.last_active, id);
 }
 
 namespace {
@@ -99,8 +138,11 @@ std::string SessionTable::Encode() const {
     PutU64(out, session.last_active);
     PutU64(out, session.mark);
     PutU64(out, session.max_results);
+    PutU64(out, session.max_result_bytes);
     PutU64(out, session.refused_from);
     PutU64(out, session.refused_to);
+    PutU64(out, session.refused.size());
+    for (uint64_t sequence : session.refused) PutU64(out, sequence);
     PutU64(out, session.results.size());
     for (const auto& [sequence, result] : session.results) {
       PutU64(out, sequence);
@@ -117,6 +159,9 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
   uint64_t count = 0;
   std::map<uint64_t, Session> sessions;
   uint64_t next_id = 0;
+  const bool limits =
+      encoding == SessionEncoding::kWithLimits || encoding == SessionEncoding::kWithBytes;
+  const bool bytes = encoding == SessionEncoding::kWithBytes;
   if (!GetU64(in, pos, next_id) || !GetU64(in, pos, count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t id = 0, results = 0;
@@ -125,10 +170,24 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
         !GetU64(in, pos, session.mark)) {
       return false;
     }
-    if (encoding == SessionEncoding::kWithLimits &&
-        (!GetU64(in, pos, session.max_results) || !GetU64(in, pos, session.refused_from) ||
-         !GetU64(in, pos, session.refused_to))) {
+    if (limits && !GetU64(in, pos, session.max_results)) return false;
+    if (bytes && !GetU64(in, pos, session.max_result_bytes)) return false;
+    if (limits &&
+        (!GetU64(in, pos, session.refused_from) || !GetU64(in, pos, session.refused_to))) {
       return false;
+    }
+    if (bytes) {
+      uint64_t refused = 0;
+      if (!GetU64(in, pos, refused) || refused > kRefusedKept) return false;
+      for (uint64_t r = 0; r < refused; ++r) {
+        uint64_t sequence = 0;
+        // Ascending, and at or above the mark.
+        if (!GetU64(in, pos, sequence) || sequence < session.mark ||
+            (!session.refused.empty() && sequence <= *session.refused.rbegin())) {
+          return false;
+        }
+        session.refused.insert(session.refused.end(), sequence);
+      }
     }
     if (!GetU64(in, pos, results)) return false;
     // The refused range is empty in its one form, or reaches the mark.
@@ -150,11 +209,13 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
         if (pos == in.size() || static_cast<uint8_t>(in[pos]) > 1) return false;
         result.failed = in[pos++] == 1;
       }
+      // A refused sequence number never has a stored result.
       if (!GetU64(in, pos, size) || in.size() - pos < size || sequence < session.mark ||
-          session.results.count(sequence) != 0) {
+          session.results.count(sequence) != 0 || session.refused.count(sequence) != 0) {
         return false;
       }
       result.bytes = in.substr(pos, size);
+      session.held_bytes += size + kResultWeight;
       session.results[sequence] = std::move(result);
       pos += size;
     }
@@ -163,7 +224,7 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
   if (pos != in.size()) return false;
   next_id_ = next_id;
   sessions_ = std::move(sessions);
-  swept_ = false;
+  Reindex();
   return true;
 }
 
