@@ -751,7 +751,7 @@ TEST_F(RpcTest, RefusalsOfAnotherKindAreNotHiddenBehindAFlood) {
   PeerNetwork intruder(loop_, NetOptions(7, {{1, "127.0.0.1", server->port()}}));
   ASSERT_TRUE(loop_.RunUntil([&] { return intruder.LinkState(1).handshakes > 0; }, kWait));
   ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().refused_handshakes >= 4; }, kWait));
-  EXPECT_NE(Logged().find("unknown replica 7"), std::string::npos) << Logged();
+  EXPECT_NE(Logged().find("(replica 7, cluster"), std::string::npos) << Logged();
 }
 
 TEST_F(RpcTest, AFullPoolEvictsTheOldestAmongAddressesHoldingAsMany) {
