@@ -121,7 +121,7 @@ struct ServerStats {
                                      // full and its address holding the most
   uint64_t evicted_pending = 0;      // oldest of the address holding the most, closed to
                                      // make room (pool full, or out of fds)
-  uint64_t evicted_members = 0;      // a member's oldest, closed: max_connections_per_member
+  uint64_t evicted_members = 0;      // a member's connection closed: max_connections_per_member
   uint64_t evicted_clients = 0;      // least recently active client: max_client_connections
   uint64_t accept_errors = 0;        // accept() failures (e.g. EMFILE)
   uint64_t refused_handshakes = 0;   // hello refused
