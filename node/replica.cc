@@ -649,13 +649,15 @@ void Replica::ReportPeerLinks() {
     bool connected = peers_->LinkState(id).connected;
     bool& was = peer_connected_[id];
     if (connected != was) {
-      if (connected) {
-        logger_->info("peer {} connected", id);
-      } else {
-        logger_->warn("peer {} disconnected", id);
+      std::string line = fmt::format("peer {} {}", id, connected ? "connected" : "disconnected");
+      if (peer_link_log_.Admit("peer/" + std::to_string(id), line, transport::Clock::now())) {
+        logger_->log(connected ? spdlog::level::info : spdlog::level::warn, "{}", line);
       }
       was = connected;
     }
+  }
+  for (const auto& s : peer_link_log_.TakeDue(transport::Clock::now())) {
+    logger_->warn("{} more peer link changes in the last 10 s; latest: {}", s.count, s.latest);
   }
 }
 

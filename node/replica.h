@@ -50,6 +50,7 @@
 #include "transport/event_loop.h"
 #include "transport/handlers.h"
 #include "transport/peer_network.h"
+#include "transport/rate_limited_log.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
 #include "transport/snapshot_provider.h"
@@ -189,6 +190,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // Clients waiting for a command to be applied here, by envelope key.
   std::multimap<std::string, Waiter> waiters_;
   std::map<paxos::ReplicaId, bool> peer_connected_;
+  // "peer N connected/disconnected": one line per peer, then a summary per 10 s.
+  transport::LogRateLimiter peer_link_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace synod::node
