@@ -536,6 +536,7 @@ TEST(Applier, AFailedResultIsTheSameOnEveryReplicaAndAfterASnapshot) {
 // whose addresses differ per process: the stored failure is its description
 // only, so two replicas (and snapshots) agree. Any failure text is bounded to
 // its first line and at most kMaxFailureBytes.
+
 TEST(Applier, KjExceptionsAndLongMessagesGiveTheSameBoundedFailureEverywhere) {
   ThrowingCounter counter_a, counter_b;
   Applier a(counter_a, SessionOptions{}), b(counter_b, SessionOptions{});
@@ -667,19 +668,6 @@ TEST(Envelope, RegistrationsCarryLimitsAndOldOnesStillDecode) {
 
 // A registration this build cannot decode (a newer format) stops the applier:
 // skipping it would hand out other session ids than newer replicas do.
-TEST(Applier, ARegistrationInAnUnknownFormatIsFatal) {
-  TestCounter counter;
-  Applier applier(counter, SessionOptions{});
-  std::string newer = Register(5, 7, SessionLimits{10, 20, 30}) + std::string(8, '\1');
-  EXPECT_THROW(applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({newer})}),
-               UnknownRegistrationFormat);
-  // Other bytes that are not an envelope stay invalid, never applied.
-  TestCounter other;
-  Applier second(other, SessionOptions{});
-  auto outcomes = second.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({"junk"})});
-  ASSERT_EQ(outcomes.size(), 1u);
-  EXPECT_EQ(outcomes[0].status, CommandOutcome::Status::kInvalid);
-}
 
 TEST(Applier, RegistrationsBeyondMaxSessionsAreRefusedUntilSessionsExpire) {
   SessionOptions options;
@@ -910,8 +898,6 @@ TEST(Applier, SnapshotsKeepTheTimeBallot) {
 }
 
 TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
-
-TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
   auto u64 = [](uint64_t v) {
     std::string out;
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -920,14 +906,6 @@ TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
   // SYNODSNAP4: applied 2, log time 20, cluster id 0; an empty session table.
   std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
   header += u64(1) + u64(0);  // next id, no sessions
-
-  // SYNODSNAP4: applied 2, log time 20, cluster id 0; session 1 (last active
-  // 20, mark 1, result limit 5, refused range [2, 2]) holding result "5" of
-  // sequence 1; then the machine.
-  std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
-  header += u64(2) + u64(1);
-  header += u64(1) + u64(20) + u64(1) + u64(5) + u64(2) + u64(2) + u64(1);
-  header += u64(1) + std::string(1, '\0') + u64(1) + "5";
   TestCounter counter;
   Applier applier(counter, SessionOptions{});
   StringReader reader({header, "5"});
@@ -943,23 +921,6 @@ TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
   Applier rejecting(other, SessionOptions{});
   StringReader short_reader({std::string("SYNODSNAP6") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
   EXPECT_FALSE(rejecting.Restore(short_reader));
-
-  auto apply = [&](const std::string& command) {
-    return applier.Apply(
-        paxos::CommittedEntry{applier.applied() + 1, paxos::MakeCommandsValue({command})})[0];
-  };
-  EXPECT_TRUE(apply(Command(1, 1, 1, "add 5")).duplicate);
-  EXPECT_EQ(apply(Command(1, 2, 1, "add 1")).status, CommandOutcome::Status::kRefused);
-  EXPECT_EQ(apply(Command(1, 3, 1, "add 1")).status, CommandOutcome::Status::kOk);
-  // Written again as SYNODSNAP6, it restores to the same table.
-  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
-  StringWriter writer;
-  applier.Snapshot(writer);
-  TestCounter copy_counter;
-  Applier copy(copy_counter, SessionOptions{});
-  StringReader again(writer.chunks);
-  ASSERT_TRUE(copy.Restore(again));
-  EXPECT_EQ(SnapshotBytes(copy), SnapshotBytes(applier));
 }
 
 TEST(SessionTable, DecodeRejectsInconsistentLimits) {
@@ -992,6 +953,55 @@ TEST(SessionTable, DecodeRejectsInconsistentLimits) {
   EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not an older layout";
   EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithLimits)) << "not an older layout";
   EXPECT_EQ(copy.Encode(), good);
+}
+
+TEST(Applier, ARegistrationInAnUnknownFormatIsFatal) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  std::string newer = Register(5, 7, SessionLimits{10, 20, 30}) + std::string(8, '\1');
+  EXPECT_THROW(applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({newer})}),
+               UnknownRegistrationFormat);
+  // Other bytes that are not an envelope stay invalid, never applied.
+  TestCounter other;
+  Applier second(other, SessionOptions{});
+  auto outcomes = second.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({"junk"})});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, CommandOutcome::Status::kInvalid);
+}
+
+TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // SYNODSNAP4: applied 2, log time 20, cluster id 0; session 1 (last active
+  // 20, mark 1, result limit 5, refused range [2, 2]) holding result "5" of
+  // sequence 1; then the machine.
+  std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
+  header += u64(2) + u64(1);
+  header += u64(1) + u64(20) + u64(1) + u64(5) + u64(2) + u64(2) + u64(1);
+  header += u64(1) + std::string(1, '\0') + u64(1) + "5";
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  auto apply = [&](const std::string& command) {
+    return applier.Apply(
+        paxos::CommittedEntry{applier.applied() + 1, paxos::MakeCommandsValue({command})})[0];
+  };
+  EXPECT_TRUE(apply(Command(1, 1, 1, "add 5")).duplicate);
+  EXPECT_EQ(apply(Command(1, 2, 1, "add 1")).status, CommandOutcome::Status::kRefused);
+  EXPECT_EQ(apply(Command(1, 3, 1, "add 1")).status, CommandOutcome::Status::kOk);
+  // Written again as SYNODSNAP6, it restores to the same table.
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
+  StringWriter writer;
+  applier.Snapshot(writer);
+  TestCounter copy_counter;
+  Applier copy(copy_counter, SessionOptions{});
+  StringReader again(writer.chunks);
+  ASSERT_TRUE(copy.Restore(again));
+  EXPECT_EQ(SnapshotBytes(copy), SnapshotBytes(applier));
 }
 
 }  // namespace
