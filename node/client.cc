@@ -142,10 +142,11 @@ void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
     }
   }
   // Count the statements (cluster id, member list); a reply without an id
-  // (no answer) counts for nothing. A statement naming a member list that
-  // includes ours needs more than half of that list (members asked at the
-  // addresses it gives); one without (an older server) more than half of
-  // the listed members.
+  // (no answer) counts for nothing. A statement is adopted once more than
+  // half of the listed members make it, or more than half of the member list
+  // it names, if that list includes ours (members asked at the addresses it
+  // gives): so listed members that are down do not block a client that lists
+  // only some members, as long as a majority of the cluster agrees.
   std::map<std::pair<transport::ClusterId, std::string>, std::vector<paxos::ReplicaId>> votes;
   for (const auto& [member, stated] : statements_) {
     if (stated.server_cluster != 0) {
@@ -155,12 +156,14 @@ void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
   const size_t listed = options_.cluster.members.size();
   for (const auto& [statement, voters] : votes) {
     std::optional<ClusterConfig> stated = ListIncludingOurs(statement.second);
-    size_t count = 0;
+    size_t of_listed = 0;
+    size_t of_stated = 0;
     for (paxos::ReplicaId voter : voters) {
-      const MemberAddress* member = stated ? stated->Find(voter) : options_.cluster.Find(voter);
-      if (member != nullptr && probed_at_[voter] == member->Endpoint()) ++count;
+      if (options_.cluster.Find(voter) != nullptr) ++of_listed;
+      const MemberAddress* member = stated ? stated->Find(voter) : nullptr;
+      if (member != nullptr && probed_at_[voter] == member->Endpoint()) ++of_stated;
     }
-    if (count * 2 <= (stated ? stated->members.size() : listed)) continue;
+    if (of_listed * 2 <= listed && !(stated && of_stated * 2 > stated->members.size())) continue;
     // A majority agrees (of the stated cluster, or of the listed members).
     learning_ = false;
     id_settled_ = true;
