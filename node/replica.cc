@@ -256,16 +256,31 @@ std::string Replica::Start(std::function<void()> on_ready,
   if (!opened.storage) return opened.error;
   storage_ = std::move(opened.storage);
   log::RecoveredLog recovered = storage_->Load();
-  had_history_at_start_ = !recovered.fresh;
+  // A directory that promised nothing (absent or empty, or a first start that
+  // never reached its peers) has no history: it bootstraps like a new one,
+  // and its recorded member list may still be corrected.
+  bool snapshots = false;
+  std::error_code ignored;
+  for (auto it =
+           std::filesystem::recursive_directory_iterator(options_.data_dir + "/snapshots", ignored);
+       !ignored && it != std::filesystem::recursive_directory_iterator(); it.increment(ignored)) {
+    // The store's own lock file (snapshot/snapshot_store.h) is no snapshot.
+    if (it->is_regular_file() && it->path().filename() != "LOCK") snapshots = true;
+  }
+  const bool promised_anything = !recovered.paxos.promised.IsNull() ||
+                                 !recovered.paxos.entries.empty() ||
+                                 recovered.paxos.compacted != 0 || recovered.applied != 0 ||
+                                 !recovered.metadata.cluster_id.empty() || snapshots;
+  had_history_at_start_ = promised_anything;
   bool members_recorded = false;
   std::string members_problem = CheckRecordedMembers(options_.data_dir, options_.cluster,
-                                                     had_history_at_start_, &members_recorded);
+                                                     promised_anything, &members_recorded);
   if (!members_problem.empty()) return members_problem;
   if (members_recorded) {
     logger_->info("recorded the member list {} in {}/members", options_.cluster.ToString(),
                   options_.data_dir);
   }
-  members_unconfirmed_ = had_history_at_start_ && !members_recorded &&
+  members_unconfirmed_ = promised_anything && !members_recorded &&
                          !std::filesystem::exists(options_.data_dir + "/members");
   if (members_unconfirmed_) {
     logger_->warn(

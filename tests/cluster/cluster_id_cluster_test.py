@@ -16,7 +16,9 @@ TEST is one of:
                      others, and refuses them: it never learns their commands;
   old_dir_without_list member 3's data dir loses its members file (as one
                      made before the file): a start with a wrong list records
-                     nothing, the right list is recorded once a peer states it.
+                     nothing, the right list is recorded once a peer states it;
+  typo_on_fresh_dir  member 3 first started with a mistyped list on a new data
+                     dir starts with the corrected list (nothing was promised).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -200,12 +202,29 @@ def test_old_dir_without_list(args):
         print("no list recorded from the wrong start; the right one recorded once confirmed")
 
 
+def test_typo_on_fresh_dir(args):
+    """A member first started with a mistyped list on a new data dir (it never
+    reached its peers, so promised nothing) starts later with the right one."""
+    with Cluster(args.counter) as cluster:
+        victim = cluster.replica(3)
+        start_with_members(victim, wrong_members(cluster), victim.data_dir, "r3-typo.log")
+        wait_until(lambda: os.path.exists(os.path.join(victim.data_dir, "members")),
+                   scaled(10), "member 3 to record the mistyped list")
+        victim.stop()
+        victim.log_path = os.path.join(cluster.root, "r3.log")
+        cluster.start_all()
+        code, out, err = cluster.client("add", "1")
+        assert code == 0, (code, out, err)
+        print("restarted with the corrected list on a data dir without history")
+
+
 TESTS = {
     "wrong_list_member": test_wrong_list_member,
     "restart_wrong_list": test_restart_wrong_list,
     "followers_only": test_followers_only,
     "earlier_cluster": test_earlier_cluster,
     "old_dir_without_list": test_old_dir_without_list,
+    "typo_on_fresh_dir": test_typo_on_fresh_dir,
 }
 
 
