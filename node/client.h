@@ -92,6 +92,9 @@ class Client {
   // that found no majority (then `next` sees id_settled_ false).
   void WithClusterId(std::function<void()> next);
   void StartLearning();
+  // Asks `member` in this round on a new connection (probes_, probed_at_).
+  void Probe(const MemberAddress& member);
+  std::optional<ClusterConfig> ListIncludingOurs(const std::string& text) const;
   void OnStatement(uint64_t round, paxos::ReplicaId id, const transport::HandshakeInfo& info);
   void QueryOne(size_t index, std::function<void(std::optional<transport::ReplicaStatus>)> done);
 
@@ -104,6 +107,12 @@ class Client {
   bool learning_ = false;    // a learning round is under way
   uint64_t learn_round_ = 0;
   std::map<paxos::ReplicaId, transport::HandshakeInfo> statements_;  // this round's
+  // This round's probes: a fresh connection per listed member, so every
+  // round hears what the member states now (an open connection keeps the
+  // reply to its own, possibly old, hello). Commands never use them; an
+  // accepted probe may become the member's connection once the id settles.
+  std::map<paxos::ReplicaId, std::unique_ptr<transport::ClientConnection>> probes_;
+  std::map<paxos::ReplicaId, std::string> probed_at_;  // this round: address asked ("host:port")
   std::vector<std::function<void()>> waiting_for_id_;
   std::string learn_error_;  // why the last round settled nothing
   std::unique_ptr<boost::asio::steady_timer> learn_timer_;

@@ -193,5 +193,71 @@ TEST(Client, StatusWithoutAMajorityAsksEachMemberWithTheIdItStates) {
   for (const auto& [id, status] : *statuses) EXPECT_TRUE(status.has_value()) << id;
 }
 
+// A client that learned the member-list hash before the cluster agreed its id
+// relearns from fresh hello replies: connections opened under the hash must
+// not keep stating it and outvote the member that was restarted with the id.
+TEST(Client, RelearnsAfterTheAgreedIdDespiteConnectionsOpenedUnderTheHash) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {1, 1, 1}, /*leader=*/2);
+  std::vector<transport::PeerEndpoint> endpoints;
+  for (const MemberAddress& m : cluster.config.members) endpoints.push_back({m.id, m.host, m.port});
+  const transport::ClusterId hash = transport::MemberListClusterId(endpoints);
+  for (auto& server : cluster.servers) server->SetClusterId(hash);
+  ClientOptions options;
+  options.cluster = cluster.config;
+  options.timeout = 3s;
+  options.attempt_timeout = 1s;
+  Client client(loop, options);
+  auto run = [&](const std::string& cmd) {
+    std::optional<ClientResult> result;
+    client.Execute(cmd, [&](ClientResult r) { result = std::move(r); });
+    loop.RunUntil([&] { return result.has_value(); }, 10s);
+    return result.value_or(ClientResult{});
+  };
+  ASSERT_EQ(run("a").status, ClientResult::Status::kOk);
+  constexpr transport::ClusterId kAgreed = 0xA6;
+  cluster.servers[0]->SetClusterId(kAgreed);
+  cluster.servers[2]->SetClusterId(kAgreed);
+  cluster.servers[1].reset();
+  transport::ServerOptions restarted;
+  restarted.port = cluster.config.members[1].port;
+  restarted.cluster_id = kAgreed;
+  restarted.members = cluster.config.ToString();
+  restarted.self = 2;
+  cluster.servers[1] =
+      std::make_unique<transport::Server>(loop, restarted, nullptr, cluster.handlers[1].get());
+  ASSERT_EQ(cluster.servers[1]->Listen(), "");
+  ClientResult second = run("b");
+  EXPECT_EQ(second.status, ClientResult::Status::kOk) << second.error;
+}
+
+// A client listing two of three members still settles the id when one of
+// them is down: the member that answers states the whole list, the client
+// asks the member it does not list, and two of the three agree.
+TEST(Client, LearnsFromAMajorityOfTheStatedListWhenAListedMemberIsDown) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.servers[1].reset();  // member 2 is down
+  ClusterConfig listed;
+  listed.members = {cluster.config.members[0], cluster.config.members[1]};
+  ClientResult result = ExecuteAndWait(loop, listed);
+  ASSERT_EQ(result.status, ClientResult::Status::kOk) << result.error;
+  EXPECT_EQ(result.result, "from 1");
+}
+
+// A stated list that does not name the listed members where the client lists
+// them is no majority for the client's cluster, however many state it.
+TEST(Client, AStatedListThatMovesAListedMemberCountsOnlyAgainstTheListedMembers) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.servers[1].reset();  // member 2 is down
+  ClusterConfig listed;
+  listed.members = {cluster.config.members[0], cluster.config.members[1]};
+  listed.members[1].port = 1;  // nobody listens there
+  ClientResult result = ExecuteAndWait(loop, listed);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed);
+  EXPECT_NE(result.error.find("no majority"), std::string::npos) << result.error;
+}
+
 }  // namespace
 }  // namespace synod::node

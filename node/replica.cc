@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <variant>
 
 #include "node/os_random.h"
@@ -253,14 +254,37 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
   if (!opened.storage) return opened.error;
   storage_ = std::move(opened.storage);
   log::RecoveredLog recovered = storage_->Load();
-  had_history_at_start_ = !recovered.fresh;
+  // A directory that promised nothing (absent or empty, or a first start that
+  // never reached its peers) has no history: it bootstraps like a new one,
+  // and its recorded member list may still be corrected.
+  bool snapshots = false;
+  std::error_code ignored;
+  for (auto it =
+           std::filesystem::recursive_directory_iterator(options_.data_dir + "/snapshots", ignored);
+       !ignored && it != std::filesystem::recursive_directory_iterator(); it.increment(ignored)) {
+    // The store's own lock file (snapshot/snapshot_store.h) is no snapshot.
+    if (it->is_regular_file() && it->path().filename() != "LOCK") snapshots = true;
+  }
+  const bool promised_anything = !recovered.paxos.promised.IsNull() ||
+                                 !recovered.paxos.entries.empty() ||
+                                 recovered.paxos.compacted != 0 || recovered.applied != 0 ||
+                                 !recovered.metadata.cluster_id.empty() || snapshots;
+  had_history_at_start_ = promised_anything;
   bool members_recorded = false;
-  std::string members_problem =
-      CheckRecordedMembers(options_.data_dir, options_.cluster, &members_recorded);
+  std::string members_problem = CheckRecordedMembers(options_.data_dir, options_.cluster,
+                                                     promised_anything, &members_recorded);
   if (!members_problem.empty()) return members_problem;
-  if (members_recorded && had_history_at_start_) {
-    logger_->warn("data directory {} had no recorded member list: recorded {} (from --members)",
-                  options_.data_dir, options_.cluster.ToString());
+  if (members_recorded) {
+    logger_->info("recorded the member list {} in {}/members", options_.cluster.ToString(),
+                  options_.data_dir);
+  }
+  members_unconfirmed_ = promised_anything && !members_recorded &&
+                         !std::filesystem::exists(options_.data_dir + "/members");
+  if (members_unconfirmed_) {
+    logger_->warn(
+        "data directory {} has history but no recorded member list: recording {} once "
+        "a peer states the same list",
+        options_.data_dir, options_.cluster.ToString());
   }
   cluster_id_recorded_ = !recovered.metadata.cluster_id.empty();
   uint64_t agreed_id = 0;
@@ -317,6 +341,21 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
   peers_->SetHandshakeObserver([this](paxos::ReplicaId peer, const transport::HandshakeInfo& info) {
     if (info.accepted) {
       logger_->debug("peer {} answered the handshake (history: {})", peer, info.has_history);
+      if (members_unconfirmed_ && info.server_members == options_.cluster.ToString()) {
+        // A peer that accepted us states our list: record it (off this thread).
+        members_unconfirmed_ = false;
+        writer_->Submit(
+            [dir = options_.data_dir, cluster = options_.cluster, log = logger_, peer] {
+              std::string error = RecordMembers(dir, cluster);
+              if (error.empty()) {
+                log->info("recorded the member list {} in {}/members (peer {} states it)",
+                          cluster.ToString(), dir, peer);
+              } else {
+                log->error("cannot record the member list: {}", error);
+              }
+            },
+            nullptr);
+      }
     } else {
       logger_->warn("peer {} refused our handshake: {}", peer, info.reason);
     }

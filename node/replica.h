@@ -182,6 +182,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::function<void(std::string)> on_fatal_;
   bool had_history_at_start_ = false;
   bool heard_of_slots_ = false;  // NoteHistory saw a Promise reporting a slot
+  // The data directory has history but no recorded member list: it is
+  // recorded once a peer accepts our hello stating the same list. Network thread.
+  bool members_unconfirmed_ = false;
   bool cluster_id_recorded_ = false;
   bool cluster_id_proposed_ = false;
   uint64_t ticks_ = 0;
