@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Multi-process tests of the distributed lock example (issue 8), run by ctest:
+"""Multi-process tests of the distributed lock example, run by ctest:
 
   lock_cluster_test.py --lock BIN --store BIN --worker BIN TEST
 
