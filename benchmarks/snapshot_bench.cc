@@ -1,4 +1,4 @@
-// Snapshot benchmarks (issue 7): take / transfer / install rates and restart
+// Snapshot benchmarks: take / transfer / install rates and restart
 // time against history length, on the real file system under /tmp (fsync on)
 // and real TCP on 127.0.0.1.
 //

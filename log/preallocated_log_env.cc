@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -258,7 +259,7 @@ std::optional<size_t> PresentedLogLength(std::string_view log) {
 
 PreallocatedLogEnv::PreallocatedLogEnv(uint64_t preallocate_bytes)
     : preallocate_bytes_(std::max<uint64_t>(4096, (preallocate_bytes + 4095) / 4096 * 4096)),
-      thread_([this] { Run(); }) {}
+      thread_([this] { RunOrExit(); }) {}
 
 PreallocatedLogEnv::~PreallocatedLogEnv() {
   {
@@ -415,6 +416,21 @@ bool PreallocatedLogEnv::MakeSpare(const std::string& dir) {
     return false;
   }
   return SyncDirectory(dir);
+}
+
+void PreallocatedLogEnv::RunOrExit() noexcept {
+  try {
+    Run();
+  } catch (...) {
+    // The thread's boundary: an exception here (std::bad_alloc, say) would
+    // otherwise be std::terminate. Like transport/internal_error.h (which this
+    // layer does not link): one line on stderr, one write(2), exit 70.
+    static const char kLine[] =
+        "synod: fatal internal error in the log preallocation thread: an exception\n";
+    ssize_t ignored = ::write(STDERR_FILENO, kLine, sizeof(kLine) - 1);
+    (void)ignored;
+    std::_Exit(70);
+  }
 }
 
 void PreallocatedLogEnv::Run() {

@@ -131,6 +131,8 @@ class PreallocatedLogEnv final : public TearAwareLogEnv {
   bool LeftoverSpareUsable(const std::string& dir) const;
   // Makes dir's spare; false if cancelled or failed (nothing left behind).
   bool MakeSpare(const std::string& dir);
+  // Run on the thread; an exception escaping it ends the process (exit 70).
+  void RunOrExit() noexcept;
   void Run();  // the background thread
 
   const uint64_t preallocate_bytes_;

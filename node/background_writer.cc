@@ -7,7 +7,8 @@
 namespace synod::node {
 
 BackgroundWriter::BackgroundWriter(boost::asio::io_context& loop)
-    : loop_(loop), worker_([this] { Run(); }) {}
+    : loop_(loop),
+      worker_([this] { transport::CallOrExit("the storage thread", [this] { Run(); }); }) {}
 
 BackgroundWriter::~BackgroundWriter() {
   {

@@ -69,7 +69,8 @@ const std::set<std::string>& ServeFlags() {
   // With the limits (LimitsFromFlags).
   static const std::set<std::string> kWithLimits = [] {
     std::set<std::string> all = kFlags;
-    all.insert({"--max-sessions", "--max-session-results", "--max-pending-bytes"});
+    all.insert({"--max-sessions", "--max-session-results", "--max-session-result-bytes",
+                "--max-pending-bytes"});
     return all;
   }();
   return kWithLimits;
@@ -86,9 +87,11 @@ std::string ServeUsage(const std::string& program) {
          "            this member opens as leader expires, default 600000)]\n"
          "           [--preallocate-log yes|no (preallocated write-ahead log files,\n"
          "            default yes; no on copy-on-write file systems)]\n"
-         "           [--max-sessions N (live client sessions, default 10000)]\n"
+         "           [--max-sessions N (live client sessions, default 4096)]\n"
          "           [--max-session-results N (unacknowledged results per session,\n"
          "            default 100000)]\n"
+         "           [--max-session-result-bytes N (their bytes, +64 each, per session,\n"
+         "            default 1048576)]\n"
          "           [--max-pending-bytes N (command bytes queued at the leader,\n"
          "            default 268435456)]\n";
 }
@@ -100,6 +103,7 @@ std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
   };
   for (LimitFlag flag : {LimitFlag{"--max-sessions", &options.max_sessions},
                          LimitFlag{"--max-session-results", &options.max_session_results},
+                         LimitFlag{"--max-session-result-bytes", &options.max_session_result_bytes},
                          LimitFlag{"--max-pending-bytes", &options.max_pending_bytes}}) {
     std::string text = flags.Get(flag.name);
     if (text.empty()) continue;
@@ -122,10 +126,8 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::s
 
 }  // namespace
 
-// Anything thrown out of the loop (Asio handlers, the replica; a replay in
-// Start) is an internal failure: exit 70 with one line on stderr.
 int RunServe(const std::string& program, const CliFlags& flags, statemachine::StateMachine& machine,
-             const std::string& usage) try {
+             const std::string& usage) {
   auto fail = [&](const std::string& problem) { return UsageError(program, problem, usage); };
   std::string unknown = flags.FirstUnknown(ServeFlags());
   if (!unknown.empty()) return fail("unknown option " + unknown + " for serve");
@@ -224,8 +226,6 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   signals.cancel();
   snapshot_signal.cancel();
   return exit_code;
-} catch (...) {
-  transport::ExitOnInternalError("the network thread");
 }
 
 namespace {

@@ -19,7 +19,9 @@ namespace synod::node {
 
 // Exit codes of client commands (a contract users' scripts depend on).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;   // definite failure: surely never took effect
+// Definite failure: the command never took effect, or it was applied and
+// Apply threw before changing anything (state_machine.h), so no effect.
+inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUnknown = 2;  // may or may not have taken effect
 inline constexpr int kExitUsage = 64;
 
@@ -48,15 +50,16 @@ const std::set<std::string>& ServeFlags();
 // Usage text of `serve`.
 std::string ServeUsage(const std::string& program);
 
-// Sets options' limits from --max-sessions, --max-session-results and
-// --max-pending-bytes (absent: unchanged). Returns "" or what is wrong; the
-// ranges are checked by ReplicaOptions::Validate.
+// Sets options' limits from --max-sessions, --max-session-results,
+// --max-session-result-bytes and --max-pending-bytes (absent: unchanged). Returns "" or what is
+// wrong; the ranges are checked by ReplicaOptions::Validate.
 std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options);
 
 // Runs `program serve ...` with `machine`: validates flags (kExitUsage with a
 // clear message), serves until SIGTERM/SIGINT (then kExitOk), prints
 // "ready id=I" on stdout once serving; kExitFailed if it cannot start. An
-// internal failure (an exception out of the replica) exits 70 at once.
+// internal failure (an exception out of the replica) exits 70 at once, where
+// it is caught (EventLoop, Replica::Start), before anything is unwound.
 int RunServe(const std::string& program, const CliFlags& flags, statemachine::StateMachine& machine,
              const std::string& usage);
 

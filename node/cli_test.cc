@@ -28,19 +28,24 @@ ReplicaOptions Usable() {
 TEST(ServeLimitFlags, DefaultsAreUsableAndFlagsSetThem) {
   ReplicaOptions options = Usable();
   EXPECT_EQ(options.Validate(), "");
-  EXPECT_EQ(options.max_sessions, 10000u);
+  EXPECT_EQ(options.max_sessions, 4096u);
   EXPECT_EQ(options.max_session_results, 100000u);
+  EXPECT_EQ(options.max_session_result_bytes, 1u << 20);
   EXPECT_EQ(options.max_pending_bytes, 256u << 20);
   EXPECT_EQ(options.ToCoreOptions().max_pending_bytes, 256u << 20);
   CliFlags flags;
-  flags.values = {
-      {"--max-sessions", "5"}, {"--max-session-results", "7"}, {"--max-pending-bytes", "2097152"}};
+  flags.values = {{"--max-sessions", "5"},
+                  {"--max-session-results", "7"},
+                  {"--max-session-result-bytes", "65536"},
+                  {"--max-pending-bytes", "2097152"}};
   EXPECT_EQ(LimitsFromFlags(flags, options), "");
   EXPECT_EQ(options.max_sessions, 5u);
   EXPECT_EQ(options.max_session_results, 7u);
+  EXPECT_EQ(options.max_session_result_bytes, 65536u);
   EXPECT_EQ(options.ToCoreOptions().max_pending_bytes, 2097152u);
   EXPECT_EQ(options.Validate(), "");
-  for (const char* flag : {"--max-sessions", "--max-session-results", "--max-pending-bytes"}) {
+  for (const char* flag : {"--max-sessions", "--max-session-results", "--max-session-result-bytes",
+                           "--max-pending-bytes"}) {
     EXPECT_TRUE(ServeFlags().count(flag)) << flag;
     EXPECT_NE(ServeUsage("p").find(flag), std::string::npos) << flag;
   }
@@ -59,6 +64,9 @@ TEST(ServeLimitFlags, BadValuesAreClearErrors) {
         Case{"--max-session-results", "0", "--max-session-results must be at least 1"},
         Case{"--max-session-results", "99999999999999999999",
              "--max-session-results must be a number"},
+        Case{"--max-session-result-bytes", "65535",
+             "--max-session-result-bytes must be at least 65536"},
+        Case{"--max-session-result-bytes", "x", "--max-session-result-bytes must be a number"},
         Case{"--max-pending-bytes", "1048575", "--max-pending-bytes must be at least 1048576"}}) {
     SCOPED_TRACE(std::string(c.flag) + " " + c.value);
     ReplicaOptions options = Usable();

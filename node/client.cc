@@ -51,6 +51,7 @@ Client::~Client() {
   closing_ = true;
   alive_.reset();
   connections_.clear();
+  probes_.clear();
   status_connections_.clear();
 }
 
@@ -93,35 +94,83 @@ void Client::WithClusterId(std::function<void()> next) {
   if (!learning_ && !learn_timer_) StartLearning();
 }
 
-// One round: every listed member is asked (a hello; its reply states the
-// member's cluster id and member list, also when it refuses us).
+// One round: every listed member is asked on a new connection (a hello; its
+// reply states the member's cluster id and member list, also when it refuses
+// us). Open connections are left alone: commands in flight on them go on.
 void Client::StartLearning() {
   learning_ = true;
-  uint64_t round = ++learn_round_;
+  ++learn_round_;
   statements_.clear();
+  probes_.clear();  // an earlier round's; their late replies are ignored (round)
+  probed_at_.clear();
+  for (const MemberAddress& member : options_.cluster.members) Probe(member);
+}
+
+void Client::Probe(const MemberAddress& member) {
+  uint64_t round = learn_round_;
+  paxos::ReplicaId id = member.id;
+  transport::ClientConnectionOptions probe_options;
+  probe_options.cluster_id = cluster_id_;
+  probe_options.server = {member.id, member.host, member.port};
+  probe_options.connect_timeout = options_.attempt_timeout;
+  probed_at_[id] = member.Endpoint();
+  auto& probe = probes_[id];
+  probe = std::make_unique<transport::ClientConnection>(loop_, probe_options);
+  probe->WhenHandshaken(
+      [this, round, id, alive = std::weak_ptr<bool>(alive_)](const transport::HandshakeInfo& info) {
+        if (alive.lock() && !closing_) OnStatement(round, id, info);
+      });
+}
+
+// The member list `text` if it names every listed member at its listed
+// address, else nullopt (it cannot be the cluster this client lists).
+std::optional<ClusterConfig> Client::ListIncludingOurs(const std::string& text) const {
+  if (text.empty()) return std::nullopt;
+  std::optional<ClusterConfig> stated = ParseClusterConfig(text).config;
+  if (!stated) return std::nullopt;
   for (const MemberAddress& member : options_.cluster.members) {
-    paxos::ReplicaId id = member.id;
-    Connection(id).WhenHandshaken([this, round, id, alive = std::weak_ptr<bool>(alive_)](
-                                      const transport::HandshakeInfo& info) {
-      if (alive.lock() && !closing_) OnStatement(round, id, info);
-    });
+    const MemberAddress* there = stated->Find(member.id);
+    if (there == nullptr || there->Endpoint() != member.Endpoint()) return std::nullopt;
   }
+  return stated;
 }
 
 void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
                          const transport::HandshakeInfo& info) {
   if (!learning_ || round != learn_round_) return;
   statements_[id] = info;
+  // A member list that names every listed member may name members this
+  // client does not list: ask them too (at the stated addresses), so a
+  // majority of the stated list can agree although listed members are down.
+  if (std::optional<ClusterConfig> stated = ListIncludingOurs(info.server_members)) {
+    for (const MemberAddress& member : stated->members) {
+      if (probed_at_.count(member.id) == 0) Probe(member);
+    }
+  }
   // Count the statements (cluster id, member list); a reply without an id
-  // (no answer) counts for nothing.
-  std::map<std::pair<transport::ClusterId, std::string>, size_t> votes;
+  // (no answer) counts for nothing. A statement is adopted once more than
+  // half of the listed members make it, or more than half of the member list
+  // it names, if that list includes ours (members asked at the addresses it
+  // gives): so listed members that are down do not block a client that lists
+  // only some members, as long as a majority of the cluster agrees.
+  std::map<std::pair<transport::ClusterId, std::string>, std::vector<paxos::ReplicaId>> votes;
   for (const auto& [member, stated] : statements_) {
-    if (stated.server_cluster != 0) ++votes[{stated.server_cluster, stated.server_members}];
+    if (stated.server_cluster != 0) {
+      votes[{stated.server_cluster, stated.server_members}].push_back(member);
+    }
   }
   const size_t listed = options_.cluster.members.size();
-  for (const auto& [statement, count] : votes) {
-    if (count * 2 <= listed) continue;
-    // A majority of the listed members agrees.
+  for (const auto& [statement, voters] : votes) {
+    std::optional<ClusterConfig> stated = ListIncludingOurs(statement.second);
+    size_t of_listed = 0;
+    size_t of_stated = 0;
+    for (paxos::ReplicaId voter : voters) {
+      if (options_.cluster.Find(voter) != nullptr) ++of_listed;
+      const MemberAddress* member = stated ? stated->Find(voter) : nullptr;
+      if (member != nullptr && probed_at_[voter] == member->Endpoint()) ++of_stated;
+    }
+    if (of_listed * 2 <= listed && !(stated && of_stated * 2 > stated->members.size())) continue;
+    // A majority agrees (of the stated cluster, or of the listed members).
     learning_ = false;
     id_settled_ = true;
     learn_error_.clear();
@@ -142,9 +191,21 @@ void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
       cluster_id_ = statement.first;
       connections_.clear();  // reconnect with the agreed id
     }
+    // A probe the member accepted, stating what the majority stated, serves
+    // commands from now on where no usable connection is open; the rest close.
+    for (auto& [member, probe] : probes_) {
+      auto open = connections_.find(member);
+      const transport::HandshakeInfo& probed = probe->handshake();
+      if (probed.accepted &&
+          std::make_pair(probed.server_cluster, probed.server_members) == statement &&
+          (open == connections_.end() || open->second->failed())) {
+        connections_[member] = std::move(probe);
+      }
+    }
+    probes_.clear();
     break;
   }
-  if (learning_ && statements_.size() < listed) return;  // more answers to come
+  if (learning_ && statements_.size() < probes_.size()) return;  // more answers to come
   if (learning_) {
     // Everyone answered; no majority. Try again after a pause.
     learning_ = false;
@@ -163,6 +224,7 @@ void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
       }
     }
     learn_error_ += ")";
+    probes_.clear();
     learn_timer_ = std::make_unique<boost::asio::steady_timer>(loop_.io(), kNoLeaderBackoff);
     learn_timer_->async_wait(
         [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& error) {
@@ -410,7 +472,18 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       ClientResult failed;
       failed.status = ClientResult::Status::kFailed;
       failed.error = "the state machine failed the command: " + outcome.result;
+      failed.slot = outcome.slot;
       Finish(op, failed);
+      return;
+    }
+    case transport::OutcomeStatus::kRefused: {
+      // A session limit refused it: never applied, now or later, whatever
+      // earlier attempts did.
+      leader_guess_ = target;
+      ClientResult refused;
+      refused.status = ClientResult::Status::kFailed;
+      refused.error = "refused by member " + std::to_string(target) + ": " + outcome.result;
+      Finish(op, refused);
       return;
     }
     case transport::OutcomeStatus::kError: {

@@ -24,10 +24,12 @@
 // Outcomes: kOk; kFailed only when the command surely never took effect (no
 // attempt could have reached a leader that proposed it) or when it was
 // applied as a failure (the StateMachine's Apply threw: `error` names the
-// exception's message); otherwise kUnknown — once a command may have been
-// proposed it is never reported as failed unless its failure was applied. A
-// command too large for one transport message (see MaxCommandBytes) fails at
-// once with kFailed.
+// exception's message; Apply throws before changing state, so the command
+// had no effect either way); otherwise kUnknown — once a command may have
+// been proposed it is never reported as failed unless its failure was
+// applied. A command too large for one transport message (see
+// MaxCommandBytes) fails at once with kFailed. An internal failure in the
+// client's loop ends the process (exit 70, transport/internal_error.h).
 //
 // Threading: network thread of the EventLoop only; callbacks run there.
 #pragma once
@@ -61,8 +63,8 @@ struct ClientOptions {
 struct ClientResult {
   enum class Status : uint8_t { kOk, kFailed, kUnknown };
   Status status = Status::kFailed;
-  std::string result;                           // the state machine's answer (kOk)
-  paxos::Slot slot = 0;                         // where it was applied (kOk)
+  std::string result;    // the state machine's answer (kOk)
+  paxos::Slot slot = 0;  // where it was applied (kOk; kFailed applied as a failure)
   paxos::ReplicaId leader = paxos::kNoReplica;  // who answered (kOk)
   std::string error;                            // why, otherwise
 };
@@ -119,6 +121,9 @@ class Client {
   // that found no majority (then `next` sees id_settled_ false).
   void WithClusterId(std::function<void()> next);
   void StartLearning();
+  // Asks `member` in this round on a new connection (probes_, probed_at_).
+  void Probe(const MemberAddress& member);
+  std::optional<ClusterConfig> ListIncludingOurs(const std::string& text) const;
   void OnStatement(uint64_t round, paxos::ReplicaId id, const transport::HandshakeInfo& info);
   void QueryOne(size_t index, std::function<void(std::optional<transport::ReplicaStatus>)> done);
 
@@ -131,6 +136,12 @@ class Client {
   bool learning_ = false;    // a learning round is under way
   uint64_t learn_round_ = 0;
   std::map<paxos::ReplicaId, transport::HandshakeInfo> statements_;  // this round's
+  // This round's probes: a fresh connection per listed member, so every
+  // round hears what the member states now (an open connection keeps the
+  // reply to its own, possibly old, hello). Commands never use them; an
+  // accepted probe may become the member's connection once the id settles.
+  std::map<paxos::ReplicaId, std::unique_ptr<transport::ClientConnection>> probes_;
+  std::map<paxos::ReplicaId, std::string> probed_at_;  // this round: address asked ("host:port")
   std::vector<std::function<void()>> waiting_for_id_;
   std::string learn_error_;  // why the last round settled nothing
   std::unique_ptr<boost::asio::steady_timer> learn_timer_;

@@ -59,7 +59,8 @@ TEST(Client, DestroyedWithAStatusQueryInFlightIgnoresItsLateAnswer) {
 
 // A fake member: answers a session registration with session 7 and a
 // command with `name` if it plays the leader, else "not leader" with
-// `leader_hint`.
+// `leader_hint`. As the leader, it can instead refuse registrations, or
+// answer a command's first attempt "unknown" and later ones "refused".
 class FakeMember final : public transport::ClientRequestHandler {
  public:
   FakeMember(std::string name, bool leader, paxos::ReplicaId leader_hint)
@@ -73,6 +74,14 @@ class FakeMember final : public transport::ClientRequestHandler {
           envelope && envelope->kind == statemachine::EnvelopeKind::kRegisterSession;
       if (!leader_) {
         reply.outcomes.push_back({transport::OutcomeStatus::kNotLeader, "", 0});
+      } else if (registration && refuse_registrations) {
+        reply.outcomes.push_back({transport::OutcomeStatus::kRefused, "too many sessions", 1});
+      } else if (!registration && refuse_commands) {
+        reply.outcomes.push_back(
+            attempts++ == 0
+                ? transport::Outcome{transport::OutcomeStatus::kUnknown, "", 0}
+                : transport::Outcome{transport::OutcomeStatus::kRefused,
+                                     "session holds too many unacknowledged results", 1});
       } else {
         reply.outcomes.push_back({transport::OutcomeStatus::kOk, registration ? "7" : name_, 1});
       }
@@ -80,6 +89,10 @@ class FakeMember final : public transport::ClientRequestHandler {
     done(std::move(reply));
   }
   transport::ReplicaStatus OnStatus() override { return {}; }
+
+  bool refuse_registrations = false;
+  bool refuse_commands = false;
+  int attempts = 0;  // commands answered while refuse_commands
 
  private:
   std::string name_;
@@ -154,6 +167,28 @@ TEST(Client, NoMajorityStatingOneClusterIdFailsSayingSo) {
   ClientResult result = ExecuteAndWait(loop, cluster.config);
   EXPECT_EQ(result.status, ClientResult::Status::kFailed);
   EXPECT_NE(result.error.find("no majority"), std::string::npos) << result.error;
+}
+
+// A refusal is definite even when an earlier attempt may have been proposed:
+// a refused command is never applied, now or later.
+TEST(Client, ARefusedCommandFailsEvenAfterAnAttemptThatMayHaveBeenProposed) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.handlers[0]->refuse_commands = true;
+  ClientResult result = ExecuteAndWait(loop, cluster.config);
+  EXPECT_EQ(cluster.handlers[0]->attempts, 2);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed) << result.error;
+  EXPECT_NE(result.error.find("session holds too many unacknowledged results"), std::string::npos)
+      << result.error;
+}
+
+TEST(Client, ARefusedRegistrationFailsTheCommandSayingWhy) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.handlers[0]->refuse_registrations = true;
+  ClientResult result = ExecuteAndWait(loop, cluster.config);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed) << result.error;
+  EXPECT_NE(result.error.find("too many sessions"), std::string::npos) << result.error;
 }
 
 TEST(Client, StatusWithoutAMajorityAsksEachMemberWithTheIdItStates) {
@@ -253,7 +288,7 @@ class FakeLeader : public transport::ClientRequestHandler {
       }
       auto value = std::make_shared<paxos::Value>();
       value->kind = paxos::ValueKind::kCommands;
-      value->commands = {statemachine::RestampEnvelope(bytes, log_time_ms)};
+      value->commands = {statemachine::RestampEnvelope(bytes, log_time_ms, paxos::Ballot{1, 1})};
       auto outcomes = applier_.Apply(paxos::CommittedEntry{applier_.applied() + 1, value});
       EXPECT_EQ(outcomes.size(), 1u);
       const statemachine::CommandOutcome& outcome = outcomes.at(0);
@@ -408,6 +443,72 @@ TEST(Client, ACommandTooLargeForOneMessageFailsAtOnceNamingTheLimit) {
   EXPECT_EQ(outcomes.results["largest"].status, ClientResult::Status::kOk)
       << outcomes.results["largest"].error;
   EXPECT_EQ(leader.machine.applied.size(), 1u);
+}
+
+// A client that learned the member-list hash before the cluster agreed its id
+// relearns from fresh hello replies: connections opened under the hash must
+// not keep stating it and outvote the member that was restarted with the id.
+TEST(Client, RelearnsAfterTheAgreedIdDespiteConnectionsOpenedUnderTheHash) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {1, 1, 1}, /*leader=*/2);
+  std::vector<transport::PeerEndpoint> endpoints;
+  for (const MemberAddress& m : cluster.config.members) endpoints.push_back({m.id, m.host, m.port});
+  const transport::ClusterId hash = transport::MemberListClusterId(endpoints);
+  for (auto& server : cluster.servers) server->SetClusterId(hash);
+  ClientOptions options;
+  options.cluster = cluster.config;
+  options.timeout = 3s;
+  options.attempt_timeout = 1s;
+  Client client(loop, options);
+  auto run = [&](const std::string& cmd) {
+    std::optional<ClientResult> result;
+    client.Execute(cmd, [&](ClientResult r) { result = std::move(r); });
+    loop.RunUntil([&] { return result.has_value(); }, 10s);
+    return result.value_or(ClientResult{});
+  };
+  ASSERT_EQ(run("a").status, ClientResult::Status::kOk);
+  constexpr transport::ClusterId kAgreed = 0xA6;
+  cluster.servers[0]->SetClusterId(kAgreed);
+  cluster.servers[2]->SetClusterId(kAgreed);
+  cluster.servers[1].reset();
+  transport::ServerOptions restarted;
+  restarted.port = cluster.config.members[1].port;
+  restarted.cluster_id = kAgreed;
+  restarted.members = cluster.config.ToString();
+  restarted.self = 2;
+  cluster.servers[1] =
+      std::make_unique<transport::Server>(loop, restarted, nullptr, cluster.handlers[1].get());
+  ASSERT_EQ(cluster.servers[1]->Listen(), "");
+  ClientResult second = run("b");
+  EXPECT_EQ(second.status, ClientResult::Status::kOk) << second.error;
+}
+
+// A client listing two of three members still settles the id when one of
+// them is down: the member that answers states the whole list, the client
+// asks the member it does not list, and two of the three agree.
+TEST(Client, LearnsFromAMajorityOfTheStatedListWhenAListedMemberIsDown) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.servers[1].reset();  // member 2 is down
+  ClusterConfig listed;
+  listed.members = {cluster.config.members[0], cluster.config.members[1]};
+  ClientResult result = ExecuteAndWait(loop, listed);
+  ASSERT_EQ(result.status, ClientResult::Status::kOk) << result.error;
+  EXPECT_EQ(result.result, "from 1");
+}
+
+// A stated list that does not name the listed members where the client lists
+// them is no majority for the client's cluster, however many state it.
+TEST(Client, AStatedListThatMovesAListedMemberCountsOnlyAgainstTheListedMembers) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.servers[1].reset();  // member 2 is down
+  ClusterConfig listed;
+  listed.members = {cluster.config.members[0], cluster.config.members[1]};
+  listed.members[1].port = 1;  // nobody listens there
+  ClientResult result = ExecuteAndWait(loop, listed);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed);
+  EXPECT_NE(result.error.find("no majority"), std::string::npos) << result.error;
 }
 
 }  // namespace

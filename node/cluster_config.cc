@@ -87,8 +87,21 @@ std::string ClusterConfig::ToString() const {
   return out;
 }
 
+std::string RecordMembers(const std::string& data_dir, const ClusterConfig& config) {
+  const std::string path = data_dir + "/members";
+  // Written under a temporary name and renamed, so a crash never leaves a
+  // half-written list behind.
+  const std::string temporary = path + ".tmp";
+  std::string error = WriteSynced(temporary, config.ToString() + "\n");
+  if (error.empty() && std::rename(temporary.c_str(), path.c_str()) != 0) {
+    error = "cannot rename " + temporary + " to " + path + ": " + ErrnoText();
+  }
+  if (error.empty()) error = FsyncDir(data_dir);
+  return error;
+}
+
 std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfig& config,
-                                 bool* recorded) {
+                                 bool has_history, bool* recorded) {
   *recorded = false;
   const std::string path = data_dir + "/members";
   const std::string given = config.ToString();
@@ -98,24 +111,27 @@ std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfi
     std::string stored;
     if (!in || !std::getline(in, stored)) return "cannot read " + path;
     ParsedClusterConfig parsed = ParseClusterConfig(stored);
-    if (!parsed.config) {
-      return path + " is corrupt (" + parsed.error + "); refusing to start";
+    if (parsed.config && parsed.config->ToString() == given) return "";
+    if (has_history) {
+      std::string recorded_text =
+          parsed.config ? "belongs to a cluster of members " + parsed.config->ToString()
+                        : "records a corrupt member list (" + parsed.error + ")";
+      return "data directory " + data_dir + " " + recorded_text + " (" + path +
+             "), but --members says " + given +
+             "; refusing to start: every member must be started with the list the cluster was "
+             "created with. If --members is the right list and the file is not (e.g. it was "
+             "recorded from a mistyped --members), stop this member, correct or delete " +
+             path +
+             " and start it again; that is safe only if every member id still names the same "
+             "replica at the address --members gives (a deleted file is recorded again once a "
+             "peer states the same list)";
     }
-    if (parsed.config->ToString() == given) return "";
-    return "data directory " + data_dir + " belongs to a cluster of members " +
-           parsed.config->ToString() + " (" + path + "), but --members says " + given +
-           "; refusing to start: every member must be started with the list the cluster was "
-           "created with";
+  } else if (errno != ENOENT) {
+    return "cannot stat " + path + ": " + ErrnoText();
+  } else if (has_history) {
+    return "";  // recorded once a peer confirms the list (RecordMembers)
   }
-  if (errno != ENOENT) return "cannot stat " + path + ": " + ErrnoText();
-  // Written under a temporary name and renamed, so a crash never leaves a
-  // half-written list behind.
-  const std::string temporary = path + ".tmp";
-  std::string error = WriteSynced(temporary, given + "\n");
-  if (error.empty() && std::rename(temporary.c_str(), path.c_str()) != 0) {
-    error = "cannot rename " + temporary + " to " + path + ": " + ErrnoText();
-  }
-  if (error.empty()) error = FsyncDir(data_dir);
+  std::string error = RecordMembers(data_dir, config);
   if (!error.empty()) return error;
   *recorded = true;
   return "";

@@ -42,13 +42,23 @@ struct ParsedClusterConfig {
 // The member list a data directory was created with, kept in the file
 // `data_dir`/members (ClusterConfig::ToString plus a newline) so a restart
 // with another --members is caught before the replica talks to anyone.
-// If the file exists: "" when it names the same members as `config`, else an
-// error naming both lists (or the unreadable file). If it is absent (a new
-// data directory, or one made before the file existed) it is written and
-// fsynced with its directory, `*recorded` set true; an error if that fails.
-// `data_dir` must exist. Any thread; touches only that file.
+// `has_history`: the directory's log recovered a promise, entries or a
+// snapshot. If the file exists: "" when it names the same members as
+// `config`; if it names others, the file is rewritten from `config` when the
+// directory has no history (nothing was promised under the old list: a typo
+// is corrected by restarting), else an error naming both lists, the file and
+// how to recover. If it is absent it is written only when the directory has
+// no history; a directory with history but no file (made before the file
+// existed) is left to RecordMembers once a peer confirmed the list.
+// `*recorded` is set true iff the file was written. An error if the file is
+// unreadable or the write fails. `data_dir` must exist. Any thread; touches
+// only that file.
 std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfig& config,
-                                 bool* recorded);
+                                 bool has_history, bool* recorded);
+
+// Writes `config` to `data_dir`/members (temporary file, fsync, rename, fsync
+// of the directory): "" or why not. Any thread.
+std::string RecordMembers(const std::string& data_dir, const ClusterConfig& config);
 
 // Parses the --members form. Rules: 1 to 9 members; ids are positive integers,
 // distinct; host is an IPv4 address or host name; port 1-65535; no two members

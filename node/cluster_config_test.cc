@@ -50,19 +50,58 @@ TEST(ClusterConfig, RecordsTheMemberListAndRefusesAnotherNamingBoth) {
   ClusterConfig first = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").config;
   ClusterConfig second = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7012").config;
   bool recorded = false;
-  EXPECT_EQ(CheckRecordedMembers(dir, first, &recorded), "");
+  EXPECT_EQ(CheckRecordedMembers(dir, first, /*has_history=*/false, &recorded), "");
   EXPECT_TRUE(recorded);
-  EXPECT_EQ(CheckRecordedMembers(dir, first, &recorded), "");
+  EXPECT_EQ(CheckRecordedMembers(dir, first, /*has_history=*/true, &recorded), "");
   EXPECT_FALSE(recorded);
-  std::string error = CheckRecordedMembers(dir, second, &recorded);
+  std::string error = CheckRecordedMembers(dir, second, /*has_history=*/true, &recorded);
   EXPECT_NE(error.find(first.ToString()), std::string::npos) << error;
   EXPECT_NE(error.find(second.ToString()), std::string::npos) << error;
+  // The refusal says how to recover: which file, and when that is safe.
+  EXPECT_NE(error.find("correct or delete " + dir + "/members"), std::string::npos) << error;
+  EXPECT_NE(error.find("safe only if"), std::string::npos) << error;
   {
     std::ofstream corrupt(dir + "/members", std::ios::trunc);
     corrupt << "1=nonsense\n";
   }
-  error = CheckRecordedMembers(dir, first, &recorded);
+  error = CheckRecordedMembers(dir, first, /*has_history=*/true, &recorded);
   EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
+  std::filesystem::remove_all(dir);
+}
+
+std::string ReadMembersFile(const std::string& dir) {
+  std::ifstream in(dir + "/members");
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+TEST(ClusterConfig, ATypoOnADirectoryWithoutHistoryIsCorrectedByARestart) {
+  std::string dir = ::testing::TempDir() + "/synod-members-typo-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ClusterConfig typo = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7012").config;
+  ClusterConfig right = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").config;
+  bool recorded = false;
+  ASSERT_EQ(CheckRecordedMembers(dir, typo, /*has_history=*/false, &recorded), "");
+  // Nothing was promised under the typo: the corrected list replaces it.
+  EXPECT_EQ(CheckRecordedMembers(dir, right, /*has_history=*/false, &recorded), "");
+  EXPECT_TRUE(recorded);
+  EXPECT_EQ(ReadMembersFile(dir), right.ToString());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ClusterConfig, ADirectoryWithHistoryButNoListIsNotRecordedUnconfirmed) {
+  std::string dir = ::testing::TempDir() + "/synod-members-old-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ClusterConfig given = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").config;
+  bool recorded = true;
+  EXPECT_EQ(CheckRecordedMembers(dir, given, /*has_history=*/true, &recorded), "");
+  EXPECT_FALSE(recorded);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/members"));
+  EXPECT_EQ(RecordMembers(dir, given), "");  // what the replica does once a peer agrees
+  EXPECT_EQ(ReadMembersFile(dir), given.ToString());
   std::filesystem::remove_all(dir);
 }
 

@@ -1,21 +1,28 @@
 // LeaderClock: the time stamps a leader puts on the commands and ticks it
-// proposes. Log time is max(previous log time, stamp) over the applied log
-// (statemachine/envelope.h), so these stamps are what leases and session
-// expiry are measured in.
+// proposes. The applier counts a stamp only if its ballot is at least that of
+// the last stamp that counted, and log time = max(previous log time, counted
+// stamps) (statemachine/applier.h), so these stamps are what leases and
+// session expiry are measured in.
 //
 // Stamps count elapsed real time on the monotonic clock; the wall clock never
-// moves them. A leader's stamp is (the highest stamp this replica had seen
-// when its ballot began leading) + (monotonic time elapsed since then). The
-// replica reports what it sees through Observe: stamps in values it holds or
-// may re-propose (its recovered log, accepted Accepts, Promises, catch-up),
-// its applied log time, and its own stamps. If it sees a stamp above its
-// current projection while leading (a snapshot or catch-up it had not seen
-// when it took over), it continues from that stamp, so log time never stalls
-// behind what a replica already applied. Stamps of one term never decrease.
+// moves them. A leader starts only from log time this replica has applied
+// (chosen, so every replica reaches it), never from stamps it merely saw or
+// made itself (those may never be chosen, and a deposed leader's stamps run
+// on time the cluster never had):
+//   - at takeover (Lead) the projection is (applied log time, now);
+//   - whenever its applied log time rises to L at monotonic t (Applied), the
+//     projection becomes max(projection, L + (now - t));
+//   - Stamp(now) = projection at now; never decreasing within a term.
+// Each projection is safe: L was stamped no later than t, so L + (now - t) is
+// never ahead of the real time elapsed since L was stamped. Time between
+// leaders (no leader running, or a new leader that has not yet applied what
+// its predecessor stamped) is lost: leases and sessions last longer, never
+// shorter. A leader lagging in applied state stalls until it catches up.
 //
-// A brand-new cluster has seen no stamp: its first leader starts from the
-// value `origin` returns (the runtime passes its wall clock, read once, for a
-// replica that formed a new cluster; 0 otherwise).
+// A brand-new cluster has applied nothing: its first leader starts from the
+// value `origin` returns, once per term start with applied log time 0 (the
+// replica passes its wall clock only if it knows of no chosen, accepted or
+// compacted slot; 0 otherwise).
 //
 // Pure: time comes in as arguments. Thread: one owner (the replica's loop).
 #pragma once
@@ -33,13 +40,14 @@ class LeaderClock {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  // `origin` is called only when a term starts with nothing seen; it returns
-  // the first log time of a brand-new cluster (0: start from 0).
+  // `origin` is called only when a term starts while the applied log time is
+  // 0; it returns the first log time of a brand-new cluster (0: start from 0).
   explicit LeaderClock(std::function<uint64_t()> origin) : origin_(std::move(origin)) {}
 
-  // Records a stamp (ms of log time) this replica has seen; 0 (no stamp) is
-  // ignored.
-  void Observe(uint64_t stamp_ms);
+  // Reports this replica's applied log time (Applier::log_time_ms) after it
+  // applied an entry or installed a snapshot, at monotonic time `now`. Lower
+  // values than already reported are ignored.
+  void Applied(uint64_t log_time_ms, TimePoint now);
 
   // Starts the term of the leader of `ballot` at monotonic time `now`, unless
   // it is already the current term. Stamp() calls it too; calling it when the
@@ -47,18 +55,22 @@ class LeaderClock {
   void Lead(paxos::Ballot ballot, TimePoint now);
 
   // The stamp for a value the leader of `ballot` proposes at `now` (which
-  // must not be earlier than the term's previous `now`). Recorded as seen.
+  // must not be earlier than the term's previous `now`).
   uint64_t Stamp(paxos::Ballot ballot, TimePoint now);
 
-  // Highest stamp observed or handed out so far (0: none).
-  uint64_t highest_seen() const { return highest_; }
+  // Highest applied log time reported (0: none).
+  uint64_t applied_log_time() const { return applied_; }
 
  private:
+  // base_ + elapsed since start_ (the current term's projection at `now`).
+  uint64_t Projection(TimePoint now) const;
+
   std::function<uint64_t()> origin_;
-  uint64_t highest_ = 0;
-  std::optional<paxos::Ballot> term_;  // ballot of the current term
-  uint64_t base_ = 0;                  // stamp at `start_`
+  uint64_t applied_ = 0;
+  std::optional<paxos::Ballot> term_;  // ballot of the current (or last) term
+  uint64_t base_ = 0;                  // projection at `start_`
   TimePoint start_;
+  uint64_t last_stamp_ = 0;  // this term's last stamp
 };
 
 }  // namespace synod::node

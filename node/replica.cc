@@ -6,11 +6,13 @@
 #include <boost/asio/post.hpp>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <variant>
 
 #include "node/os_random.h"
 #include "snapshot/checksum.h"
 #include "statemachine/envelope.h"
+#include "transport/internal_error.h"
 #include "transport/types.h"
 
 namespace synod::node {
@@ -31,16 +33,6 @@ uint64_t WallClockMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
-}
-
-// Highest envelope stamp among `value`'s commands (0: none, or a no-op).
-uint64_t HighestStamp(const paxos::ValuePtr& value) {
-  uint64_t highest = 0;
-  if (value == nullptr) return highest;
-  for (const std::string& command : value->commands) {
-    highest = std::max(highest, statemachine::EnvelopeStamp(command));
-  }
-  return highest;
 }
 
 transport::Role WireRole(paxos::Role role) {
@@ -221,9 +213,10 @@ Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
       logger_(std::move(logger)),
       tick_timer_(loop.io()),
       bootstrap_timer_(loop.io()),
-      // A replica that formed a new cluster and has seen no stamp yet starts
-      // log time from its wall clock, once; all later time is monotonic.
-      leader_clock_([this] { return had_history_at_start_ ? 0 : WallClockMs(); }) {
+      // A replica that formed a new cluster and knows of no slot anyone
+      // accepted starts log time from its wall clock; all later time is
+      // monotonic from applied log time.
+      leader_clock_([this] { return KnowsOfAnySlot() ? 0 : WallClockMs(); }) {
   random_.seed(options_.seed != 0 ? options_.seed : OsRandom64());
   core_random_ = std::make_unique<paxos::SplitMix64>(random_());
 }
@@ -242,6 +235,12 @@ Replica::~Replica() {
 
 std::string Replica::Start(std::function<void()> on_ready,
                            std::function<void(std::string)> on_fatal) {
+  return transport::CallOrExit(
+      "the network thread", [&] { return StartOrThrow(std::move(on_ready), std::move(on_fatal)); });
+}
+
+std::string Replica::StartOrThrow(std::function<void()> on_ready,
+                                  std::function<void(std::string)> on_fatal) {
   std::string problem = options_.Validate();
   if (!problem.empty()) return problem;
   on_ready_ = std::move(on_ready);
@@ -255,14 +254,37 @@ std::string Replica::Start(std::function<void()> on_ready,
   if (!opened.storage) return opened.error;
   storage_ = std::move(opened.storage);
   log::RecoveredLog recovered = storage_->Load();
-  had_history_at_start_ = !recovered.fresh;
+  // A directory that promised nothing (absent or empty, or a first start that
+  // never reached its peers) has no history: it bootstraps like a new one,
+  // and its recorded member list may still be corrected.
+  bool snapshots = false;
+  std::error_code ignored;
+  for (auto it =
+           std::filesystem::recursive_directory_iterator(options_.data_dir + "/snapshots", ignored);
+       !ignored && it != std::filesystem::recursive_directory_iterator(); it.increment(ignored)) {
+    // The store's own lock file (snapshot/snapshot_store.h) is no snapshot.
+    if (it->is_regular_file() && it->path().filename() != "LOCK") snapshots = true;
+  }
+  const bool promised_anything = !recovered.paxos.promised.IsNull() ||
+                                 !recovered.paxos.entries.empty() ||
+                                 recovered.paxos.compacted != 0 || recovered.applied != 0 ||
+                                 !recovered.metadata.cluster_id.empty() || snapshots;
+  had_history_at_start_ = promised_anything;
   bool members_recorded = false;
-  std::string members_problem =
-      CheckRecordedMembers(options_.data_dir, options_.cluster, &members_recorded);
+  std::string members_problem = CheckRecordedMembers(options_.data_dir, options_.cluster,
+                                                     promised_anything, &members_recorded);
   if (!members_problem.empty()) return members_problem;
-  if (members_recorded && had_history_at_start_) {
-    logger_->warn("data directory {} had no recorded member list: recorded {} (from --members)",
-                  options_.data_dir, options_.cluster.ToString());
+  if (members_recorded) {
+    logger_->info("recorded the member list {} in {}/members", options_.cluster.ToString(),
+                  options_.data_dir);
+  }
+  members_unconfirmed_ = promised_anything && !members_recorded &&
+                         !std::filesystem::exists(options_.data_dir + "/members");
+  if (members_unconfirmed_) {
+    logger_->warn(
+        "data directory {} has history but no recorded member list: recording {} once "
+        "a peer states the same list",
+        options_.data_dir, options_.cluster.ToString());
   }
   cluster_id_recorded_ = !recovered.metadata.cluster_id.empty();
   uint64_t agreed_id = 0;
@@ -319,6 +341,21 @@ std::string Replica::Start(std::function<void()> on_ready,
   peers_->SetHandshakeObserver([this](paxos::ReplicaId peer, const transport::HandshakeInfo& info) {
     if (info.accepted) {
       logger_->debug("peer {} answered the handshake (history: {})", peer, info.has_history);
+      if (members_unconfirmed_ && info.server_members == options_.cluster.ToString()) {
+        // A peer that accepted us states our list: record it (off this thread).
+        members_unconfirmed_ = false;
+        writer_->Submit(
+            [dir = options_.data_dir, cluster = options_.cluster, log = logger_, peer] {
+              std::string error = RecordMembers(dir, cluster);
+              if (error.empty()) {
+                log->info("recorded the member list {} in {}/members (peer {} states it)",
+                          cluster.ToString(), dir, peer);
+              } else {
+                log->error("cannot record the member list: {}", error);
+              }
+            },
+            nullptr);
+      }
     } else {
       logger_->warn("peer {} refused our handshake: {}", peer, info.reason);
     }
@@ -385,12 +422,8 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
     Fatal(error);
     return;
   }
-  // Log time so far: the snapshot's, and stamps in the recovered log (some
-  // accepted but not yet chosen or applied).
-  leader_clock_.Observe(applier_->log_time_ms());
-  for (const paxos::SlotEntry& entry : recovered.paxos.entries) {
-    leader_clock_.Observe(HighestStamp(entry.entry.value));
-  }
+  // Log time so far: the snapshot's (replay of the chosen log reports more).
+  leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   paxos::Configuration config(options_.cluster.Ids());
   core_ = std::make_unique<paxos::Core>(options_.id, config, options_.ToCoreOptions(),
                                         *core_random_, recovered.paxos, snapshot_slot);
@@ -432,7 +465,8 @@ void Replica::ReportRoleChanges() {
   if (status.role == paxos::Role::kLeader && last_role_ != paxos::Role::kLeader) {
     leader_clock_.Lead(status.leader_ballot, std::chrono::steady_clock::now());
     logger_->info("became leader with ballot {} (log time continues from {} ms)",
-                  status.leader_ballot.ToString(), leader_clock_.highest_seen());
+                  status.leader_ballot.ToString(),
+                  leader_clock_.Stamp(status.leader_ballot, std::chrono::steady_clock::now()));
     if (!cluster_id_recorded_ && !cluster_id_proposed_ && applier_->cluster_id() == 0) {
       statemachine::Envelope envelope;
       envelope.kind = statemachine::EnvelopeKind::kClusterId;
@@ -440,6 +474,7 @@ void Replica::ReportRoleChanges() {
       // --seed must still get different ids. Never 0.
       envelope.session = OsRandom64() | 1;
       envelope.stamp_ms = LeaderStamp();
+      envelope.stamp_ballot = status.leader_ballot;
       if (core_->Propose({statemachine::EncodeEnvelope(envelope)}).status ==
           paxos::ProposeResult::Status::kAccepted) {
         cluster_id_proposed_ = true;
@@ -464,7 +499,7 @@ void Replica::OnPeerMessage(paxos::Message message) {
     logger_->trace("recv {}", paxos::DescribeMessage(message));
   }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
-  ObserveStamps(message);
+  NoteHistory(message);
   core_->Step(message);
   AfterInput();
 }
@@ -485,7 +520,8 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
     return;
   }
   std::vector<std::string> proposals;
-  uint64_t now = LeaderStamp();
+  const uint64_t now = LeaderStamp();
+  const paxos::Ballot ballot = core_->Status().leader_ballot;
   for (size_t i = 0; i < commands.size(); ++i) {
     std::optional<statemachine::Envelope> envelope = statemachine::DecodeEnvelope(commands[i]);
     if (!envelope || (envelope->kind != statemachine::EnvelopeKind::kCommand &&
@@ -501,13 +537,15 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
       // The session limits and lifetime travel in the log: every replica
       // decides with these.
       envelope->stamp_ms = now;
+      envelope->stamp_ballot = ballot;
       envelope->max_sessions = options_.max_sessions;
       envelope->max_session_results = options_.max_session_results;
+      envelope->max_session_result_bytes = options_.max_session_result_bytes;
       envelope->expiry_ms = options_.session_expiry_ms;
       proposals.push_back(statemachine::EncodeEnvelope(*envelope));
       continue;
     }
-    proposals.push_back(statemachine::RestampEnvelope(commands[i], now));
+    proposals.push_back(statemachine::RestampEnvelope(commands[i], now, ballot));
   }
   if (proposals.empty()) return;
   paxos::ProposeResult result = core_->Propose(std::move(proposals));
@@ -540,7 +578,7 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
   std::vector<statemachine::CommandOutcome> outcomes = applier_->Apply(entry);
-  leader_clock_.Observe(applier_->log_time_ms());
+  leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   for (statemachine::CommandOutcome& outcome : outcomes) {
     switch (outcome.kind) {
       case statemachine::EnvelopeKind::kClusterId:
@@ -550,7 +588,7 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
         // A refused registration (a session limit) is a definite failure.
         Answer(RegisterKey(outcome.nonce),
                transport::Outcome{outcome.status == statemachine::CommandOutcome::Status::kRefused
-                                      ? transport::OutcomeStatus::kError
+                                      ? transport::OutcomeStatus::kRefused
                                       : transport::OutcomeStatus::kOk,
                                   outcome.result, outcome.slot});
         break;
@@ -559,7 +597,7 @@ void Replica::OnApplied(const paxos::CommittedEntry& entry) {
         if (outcome.status == statemachine::CommandOutcome::Status::kOk) {
           status = transport::OutcomeStatus::kOk;
         } else if (outcome.status == statemachine::CommandOutcome::Status::kRefused) {
-          status = transport::OutcomeStatus::kError;  // never applied; result says why
+          status = transport::OutcomeStatus::kRefused;  // never applied; result says why
         } else if (outcome.status == statemachine::CommandOutcome::Status::kFailed) {
           status = transport::OutcomeStatus::kApplyFailed;
           if (!outcome.duplicate) {
@@ -622,6 +660,7 @@ void Replica::ProposeTimeTick() {
   statemachine::Envelope tick;
   tick.kind = statemachine::EnvelopeKind::kTick;
   tick.stamp_ms = LeaderStamp();
+  tick.stamp_ballot = core_->Status().leader_ballot;
   core_->Propose({statemachine::EncodeEnvelope(tick)});
   AfterInput();
 }
@@ -630,24 +669,19 @@ uint64_t Replica::LeaderStamp() {
   return leader_clock_.Stamp(core_->Status().leader_ballot, std::chrono::steady_clock::now());
 }
 
-void Replica::ObserveStamps(const paxos::Message& message) {
-  if (const auto* accept = std::get_if<paxos::Accept>(&message.body)) {
-    // Only values this acceptor will accept (a deposed leader's are refused).
-    if (accept->ballot >= core_->Status().promised) {
-      leader_clock_.Observe(HighestStamp(accept->value));
-    }
-  } else if (const auto* promise = std::get_if<paxos::Promise>(&message.body)) {
-    // Values a candidate may re-propose; a leader ignores late promises.
-    if (core_->Status().role != paxos::Role::kLeader) {
-      for (const paxos::SlotEntry& entry : promise->entries) {
-        leader_clock_.Observe(HighestStamp(entry.entry.value));
-      }
-    }
-  } else if (const auto* catchup = std::get_if<paxos::CatchupReply>(&message.body)) {
-    for (const paxos::CommittedEntry& entry : catchup->entries) {
-      leader_clock_.Observe(HighestStamp(entry.value));
+void Replica::NoteHistory(const paxos::Message& message) {
+  if (const auto* promise = std::get_if<paxos::Promise>(&message.body)) {
+    if (promise->chosen_point > 0 || promise->compacted > 0 || !promise->entries.empty()) {
+      heard_of_slots_ = true;
     }
   }
+}
+
+bool Replica::KnowsOfAnySlot() const {
+  if (HasHistory() || heard_of_slots_) return true;
+  if (!core_) return false;
+  paxos::CoreStatus status = core_->Status();
+  return status.chosen_point > 0 || status.compacted > 0 || status.last_slot > 0;
 }
 
 void Replica::ReportPeerLinks() {
@@ -656,13 +690,15 @@ void Replica::ReportPeerLinks() {
     bool connected = peers_->LinkState(id).connected;
     bool& was = peer_connected_[id];
     if (connected != was) {
-      if (connected) {
-        logger_->info("peer {} connected", id);
-      } else {
-        logger_->warn("peer {} disconnected", id);
+      std::string line = fmt::format("peer {} {}", id, connected ? "connected" : "disconnected");
+      if (peer_link_log_.Admit("peer/" + std::to_string(id), line, transport::Clock::now())) {
+        logger_->log(connected ? spdlog::level::info : spdlog::level::warn, "{}", line);
       }
       was = connected;
     }
+  }
+  for (const auto& s : peer_link_log_.TakeDue(transport::Clock::now())) {
+    logger_->warn("{} more peer link changes in the last 10 s; latest: {}", s.count, s.latest);
   }
 }
 

@@ -22,10 +22,12 @@
 // that peer's snapshot over the transport, restores it and continues from the
 // log; a restart restores the latest snapshot and replays only what follows.
 //
-// Log time: the leader stamps every command it proposes and proposes a time
-// tick once a second; log time = max(previous, stamp). Stamps come from the
-// LeaderClock (node/leader_clock.h): monotonic time elapsed since the leader
-// took over, added to the highest stamp it had seen, never its wall clock.
+// Log time: the leader stamps every command it proposes (with its ballot) and
+// proposes a time tick once a second; log time = max(previous, counted
+// stamps), counting a stamp only if its ballot is not below the last counted
+// one's. Stamps come from the LeaderClock (node/leader_clock.h): this
+// replica's applied log time plus monotonic time elapsed since it was
+// applied (at the earliest, since the leader took over), never its wall clock.
 //
 // Threading: construct, Start, and destroy on the EventLoop's thread.
 #pragma once
@@ -48,6 +50,7 @@
 #include "transport/event_loop.h"
 #include "transport/handlers.h"
 #include "transport/peer_network.h"
+#include "transport/rate_limited_log.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
 #include "transport/snapshot_provider.h"
@@ -71,8 +74,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   // Opens storage, listens, connects to peers. Returns "" or a clear error
   // (bad data dir, a data dir recorded for another member list, address in
-  // use, ...). The core starts once bootstrap
-  // allows it; then `on_ready` is called.
+  // use, ...). The core starts once bootstrap allows it; then `on_ready` is
+  // called. An exception thrown inside (a replay's Apply, say) ends the
+  // process (exit 70), as one escaping a handler run by the EventLoop does.
   std::string Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
 
   // transport::PeerMessageHandler
@@ -96,6 +100,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
     size_t index = 0;
   };
 
+  std::string StartOrThrow(std::function<void()> on_ready,
+                           std::function<void(std::string)> on_fatal);
   void CheckBootstrap();
   void StartCore(const log::RecoveredLog& recovered);
   void OnTick();
@@ -112,9 +118,13 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void ProposeTimeTick();
   // Leader only: the stamp for a value proposed now (LeaderClock::Stamp).
   uint64_t LeaderStamp();
-  // Before the core steps `message`: reports the stamps in values this
-  // replica will hold or may re-propose to the LeaderClock.
-  void ObserveStamps(const paxos::Message& message);
+  // Before the core steps `message`: notes a Promise reporting any chosen,
+  // compacted or accepted slot (for KnowsOfAnySlot).
+  void NoteHistory(const paxos::Message& message);
+  // True unless this replica formed a new cluster and has neither applied
+  // nor heard of a slot anyone accepted: only then may the LeaderClock start
+  // from the wall clock.
+  bool KnowsOfAnySlot() const;
   // Logs peers that connected or disconnected since the last call.
   void ReportPeerLinks();
   bool HasHistory() const;
@@ -171,6 +181,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::function<void()> on_ready_;
   std::function<void(std::string)> on_fatal_;
   bool had_history_at_start_ = false;
+  bool heard_of_slots_ = false;  // NoteHistory saw a Promise reporting a slot
+  // The data directory has history but no recorded member list: it is
+  // recorded once a peer accepts our hello stating the same list. Network thread.
+  bool members_unconfirmed_ = false;
   bool cluster_id_recorded_ = false;
   bool cluster_id_proposed_ = false;
   uint64_t ticks_ = 0;
@@ -179,6 +193,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // Clients waiting for a command to be applied here, by envelope key.
   std::multimap<std::string, Waiter> waiters_;
   std::map<paxos::ReplicaId, bool> peer_connected_;
+  // "peer N connected/disconnected": one line per peer, then a summary per 10 s.
+  transport::LogRateLimiter peer_link_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace synod::node

@@ -18,6 +18,9 @@ std::string ReplicaOptions::Validate() const {
   if (log_tail > 100000000) return "--log-tail must be at most 100000000";
   if (max_sessions == 0) return "--max-sessions must be at least 1";
   if (max_session_results == 0) return "--max-session-results must be at least 1";
+  if (max_session_result_bytes < (64u << 10)) {
+    return "--max-session-result-bytes must be at least 65536";
+  }
   if (max_pending_bytes < (1u << 20)) return "--max-pending-bytes must be at least 1048576";
   if (session_expiry_ms == 0) return "--session-expiry-ms must be positive";
   std::string core = ToCoreOptions().Validate();

@@ -30,12 +30,14 @@ struct ReplicaOptions {
   // synced write instead of two; log/preallocated_log_env.h). Off: plain
   // appended files (e.g. on copy-on-write file systems, where it gains nothing).
   bool preallocate_log = true;
-  // Limits (docs/runtime.md, "Limits"). The two session limits are written by
-  // the leader into each registration it proposes, so every replica decides
-  // with the same values even if members' flags differ.
-  uint64_t max_sessions = 10000;              // live client sessions
-  uint64_t max_session_results = 100000;      // unacknowledged results per session
-  uint64_t max_pending_bytes = 256ull << 20;  // command bytes queued at the leader
+  // Limits (docs/runtime.md, "Limits"). The three session limits are written
+  // by the leader into each registration it proposes, so every replica decides
+  // with the same values even if members' flags differ. Worst-case result
+  // memory: max_sessions x max_session_result_bytes (4 GiB by default).
+  uint64_t max_sessions = 4096;                    // live client sessions
+  uint64_t max_session_results = 100000;           // unacknowledged results per session
+  uint64_t max_session_result_bytes = 1ull << 20;  // their weight (bytes + 64 each)
+  uint64_t max_pending_bytes = 256ull << 20;       // command bytes queued at the leader
   // Idle log time after which a client session expires. Written into each
   // session's registration entry when this member proposes it as leader, so
   // every replica applies the same value whatever its own flag says.

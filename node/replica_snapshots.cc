@@ -2,6 +2,8 @@
 // the log), fetch and install a peer's snapshot when behind its compacted log.
 #include <spdlog/logger.h>
 
+#include <chrono>
+
 #include "node/replica.h"
 
 namespace synod::node {
@@ -103,7 +105,7 @@ void Replica::InstallLatestFromStore() {
     return;
   }
   core_->InstallSnapshot(latest->applied_slot);
-  leader_clock_.Observe(applier_->log_time_ms());
+  leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   logger_->info("installed snapshot at slot {}; continuing from the log", latest->applied_slot);
   RecordClusterId(applier_->cluster_id());  // its slot may be inside the snapshot
   commands_since_snapshot_ = 0;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <variant>
 #include <vector>
 
 #include "paxos/core.h"
@@ -217,6 +218,119 @@ TEST(DeposedLeader, CatchupOfItsOwnValueKeepsTheLeader) {
   }
   ASSERT_NE(cluster.AppliedAt(f, 1), nullptr);
   EXPECT_TRUE(SameValue(cluster.AppliedAt(f, 1), MakeCommandsValue({"X"})));
+}
+
+// An idle leader (nothing in flight) learns from a catch-up reply that a slot
+// at its next proposal slot is chosen: a newer leader chose it. It must not
+// propose over that slot in its old ballot (its entry would claim its own
+// value chosen there, and its commit point would make a follower apply it).
+TEST(DeposedLeader, IdleLeaderCatchupAtItsNextSlotThenPropose) {
+  Cluster c;
+  ReplicaId a = c.ElectWithin({1, 2, 3, 4, 5});
+  std::vector<ReplicaId> others;
+  for (ReplicaId id = 1; id <= 5; ++id) {
+    if (id != a) others.push_back(id);
+  }
+  ReplicaId f = others[0];
+  std::vector<ReplicaId> majority(others.begin() + 1, others.end());
+  ReplicaId b = c.ElectWithin(majority);
+  ASSERT_EQ(c.core(b).Propose({"Y"}).status, ProposeResult::Status::kAccepted);
+  auto inside = [&](const Message& m) {
+    return std::count(majority.begin(), majority.end(), m.from) > 0 &&
+           std::count(majority.begin(), majority.end(), m.to) > 0;
+  };
+  c.Run(inside);
+  for (int i = 0; i < 4; ++i) {
+    for (ReplicaId id : majority) c.core(id).Tick();
+    c.Run(inside);
+  }
+  ValuePtr y = MakeCommandsValue({"Y"});
+  ASSERT_TRUE(SameValue(c.AppliedAt(b, 1), y));
+  ASSERT_EQ(c.core(a).Status().role, Role::kLeader);
+  c.core(a).Step(Message{majority[0], a, CatchupReply{{{1, y}}, 0}});
+  c.Process(a);
+  EXPECT_STRNE(RoleName(c.core(a).Status().role), "leader")
+      << "a slot at or above A's next proposal slot is chosen: a newer leader chose it";
+  if (c.core(a).Status().role == Role::kLeader) {
+    EXPECT_EQ(c.core(a).Propose({"X"}).status, ProposeResult::Status::kAccepted);
+    c.Process(a);
+    EXPECT_TRUE(SameValue(c.core(a).ChosenValue(1), y))
+        << "A's log now says slot 1 is chosen with X";
+    for (int i = 0; i < 6; ++i) {
+      c.core(a).Tick();
+      c.Run(Between(a, f));
+    }
+    ValuePtr at_f = c.AppliedAt(f, 1);
+    EXPECT_TRUE(at_f == nullptr || SameValue(at_f, y)) << "F applied X at slot 1; Y was chosen";
+  }
+}
+
+// A new leader re-proposes a slot that a promiser reported marked chosen: it
+// learns the slot chosen at once, so a peer's snapshot covering that slot,
+// installed before its own Accepts are answered, does not make it step down.
+TEST(DeposedLeader, ReportedChosenSlotCoveredBySnapshotKeepsTheNewLeader) {
+  bool ran = false;
+  std::vector<ReplicaId> ids{1, 2, 3, 4, 5};
+  for (size_t pick = 0; pick < 4 && !ran; ++pick) {
+    Cluster c;
+    ReplicaId a = c.ElectWithin(ids);
+    std::vector<ReplicaId> others;
+    for (ReplicaId id : ids) {
+      if (id != a) others.push_back(id);
+    }
+    ASSERT_EQ(c.core(a).Propose({"X"}).status, ProposeResult::Status::kAccepted);
+    c.Run([](const Message&) { return true; });  // everyone accepts X; A learns it chosen
+    ASSERT_EQ(c.core(a).Status().chosen_point, 1u);
+    // Only `marked` hears A's commit point (and marks slot 1 chosen).
+    ReplicaId marked = others[pick];
+    for (int i = 0; i < 6; ++i) {
+      c.core(a).Tick();
+      c.Run(Between(a, marked));
+    }
+    ASSERT_EQ(c.core(marked).Status().chosen_point, 1u);
+    // `marked` and two others (a quorum of 5, so every promise counts) elect
+    // a leader; no Accept is delivered, so it gets no votes for slot 1.
+    std::vector<ReplicaId> group{marked};
+    for (ReplicaId id : others) {
+      if (id != marked && group.size() < 3) group.push_back(id);
+    }
+    auto inside_no_accepts = [&](const Message& m) {
+      return std::count(group.begin(), group.end(), m.from) > 0 &&
+             std::count(group.begin(), group.end(), m.to) > 0 &&
+             !std::holds_alternative<Accept>(m.body);
+    };
+    ReplicaId w = kNoReplica;
+    for (int i = 0; i < 500 && w == kNoReplica; ++i) {
+      for (ReplicaId id : group) c.core(id).Tick();
+      c.Run(inside_no_accepts);
+      for (ReplicaId id : group) {
+        if (c.core(id).Status().role == Role::kLeader) w = id;
+      }
+    }
+    ASSERT_NE(w, kNoReplica);
+    if (w == marked) continue;  // the winner knew slot 1 chosen already: try another
+    ran = true;
+    EXPECT_EQ(c.core(w).Status().chosen_point, 1u) << "a promiser reported slot 1 chosen";
+    ValuePtr at_1 = c.core(w).ChosenValue(1);
+    EXPECT_TRUE(at_1 != nullptr && SameValue(at_1, MakeCommandsValue({"X"})));
+    // The runtime installs `marked`'s snapshot covering slot 1 (ignored if
+    // the leader delivered slot 1 already).
+    c.core(w).InstallSnapshot(1);
+    c.Process(w);
+    EXPECT_EQ(c.core(w).Status().role, Role::kLeader)
+        << "slot 1 was known chosen with the leader's value: nothing to step down for";
+    ASSERT_EQ(c.core(w).Propose({"Z"}).status, ProposeResult::Status::kAccepted);
+    auto inside = [&](const Message& m) {
+      return std::count(group.begin(), group.end(), m.from) > 0 &&
+             std::count(group.begin(), group.end(), m.to) > 0;
+    };
+    for (int i = 0; i < 4; ++i) {
+      for (ReplicaId id : group) c.core(id).Tick();
+      c.Run(inside);
+    }
+    EXPECT_EQ(c.core(w).Status().chosen_point, 2u);
+  }
+  EXPECT_TRUE(ran) << "the replica that knew slot 1 chosen won every election";
 }
 
 }  // namespace

@@ -2,8 +2,10 @@
 //
 // A violated invariant means the protocol state is corrupt; carrying on could
 // lose or invent data, so the check throws InvariantViolation. Production code
-// never catches it (the process terminates with the message); the simulator
-// catches it to report the seed of the run that broke it.
+// never handles it as a recoverable error: the applier lets it propagate, and
+// the runtime's thread boundaries (transport/internal_error.h) catch it only
+// to print it and exit 70. The simulator catches it to report the seed of
+// the run that broke it.
 #pragma once
 
 #include <stdexcept>
@@ -11,7 +13,8 @@
 
 namespace synod {
 
-// Thrown when an internal invariant does not hold. Never caught in production.
+// Thrown when an internal invariant does not hold. In production caught only to
+// exit 70 (transport/internal_error.h).
 class InvariantViolation : public std::logic_error {
  public:
   using std::logic_error::logic_error;

@@ -47,14 +47,18 @@ void Proposer::StepDown() {
 void Proposer::MergeReport(Slot slot, const Entry& entry) {
   if (slot < phase1_from_ || entry.value == nullptr) return;
   SYNOD_INVARIANT(entry.ballot < ballot_, "a promise reports only lower ballots");
-  auto it = reports_.find(slot);
-  if (it == reports_.end()) {
-    reports_[slot] = Report{entry.ballot, entry.value};
-  } else if (entry.ballot > it->second.ballot) {
-    it->second = Report{entry.ballot, entry.value};
-  } else if (entry.ballot == it->second.ballot && !entry.ballot.IsNull()) {
-    SYNOD_INVARIANT(SameValue(entry.value, it->second.value),
+  Report& report = reports_[slot];
+  if (report.value == nullptr || entry.ballot > report.ballot) {
+    report.ballot = entry.ballot;
+    report.value = entry.value;
+  } else if (entry.ballot == report.ballot && !entry.ballot.IsNull()) {
+    SYNOD_INVARIANT(SameValue(entry.value, report.value),
                     "one ballot reported with two values for one slot");
+  }
+  if (entry.chosen) {
+    SYNOD_INVARIANT(report.chosen == nullptr || SameValue(entry.value, report.chosen),
+                    "two different values reported chosen for one slot");
+    report.chosen = entry.value;
   }
 }
 
@@ -157,12 +161,20 @@ void Proposer::MaybeBecomeLeader() {
   for (Slot slot = first; slot <= highest; ++slot) {
     auto it = reports_.find(slot);
     ValuePtr value = it == reports_.end() ? NoopValue() : it->second.value;
+    // A value some promiser holds marked chosen is chosen (marks are set only
+    // for chosen values): the highest-ballot report carries it, and this
+    // leader learns it chosen at once, so a snapshot or catch-up reply later
+    // covering the slot confirms its proposal there.
+    bool known_chosen = it != reports_.end() && it->second.chosen != nullptr;
+    SYNOD_INVARIANT(!known_chosen || SameValue(it->second.chosen, value),
+                    "recovery picked a value other than the chosen one");
     const Entry* local = state_.Find(slot);
     if (local != nullptr && local->chosen) {
       SYNOD_INVARIANT(SameValue(local->value, value),
                       "recovery picked a value other than the chosen one");
     }
-    ProposeAt(slot, value);
+    ProposeAt(slot, value, known_chosen);
+    if (known_chosen) learner_.MarkChosen(slot);
   }
   reports_.clear();
   promises_.clear();
@@ -171,10 +183,12 @@ void Proposer::MaybeBecomeLeader() {
   state_.Broadcast(Heartbeat{ballot_, CommitPoint()});
 }
 
-void Proposer::ProposeAt(Slot slot, ValuePtr value) {
+void Proposer::ProposeAt(Slot slot, ValuePtr value, bool known_chosen) {
   SYNOD_INVARIANT(slot > state_.compacted(), "proposing in a slot deleted below a snapshot");
   const Entry* local = state_.Find(slot);
-  Entry entry{ballot_, value, local != nullptr && local->chosen};
+  SYNOD_INVARIANT(local == nullptr || !local->chosen || SameValue(local->value, value),
+                  "proposing a value other than the one known chosen in that slot");
+  Entry entry{ballot_, value, known_chosen || (local != nullptr && local->chosen)};
   state_.PutEntry(slot, std::move(entry));
   votes_[slot] = {};
   for (ReplicaId member : state_.config().members()) {
@@ -194,13 +208,24 @@ void Proposer::ForgetThrough(Slot slot) {
 
 bool Proposer::StepDownIfChosenElsewhere(Slot covered) {
   if (state_.role != Role::kLeader || !guard_commit_point_) return false;
-  // votes_ holds exactly the slots proposed in ballot_ that this leader has
-  // not seen chosen through its own quorum (until the chosen point passes them).
+  // Phase 1 set next_slot_ above every slot a promiser reported (this
+  // replica's own log included), and the leader proposes only below
+  // next_slot_: an entry at or above it can only be a chosen value a catch-up
+  // reply brought, chosen by a newer leader. Proposing there in ballot_ would
+  // overwrite it.
+  if (state_.log().lower_bound(next_slot_) != state_.log().end()) {
+    StepDown();
+    return true;
+  }
+  // votes_ holds the slots this leader proposed in ballot_ and has not seen
+  // chosen through its own quorum (Tick erases those its chosen point passed).
+  // Some may be marked chosen already: a catch-up reply brought the same
+  // value, or a promiser reported that value chosen in phase 1.
   for (const auto& [slot, voters] : votes_) {
     const Entry* entry = state_.Find(slot);
     bool own = entry != nullptr && entry->ballot == ballot_;
-    // Below `covered` only this ballot's value, already marked chosen (a
-    // catch-up reply brought that same value), is known to be the chosen one.
+    // At or below `covered`, a slot whose entry holds this ballot's value
+    // marked chosen is confirmed; any other may hold another chosen value.
     if (!own || (slot <= covered && !entry->chosen)) {
       StepDown();
       return true;

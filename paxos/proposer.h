@@ -53,7 +53,9 @@ class Proposer {
   // proposed in its ballot and did not learn chosen with that very value,
   // another value may be chosen there in a higher ballot, and a commit point
   // advertised over it would make acceptors holding this ballot's value mark
-  // it chosen: the leader steps down (returns true). Otherwise nothing changes.
+  // it chosen: the leader steps down (returns true). It also steps down if its
+  // log holds an entry at or above its next proposal slot (only a newer
+  // leader can have chosen a value there). Otherwise nothing changes.
   bool StepDownIfChosenElsewhere(Slot covered);
   // Test-only hook for a deliberately broken variant (the simulator's --break
   // stale-commit-point): StepDownIfChosenElsewhere never steps down and the
@@ -72,6 +74,7 @@ class Proposer {
   struct Report {
     Ballot ballot;
     ValuePtr value;
+    ValuePtr chosen;  // a value some promiser holds marked chosen, or null
   };
 
   // The commit point this leader advertises (Heartbeat, Accept): its chosen
@@ -85,7 +88,10 @@ class Proposer {
   // Complete promises for the current ballot, this replica's own (once durable) included.
   size_t CompletePromises() const;
   void MaybeBecomeLeader();
-  void ProposeAt(Slot slot, ValuePtr value);
+  // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
+  // `value` is known chosen there (a promiser held it marked chosen), so the
+  // entry is marked chosen at once.
+  void ProposeAt(Slot slot, ValuePtr value, bool known_chosen = false);
   void FillWindow();
   void CountVote(Slot slot, ReplicaId voter);
   void SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value);

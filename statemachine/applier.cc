@@ -1,5 +1,8 @@
 #include "statemachine/applier.h"
 
+#include <kj/exception.h>
+
+#include <limits>
 #include <new>
 
 #include "paxos/invariant.h"
@@ -8,22 +11,34 @@ namespace synod::statemachine {
 
 namespace {
 
-// Snapshot header magics: SNAP5 stores sessions as SessionEncoding::kWithExpiry;
-// older snapshots, still restored: SNAP4 as kWithLimits, SNAP3 as kWithStatus,
-// SNAP2 as kResultsOnly.
-constexpr char kMagicCurrent[] = "SYNODSNAP5";
+// Snapshot header magics: SNAP7 has the time ballot after the cluster id and
+// stores sessions as SessionEncoding::kWithExpiry; older snapshots, still
+// restored (time ballot 0 where absent, sessions with the default expiry):
+// SNAP6 (time ballot) as kWithBytes, SNAP5 (time ballot) as kWithLimits, SNAP4
+// as kWithLimits, SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP7";
+constexpr char kMagicTimeBallotWithBytes[] = "SYNODSNAP6";
+constexpr char kMagicTimeBallotWithLimits[] = "SYNODSNAP5";
 constexpr char kMagicWithLimits[] = "SYNODSNAP4";
 constexpr char kMagicWithStatus[] = "SYNODSNAP3";
 constexpr char kMagicResultsOnly[] = "SYNODSNAP2";
 constexpr size_t kMagicSize = 10;
 
 std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_id,
-                         const std::string& sessions) {
+                         const paxos::Ballot& time_ballot, const std::string& sessions) {
   std::string out = kMagicCurrent;
-  for (uint64_t v : {applied, log_time, cluster_id}) {
+  for (uint64_t v : {applied, log_time, cluster_id, time_ballot.round,
+                     static_cast<uint64_t>(time_ballot.replica)}) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
   }
   return out + sessions;
+}
+
+// A failure's stored text: `what` up to its first line break, at most
+// Applier::kMaxFailureBytes bytes.
+std::string BoundedFailure(std::string_view what) {
+  what = what.substr(0, what.find_first_of("\r\n"));
+  return std::string(what.substr(0, Applier::kMaxFailureBytes));
 }
 
 }  // namespace
@@ -42,12 +57,18 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
     CommandOutcome outcome;
     outcome.slot = entry.slot;
     std::optional<Envelope> envelope = DecodeEnvelope(bytes);
+    if (!envelope && IsRegistrationEnvelope(bytes)) {
+      throw UnknownRegistrationFormat(
+          "slot " + std::to_string(entry.slot) +
+          ": a session registration in a format this build does not know (proposed by a newer "
+          "build?); run the same build on every member");
+    }
     if (!envelope) {
       outcome.status = CommandOutcome::Status::kInvalid;
       outcomes.push_back(std::move(outcome));
       continue;
     }
-    log_time_ms_ = std::max(log_time_ms_, envelope->stamp_ms);
+    CountStamp(*envelope);
     outcome.kind = envelope->kind;
     switch (envelope->kind) {
       case EnvelopeKind::kTick:
@@ -59,9 +80,11 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
         break;
       case EnvelopeKind::kRegisterSession:
         outcome.nonce = envelope->session;
-        outcome.session = sessions_.Register(
-            log_time_ms_, SessionLimits{envelope->max_sessions, envelope->max_session_results},
-            envelope->expiry_ms);
+        outcome.session =
+            sessions_.Register(log_time_ms_,
+                               SessionLimits{envelope->max_sessions, envelope->max_session_results,
+                                             envelope->max_session_result_bytes},
+                               envelope->expiry_ms);
         if (outcome.session == 0) {
           outcome.status = CommandOutcome::Status::kRefused;
           outcome.result = "too many sessions";
@@ -98,6 +121,16 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
   return outcomes;
 }
 
+void Applier::CountStamp(const Envelope& envelope) {
+  if (envelope.stamp_ballot) {
+    // A lower ballot: stamped by a leader deposed before the one whose stamp
+    // last counted (its clock may run on time the cluster never had).
+    if (*envelope.stamp_ballot < time_ballot_) return;
+    time_ballot_ = *envelope.stamp_ballot;
+  }
+  log_time_ms_ = std::max(log_time_ms_, envelope.stamp_ms);
+}
+
 bool Applier::ApplyCommand(std::string_view payload, const ApplyContext& context,
                            std::string& result) {
   try {
@@ -107,24 +140,36 @@ bool Applier::ApplyCommand(std::string_view payload, const ApplyContext& context
     throw;  // not a property of the command: replicas may differ
   } catch (const InvariantViolation&) {
     throw;  // Synod's own state is corrupt
+  } catch (const kj::Exception& e) {
+    // Not what(): that adds the throw site and a stack trace of addresses,
+    // which differ per process. The description is the same everywhere.
+    result = BoundedFailure(e.getDescription().cStr());
+    return false;
   } catch (const std::exception& e) {
-    result = e.what();
+    result = BoundedFailure(e.what());
     return false;
   }
 }
 
 void Applier::Snapshot(SnapshotWriter& out) const {
-  out.Write(EncodeHeader(applied_, log_time_ms_, cluster_id_, sessions_.Encode()));
+  out.Write(EncodeHeader(applied_, log_time_ms_, cluster_id_, time_ballot_, sessions_.Encode()));
   machine_.Snapshot(out);
 }
 
 bool Applier::Restore(SnapshotReader& in) {
   std::string header;
-  constexpr size_t kHeader = kMagicSize + 3 * 8;
-  if (!in.Read(header) || header.size() < kHeader) return false;
+  if (!in.Read(header) || header.size() < kMagicSize) return false;
   SessionEncoding encoding;
+  size_t fields = 3;  // applied, log time, cluster id [, time ballot round, replica]
   if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
     encoding = SessionEncoding::kWithExpiry;
+    fields = 5;
+  } else if (header.compare(0, kMagicSize, kMagicTimeBallotWithBytes) == 0) {
+    encoding = SessionEncoding::kWithBytes;
+    fields = 5;
+  } else if (header.compare(0, kMagicSize, kMagicTimeBallotWithLimits) == 0) {
+    encoding = SessionEncoding::kWithLimits;
+    fields = 5;
   } else if (header.compare(0, kMagicSize, kMagicWithLimits) == 0) {
     encoding = SessionEncoding::kWithLimits;
   } else if (header.compare(0, kMagicSize, kMagicWithStatus) == 0) {
@@ -134,20 +179,24 @@ bool Applier::Restore(SnapshotReader& in) {
   } else {
     return false;
   }
-  uint64_t values[3] = {0, 0, 0};
-  for (int v = 0; v < 3; ++v) {
+  const size_t header_size = kMagicSize + fields * 8;
+  if (header.size() < header_size) return false;
+  uint64_t values[5] = {0, 0, 0, 0, 0};
+  for (size_t v = 0; v < fields; ++v) {
     for (int i = 0; i < 8; ++i) {
       values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[kMagicSize + 8 * v + i]))
                    << (8 * i);
     }
   }
   SessionTable sessions(options_);
-  if (!sessions.Decode(header.substr(kHeader), encoding)) return false;
+  if (values[4] > std::numeric_limits<paxos::ReplicaId>::max()) return false;
+  if (!sessions.Decode(header.substr(header_size), encoding)) return false;
   if (!machine_.Restore(in)) return false;
   sessions_ = std::move(sessions);
   applied_ = values[0];
   log_time_ms_ = values[1];
   cluster_id_ = values[2];
+  time_ballot_ = paxos::Ballot{values[3], static_cast<paxos::ReplicaId>(values[4])};
   return true;
 }
 

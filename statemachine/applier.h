@@ -10,15 +10,20 @@
 //
 // Exceptions from StateMachine::Apply: one derived from std::exception
 // (other than std::bad_alloc and synod::InvariantViolation) becomes that
-// command's result, a failure carrying its what(): recorded in the session
+// command's result, a failure carrying its message (what(); for a
+// kj::Exception its description only, without the throw site and stack
+// trace, which differ per process; in both cases the first line, at most
+// kMaxFailureBytes): recorded in the session
 // table like any result (a retry gets the same failure, never a second
 // Apply), so every replica, and every replay after a restart, reaches the
 // same outcome as long as Apply is deterministic. std::bad_alloc,
 // InvariantViolation and exceptions of other types are not results: they
 // propagate out of Applier::Apply (the runtime stops the process, exit 70).
+// So does UnknownRegistrationFormat.
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,13 +34,21 @@
 
 namespace synod::statemachine {
 
+// Thrown by Applier::Apply for a chosen session registration it cannot
+// decode (written by a build with a newer registration format): skipping it
+// would hand out different session ids than the replicas that understand it.
+class UnknownRegistrationFormat : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // What happened to one client-visible envelope.
 struct CommandOutcome {
   enum class Status : uint8_t {
     kOk,              // applied now, or a duplicate answered from the table
     kFailed,          // Apply threw (now, or a duplicate of one that did): result holds what()
     kSessionExpired,  // never applied: unknown/expired session or below the mark
-    kInvalid,         // not an envelope: never applied
+    kInvalid,         // not an envelope: never applied (a registration throws instead)
     // A session limit (session_table.h): kRegisterSession refused ("too many
     // sessions") or kCommand refused ("session holds too many unacknowledged
     // results"); `result` says which. Never applied, now or later.
@@ -63,13 +76,23 @@ class Applier {
   // is then unusable.
   std::vector<CommandOutcome> Apply(const paxos::CommittedEntry& entry);
 
+  // Bound on a failure's stored text: the message's first line, cut to at
+  // most this many bytes, so a huge or multi-line what() cannot bloat the
+  // session table, snapshots or answers.
+  static constexpr size_t kMaxFailureBytes = 1024;
+
   paxos::Slot applied() const { return applied_; }
   // The cluster id agreed through the log (0 until one was applied).
   uint64_t cluster_id() const { return cluster_id_; }
   uint64_t log_time_ms() const { return log_time_ms_; }
+  // The stamp ballot of the last stamp that counted (null: none yet, or only
+  // stamps without a ballot). A stamp counts toward log time only if its
+  // ballot is >= this (envelope.h); replicated state, kept in snapshots.
+  const paxos::Ballot& time_ballot() const { return time_ballot_; }
   const SessionTable& sessions() const { return sessions_; }
 
-  // Writes applied index, log time, sessions and the machine's state.
+  // Writes applied index, log time, time ballot, sessions and the machine's
+  // state.
   void Snapshot(SnapshotWriter& out) const;
   // Restores all of them. Returns false if the snapshot is not valid; the
   // applier's own fields are then unchanged, but the machine may have been
@@ -81,12 +104,15 @@ class Applier {
   // Runs machine_.Apply into `result`; false if it threw a std::exception
   // that is a command's failure (`result` is then its what()).
   bool ApplyCommand(std::string_view payload, const ApplyContext& context, std::string& result);
+  // Advances log time by `envelope`'s stamp if it counts (time ballot rule).
+  void CountStamp(const Envelope& envelope);
 
   StateMachine& machine_;
   SessionTable sessions_;
   SessionOptions options_;
   paxos::Slot applied_ = 0;
   uint64_t log_time_ms_ = 0;
+  paxos::Ballot time_ballot_;
   uint64_t cluster_id_ = 0;
 };
 

@@ -4,6 +4,8 @@
 #include "statemachine/applier.h"
 
 #include <gtest/gtest.h>
+#include <kj/debug.h>
+#include <kj/exception.h>
 
 #include <memory>
 #include <new>
@@ -55,14 +57,16 @@ std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = 
   e.stamp_ms = stamp;
   e.max_sessions = limits.max_sessions;
   e.max_session_results = limits.max_results;
+  e.max_session_result_bytes = limits.max_result_bytes;
   e.expiry_ms = expiry_ms;
   return EncodeEnvelope(e);
 }
 
-std::string Tick(uint64_t stamp) {
+std::string Tick(uint64_t stamp, std::optional<paxos::Ballot> ballot = std::nullopt) {
   Envelope e;
   e.kind = EnvelopeKind::kTick;
   e.stamp_ms = stamp;
+  e.stamp_ballot = ballot;
   return EncodeEnvelope(e);
 }
 
@@ -92,7 +96,7 @@ TEST(Envelope, RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(e->lowest_unanswered, 2u);
   EXPECT_EQ(e->payload, "add 5");
   EXPECT_EQ(e->stamp_ms, 99u);
-  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(bytes, 1234))->stamp_ms, 1234u);
+  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(bytes, 1234, paxos::Ballot{3, 1}))->stamp_ms, 1234u);
   EXPECT_EQ(EnvelopeStamp(bytes), 99u);
   EXPECT_EQ(EnvelopeStamp(Tick(5000)), 5000u);
   EXPECT_EQ(EnvelopeStamp("add 5"), 0u);
@@ -298,11 +302,18 @@ TEST(Applier, SessionExpiryRecordedInTheLogWinsOverEachReplicasDefault) {
   EXPECT_EQ(decoded->expiry_ms, 1234u);
   EXPECT_EQ(DecodeEnvelope(Register(9, 1))->expiry_ms, 0u);
   EXPECT_EQ(DecodeEnvelope(Register(9, 1, SessionLimits{3, 4}))->expiry_ms, 0u);
+  // The expiry follows all three limits (each written, 0 for none).
+  std::string full = Register(9, 1, SessionLimits{3, 4}, 1234);
+  EXPECT_EQ(full.size(), 18u + 32u);
+  EXPECT_EQ(DecodeEnvelope(full)->max_session_result_bytes, 0u);
+  decoded = DecodeEnvelope(Register(9, 1, SessionLimits{3, 4, 5}, 1234));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->max_session_result_bytes, 5u);
+  EXPECT_EQ(decoded->expiry_ms, 1234u);
   // An explicit 0 expiry is not valid, nor a tail of expiry alone.
-  std::string limited = Register(9, 1, SessionLimits{3, 4});
+  std::string limited = Register(9, 1, SessionLimits{3, 4, 5});
   EXPECT_FALSE(DecodeEnvelope(limited + std::string(8, '\0')));
   EXPECT_FALSE(DecodeEnvelope(Register(9, 1) + std::string(8, '\x01')));
-  std::string full = Register(9, 1, SessionLimits{3, 4}, 1234);
   EXPECT_FALSE(DecodeEnvelope(full + "x"));
   EXPECT_FALSE(DecodeEnvelope(full.substr(0, full.size() - 1)));
 }
@@ -542,6 +553,13 @@ class ThrowingCounter : public TestCounter {
     if (command == "throw-int") throw 42;
     if (command == "throw-bad-alloc") throw std::bad_alloc();
     if (command == "throw-invariant") SYNOD_INVARIANT(false, "broken on purpose");
+    if (command == "throw-kj") KJ_FAIL_REQUIRE("refused by the machine", command.size());
+    if (command == "throw-kj-fatal") {
+      kj::throwFatalException(KJ_EXCEPTION(FAILED, "fatal from the machine"));
+    }
+    if (command == "throw-long")
+      throw std::runtime_error("first line\n" + std::string(100000, 'x'));
+    if (command == "throw-huge-line") throw std::runtime_error(std::string(100000, 'y'));
     return TestCounter::Apply(command, context);
   }
 };
@@ -600,6 +618,41 @@ TEST(Applier, AFailedResultIsTheSameOnEveryReplicaAndAfterASnapshot) {
   EXPECT_TRUE(retry[0].duplicate);
   EXPECT_EQ(retry[0].result, "stoll");
   EXPECT_EQ(counter_c.applies, 0);
+}
+
+// A KJ exception's what() holds the throw site's file:line and a stack trace
+// whose addresses differ per process: the stored failure is its description
+// only, so two replicas (and snapshots) agree. Any failure text is bounded to
+// its first line and at most kMaxFailureBytes.
+
+TEST(Applier, KjExceptionsAndLongMessagesGiveTheSameBoundedFailureEverywhere) {
+  ThrowingCounter counter_a, counter_b;
+  Applier a(counter_a, SessionOptions{}), b(counter_b, SessionOptions{});
+  Log log_a(a), log_b(b);
+  std::vector<std::vector<std::string>> slots = {{Register(1)},
+                                                 {Command(1, 1, 1, "throw-kj")},
+                                                 {Command(1, 2, 1, "throw-kj-fatal")},
+                                                 {Command(1, 3, 1, "throw-long")},
+                                                 {Command(1, 4, 1, "throw-huge-line")}};
+  std::vector<std::vector<CommandOutcome>> results;
+  for (const auto& slot : slots) {
+    auto outcomes = log_a.Slot(slot);
+    EXPECT_EQ(Describe(outcomes), Describe(log_b.Slot(slot)));
+    results.push_back(outcomes);
+  }
+  EXPECT_EQ(SnapshotBytes(a), SnapshotBytes(b));
+  for (size_t i = 1; i < results.size(); ++i) {
+    ASSERT_EQ(results[i].size(), 1u);
+    EXPECT_EQ(results[i][0].status, CommandOutcome::Status::kFailed);
+    EXPECT_EQ(results[i][0].result.find('\n'), std::string::npos) << i;
+    EXPECT_LE(results[i][0].result.size(), Applier::kMaxFailureBytes) << i;
+  }
+  EXPECT_NE(results[1][0].result.find("refused by the machine"), std::string::npos);
+  EXPECT_EQ(results[1][0].result.find("stack:"), std::string::npos);
+  EXPECT_EQ(results[1][0].result.find("applier_test.cc"), std::string::npos);
+  EXPECT_EQ(results[2][0].result, "fatal from the machine");
+  EXPECT_EQ(results[3][0].result, "first line");
+  EXPECT_EQ(results[4][0].result, std::string(Applier::kMaxFailureBytes, 'y'));
 }
 
 TEST(Applier, BadAllocInvariantsAndNonStdExceptionsFromApplyPropagate) {
@@ -677,14 +730,32 @@ TEST(Envelope, RegistrationsCarryLimitsAndOldOnesStillDecode) {
   EXPECT_EQ(e->session, 5u);
   EXPECT_EQ(e->max_sessions, 10u);
   EXPECT_EQ(e->max_session_results, 20u);
-  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(limited, 9))->max_session_results, 20u);
+  EXPECT_EQ(DecodeEnvelope(RestampEnvelope(limited, 9, paxos::Ballot{1, 2}))->max_session_results,
+            20u);
   // A registration written before limits existed: same bytes, no limits.
   std::string old = Register(5, 7);
   EXPECT_EQ(old.size(), 18u);
   EXPECT_EQ(DecodeEnvelope(old)->max_sessions, 0u);
   EXPECT_FALSE(DecodeEnvelope(limited.substr(0, limited.size() - 1)));
   EXPECT_FALSE(DecodeEnvelope(limited + "x"));
+  // The byte limit follows the two others, only when set.
+  EXPECT_EQ(limited.size(), 18u + 16u);
+  std::string with_bytes = Register(5, 7, SessionLimits{10, 20, 30});
+  EXPECT_EQ(with_bytes.size(), 18u + 24u);
+  e = DecodeEnvelope(with_bytes);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->max_sessions, 10u);
+  EXPECT_EQ(e->max_session_results, 20u);
+  EXPECT_EQ(e->max_session_result_bytes, 30u);
+  EXPECT_EQ(DecodeEnvelope(Register(5, 7, SessionLimits{0, 0, 30}))->max_session_result_bytes, 30u);
+  EXPECT_FALSE(DecodeEnvelope(with_bytes.substr(0, with_bytes.size() - 1)));
+  EXPECT_FALSE(DecodeEnvelope(with_bytes + std::string(8, '\0')));
+  EXPECT_TRUE(IsRegistrationEnvelope(with_bytes + "x"));
+  EXPECT_FALSE(IsRegistrationEnvelope(Tick(1)));
 }
+
+// A registration this build cannot decode (a newer format) stops the applier:
+// skipping it would hand out other session ids than newer replicas do.
 
 TEST(Applier, RegistrationsBeyondMaxSessionsAreRefusedUntilSessionsExpire) {
   SessionOptions options;
@@ -777,8 +848,169 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
       ASSERT_EQ(outcome[0].status, CommandOutcome::Status::kOk);
     }
     EXPECT_EQ(counter.value, 204);
-    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP5");
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
   }
+}
+
+TEST(Envelope, StampBallotsRoundTripAndRestampAddsOrReplacesThem) {
+  const paxos::Ballot b{7, 3};
+  // Without a ballot (as every envelope written before stamp ballots): none.
+  std::string old_bytes = Command(7, 3, 2, "add 5", 99);
+  EXPECT_FALSE(DecodeEnvelope(old_bytes)->stamp_ballot);
+  std::string stamped = RestampEnvelope(old_bytes, 1234, b);
+  std::optional<Envelope> e = DecodeEnvelope(stamped);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->stamp_ms, 1234u);
+  ASSERT_TRUE(e->stamp_ballot);
+  EXPECT_EQ(*e->stamp_ballot, b);
+  EXPECT_EQ(e->session, 7u);
+  EXPECT_EQ(e->sequence, 3u);
+  EXPECT_EQ(e->lowest_unanswered, 2u);
+  EXPECT_EQ(e->payload, "add 5");
+  EXPECT_EQ(EnvelopeStamp(stamped), 1234u);
+  // Restamping again replaces stamp and ballot, nothing else.
+  std::optional<Envelope> again = DecodeEnvelope(RestampEnvelope(stamped, 5, paxos::Ballot{9, 1}));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->stamp_ms, 5u);
+  EXPECT_EQ(*again->stamp_ballot, (paxos::Ballot{9, 1}));
+  EXPECT_EQ(again->payload, "add 5");
+  EXPECT_EQ(EncodeEnvelope(*again), RestampEnvelope(stamped, 5, paxos::Ballot{9, 1}));
+  // Every kind carries it.
+  for (EnvelopeKind kind : {EnvelopeKind::kRegisterSession, EnvelopeKind::kCommand,
+                            EnvelopeKind::kTick, EnvelopeKind::kClusterId}) {
+    Envelope in;
+    in.kind = kind;
+    in.stamp_ms = 42;
+    in.stamp_ballot = b;
+    in.session = 11;
+    std::optional<Envelope> out = DecodeEnvelope(EncodeEnvelope(in));
+    ASSERT_TRUE(out) << static_cast<int>(kind);
+    EXPECT_EQ(out->kind, kind);
+    EXPECT_EQ(*out->stamp_ballot, b);
+    EXPECT_EQ(out->stamp_ms, 42u);
+  }
+  // A ballot flag without the ballot's bytes is not an envelope.
+  EXPECT_FALSE(DecodeEnvelope(Tick(5, b).substr(0, 20)));
+  EXPECT_EQ(RestampEnvelope(Tick(5, b).substr(0, 20), 9, b), Tick(5, b).substr(0, 20));
+}
+
+TEST(Envelope, EnvelopeStampChecksTheKindLikeDecodeEnvelope) {
+  std::string tick = Tick(5000);
+  for (uint8_t kind : {0, 5, 0x7F, 0x80, 0x85, 0xFF}) {
+    std::string bytes = tick;
+    bytes[1] = static_cast<char>(kind);
+    EXPECT_FALSE(DecodeEnvelope(bytes)) << int(kind);
+    EXPECT_EQ(EnvelopeStamp(bytes), 0u) << int(kind);
+    EXPECT_EQ(RestampEnvelope(bytes, 1, paxos::Ballot{1, 1}), bytes) << int(kind);
+  }
+}
+
+TEST(Applier, AStampOfALowerBallotThanTheLastCountedOneIsIgnored) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  const paxos::Ballot b1{1, 1}, b2{2, 2}, b3{3, 1};
+  log.Slot({Tick(100'000, b1)});
+  EXPECT_EQ(applier.log_time_ms(), 100'000u);
+  // The leader of b2 took over after an outage that log time never counted.
+  log.Slot({Tick(101'500, b2)});
+  EXPECT_EQ(applier.time_ballot(), b2);
+  // A late stamp of the deposed b1 leader (its clock ran through the outage),
+  // re-proposed and chosen after b2's: it must not move log time.
+  log.Slot({Tick(163'000, b1), RestampEnvelope(Command(1, 1, 0, "add 1"), 163'000, b1)});
+  EXPECT_EQ(applier.log_time_ms(), 101'500u);
+  EXPECT_EQ(applier.time_ballot(), b2);
+  log.Slot({Tick(102'000, b2)});
+  EXPECT_EQ(applier.log_time_ms(), 102'000u);
+  // A higher ballot counts (even below log time: log time stays, the time
+  // ballot moves on), and from then on b2 is deposed too.
+  log.Slot({Tick(101'900, b3)});
+  EXPECT_EQ(applier.log_time_ms(), 102'000u);
+  EXPECT_EQ(applier.time_ballot(), b3);
+  log.Slot({Tick(200'000, b2)});
+  EXPECT_EQ(applier.log_time_ms(), 102'000u);
+  log.Slot({Tick(102'500, b3)});
+  EXPECT_EQ(applier.log_time_ms(), 102'500u);
+}
+
+TEST(Applier, ALowerBallotStampDoesNotExpireSessions) {
+  SessionOptions options;
+  options.expiry_ms = 10'000;
+  options.sweep_every_slots = 1;
+  TestCounter counter;
+  Applier applier(counter, options);
+  Log log(applier);
+  uint64_t session = log.Slot({Register(1, 1'000)})[0].session;
+  log.Slot({Tick(2'000, paxos::Ballot{2, 2})});
+  log.Slot({Tick(60'000, paxos::Ballot{1, 1})});  // a deposed leader's stamp
+  EXPECT_EQ(log.Slot({Command(session, 1, 1, "add 1")})[0].status, CommandOutcome::Status::kOk);
+}
+
+TEST(Applier, StampsWithoutABallotCountAsBeforeStampBallotsExisted) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  log.Slot({Tick(300), Tick(100)});
+  EXPECT_EQ(applier.log_time_ms(), 300u);
+  log.Slot({Tick(500, paxos::Ballot{4, 1})});
+  // An old leader's stamp (no ballot) counts whatever the time ballot, and
+  // leaves the time ballot as it is.
+  log.Slot({Tick(900)});
+  EXPECT_EQ(applier.log_time_ms(), 900u);
+  EXPECT_EQ(applier.time_ballot(), (paxos::Ballot{4, 1}));
+  log.Slot({Tick(950, paxos::Ballot{3, 2})});
+  EXPECT_EQ(applier.log_time_ms(), 900u);
+}
+
+TEST(Applier, SnapshotsKeepTheTimeBallot) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  log.Slot({Tick(10'000, paxos::Ballot{5, 2})});
+  StringWriter snapshot;
+  applier.Snapshot(snapshot);
+  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP7");
+
+  TestCounter restored_counter;
+  Applier restored(restored_counter, SessionOptions{});
+  StringReader reader(snapshot.chunks);
+  ASSERT_TRUE(restored.Restore(reader));
+  EXPECT_EQ(restored.time_ballot(), (paxos::Ballot{5, 2}));
+  EXPECT_EQ(restored.log_time_ms(), 10'000u);
+  // Replicas that restored the snapshot and replicas that applied the log
+  // decide the next stamps alike.
+  for (Applier* a : {&applier, &restored}) {
+    a->Apply(
+        paxos::CommittedEntry{2, paxos::MakeCommandsValue({Tick(99'000, paxos::Ballot{4, 1})})});
+    EXPECT_EQ(a->log_time_ms(), 10'000u);
+  }
+  EXPECT_EQ(SnapshotBytes(applier), SnapshotBytes(restored));
+}
+
+TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // SYNODSNAP4: applied 2, log time 20, cluster id 0; an empty session table.
+  std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
+  header += u64(1) + u64(0);  // next id, no sessions
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  EXPECT_EQ(applier.log_time_ms(), 20u);
+  EXPECT_TRUE(applier.time_ballot().IsNull());
+  applier.Apply(
+      paxos::CommittedEntry{3, paxos::MakeCommandsValue({Tick(30, paxos::Ballot{1, 1})})});
+  EXPECT_EQ(applier.log_time_ms(), 30u);
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
+  // A header of the current format too short for the time ballot is rejected.
+  TestCounter other;
+  Applier rejecting(other, SessionOptions{});
+  StringReader short_reader({std::string("SYNODSNAP7") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
+  EXPECT_FALSE(rejecting.Restore(short_reader));
 }
 
 TEST(SessionTable, DecodeRejectsInconsistentLimits) {
@@ -799,13 +1031,108 @@ TEST(SessionTable, DecodeRejectsInconsistentLimits) {
     return bytes;
   };
   // Layout: next_id, count, then id, last_active, expiry, mark, max_results,
-  // refused_from, refused_to, result count, (seq, status byte, size, bytes)...
+  // max_result_bytes, refused_from, refused_to, refused count, refused
+  // sequence numbers (here 3), result count, (seq, status, size, bytes)...
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 0))) << "expiry 0";
   EXPECT_FALSE(copy.Decode(patch_u64(good, 48, 1))) << "more results than the limit";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 56, 4))) << "refused range upside down";
-  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 56, 0), 64, 0))) << "empty, not as (1, 0)";
-  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithLimits)) << "not an older layout";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 64, 4))) << "refused range upside down";
+  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 64, 0), 72, 0))) << "empty, not as (1, 0)";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 88, 0))) << "refused below the mark";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 88, 1))) << "refused, and a stored result";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 80, SessionTable::kRefusedKept + 1)))
+      << "more refused than kept";
   EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not an older layout";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithLimits)) << "not an older layout";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithBytes)) << "not an older layout";
   EXPECT_EQ(copy.Encode(), good);
+}
+
+TEST(Applier, ARegistrationInAnUnknownFormatIsFatal) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  std::string newer = Register(5, 7, SessionLimits{10, 20, 30}, 40) + std::string(8, '\1');
+  EXPECT_THROW(applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({newer})}),
+               UnknownRegistrationFormat);
+  // Other bytes that are not an envelope stay invalid, never applied.
+  TestCounter other;
+  Applier second(other, SessionOptions{});
+  auto outcomes = second.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({"junk"})});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, CommandOutcome::Status::kInvalid);
+}
+
+TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // SYNODSNAP4: applied 2, log time 20, cluster id 0; session 1 (last active
+  // 20, mark 1, result limit 5, refused range [2, 2]) holding result "5" of
+  // sequence 1; then the machine.
+  std::string header = std::string("SYNODSNAP4") + u64(2) + u64(20) + u64(0);
+  header += u64(2) + u64(1);
+  header += u64(1) + u64(20) + u64(1) + u64(5) + u64(2) + u64(2) + u64(1);
+  header += u64(1) + std::string(1, '\0') + u64(1) + "5";
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  auto apply = [&](const std::string& command) {
+    return applier.Apply(
+        paxos::CommittedEntry{applier.applied() + 1, paxos::MakeCommandsValue({command})})[0];
+  };
+  EXPECT_TRUE(apply(Command(1, 1, 1, "add 5")).duplicate);
+  EXPECT_EQ(apply(Command(1, 2, 1, "add 1")).status, CommandOutcome::Status::kRefused);
+  EXPECT_EQ(apply(Command(1, 3, 1, "add 1")).status, CommandOutcome::Status::kOk);
+  // Written again as SYNODSNAP7, it restores to the same table.
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
+  StringWriter writer;
+  applier.Snapshot(writer);
+  TestCounter copy_counter;
+  Applier copy(copy_counter, SessionOptions{});
+  StringReader again(writer.chunks);
+  ASSERT_TRUE(copy.Restore(again));
+  EXPECT_EQ(SnapshotBytes(copy), SnapshotBytes(applier));
+}
+
+// SYNODSNAP6 (byte limits) and SYNODSNAP5 (time ballot, no byte limits)
+// snapshots, written before sessions carried their expiry, restore with the
+// default expiry and keep their limits and time ballot.
+TEST(Applier, RestoresSnap6And5WithTheDefaultExpiry) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  for (const std::string magic : {"SYNODSNAP6", "SYNODSNAP5"}) {
+    // applied 2, log time 20, cluster id 0, time ballot (3, 1); next id 2;
+    // session 1: active at 20, mark 1, result limit 5 [, byte limit 1000],
+    // refused range empty [, no refused sequence numbers], result "5" of
+    // sequence 1.
+    std::string header = magic + u64(2) + u64(20) + u64(0) + u64(3) + u64(1);
+    header += u64(2) + u64(1) + u64(1) + u64(20) + u64(1) + u64(5);
+    if (magic == "SYNODSNAP6") header += u64(1000);
+    header += u64(1) + u64(0);
+    if (magic == "SYNODSNAP6") header += u64(0);
+    header += u64(1) + u64(1) + std::string(1, '\0') + u64(1) + "5";
+    SessionOptions options;
+    options.expiry_ms = 1000;
+    TestCounter counter;
+    Applier applier(counter, options);
+    StringReader reader({header, "5"});
+    ASSERT_TRUE(applier.Restore(reader)) << magic;
+    EXPECT_EQ(applier.time_ballot(), (paxos::Ballot{3, 1})) << magic;
+    auto apply = [&](const std::string& command) {
+      return applier.Apply(
+          paxos::CommittedEntry{applier.applied() + 1, paxos::MakeCommandsValue({command})})[0];
+    };
+    EXPECT_TRUE(apply(Command(1, 1, 1, "add 5", 1020)).duplicate) << magic;
+    EXPECT_EQ(apply(Command(1, 2, 1, "add 1", 2021)).status,
+              CommandOutcome::Status::kSessionExpired)
+        << magic;
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
+  }
 }
 
 }  // namespace

@@ -18,18 +18,27 @@
 //   - Errors in a command (bad input) are best returned as results: encode
 //     them in the returned bytes. An exception derived from std::exception
 //     thrown by Apply (std::invalid_argument from std::stoll, say) becomes
-//     that command's result instead, a failure carrying its what(): the
+//     that command's result instead, a failure carrying its message (what(),
+//     or a kj::Exception's description; first line, at most 1 KiB): the
 //     client gets a definite failure naming the message, every replica logs
 //     it at error level, records it for retries of the same command, and
 //     goes on serving. This is only safe because every replica throws the
 //     same exception with the same message for the same command in the same
 //     state: a throw that depends on anything else (memory, timing) is
-//     non-determinism, a bug of the state machine like any other. What Apply
-//     changed before throwing stays changed (identically on every replica);
-//     prefer to validate first and throw before mutating anything.
+//     non-determinism, a bug of the state machine like any other.
+//   - Apply must throw before it changes any state (the strong exception
+//     guarantee): validate first, then mutate. A failed result then means
+//     the command had no effect on the state machine, which is what clients
+//     are told (kFailed, exit 1). Synod cannot undo changes made before a
+//     throw: they would stay, on every replica alike, behind a "failed"
+//     answer.
 //   - std::bad_alloc, exceptions of types not derived from std::exception,
 //     and any exception from Snapshot or Restore are not results: the replica
-//     stops at once (exit status 70) rather than risk diverging.
+//     stops at once (exit status 70) rather than risk diverging. A command
+//     whose Apply throws std::bad_alloc every time stops every replica that
+//     applies it, again at each restart (a crash loop): Apply must not let a
+//     command allocate unbounded memory (bound sizes and throw, e.g.,
+//     std::length_error, which is a result).
 #pragma once
 
 #include <cstdint>

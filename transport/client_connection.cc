@@ -211,11 +211,14 @@ struct ClientConnection::Impl {
           request.send()
               .then([this, count](capnp::Response<wire::ClientService::SubmitResults>&& response)
                         -> kj::Promise<ReplyPtr> {
-                auto reply = kj::heap<ClientReply>();
-                std::string error = DecodeClientReply(response, count, reply.get());
-                if (!error.empty()) return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
-                held_responses.push_back(kj::mv(response));
-                return kj::mv(reply);
+                return CallOrExitUnlessKj("a submit reply", [&]() -> kj::Promise<ReplyPtr> {
+                  auto reply = kj::heap<ClientReply>();
+                  std::string error = DecodeClientReply(response, count, reply.get());
+                  if (!error.empty())
+                    return KJ_EXCEPTION(FAILED, "bad submit reply", error.c_str());
+                  held_responses.push_back(kj::mv(response));
+                  return kj::mv(reply);
+                });
               })
               .exclusiveJoin(FailAfter<ReplyPtr>(loop.io(), left, "submit deadline"));
       tasks->add(call.then([this, id](ReplyPtr reply) { OnReply(id, std::move(*reply)); },
@@ -279,19 +282,22 @@ struct ClientConnection::Impl {
   void SendStatus(PendingStatus s) {
     Clock::time_point now = Clock::now();
     Clock::duration left = s.deadline > now ? s.deadline - now : Clock::duration::zero();
-    auto call = KJ_ASSERT_NONNULL(client)
-                    .statusRequest()
-                    .send()
-                    .then([](capnp::Response<wire::ClientService::StatusResults>&& response)
-                              -> kj::Promise<ReplicaStatus> {
-                      ReplicaStatus status;
-                      std::string error = DecodeStatus(response.getStatus(), &status);
-                      if (!error.empty()) {
-                        return KJ_EXCEPTION(FAILED, "bad status reply", error.c_str());
-                      }
-                      return status;
-                    })
-                    .exclusiveJoin(FailAfter<ReplicaStatus>(loop.io(), left, "status deadline"));
+    auto call =
+        KJ_ASSERT_NONNULL(client)
+            .statusRequest()
+            .send()
+            .then([](capnp::Response<wire::ClientService::StatusResults>&& response)
+                      -> kj::Promise<ReplicaStatus> {
+              return CallOrExitUnlessKj("a status reply", [&]() -> kj::Promise<ReplicaStatus> {
+                ReplicaStatus status;
+                std::string error = DecodeStatus(response.getStatus(), &status);
+                if (!error.empty()) {
+                  return KJ_EXCEPTION(FAILED, "bad status reply", error.c_str());
+                }
+                return status;
+              });
+            })
+            .exclusiveJoin(FailAfter<ReplicaStatus>(loop.io(), left, "status deadline"));
     auto done = std::make_shared<StatusCallback>(std::move(s.done));
     tasks->add(call.then(
         [this, done](ReplicaStatus status) {

@@ -426,7 +426,7 @@ std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in,
     out->outcomes.reserve(list.size());
     for (auto o : list) {
       auto status = static_cast<unsigned>(o.getStatus());
-      if (status > static_cast<unsigned>(OutcomeStatus::kApplyFailed)) {
+      if (status > static_cast<unsigned>(OutcomeStatus::kRefused)) {
         return "unknown outcome status " + std::to_string(status);
       }
       Outcome outcome;

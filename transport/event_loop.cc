@@ -12,8 +12,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include "transport/internal_error.h"
+
 namespace synod::transport {
 namespace {
+
+// Where an exception escaping a handler is reported (ExitOnInternalError).
+constexpr char kThread[] = "the network thread";
 
 namespace asio = boost::asio;
 
@@ -84,12 +89,14 @@ struct EventLoop::Impl {
     // Objects using the loop are gone; their sockets and timers are closed,
     // so their handlers complete with operation_aborted. Run them (they
     // release KJ fulfillers) while the KJ loop still exists.
-    for (int round = 0; round < 8; ++round) {
-      io.restart();
-      size_t ran = io.poll();
-      port.RunKj();
-      if (ran == 0 && !kj_loop.isRunnable()) break;
-    }
+    CallOrExit(kThread, [this] {
+      for (int round = 0; round < 8; ++round) {
+        io.restart();
+        size_t ran = io.poll();
+        port.RunKj();
+        if (ran == 0 && !kj_loop.isRunnable()) break;
+      }
+    });
     port.Detach();
   }
 };
@@ -103,7 +110,7 @@ asio::io_context& EventLoop::io() { return impl_->io; }
 void EventLoop::Run() {
   auto guard = asio::make_work_guard(impl_->io);
   impl_->io.restart();
-  impl_->io.run();
+  CallOrExit(kThread, [this] { impl_->io.run(); });
 }
 
 void EventLoop::Stop() { impl_->io.stop(); }
@@ -117,7 +124,7 @@ bool EventLoop::RunUntil(const std::function<bool()>& done, Clock::duration time
     Clock::time_point now = Clock::now();
     if (now >= deadline) return done();
     impl_->io.restart();
-    impl_->io.run_one_for(deadline - now);
+    CallOrExit(kThread, [&] { impl_->io.run_one_for(deadline - now); });
   }
   return true;
 }

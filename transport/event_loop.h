@@ -5,6 +5,11 @@
 // io_context, so Asio timers, sockets, Cap'n Proto RPC and whatever the owner
 // runs on this thread (the Paxos core) share one thread without locks.
 //
+// Errors: an exception escaping a handler (Asio's or KJ's) while Run,
+// RunUntil, RunFor or the destructor runs them is an internal failure: the
+// process ends there (transport/internal_error.h, exit 70), without unwinding
+// the caller's objects.
+//
 // Threading: construct, run and destroy on one thread (the "network
 // thread"); at most one EventLoop per thread (a KJ rule). Only Post() and
 // Stop() may be called from other threads. Every transport object (Server,

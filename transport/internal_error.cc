@@ -2,11 +2,14 @@
 
 #include <cxxabi.h>
 #include <kj/exception.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 
 namespace synod::transport {
@@ -50,11 +53,29 @@ void ExitOnInternalError(const char* where) noexcept {
 }
 
 void ExitOnInternalError(const char* where, const std::string& what) noexcept {
-  // One line, whatever the message holds; no allocation.
-  std::fprintf(stderr, "synod: fatal internal error in %s: ", where);
-  for (char c : what) std::fputc(c == '\n' || c == '\r' ? ' ' : c, stderr);
-  std::fputc('\n', stderr);
-  std::fflush(stderr);
+  // One line, whatever the message holds, formatted into a fixed buffer
+  // (no allocation; a long message is cut) and written with one write(2), so
+  // it is not interleaved with other threads' output byte by byte.
+  char line[kMaxFatalLine];
+  size_t size = 0;
+  auto append = [&](std::string_view text) {
+    for (char c : text) {
+      if (size + 1 >= sizeof(line)) return;  // keep room for the '\n'
+      line[size++] = c == '\n' || c == '\r' ? ' ' : c;
+    }
+  };
+  append("synod: fatal internal error in ");
+  append(where);
+  append(": ");
+  append(what);
+  line[size++] = '\n';
+  std::fflush(stderr);  // anything already buffered comes first
+  for (size_t written = 0; written < size;) {
+    ssize_t n = ::write(STDERR_FILENO, line + written, size - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
+  }
   std::_Exit(kExitInternalError);
 }
 

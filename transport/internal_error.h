@@ -12,6 +12,7 @@
 
 #include <kj/exception.h>
 
+#include <cstddef>
 #include <string>
 #include <utility>
 
@@ -20,9 +21,12 @@ namespace synod::transport {
 // Exit status of a process stopped by an internal failure (EX_SOFTWARE).
 inline constexpr int kExitInternalError = 70;
 
+// Longest fatal line written, '\n' included; a longer message is cut.
+inline constexpr size_t kMaxFatalLine = 4096;
+
 // Prints one line "synod: fatal internal error in <where>: <what>" on stderr
-// and ends the process with kExitInternalError. Describes the exception being
-// handled (call it inside a catch block), or says there is none.
+// with a single write(2) and ends the process with kExitInternalError. Describes the exception
+// being handled (call it inside a catch block), or says there is none.
 [[noreturn]] void ExitOnInternalError(const char* where) noexcept;
 // The same with the failure described by `what`.
 [[noreturn]] void ExitOnInternalError(const char* where, const std::string& what) noexcept;

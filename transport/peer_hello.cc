@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "transport/internal_error.h"
+
 namespace synod::transport {
 
 kj::Promise<PeerHello> SayPeerHello(RpcConnection& conn, ClusterId cluster_id,
@@ -16,26 +18,28 @@ kj::Promise<PeerHello> SayPeerHello(RpcConnection& conn, ClusterId cluster_id,
   request.setRole(wire::ConnectionRole::PEER);
   return request.send().then(
       [expected_server](capnp::Response<wire::Handshake::HelloResults>&& response) {
-        PeerHello hello;
-        HandshakeInfo& info = hello.info;
-        info.accepted = response.getAccepted();
-        info.reason = response.getReason().cStr();
-        info.server_replica = response.getServerReplica();
-        info.server_cluster = response.getServerCluster();
-        info.has_history = response.getHasHistory();
-        info.server_members = response.getServerMembers().cStr();
-        if (info.accepted && expected_server != paxos::kNoReplica &&
-            info.server_replica != expected_server) {
-          info.accepted = false;
-          info.reason = "answered as replica " + std::to_string(info.server_replica) +
-                        ", expected " + std::to_string(expected_server);
-        }
-        if (info.accepted && !response.hasPeer()) {
-          info.accepted = false;
-          info.reason = "accepted without a peer capability";
-        }
-        if (info.accepted) hello.peer = response.getPeer();
-        return hello;
+        return CallOrExitUnlessKj("a peer hello", [&] {
+          PeerHello hello;
+          HandshakeInfo& info = hello.info;
+          info.accepted = response.getAccepted();
+          info.reason = response.getReason().cStr();
+          info.server_replica = response.getServerReplica();
+          info.server_cluster = response.getServerCluster();
+          info.has_history = response.getHasHistory();
+          info.server_members = response.getServerMembers().cStr();
+          if (info.accepted && expected_server != paxos::kNoReplica &&
+              info.server_replica != expected_server) {
+            info.accepted = false;
+            info.reason = "answered as replica " + std::to_string(info.server_replica) +
+                          ", expected " + std::to_string(expected_server);
+          }
+          if (info.accepted && !response.hasPeer()) {
+            info.accepted = false;
+            info.reason = "accepted without a peer capability";
+          }
+          if (info.accepted) hello.peer = response.getPeer();
+          return hello;
+        });
       });
 }
 

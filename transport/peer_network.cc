@@ -18,6 +18,7 @@
 #include "transport/logging.h"
 #include "transport/owned_connect.h"
 #include "transport/peer_hello.h"
+#include "transport/rate_limited_log.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
 
@@ -186,7 +187,8 @@ struct PeerNetwork::Impl {
   void Fail(Link& link, uint64_t gen, const std::string& why) {
     if (gen != link.generation) return;
     if (link.state.connected) {
-      log->info("transport: link to replica {} lost: {}", link.endpoint.id, why);
+      link_log.Log(spdlog::level::info, "link-lost/" + std::to_string(link.endpoint.id),
+                   fmt::format("transport: link to replica {} lost: {}", link.endpoint.id, why));
     } else {
       log->debug("transport: link to replica {} failed: {}", link.endpoint.id, why);
     }
@@ -369,6 +371,7 @@ struct PeerNetwork::Impl {
   EventLoop& loop;
   PeerNetworkOptions options;
   std::shared_ptr<spdlog::logger> log;
+  RateLimitedLog link_log{loop.io(), log, options.log_summary_period};  // links lost
   std::shared_ptr<bool> alive;
   ExitOnTaskError task_errors;
   HandshakeObserver observer;

@@ -55,6 +55,8 @@ struct PeerNetworkOptions {
   std::chrono::milliseconds backoff_max{2000};
   std::chrono::milliseconds write_stall_timeout{30000};
   std::shared_ptr<spdlog::logger> logger;  // null: a private stderr logger
+  // "link to replica N lost" lines: one per peer, then one summary per period.
+  std::chrono::milliseconds log_summary_period{10000};
   // Where this replica's Server holds peers' deliver() calls (return_path.h):
   // messages for a peer with a held call leave in that call's return first.
   // Must outlive the PeerNetwork. Null: messages leave in calls only.

@@ -69,8 +69,13 @@ RateLimitedLog::~RateLimitedLog() {
 }
 
 void RateLimitedLog::Warn(const std::string& kind, const std::string& text) {
+  Log(spdlog::level::warn, kind, text);
+}
+
+void RateLimitedLog::Log(spdlog::level::level_enum level, const std::string& kind,
+                         const std::string& text) {
   if (limiter_.Admit(kind, text, Clock::now())) {
-    log_->warn("{}", text);
+    log_->log(level, "{}", text);
     return;
   }
   Arm();

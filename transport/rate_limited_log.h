@@ -1,5 +1,5 @@
 // Rate limiting for repeated warnings (a flood of refused connections must not
-// flood the log). Internal to transport/.
+// flood the log). Used by transport/ and node/ (peer link lines).
 //
 // Per kind of warning (a short fixed string such as "handshake-timeout"): the
 // first occurrence is logged at once; later ones within `period` of the last
@@ -75,6 +75,8 @@ class RateLimitedLog {
 
   // Logs `text` at warn level now, or counts it for the summary of `kind`.
   void Warn(const std::string& kind, const std::string& text);
+  // The same at `level` (summaries are still written at warn level).
+  void Log(spdlog::level::level_enum level, const std::string& kind, const std::string& text);
 
   uint64_t suppressed_total() const { return limiter_.suppressed_total(); }
 

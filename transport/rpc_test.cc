@@ -449,6 +449,7 @@ TEST_F(RpcTest, FullPendingBudgetMakesRoomForAnotherAddress) {
   auto server = StartServer(1, {}, [](ServerOptions& o) {
     o.max_pending_connections = 4;
     o.handshake_timeout = 60s;
+    o.handshake_timeout_under_pressure = 60s;
   });
   std::vector<tcp::socket> idle;
   for (int i = 0; i < 4; ++i) idle.push_back(RawConnectFrom(loop_, "127.0.0.2", server->port()));
@@ -477,6 +478,7 @@ TEST_F(RpcTest, PendingFloodFromOneAddressDisplacesOnlyItself) {
     o.max_pending_connections = 6;
     o.max_pending_per_address = 4;
     o.handshake_timeout = 60s;
+    o.handshake_timeout_under_pressure = 60s;
   });
   tcp::socket bystander = RawConnect(loop_, server->port());  // the oldest, from 127.0.0.1
   std::vector<tcp::socket> flood;
@@ -570,22 +572,35 @@ class FileLimitScope {
 };
 
 // Opens /dev/null until every descriptor number below the highest open one
-// is taken; returns them (the caller closes them). Afterwards a limit of
-// back() + 1 + n leaves exactly n descriptors free.
-std::vector<int> FillDescriptorHoles() {
-  int highest = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+// is taken; closes them when destroyed (also when a test assertion fails).
+// Afterwards a limit of back() + 1 + n leaves exactly n descriptors free.
+class DescriptorHoles {
+ public:
+  DescriptorHoles() {
+    int highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    }
+    for (;;) {
+      int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) break;
+      fds_.push_back(fd);
+      if (fd >= highest) break;
+    }
   }
-  std::vector<int> fillers;
-  for (;;) {
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) break;
-    fillers.push_back(fd);
-    if (fd >= highest) break;
+  ~DescriptorHoles() { Release(); }
+  DescriptorHoles(const DescriptorHoles&) = delete;
+  DescriptorHoles& operator=(const DescriptorHoles&) = delete;
+  void Release() {
+    for (int fd : fds_) close(fd);
+    fds_.clear();
   }
-  return fillers;
-}
+  bool empty() const { return fds_.empty(); }
+  int back() const { return fds_.back(); }
+
+ private:
+  std::vector<int> fds_;
+};
 
 TEST_F(RpcTest, AcceptOutOfDescriptorsNeitherSpinsNorStops) {
   auto server = StartServer(1, {}, [](ServerOptions& o) {
@@ -599,7 +614,7 @@ TEST_F(RpcTest, AcceptOutOfDescriptorsNeitherSpinsNorStops) {
     clients.emplace_back(loop_.io());
     clients.back().open(tcp::v4());
   }
-  std::vector<int> fillers = FillDescriptorHoles();
+  DescriptorHoles fillers;
   ASSERT_FALSE(fillers.empty());
   {
     FileLimitScope limit(static_cast<rlim_t>(fillers.back() + 1 + 5));  // 5 free
@@ -614,13 +629,147 @@ TEST_F(RpcTest, AcceptOutOfDescriptorsNeitherSpinsNorStops) {
     EXPECT_LE(stats.accept_errors, 20u);  // a spinning loop would fail thousands of times
     EXPECT_GE(stats.evicted_pending, 1u);
   }
-  for (int fd : fillers) close(fd);
+  fillers.Release();
   // With descriptors back, the server serves as before.
   ClientConnection client(loop_, ClientOptions(server->port()));
   std::optional<SubmitResult> ok = SubmitAndWait(client, "after");
   ASSERT_TRUE(ok.has_value());
   EXPECT_EQ(ok->call, CallStatus::kReplied);
   EXPECT_NE(Logged().find("accept failed"), std::string::npos);
+}
+
+TEST_F(RpcTest, OutOfDescriptorsWithNoneWaitingClosesTheLeastActiveClient) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) { o.accept_retry_delay = 50ms; });
+  ClientConnection busy(loop_, ClientOptions(server->port()));
+  ClientConnection idle(loop_, ClientOptions(server->port()));
+  ASSERT_TRUE(loop_.RunUntil([&] { return busy.connected() && idle.connected(); }, kWait));
+  ASSERT_TRUE(SubmitAndWait(busy, "active").has_value());  // `idle` is the least active
+  tcp::socket newcomer(loop_.io());
+  newcomer.open(tcp::v4());  // its descriptor is taken before the limit drops
+  DescriptorHoles fillers;
+  ASSERT_FALSE(fillers.empty());
+  {
+    FileLimitScope limit(static_cast<rlim_t>(fillers.back() + 1));  // none free
+    ASSERT_TRUE(limit.ok());
+    newcomer.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
+    // Nothing waits for hello: the least active client gives its descriptor.
+    ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 3; }, kWait));
+    EXPECT_EQ(server->stats().evicted_clients, 1u);
+    EXPECT_GE(server->stats().accept_errors, 1u);
+    EXPECT_TRUE(loop_.RunUntil([&] { return idle.failed(); }, kWait));
+    EXPECT_FALSE(busy.failed());
+  }
+  fillers.Release();
+  EXPECT_NE(Logged().find("out of file descriptors"), std::string::npos);
+}
+
+TEST_F(RpcTest, ListenShrinksTheBudgetsToFitTheFileLimit) {
+  std::unique_ptr<Server> server;
+  {
+    FileLimitScope limit(300);
+    ASSERT_TRUE(limit.ok());
+    server = StartServer(1, {2, 3}, [](ServerOptions& o) { o.reserved_file_descriptors = 100; });
+  }
+  // 300 - 100 reserved - 2 members x 4 = 192: half for waiting, the rest for clients.
+  ServerStats stats = server->stats();
+  EXPECT_EQ(stats.pending_budget, 96u);
+  EXPECT_EQ(stats.client_budget, 96u);
+  EXPECT_NE(Logged().find("serving at most 96 client connections (configured 1024)"),
+            std::string::npos)
+      << Logged();
+  // A limit that holds every budget changes nothing.
+  auto roomy = StartServer(1, {2, 3});
+  EXPECT_EQ(roomy->stats().client_budget, 1024u);
+  EXPECT_EQ(roomy->stats().pending_budget, 256u);
+}
+
+TEST_F(RpcTest, HelloDeadlineIsGenerousUnlessThePoolIsOverHalfFull) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) {
+    o.max_pending_connections = 4;
+    o.handshake_timeout = 60s;
+    o.handshake_timeout_under_pressure = 50ms;
+  });
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(RawConnect(loop_, server->port()));
+  // The third arrives with the pool over half full: only it gets the short deadline.
+  EXPECT_TRUE(WaitForClose(loop_, idle[2]));
+  EXPECT_EQ(server->stats().handshake_timeouts, 1u);
+  EXPECT_TRUE(StillOpen(idle[0]));
+  EXPECT_TRUE(StillOpen(idle[1]));
+  EXPECT_NE(Logged().find("no hello within 50 ms"), std::string::npos);
+}
+
+TEST_F(RpcTest, AHelloAsAMemberDoesNotCloseThatMembersActiveLink) {
+  auto server = StartServer(1, {2}, [](ServerOptions& o) {
+    o.max_connections_per_member = 2;
+    o.members = "1=127.0.0.1:1,2=127.0.0.1:2";
+  });
+  PeerNetwork real(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}}));
+  real.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, 1}});
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 1; }, kWait));
+  // Impostors say hello as replica 2 and stay idle; each new one closes an idle one.
+  std::vector<std::unique_ptr<PeerNetwork>> impostors;
+  for (int i = 0; i < 3; ++i) {
+    impostors.push_back(
+        std::make_unique<PeerNetwork>(loop_, NetOptions(2, {{1, "127.0.0.1", server->port()}})));
+    ASSERT_TRUE(loop_.RunUntil([&] { return impostors.back()->LinkState(1).connected; }, kWait));
+  }
+  EXPECT_GE(server->stats().evicted_members, 2u);
+  EXPECT_TRUE(real.LinkState(1).connected);
+  EXPECT_EQ(real.LinkState(1).handshakes, 1u);  // never reconnected
+  impostors.clear();
+  real.Send(paxos::Message{2, 1, paxos::Heartbeat{{1, 2}, 2}});
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer_handler_.messages.size() == 2; }, kWait));
+  EXPECT_EQ(real.LinkState(1).handshakes, 1u);
+}
+
+TEST_F(RpcTest, LostLinkLinesAreRateLimitedPerPeer) {
+  auto server = StartServer(1, {2}, [](ServerOptions& o) { o.max_connections_per_member = 1; });
+  // Two links of replica 2 take the one place from each other over and over.
+  PeerNetworkOptions options = NetOptions(2, {{1, "127.0.0.1", server->port()}});
+  options.log_summary_period = 60s;
+  PeerNetwork a(loop_, options);
+  PeerNetwork b(loop_, options);
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().evicted_members >= 8; }, kWait));
+  std::string logged = Logged();
+  size_t lines = 0;
+  for (size_t at = logged.find("link to replica 1 lost"); at != std::string::npos;
+       at = logged.find("link to replica 1 lost", at + 1)) {
+    ++lines;
+  }
+  EXPECT_LE(lines, 2u) << logged;  // one per PeerNetwork
+}
+
+TEST_F(RpcTest, RefusalsOfAnotherKindAreNotHiddenBehindAFlood) {
+  auto server = StartServer(1, {2}, [](ServerOptions& o) { o.log_summary_period = 60s; });
+  for (int i = 0; i < 3; ++i) {
+    ClientConnection wrong(loop_, ClientOptions(server->port(), 0xBAD));
+    std::optional<SubmitResult> refused = SubmitAndWait(wrong, "x");
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->call, CallStatus::kRefused);
+  }
+  PeerNetwork intruder(loop_, NetOptions(7, {{1, "127.0.0.1", server->port()}}));
+  ASSERT_TRUE(loop_.RunUntil([&] { return intruder.LinkState(1).handshakes > 0; }, kWait));
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().refused_handshakes >= 4; }, kWait));
+  EXPECT_NE(Logged().find("(replica 7, cluster"), std::string::npos) << Logged();
+}
+
+TEST_F(RpcTest, AFullPoolEvictsTheOldestAmongAddressesHoldingAsMany) {
+  auto server = StartServer(1, {}, [](ServerOptions& o) {
+    o.max_pending_connections = 2;
+    o.handshake_timeout = 60s;
+    o.handshake_timeout_under_pressure = 60s;
+  });
+  tcp::socket older = RawConnectFrom(loop_, "127.0.0.3", server->port());
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 1; }, kWait));
+  tcp::socket newer = RawConnectFrom(loop_, "127.0.0.2", server->port());
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 2; }, kWait));
+  tcp::socket third = RawConnectFrom(loop_, "127.0.0.4", server->port());
+  ASSERT_TRUE(loop_.RunUntil([&] { return server->stats().accepted == 3; }, kWait));
+  EXPECT_EQ(server->stats().evicted_pending, 1u);
+  EXPECT_TRUE(WaitForClose(loop_, older));
+  EXPECT_TRUE(StillOpen(newer));
+  EXPECT_TRUE(StillOpen(third));
 }
 
 TEST_F(RpcTest, ClientDisconnectMidCallFailsOnlyThatCall) {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "transport/codec.h"
@@ -71,7 +72,7 @@ struct Server::Impl {
     asio::steady_timer timer;  // handshake deadline, then refusal linger
     Budget budget = Budget::kPending;
     paxos::ReplicaId member = paxos::kNoReplica;  // kMember only
-    uint64_t last_active = 0;                     // kClient only: activity sequence number
+    uint64_t last_active = 0;  // kClient, kMember: activity sequence number (0: none yet)
     bool handshaken = false;
     bool refused = false;
   };
@@ -115,7 +116,8 @@ struct Server::Impl {
 
   // accept() failed. Out of descriptors or memory, the failure would repeat at
   // once (the connection stays in the backlog): close one waiting connection
-  // and try again after accept_retry_delay instead of spinning. Other errors
+  // (none waiting: the least recently active client connection) and try
+  // again after accept_retry_delay instead of spinning. Other errors
   // concern one connection only: accept again at once.
   void OnAcceptError(const boost::system::error_code& ec) {
     ++stats.accept_errors;
@@ -129,9 +131,19 @@ struct Server::Impl {
       Accept();
       return;
     }
-    EvictOnePending(
-        "transport: closing the oldest connection waiting for hello from {} ({} "
-        "waiting from that address): out of file descriptors");
+    if (pending > 0) {
+      EvictOnePending(
+          "transport: closing the oldest connection waiting for hello from {} ({} "
+          "waiting from that address): out of file descriptors");
+    } else if (!clients_by_activity.empty()) {
+      ++stats.evicted_clients;
+      uint64_t victim = clients_by_activity.begin()->second;
+      Warn("client-limit",
+           fmt::format("transport: closing the least recently active client connection ({}): "
+                       "out of file descriptors",
+                       conns.at(victim)->remote));
+      Erase(victim);
+    }
     accept_timer.expires_after(options.accept_retry_delay);
     accept_timer.async_wait([this, a = alive](const boost::system::error_code& wait_ec) {
       if (wait_ec || !*a) return;
@@ -140,7 +152,7 @@ struct Server::Impl {
   }
 
   // Logs `text` at warn level, or counts it into the periodic summary of `kind`.
-  void Warn(const char* kind, const std::string& text) { rate_log.Warn(kind, text); }
+  void Warn(const std::string& kind, const std::string& text) { rate_log.Warn(kind, text); }
 
   // Decides whether a new connection from `address` (`remote`) may wait for
   // its hello. No if its address already has max_pending_per_address waiting,
@@ -176,11 +188,16 @@ struct Server::Impl {
     return true;
   }
 
-  // The address with the most pending connections (end() if none).
+  // The address with the most pending connections; among addresses holding
+  // as many, the one with the oldest connection (end() if none).
   std::map<std::string, std::set<uint64_t>>::iterator MostPending() {
     auto most = pending_by_address.end();
     for (auto it = pending_by_address.begin(); it != pending_by_address.end(); ++it) {
-      if (most == pending_by_address.end() || it->second.size() > most->second.size()) most = it;
+      if (most == pending_by_address.end() || it->second.size() > most->second.size() ||
+          (it->second.size() == most->second.size() &&
+           *it->second.begin() < *most->second.begin())) {
+        most = it;
+      }
     }
     return most;
   }
@@ -227,9 +244,14 @@ struct Server::Impl {
   }
 
   // Moves a connection whose hello was accepted as member `from` into that
-  // member's budget, closing the member's oldest one at the limit.
+  // member's budget. At the limit one of the member's other connections is
+  // closed: first one from an address other than the member's configured
+  // host (options.members), then the least recently active (oldest first
+  // among those never active), so a hello that merely claims to be the member
+  // does not cut its busy link.
   void AdmitMember(Conn& conn, paxos::ReplicaId from) {
     Unbudget(conn);
+    std::string host = MemberHost(from);
     for (;;) {  // looked up again each time: an eviction may erase the entry
       auto it = member_conns.find(from);
       if (it == member_conns.end() ||
@@ -237,11 +259,23 @@ struct Server::Impl {
         break;
       }
       ++stats.evicted_members;
-      uint64_t victim = *it->second.begin();
-      Warn("member-limit",
-           fmt::format("transport: closing the oldest connection of replica {} ({}): {} open "
-                       "from it (limit)",
-                       from, conns.at(victim)->remote, it->second.size()));
+      uint64_t victim = 0;
+      std::tuple<bool, uint64_t, uint64_t> best{true, UINT64_MAX, UINT64_MAX};
+      for (uint64_t id : it->second) {
+        const Conn& c = *conns.at(id);
+        std::tuple<bool, uint64_t, uint64_t> key{c.address == host, c.last_active, id};
+        if (key < best) {
+          best = key;
+          victim = id;
+        }
+      }
+      Warn(
+          fmt::format("member-limit/{}", from),
+          fmt::format("transport: closing a connection of replica {} ({}, {}): {} open "
+                      "from it (limit)",
+                      from, conns.at(victim)->remote,
+                      conns.at(victim)->last_active == 0 ? "never active" : "least recently active",
+                      it->second.size()));
       EvictLater(victim);  // takes it out of member_conns
     }
     member_conns[from].insert(conn.id);
@@ -274,6 +308,35 @@ struct Server::Impl {
     clients_by_activity.erase({conn->last_active, id});
     conn->last_active = ++activity;
     clients_by_activity.insert({conn->last_active, id});
+  }
+
+  // Notes a call on member connection `id` (AdmitMember keeps active ones).
+  void TouchMember(uint64_t id) {
+    Conn* conn = Find(id);
+    if (conn != nullptr && conn->budget == Budget::kMember) conn->last_active = ++activity;
+  }
+
+  // The host of replica `id` in options.members ("1=host:port,..."), without
+  // brackets; "" if not listed.
+  std::string MemberHost(paxos::ReplicaId id) const {
+    std::string prefix = std::to_string(id) + "=";
+    const std::string& list = options.members;
+    size_t at = 0;
+    while (at < list.size()) {
+      size_t end = list.find(',', at);
+      if (end == std::string::npos) end = list.size();
+      std::string entry = list.substr(at, end - at);
+      at = end + 1;
+      if (entry.rfind(prefix, 0) != 0) continue;
+      std::string host = entry.substr(prefix.size());
+      size_t colon = host.rfind(':');
+      if (colon != std::string::npos) host.resize(colon);
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+      }
+      return host;
+    }
+    return "";
   }
 
   // Takes connection `id` out of every budget now and closes it from an Asio
@@ -316,19 +379,24 @@ struct Server::Impl {
                                 MakeHandshake(id), options.flow_limit_bytes);
     tasks.add(conn->rpc->OnDisconnect().then([this, id] { CloseLater(id); },
                                              [this, id](kj::Exception&&) { CloseLater(id); }));
-    conn->timer.expires_after(options.handshake_timeout);
-    conn->timer.async_wait([this, id, a = alive](const boost::system::error_code& wait_ec) {
-      if (wait_ec || !*a) return;
-      auto it = conns.find(id);
-      if (it == conns.end() || it->second->handshaken) return;
-      if (!it->second->refused) {
-        ++stats.handshake_timeouts;
-        Warn("handshake-timeout",
-             fmt::format("transport: closing connection from {}: no hello within {} ms",
-                         it->second->remote, options.handshake_timeout.count()));
-      }
-      Erase(id);
-    });
+    // Generous while the pool has room; short under a flood.
+    std::chrono::milliseconds deadline = pending * 2 > options.max_pending_connections
+                                             ? options.handshake_timeout_under_pressure
+                                             : options.handshake_timeout;
+    conn->timer.expires_after(deadline);
+    conn->timer.async_wait(
+        [this, id, a = alive, deadline](const boost::system::error_code& wait_ec) {
+          if (wait_ec || !*a) return;
+          auto it = conns.find(id);
+          if (it == conns.end() || it->second->handshaken) return;
+          if (!it->second->refused) {
+            ++stats.handshake_timeouts;
+            Warn("handshake-timeout",
+                 fmt::format("transport: closing connection from {}: no hello within {} ms",
+                             it->second->remote, deadline.count()));
+          }
+          Erase(id);
+        });
     conns.emplace(id, std::move(conn));
   }
 
@@ -339,19 +407,34 @@ struct Server::Impl {
     });
   }
 
-  // Warns once if the open file limit cannot hold every budget at once
-  // (accepts beyond it fail with EMFILE, handled by OnAcceptError).
-  void CheckFileLimit() {
+  // If the open file limit cannot hold every budget at once, shrinks
+  // max_client_connections, then max_pending_connections (to at most half of
+  // what is left, at least 1 each), so that the members' budgets and
+  // reserved_file_descriptors still fit; logs once. Accepts that still fail
+  // with EMFILE are handled by OnAcceptError.
+  void FitFileLimit() {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
-    uint64_t needed = options.max_pending_connections + options.max_client_connections +
-                      options.max_connections_per_member * options.peers.size() + 64;
-    if (limit.rlim_cur < needed) {
-      log->warn(
-          "transport: open file limit {} is below the connection budgets ({} connections and "
-          "some files); accepts beyond it fail and are retried",
-          static_cast<uint64_t>(limit.rlim_cur), needed);
-    }
+    uint64_t soft = limit.rlim_cur;
+    uint64_t fixed = options.reserved_file_descriptors +
+                     options.max_connections_per_member * options.peers.size();
+    uint64_t needed = fixed + options.max_pending_connections + options.max_client_connections;
+    if (soft >= needed) return;
+    uint64_t room = soft > fixed ? soft - fixed : 0;
+    size_t pending_max =
+        std::max<uint64_t>(1, std::min<uint64_t>(options.max_pending_connections, room / 2));
+    size_t clients_max =
+        std::max<uint64_t>(1, std::min<uint64_t>(options.max_client_connections,
+                                                 room > pending_max ? room - pending_max : 0));
+    log->warn(
+        "transport: open file limit {} is below the connection budgets ({} descriptors); "
+        "serving at most {} client connections (configured {}) and {} waiting for hello "
+        "(configured {})",
+        soft, needed, clients_max, options.max_client_connections, pending_max,
+        options.max_pending_connections);
+    options.max_client_connections = clients_max;
+    options.max_pending_connections = pending_max;
+    options.max_pending_per_address = std::min(options.max_pending_per_address, pending_max);
   }
 
   Conn* Find(uint64_t id) {
@@ -412,6 +495,7 @@ class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerServi
       return KJ_EXCEPTION(FAILED, "bad batch", error.c_str());
     }
     impl_.stats.peer_messages += messages.size();
+    impl_.TouchMember(conn_);
     context.releaseParams();
     // The handler runs the replica (core, storage, state machine): an
     // exception from it is an internal failure, not this call's error.
@@ -445,6 +529,7 @@ class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerServi
 
   kj::Promise<void> readSnapshot(ReadSnapshotContext context) override {
     if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
+    impl_.TouchMember(conn_);
     SnapshotProvider* provider = impl_.options.snapshot_provider;
     if (provider == nullptr) return KJ_EXCEPTION(FAILED, "this server serves no snapshots");
     auto params = context.getParams();
@@ -511,13 +596,15 @@ class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientS
       });
     });
     return paf.promise.then([context, count](kj::Own<ClientReply> owned) mutable {
-      ClientReply& reply = *owned;
-      if (reply.outcomes.size() != count) {
-        std::string why = "handler answered " + std::to_string(reply.outcomes.size()) +
-                          " outcomes for " + std::to_string(count) + " commands";
-        reply.outcomes.assign(count, Outcome{OutcomeStatus::kError, why, 0});
-      }
-      EncodeClientReply(reply, context.getResults());
+      CallOrExitUnlessKj("a submit reply", [&] {
+        ClientReply& reply = *owned;
+        if (reply.outcomes.size() != count) {
+          std::string why = "handler answered " + std::to_string(reply.outcomes.size()) +
+                            " outcomes for " + std::to_string(count) + " commands";
+          reply.outcomes.assign(count, Outcome{OutcomeStatus::kError, why, 0});
+        }
+        EncodeClientReply(reply, context.getResults());
+      });
     });
   }
 
@@ -567,7 +654,7 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
       if (learning_client) {
         impl_.log->debug("{}", line);
       } else {
-        impl_.Warn("refused-hello", line);
+        impl_.Warn(RefusalKind(params, reason), line);
       }
       conn->refused = true;
       results.setAccepted(false);
@@ -616,6 +703,23 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
         return "";
     }
     return "unknown role";
+  }
+
+  // The rate-limit kind of a refusal: by role and reason class, so a real
+  // member's refusal is not counted into a flood's summary.
+  static std::string RefusalKind(wire::Handshake::HelloParams::Reader params,
+                                 const std::string& reason) {
+    const char* role = params.getRole() == wire::ConnectionRole::PEER     ? "peer"
+                       : params.getRole() == wire::ConnectionRole::CLIENT ? "client"
+                                                                          : "other";
+    const char* what =
+        reason.rfind("wrong cluster", 0) == 0       ? "wrong-cluster"
+        : reason.rfind("wrong member list", 0) == 0 ? "wrong-member-list"
+        : reason.rfind("unknown replica", 0) == 0   ? "unknown-replica"
+        : reason.rfind("hello repeated", 0) == 0 || reason.rfind("connection already", 0) == 0
+            ? "repeated"
+            : "role";
+    return fmt::format("refused-hello/{}/{}", role, what);
   }
 
   // "" if the stated cluster id and member list are acceptable (see
@@ -668,7 +772,7 @@ std::string Server::Listen() {
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
     return "listen " + where + ": " + ec.message();
   }
-  impl_->CheckFileLimit();
+  impl_->FitFileLimit();
   impl_->Accept();
   return "";
 }
@@ -690,6 +794,8 @@ size_t Server::client_count() const { return impl_->clients_by_activity.size(); 
 ServerStats Server::stats() const {
   ServerStats stats = impl_->stats;
   stats.suppressed_warnings = impl_->rate_log.suppressed_total();
+  stats.client_budget = impl_->options.max_client_connections;
+  stats.pending_budget = impl_->options.max_pending_connections;
   return stats;
 }
 

@@ -4,7 +4,8 @@
 // with the wrong cluster id, another member list or an unknown replica id (for
 // peers) or a bad role is refused and logged; the connection is closed shortly after the refusal
 // reply. A connection that does not complete a hello within
-// handshake_timeout is closed. A malformed or oversize message closes that
+// handshake_timeout (handshake_timeout_under_pressure when the waiting pool
+// is more than half full at its accept) is closed. A malformed or oversize message closes that
 // connection only.
 //
 // Admission: connections are counted in three budgets, so that no kind can
@@ -16,12 +17,16 @@
 // holding the most, so a flood of idle sockets from some addresses cannot
 // keep a hello from another address out. A hello
 // accepted as a member moves the connection to that member's budget
-// (max_connections_per_member; a new one closes that member's oldest), and one
+// (max_connections_per_member; a new one closes one of that member's others:
+// first one whose address is not the member's configured host, then the one
+// with the least recent activity), and one
 // accepted as a client to the clients' budget (max_client_connections; a new
 // one closes the least recently active client connection). Warnings about
 // such closures are rate-limited (one line, then one summary per
 // log_summary_period per kind). accept() failing for lack of file descriptors
-// closes one waiting connection and retries after accept_retry_delay.
+// closes one waiting connection (or, if none waits, the least recently active
+// client connection) and retries after accept_retry_delay. Listen() shrinks
+// the client and pending budgets to fit the open file limit.
 // Handshaken peers may also read this replica's snapshots (snapshotInfo /
 // readSnapshot, served from options.snapshot_provider; see snapshot_provider.h).
 //
@@ -71,8 +76,16 @@ struct ServerOptions {
   size_t max_connections_per_member = 4;
   // Connections that said hello as clients.
   size_t max_client_connections = 1024;
-  // Time from accept to a completed hello.
-  std::chrono::milliseconds handshake_timeout{1000};
+  // Time from accept to a completed hello while at most half of
+  // max_pending_connections are waiting (generous: an event-loop stall or a
+  // slow peer must not fail a legitimate hello) ...
+  std::chrono::milliseconds handshake_timeout{5000};
+  // ... and while more are waiting (a flood: idle sockets go sooner).
+  std::chrono::milliseconds handshake_timeout_under_pressure{1000};
+  // Descriptors kept free for everything but connections (storage, snapshot
+  // files, outgoing peer links) when Listen() shrinks max_client_connections
+  // and max_pending_connections to fit the open file limit.
+  size_t reserved_file_descriptors = 128;
   // Wait before accepting again after accept() failed for lack of resources
   // (EMFILE, ENFILE, ENOBUFS, ENOMEM).
   std::chrono::milliseconds accept_retry_delay{100};
@@ -108,7 +121,7 @@ struct ServerStats {
                                      // full and its address holding the most
   uint64_t evicted_pending = 0;      // oldest of the address holding the most, closed to
                                      // make room (pool full, or out of fds)
-  uint64_t evicted_members = 0;      // a member's oldest, closed: max_connections_per_member
+  uint64_t evicted_members = 0;      // a member's connection closed: max_connections_per_member
   uint64_t evicted_clients = 0;      // least recently active client: max_client_connections
   uint64_t accept_errors = 0;        // accept() failures (e.g. EMFILE)
   uint64_t refused_handshakes = 0;   // hello refused
@@ -119,6 +132,8 @@ struct ServerStats {
   uint64_t client_commands = 0;      // commands handed to the ClientRequestHandler
   uint64_t snapshot_reads = 0;       // readSnapshot calls answered with data
   uint64_t snapshot_bytes_served = 0;
+  size_t client_budget = 0;   // max_client_connections in force (after Listen())
+  size_t pending_budget = 0;  // max_pending_connections in force (after Listen())
 };
 
 class Server {

@@ -122,7 +122,7 @@ struct SnapshotFetcher::Impl {
             .snapshotInfoRequest()
             .send()
             .then([this, gen](capnp::Response<wire::PeerService::SnapshotInfoResults>&& response) {
-              OnInfo(gen, response);
+              CallOrExitUnlessKj("a snapshot fetch", [&] { OnInfo(gen, response); });
             })
             .exclusiveJoin(
                 FailAfter<void>(loop.io(), options.call_timeout, "snapshotInfo deadline exceeded"));
@@ -173,7 +173,8 @@ struct SnapshotFetcher::Impl {
           request.send()
               .then([this, gen, offset,
                      length](capnp::Response<wire::PeerService::ReadSnapshotResults>&& response) {
-                OnChunk(gen, offset, length, response);
+                CallOrExitUnlessKj("a snapshot fetch",
+                                   [&] { OnChunk(gen, offset, length, response); });
               })
               .exclusiveJoin(FailAfter<void>(loop.io(), options.call_timeout,
                                              "readSnapshot deadline exceeded"));

@@ -117,6 +117,8 @@ enum OutcomeStatus {
   applyFailed @6;     # applied as a failure: the state machine's apply threw;
                       # `result` holds the exception's message (the same on every
                       # replica and for every retry)
+  refused @7;         # refused by a session limit; never applied, now or later;
+                      # `result` says which limit
 }
 
 struct Outcome {

@@ -38,6 +38,8 @@ const char* OutcomeStatusName(OutcomeStatus status) {
       return "error";
     case OutcomeStatus::kApplyFailed:
       return "applyFailed";
+    case OutcomeStatus::kRefused:
+      return "refused";
   }
   return "invalid";
 }

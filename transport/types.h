@@ -64,6 +64,8 @@ enum class OutcomeStatus : uint8_t {
   kError = 5,           // rejected; `result` says why
   kApplyFailed = 6,     // applied as a failure (the StateMachine's Apply threw);
                         // `result` is the exception's message
+  kRefused = 7,         // refused by a session limit: never applied, now or later;
+                        // `result` says which limit
 };
 
 // Short name of a status, e.g. "notLeader".

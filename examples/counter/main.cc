@@ -68,7 +68,7 @@ int ExecuteOne(synod::transport::EventLoop& loop, Client& client, const ClientOp
         }
         break;
       case ClientResult::Status::kFailed:
-        std::cerr << kProgram << ": failed (not applied): " << result.error << "\n";
+        std::cerr << kProgram << ": failed: " << result.error << "\n";
         exit_code = kExitFailed;
         break;
       case ClientResult::Status::kUnknown:

@@ -3,6 +3,7 @@
 #include "examples/lock/election.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "examples/lock/lock_result.h"
 #include "examples/lock/lock_state_machine.h"
@@ -13,9 +14,36 @@ namespace synod::examples {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
+std::string Election::OptionsProblem(const ElectionOptions& options) {
+  if (!LockStateMachine::ValidName(options.name)) {
+    return "bad election name (printable characters, no spaces, at most " +
+           std::to_string(LockStateMachine::kMaxNameLength) + ")";
+  }
+  if (options.candidate.size() > kMaxCandidateLength ||
+      !LockStateMachine::ValidName(options.candidate)) {
+    return "bad candidate name (1.." + std::to_string(kMaxCandidateLength) +
+           " printable characters, no spaces)";
+  }
+  if (options.ttl_ms == 0 || options.ttl_ms > LockStateMachine::kMaxTtlMs) {
+    return "election ttl must be 1.." + std::to_string(LockStateMachine::kMaxTtlMs) + " ms";
+  }
+  return "";
+}
+
+namespace {
+
+// `options`, or std::invalid_argument before anything is built if unusable.
+const ElectionOptions& Checked(const ElectionOptions& options) {
+  std::string problem = Election::OptionsProblem(options);
+  if (!problem.empty()) throw std::invalid_argument("Election: " + problem);
+  return options;
+}
+
+}  // namespace
+
 Election::Election(transport::EventLoop& loop, node::Client& client, ElectionOptions options)
     : client_(client),
-      options_(std::move(options)),
+      options_(Checked(options)),
       // Room left for TAG in an owner name: the candidate, two dots and N
       // (a uint64_t, at most 20 digits).
       tag_(UniqueOwnerName(LockStateMachine::kMaxNameLength -
@@ -57,7 +85,7 @@ void Election::Acquire() {
         bool granted =
             result.status == node::ClientResult::Status::kOk && ResultIs(result.result, "granted");
         if (result.status == node::ClientResult::Status::kUnknown) acquire_unknown_ = true;
-        if (resign_done_) {  // resigned while this acquire was in flight
+        if (resigning_) {  // resigned while this acquire was in flight
           if (granted) {
             ReleaseThenFinishResign(owner, ResultNumber(result.result, "token").value_or(0));
           } else {
@@ -137,6 +165,7 @@ void Election::Lose(const std::string& reason) {
 void Election::Resign(std::function<void()> done) {
   campaigning_ = false;
   retry_.cancel();
+  resigning_ = true;
   resign_done_ = std::move(done);
   if (!leading_) {
     ++campaign_;

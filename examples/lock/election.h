@@ -17,7 +17,10 @@
 // once per term) when a renew is refused, or when no renew has succeeded for
 // ttl - margin since its send time on this process's monotonic clock
 // (margin = max(ttl/5, 20 ms)): by then the lease may be about to end in log
-// time, so the leader must stop acting. After a loss, campaigning continues.
+// time, so the leader must stop acting. (A lease never ends in real time
+// earlier than ttl / (1 + ρ) after its send, ρ the monotonic clocks' rate
+// error, docs/protocol.md "Log time"; the margin covers ρ up to about 10%.)
+// After a loss, campaigning continues.
 //
 // Threading: all methods and callbacks on the EventLoop's thread. The
 // election and the client must outlive all callbacks; destroy the election
@@ -55,7 +58,13 @@ class Election {
   // LockStateMachine::kMaxNameLength) for ".TAG.N" with a host part in TAG.
   static constexpr size_t kMaxCandidateLength = 64;
 
-  // `loop` and `client` must outlive the election.
+  // Why `options` cannot be used (a bad name, a candidate that is not a
+  // ValidName or longer than kMaxCandidateLength, a ttl out of range), or ""
+  // if they can. Thread: any.
+  static std::string OptionsProblem(const ElectionOptions& options);
+
+  // `loop` and `client` must outlive the election. Throws
+  // std::invalid_argument (with OptionsProblem's text) for unusable options.
   Election(transport::EventLoop& loop, node::Client& client, ElectionOptions options);
   ~Election();
   Election(const Election&) = delete;
@@ -119,7 +128,8 @@ class Election {
   uint64_t token_ = 0;
   bool acquiring_ = false;             // an acquire is in flight
   bool acquire_unknown_ = false;       // some acquire's outcome stayed unknown
-  std::function<void()> resign_done_;  // set while resigning
+  bool resigning_ = false;             // Resign was called
+  std::function<void()> resign_done_;  // Resign's callback until it is called (may be empty)
   std::chrono::steady_clock::time_point last_ok_send_;
   // Guards callbacks of the client that may outlive this object's interest.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -42,9 +42,31 @@ class Runner {
 
   // Starts acquiring; the loop then runs until done().
   void Start() {
+    WaitForSignal();
+    Acquire();
+  }
+
+  // True once the exit code is decided.
+  bool done() const { return exit_code_.has_value(); }
+  // The decided exit code (only when done()).
+  int exit_code() const { return *exit_code_; }
+
+ private:
+  // Arms the SIGINT/SIGTERM handler (again after each signal until done()).
+  // The first signal stops the command or the acquiring and lets the release
+  // finish; a second one exits at once with 128 + its number, killing the
+  // command's process group, possibly leaving the lock held until its TTL.
+  void WaitForSignal() {
     signals_.async_wait(
         [this, alive = Alive()](const boost::system::error_code& error, int signal) {
-          if (error || !alive.lock()) return;
+          if (error || !alive.lock() || done()) return;
+          if (interrupted_by_) {
+            log_ << "synod-lock: signal " << signal
+                 << " again: exiting now; the lock may stay held until its TTL\n";
+            if (child_ > 0) kill(-child_, SIGKILL);
+            Finish(128 + signal);
+            return;
+          }
           log_ << "synod-lock: signal " << signal << ": stopping\n";
           interrupted_by_ = signal;
           if (child_ > 0) {
@@ -56,16 +78,10 @@ class Runner {
             if (!acquiring_) StopAcquiring();
           }
           // While releasing: Release finishes once the lock has answered.
+          if (!done()) WaitForSignal();
         });
-    Acquire();
   }
 
-  // True once the exit code is decided.
-  bool done() const { return exit_code_.has_value(); }
-  // The decided exit code (only when done()).
-  int exit_code() const { return *exit_code_; }
-
- private:
   // Sends one acquire; starts the child on a grant, otherwise retries. After
   // a signal, releases a grant instead, or gives up (StopAcquiring).
   void Acquire() {

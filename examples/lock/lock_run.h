@@ -6,12 +6,18 @@
 // command in its own process group with the fencing token in the environment
 // variable SYNOD_FENCING_TOKEN, and renews every ttl/3. Its own view of the
 // lease is measured on its monotonic clock from the *send* time of the last
-// successful acquire/renew: the lease in log time began no earlier than that
-// send, so (with clock rates that do not differ by more than the margin)
-// send + ttl is no later than the real expiry. If renewal fails, or no renew
-// succeeds for long enough, it sends SIGTERM to the command's process group at
-// send + ttl - margin (margin = max(ttl/5, 20 ms)) and SIGKILL at
-// send + ttl - margin/2, and then exits kExitLockLost. If the command ends on
+// successful acquire/renew. What the cluster guarantees (docs/protocol.md,
+// "Log time"): a lease never ends, in real time, earlier than ttl / (1 + ρ)
+// after the holder sent its acquire/renew, where every host's monotonic clock
+// runs at real rate within a factor 1 ± ρ (ppm on a sane host); the one
+// exception is a command a deposed leader stamped after its successor took
+// over (see there). If renewal fails, or no renew succeeds for long enough,
+// it sends SIGTERM to the command's process group at send + ttl - margin
+// (margin = max(ttl/5, 20 ms)) and SIGKILL at send + ttl - margin/2 on its
+// own clock, and then exits kExitLockLost. The SIGKILL comes before the lease
+// can end as long as (ttl - margin/2) / (1 - ρ) <= ttl / (1 + ρ), i.e. for
+// rate errors ρ up to about 5% (1/19 with margin ttl/5); the 20 ms floor
+// leaves room for signal delivery with short TTLs. If the command ends on
 // its own, it releases the lock and returns the command's exit code (128 + N
 // if it died of signal N). SIGINT/SIGTERM to `run` stop the command the same
 // way, release the lock and exit 128 + N. A signal that comes while `run` is
@@ -19,7 +25,12 @@
 // waited for (up to the client timeout) and a grant it brings is released at
 // once; if an acquire's outcome stayed unknown, `run` asks the lock's status
 // and releases the lock if it holds it. (Without that, a grant that arrived
-// after the signal would stay held for its whole TTL.)
+// after the signal would stay held for its whole TTL.) So after a signal
+// while acquiring, `run` exits within 3 client timeouts (acquire, status,
+// release); with the command running, once the command has ended plus one
+// client timeout (the release). A second signal stops waiting and exits at
+// once with 128 + its number, SIGKILLing the command's process group, possibly
+// leaving the lock held until its TTL.
 #pragma once
 
 #include <cstdint>

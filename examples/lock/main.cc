@@ -93,7 +93,7 @@ int Execute(const ClientOptions& options, const std::string& payload) {
     client.Execute(payload, [&](ClientResult result) {
       finished = true;
       if (result.status == ClientResult::Status::kFailed) {
-        std::cerr << kProgram << ": failed (not applied): " << result.error << "\n";
+        std::cerr << kProgram << ": failed: " << result.error << "\n";
         exit_code = kExitFailed;
         return;
       }

@@ -14,6 +14,10 @@ TEST is one of:
   non_std_exception_exits_70  an exception not derived from std::exception
       stops every replica that applies it with exit 70 and one line on stderr.
   bad_alloc_exits_70          the same for std::bad_alloc.
+  one_replica_exits_70        the same on a 1-replica cluster (Apply runs in an
+      Asio handler after the replica's own fsync), both under `serve`
+      (RunServe) and in a program embedding node::Replica directly: exit 70
+      promptly, one fatal line, nothing after it.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started.
 """
@@ -78,6 +82,10 @@ def test_std_exception_is_a_result(args):
         # What Apply changed before it threw stays changed, alike everywhere.
         code, out, err = run(cluster, "add-then-throw 10 half done")
         assert code == 1 and "half done" in err, (code, out, err)
+        # A KJ exception's what() holds a per-process stack trace: the stored
+        # failure (its description) must still be the same on every replica.
+        code, out, err = run(cluster, "throw-kj kj refusal")
+        assert code == 1 and "kj refusal" in err and "stack:" not in err, (code, out, err)
         expect_ok(cluster, "add 2", "17")
         expect_ok(cluster, "get", "17")
         for r in cluster.replicas:
@@ -150,10 +158,32 @@ def test_bad_alloc_exits_70(args):
         expect_exit_70(cluster, "throw-bad-alloc", "std::bad_alloc: std::bad_alloc")
 
 
+def test_one_replica_exits_70(args):
+    description = "an exception of a type not derived from std::exception"
+    for embed in ("0", "1"):
+        os.environ["SYNOD_TEST_EMBED"] = embed
+        with Cluster(args.binary, size=1) as cluster:
+            cluster.start_all()
+            expect_ok(cluster, "add 5", "5")
+            r = cluster.replicas[0]
+            code, out, err = cluster.client("run", "throw-int", timeout_ms=int(scaled(3000)))
+            assert code != 0, (code, out, err)
+            wait_until(lambda: not r.alive(), scaled(10), "the replica to stop (embed=%s)" % embed)
+            assert r.proc.returncode == 70, "embed=%s: exited %s:\n%s" % (
+                embed, r.proc.returncode, r.log_tail())
+            lines = log_text(r).splitlines()
+            fatal = [line for line in lines if line.startswith(FATAL_PREFIX)]
+            assert len(fatal) == 1 and fatal[0].endswith(description), (embed, fatal, r.log_tail())
+            assert lines[-1] == fatal[0], ("nothing may follow the fatal line", embed, r.log_tail())
+            print("embed=%s: the replica exited 70: %s" % (embed, fatal[0]))
+    del os.environ["SYNOD_TEST_EMBED"]
+
+
 TESTS = {
     "std_exception_is_a_result": test_std_exception_is_a_result,
     "non_std_exception_exits_70": test_non_std_exception_exits_70,
     "bad_alloc_exits_70": test_bad_alloc_exits_70,
+    "one_replica_exits_70": test_one_replica_exits_70,
 }
 
 

@@ -176,7 +176,7 @@ def run_cluster(args, jumps, offsets_dir):
             (leader, now_leader))
         # Failover from the leader whose clock is off to one whose clock is
         # not: a lease taken before it ends neither early nor much later (the
-        # new leader continues from the highest stamp it has seen).
+        # new leader continues from the log time it has applied).
         failover = PolledLock("failover", "leader with its clock off stopped", FAILOVER_TTL_MS,
                               FAILOVER_TTL_MS / 1000.0 - 0.1,
                               FAILOVER_TTL_MS / 1000.0 + 4.0 * TIME_SCALE)

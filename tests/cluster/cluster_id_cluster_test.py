@@ -13,7 +13,12 @@ TEST is one of:
                      follows the leader hint to a member it does not list);
   earlier_cluster    a process of an earlier cluster (same addresses, other
                      data) started in place of member 3 is refused by the
-                     others, and refuses them: it never learns their commands.
+                     others, and refuses them: it never learns their commands;
+  old_dir_without_list member 3's data dir loses its members file (as one
+                     made before the file): a start with a wrong list records
+                     nothing, the right list is recorded once a peer states it;
+  typo_on_fresh_dir  member 3 first started with a mistyped list on a new data
+                     dir starts with the corrected list (nothing was promised).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -171,11 +176,55 @@ def test_earlier_cluster(args):
         print("earlier cluster %s's member refused by cluster %s" % (earlier_id, new_id))
 
 
+def test_old_dir_without_list(args):
+    """A data dir with history but no `members` file (made before the file
+    existed) records no list from a wrong start; the right list is recorded
+    once a peer states it."""
+    with Cluster(args.counter) as cluster:
+        start_agreed(cluster)
+        victim = cluster.replica(3)
+        victim.stop()
+        members_file = os.path.join(victim.data_dir, "members")
+        os.remove(members_file)
+        start_with_members(victim, wrong_members(cluster), victim.data_dir, "r3-wrong.log")
+        wait_until(lambda: log_has(victim, "refused our handshake"), scaled(10),
+                   "the peers to refuse member 3 on the wrong list")
+        assert not os.path.exists(members_file), "a wrong list was recorded"
+        victim.stop()
+        victim.start()
+        wait_until(lambda: os.path.exists(members_file), scaled(10),
+                   "member 3 to record the list a peer confirmed")
+        with open(members_file) as f:
+            recorded = f.read().strip()
+        assert recorded == cluster.members, (recorded, cluster.members)
+        code, out, err = cluster.client("add", "1")
+        assert code == 0, (code, out, err)
+        print("no list recorded from the wrong start; the right one recorded once confirmed")
+
+
+def test_typo_on_fresh_dir(args):
+    """A member first started with a mistyped list on a new data dir (it never
+    reached its peers, so promised nothing) starts later with the right one."""
+    with Cluster(args.counter) as cluster:
+        victim = cluster.replica(3)
+        start_with_members(victim, wrong_members(cluster), victim.data_dir, "r3-typo.log")
+        wait_until(lambda: os.path.exists(os.path.join(victim.data_dir, "members")),
+                   scaled(10), "member 3 to record the mistyped list")
+        victim.stop()
+        victim.log_path = os.path.join(cluster.root, "r3.log")
+        cluster.start_all()
+        code, out, err = cluster.client("add", "1")
+        assert code == 0, (code, out, err)
+        print("restarted with the corrected list on a data dir without history")
+
+
 TESTS = {
     "wrong_list_member": test_wrong_list_member,
     "restart_wrong_list": test_restart_wrong_list,
     "followers_only": test_followers_only,
     "earlier_cluster": test_earlier_cluster,
+    "old_dir_without_list": test_old_dir_without_list,
+    "typo_on_fresh_dir": test_typo_on_fresh_dir,
 }
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Multi-process tests of the replicated counter (issue 6), run by ctest:
+"""Multi-process tests of the replicated counter, run by ctest:
 
   counter_cluster_test.py --counter BIN --lincheck BIN [--same-start-clock LIB] TEST
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Multi-process test of snapshots, log compaction and catch-up by snapshot
-transfer (issue 7), run by ctest:
+transfer, run by ctest:
 
   snapshot_cluster_test.py --bench BIN --status BIN [--commands N] [--max-dir-mb MB]
 

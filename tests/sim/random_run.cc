@@ -52,6 +52,7 @@ class RandomSchedule {
       client.next_target = static_cast<ReplicaId>(1 + i % options.replicas);
       clients_.push_back(client);
     }
+    scripted_depose_ = Rand(3) == 0;
   }
 
   // Sessions expire after 3-20 applied commands without one of theirs, per
@@ -269,7 +270,10 @@ class RandomSchedule {
     if (now < quiet_until_) return;  // a scripted fault plays out undisturbed
     if (Rand(120) != 0) return;
     cluster_.CountFault();
-    switch (Rand(10)) {
+    // The scripted fault (case 9) is drawn only in the runs picked for it,
+    // and only until it is armed.
+    bool depose_drawable = scripted_depose_ && !depose_armed_ && !deposed_;
+    switch (Rand(depose_drawable ? 10 : 9)) {
       case 0:
         CrashFor(RandomReplica(), 20 + Rand(400));
         break;
@@ -330,8 +334,8 @@ class RandomSchedule {
         for (auto& [when, id] : restart_at_) when = std::min(when, now + 1);
         break;
       }
-      case 9:                       // once per run (it quiets the other faults for a while)
-        depose_armed_ = !deposed_;  // at the leader's next proposal (see DriveClients)
+      case 9:                  // once per run (it quiets the other faults for a while)
+        depose_armed_ = true;  // at the leader's next proposal (see DriveClients)
         break;
     }
   }
@@ -346,7 +350,7 @@ class RandomSchedule {
   void DeposeLeaderThenFeedItASnapshot(SimTime now) {
     ReplicaId leader = cluster_.Leader();
     if (leader == 0) return;
-    cluster_.HealNetwork();  // a fresh partition: the others can elect a leader
+    cluster_.HealLinks();  // a fresh partition: the others can elect a leader
     std::vector<ReplicaId> others;
     for (ReplicaId id : cluster_.ids()) {
       if (id != leader) others.push_back(id);
@@ -470,10 +474,11 @@ class RandomSchedule {
   }
 
   SimOptions options_;
-  ReplicaId gone_ = 0;         // RunHealed: the replica left down for good (0: none)
-  bool depose_armed_ = false;  // DeposeLeaderThenFeedItASnapshot at the next proposal
-  bool deposed_ = false;       // it ran (once per run)
-  SimTime quiet_until_ = 0;    // no random faults before this time
+  ReplicaId gone_ = 0;            // RunHealed: the replica left down for good (0: none)
+  bool scripted_depose_ = false;  // this run may draw DeposeLeaderThenFeedItASnapshot (1 in 3)
+  bool depose_armed_ = false;     // DeposeLeaderThenFeedItASnapshot at the next proposal
+  bool deposed_ = false;          // it ran (once per run)
+  SimTime quiet_until_ = 0;       // no random faults before this time
   SimCluster cluster_;
   std::vector<SimClient> clients_;
   std::vector<std::pair<SimTime, ReplicaId>> restart_at_;

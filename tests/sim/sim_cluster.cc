@@ -438,10 +438,14 @@ bool SimCluster::SnapshotPathDown(ReplicaId from, ReplicaId to) {
 }
 
 void SimCluster::HealNetwork() {
-  link_down_.clear();
-  snapshot_path_open_.clear();
+  HealLinks();
   drop_ = 0;
   duplicate_ = 0;
+}
+
+void SimCluster::HealLinks() {
+  link_down_.clear();
+  snapshot_path_open_.clear();
 }
 
 void SimCluster::SetLoss(double drop, double duplicate) {

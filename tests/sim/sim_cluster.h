@@ -62,6 +62,8 @@ class SimCluster {
   // path (they use their own connection); SetLink or HealNetwork restores it.
   void CutMessagesOnly(paxos::ReplicaId from, paxos::ReplicaId to);
   void HealNetwork();
+  // Like HealNetwork but keeps the message loss and duplication rates.
+  void HealLinks();
   void SetLoss(double drop, double duplicate);
   // Replica `id`'s runtime fetches `from`'s latest snapshot without its core
   // asking (a fetch requested long ago that completes late, or is retried):

@@ -9,11 +9,21 @@
 // COMMAND is one of the counter's ("add N", "get") or:
 //   "throw MESSAGE"           throws std::runtime_error(MESSAGE), changing nothing
 //   "add-then-throw N MESSAGE" adds N, then throws std::runtime_error(MESSAGE)
+//   "throw-kj MESSAGE"        throws a kj::Exception (KJ_FAIL_REQUIRE) naming MESSAGE
 //   "throw-int"               throws an int (not a std::exception)
 //   "throw-bad-alloc"         throws std::bad_alloc
+// With SYNOD_TEST_EMBED=1 in the environment, `serve` runs the replica the
+// way a program embedding node::Replica does (its own EventLoop, Replica,
+// Start and Run; no RunServe, no try/catch) and takes only --id, --members,
+// --data, --election-timeout-ms and --heartbeat-ms.
 // `run` prints "RESULT slot=S leader=L" and exits 0, or prints the failure on
 // stderr and exits 1 (definite failure) or 2 (unknown outcome).
+#include <kj/debug.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <new>
@@ -23,6 +33,7 @@
 #include "examples/counter/counter_state_machine.h"
 #include "node/cli.h"
 #include "node/client.h"
+#include "node/replica.h"
 #include "transport/event_loop.h"
 
 namespace {
@@ -37,6 +48,9 @@ class ThrowingMachine final : public synod::statemachine::StateMachine {
   std::string Apply(std::string_view command,
                     const synod::statemachine::ApplyContext& context) override {
     if (command.rfind("throw ", 0) == 0) throw std::runtime_error(std::string(command.substr(6)));
+    if (command.rfind("throw-kj ", 0) == 0) {
+      KJ_FAIL_REQUIRE("refused", std::string(command.substr(9)).c_str());
+    }
     if (command == "throw-int") throw 42;
     if (command == "throw-bad-alloc") throw std::bad_alloc();
     if (command.rfind("add-then-throw ", 0) == 0) {
@@ -55,6 +69,40 @@ class ThrowingMachine final : public synod::statemachine::StateMachine {
  private:
   synod::examples::CounterStateMachine counter_;
 };
+
+std::string Usage();
+
+// `serve` as a program embedding node::Replica would write it.
+int ServeEmbedded(const CliFlags& flags, synod::statemachine::StateMachine& machine) {
+  ReplicaOptions options;
+  uint64_t number = 0;
+  if (!ParseU64(flags.Get("--id"), number)) return UsageError(kProgram, "--id", Usage());
+  options.id = static_cast<synod::paxos::ReplicaId>(number);
+  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.config) return UsageError(kProgram, cluster.error, Usage());
+  options.cluster = *cluster.config;
+  options.data_dir = flags.Get("--data");
+  if (ParseU64(flags.Get("--election-timeout-ms"), number)) {
+    options.election_timeout_ms = static_cast<uint32_t>(number);
+  }
+  if (ParseU64(flags.Get("--heartbeat-ms"), number)) {
+    options.heartbeat_ms = static_cast<uint32_t>(number);
+  }
+  synod::transport::EventLoop loop;
+  Replica replica(loop, options, machine, spdlog::stderr_color_mt("embedded"));
+  std::string error = replica.Start(
+      [&] {
+        std::printf("ready id=%u\n", options.id);
+        std::fflush(stdout);
+      },
+      [&](const std::string&) { loop.Stop(); });
+  if (!error.empty()) {
+    std::cerr << kProgram << ": " << error << "\n";
+    return kExitFailed;
+  }
+  loop.Run();
+  return kExitOk;
+}
 
 std::string Usage() {
   return ServeUsage(kProgram) + "       " + kProgram +
@@ -103,6 +151,8 @@ int main(int argc, char** argv) {
   if (!flags) return fail(problem);
   if (command == "serve") {
     ThrowingMachine machine;
+    const char* embed = std::getenv("SYNOD_TEST_EMBED");
+    if (embed != nullptr && std::string(embed) == "1") return ServeEmbedded(*flags, machine);
     return RunServe(kProgram, *flags, machine, Usage());
   }
   if (command != "run" && command != "status") return fail("unknown command '" + command + "'");
