@@ -62,9 +62,10 @@ int UsageError(const std::string& program, const std::string& problem, const std
 
 const std::set<std::string>& ServeFlags() {
   static const std::set<std::string> kFlags = {
-      "--id",           "--members",        "--data",     "--election-timeout-ms",
-      "--heartbeat-ms", "--window",         "--batch",    "--log-level",
-      "--seed",         "--snapshot-every", "--log-tail", "--preallocate-log"};
+      "--session-expiry-ms",   "--id",           "--members",        "--data",
+      "--election-timeout-ms", "--heartbeat-ms", "--window",         "--batch",
+      "--log-level",           "--seed",         "--snapshot-every", "--log-tail",
+      "--preallocate-log"};
   // With the limits (LimitsFromFlags).
   static const std::set<std::string> kWithLimits = [] {
     std::set<std::string> all = kFlags;
@@ -82,6 +83,8 @@ std::string ServeUsage(const std::string& program) {
          "           [--log-level trace|debug|info|warn|error|off] [--seed N]\n"
          "           [--snapshot-every N (commands, default 10000; 0 = never)]\n"
          "           [--log-tail N (entries kept below a snapshot, default 1000)]\n"
+         "           [--session-expiry-ms MS (idle log time after which a client session\n"
+         "            this member opens as leader expires, default 600000)]\n"
          "           [--preallocate-log yes|no (preallocated write-ahead log files,\n"
          "            default yes; no on copy-on-write file systems)]\n"
          "           [--max-sessions N (live client sessions, default 4096)]\n"
@@ -158,6 +161,10 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   }
   if (!flags.Get("--seed").empty() && !ParseU64(flags.Get("--seed"), options.seed)) {
     return fail("--seed must be a number");
+  }
+  if (!flags.Get("--session-expiry-ms").empty() &&
+      !ParseU64(flags.Get("--session-expiry-ms"), options.session_expiry_ms)) {
+    return fail("--session-expiry-ms must be a number");
   }
   std::string preallocate = flags.Get("--preallocate-log");
   if (preallocate == "no") {

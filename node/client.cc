@@ -1,10 +1,12 @@
 #include "node/client.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cassert>
 #include <cstdio>
 
+#include "node/client_policy.h"
 #include "node/os_random.h"
 #include "statemachine/envelope.h"
 
@@ -14,12 +16,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr std::chrono::milliseconds kNoLeaderBackoff{50};
-}
+// Room left in one message for the submit call's framing around a command.
+constexpr size_t kSubmitFramingBytes = 1024;
+}  // namespace
 
 // One command (or the session registration) on its way through retries.
 struct Client::Operation {
   bool is_registration = false;
-  uint64_t nonce = 0;  // registration
+  uint64_t nonce = 0;    // registration
+  uint64_t session = 0;  // the session it was first sent on (0: not yet sent)
   uint64_t sequence = 0;
   std::string payload;
   Clock::time_point deadline;
@@ -75,6 +80,7 @@ transport::ClientConnection& Client::Connection(paxos::ReplicaId id) {
     transport::ClientConnectionOptions connection_options;
     connection_options.cluster_id = cluster_id_;
     connection_options.server = {member->id, member->host, member->port};
+    connection_options.limits = options_.limits;
     connection_options.connect_timeout = options_.attempt_timeout;
     auto connection = std::make_unique<transport::ClientConnection>(loop_, connection_options);
     it = connections_.insert_or_assign(id, std::move(connection)).first;
@@ -239,12 +245,36 @@ uint64_t Client::LowestUnanswered() const {
   return in_flight_.empty() ? next_sequence_ : in_flight_.begin()->first;
 }
 
+size_t Client::MaxCommandBytes() const {
+  size_t limit = options_.limits.max_message_bytes;
+  size_t envelope = statemachine::EncodeEnvelope(statemachine::Envelope{}).size();
+  return limit > kSubmitFramingBytes + envelope ? limit - kSubmitFramingBytes - envelope : 0;
+}
+
 void Client::Execute(std::string payload, std::function<void(ClientResult)> done) {
   auto op = std::make_shared<Operation>();
-  op->payload = std::move(payload);
   op->deadline = Clock::now() + options_.timeout;
   op->done = std::move(done);
+  if (payload.size() > MaxCommandBytes()) {
+    // It can never leave: fail at once (posted, so `done` never runs inside Execute).
+    ClientResult result;
+    result.status = ClientResult::Status::kFailed;
+    result.error = "command of " + std::to_string(payload.size()) +
+                   " bytes exceeds the largest the client can send, " +
+                   std::to_string(MaxCommandBytes()) + " bytes (message limit " +
+                   std::to_string(options_.limits.max_message_bytes) + " bytes)";
+    boost::asio::post(loop_.io(), [this, op, result, alive = std::weak_ptr<bool>(alive_)] {
+      if (alive.lock()) Finish(op, result);
+    });
+    return;
+  }
+  op->payload = std::move(payload);
+  Start(op);
+}
+
+void Client::Start(const std::shared_ptr<Operation>& op) {
   if (session_state_ == SessionState::kReady) {
+    op->session = session_;
     op->sequence = next_sequence_++;
     in_flight_[op->sequence] = op;
     Attempt(op);
@@ -252,6 +282,47 @@ void Client::Execute(std::string payload, std::function<void(ClientResult)> done
   }
   waiting_for_session_.push_back(op);
   EnsureSession();
+}
+
+bool Client::SessionEnded(const Operation& op) const {
+  return !op.is_registration && (op.session != session_ || session_state_ != SessionState::kReady);
+}
+
+void Client::Proceed(const std::shared_ptr<Operation>& op, AttemptEnd end, ClientResult answer,
+                     std::chrono::milliseconds retry_delay) {
+  CommandFacts facts;
+  facts.maybe_proposed = op->maybe_proposed;
+  facts.session_ended = SessionEnded(*op);
+  facts.deadline_passed = Clock::now() >= op->deadline;
+  switch (DecideNextStep(end, facts)) {
+    case NextStep::kReportOk:
+      answer.status = ClientResult::Status::kOk;
+      Finish(op, std::move(answer));
+      return;
+    case NextStep::kReportFailed:
+    case NextStep::kReportUnknown: {
+      bool failed = !op->maybe_proposed;
+      answer.status = failed ? ClientResult::Status::kFailed : ClientResult::Status::kUnknown;
+      if (answer.error.empty()) {
+        answer.error = facts.deadline_passed
+                           ? "timed out: " + op->last_error
+                           : "its session " + std::to_string(op->session) +
+                                 " ended after it may have been proposed (" + op->last_error + ")";
+      }
+      Finish(op, std::move(answer));
+      return;
+    }
+    case NextStep::kRetry:
+      RetryLater(op, retry_delay);
+      return;
+    case NextStep::kResendOnNewSession:
+      // Never proposed: a new command (new sequence number) of the next session.
+      in_flight_.erase(op->sequence);
+      op->session = 0;
+      op->sequence = 0;
+      Start(op);
+      return;
+  }
 }
 
 void Client::EnsureSession() {
@@ -276,11 +347,7 @@ void Client::OnSessionReady(uint64_t session) {
   session_state_ = SessionState::kReady;
   std::vector<std::shared_ptr<Operation>> waiting = std::move(waiting_for_session_);
   waiting_for_session_.clear();
-  for (auto& op : waiting) {
-    op->sequence = next_sequence_++;
-    in_flight_[op->sequence] = op;
-    Attempt(op);
-  }
+  for (auto& op : waiting) Start(op);
 }
 
 void Client::OnSessionFailed(const ClientResult& why) {
@@ -299,12 +366,8 @@ void Client::OnSessionFailed(const ClientResult& why) {
 void Client::Attempt(const std::shared_ptr<Operation>& op) {
   if (op->finished || closing_) return;
   Clock::time_point now = Clock::now();
-  if (now >= op->deadline) {
-    ClientResult result;
-    result.status =
-        op->maybe_proposed ? ClientResult::Status::kUnknown : ClientResult::Status::kFailed;
-    result.error = "timed out: " + op->last_error;
-    Finish(op, result);
+  if (now >= op->deadline || SessionEnded(*op)) {
+    Proceed(op, AttemptEnd::kRetryable, {}, kNoLeaderBackoff);  // reports or re-sends: no retry
     return;
   }
   if (!id_settled_) {
@@ -318,7 +381,7 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
     envelope.session = op->nonce;
   } else {
     envelope.kind = statemachine::EnvelopeKind::kCommand;
-    envelope.session = session_;
+    envelope.session = op->session;  // never another session's: see client_policy.h
     envelope.sequence = op->sequence;
     envelope.lowest_unanswered = LowestUnanswered();
     envelope.payload = op->payload;
@@ -391,15 +454,18 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
       op->last_error = "member " + std::to_string(target) + " lost track of the command";
       RetryLater(op, kNoLeaderBackoff);
       return;
-    case transport::OutcomeStatus::kSessionExpired: {
-      ClientResult expired;
-      expired.status =
-          op->maybe_proposed ? ClientResult::Status::kUnknown : ClientResult::Status::kFailed;
-      expired.error = "session expired";
-      if (!op->is_registration) session_state_ = SessionState::kNone;
-      Finish(op, expired);
+    case transport::OutcomeStatus::kSessionExpired:
+      // The session is gone for good (ids are never reused): no command of it
+      // is applied from now on. Its commands still in flight learn it on their
+      // next answer or retry (Proceed / Attempt).
+      op->last_error = "session " + std::to_string(op->session) + " expired (member " +
+                       std::to_string(target) + ")";
+      if (!op->is_registration && op->session == session_ &&
+          session_state_ == SessionState::kReady) {
+        session_state_ = SessionState::kNone;
+      }
+      Proceed(op, AttemptEnd::kSessionExpired, {}, kNoLeaderBackoff);
       return;
-    }
     case transport::OutcomeStatus::kApplyFailed: {
       // Applied as a failure: definite, whatever earlier attempts did.
       leader_guess_ = target;
@@ -422,10 +488,8 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
     }
     case transport::OutcomeStatus::kError: {
       ClientResult error;
-      error.status =
-          op->maybe_proposed ? ClientResult::Status::kUnknown : ClientResult::Status::kFailed;
       error.error = "rejected by member " + std::to_string(target) + ": " + outcome.result;
-      Finish(op, error);
+      Proceed(op, AttemptEnd::kRejected, std::move(error), kNoLeaderBackoff);
       return;
     }
   }

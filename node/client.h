@@ -12,14 +12,24 @@
 // unanswered sequence number), so a retry after a failover is applied once.
 // Many commands may be in flight; the transport coalesces them into few calls.
 //
+// Sessions: a command belongs to the session it was first sent on, for its
+// whole life; every retry carries that session and sequence number. A session
+// ends when a command of it is answered "session expired" (the replicas never
+// apply anything of it again). Then every command of it that may have been
+// proposed finishes as kUnknown — it may have been applied before the expiry,
+// and re-sending it under another session would apply it twice — and only
+// commands that surely were never proposed are re-sent, as new commands of a
+// new session. The decision is DecideNextStep (client_policy.h).
+//
 // Outcomes: kOk; kFailed only when the command surely never took effect (no
 // attempt could have reached a leader that proposed it) or when it was
 // applied as a failure (the StateMachine's Apply threw: `error` names the
 // exception's message; Apply throws before changing state, so the command
 // had no effect either way); otherwise kUnknown — once a command may have
 // been proposed it is never reported as failed unless its failure was
-// applied. An internal failure in the client's loop ends the process
-// (exit 70, transport/internal_error.h).
+// applied. A command too large for one transport message (see
+// MaxCommandBytes) fails at once with kFailed. An internal failure in the
+// client's loop ends the process (exit 70, transport/internal_error.h).
 //
 // Threading: network thread of the EventLoop only; callbacks run there.
 #pragma once
@@ -34,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "node/client_policy.h"
 #include "node/cluster_config.h"
 #include "transport/client_connection.h"
 #include "transport/event_loop.h"
@@ -44,12 +55,15 @@ struct ClientOptions {
   ClusterConfig cluster;
   std::chrono::milliseconds timeout{10000};         // per command, all retries included
   std::chrono::milliseconds attempt_timeout{1500};  // per attempt at one member
+  // The connections' message limits: a command that cannot fit one message
+  // with its envelope and framing fails at once (Client::MaxCommandBytes).
+  transport::Limits limits;
 };
 
 struct ClientResult {
   enum class Status : uint8_t { kOk, kFailed, kUnknown };
   Status status = Status::kFailed;
-  std::string result;                           // the state machine's answer (kOk)
+  std::string result;    // the state machine's answer (kOk)
   paxos::Slot slot = 0;  // where it was applied (kOk; kFailed applied as a failure)
   paxos::ReplicaId leader = paxos::kNoReplica;  // who answered (kOk)
   std::string error;                            // why, otherwise
@@ -63,9 +77,14 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Runs `payload` through the log; `done` is called exactly once, unless the
-  // client is destroyed first (then never).
+  // Runs `payload` through the log; `done` is called exactly once, never
+  // from inside Execute, unless the client is destroyed first (then never).
+  // A payload larger than MaxCommandBytes() fails with kFailed, naming the limit.
   void Execute(std::string payload, std::function<void(ClientResult)> done);
+
+  // Largest payload Execute can send: options.limits.max_message_bytes less
+  // the envelope and room for the call's framing.
+  size_t MaxCommandBytes() const;
 
   // Asks every member for its status; nullopt for members that do not answer.
   using Statuses =
@@ -75,6 +94,16 @@ class Client {
  private:
   struct Operation;
   void EnsureSession();
+  // Gives `op` the current session and the next sequence number and sends it,
+  // or queues it until a session is open.
+  void Start(const std::shared_ptr<Operation>& op);
+  // True if the session `op` was first sent on is no longer the open one.
+  bool SessionEnded(const Operation& op) const;
+  // Acts on DecideNextStep (client_policy.h) for `op`: finishes it (with
+  // `answer`, its error filled in if empty), retries it after `retry_delay`,
+  // or re-sends it on a new session.
+  void Proceed(const std::shared_ptr<Operation>& op, AttemptEnd end, ClientResult answer,
+               std::chrono::milliseconds retry_delay);
   void Attempt(const std::shared_ptr<Operation>& op);
   void OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId target,
                 transport::SubmitResult result);

@@ -534,12 +534,14 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
                           : CommandKey(envelope->session, envelope->sequence);
     waiters_.emplace(key, Waiter{call, i});
     if (envelope->kind == statemachine::EnvelopeKind::kRegisterSession) {
-      // The session limits travel in the log: every replica decides with these.
+      // The session limits and lifetime travel in the log: every replica
+      // decides with these.
       envelope->stamp_ms = now;
       envelope->stamp_ballot = ballot;
       envelope->max_sessions = options_.max_sessions;
       envelope->max_session_results = options_.max_session_results;
       envelope->max_session_result_bytes = options_.max_session_result_bytes;
+      envelope->expiry_ms = options_.session_expiry_ms;
       proposals.push_back(statemachine::EncodeEnvelope(*envelope));
       continue;
     }

@@ -22,6 +22,7 @@ std::string ReplicaOptions::Validate() const {
     return "--max-session-result-bytes must be at least 65536";
   }
   if (max_pending_bytes < (1u << 20)) return "--max-pending-bytes must be at least 1048576";
+  if (session_expiry_ms == 0) return "--session-expiry-ms must be positive";
   std::string core = ToCoreOptions().Validate();
   if (!core.empty()) return "timeouts: " + core;
   return "";

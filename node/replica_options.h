@@ -38,6 +38,10 @@ struct ReplicaOptions {
   uint64_t max_session_results = 100000;           // unacknowledged results per session
   uint64_t max_session_result_bytes = 1ull << 20;  // their weight (bytes + 64 each)
   uint64_t max_pending_bytes = 256ull << 20;       // command bytes queued at the leader
+  // Idle log time after which a client session expires. Written into each
+  // session's registration entry when this member proposes it as leader, so
+  // every replica applies the same value whatever its own flag says.
+  uint64_t session_expiry_ms = 600000;
 
   // Empty if usable, else what is wrong (naming the flag).
   std::string Validate() const;

@@ -11,11 +11,13 @@ namespace synod::statemachine {
 
 namespace {
 
-// Snapshot header magics: SNAP6 has the time ballot after the cluster id and
-// stores sessions as SessionEncoding::kWithBytes; older snapshots, still
-// restored (time ballot 0 where absent): SNAP5 (time ballot) as kWithLimits,
-// SNAP4 as kWithLimits, SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
-constexpr char kMagicCurrent[] = "SYNODSNAP6";
+// Snapshot header magics: SNAP7 has the time ballot after the cluster id and
+// stores sessions as SessionEncoding::kWithExpiry; older snapshots, still
+// restored (time ballot 0 where absent, sessions with the default expiry):
+// SNAP6 (time ballot) as kWithBytes, SNAP5 (time ballot) as kWithLimits, SNAP4
+// as kWithLimits, SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP7";
+constexpr char kMagicTimeBallotWithBytes[] = "SYNODSNAP6";
 constexpr char kMagicTimeBallotWithLimits[] = "SYNODSNAP5";
 constexpr char kMagicWithLimits[] = "SYNODSNAP4";
 constexpr char kMagicWithStatus[] = "SYNODSNAP3";
@@ -78,9 +80,11 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
         break;
       case EnvelopeKind::kRegisterSession:
         outcome.nonce = envelope->session;
-        outcome.session = sessions_.Register(
-            log_time_ms_, SessionLimits{envelope->max_sessions, envelope->max_session_results,
-                                        envelope->max_session_result_bytes});
+        outcome.session =
+            sessions_.Register(log_time_ms_,
+                               SessionLimits{envelope->max_sessions, envelope->max_session_results,
+                                             envelope->max_session_result_bytes},
+                               envelope->expiry_ms);
         if (outcome.session == 0) {
           outcome.status = CommandOutcome::Status::kRefused;
           outcome.result = "too many sessions";
@@ -158,6 +162,9 @@ bool Applier::Restore(SnapshotReader& in) {
   SessionEncoding encoding;
   size_t fields = 3;  // applied, log time, cluster id [, time ballot round, replica]
   if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
+    encoding = SessionEncoding::kWithExpiry;
+    fields = 5;
+  } else if (header.compare(0, kMagicSize, kMagicTimeBallotWithBytes) == 0) {
     encoding = SessionEncoding::kWithBytes;
     fields = 5;
   } else if (header.compare(0, kMagicSize, kMagicTimeBallotWithLimits) == 0) {

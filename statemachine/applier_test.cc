@@ -49,7 +49,8 @@ std::string Command(uint64_t session, uint64_t seq, uint64_t lowest, const std::
   return EncodeEnvelope(e);
 }
 
-std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = {}) {
+std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = {},
+                     uint64_t expiry_ms = 0) {
   Envelope e;
   e.kind = EnvelopeKind::kRegisterSession;
   e.session = nonce;
@@ -57,6 +58,7 @@ std::string Register(uint64_t nonce, uint64_t stamp = 0, SessionLimits limits = 
   e.max_sessions = limits.max_sessions;
   e.max_session_results = limits.max_results;
   e.max_session_result_bytes = limits.max_result_bytes;
+  e.expiry_ms = expiry_ms;
   return EncodeEnvelope(e);
 }
 
@@ -256,6 +258,91 @@ TEST(Applier, SnapshotRestoresStateIndexAndSessionsTogether) {
   EXPECT_FALSE(rejecting.Restore(bad));
 }
 
+// A session's expiry travels in its registration entry: replicas configured
+// with different defaults (different --session-expiry-ms) still decide
+// expiry identically, and a snapshot keeps each session's own expiry.
+TEST(Applier, SessionExpiryRecordedInTheLogWinsOverEachReplicasDefault) {
+  std::vector<std::vector<std::string>> batches = {
+      {Register(1, 100, {}, 500), Register(2, 100)},  // 1: 500 ms; 2: the applier's default
+      {Command(1, 1, 1, "add 1", 550)},
+      {Tick(1060)},
+      {Command(1, 2, 2, "add 2"), Command(2, 1, 1, "add 3")},  // 1 idle 510 ms: expired
+  };
+  using S = CommandOutcome::Status;
+  for (uint64_t default_expiry : {100u, 400000u}) {
+    SessionOptions options;
+    options.expiry_ms = default_expiry;
+    TestCounter counter;
+    Applier applier(counter, options);
+    Log log(applier);
+    std::vector<CommandOutcome> last;
+    for (size_t i = 0; i < 3; ++i) log.Slot(batches[i]);
+    // Snapshot and restore before the deciding slot: the expiry survives it.
+    StringWriter snapshot;
+    applier.Snapshot(snapshot);
+    TestCounter restored_counter;
+    Applier restored(restored_counter, options);
+    StringReader reader(snapshot.chunks);
+    ASSERT_TRUE(restored.Restore(reader));
+    last = restored.Apply(paxos::CommittedEntry{4, paxos::MakeCommandsValue(batches[3])});
+    ASSERT_EQ(last.size(), 2u);
+    EXPECT_EQ(last[0].status, S::kSessionExpired) << "default " << default_expiry;
+    // Session 2 carries no expiry: the default decides (old entries).
+    EXPECT_EQ(last[1].status, default_expiry == 100u ? S::kSessionExpired : S::kOk);
+  }
+  std::optional<Envelope> decoded = DecodeEnvelope(Register(9, 1, {}, 1234));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->expiry_ms, 1234u);
+  EXPECT_EQ(decoded->max_sessions, 0u);
+  EXPECT_EQ(decoded->max_session_results, 0u);
+  decoded = DecodeEnvelope(Register(9, 1, SessionLimits{3, 4}, 1234));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->max_sessions, 3u);
+  EXPECT_EQ(decoded->max_session_results, 4u);
+  EXPECT_EQ(decoded->expiry_ms, 1234u);
+  EXPECT_EQ(DecodeEnvelope(Register(9, 1))->expiry_ms, 0u);
+  EXPECT_EQ(DecodeEnvelope(Register(9, 1, SessionLimits{3, 4}))->expiry_ms, 0u);
+  // The expiry follows all three limits (each written, 0 for none).
+  std::string full = Register(9, 1, SessionLimits{3, 4}, 1234);
+  EXPECT_EQ(full.size(), 18u + 32u);
+  EXPECT_EQ(DecodeEnvelope(full)->max_session_result_bytes, 0u);
+  decoded = DecodeEnvelope(Register(9, 1, SessionLimits{3, 4, 5}, 1234));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->max_session_result_bytes, 5u);
+  EXPECT_EQ(decoded->expiry_ms, 1234u);
+  // An explicit 0 expiry is not valid, nor a tail of expiry alone.
+  std::string limited = Register(9, 1, SessionLimits{3, 4, 5});
+  EXPECT_FALSE(DecodeEnvelope(limited + std::string(8, '\0')));
+  EXPECT_FALSE(DecodeEnvelope(Register(9, 1) + std::string(8, '\x01')));
+  EXPECT_FALSE(DecodeEnvelope(full + "x"));
+  EXPECT_FALSE(DecodeEnvelope(full.substr(0, full.size() - 1)));
+}
+
+// Snapshots written before sessions carried their expiry still restore.
+TEST(Applier, RestoresTheOlderSnapshotFormatWithTheDefaultExpiry) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  // applied 2, log time 20, cluster 0; next id 2; session 1: active at 20,
+  // mark 1, result of sequence 1 "5".
+  std::string header = "SYNODSNAP2" + u64(2) + u64(20) + u64(0) + u64(2) + u64(1) + u64(1) +
+                       u64(20) + u64(1) + u64(1) + u64(1) + u64(1) + "5";
+  SessionOptions options;
+  options.expiry_ms = 1000;
+  TestCounter counter;
+  Applier applier(counter, options);
+  StringReader reader({header, "5"});
+  ASSERT_TRUE(applier.Restore(reader));
+  auto retry = applier.Apply(
+      paxos::CommittedEntry{3, paxos::MakeCommandsValue({Command(1, 1, 1, "add 5", 1000)})});
+  EXPECT_TRUE(retry[0].duplicate);
+  auto late = applier.Apply(
+      paxos::CommittedEntry{4, paxos::MakeCommandsValue({Command(1, 2, 2, "add 5", 2001)})});
+  EXPECT_EQ(late[0].status, CommandOutcome::Status::kSessionExpired);
+}
+
 // One line per outcome: everything a waiting client could observe.
 std::string Describe(const std::vector<CommandOutcome>& outcomes) {
   std::string out;
@@ -433,11 +520,12 @@ TEST(SessionTable, DecodeRejectsInconsistentTablesAndKeepsItsState) {
     for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
     return bytes;
   };
-  // Layout: next_id, count, then id, last_active, mark, result count,
-  // (seq, status byte, size, bytes)...
+  // Layout: next_id, count, then id, last_active, expiry, mark, max_results,
+  // refused_from, refused_to, result count, (seq, status byte, size, bytes)...
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 0))) << "session id 0";
   EXPECT_FALSE(copy.Decode(patch_u64(good, 16, 9))) << "id not yet handed out";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 4))) << "a result below the mark";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 0))) << "no expiry";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 40, 4))) << "a result below the mark";
   EXPECT_FALSE(copy.Decode(good.substr(0, good.size() - 1))) << "truncated";
   EXPECT_FALSE(copy.Decode(good + "x")) << "trailing bytes";
   EXPECT_EQ(copy.Encode(), good) << "a failed decode changes nothing";
@@ -622,10 +710,10 @@ TEST(SessionTable, StoresFailuresAndRejectsUnknownStatusBytes) {
   EXPECT_EQ(verdict.kind, SessionTable::Verdict::Kind::kDuplicate);
   EXPECT_TRUE(verdict.stored_failed);
   EXPECT_EQ(verdict.stored_result, "boom");
-  // next_id, count, id, last_active, mark, max_results, refused_from,
+  // next_id, count, id, last_active, expiry, mark, max_results, refused_from,
   // refused_to, result count, sequence: then the status byte.
   std::string bad = good;
-  bad[10 * 8] = 2;
+  bad[11 * 8] = 2;
   EXPECT_FALSE(copy.Decode(bad));
 }
 
@@ -734,14 +822,16 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
     return out;
   };
   // Applied 2, log time 20, cluster id 0; one session (id 1, last active 20,
-  // mark 1) holding result "5" of sequence 1 (SYNODSNAP3: with its status
-  // byte); then the machine.
-  for (const std::string magic : {"SYNODSNAP2", "SYNODSNAP3"}) {
+  // mark 1) holding result "5" of sequence 1 (SYNODSNAP3 and 4: with its
+  // status byte; SYNODSNAP4: no result limit, no refused range); then the
+  // machine.
+  for (const std::string magic : {"SYNODSNAP2", "SYNODSNAP3", "SYNODSNAP4"}) {
     SCOPED_TRACE(magic);
-    std::string status = magic == "SYNODSNAP3" ? std::string(1, '\0') : std::string();
+    std::string status = magic != "SYNODSNAP2" ? std::string(1, '\0') : std::string();
+    std::string limits = magic == "SYNODSNAP4" ? u64(0) + u64(1) + u64(0) : std::string();
     std::string header = magic + u64(2) + u64(20) + u64(0);  // applied, log time, cluster id
     header += u64(2) + u64(1);                               // next id, one session
-    header += u64(1) + u64(20) + u64(1) + u64(1);            // id, last active, mark, one result
+    header += u64(1) + u64(20) + u64(1) + limits + u64(1);   // id, last active, mark, one result
     header += u64(1) + status + u64(1) + "5";                // sequence 1: "5"
     TestCounter counter;
     Applier applier(counter, SessionOptions{});
@@ -758,7 +848,7 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
       ASSERT_EQ(outcome[0].status, CommandOutcome::Status::kOk);
     }
     EXPECT_EQ(counter.value, 204);
-    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
   }
 }
 
@@ -879,7 +969,7 @@ TEST(Applier, SnapshotsKeepTheTimeBallot) {
   log.Slot({Tick(10'000, paxos::Ballot{5, 2})});
   StringWriter snapshot;
   applier.Snapshot(snapshot);
-  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP6");
+  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP7");
 
   TestCounter restored_counter;
   Applier restored(restored_counter, SessionOptions{});
@@ -915,11 +1005,11 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
   applier.Apply(
       paxos::CommittedEntry{3, paxos::MakeCommandsValue({Tick(30, paxos::Ballot{1, 1})})});
   EXPECT_EQ(applier.log_time_ms(), 30u);
-  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
   // A header of the current format too short for the time ballot is rejected.
   TestCounter other;
   Applier rejecting(other, SessionOptions{});
-  StringReader short_reader({std::string("SYNODSNAP6") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
+  StringReader short_reader({std::string("SYNODSNAP7") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
   EXPECT_FALSE(rejecting.Restore(short_reader));
 }
 
@@ -940,25 +1030,27 @@ TEST(SessionTable, DecodeRejectsInconsistentLimits) {
     for (int i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
     return bytes;
   };
-  // Layout: next_id, count, then id, last_active, mark, max_results,
+  // Layout: next_id, count, then id, last_active, expiry, mark, max_results,
   // max_result_bytes, refused_from, refused_to, refused count, refused
   // sequence numbers (here 3), result count, (seq, status, size, bytes)...
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 40, 1))) << "more results than the limit";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 56, 4))) << "refused range upside down";
-  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 56, 0), 64, 0))) << "empty, not as (1, 0)";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 80, 0))) << "refused below the mark";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 80, 1))) << "refused, and a stored result";
-  EXPECT_FALSE(copy.Decode(patch_u64(good, 72, SessionTable::kRefusedKept + 1)))
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 32, 0))) << "expiry 0";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 48, 1))) << "more results than the limit";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 64, 4))) << "refused range upside down";
+  EXPECT_FALSE(copy.Decode(patch_u64(patch_u64(good, 64, 0), 72, 0))) << "empty, not as (1, 0)";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 88, 0))) << "refused below the mark";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 88, 1))) << "refused, and a stored result";
+  EXPECT_FALSE(copy.Decode(patch_u64(good, 80, SessionTable::kRefusedKept + 1)))
       << "more refused than kept";
   EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithStatus)) << "not an older layout";
   EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithLimits)) << "not an older layout";
+  EXPECT_FALSE(copy.Decode(good, SessionEncoding::kWithBytes)) << "not an older layout";
   EXPECT_EQ(copy.Encode(), good);
 }
 
 TEST(Applier, ARegistrationInAnUnknownFormatIsFatal) {
   TestCounter counter;
   Applier applier(counter, SessionOptions{});
-  std::string newer = Register(5, 7, SessionLimits{10, 20, 30}) + std::string(8, '\1');
+  std::string newer = Register(5, 7, SessionLimits{10, 20, 30}, 40) + std::string(8, '\1');
   EXPECT_THROW(applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({newer})}),
                UnknownRegistrationFormat);
   // Other bytes that are not an envelope stay invalid, never applied.
@@ -993,8 +1085,8 @@ TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
   EXPECT_TRUE(apply(Command(1, 1, 1, "add 5")).duplicate);
   EXPECT_EQ(apply(Command(1, 2, 1, "add 1")).status, CommandOutcome::Status::kRefused);
   EXPECT_EQ(apply(Command(1, 3, 1, "add 1")).status, CommandOutcome::Status::kOk);
-  // Written again as SYNODSNAP6, it restores to the same table.
-  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP6");
+  // Written again as SYNODSNAP7, it restores to the same table.
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
   StringWriter writer;
   applier.Snapshot(writer);
   TestCounter copy_counter;
@@ -1002,6 +1094,45 @@ TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
   StringReader again(writer.chunks);
   ASSERT_TRUE(copy.Restore(again));
   EXPECT_EQ(SnapshotBytes(copy), SnapshotBytes(applier));
+}
+
+// SYNODSNAP6 (byte limits) and SYNODSNAP5 (time ballot, no byte limits)
+// snapshots, written before sessions carried their expiry, restore with the
+// default expiry and keep their limits and time ballot.
+TEST(Applier, RestoresSnap6And5WithTheDefaultExpiry) {
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    return out;
+  };
+  for (const std::string magic : {"SYNODSNAP6", "SYNODSNAP5"}) {
+    // applied 2, log time 20, cluster id 0, time ballot (3, 1); next id 2;
+    // session 1: active at 20, mark 1, result limit 5 [, byte limit 1000],
+    // refused range empty [, no refused sequence numbers], result "5" of
+    // sequence 1.
+    std::string header = magic + u64(2) + u64(20) + u64(0) + u64(3) + u64(1);
+    header += u64(2) + u64(1) + u64(1) + u64(20) + u64(1) + u64(5);
+    if (magic == "SYNODSNAP6") header += u64(1000);
+    header += u64(1) + u64(0);
+    if (magic == "SYNODSNAP6") header += u64(0);
+    header += u64(1) + u64(1) + std::string(1, '\0') + u64(1) + "5";
+    SessionOptions options;
+    options.expiry_ms = 1000;
+    TestCounter counter;
+    Applier applier(counter, options);
+    StringReader reader({header, "5"});
+    ASSERT_TRUE(applier.Restore(reader)) << magic;
+    EXPECT_EQ(applier.time_ballot(), (paxos::Ballot{3, 1})) << magic;
+    auto apply = [&](const std::string& command) {
+      return applier.Apply(
+          paxos::CommittedEntry{applier.applied() + 1, paxos::MakeCommandsValue({command})})[0];
+    };
+    EXPECT_TRUE(apply(Command(1, 1, 1, "add 5", 1020)).duplicate) << magic;
+    EXPECT_EQ(apply(Command(1, 2, 1, "add 1", 2021)).status,
+              CommandOutcome::Status::kSessionExpired)
+        << magic;
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
+  }
 }
 
 }  // namespace

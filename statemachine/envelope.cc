@@ -49,12 +49,17 @@ std::string EncodeEnvelope(const Envelope& envelope) {
       envelope.kind == EnvelopeKind::kClusterId) {
     PutU64(out, envelope.session);
   }
+  // Registration tail: none (old), limits (16 bytes), limits + byte limit
+  // (24), or limits + byte limit + expiry (32).
   if (envelope.kind == EnvelopeKind::kRegisterSession &&
       (envelope.max_sessions != 0 || envelope.max_session_results != 0 ||
-       envelope.max_session_result_bytes != 0)) {
+       envelope.max_session_result_bytes != 0 || envelope.expiry_ms != 0)) {
     PutU64(out, envelope.max_sessions);
     PutU64(out, envelope.max_session_results);
-    if (envelope.max_session_result_bytes != 0) PutU64(out, envelope.max_session_result_bytes);
+    if (envelope.max_session_result_bytes != 0 || envelope.expiry_ms != 0) {
+      PutU64(out, envelope.max_session_result_bytes);
+    }
+    if (envelope.expiry_ms != 0) PutU64(out, envelope.expiry_ms);
   }
   if (envelope.kind == EnvelopeKind::kCommand) {
     PutU64(out, envelope.session);
@@ -87,7 +92,8 @@ std::optional<Envelope> DecodeEnvelope(std::string_view in) {
     if (!GetU64(in, envelope.session)) return std::nullopt;
     if (envelope.kind == EnvelopeKind::kRegisterSession && !in.empty() &&
         (!GetU64(in, envelope.max_sessions) || !GetU64(in, envelope.max_session_results) ||
-         (!in.empty() && !GetU64(in, envelope.max_session_result_bytes)))) {
+         (!in.empty() && !GetU64(in, envelope.max_session_result_bytes)) ||
+         (!in.empty() && (!GetU64(in, envelope.expiry_ms) || envelope.expiry_ms == 0)))) {
       return std::nullopt;
     }
     if (!in.empty()) return std::nullopt;

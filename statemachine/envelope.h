@@ -7,8 +7,10 @@
 //                      `session` carries the client's random request id (a
 //                      nonce) so the replica can answer the right caller.
 //                      The leader that proposes it appends its session
-//                      limits (SessionLimits in session_table.h); one
-//                      without them (older logs) has none.
+//                      limits (SessionLimits in session_table.h) and the
+//                      session's idle lifetime `expiry_ms`. Older logs hold
+//                      it without both (no limits, the applier's default
+//                      expiry) or with limits only (the default expiry).
 //   kCommand         — (session id, sequence number, lowest sequence number
 //                      the client has not yet seen answered, payload).
 //   kTick            — carries only a leader time stamp (advances log time).
@@ -47,13 +49,18 @@ struct Envelope {
   uint64_t sequence = 0;           // kCommand: 1, 2, 3, ... per session
   uint64_t lowest_unanswered = 0;  // kCommand: results below it may be forgotten
   std::string payload;             // kCommand: the user's command bytes
-  // kRegisterSession: the proposing leader's limits (0 = none). Encoded only
-  // when either is set, so registrations without limits keep their old bytes.
+  // kRegisterSession: the proposing leader's limits (0 = none). The tail is
+  // nonce [+ max_sessions + max_session_results [+ max_session_result_bytes
+  // [+ expiry_ms]]]: each field is written when it or a later one is set, so
+  // registrations without limits keep their old bytes.
   uint64_t max_sessions = 0;
   uint64_t max_session_results = 0;
   // kRegisterSession: the proposing leader's per-session byte limit (0 =
-  // none); encoded after the two above only when set.
+  // none).
   uint64_t max_session_result_bytes = 0;
+  // kRegisterSession: the session's idle lifetime in ms of log time (0: the
+  // applier's default, 600000).
+  uint64_t expiry_ms = 0;
 };
 
 std::string EncodeEnvelope(const Envelope& envelope);

@@ -234,6 +234,31 @@ TEST(SessionLimits, ExpiryExaminesOnlyTheExpiredSessions) {
   EXPECT_EQ(table.Check(901, 1, 1, 1901).kind, SessionTable::Verdict::Kind::kExpired);
 }
 
+// Sessions carry their own expiry: the index orders them by deadline (last
+// activity + expiry), so short-lived sessions active after long-lived ones
+// are still dropped, and a sweep looks only at the expired ones and one more.
+TEST(SessionLimits, ExpiryWithPerSessionLifetimesExaminesOnlyTheExpiredSessions) {
+  SessionTable table(SessionOptions{});
+  for (uint64_t t = 0; t < 500; ++t) ASSERT_NE(table.Register(t, {}, 100000), 0u);  // 1..500
+  for (uint64_t t = 500; t < 1000; ++t) ASSERT_NE(table.Register(t, {}, 10), 0u);   // 501..1000
+  const uint64_t before = table.examined();
+  table.Sweep(2000);  // the short-lived ones expired by 1010, the long-lived ones live
+  EXPECT_EQ(table.size(), 500u);
+  EXPECT_LE(table.examined() - before, 500u + 1u);
+  EXPECT_EQ(table.Check(1, 1, 1, 2000).kind, SessionTable::Verdict::Kind::kApply);
+  EXPECT_EQ(table.Check(501, 1, 1, 2000).kind, SessionTable::Verdict::Kind::kExpired);
+  // Activity moves a session's deadline: session 2 touched at 2000 outlives
+  // session 3 untouched since 2.
+  ASSERT_EQ(table.Check(2, 1, 1, 2000).kind, SessionTable::Verdict::Kind::kApply);
+  table.Sweep(100003);
+  EXPECT_EQ(table.Check(3, 1, 1, 100003).kind, SessionTable::Verdict::Kind::kExpired);
+  EXPECT_EQ(table.Check(2, 2, 1, 100003).kind, SessionTable::Verdict::Kind::kApply);
+  // A deadline beyond the largest log time never comes.
+  uint64_t forever = table.Register(100003, {}, UINT64_MAX);
+  table.Sweep(UINT64_MAX);
+  EXPECT_EQ(table.Check(forever, 1, 1, UINT64_MAX).kind, SessionTable::Verdict::Kind::kApply);
+}
+
 // A refused command with a wild sequence number refuses only itself: once the
 // client acknowledges, the session's next commands apply.
 TEST(SessionLimits, OneWildRefusalRefusesOnlyItself) {

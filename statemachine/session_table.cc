@@ -4,7 +4,7 @@
 
 namespace synod::statemachine {
 
-uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits) {
+uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits, uint64_t expiry_ms) {
   if (limits.max_sessions != 0 && sessions_.size() >= limits.max_sessions) {
     // The decision counts live sessions only: drop the expired ones first.
     Sweep(log_time);
@@ -13,10 +13,11 @@ uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits) {
   uint64_t id = next_id_++;
   Session session;
   session.last_active = log_time;
+  session.expiry_ms = expiry_ms != 0 ? expiry_ms : options_.expiry_ms;
   session.max_results = limits.max_results;
   session.max_result_bytes = limits.max_result_bytes;
+  by_deadline_.emplace(Deadline(session), id);
   sessions_[id] = std::move(session);
-  by_activity_.emplace(log_time, id);
   return id;
 }
 
@@ -43,14 +44,14 @@ SessionTable::Verdict SessionTable::Check(uint64_t id, uint64_t sequence,
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return verdict;  // unknown or swept: expired
   Session& session = it->second;
-  if (Expired(session.last_active, log_time)) {
+  if (Expired(session, log_time)) {
     Erase(it);
     return verdict;
   }
   if (log_time > session.last_active) {
-    by_activity_.erase({session.last_active, id});
+    by_deadline_.erase({Deadline(session), id});
     session.last_active = log_time;
-    by_activity_.emplace(log_time, id);
+    by_deadline_.emplace(Deadline(session), id);
   }
   if (lowest_unanswered > session.mark) {  // the client has seen every answer below it
     session.mark = lowest_unanswered;
@@ -95,22 +96,22 @@ void SessionTable::Record(uint64_t id, uint64_t sequence, std::string result, bo
 }
 
 void SessionTable::Sweep(uint64_t log_time) {
-  while (!by_activity_.empty()) {
+  while (!by_deadline_.empty()) {
     ++examined_;
-    auto [last_active, id] = *by_activity_.begin();
-    if (!Expired(last_active, log_time)) break;  // the oldest is live: so are the rest
+    auto [deadline, id] = *by_deadline_.begin();
+    if (log_time <= deadline) break;  // the earliest deadline is not past: no other is
     Erase(sessions_.find(id));
   }
 }
 
 void SessionTable::Erase(std::map<uint64_t, Session>::iterator it) {
-  by_activity_.erase({it->second.last_active, it->first});
+  by_deadline_.erase({Deadline(it->second), it->first});
   sessions_.erase(it);
 }
 
 void SessionTable::Reindex() {
-  by_activity_.clear();
-  for (const auto& [id, session] : sessions_) by_activity_.emplace(session.last_active, id);
+  by_deadline_.clear();
+  for (const auto& [id, session] : sessions_) by_deadline_.emplace(Deadline(session), id);
 }
 
 namespace {
@@ -136,6 +137,7 @@ std::string SessionTable::Encode() const {
   for (const auto& [id, session] : sessions_) {
     PutU64(out, id);
     PutU64(out, session.last_active);
+    PutU64(out, session.expiry_ms);
     PutU64(out, session.mark);
     PutU64(out, session.max_results);
     PutU64(out, session.max_result_bytes);
@@ -159,14 +161,16 @@ bool SessionTable::Decode(const std::string& in, SessionEncoding encoding) {
   uint64_t count = 0;
   std::map<uint64_t, Session> sessions;
   uint64_t next_id = 0;
-  const bool limits =
-      encoding == SessionEncoding::kWithLimits || encoding == SessionEncoding::kWithBytes;
-  const bool bytes = encoding == SessionEncoding::kWithBytes;
+  const bool expiry = encoding == SessionEncoding::kWithExpiry;
+  const bool bytes = expiry || encoding == SessionEncoding::kWithBytes;
+  const bool limits = bytes || encoding == SessionEncoding::kWithLimits;
   if (!GetU64(in, pos, next_id) || !GetU64(in, pos, count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t id = 0, results = 0;
     Session session;
+    session.expiry_ms = options_.expiry_ms;
     if (!GetU64(in, pos, id) || !GetU64(in, pos, session.last_active) ||
+        (expiry && (!GetU64(in, pos, session.expiry_ms) || session.expiry_ms == 0)) ||
         !GetU64(in, pos, session.mark)) {
       return false;
     }

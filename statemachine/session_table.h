@@ -4,9 +4,10 @@
 // carries (session, sequence, lowest unanswered sequence); the table keeps the
 // session's results from that mark up, so a retried command gets its stored
 // result instead of a second application, whatever order retries arrive in.
-// Sessions expire after `expiry_ms` of log time without activity; a command on
-// an unknown or expired session, or below the mark, is refused as expired and
-// never applied. A stored result is either the StateMachine's answer or a
+// A session expires after its expiry (recorded in the log with its
+// registration, else SessionOptions::expiry_ms) of log time without
+// activity; a command on an unknown or expired session, or below the mark, is
+// refused as expired and never applied. A stored result is either the StateMachine's answer or a
 // failure (its Apply threw; the text is the exception's message): a retry gets
 // the same one. Every decision depends only on the log: identical on every
 // replica and across restarts.
@@ -42,10 +43,13 @@ enum class SessionEncoding : uint8_t {
   kWithStatus,   // each stored result is a status byte (0 answer, 1 failure), then its bytes
   kWithLimits,   // kWithStatus, and each session's result limit and refused range
   kWithBytes,    // kWithLimits, and each session's byte limit and refused sequence numbers
+  kWithExpiry,   // kWithBytes, and each session's expiry
 };
 
 struct SessionOptions {
-  uint64_t expiry_ms = 10 * 60 * 1000;  // idle log time after which a session expires
+  // Idle log time after which a session expires, for registrations that do
+  // not carry their own (entries written before registrations carried one).
+  uint64_t expiry_ms = 10 * 60 * 1000;
   // The applier drops expired sessions from memory at every slot that is a
   // multiple of this (> 0). Slots, unlike a local counter, survive snapshots,
   // so every replica sweeps at the same points and their tables stay identical.
@@ -79,11 +83,12 @@ class SessionTable {
     bool stored_failed = false;  // kDuplicate: the stored result is a failure
   };
 
-  // Opens a session at `log_time` with `limits`; returns its id (1, 2, ...),
-  // or 0 (nothing changed but dropping expired sessions) if at least
-  // limits.max_sessions sessions are live. O(log n) plus O(log n) per expired
-  // session dropped.
-  uint64_t Register(uint64_t log_time, SessionLimits limits = {});
+  // Opens a session at `log_time` with `limits` that expires after
+  // `expiry_ms` of idle log time (0: options' expiry_ms); returns its id
+  // (1, 2, ...), or 0 (nothing changed but dropping expired sessions) if at
+  // least limits.max_sessions sessions are live. O(log n) plus O(log n) per
+  // expired session dropped.
+  uint64_t Register(uint64_t log_time, SessionLimits limits = {}, uint64_t expiry_ms = 0);
   // Decides about (session, sequence) at `log_time`; touches the session and
   // forgets its results below `lowest_unanswered`.
   Verdict Check(uint64_t session, uint64_t sequence, uint64_t lowest_unanswered, uint64_t log_time);
@@ -100,13 +105,14 @@ class SessionTable {
   uint64_t examined() const { return examined_; }
 
   // Serialization for snapshots: Encode is deterministic (same table, same
-  // bytes) and writes SessionEncoding::kWithBytes. Decode replaces the table
+  // bytes) and writes SessionEncoding::kWithExpiry. Decode replaces the table
   // and returns true, or returns false and leaves it unchanged if `bytes` are
-  // not a valid table in `encoding` (kResultsOnly, kWithStatus, kWithLimits:
-  // what older snapshots hold; their sessions have no byte limit, the first
-  // two no limits at all).
+  // not a valid table in `encoding` (kResultsOnly, kWithStatus, kWithLimits,
+  // kWithBytes: what older snapshots hold; their sessions get options'
+  // expiry_ms, those of the first three no byte limit, the first two no
+  // limits at all).
   std::string Encode() const;
-  bool Decode(const std::string& bytes, SessionEncoding encoding = SessionEncoding::kWithBytes);
+  bool Decode(const std::string& bytes, SessionEncoding encoding = SessionEncoding::kWithExpiry);
 
  private:
   struct StoredResult {
@@ -115,6 +121,7 @@ class SessionTable {
   };
   struct Session {
     uint64_t last_active = 0;
+    uint64_t expiry_ms = 0;         // idle log time after which it expires
     uint64_t mark = 0;              // results below it are forgotten
     uint64_t max_results = 0;       // 0: no limit
     uint64_t max_result_bytes = 0;  // 0: no limit
@@ -128,22 +135,30 @@ class SessionTable {
     uint64_t refused_to = 0;
     std::map<uint64_t, StoredResult> results;
   };
-  bool Expired(uint64_t last_active, uint64_t log_time) const {
-    return log_time > last_active && log_time - last_active > options_.expiry_ms;
+  // The log time after which `session` is expired: last_active + expiry_ms,
+  // saturating (a deadline past the largest log time never comes).
+  static uint64_t Deadline(const Session& session) {
+    return session.expiry_ms > UINT64_MAX - session.last_active
+               ? UINT64_MAX
+               : session.last_active + session.expiry_ms;
+  }
+  static bool Expired(const Session& session, uint64_t log_time) {
+    return log_time > Deadline(session);
   }
   bool Full(const Session& session) const;
   void Refuse(Session& session, uint64_t sequence);
-  // Erases a session from the table and from the activity index.
+  // Erases a session from the table and from the deadline index.
   void Erase(std::map<uint64_t, Session>::iterator it);
-  // Rebuilds by_activity_ from sessions_.
+  // Rebuilds by_deadline_ from sessions_.
   void Reindex();
 
   SessionOptions options_;
   uint64_t next_id_ = 1;
   std::map<uint64_t, Session> sessions_;
-  // (last_active, id) of every session in sessions_, oldest first (derived:
-  // rebuilt on Decode), so expiry finds the expired sessions without a scan.
-  std::set<std::pair<uint64_t, uint64_t>> by_activity_;
+  // (Deadline, id) of every session in sessions_, earliest first (derived:
+  // rebuilt on Decode), so expiry finds the expired sessions without a scan
+  // whatever each session's own expiry.
+  std::set<std::pair<uint64_t, uint64_t>> by_deadline_;
   uint64_t examined_ = 0;
 };
 

@@ -4,14 +4,15 @@
   counter_cluster_test.py --counter BIN --lincheck BIN [--same-start-clock LIB] TEST
 
 TEST is one of: basic, kill_leader, sigstop_leader, garbage, amnesia,
-plain_log, seeded_cluster_ids, session_limits, same_start_clock (needs --same-start-clock: the
-synod_same_start_clock LD_PRELOAD module, tests/support/same_start_clock.cc).
+plain_log, seeded_cluster_ids, session_limits, session_expiry, same_start_clock
+(needs --same-start-clock: the synod_same_start_clock LD_PRELOAD module, tests/support/same_start_clock.cc).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success; failures print why and the replicas'
 log tails.
 """
 import argparse
 import os
+import queue
 import random
 import shutil
 import socket
@@ -338,6 +339,59 @@ def test_session_limits(args):
         print("applied %s, digests %s" % (applied, digests))
 
 
+def test_session_expiry(args):
+    """serve --session-expiry-ms: a shell client's session expires once it has
+    been idle past the expiry in log time (which the leader's time ticks move
+    on, about one entry a second). Its next command is refused on the expired
+    session, never proposed before, so the client re-sends it on a new
+    session: applied once, answered ok. Zero is a usage error (exit 64)."""
+    with Cluster(args.counter) as cluster:
+        for r in cluster.replicas:
+            r.start(wait_ready=False, extra=("--session-expiry-ms", "1000"))
+        for r in cluster.replicas:
+            r.wait_ready()
+        errors = open(os.path.join(cluster.root, "shell.err"), "w+")
+        shell = subprocess.Popen(
+            cluster.exec_prefix("client") + [
+                cluster.client_binary, "shell", "--members", cluster.members,
+                "--timeout", str(int(scaled(10000)))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
+        cluster.started_pids.add(shell.pid)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l.strip()) for l in shell.stdout],
+                         daemon=True).start()
+
+        def command(line):
+            shell.stdin.write(line + "\n")
+            shell.stdin.flush()
+            try:
+                return lines.get(timeout=scaled(30))
+            except queue.Empty:
+                raise AssertionError("no answer to %r" % line)
+
+        first = command("add 1")
+        assert parse_value(first) == 1, first
+        slot = int(first.split("slot=")[1].split()[0])
+        leader = cluster.leader()
+        # Three time ticks after the add: over two seconds of log time.
+        wait_until(lambda: int((cluster.status().get(leader) or {}).get("applied", 0)) >= slot + 3,
+                   scaled(30), "three time ticks after the first add")
+        second = command("add 1")
+        errors.seek(0)
+        assert not second.startswith("exit="), (second, errors.read())
+        assert parse_value(second) == 2, second
+        assert parse_value(command("get")) == 2
+        shell.stdin.close()
+        assert shell.wait(timeout=scaled(30)) == 0
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc = subprocess.run(
+            [args.counter, "serve", "--id", "1", "--members", "1=127.0.0.1:1", "--data",
+             data_dir, "--session-expiry-ms", "0"],
+            capture_output=True, text=True, timeout=scaled(30))
+        assert proc.returncode == 64, (proc.returncode, proc.stderr)
+        assert "--session-expiry-ms must be positive" in proc.stderr, proc.stderr
+
+
 TESTS = {
     "basic": test_basic,
     "kill_leader": test_kill_leader,
@@ -348,6 +402,7 @@ TESTS = {
     "same_start_clock": test_same_start_clock,
     "seeded_cluster_ids": test_seeded_cluster_ids,
     "session_limits": test_session_limits,
+    "session_expiry": test_session_expiry,
 }
 
 

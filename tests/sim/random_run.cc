@@ -4,6 +4,7 @@
 #include <map>
 
 #include "lincheck/checker.h"
+#include "node/client_policy.h"
 #include "paxos/invariant.h"
 #include "tests/sim/sim_cluster.h"
 
@@ -17,10 +18,18 @@ namespace {
 constexpr SimTime kClientTimeout = 40 * kUnitsPerTick;
 
 // A closed-loop client: one command outstanding, retried with the same
-// sequence number until answered.
+// sequence number and session until answered. What it does with an answer is
+// the runtime client's decision (node::DecideNextStep): when its session
+// expired, a command that may have been proposed ends as unknown, and the
+// next command opens a new session.
 struct SimClient {
   uint32_t id = 0;
   uint64_t seq = 0;
+  uint64_t session = 1;
+  bool session_ended = false;
+  // An attempt the client stopped waiting for was accepted for proposal (the
+  // one it waits for is answered by its own application).
+  bool maybe_proposed = false;
   bool outstanding = false;
   ClientCommand command;
   ReplicaId target = 0;       // where the command waits, 0 = not placed
@@ -32,7 +41,8 @@ struct SimClient {
 class RandomSchedule {
  public:
   RandomSchedule(const SimOptions& options, std::ostream* trace)
-      : options_(options), cluster_(options, CoreOptionsFor(options), false, trace) {
+      : options_(WithSessionExpiry(options)),
+        cluster_(options_, CoreOptionsFor(options), false, trace) {
     cluster_.set_apply_observer(
         [this](ReplicaId replica, paxos::Slot, const std::string& command,
                const SimCounterApp::Result& result) { OnApplied(replica, command, result); });
@@ -43,6 +53,16 @@ class RandomSchedule {
       clients_.push_back(client);
     }
     scripted_depose_ = Rand(3) == 0;
+  }
+
+  // Sessions expire after 3-20 applied commands without one of theirs, per
+  // seed, unless the options set a value: short enough that expiries are
+  // common (most at 3-6, hardly any at 20).
+  static SimOptions WithSessionExpiry(SimOptions options) {
+    if (options.session_expiry_commands == 0) {
+      options.session_expiry_commands = 3 + (options.seed * 0x9E3779B97F4A7C15ull >> 32) % 18;
+    }
+    return options;
   }
 
   static paxos::CoreOptions CoreOptionsFor(const SimOptions&) {
@@ -363,6 +383,12 @@ class RandomSchedule {
       if (!client.outstanding) {
         if (!chaos || Rand(30) != 0) continue;
         client.outstanding = true;
+        if (client.session_ended) {  // the next command opens a new session
+          ++client.session;
+          client.session_ended = false;
+        }
+        client.maybe_proposed = false;
+        client.command.session = client.session;
         client.command.client = client.id;
         client.command.seq = ++client.seq;
         client.command.op = Rand(3) == 0 ? "get" : "add";
@@ -374,7 +400,8 @@ class RandomSchedule {
       }
       if (client.target != 0 && now < client.deadline) continue;  // waiting for an answer
       if (now < client.next_attempt) continue;
-      if (client.target != 0) {  // timed out: the outcome is unknown; retry elsewhere
+      if (client.target != 0) {        // timed out: the outcome is unknown; retry elsewhere
+        client.maybe_proposed = true;  // as the runtime client's timed-out attempt
         client.next_target = static_cast<ReplicaId>(1 + (client.target % options_.replicas));
         client.target = 0;
       }
@@ -403,8 +430,44 @@ class RandomSchedule {
     if (command.client == 0 || command.client > clients_.size()) return;
     SimClient& client = clients_[command.client - 1];
     if (!client.outstanding || client.seq != command.seq || client.target != replica) return;
-    client.outstanding = false;
+    if (command.session != client.command.session) return;  // another session's copy
     client.target = 0;
+    if (result.expired) {
+      client.session_ended = true;
+      if (options_.broken == Break::kResendExpired) {
+        // Broken: the same command again on a new session (applies it twice
+        // if its first copy was applied before the session expired).
+        client.command.session = ++client.session;
+        client.session_ended = false;
+        client.next_attempt = cluster_.now();
+        return;
+      }
+    }
+    node::CommandFacts facts;
+    facts.maybe_proposed = client.maybe_proposed;
+    facts.session_ended = client.session_ended;
+    node::AttemptEnd end =
+        result.expired ? node::AttemptEnd::kSessionExpired : node::AttemptEnd::kApplied;
+    switch (node::DecideNextStep(end, facts)) {
+      case node::NextStep::kReportOk:
+        break;
+      case node::NextStep::kReportUnknown:
+      case node::NextStep::kReportFailed:  // no deadline here: failed is unreachable
+        client.outstanding = false;
+        history_.push_back(
+            {client.id, HistoryEvent::Type::kInfo, command.op, command.value, cluster_.now()});
+        return;
+      case node::NextStep::kRetry:
+        return;
+      case node::NextStep::kResendOnNewSession:  // a new command of the next session
+        client.command.session = ++client.session;
+        client.command.seq = ++client.seq;
+        client.session_ended = false;
+        client.maybe_proposed = false;
+        client.next_attempt = cluster_.now();
+        return;
+    }
+    client.outstanding = false;
     ++answered_;
     int64_t value = command.op == "get" ? result.value : command.value;
     history_.push_back({client.id, HistoryEvent::Type::kOk, command.op, value, cluster_.now()});

@@ -167,7 +167,8 @@ void SimCluster::StartCore(Replica& replica) {
     replica.core->DisableCommitPointGuardForTesting();
   // The application restarts from its latest durable snapshot (or empty).
   replica.app = replica.snapshot_disk ? replica.snapshot_disk->app
-                                      : SimCounterApp(options_.broken != Break::kNoDedup);
+                                      : SimCounterApp(options_.broken != Break::kNoDedup,
+                                                      options_.session_expiry_commands);
   replica.applied_through = snapshot_slot;
   replica.applied_slots.clear();
 }

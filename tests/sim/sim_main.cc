@@ -2,7 +2,7 @@
 //
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
 //             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|
-//                      stale-commit-point] [--trace]
+//                      stale-commit-point|resend-expired] [--trace]
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
@@ -22,12 +22,11 @@
 namespace {
 
 int Usage(const std::string& problem) {
-  std::cerr
-      << "synod-sim: " << problem << "\n"
-      << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
-      << "                 [--break "
-         "skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|stale-commit-point]\n"
-      << "                 [--trace] [--history FILE]\n";
+  std::cerr << "synod-sim: " << problem << "\n"
+            << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
+            << "                 [--break skip-persist|small-quorum|no-dedup|hide-compaction|\n"
+            << "                          stale-snapshot|stale-commit-point|resend-expired]\n"
+            << "                 [--trace] [--history FILE]\n";
   return 64;
 }
 

@@ -11,10 +11,11 @@ Break ParseBreak(const std::string& name) {
   if (name == "hide-compaction") return Break::kHideCompaction;
   if (name == "stale-snapshot") return Break::kStaleSnapshot;
   if (name == "stale-commit-point") return Break::kStaleCommitPoint;
+  if (name == "resend-expired") return Break::kResendExpired;
   if (name == "none") return Break::kNone;
   throw std::invalid_argument("unknown --break variant '" + name +
                               "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, "
-                              "stale-snapshot or stale-commit-point)");
+                              "stale-snapshot, stale-commit-point or resend-expired)");
 }
 
 std::string BreakName(Break broken) {
@@ -33,20 +34,24 @@ std::string BreakName(Break broken) {
       return "stale-snapshot";
     case Break::kStaleCommitPoint:
       return "stale-commit-point";
+    case Break::kResendExpired:
+      return "resend-expired";
   }
   return "none";
 }
 
 std::string ClientCommand::Encode() const {
   return op + " " + std::to_string(client) + " " + std::to_string(seq) + " " +
-         std::to_string(value);
+         std::to_string(value) + (session != 0 ? " " + std::to_string(session) : "");
 }
 
 ClientCommand ClientCommand::Decode(const std::string& text) {
   std::istringstream in(text);
   ClientCommand command;
   if (!(in >> command.op >> command.client >> command.seq >> command.value) ||
-      (command.op != "add" && command.op != "get")) {
+      (command.op != "add" && command.op != "get") ||
+      (!(in >> std::ws).eof() &&
+       (!(in >> command.session) || command.session == 0 || !(in >> std::ws).eof()))) {
     throw SimViolation("a chosen command was never proposed by any client: '" + text + "'");
   }
   return command;

@@ -26,10 +26,12 @@ enum class Break : uint8_t {
   // where it proposed values it never saw chosen, keeps leading and advertises
   // a commit point over them (Core::DisableCommitPointGuardForTesting).
   kStaleCommitPoint,
+  kResendExpired,  // a client re-sends a command of an expired session on a new one
 };
 
 // Parses "skip-persist" / "small-quorum" / "no-dedup" / "hide-compaction" /
-// "stale-snapshot" / "stale-commit-point"; throws std::invalid_argument otherwise.
+// "stale-snapshot" / "stale-commit-point" / "resend-expired"; throws
+// std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
 // The name ParseBreak accepts for `broken` ("none" for kNone).
 std::string BreakName(Break broken);
@@ -50,6 +52,9 @@ struct SimOptions {
   // Random runs take snapshots and compact logs at a per-seed cadence (see
   // SimCluster::snapshot_every); scenario runs never do.
   bool snapshots = true;
+  // Client sessions expire after this many applied commands without one of
+  // theirs (0: never). Random runs pick one per seed (RandomSchedule).
+  uint64_t session_expiry_commands = 0;
 };
 
 // A safety or liveness property failed. Carries a human-readable reason.
@@ -58,12 +63,15 @@ class SimViolation : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A simulated client command: "<op> <client> <seq> <value>", op is "add" or "get".
+// A simulated client command: "<op> <client> <seq> <value>[ <session>]", op is
+// "add" or "get". Session 0 (not written): the client's one session, which
+// never expires.
 struct ClientCommand {
   std::string op;
   uint32_t client = 0;
   uint64_t seq = 0;
   int64_t value = 0;
+  uint64_t session = 0;  // 1, 2, ...: a new one opens at its first command
 
   std::string Encode() const;
   // Parses Encode()'s output; throws SimViolation on garbage (a chosen command
