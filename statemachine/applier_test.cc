@@ -751,11 +751,10 @@ TEST(Envelope, RegistrationsCarryLimitsAndOldOnesStillDecode) {
   EXPECT_FALSE(DecodeEnvelope(with_bytes.substr(0, with_bytes.size() - 1)));
   EXPECT_FALSE(DecodeEnvelope(with_bytes + std::string(8, '\0')));
   EXPECT_TRUE(IsRegistrationEnvelope(with_bytes + "x"));
+  // Registrations a leader proposes carry a stamp ballot (a flag in the kind byte).
+  EXPECT_TRUE(IsRegistrationEnvelope(RestampEnvelope(with_bytes, 9, paxos::Ballot{1, 2}) + "x"));
   EXPECT_FALSE(IsRegistrationEnvelope(Tick(1)));
 }
-
-// A registration this build cannot decode (a newer format) stops the applier:
-// skipping it would hand out other session ids than newer replicas do.
 
 TEST(Applier, RegistrationsBeyondMaxSessionsAreRefusedUntilSessionsExpire) {
   SessionOptions options;
@@ -1047,11 +1046,21 @@ TEST(SessionTable, DecodeRejectsInconsistentLimits) {
   EXPECT_EQ(copy.Encode(), good);
 }
 
+// A registration this build cannot decode (a newer format) stops the applier:
+// skipping it would hand out other session ids than newer replicas do.
 TEST(Applier, ARegistrationInAnUnknownFormatIsFatal) {
   TestCounter counter;
   Applier applier(counter, SessionOptions{});
   std::string newer = Register(5, 7, SessionLimits{10, 20, 30}, 40) + std::string(8, '\1');
   EXPECT_THROW(applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({newer})}),
+               UnknownRegistrationFormat);
+  // The same with the stamp ballot a leader adds (a flag in the kind byte).
+  TestCounter stamped_counter;
+  Applier stamped(stamped_counter, SessionOptions{});
+  std::string newer_stamped =
+      RestampEnvelope(Register(5, 7, SessionLimits{10, 20, 30}, 40), 9, paxos::Ballot{1, 1}) +
+      std::string(8, '\1');
+  EXPECT_THROW(stamped.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({newer_stamped})}),
                UnknownRegistrationFormat);
   // Other bytes that are not an envelope stay invalid, never applied.
   TestCounter other;

@@ -108,7 +108,7 @@ TEST(Simulator, CatchesHiddenCompactionAndStaleSnapshots) {
   for (Break broken : {Break::kHideCompaction, Break::kStaleSnapshot}) {
     // Hidden compaction needs a leader change right after a compaction, so
     // it shows in fewer runs than a stale snapshot does (more often with 5
-    // replicas than with 3: 16 of seeds 1-1000 against 6 of seeds 1-2000).
+    // replicas than with 3: 20 of seeds 1-1000 with 5 replicas).
     bool hide = broken == Break::kHideCompaction;
     int replicas = hide ? 5 : 3;
     uint64_t runs = hide ? 1000 : 2000;
