@@ -603,6 +603,12 @@ class DescriptorHoles {
 };
 
 TEST_F(RpcTest, AcceptOutOfDescriptorsNeitherSpinsNorStops) {
+#ifdef SYNOD_SANITIZED
+  // The sanitizers' runtime opens a pipe to check memory it reports on, so
+  // with every descriptor in use it reports false "invalid vptr" errors
+  // inside fmt. The normal build runs this test (make test).
+  GTEST_SKIP() << "needs free descriptors for the sanitizer runtime";
+#endif
   auto server = StartServer(1, {}, [](ServerOptions& o) {
     o.handshake_timeout = 60s;
     o.accept_retry_delay = 50ms;
@@ -639,6 +645,12 @@ TEST_F(RpcTest, AcceptOutOfDescriptorsNeitherSpinsNorStops) {
 }
 
 TEST_F(RpcTest, OutOfDescriptorsWithNoneWaitingClosesTheLeastActiveClient) {
+#ifdef SYNOD_SANITIZED
+  // The sanitizers' runtime opens a pipe to check memory it reports on, so
+  // with every descriptor in use it reports false "invalid vptr" errors
+  // inside fmt. The normal build runs this test (make test).
+  GTEST_SKIP() << "needs free descriptors for the sanitizer runtime";
+#endif
   auto server = StartServer(1, {}, [](ServerOptions& o) { o.accept_retry_delay = 50ms; });
   ClientConnection busy(loop_, ClientOptions(server->port()));
   ClientConnection idle(loop_, ClientOptions(server->port()));
