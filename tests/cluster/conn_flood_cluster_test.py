@@ -4,7 +4,7 @@
   conn_flood_cluster_test.py --counter BIN
 
 A 3-replica synod-counter cluster runs on 127.0.0.1. Against the leader, a
-flooder holds 600 sockets that never send a byte, 600 that send the first
+flooder holds 2,000 sockets that never send a byte, 2,000 that send the first
 half of a client's hello and stall (together well over the 256 places for
 connections waiting for hello, so the leader keeps closing them), and 1,000
 that say a complete hello as a client and then idle (the bytes are recorded
@@ -22,7 +22,7 @@ per-address budget. For 20 s:
   - the flood was real: at the end at least 900 of the hello sockets are still
     open (held as clients) and the leader closed at least a quarter of the
     reopenings the rate allows over the 20 s.
-Needs about 2,500 file descriptors: raises its soft RLIMIT_NOFILE to the hard
+Needs about 5,300 file descriptors: raises its soft RLIMIT_NOFILE to the hard
 limit (as root, the hard limit too), and skips (exit 77, saying why) if that
 is too low or 127.0.0.2 cannot be bound; with CI set in the environment, an
 fd limit it cannot raise fails the test instead of skipping it. Kills every
@@ -43,8 +43,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import TIME_SCALE, Cluster, scaled, wait_until  # noqa: E402
 
-IDLE_SOCKETS = 600
-PARTIAL_SOCKETS = 600
+IDLE_SOCKETS = 2000
+PARTIAL_SOCKETS = 2000
 HELLO_SOCKETS = 1000
 TOTAL_SOCKETS = IDLE_SOCKETS + PARTIAL_SOCKETS + HELLO_SOCKETS
 SOURCES = ["127.0.0.%d" % i for i in range(2, 42)]
