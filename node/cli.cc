@@ -12,7 +12,6 @@
 #include "node/replica.h"
 #include "transport/event_loop.h"
 #include "transport/fd_limit.h"
-#include "transport/internal_error.h"
 
 namespace synod::node {
 
