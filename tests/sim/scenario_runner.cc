@@ -1,5 +1,6 @@
 #include "tests/sim/scenario_runner.h"
 
+#include <exception>
 #include <sstream>
 
 #include "paxos/invariant.h"

@@ -1,7 +1,5 @@
 #include "tests/sim/scenario_steps.h"
 
-#include <stdexcept>
-
 namespace synod::sim {
 
 using paxos::Message;
