@@ -17,9 +17,10 @@
 // rewrite never changes them.
 //
 // Commands (replica arguments are ids; FROM / TO / KIND may be '*' for any):
-//   cluster N [max-page-entries=K] [window-slots=K]
+//   cluster N [max-page-entries=K]
 //                                first step: N replicas, staggered timeouts
-//                                (replica r times out after 10 + 3(r-1) ticks)
+//                                (replica r times out after 10 + 3(r-1) ticks),
+//                                K entries per promise page (default 256)
 //   tick R|all N                 tick replica R (or all, round-robin) N times
 //   run N [R]                    N rounds of: tick all (or only R) once, then
 //                                stabilize; prints the net effect and counts

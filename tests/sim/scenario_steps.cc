@@ -88,13 +88,8 @@ void ScenarioSteps::Start(const std::vector<std::string>& words) {
     std::string key = words[i].substr(0, eq);
     if (eq == std::string::npos) throw ScenarioError{"expected key=value, got '" + words[i] + "'"};
     uint64_t value = Number(words[i].substr(eq + 1));
-    if (key == "max-page-entries") {
-      core.max_page_entries = static_cast<uint32_t>(value);
-    } else if (key == "window-slots") {
-      core.window_slots = static_cast<uint32_t>(value);
-    } else {
-      throw ScenarioError{"unknown cluster option '" + key + "'"};
-    }
+    if (key != "max-page-entries") throw ScenarioError{"unknown cluster option '" + key + "'"};
+    core.max_page_entries = static_cast<uint32_t>(value);
   }
   if (std::string error = core.Validate(); !error.empty()) throw ScenarioError{error};
   if (options.replicas < 1 || options.replicas > 9) throw ScenarioError{"1 to 9 replicas"};
