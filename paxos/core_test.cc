@@ -1,6 +1,8 @@
-// Unit tests of the paxos core's contract: what a Ready holds and when, the
-// no-reuse rule for ballots, own votes counted only once durable, paging of
-// promises, and refusal of bad configuration.
+// Unit tests of the paxos core's contract: what a Ready holds and when, own
+// votes counted only once durable, backpressure, compaction and snapshots,
+// and refusal of bad configuration. Longer protocol sequences (pre-vote
+// without a quorum, ballots after a restart of everyone, paged promises) are
+// transcripts in tests/scenarios/.
 #include "paxos/core.h"
 
 #include <gtest/gtest.h>
@@ -112,20 +114,6 @@ TEST(Core, FollowerRefusesProposalsWithALeaderHint) {
   EXPECT_EQ(result.leader_hint, leader);
 }
 
-TEST(Core, NoBallotIsRaisedWithoutAPreVoteQuorum) {
-  Harness h(3);
-  Core& lonely = h.core(1);
-  // Only replica 1 ticks: the others heard no leader but have not waited an
-  // election timeout either, so they deny the pre-vote and no ballot is raised.
-  for (int i = 0; i < 100; ++i) {
-    lonely.Tick();
-    h.DeliverAll();
-  }
-  EXPECT_EQ(lonely.Status().role, Role::kPreCandidate);
-  EXPECT_TRUE(lonely.Status().promised.IsNull());
-  EXPECT_TRUE(h.core(2).Status().promised.IsNull());
-}
-
 TEST(Core, PrepareWaitsForThePersistedPromise) {
   Harness h(3);
   // Let 2 and 3 wait out one election timeout without campaigning themselves.
@@ -190,50 +178,6 @@ TEST(Core, LeaderCountsItsOwnVoteOnlyOnceDurable) {
   EXPECT_EQ(leader.Status().chosen_point, 0u) << "own vote is not durable yet";
   leader.Advance();  // the leader's own write is durable now
   EXPECT_EQ(leader.Status().chosen_point, 1u);
-}
-
-TEST(Core, BallotIsNeverReusedAfterRestart) {
-  Harness h(3);
-  ReplicaId first_leader = h.ElectLeader();
-  Ballot first = h.core(first_leader).Status().promised;
-  // Everyone restarts from durable state and elects again.
-  h.network_.clear();
-  for (ReplicaId id : h.members_) {
-    h.cores_.erase(id);
-    h.Start(id);
-    EXPECT_EQ(h.core(id).Status().promised, first) << "promise survives the restart";
-  }
-  ReplicaId second_leader = h.ElectLeader();
-  EXPECT_GT(h.core(second_leader).Status().leader_ballot.round, first.round);
-}
-
-TEST(Core, NewLeaderRecoversALongLogThroughPagedPromises) {
-  CoreOptions options;
-  options.max_page_entries = 2;
-  options.window_slots = 100;
-  Harness h(3, options);
-  ReplicaId old_leader = h.ElectLeader();
-  for (int i = 0; i < 9; ++i) h.core(old_leader).Propose({"c" + std::to_string(i)});
-  h.DeliverAll();
-  EXPECT_EQ(h.core(old_leader).Status().chosen_point, 9u);
-  for (ReplicaId id : h.members_) {
-    if (id != old_leader) {
-      ASSERT_EQ(h.core(id).Status().chosen_point, 0u) << "no commit point reached " << id;
-    }
-  }
-  // The leader dies before spreading its commit point; another takes over
-  // and must recover all nine slots through five promise pages.
-  h.cores_.erase(old_leader);
-  h.network_.clear();
-  ReplicaId new_leader = h.ElectLeader();
-  ASSERT_NE(new_leader, kNoReplica);
-  h.DeliverAll();
-  EXPECT_GE(h.core(new_leader).Status().chosen_point, 9u);
-  for (Slot s = 1; s <= 9; ++s) {
-    ValuePtr value = h.core(new_leader).ChosenValue(s);
-    ASSERT_NE(value, nullptr) << "slot " << s;
-    EXPECT_EQ(value->commands, (std::vector<std::string>{"c" + std::to_string(s - 1)}));
-  }
 }
 
 TEST(Core, LeaderPushesBackWhenItsQueueIsFull) {

@@ -105,6 +105,27 @@ void SafetyChecker::CheckPromise(ReplicaId replica, Ballot promised) const {
   }
 }
 
+Ballot SafetyChecker::DurablePromise(ReplicaId replica) const {
+  auto it = promise_floor_.find(replica);
+  return it == promise_floor_.end() ? Ballot{} : it->second;
+}
+
+std::set<std::pair<Slot, Ballot>> SafetyChecker::DurableAccepts(ReplicaId replica) const {
+  std::set<std::pair<Slot, Ballot>> out;
+  for (const auto& [key, accepts] : accepts_) {
+    if (accepts.acceptors.count(replica)) out.insert(key);
+  }
+  return out;
+}
+
+std::set<Slot> SafetyChecker::DurableChosenMarks(ReplicaId replica) const {
+  std::set<Slot> out;
+  auto it = durable_chosen_.find(replica);
+  if (it == durable_chosen_.end()) return out;
+  for (const auto& [slot, value] : it->second) out.insert(slot);
+  return out;
+}
+
 void SafetyChecker::OnAppState(ReplicaId replica, Slot slot, const std::string& fingerprint) {
   auto [it, inserted] = app_states_.emplace(slot, std::make_pair(replica, fingerprint));
   if (!inserted && it->second.second != fingerprint) {

@@ -54,6 +54,13 @@ class SafetyChecker {
   paxos::Slot highest_chosen() const { return chosen_.empty() ? 0 : chosen_.rbegin()->first; }
   const std::map<paxos::Slot, paxos::ValuePtr>& chosen() const { return chosen_; }
 
+  // What `replica` made durable so far (scenario transcripts read these):
+  // its promise (null before the first), every (slot, ballot) it accepted,
+  // and the slots it holds a durable chosen mark for.
+  paxos::Ballot DurablePromise(paxos::ReplicaId replica) const;
+  std::set<std::pair<paxos::Slot, paxos::Ballot>> DurableAccepts(paxos::ReplicaId replica) const;
+  std::set<paxos::Slot> DurableChosenMarks(paxos::ReplicaId replica) const;
+
  private:
   struct BallotAccepts {
     paxos::ValuePtr value;
