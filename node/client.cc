@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstdio>
 
+#include "node/client_outcome.h"
 #include "node/client_policy.h"
 #include "node/os_random.h"
 #include "statemachine/envelope.h"
@@ -288,24 +289,29 @@ bool Client::SessionEnded(const Operation& op) const {
   return !op.is_registration && (op.session != session_ || session_state_ != SessionState::kReady);
 }
 
-void Client::Proceed(const std::shared_ptr<Operation>& op, AttemptEnd end, ClientResult answer,
-                     std::chrono::milliseconds retry_delay) {
+CommandFacts Client::FactsNow(const Operation& op) const {
   CommandFacts facts;
-  facts.maybe_proposed = op->maybe_proposed;
-  facts.session_ended = SessionEnded(*op);
-  facts.deadline_passed = Clock::now() >= op->deadline;
-  switch (DecideNextStep(end, facts)) {
+  facts.maybe_proposed = op.maybe_proposed;
+  facts.session_ended = SessionEnded(op);
+  facts.deadline_passed = Clock::now() >= op.deadline;
+  return facts;
+}
+
+void Client::Proceed(const std::shared_ptr<Operation>& op, NextStep step, ClientResult answer,
+                     std::chrono::milliseconds retry_delay) {
+  switch (step) {
     case NextStep::kReportOk:
       answer.status = ClientResult::Status::kOk;
       Finish(op, std::move(answer));
       return;
     case NextStep::kReportFailed:
     case NextStep::kReportUnknown: {
-      bool failed = !op->maybe_proposed;
+      bool failed = step == NextStep::kReportFailed;
       answer.status = failed ? ClientResult::Status::kFailed : ClientResult::Status::kUnknown;
       if (answer.error.empty()) {
-        answer.error = facts.deadline_passed
-                           ? "timed out: " + op->last_error
+        answer.error = Clock::now() >= op->deadline ? "timed out: " + op->last_error
+                       : failed
+                           ? op->last_error
                            : "its session " + std::to_string(op->session) +
                                  " ended after it may have been proposed (" + op->last_error + ")";
       }
@@ -367,7 +373,8 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
   if (op->finished || closing_) return;
   Clock::time_point now = Clock::now();
   if (now >= op->deadline || SessionEnded(*op)) {
-    Proceed(op, AttemptEnd::kRetryable, {}, kNoLeaderBackoff);  // reports or re-sends: no retry
+    // No attempt: reports or re-sends, never retries.
+    Proceed(op, DecideNextStep(AttemptEnd::kRetryable, FactsNow(*op)), {}, kNoLeaderBackoff);
     return;
   }
   if (!id_settled_) {
@@ -403,96 +410,81 @@ void Client::Attempt(const std::shared_ptr<Operation>& op) {
 void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId target,
                       transport::SubmitResult result) {
   if (op->finished || closing_) return;
-  if (result.call == transport::CallStatus::kRefused) {
-    // The cluster may have agreed on its random id since we learned the
-    // member-list hash: learn again (from a majority) before the retry.
-    auto it = connections_.find(target);
-    if (it != connections_.end() && it->second->handshake().server_cluster != 0 &&
-        it->second->handshake().server_cluster != cluster_id_) {
-      id_settled_ = false;
-    }
-  }
+  // First what the answer tells about the cluster (leader, cluster id,
+  // session), then what it means for the command: DecideAfterAttempt.
+  const std::string member = "member " + std::to_string(target);
+  const transport::Outcome& outcome = result.outcome;
+  std::chrono::milliseconds retry_delay = kNoLeaderBackoff;
+  ClientResult answer;  // what a report carries; Proceed sets its status
   if (result.call != transport::CallStatus::kReplied) {
-    if (result.maybe_sent) op->maybe_proposed = true;
-    op->last_error = "member " + std::to_string(target) + ": " +
-                     transport::CallStatusName(result.call) +
+    if (result.call == transport::CallStatus::kRefused) {
+      // The cluster may have agreed on its random id since we learned the
+      // member-list hash: learn again (from a majority) before the retry.
+      auto it = connections_.find(target);
+      if (it != connections_.end() && it->second->handshake().server_cluster != 0 &&
+          it->second->handshake().server_cluster != cluster_id_) {
+        id_settled_ = false;
+      }
+    }
+    op->last_error = member + ": " + transport::CallStatusName(result.call) +
                      (result.error.empty() ? "" : " (" + result.error + ")");
     if (leader_guess_ == target) leader_guess_ = NextMember(target);
-    RetryLater(op, kNoLeaderBackoff);
-    return;
-  }
-  const transport::Outcome& outcome = result.outcome;
-  switch (outcome.status) {
-    case transport::OutcomeStatus::kOk: {
-      leader_guess_ = target;
-      ClientResult ok;
-      ok.status = ClientResult::Status::kOk;
-      ok.result = outcome.result;
-      ok.slot = outcome.slot;
-      ok.leader = target;
-      Finish(op, ok);
-      return;
-    }
-    case transport::OutcomeStatus::kNotLeader: {
-      // This attempt was not proposed; follow the hint if it is a member
-      // (listed, or in the member list the majority stated).
-      op->last_error = "member " + std::to_string(target) + " is not the leader";
-      bool known_hint = result.leader_hint != paxos::kNoReplica && result.leader_hint != target &&
-                        (options_.cluster.Find(result.leader_hint) != nullptr ||
-                         (cluster_members_ && cluster_members_->Find(result.leader_hint)));
-      leader_guess_ = known_hint ? result.leader_hint : NextMember(target);
-      RetryLater(op, known_hint ? std::chrono::milliseconds(0) : kNoLeaderBackoff);
-      return;
-    }
-    case transport::OutcomeStatus::kBusy:
-      op->last_error = "member " + std::to_string(target) +
-                       (outcome.result.empty() ? " is busy" : ": " + outcome.result);
-      RetryLater(op, kNoLeaderBackoff);
-      return;
-    case transport::OutcomeStatus::kUnknown:
-      op->maybe_proposed = true;
-      op->last_error = "member " + std::to_string(target) + " lost track of the command";
-      RetryLater(op, kNoLeaderBackoff);
-      return;
-    case transport::OutcomeStatus::kSessionExpired:
-      // The session is gone for good (ids are never reused): no command of it
-      // is applied from now on. Its commands still in flight learn it on their
-      // next answer or retry (Proceed / Attempt).
-      op->last_error = "session " + std::to_string(op->session) + " expired (member " +
-                       std::to_string(target) + ")";
-      if (!op->is_registration && op->session == session_ &&
-          session_state_ == SessionState::kReady) {
-        session_state_ = SessionState::kNone;
+  } else {
+    switch (outcome.status) {
+      case transport::OutcomeStatus::kOk:
+        leader_guess_ = target;
+        answer.result = outcome.result;
+        answer.slot = outcome.slot;
+        answer.leader = target;
+        break;
+      case transport::OutcomeStatus::kNotLeader: {
+        // Follow the hint if it is a member (listed, or in the member list
+        // the majority stated).
+        op->last_error = member + " is not the leader";
+        bool known_hint = result.leader_hint != paxos::kNoReplica && result.leader_hint != target &&
+                          (options_.cluster.Find(result.leader_hint) != nullptr ||
+                           (cluster_members_ && cluster_members_->Find(result.leader_hint)));
+        leader_guess_ = known_hint ? result.leader_hint : NextMember(target);
+        if (known_hint) retry_delay = std::chrono::milliseconds(0);
+        break;
       }
-      Proceed(op, AttemptEnd::kSessionExpired, {}, kNoLeaderBackoff);
-      return;
-    case transport::OutcomeStatus::kApplyFailed: {
-      // Applied as a failure: definite, whatever earlier attempts did.
-      leader_guess_ = target;
-      ClientResult failed;
-      failed.status = ClientResult::Status::kFailed;
-      failed.error = "the state machine failed the command: " + outcome.result;
-      failed.slot = outcome.slot;
-      Finish(op, failed);
-      return;
-    }
-    case transport::OutcomeStatus::kRefused: {
-      // A session limit refused it: never applied, now or later, whatever
-      // earlier attempts did.
-      leader_guess_ = target;
-      ClientResult refused;
-      refused.status = ClientResult::Status::kFailed;
-      refused.error = "refused by member " + std::to_string(target) + ": " + outcome.result;
-      Finish(op, refused);
-      return;
-    }
-    case transport::OutcomeStatus::kError: {
-      ClientResult error;
-      error.error = "rejected by member " + std::to_string(target) + ": " + outcome.result;
-      Proceed(op, AttemptEnd::kRejected, std::move(error), kNoLeaderBackoff);
-      return;
+      case transport::OutcomeStatus::kBusy:
+        op->last_error = member + (outcome.result.empty() ? " is busy" : ": " + outcome.result);
+        break;
+      case transport::OutcomeStatus::kUnknown:
+        op->last_error = member + " lost track of the command";
+        break;
+      case transport::OutcomeStatus::kSessionExpired:
+        if (op->is_registration) {
+          answer.error = member + " answered a session registration \"session expired\"";
+          break;
+        }
+        // The session is gone for good (ids are never reused): no command of
+        // it is applied from now on. Its commands still in flight learn it on
+        // their next answer or retry (SessionEnded).
+        op->last_error = "session " + std::to_string(op->session) + " expired (" + member + ")";
+        if (op->session == session_ && session_state_ == SessionState::kReady) {
+          session_state_ = SessionState::kNone;
+        }
+        break;
+      case transport::OutcomeStatus::kApplyFailed:
+        leader_guess_ = target;
+        answer.error = "the state machine failed the command: " + outcome.result;
+        answer.slot = outcome.slot;
+        break;
+      case transport::OutcomeStatus::kRefused:
+        leader_guess_ = target;
+        answer.error = "refused by " + member + ": " + outcome.result;
+        break;
+      case transport::OutcomeStatus::kError:
+        answer.error = "rejected by " + member + ": " + outcome.result;
+        break;
     }
   }
+  AttemptDecision decision = DecideAfterAttempt({result.call, result.maybe_sent, outcome.status},
+                                                op->is_registration, FactsNow(*op));
+  op->maybe_proposed = decision.maybe_proposed;
+  Proceed(op, decision.step, std::move(answer), retry_delay);
 }
 
 void Client::RetryLater(const std::shared_ptr<Operation>& op, std::chrono::milliseconds delay) {

@@ -19,16 +19,19 @@
 // proposed finishes as kUnknown — it may have been applied before the expiry,
 // and re-sending it under another session would apply it twice — and only
 // commands that surely were never proposed are re-sent, as new commands of a
-// new session. The decision is DecideNextStep (client_policy.h).
+// new session. The decision is DecideNextStep (client_policy.h), reached from
+// each attempt's result by DecideAfterAttempt (client_outcome.h).
 //
 // Outcomes: kOk; kFailed only when the command surely never took effect (no
 // attempt could have reached a leader that proposed it) or when it was
 // applied as a failure (the StateMachine's Apply threw: `error` names the
 // exception's message; Apply throws before changing state, so the command
-// had no effect either way); otherwise kUnknown — once a command may have
-// been proposed it is never reported as failed unless its failure was
-// applied. A command too large for one transport message (see
-// MaxCommandBytes) fails at once with kFailed. An internal failure in the
+// had no effect either way) or refused by a session limit (never applied,
+// now or later); otherwise kUnknown — once a command may have been proposed
+// it is never reported as failed unless its failure was applied or it was
+// refused for good. The rule is DecideAfterAttempt (client_outcome.h). A
+// command too large for one transport message (see MaxCommandBytes) fails at
+// once with kFailed. An internal failure in the
 // client's loop ends the process (exit 70, transport/internal_error.h).
 //
 // Threading: network thread of the EventLoop only; callbacks run there.
@@ -99,10 +102,12 @@ class Client {
   void Start(const std::shared_ptr<Operation>& op);
   // True if the session `op` was first sent on is no longer the open one.
   bool SessionEnded(const Operation& op) const;
-  // Acts on DecideNextStep (client_policy.h) for `op`: finishes it (with
-  // `answer`, its error filled in if empty), retries it after `retry_delay`,
-  // or re-sends it on a new session.
-  void Proceed(const std::shared_ptr<Operation>& op, AttemptEnd end, ClientResult answer,
+  // What the client knows about `op` now (client_policy.h).
+  CommandFacts FactsNow(const Operation& op) const;
+  // Acts on `step` (decided by client_outcome.h / client_policy.h) for `op`:
+  // finishes it (with `answer`, its status set and its error filled in if
+  // empty), retries it after `retry_delay`, or re-sends it on a new session.
+  void Proceed(const std::shared_ptr<Operation>& op, NextStep step, ClientResult answer,
                std::chrono::milliseconds retry_delay);
   void Attempt(const std::shared_ptr<Operation>& op);
   void OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId target,

@@ -18,6 +18,8 @@ namespace synod::node {
 // How the last attempt of a command ended.
 enum class AttemptEnd {
   kApplied,         // the state machine answered (applied now or earlier): ok
+  kFailedForGood,   // applied as a failure, or refused by a session limit: never
+                    // applied, now or later, whatever earlier attempts did
   kRejected,        // refused for good (malformed, not a valid command)
   kSessionExpired,  // the state machine refused it: its session is gone
   kRetryable,       // no answer yet: not leader, busy, timed out, connection lost
@@ -41,6 +43,7 @@ enum class NextStep {
 // Pure and total: the same inputs always give the same step.
 constexpr NextStep DecideNextStep(AttemptEnd end, CommandFacts facts) {
   if (end == AttemptEnd::kApplied) return NextStep::kReportOk;
+  if (end == AttemptEnd::kFailedForGood) return NextStep::kReportFailed;
   if (end == AttemptEnd::kRejected) {
     return facts.maybe_proposed ? NextStep::kReportUnknown : NextStep::kReportFailed;
   }

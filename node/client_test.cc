@@ -59,8 +59,9 @@ TEST(Client, DestroyedWithAStatusQueryInFlightIgnoresItsLateAnswer) {
 
 // A fake member: answers a session registration with session 7 and a
 // command with `name` if it plays the leader, else "not leader" with
-// `leader_hint`. As the leader, it can instead refuse registrations, or
-// answer a command's first attempt "unknown" and later ones "refused".
+// `leader_hint`. As the leader, it can instead refuse registrations, answer
+// them "session expired", or answer a command's first attempt "unknown" and
+// later ones "refused".
 class FakeMember final : public transport::ClientRequestHandler {
  public:
   FakeMember(std::string name, bool leader, paxos::ReplicaId leader_hint)
@@ -76,6 +77,8 @@ class FakeMember final : public transport::ClientRequestHandler {
         reply.outcomes.push_back({transport::OutcomeStatus::kNotLeader, "", 0});
       } else if (registration && refuse_registrations) {
         reply.outcomes.push_back({transport::OutcomeStatus::kRefused, "too many sessions", 1});
+      } else if (registration && expire_registrations) {
+        reply.outcomes.push_back({transport::OutcomeStatus::kSessionExpired, "", 0});
       } else if (!registration && refuse_commands) {
         reply.outcomes.push_back(
             attempts++ == 0
@@ -91,6 +94,7 @@ class FakeMember final : public transport::ClientRequestHandler {
   transport::ReplicaStatus OnStatus() override { return {}; }
 
   bool refuse_registrations = false;
+  bool expire_registrations = false;  // answer a registration "session expired" (no replica does)
   bool refuse_commands = false;
   int attempts = 0;  // commands answered while refuse_commands
 
@@ -191,6 +195,20 @@ TEST(Client, ARefusedRegistrationFailsTheCommandSayingWhy) {
   EXPECT_NE(result.error.find("too many sessions"), std::string::npos) << result.error;
 }
 
+// A registration belongs to no session: "session expired" for it makes no
+// sense and ends it (the command was never sent: failed), rather than queueing
+// the registration behind itself, which left the command waiting forever.
+TEST(Client, ARegistrationAnsweredSessionExpiredFailsTheCommandSayingSo) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  cluster.handlers[0]->expire_registrations = true;
+  ClientResult result = ExecuteAndWait(loop, cluster.config);
+  EXPECT_EQ(result.status, ClientResult::Status::kFailed) << result.error;
+  EXPECT_NE(result.error.find("answered a session registration \"session expired\""),
+            std::string::npos)
+      << result.error;
+}
+
 TEST(Client, StatusWithoutAMajorityAsksEachMemberWithTheIdItStates) {
   transport::EventLoop loop;
   FakeCluster cluster(loop, {0xA1, 0xA2, 0xA6}, /*leader=*/1);
@@ -213,6 +231,8 @@ TEST(ClientPolicy, ACommandOfAnEndedSessionIsNeverSentAgainIfItMayHaveBeenPropos
     for (bool ended : {false, true}) {
       for (bool deadline : {false, true}) {
         EXPECT_EQ(decide(AttemptEnd::kApplied, proposed, ended, deadline), NextStep::kReportOk);
+        EXPECT_EQ(decide(AttemptEnd::kFailedForGood, proposed, ended, deadline),
+                  NextStep::kReportFailed);
         EXPECT_EQ(decide(AttemptEnd::kRejected, proposed, ended, deadline),
                   proposed ? NextStep::kReportUnknown : NextStep::kReportFailed);
         for (AttemptEnd end : {AttemptEnd::kSessionExpired, AttemptEnd::kRetryable}) {

@@ -13,8 +13,9 @@
 //     Snapshot/Restore are never called concurrently with Apply.
 //   - Snapshot writes the whole state through the writer, in as many chunks as
 //     it likes; Restore replaces the whole state with what a Snapshot wrote.
-//     They are fully used by log compaction (a later layer); today they must
-//     simply round-trip.
+//     The runtime calls Snapshot to compact the log and Restore when a
+//     replica installs a snapshot (at start, or one fetched from a peer), so
+//     they must round-trip exactly: Restore(Snapshot()) gives the same state.
 //   - Errors in a command (bad input) are best returned as results: encode
 //     them in the returned bytes. An exception derived from std::exception
 //     thrown by Apply (std::invalid_argument from std::stoll, say) becomes

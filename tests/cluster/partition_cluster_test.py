@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Real network partitions between running replicas (design notes §5), run by ctest:
+"""Real network partitions between running replicas, run by ctest:
 
   partition_cluster_test.py --counter BIN --lincheck BIN TEST
 
