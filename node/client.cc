@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cassert>
+#include <charconv>
 #include <cstdio>
 
 #include "node/client_outcome.h"
@@ -339,8 +340,20 @@ void Client::EnsureSession() {
   op->nonce = random_() | 1;
   op->deadline = Clock::now() + options_.timeout;
   op->done = [this](ClientResult result) {
+    uint64_t session = 0;
     if (result.status == ClientResult::Status::kOk) {
-      OnSessionReady(std::stoull(result.result));
+      const char* end = result.result.data() + result.result.size();
+      auto [parsed_end, error] = std::from_chars(result.result.data(), end, session);
+      if (error != std::errc() || parsed_end != end || session == 0) {
+        // A member that answers a registration with no session id is broken
+        // or hostile: the commands waiting for it were never sent.
+        result.status = ClientResult::Status::kFailed;
+        result.error = "a member answered a session registration with \"" +
+                       result.result.substr(0, 64) + "\", not a session id";
+      }
+    }
+    if (result.status == ClientResult::Status::kOk) {
+      OnSessionReady(session);
     } else {
       OnSessionFailed(result);
     }

@@ -86,7 +86,8 @@ class FakeMember final : public transport::ClientRequestHandler {
                 : transport::Outcome{transport::OutcomeStatus::kRefused,
                                      "session holds too many unacknowledged results", 1});
       } else {
-        reply.outcomes.push_back({transport::OutcomeStatus::kOk, registration ? "7" : name_, 1});
+        reply.outcomes.push_back(
+            {transport::OutcomeStatus::kOk, registration ? registration_answer : name_, 1});
       }
     }
     done(std::move(reply));
@@ -96,7 +97,8 @@ class FakeMember final : public transport::ClientRequestHandler {
   bool refuse_registrations = false;
   bool expire_registrations = false;  // answer a registration "session expired" (no replica does)
   bool refuse_commands = false;
-  int attempts = 0;  // commands answered while refuse_commands
+  std::string registration_answer = "7";  // the session id an ok registration names
+  int attempts = 0;                       // commands answered while refuse_commands
 
  private:
   std::string name_;
@@ -207,6 +209,19 @@ TEST(Client, ARegistrationAnsweredSessionExpiredFailsTheCommandSayingSo) {
   EXPECT_NE(result.error.find("answered a session registration \"session expired\""),
             std::string::npos)
       << result.error;
+}
+
+// A broken or hostile member answering a registration "ok" with no session
+// id fails the waiting command (never sent) instead of ending the client.
+TEST(Client, ARegistrationAnsweredWithoutASessionIdFailsTheCommandSayingSo) {
+  for (std::string answer : {"", "abc", "7x", "0", "99999999999999999999999"}) {
+    transport::EventLoop loop;
+    FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+    cluster.handlers[0]->registration_answer = answer;
+    ClientResult result = ExecuteAndWait(loop, cluster.config);
+    EXPECT_EQ(result.status, ClientResult::Status::kFailed) << answer << ": " << result.error;
+    EXPECT_NE(result.error.find("not a session id"), std::string::npos) << result.error;
+  }
 }
 
 TEST(Client, StatusWithoutAMajorityAsksEachMemberWithTheIdItStates) {
