@@ -16,6 +16,7 @@ void ReadyPump::Pump() {
     // A leader's Accept requests leave while its own write runs.
     for (const paxos::Message& message : ready.messages) network_.Send(message);
     for (const paxos::CommittedEntry& entry : ready.committed) commits_.Apply(entry);
+    if (!ready.committed.empty()) commits_.BatchApplied();
     // No write is in flight here, so the deletion is ordered after every
     // earlier write and before this Ready's (which only holds later slots).
     if (ready.compact_through) persister_.WriteCompaction(*ready.compact_through);
@@ -30,7 +31,7 @@ void ReadyPump::Pump() {
       continue;
     }
     write_in_flight_ = true;
-    std::vector<paxos::Message> after = std::move(ready.messages_after_persist);
+    after_persist_ = std::move(ready.messages_after_persist);
     // A small write (light load: latency matters most) may hold the loop for
     // its fsync, a leader's only after its Accepts (in `messages`) have left.
     // A large one runs off the loop, which keeps receiving meanwhile.
@@ -44,14 +45,15 @@ void ReadyPump::Pump() {
                                : ready.messages.empty() ? WritePlacement::kLoopNow
                                                         : WritePlacement::kLoopAfterSends;
     // Chosen marks ride along in the synced write (distinct slots from `entries`).
-    persister_.Persist(
-        ready.promised, std::move(ready.entries), std::move(ready.unsynced_entries), placement,
-        [this, after = std::move(after)]() mutable { OnPersisted(std::move(after)); });
+    persister_.Persist(ready.promised, std::move(ready.entries), std::move(ready.unsynced_entries),
+                       placement, [this] { OnPersisted(); });
   }
 }
 
-void ReadyPump::OnPersisted(std::vector<paxos::Message> after_persist) {
+void ReadyPump::OnPersisted() {
   write_in_flight_ = false;
+  std::vector<paxos::Message> after_persist = std::move(after_persist_);
+  after_persist_.clear();
   for (const paxos::Message& message : after_persist) network_.Send(message);
   core_.Advance();
   Pump();

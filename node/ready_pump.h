@@ -2,6 +2,9 @@
 // runtime — messages leave at once, promises/accepts are persisted by the
 // Persister, replies that report them leave only after the write is durable,
 // committed entries go to the application in order, then Core::Advance().
+// The runtime (node::Replica) and the deterministic simulator (tests/sim/)
+// both drive their cores through it, each supplying its own seams below.
+// Built as synod_ready_pump, which depends on paxos/ only.
 //
 // Thread: all methods run on the runtime's event-loop thread. The Persister
 // may do its write on another thread but must invoke `done` on the loop thread.
@@ -64,6 +67,10 @@ class CommitSink {
  public:
   virtual ~CommitSink() = default;
   virtual void Apply(const paxos::CommittedEntry& entry) = 0;
+  // Called once after Apply has run for every entry of one Ready (never for a
+  // Ready that commits none), before the rest of that Ready is acted on: the
+  // place for work due per batch rather than per entry. Default: nothing.
+  virtual void BatchApplied() {}
 };
 
 class ReadyPump {
@@ -84,7 +91,7 @@ class ReadyPump {
   bool write_in_flight() const { return write_in_flight_; }
 
  private:
-  void OnPersisted(std::vector<paxos::Message> after_persist);
+  void OnPersisted();
 
   paxos::Core& core_;
   Persister& persister_;
@@ -92,6 +99,9 @@ class ReadyPump {
   CommitSink& commits_;
   SnapshotNeeds* snapshots_;
   bool write_in_flight_ = false;
+  // The Ready's messages_after_persist while its write is in flight (kept
+  // here so that `done` captures only the pump and needs no allocation).
+  std::vector<paxos::Message> after_persist_;
 };
 
 }  // namespace synod::node

@@ -51,7 +51,9 @@ class RecordingNetwork : public MessageSink {
 class RecordingCommits : public CommitSink {
  public:
   void Apply(const CommittedEntry& entry) override { applied.push_back(entry); }
+  void BatchApplied() override { batch_ends.push_back(applied.size()); }
   std::vector<CommittedEntry> applied;
+  std::vector<size_t> batch_ends;  // applied.size() at each BatchApplied
 };
 
 TEST(ReadyPump, AcceptedLeavesOnlyAfterTheWriteIsDurable) {
@@ -113,6 +115,35 @@ TEST(ReadyPump, ChosenMarkAloneIsWrittenUnsyncedAndBlocksNothing) {
   EXPECT_TRUE(persister.marks_in_synced_write_[0].entry.chosen);
   EXPECT_EQ(persister.unsynced_.size(), 1u);
   persister.Complete();
+}
+
+// BatchApplied follows the last entry of a Ready that commits some, once.
+TEST(ReadyPump, BatchAppliedFollowsEachReadysCommittedEntries) {
+  SplitMix64 random(1);
+  Core follower(2, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  ManualPersister persister;
+  RecordingNetwork network;
+  RecordingCommits commits;
+  ReadyPump pump(follower, persister, network, commits);
+
+  Ballot ballot{1, 1};
+  follower.Step(Message{1, 2, Accept{ballot, 1, MakeCommandsValue({"x"}), 0}});
+  follower.Step(Message{1, 2, Accept{ballot, 2, MakeCommandsValue({"y"}), 0}});
+  pump.Pump();
+  while (persister.pending()) persister.Complete();
+  EXPECT_TRUE(commits.batch_ends.empty()) << "nothing committed yet";
+
+  // Slots 1 and 2 are chosen together: one batch of two.
+  follower.Step(Message{1, 2, Heartbeat{ballot, 2}});
+  pump.Pump();
+  ASSERT_EQ(commits.applied.size(), 2u);
+  EXPECT_EQ(commits.batch_ends, std::vector<size_t>{2});
+
+  // A Ready that commits nothing calls no BatchApplied.
+  follower.Step(Message{1, 2, Accept{ballot, 3, MakeCommandsValue({"z"}), 2}});
+  pump.Pump();
+  while (persister.pending()) persister.Complete();
+  EXPECT_EQ(commits.batch_ends, std::vector<size_t>{2});
 }
 
 TEST(ReadyPump, SingleReplicaCommitsThroughTheStorage) {

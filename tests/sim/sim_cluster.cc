@@ -40,6 +40,12 @@ SimCluster::SimCluster(const SimOptions& options, paxos::CoreOptions core_option
     ids_.push_back(static_cast<ReplicaId>(i));
     auto replica = std::make_unique<Replica>();
     replica->id = static_cast<ReplicaId>(i);
+    if (options_.broken == Break::kSkipPersist) {
+      replica->disk = std::make_unique<ForgetfulDisk>(*this, *replica);
+    } else {
+      replica->disk = std::make_unique<SimDisk>(*this, *replica);
+    }
+    replica->seams = std::make_unique<RuntimeSeams>(*this, *replica);
     replicas_.push_back(std::move(replica));
   }
   for (auto& replica : replicas_) StartCore(*replica);
@@ -165,6 +171,8 @@ void SimCluster::StartCore(Replica& replica) {
                                                std::move(durable), snapshot_slot);
   if (options_.broken == Break::kStaleCommitPoint)
     replica.core->DisableCommitPointGuardForTesting();
+  replica.pump = std::make_unique<node::ReadyPump>(*replica.core, *replica.disk, *replica.seams,
+                                                   *replica.seams, replica.seams.get());
   // The application restarts from its latest durable snapshot (or empty).
   replica.app = replica.snapshot_disk ? replica.snapshot_disk->app
                                       : SimCounterApp(options_.broken != Break::kNoDedup,
@@ -211,7 +219,7 @@ void SimCluster::Dispatch(const Event& event) {
     return;
   }
   if (event.kind == Event::Kind::kDiskDone) {
-    DiskDone(event.replica, event.generation);
+    replica.disk->Done(event.generation);
     return;
   }
   if (event.generation != replica.restarts) return;  // scheduled before a crash
@@ -231,75 +239,11 @@ void SimCluster::Dispatch(const Event& event) {
 }
 
 void SimCluster::Drain(Replica& replica) {
-  while (replica.up && !replica.writing && replica.core->HasReady()) {
-    paxos::Ready ready = replica.core->TakeReady();
-    for (const Message& message : ready.messages) Send(message);
-    for (const paxos::CommittedEntry& entry : ready.committed) Apply(replica, entry);
-    if (!ready.committed.empty()) MaybeTakeSnapshot(replica);
-    if (ready.compact_through) Compact(replica, *ready.compact_through);
-    if (ready.fetch_snapshot) StartSnapshotTransfer(replica, *ready.fetch_snapshot);
-    if (ready.NeedsPersist()) {
-      replica.writing = true;
-      ++replica.generation;
-      replica.write_promised = ready.promised;
-      replica.write_entries = std::move(ready.entries);
-      // As the runtime does: chosen marks ride along in the synced write.
-      replica.write_chosen_marks = std::move(ready.unsynced_entries);
-      replica.write_after_persist = std::move(ready.messages_after_persist);
-      if (manual_network_) {  // scenarios: the disk completes at once
-        DiskDone(replica.id, replica.generation);
-        return;
-      }
-      Event done{Event::Kind::kDiskDone, Message{}, replica.id, replica.generation};
-      SimTime latency = 1 + rng_() % 8;
-      if (rng_() % 8 == 0) latency += rng_() % 80;  // a slow fsync
-      events_.emplace(now_ + latency, std::move(done));
-      return;
-    }
-    if (!ready.unsynced_entries.empty()) {
-      if (replica.storage && options_.broken != Break::kSkipPersist) {
-        replica.storage->WriteUnsynced(ready.unsynced_entries);
-      }
-      for (paxos::SlotEntry& mark : ready.unsynced_entries) {
-        replica.unsynced_entries.push_back(std::move(mark));
-      }
-    }
-    for (const Message& message : ready.messages_after_persist) Send(message);
-    replica.core->Advance();
+  replica.pump->Pump();
+  // Scenarios: the disk completes each write as soon as it is handed out.
+  while (manual_network_ && replica.disk->writing()) {
+    replica.disk->Done(replica.disk->generation());
   }
-}
-
-void SimCluster::DiskDone(ReplicaId id, uint64_t generation) {
-  Replica& replica = At(id);
-  if (!replica.writing || generation != replica.generation) return;
-  if (options_.broken != Break::kSkipPersist) {
-    // This sync also makes the unsynced writes before it durable.
-    for (const paxos::SlotEntry& se : replica.unsynced_entries) {
-      replica.disk_entries[se.slot] = se.entry;
-    }
-    checker_.OnDurable(id, std::nullopt, replica.unsynced_entries);
-    replica.unsynced_entries.clear();
-    ApplyUnsyncedCompaction(replica);
-    if (replica.write_promised) replica.disk_promised = *replica.write_promised;
-    for (const auto* written : {&replica.write_entries, &replica.write_chosen_marks}) {
-      for (const paxos::SlotEntry& se : *written) replica.disk_entries[se.slot] = se.entry;
-    }
-    if (replica.storage) {
-      replica.storage->PersistWithChosenMarks(replica.write_promised, replica.write_entries,
-                                              replica.write_chosen_marks);
-    }
-  }
-  // The disk acknowledged: from here on the replica may claim this state.
-  checker_.OnDurable(id, replica.write_promised, replica.write_entries);
-  checker_.OnDurable(id, std::nullopt, replica.write_chosen_marks);
-  replica.writing = false;
-  std::vector<Message> after = std::move(replica.write_after_persist);
-  replica.write_after_persist.clear();
-  replica.write_entries.clear();
-  replica.write_chosen_marks.clear();
-  for (const Message& message : after) Send(message);
-  replica.core->Advance();
-  Drain(replica);
 }
 
 void SimCluster::CheckReportIsDurable(const Message& message) const {
@@ -376,16 +320,12 @@ void SimCluster::Crash(ReplicaId id) {
   Note("crash " + std::to_string(id));
   replica.up = false;
   replica.paused = false;
-  replica.writing = false;  // the write in flight is lost
-  replica.write_after_persist.clear();
-  replica.write_entries.clear();
-  replica.write_chosen_marks.clear();
-  replica.unsynced_entries.clear();  // never synced: lost
-  replica.unsynced_compaction.reset();
+  replica.disk->Crash();                // the write in flight and unsynced writes are lost
   replica.snapshot_taking.reset();      // a snapshot write cut short
   replica.snapshot_installing.reset();  // an install cut short
   replica.snapshot_fetching = false;    // a transfer cut short
   replica.held.clear();
+  replica.pump.reset();
   replica.core.reset();
   replica.storage.reset();  // the process dies; unsynced data goes at restart
 }
@@ -395,7 +335,6 @@ void SimCluster::Restart(ReplicaId id) {
   if (replica.up) return;
   Note("restart " + std::to_string(id));
   ++replica.restarts;
-  ++replica.generation;
   replica.up = true;
   StartCore(replica);
 }

@@ -1,6 +1,8 @@
 // SimCluster: N real paxos cores wired to a simulated network and simulated
 // disks, driven in simulated time. Deterministic: everything random comes from
-// one seeded generator, so a seed replays a run exactly.
+// one seeded generator, so a seed replays a run exactly. Every Ready a core
+// produces is carried out by the runtime's own node::ReadyPump; the simulator
+// supplies its seams (disk, network, application, snapshot fetches).
 //
 // Network: messages get random delays (reordering), may be dropped or
 // duplicated, and links can be cut one direction at a time (partitions).
@@ -118,6 +120,10 @@ class SimCluster {
 
  private:
   struct Replica;
+  // ReadyPump seams (sim_replica.h).
+  class SimDisk;
+  class ForgetfulDisk;
+  class RuntimeSeams;
   // A replica's application state as of `slot` (a snapshot).
   struct SimSnapshot {
     paxos::Slot slot = 0;
@@ -142,6 +148,8 @@ class SimCluster {
   Replica& At(paxos::ReplicaId id);
   const Replica& At(paxos::ReplicaId id) const;
   void StartCore(Replica& replica);
+  // Runs the replica's ReadyPump after an input; in manual mode completes its
+  // disk writes at once.
   void Drain(Replica& replica);
   void Send(const paxos::Message& message);
   // A Promise or Accepted leaving a replica must report state already on its
@@ -149,7 +157,6 @@ class SimCluster {
   void CheckReportIsDurable(const paxos::Message& message) const;
   void Dispatch(const Event& event);
   void Deliver(const paxos::Message& message);
-  void DiskDone(paxos::ReplicaId id, uint64_t generation);
   void Apply(Replica& replica, const paxos::CommittedEntry& entry);
   // --- snapshots (sim_cluster_snapshots.cc) ---
   // After applying: start taking a snapshot when due.
@@ -161,7 +168,10 @@ class SimCluster {
   void OnSnapshotInstalled(Replica& replica);
   // True if a snapshot transfer from `from` to `to` cannot pass.
   bool SnapshotPathDown(paxos::ReplicaId from, paxos::ReplicaId to);
-  // Ready::compact_through: the model (and LevelDB) delete entries <= through.
+  // Ready::compact_through: throws SimViolation if `through` is above the
+  // durable snapshot.
+  void CheckCompaction(const Replica& replica, paxos::Slot through) const;
+  // The model (and LevelDB) delete entries <= through, unsynced.
   void Compact(Replica& replica, paxos::Slot through);
   // A sync makes an earlier unsynced compaction durable.
   void ApplyUnsyncedCompaction(Replica& replica);

@@ -39,15 +39,17 @@ void SimCluster::OnSnapshotTaken(Replica& replica) {
   Drain(replica);
 }
 
-void SimCluster::Compact(Replica& replica, Slot through) {
+void SimCluster::CheckCompaction(const Replica& replica, Slot through) const {
   Slot covered = replica.snapshot_disk ? replica.snapshot_disk->slot : 0;
   if (through > covered) {
     throw SimViolation("replica " + std::to_string(replica.id) + " compacts through " +
                        std::to_string(through) + " but its durable snapshot covers only " +
                        std::to_string(covered));
   }
-  if (options_.broken == Break::kSkipPersist) return;
-  // Written without a sync, in order with the other writes (see DiskDone).
+}
+
+void SimCluster::Compact(Replica& replica, Slot through) {
+  // Written without a sync, in order with the other writes (see SimDisk::Done).
   replica.unsynced_compaction = std::max(replica.unsynced_compaction.value_or(0), through);
   if (replica.storage) replica.storage->Compact(through);
 }
