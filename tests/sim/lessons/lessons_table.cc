@@ -2,6 +2,7 @@
 // lessons_table.h).
 #include "tests/sim/lessons/lessons_table.h"
 
+#include <exception>
 #include <iomanip>
 #include <sstream>
 
@@ -173,7 +174,13 @@ int LessonsMain(int argc, char** argv, std::ostream& out, std::ostream& err) {
       return Usage("unknown argument '" + arg + "'", err);
     }
   }
-  LessonsTable table = RunLessons(seed, runs, setup);
+  LessonsTable table;
+  try {
+    table = RunLessons(seed, runs, setup);
+  } catch (const std::exception& e) {  // a core invariant or a broken model assumption
+    err << "synod-sim lessons: run failed: " << e.what() << "\n";
+    return 1;
+  }
   if (tsv) {
     PrintTsv(table, out);
   } else {

@@ -8,7 +8,9 @@
 // every row's randomness, so the same arguments print the same table.
 // --tsv prints the table as tab-separated values (for the plot script);
 // --check also verifies the claims the lessons make (see CheckClaims) and
-// exits 1 naming any that failed. Exit 64 for a usage error.
+// exits 1 naming any that failed. Exit 64 for a usage error; exit 1 with the
+// reason if a run throws (a core invariant, or a request the Synod driver
+// does not model).
 #pragma once
 
 #include <cstdint>
