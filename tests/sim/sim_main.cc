@@ -6,6 +6,9 @@
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
+//   synod-sim lessons --seed S --runs N [--ticks T] [--tsv] [--check]
+//             (toy Bully and Ring elections beside Synod's Election recipe:
+//              tests/sim/lessons/lessons_table.h)
 //
 // Run i uses seed S+i. Prints a one-line summary. On a violation prints
 // "seed=X", the reason and the last events, and exits 1; "--seed X --runs 1"
@@ -17,6 +20,7 @@
 #include <string>
 
 #include "tests/sim/history_jsonl.h"
+#include "tests/sim/lessons/lessons_table.h"
 #include "tests/sim/random_run.h"
 
 namespace {
@@ -43,6 +47,9 @@ bool ParseNumber(const std::string& text, uint64_t& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "lessons") {
+    return synod::sim::lessons::LessonsMain(argc - 2, argv + 2, std::cout, std::cerr);
+  }
   synod::sim::SimOptions options;
   uint64_t runs = 1;
   std::string history_path;
