@@ -41,9 +41,7 @@ constexpr size_t kZeroFillPiece = 256 << 10;
 uint32_t MaskedCrc(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kCrcMaskDelta; }
 
 // The masked CRC32C stored in a record header.
-uint32_t StoredCrc(const unsigned char* header) {
-  return static_cast<uint32_t>(util::LoadLittle(header, 4));
-}
+uint32_t StoredCrc(const unsigned char* header) { return util::LoadLittle32(header); }
 
 // True if the masked CRC32C in `header` matches its type byte followed by
 // the `payload_length` bytes after the header (which must be readable).

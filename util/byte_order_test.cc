@@ -39,6 +39,7 @@ TEST(ByteOrderTest, LoadLittleReadsBytesAboveSevenBitsUnsigned) {
   EXPECT_EQ(LoadLittle(bytes, 4), 0x007F80FFu);
   EXPECT_EQ(LoadLittle(bytes, 2), 0x80FFu);
   EXPECT_EQ(LoadLittle(bytes, 0), 0u);
+  EXPECT_EQ(LoadLittle32(bytes), 0x007F80FFu);
 }
 
 }  // namespace

@@ -34,8 +34,8 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   const auto* p = static_cast<const unsigned char*>(data);
   uint32_t c = ~crc;
   while (size >= 8) {
-    uint32_t lo = static_cast<uint32_t>(LoadLittle(p, 4)) ^ c;
-    uint32_t hi = static_cast<uint32_t>(LoadLittle(p + 4, 4));
+    uint32_t lo = LoadLittle32(p) ^ c;
+    uint32_t hi = LoadLittle32(p + 4);
     c = kTables[7][lo & 0xFF] ^ kTables[6][(lo >> 8) & 0xFF] ^ kTables[5][(lo >> 16) & 0xFF] ^
         kTables[4][lo >> 24] ^ kTables[3][hi & 0xFF] ^ kTables[2][(hi >> 8) & 0xFF] ^
         kTables[1][(hi >> 16) & 0xFF] ^ kTables[0][hi >> 24];
