@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "log/preallocated_log_env.h"
-#include "util/byte_order.h"
 #include "util/crc32c.h"
 
 namespace synod::log::test_files {
@@ -31,8 +30,9 @@ inline std::string Record(uint8_t type, const std::string& payload) {
   uint32_t crc = util::Crc32c(typed);
   uint32_t masked = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
   std::string out;
-  util::PutLittle(out, masked, 4);
-  util::PutLittle(out, payload.size(), 2);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(masked >> (8 * i)));
+  out.push_back(static_cast<char>(payload.size() & 0xff));
+  out.push_back(static_cast<char>(payload.size() >> 8));
   out += typed;
   return out;
 }
