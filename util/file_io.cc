@@ -76,10 +76,16 @@ Status SyncFd(int fd, const std::string& path) {
   return Status::Ok();
 }
 
-Status SyncDirectory(const std::string& dir) {
+Result<UniqueFd> OpenDirectory(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("cannot open directory", dir);
-  return SyncFd(fd.get(), dir);
+  return fd;
+}
+
+Status SyncDirectory(const std::string& dir) {
+  Result<UniqueFd> fd = OpenDirectory(dir);
+  if (!fd.ok()) return fd.status();
+  return SyncFd(fd->get(), dir);
 }
 
 Status WriteFileAtomically(const std::string& dir, const std::string& name,

@@ -50,9 +50,13 @@ Status ReadAt(int fd, uint64_t offset, size_t size, std::string& out, const std:
 // must treat the whole operation as failed and never retry-then-succeed.
 Status SyncFd(int fd, const std::string& path);
 
-// fsyncs a directory (opened O_DIRECTORY | O_CLOEXEC) so that entries
-// created, renamed or removed in it survive a crash. The one place in the
-// tree that syncs a directory.
+// Opens directory `dir` read-only, O_DIRECTORY | O_CLOEXEC (a child process
+// started meanwhile never inherits it). NotFound if missing, IoError otherwise.
+Result<UniqueFd> OpenDirectory(const std::string& dir);
+
+// fsyncs a directory (OpenDirectory) so that entries created, renamed or
+// removed in it survive a crash. The one place in the tree that syncs a
+// directory.
 Status SyncDirectory(const std::string& dir);
 
 // Writes `bytes` to dir/name.tmp, fsyncs it, renames it over dir/name and

@@ -78,6 +78,14 @@ TEST_F(FileIoTest, SyncDirectoryOpensOnlyDirectories) {
   EXPECT_EQ(file.message(), "cannot open directory " + Path("plain") + ": Not a directory");
 }
 
+TEST_F(FileIoTest, DirectoriesAreOpenedCloseOnExec) {
+  Result<UniqueFd> fd = OpenDirectory(dir_.string());
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  const int flags = ::fcntl(fd->get(), F_GETFD);
+  ASSERT_GE(flags, 0);
+  EXPECT_NE(flags & FD_CLOEXEC, 0) << "a child process started now would inherit the descriptor";
+}
+
 TEST_F(FileIoTest, WriteFileAtomicallyReplacesWholeAndLeavesNoTemp) {
   ASSERT_TRUE(WriteFileAtomically(dir_.string(), "meta", "first").ok());
   ASSERT_TRUE(WriteFileAtomically(dir_.string(), "meta", "second").ok());
