@@ -2,16 +2,14 @@
 
 #include <cstring>
 
+#include "util/byte_order.h"
+
 namespace synod::log {
 
 namespace {
 
-void PutU32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void PutU64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
+void PutU32(std::string& out, uint32_t v) { util::PutLittle(out, v, 4); }
+void PutU64(std::string& out, uint64_t v) { util::PutLittle(out, v, 8); }
 void PutBytes(std::string& out, std::string_view bytes) {
   PutU32(out, static_cast<uint32_t>(bytes.size()));
   out.append(bytes);
@@ -29,18 +27,12 @@ class Reader {
   }
   bool GetU32(uint32_t& v) {
     if (bytes_.size() < 4) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i)
-      v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes_[i])) << (8 * i);
-    bytes_.remove_prefix(4);
+    v = static_cast<uint32_t>(util::TakeLittle(bytes_, 4));
     return true;
   }
   bool GetU64(uint64_t& v) {
     if (bytes_.size() < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i)
-      v |= static_cast<uint64_t>(static_cast<uint8_t>(bytes_[i])) << (8 * i);
-    bytes_.remove_prefix(8);
+    v = util::TakeLittle(bytes_, 8);
     return true;
   }
   bool GetBytes(std::string& out) {

@@ -1,14 +1,14 @@
 #include "log/leveldb_log_storage.h"
 
-#include <fcntl.h>
 #include <leveldb/write_batch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string_view>
+
+#include "util/file_io.h"
 
 namespace synod::log {
 
@@ -47,15 +47,6 @@ std::string ChosenMarkKey(paxos::Slot slot) {
 // Adds a chosen mark (an empty record) for each slot of `marks` to `batch`.
 void PutChosenMarks(const std::vector<paxos::SlotEntry>& marks, leveldb::WriteBatch& batch) {
   for (const paxos::SlotEntry& se : marks) batch.Put(ChosenMarkKey(se.slot), "");
-}
-
-// fsyncs a directory on the real file system so a new entry in it survives a crash.
-bool SyncDirectory(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
 }
 
 // True for LevelDB's write-ahead log files: digits followed by ".log".
@@ -118,6 +109,150 @@ bool IsEmpty(leveldb::DB& db) {
   return !it->Valid() && it->status().ok();
 }
 
+// The env a storage with `options` runs on: the preallocating one if given,
+// else the tear-aware one on the real file system, else the caller's.
+leveldb::Env* ChooseEnv(const LevelDbOptions& options, PreallocatedLogEnv* preallocated) {
+  if (preallocated != nullptr) return preallocated;
+  if (options.env == nullptr) return &ProcessTearAwareEnv();
+  return options.env;
+}
+
+// What the data directory holds before the log is opened.
+struct DirectoryState {
+  bool exists = false;
+  bool fresh = false;  // absent or empty: a new replica
+};
+
+// Lists `dir` and refuses one that is not empty but holds no whole LevelDB
+// log (CURRENT and a write-ahead *.log file): its promises would be forgotten.
+Result<DirectoryState> InspectDataDirectory(leveldb::Env& env, const std::string& dir) {
+  std::vector<std::string> children;
+  DirectoryState state;
+  state.exists = env.GetChildren(dir, &children).ok();
+  children.erase(std::remove_if(children.begin(), children.end(),
+                                [](const std::string& c) { return c == "." || c == ".."; }),
+                 children.end());
+  state.fresh = !state.exists || children.empty();
+  if (state.fresh) return state;
+  if (std::find(children.begin(), children.end(), "CURRENT") == children.end()) {
+    return Status::Corruption("data directory " + dir +
+                              " is not empty but holds no Synod log (missing " + dir +
+                              "/CURRENT); refusing to start rather than forget promises");
+  }
+  // LevelDB always keeps a write-ahead log file (NNNNNN.log) next to CURRENT;
+  // without it, the writes since the last compaction would be silently lost.
+  if (std::none_of(children.begin(), children.end(), IsWriteAheadLog)) {
+    return Status::Corruption("data directory " + dir +
+                              " holds a log without its write-ahead file (" + dir +
+                              "/*.log is missing); refusing to start rather than forget promises");
+  }
+  return state;
+}
+
+// Creates the data directory `dir` (and missing parents). On the real file
+// system its parent is fsynced, so the new directory survives a crash.
+Status CreateDataDirectory(leveldb::Env& env, const std::string& dir, bool real_fs) {
+  if (!real_fs) {
+    leveldb::Status created = env.CreateDir(dir);
+    if (!created.ok()) {
+      return Status::IoError("cannot create data directory " + dir + ": " + created.ToString());
+    }
+    return Status::Ok();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create data directory " + dir + ": " + ec.message());
+  std::filesystem::path parent = std::filesystem::absolute(dir).parent_path();
+  if (!util::SyncDirectory(parent.string()).ok()) {
+    return Status::IoError("cannot fsync " + parent.string() + " after creating " + dir);
+  }
+  return Status::Ok();
+}
+
+// Opens the LevelDB database in `dir` on `env` with paranoid checks,
+// creating it only if `create` (a fresh directory).
+Result<std::unique_ptr<leveldb::DB>> OpenDatabase(leveldb::Env& env, const std::string& dir,
+                                                  bool create) {
+  leveldb::Options db_options;
+  db_options.create_if_missing = create;
+  db_options.paranoid_checks = true;
+  db_options.env = &env;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status status = leveldb::DB::Open(db_options, dir, &raw);
+  if (!status.ok()) {
+    std::string message = "cannot open the log in " + dir + ": " + status.ToString();
+    return status.IsCorruption() ? Status::Corruption(message) : Status::IoError(message);
+  }
+  return std::unique_ptr<leveldb::DB>(raw);
+}
+
+// Writes the identity record of a new log, synced; on the real file system
+// also fsyncs `dir`, so the files LevelDB created in it survive a crash.
+Status InitialiseIdentity(leveldb::DB& db, const LogMetadata& metadata, const std::string& dir,
+                          bool real_fs) {
+  leveldb::WriteBatch batch;
+  batch.Put(kMetaKey, EncodeMetadata(metadata));
+  leveldb::Status status = WriteEndingWithMarker(db, /*sync=*/true, batch);
+  if (!status.ok()) return Status::IoError("cannot initialise " + dir + ": " + status.ToString());
+  if (real_fs && !util::SyncDirectory(dir).ok()) return Status::IoError("cannot fsync " + dir);
+  return Status::Ok();
+}
+
+// Refuses a log recorded in a newer format, or for another replica or cluster.
+Status CheckIdentity(const LogMetadata& metadata, const LevelDbOptions& options) {
+  const std::string& dir = options.dir;
+  if (metadata.format_version > kFormatVersion) {
+    return Status::InvalidArgument("log in " + dir + " has format " +
+                                   std::to_string(metadata.format_version) +
+                                   ", newer than this build's " + std::to_string(kFormatVersion));
+  }
+  if (metadata.replica_id != options.replica_id) {
+    return Status::InvalidArgument("log in " + dir + " belongs to replica " +
+                                   std::to_string(metadata.replica_id) + ", not " +
+                                   std::to_string(options.replica_id));
+  }
+  if (!options.expected_cluster_id.empty() && !metadata.cluster_id.empty() &&
+      metadata.cluster_id != options.expected_cluster_id) {
+    return Status::InvalidArgument("log in " + dir + " belongs to cluster " + metadata.cluster_id +
+                                   ", not " + options.expected_cluster_id);
+  }
+  return Status::Ok();
+}
+
+// The log's identity record, checked against `options`; a log without one is
+// initialised (and *fresh set) if it holds nothing at all, else refused.
+Result<LogMetadata> LoadIdentity(leveldb::DB& db, const LevelDbOptions& options, bool real_fs,
+                                 bool* fresh) {
+  const std::string& dir = options.dir;
+  std::string meta_bytes;
+  leveldb::ReadOptions read;
+  read.verify_checksums = true;
+  leveldb::Status status = db.Get(read, kMetaKey, &meta_bytes);
+  if (status.IsNotFound()) {
+    // A log without an identity record is refused, unless it holds nothing at
+    // all: then a first start was cut short before it recorded anything (it
+    // has promised nothing), and initialising it again is safe.
+    if (!*fresh && !IsEmpty(db)) {
+      return Status::Corruption("log in " + dir + " has no identity record (missing metadata)");
+    }
+    *fresh = true;
+    LogMetadata metadata;
+    metadata.replica_id = options.replica_id;
+    metadata.cluster_id = options.expected_cluster_id;
+    Status initialised = InitialiseIdentity(db, metadata, dir, real_fs);
+    if (!initialised.ok()) return initialised;
+    return metadata;
+  }
+  if (!status.ok()) {
+    return Status::IoError("cannot read the identity record in " + dir + ": " + status.ToString());
+  }
+  std::optional<LogMetadata> decoded = DecodeMetadata(meta_bytes);
+  if (!decoded) return Status::Corruption("corrupt identity record in " + dir);
+  Status checked = CheckIdentity(*decoded, options);
+  if (!checked.ok()) return checked;
+  return *decoded;
+}
+
 }  // namespace
 
 void ExitOnFatalStorageError(const std::string& message) {
@@ -127,111 +262,42 @@ void ExitOnFatalStorageError(const std::string& message) {
 }
 
 LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
+  Result<std::unique_ptr<LevelDbLogStorage>> opened = TryOpen(std::move(options));
+  if (!opened.ok()) return {nullptr, opened.status().message()};
+  return {std::move(*opened), ""};
+}
+
+Result<std::unique_ptr<LevelDbLogStorage>> LevelDbLogStorage::TryOpen(LevelDbOptions options) {
+  const std::string dir = options.dir;
+  if (dir.empty()) return Status::InvalidArgument("no data directory given");
   const bool real_fs = options.env == nullptr;
-  const std::string& dir = options.dir;
-  if (dir.empty()) return {nullptr, "no data directory given"};
   PreallocatedLogEnv* preallocated =
       real_fs && options.preallocate_log_files ? &ProcessLogEnv() : nullptr;
-  leveldb::Env* env = preallocated != nullptr ? preallocated
-                      : real_fs               ? &ProcessTearAwareEnv()
-                                              : options.env;
+  leveldb::Env& env = *ChooseEnv(options, preallocated);
   // Declared before the DB, so it runs after the DB is closed.
   ForgetDirectoryOnError forget{preallocated, dir};
 
-  std::vector<std::string> children;
-  bool exists = env->GetChildren(dir, &children).ok();
-  children.erase(std::remove_if(children.begin(), children.end(),
-                                [](const std::string& c) { return c == "." || c == ".."; }),
-                 children.end());
-  bool fresh = !exists || children.empty();
-  if (!fresh && std::find(children.begin(), children.end(), "CURRENT") == children.end()) {
-    return {nullptr, "data directory " + dir + " is not empty but holds no Synod log (missing " +
-                         dir + "/CURRENT); refusing to start rather than forget promises"};
+  Result<DirectoryState> state = InspectDataDirectory(env, dir);
+  if (!state.ok()) return state.status();
+  if (!state->exists) {
+    Status created = CreateDataDirectory(env, dir, real_fs);
+    if (!created.ok()) return created;
   }
-  // LevelDB always keeps a write-ahead log file (NNNNNN.log) next to CURRENT;
-  // without it, the writes since the last compaction would be silently lost.
-  if (!fresh && std::none_of(children.begin(), children.end(), IsWriteAheadLog)) {
-    return {nullptr, "data directory " + dir + " holds a log without its write-ahead file (" + dir +
-                         "/*.log is missing); refusing to start rather than forget promises"};
-  }
-  if (!exists) {
-    if (real_fs) {
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (ec) return {nullptr, "cannot create data directory " + dir + ": " + ec.message()};
-      std::filesystem::path parent = std::filesystem::absolute(dir).parent_path();
-      if (!SyncDirectory(parent.string())) {
-        return {nullptr, "cannot fsync " + parent.string() + " after creating " + dir};
-      }
-    } else {
-      leveldb::Status created = env->CreateDir(dir);
-      if (!created.ok()) {
-        return {nullptr, "cannot create data directory " + dir + ": " + created.ToString()};
-      }
-    }
-  }
+  bool fresh = state->fresh;
+  Result<std::unique_ptr<leveldb::DB>> db = OpenDatabase(env, dir, fresh);
+  if (!db.ok()) return db.status();
+  Result<LogMetadata> metadata = LoadIdentity(**db, options, real_fs, &fresh);
+  if (!metadata.ok()) return metadata.status();
+  if (preallocated != nullptr) SwitchToPreallocatedLog(*preallocated, **db, dir);
 
-  leveldb::Options db_options;
-  db_options.create_if_missing = fresh;
-  db_options.paranoid_checks = true;
-  db_options.env = env;
-  leveldb::DB* raw = nullptr;
-  leveldb::Status status = leveldb::DB::Open(db_options, dir, &raw);
-  if (!status.ok()) {
-    return {nullptr, "cannot open the log in " + dir + ": " + status.ToString()};
-  }
-  std::unique_ptr<leveldb::DB> db(raw);
-
-  LogMetadata metadata;
-  std::string meta_bytes;
-  leveldb::ReadOptions read;
-  read.verify_checksums = true;
-  status = db->Get(read, kMetaKey, &meta_bytes);
-  if (status.IsNotFound()) {
-    // A log without an identity record is refused, unless it holds nothing at
-    // all: then a first start was cut short before it recorded anything (it
-    // has promised nothing), and initialising it again is safe.
-    if (!fresh && !IsEmpty(*db)) {
-      return {nullptr, "log in " + dir + " has no identity record (missing metadata)"};
-    }
-    fresh = true;
-    metadata.replica_id = options.replica_id;
-    metadata.cluster_id = options.expected_cluster_id;
-    leveldb::WriteBatch batch;
-    batch.Put(kMetaKey, EncodeMetadata(metadata));
-    status = WriteEndingWithMarker(*db, /*sync=*/true, batch);
-    if (!status.ok()) return {nullptr, "cannot initialise " + dir + ": " + status.ToString()};
-    if (real_fs && !SyncDirectory(dir)) return {nullptr, "cannot fsync " + dir};
-  } else if (!status.ok()) {
-    return {nullptr, "cannot read the identity record in " + dir + ": " + status.ToString()};
-  } else {
-    std::optional<LogMetadata> decoded = DecodeMetadata(meta_bytes);
-    if (!decoded) return {nullptr, "corrupt identity record in " + dir};
-    metadata = *decoded;
-    if (metadata.format_version > kFormatVersion) {
-      return {nullptr, "log in " + dir + " has format " + std::to_string(metadata.format_version) +
-                           ", newer than this build's " + std::to_string(kFormatVersion)};
-    }
-    if (metadata.replica_id != options.replica_id) {
-      return {nullptr, "log in " + dir + " belongs to replica " +
-                           std::to_string(metadata.replica_id) + ", not " +
-                           std::to_string(options.replica_id)};
-    }
-    if (!options.expected_cluster_id.empty() && !metadata.cluster_id.empty() &&
-        metadata.cluster_id != options.expected_cluster_id) {
-      return {nullptr, "log in " + dir + " belongs to cluster " + metadata.cluster_id + ", not " +
-                           options.expected_cluster_id};
-    }
-  }
-  if (preallocated != nullptr) SwitchToPreallocatedLog(*preallocated, *db, dir);
   forget.armed = false;  // from here the storage forgets the directory when it closes
-  std::unique_ptr<LevelDbLogStorage> storage(
-      new LevelDbLogStorage(std::move(options), std::move(db), fresh, metadata, preallocated));
+  std::unique_ptr<LevelDbLogStorage> storage(new LevelDbLogStorage(
+      std::move(options), std::move(*db), fresh, std::move(*metadata), preallocated));
   RecoveredLog check;
   std::string error = storage->LoadChecked(check);
-  if (!error.empty()) return {nullptr, error};
+  if (!error.empty()) return Status::Corruption(error);
   storage->first_load_ = std::move(check);  // the first Load() needs no second read
-  return {std::move(storage), ""};
+  return storage;
 }
 
 LevelDbLogStorage::LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<leveldb::DB> db,

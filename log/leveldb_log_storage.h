@@ -26,6 +26,7 @@
 
 #include "log/log_storage.h"
 #include "log/preallocated_log_env.h"
+#include "util/status.h"
 
 namespace synod::log {
 
@@ -69,6 +70,10 @@ class LevelDbLogStorage final : public LogStorage {
  private:
   LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<leveldb::DB> db, bool fresh,
                     LogMetadata metadata, PreallocatedLogEnv* preallocated);
+  // Open's steps in order (inspect or create the directory, open the
+  // database, load or write the identity record, check every record); a
+  // failed step's Status names the path.
+  static Result<std::unique_ptr<LevelDbLogStorage>> TryOpen(LevelDbOptions options);
   // Reads everything; returns an error naming the path if anything is corrupt.
   std::string LoadChecked(RecoveredLog& out) const;
   void Write(leveldb::WriteBatch& batch, const char* what, bool sync = true);

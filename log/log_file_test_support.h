@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "log/preallocated_log_env.h"
-#include "snapshot/checksum.h"
+#include "util/crc32c.h"
 
 namespace synod::log::test_files {
 
@@ -27,7 +27,7 @@ inline constexpr size_t kBlock = 32768;
 inline std::string Record(uint8_t type, const std::string& payload) {
   std::string typed(1, static_cast<char>(type));
   typed += payload;
-  uint32_t crc = snapshot::Crc32c(typed);
+  uint32_t crc = util::Crc32c(typed);
   uint32_t masked = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
   std::string out;
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(masked >> (8 * i)));

@@ -11,7 +11,9 @@
 #include <memory>
 #include <optional>
 
-#include "snapshot/checksum.h"
+#include "util/byte_order.h"
+#include "util/crc32c.h"
+#include "util/file_io.h"
 
 namespace synod::log {
 
@@ -39,15 +41,12 @@ constexpr size_t kZeroFillPiece = 256 << 10;
 uint32_t MaskedCrc(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kCrcMaskDelta; }
 
 // The masked CRC32C stored in a record header.
-uint32_t StoredCrc(const unsigned char* header) {
-  return static_cast<uint32_t>(header[0]) | (static_cast<uint32_t>(header[1]) << 8) |
-         (static_cast<uint32_t>(header[2]) << 16) | (static_cast<uint32_t>(header[3]) << 24);
-}
+uint32_t StoredCrc(const unsigned char* header) { return util::LoadLittle32(header); }
 
 // True if the masked CRC32C in `header` matches its type byte followed by
 // the `payload_length` bytes after the header (which must be readable).
 bool ChecksumMatches(const unsigned char* header, size_t payload_length) {
-  return MaskedCrc(snapshot::Crc32cExtend(0, header + 6, 1 + payload_length)) == StoredCrc(header);
+  return MaskedCrc(util::Crc32cExtend(0, header + 6, 1 + payload_length)) == StoredCrc(header);
 }
 
 // End offset of the valid physical record starting at `pos`, or 0 if the
@@ -58,7 +57,7 @@ size_t ValidRecordEnd(std::string_view log, size_t pos) {
   const auto* header = reinterpret_cast<const unsigned char*>(log.data() + pos);
   const uint8_t type = header[6];
   if (type < kFirstRecordType || type > kLastRecordType) return 0;
-  const size_t length = static_cast<size_t>(header[4]) | (static_cast<size_t>(header[5]) << 8);
+  const size_t length = static_cast<size_t>(util::LoadLittle(header + 4, 2));
   if (kHeaderSize + length > left_in_block || kHeaderSize + length > log.size() - pos) return 0;
   if (!ChecksumMatches(header, length)) return 0;
   return pos + kHeaderSize + length;
@@ -74,9 +73,9 @@ bool WholeRecordWithDamagedLength(std::string_view log, size_t pos, size_t writt
   const auto* header = reinterpret_cast<const unsigned char*>(log.data() + pos);
   const uint32_t stored = StoredCrc(header);
   const size_t payload = pos + kHeaderSize;
-  uint32_t crc = snapshot::Crc32cExtend(0, header + 6, 1);  // the type byte
+  uint32_t crc = util::Crc32cExtend(0, header + 6, 1);  // the type byte
   for (size_t e = payload; e <= written_end; ++e) {
-    if (e > payload) crc = snapshot::Crc32cExtend(crc, log.data() + e - 1, 1);
+    if (e > payload) crc = util::Crc32cExtend(crc, log.data() + e - 1, 1);
     if (MaskedCrc(crc) != stored) continue;
     if (e == written_end) return true;
     if (e - payload >= kRecordEndMarkerBytes &&
@@ -107,30 +106,6 @@ bool IsLogFileName(const std::string& base) {
 
 leveldb::Status PosixError(const std::string& context, int error) {
   return leveldb::Status::IOError(context, std::strerror(error));
-}
-
-bool WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// fsyncs directory `dir`; on failure errno is the open's or the fsync's.
-bool SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  int error = errno;
-  ::close(fd);
-  errno = error;
-  return ok;
 }
 
 // Writes sequentially from offset 0 into an existing (preallocated) file,
@@ -183,7 +158,8 @@ class PreallocatedLogFile final : public leveldb::WritableFile {
   leveldb::Status WriteUnbuffered(const char* data, size_t size) {
     if (size == 0) return leveldb::Status::OK();
     if (fd_ < 0) return leveldb::Status::IOError(name_, "file is closed");
-    if (!WriteAll(fd_, data, size)) return PosixError(name_, errno);
+    Status written = util::WriteAll(fd_, std::string_view(data, size), name_);
+    if (!written.ok()) return leveldb::Status::IOError(written.message());
     return leveldb::Status::OK();
   }
 
@@ -241,7 +217,7 @@ std::optional<size_t> PresentedLogLength(std::string_view log) {
   if (log.size() - pos < kHeaderSize || pos + kHeaderSize > written_end) return valid_end;
   // The header was written whole: one a writer cannot produce is damage.
   const uint8_t type = header[6];
-  const size_t length = static_cast<size_t>(header[4]) | (static_cast<size_t>(header[5]) << 8);
+  const size_t length = static_cast<size_t>(util::LoadLittle(header + 4, 2));
   if (type < kFirstRecordType || type > kLastRecordType ||
       kHeaderSize + length > kBlockSize - pos % kBlockSize) {
     return std::nullopt;
@@ -287,8 +263,9 @@ leveldb::Status PreallocatedLogEnv::NewWritableFile(const std::string& name,
       // The new name must be durable before anything is written under it:
       // otherwise a crash could bring back a "spare" holding log records.
       done = true;
-      if (!SyncDirectory(dir)) {
-        status = PosixError("fsync of " + dir + " after taking a spare log", errno);
+      Status synced = util::SyncDirectory(dir);
+      if (!synced.ok()) {
+        status = leveldb::Status::IOError("after taking a spare log", synced.message());
       } else {
         int fd = ::open(name.c_str(), O_WRONLY | O_CLOEXEC);
         if (fd < 0) {
@@ -400,13 +377,13 @@ bool PreallocatedLogEnv::MakeSpare(const std::string& dir) {
     }
     size_t n =
         static_cast<size_t>(std::min<uint64_t>(kZeroFillPiece, preallocate_bytes_ - written));
-    ok = WriteAll(fd, zeros.get(), n) &&
+    ok = util::WriteAll(fd, std::string_view(zeros.get(), n), temp).ok() &&
          ::sync_file_range(
              fd, static_cast<off64_t>(written), static_cast<off64_t>(n),
              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) == 0;
     written += n;
   }
-  ok = ok && ::fsync(fd) == 0;
+  ok = ok && util::SyncFd(fd, temp).ok();
   ok = ::close(fd) == 0 && ok;
   // Renamed only once complete and durable, so a file under the spare name is
   // always whole (and LeftoverSpareUsable checks it anyway).
@@ -415,7 +392,7 @@ bool PreallocatedLogEnv::MakeSpare(const std::string& dir) {
     ::unlink(temp.c_str());
     return false;
   }
-  return SyncDirectory(dir);
+  return util::SyncDirectory(dir).ok();
 }
 
 void PreallocatedLogEnv::RunOrExit() noexcept {

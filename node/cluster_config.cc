@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "util/file_io.h"
+
 namespace synod::node {
 
 namespace {
@@ -36,32 +38,6 @@ bool ValidHost(const std::string& host) {
 ParsedClusterConfig Error(const std::string& message) { return {std::nullopt, message}; }
 
 std::string ErrnoText() { return std::strerror(errno); }
-
-// Writes `text` to `path` and fsyncs it; "" or why not.
-std::string WriteSynced(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return "cannot create " + path + ": " + ErrnoText();
-  std::string error;
-  size_t done = 0;
-  while (error.empty() && done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) error = "cannot write " + path + ": " + ErrnoText();
-    if (n > 0) done += static_cast<size_t>(n);
-  }
-  if (error.empty() && ::fsync(fd) != 0) error = "cannot fsync " + path + ": " + ErrnoText();
-  if (::close(fd) != 0 && error.empty()) error = "cannot close " + path + ": " + ErrnoText();
-  return error;
-}
-
-std::string FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return "cannot open directory " + dir + ": " + ErrnoText();
-  std::string error;
-  if (::fsync(fd) != 0) error = "cannot fsync directory " + dir + ": " + ErrnoText();
-  ::close(fd);
-  return error;
-}
 
 }  // namespace
 
@@ -88,16 +64,9 @@ std::string ClusterConfig::ToString() const {
 }
 
 std::string RecordMembers(const std::string& data_dir, const ClusterConfig& config) {
-  const std::string path = data_dir + "/members";
-  // Written under a temporary name and renamed, so a crash never leaves a
-  // half-written list behind.
-  const std::string temporary = path + ".tmp";
-  std::string error = WriteSynced(temporary, config.ToString() + "\n");
-  if (error.empty() && std::rename(temporary.c_str(), path.c_str()) != 0) {
-    error = "cannot rename " + temporary + " to " + path + ": " + ErrnoText();
-  }
-  if (error.empty()) error = FsyncDir(data_dir);
-  return error;
+  // Written under a temporary name, synced, renamed and the directory synced,
+  // so a crash never leaves a half-written list behind.
+  return util::WriteFileAtomically(data_dir, "members", config.ToString() + "\n").message();
 }
 
 std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfig& config,

@@ -10,10 +10,10 @@
 #include <variant>
 
 #include "node/os_random.h"
-#include "snapshot/checksum.h"
 #include "statemachine/envelope.h"
 #include "transport/internal_error.h"
 #include "transport/types.h"
+#include "util/crc32c.h"
 
 namespace synod::node {
 
@@ -66,7 +66,7 @@ uint32_t StateDigest(const statemachine::Applier& applier) {
   class DigestWriter final : public statemachine::SnapshotWriter {
    public:
     void Write(std::string_view chunk) override { crc.Update(chunk); }
-    snapshot::Crc32cStream crc;
+    util::Crc32cStream crc;
   } writer;
   applier.Snapshot(writer);
   return writer.crc.value();

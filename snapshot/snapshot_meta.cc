@@ -2,10 +2,14 @@
 
 #include <cstdio>
 
-#include "snapshot/byte_order.h"
-#include "snapshot/checksum.h"
+#include "util/byte_order.h"
+#include "util/crc32c.h"
 
 namespace synod::snapshot {
+
+using util::Crc32c;
+using util::PutLittle;
+using util::TakeLittle;
 
 namespace {
 

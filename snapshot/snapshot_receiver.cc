@@ -2,13 +2,14 @@
 
 #include <cstdio>
 
+#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
 #include "snapshot/snapshot_store.h"
 
 namespace synod::snapshot {
 
-SnapshotReceiver::SnapshotReceiver(SnapshotStore& store, SnapshotMeta meta, UniqueFd fd,
-                                   uint64_t durable, Crc32cStream crc)
+SnapshotReceiver::SnapshotReceiver(SnapshotStore& store, SnapshotMeta meta, util::UniqueFd fd,
+                                   uint64_t durable, util::Crc32cStream crc)
     : store_(store),
       meta_(meta),
       part_path_(store.PathOf(PartName(meta.applied_slot, meta.crc32c))),
@@ -40,8 +41,8 @@ bool SnapshotReceiver::Append(uint64_t offset, std::string_view bytes, std::stri
   }
   if (offset + bytes.size() <= received_) return true;  // a duplicate
   bytes.remove_prefix(static_cast<size_t>(received_ - offset));
-  std::string message;
-  if (!WriteAll(fd_.get(), bytes, part_path_, &message)) return Failed(error, message);
+  Status written = util::WriteAll(fd_.get(), bytes, part_path_);
+  if (!written.ok()) return Failed(error, written.message());
   crc_.Update(bytes);
   received_ += bytes.size();
   unsynced_ += bytes.size();
@@ -52,16 +53,15 @@ bool SnapshotReceiver::Append(uint64_t offset, std::string_view bytes, std::stri
 bool SnapshotReceiver::Sync(std::string* error) {
   if (!error_.empty()) return Fail(error, "receiver failed earlier: " + error_);
   if (finished_) return Fail(error, "SnapshotReceiver::Sync after Finish or Abandon");
-  std::string message;
   // The part file first: a progress record must never claim bytes that are
   // not durable yet. A failed fsync makes the file's content unknown, so the
   // receiver stops; a new BeginReceive resumes from the last durable length.
-  if (!SyncFd(fd_.get(), part_path_, &message)) return Failed(error, message);
+  Status status = util::SyncFd(fd_.get(), part_path_);
+  if (!status.ok()) return Failed(error, status.message());
   ReceiveProgress progress{meta_, received_};
-  if (!WriteFileAtomically(store_.dir(), ProgressName(meta_.applied_slot, meta_.crc32c),
-                           EncodeProgress(progress), &message)) {
-    return Failed(error, message);
-  }
+  status = util::WriteFileAtomically(store_.dir(), ProgressName(meta_.applied_slot, meta_.crc32c),
+                                     EncodeProgress(progress));
+  if (!status.ok()) return Failed(error, status.message());
   durable_ = received_;
   unsynced_ = 0;
   return true;
@@ -107,7 +107,7 @@ std::optional<SnapshotMeta> SnapshotReceiver::Finish(std::string* error) {
   fd_.Reset();
   // The progress record is stale now. If this removal is lost in a crash,
   // Open removes it (a receive not newer than the latest snapshot).
-  RemoveFile(store_.PathOf(ProgressName(meta_.applied_slot, meta_.crc32c)), nullptr);
+  (void)util::RemoveFile(store_.PathOf(ProgressName(meta_.applied_slot, meta_.crc32c)));
   return meta_;
 }
 
@@ -119,8 +119,9 @@ void SnapshotReceiver::Abandon() {
 void SnapshotReceiver::RemoveFiles() {
   finished_ = true;
   fd_.Reset();
-  RemoveFile(part_path_, nullptr);  // best effort: a later BeginReceive or Open removes leftovers
-  RemoveFile(store_.PathOf(ProgressName(meta_.applied_slot, meta_.crc32c)), nullptr);
+  // Best effort: a later BeginReceive or Open removes leftovers.
+  (void)util::RemoveFile(part_path_);
+  (void)util::RemoveFile(store_.PathOf(ProgressName(meta_.applied_slot, meta_.crc32c)));
 }
 
 }  // namespace synod::snapshot

@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "snapshot/checksum.h"
-#include "snapshot/file_io.h"
 #include "snapshot/snapshot_meta.h"
+#include "util/crc32c.h"
+#include "util/file_io.h"
 
 namespace synod::snapshot {
 
@@ -53,8 +53,8 @@ class SnapshotReceiver {
 
  private:
   friend class SnapshotStore;
-  SnapshotReceiver(SnapshotStore& store, SnapshotMeta meta, UniqueFd fd, uint64_t durable,
-                   Crc32cStream crc);
+  SnapshotReceiver(SnapshotStore& store, SnapshotMeta meta, util::UniqueFd fd, uint64_t durable,
+                   util::Crc32cStream crc);
 
   bool Failed(std::string* error, const std::string& message);  // latches, returns false
   void RemoveFiles();
@@ -62,13 +62,13 @@ class SnapshotReceiver {
   SnapshotStore& store_;
   const SnapshotMeta meta_;
   const std::string part_path_;
-  UniqueFd fd_;
+  util::UniqueFd fd_;
   uint64_t received_;
   uint64_t durable_;
-  uint64_t unsynced_ = 0;  // bytes appended since the last Sync
-  Crc32cStream crc_;       // of bytes [0, received_)
-  std::string error_;      // first failure; the receiver is unusable after it
-  bool finished_ = false;  // installed, abandoned, or crashed in an install
+  uint64_t unsynced_ = 0;   // bytes appended since the last Sync
+  util::Crc32cStream crc_;  // of bytes [0, received_)
+  std::string error_;       // first failure; the receiver is unusable after it
+  bool finished_ = false;   // installed, abandoned, or crashed in an install
 };
 
 }  // namespace synod::snapshot

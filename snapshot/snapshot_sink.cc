@@ -1,12 +1,16 @@
 #include "snapshot/snapshot_sink.h"
 
-#include "snapshot/byte_order.h"
+#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
 #include "snapshot/snapshot_store.h"
+#include "util/byte_order.h"
 
 namespace synod::snapshot {
 
-SnapshotSink::SnapshotSink(SnapshotStore& store, uint64_t slot, UniqueFd fd, size_t buffer_bytes)
+using util::PutLittle;
+
+SnapshotSink::SnapshotSink(SnapshotStore& store, uint64_t slot, util::UniqueFd fd,
+                           size_t buffer_bytes)
     : store_(store),
       slot_(slot),
       temp_path_(store.PathOf(TempDataName(slot))),
@@ -39,7 +43,7 @@ void SnapshotSink::Emit(std::string_view bytes) {
   size_ += bytes.size();
   if (buffer_.size() + bytes.size() > buffer_bytes_ && !Flush()) return;
   if (bytes.size() >= buffer_bytes_) {
-    WriteAll(fd_.get(), bytes, temp_path_, &error_);  // large chunk: no copy
+    Check(util::WriteAll(fd_.get(), bytes, temp_path_), &error_);  // large chunk: no copy
     return;
   }
   buffer_.append(bytes);
@@ -47,7 +51,7 @@ void SnapshotSink::Emit(std::string_view bytes) {
 
 bool SnapshotSink::Flush() {
   if (buffer_.empty()) return true;
-  bool written = WriteAll(fd_.get(), buffer_, temp_path_, &error_);
+  bool written = Check(util::WriteAll(fd_.get(), buffer_, temp_path_), &error_);
   buffer_.clear();
   return written;
 }
@@ -83,7 +87,7 @@ void SnapshotSink::Abort() {
   if (finished_) return;
   finished_ = true;
   fd_.Reset();
-  RemoveFile(temp_path_, nullptr);  // best effort: Open removes leftovers anyway
+  (void)util::RemoveFile(temp_path_);  // best effort: Open removes leftovers anyway
 }
 
 }  // namespace synod::snapshot

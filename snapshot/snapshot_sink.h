@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "snapshot/checksum.h"
-#include "snapshot/file_io.h"
 #include "snapshot/snapshot_meta.h"
 #include "statemachine/state_machine.h"
+#include "util/crc32c.h"
+#include "util/file_io.h"
 
 namespace synod::snapshot {
 
@@ -44,7 +44,7 @@ class SnapshotSink : public statemachine::SnapshotWriter {
 
  private:
   friend class SnapshotStore;
-  SnapshotSink(SnapshotStore& store, uint64_t slot, UniqueFd fd, size_t buffer_bytes);
+  SnapshotSink(SnapshotStore& store, uint64_t slot, util::UniqueFd fd, size_t buffer_bytes);
 
   void Emit(std::string_view bytes);  // buffers `bytes`, counting and checksumming them
   bool Flush();
@@ -52,11 +52,11 @@ class SnapshotSink : public statemachine::SnapshotWriter {
   SnapshotStore& store_;
   const uint64_t slot_;
   const std::string temp_path_;
-  UniqueFd fd_;
+  util::UniqueFd fd_;
   std::string buffer_;
   const size_t buffer_bytes_;
   uint64_t size_ = 0;
-  Crc32cStream crc_;
+  util::Crc32cStream crc_;
   std::string error_;
   bool finished_ = false;  // committed, aborted or crashed: nothing left to clean up
 };

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <string_view>
 
-#include "snapshot/byte_order.h"
+#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
+#include "util/byte_order.h"
 
 namespace synod::snapshot {
+
+using util::TakeLittle;
 
 namespace {
 
@@ -14,7 +17,7 @@ constexpr size_t kReadAhead = size_t{1} << 20;
 
 }  // namespace
 
-SnapshotSource::SnapshotSource(SnapshotMeta meta, UniqueFd fd, std::string path)
+SnapshotSource::SnapshotSource(SnapshotMeta meta, util::UniqueFd fd, std::string path)
     : meta_(meta), fd_(std::move(fd)), path_(std::move(path)) {}
 
 bool SnapshotSource::ReadAt(uint64_t offset, size_t max_bytes, std::string& out,
@@ -22,7 +25,7 @@ bool SnapshotSource::ReadAt(uint64_t offset, size_t max_bytes, std::string& out,
   out.clear();
   if (offset >= meta_.size_bytes) return true;
   size_t want = static_cast<size_t>(std::min<uint64_t>(max_bytes, meta_.size_bytes - offset));
-  if (!snapshot::ReadAt(fd_.get(), offset, want, out, path_, error)) return false;
+  if (!Check(util::ReadAt(fd_.get(), offset, want, out, path_), error)) return false;
   if (out.size() != want) {
     out.clear();
     return Fail(error,

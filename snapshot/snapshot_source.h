@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <string>
 
-#include "snapshot/file_io.h"
 #include "snapshot/snapshot_meta.h"
 #include "statemachine/state_machine.h"
+#include "util/file_io.h"
 
 namespace synod::snapshot {
 
@@ -30,10 +30,10 @@ class SnapshotSource {
 
  private:
   friend class SnapshotStore;
-  SnapshotSource(SnapshotMeta meta, UniqueFd fd, std::string path);
+  SnapshotSource(SnapshotMeta meta, util::UniqueFd fd, std::string path);
 
   const SnapshotMeta meta_;
-  UniqueFd fd_;
+  util::UniqueFd fd_;
   const std::string path_;
 };
 

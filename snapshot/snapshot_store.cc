@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 
+#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
 
 namespace synod::snapshot {
@@ -18,6 +19,8 @@ namespace synod::snapshot {
 namespace {
 
 namespace fs = std::filesystem;
+
+using util::ErrnoMessage;
 
 constexpr char kLockName[] = "LOCK";
 
@@ -38,7 +41,7 @@ bool CreateDirectoryDurably(const std::string& dir, std::string* error) {
     if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
       return Fail(error, ErrnoMessage("cannot create directory", it->string()));
     }
-    if (!SyncDirectory(it->parent_path().string(), error)) return false;
+    if (!Check(util::SyncDirectory(it->parent_path().string()), error)) return false;
   }
   if (!fs::is_directory(path, ec)) return Fail(error, dir + " is not a directory");
   return true;
@@ -88,8 +91,9 @@ bool VerifyOpenFile(int fd, const SnapshotMeta& meta, const std::string& path, s
     return Fail(error, "snapshot " + path + " has " + std::to_string(st.st_size) +
                            " bytes but its meta says " + DescribeMeta(meta) + " (corrupt)");
   }
-  uint32_t crc = 0;
-  if (!ChecksumFile(fd, meta.size_bytes, crc, path, error)) return false;
+  Result<uint32_t> checksum = util::ChecksumFile(fd, meta.size_bytes, path);
+  if (!Check(checksum.status(), error)) return false;
+  const uint32_t crc = *checksum;
   if (crc != meta.crc32c) {
     char actual[16];
     std::snprintf(actual, sizeof actual, "%08x", crc);
@@ -109,7 +113,7 @@ std::unique_ptr<SnapshotStore> SnapshotStore::Open(std::string dir, std::string*
   if (!CreateDirectoryDurably(dir, error)) return nullptr;
 
   const std::string lock_path = dir + "/" + kLockName;
-  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  util::UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!lock.valid()) return Refuse(error, ErrnoMessage("cannot open", lock_path));
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     return Refuse(error, ErrnoMessage("snapshot directory is in use by another store: cannot lock",
@@ -121,7 +125,7 @@ std::unique_ptr<SnapshotStore> SnapshotStore::Open(std::string dir, std::string*
   return store;
 }
 
-SnapshotStore::SnapshotStore(std::string dir, SnapshotStoreOptions options, UniqueFd lock)
+SnapshotStore::SnapshotStore(std::string dir, SnapshotStoreOptions options, util::UniqueFd lock)
     : dir_(std::move(dir)), options_(std::move(options)), lock_(std::move(lock)) {}
 
 SnapshotStore::~SnapshotStore() = default;
@@ -138,7 +142,7 @@ bool SnapshotStore::Recover(std::string* error) {
   bool removed = false;
   auto remove = [&](const std::string& name) {
     removed = true;
-    return RemoveFile(PathOf(name), error);
+    return Check(util::RemoveFile(PathOf(name)), error);
   };
   for (const std::string& name : names) {
     std::optional<ParsedName> parsed = ParseName(name);
@@ -176,9 +180,10 @@ bool SnapshotStore::Recover(std::string* error) {
       std::string bytes;
       // A meta of the wrong size is torn or foreign; one that cannot be read
       // is an I/O error, which fails Open rather than deleting anything.
-      if (meta_size == kEncodedMetaSize &&
-          !ReadSmallFile(meta_path, kEncodedMetaSize, bytes, error)) {
-        return false;
+      if (meta_size == kEncodedMetaSize) {
+        Result<std::string> read = util::ReadSmallFile(meta_path, kEncodedMetaSize);
+        if (!Check(read.status(), error)) return false;
+        bytes = std::move(*read);
       }
       meta = DecodeMeta(bytes);
       if (meta && meta->applied_slot != slot) meta.reset();
@@ -206,7 +211,7 @@ bool SnapshotStore::Recover(std::string* error) {
                   names_present.count(PartName(parsed.slot, parsed.crc)) == 0;
     if ((stale || orphan) && !remove(name)) return false;
   }
-  if (removed && !SyncDirectory(dir_, error)) return false;
+  if (removed && !Check(util::SyncDirectory(dir_), error)) return false;
 
   std::lock_guard<std::mutex> lock(mu_);
   complete_ = std::move(complete);
@@ -237,7 +242,7 @@ std::unique_ptr<SnapshotSink> SnapshotStore::BeginWrite(uint64_t applied_slot, s
                   "a snapshot at slot " + std::to_string(applied_slot) + " is already being taken");
   }
   const std::string path = PathOf(name);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  util::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return Refuse(error, ErrnoMessage("cannot create", path));
   active_.insert(name);
   return std::unique_ptr<SnapshotSink>(
@@ -246,7 +251,7 @@ std::unique_ptr<SnapshotSink> SnapshotStore::BeginWrite(uint64_t applied_slot, s
 
 bool SnapshotStore::VerifyFile(const SnapshotMeta& meta, std::string* error) const {
   const std::string path = PathOf(DataName(meta.applied_slot));
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Fail(error, ErrnoMessage("cannot open snapshot", path));
   return VerifyOpenFile(fd.get(), meta, path, error);
 }
@@ -254,7 +259,7 @@ bool SnapshotStore::VerifyFile(const SnapshotMeta& meta, std::string* error) con
 std::unique_ptr<SnapshotSource> SnapshotStore::OpenReader(const SnapshotMeta& meta,
                                                           std::string* error) {
   const std::string path = PathOf(DataName(meta.applied_slot));
-  UniqueFd fd;
+  util::UniqueFd fd;
   {
     // Opened under the lock so that pruning cannot remove it in between; once
     // open, the file stays readable even if it is pruned later.
@@ -263,7 +268,7 @@ std::unique_ptr<SnapshotSource> SnapshotStore::OpenReader(const SnapshotMeta& me
       return Refuse(error, "no complete snapshot " + DescribeMeta(meta) + " in " + dir_ +
                                " (never installed, or pruned)");
     }
-    fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    fd = util::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   }
   if (!fd.valid()) return Refuse(error, ErrnoMessage("cannot open snapshot", path));
   if (!VerifyOpenFile(fd.get(), meta, path, error)) return nullptr;
@@ -294,22 +299,22 @@ std::unique_ptr<SnapshotReceiver> SnapshotStore::BeginReceive(const SnapshotMeta
       continue;
     }
     if (name == part_name || name == progress_name) continue;
-    if (!RemoveFile(PathOf(name), error)) return nullptr;
+    if (!Check(util::RemoveFile(PathOf(name)), error)) return nullptr;
   }
 
   // Resume from the durable length recorded for this very snapshot, if any.
   uint64_t durable = 0;
-  std::string bytes;
-  if (ReadSmallFile(PathOf(progress_name), kEncodedProgressSize, bytes, nullptr)) {
-    std::optional<ReceiveProgress> progress = DecodeProgress(bytes);
+  Result<std::string> bytes = util::ReadSmallFile(PathOf(progress_name), kEncodedProgressSize);
+  if (bytes.ok()) {
+    std::optional<ReceiveProgress> progress = DecodeProgress(*bytes);
     if (progress && progress->meta == meta) {
       durable = progress->durable_bytes;
-    } else if (!RemoveFile(PathOf(progress_name), error)) {
+    } else if (!Check(util::RemoveFile(PathOf(progress_name)), error)) {
       return nullptr;
     }
   }
   const std::string part_path = PathOf(part_name);
-  UniqueFd fd(::open(part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  util::UniqueFd fd(::open(part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) return Refuse(error, ErrnoMessage("cannot open", part_path));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Refuse(error, ErrnoMessage("cannot stat", part_path));
@@ -318,15 +323,15 @@ std::unique_ptr<SnapshotReceiver> SnapshotStore::BeginReceive(const SnapshotMeta
   if (::ftruncate(fd.get(), static_cast<off_t>(durable)) != 0) {
     return Refuse(error, ErrnoMessage("cannot truncate", part_path));
   }
-  uint32_t crc = 0;
-  if (!ChecksumFile(fd.get(), durable, crc, part_path, error)) return nullptr;
+  Result<uint32_t> crc = util::ChecksumFile(fd.get(), durable, part_path);
+  if (!Check(crc.status(), error)) return nullptr;
   if (::lseek(fd.get(), static_cast<off_t>(durable), SEEK_SET) < 0) {
     return Refuse(error, ErrnoMessage("cannot seek in", part_path));
   }
   receiving_ = true;
   active_.insert(part_name);
   return std::unique_ptr<SnapshotReceiver>(
-      new SnapshotReceiver(*this, meta, std::move(fd), durable, Crc32cStream::Resume(crc)));
+      new SnapshotReceiver(*this, meta, std::move(fd), durable, util::Crc32cStream::Resume(*crc)));
 }
 
 bool SnapshotStore::Install(int data_fd, const std::string& temp_name, const SnapshotMeta& meta,
@@ -349,15 +354,17 @@ bool SnapshotStore::Install(int data_fd, const std::string& temp_name, const Sna
   const std::string meta_temp = meta_path + ".tmp";
   const std::string temp_path = PathOf(temp_name);
 
-  if (!reached(InstallStep::kSyncData) || !SyncFd(data_fd, temp_path, error)) return false;
+  if (!reached(InstallStep::kSyncData) || !Check(util::SyncFd(data_fd, temp_path), error)) {
+    return false;
+  }
 
   if (!reached(InstallStep::kWriteMetaTemp)) return false;
   {
-    UniqueFd fd(::open(meta_temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    util::UniqueFd fd(::open(meta_temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd.valid()) return Fail(error, ErrnoMessage("cannot create", meta_temp));
-    if (!WriteAll(fd.get(), EncodeMeta(meta), meta_temp, error) ||
-        !SyncFd(fd.get(), meta_temp, error)) {
-      RemoveFile(meta_temp, nullptr);
+    if (!Check(util::WriteAll(fd.get(), EncodeMeta(meta), meta_temp), error) ||
+        !Check(util::SyncFd(fd.get(), meta_temp), error)) {
+      (void)util::RemoveFile(meta_temp);
       return false;
     }
   }
@@ -365,24 +372,24 @@ bool SnapshotStore::Install(int data_fd, const std::string& temp_name, const Sna
   if (!reached(InstallStep::kRenameMeta)) return false;
   if (::rename(meta_temp.c_str(), meta_path.c_str()) != 0) {
     Fail(error, ErrnoMessage("cannot rename " + meta_temp + " to", meta_path));
-    RemoveFile(meta_temp, nullptr);
+    (void)util::RemoveFile(meta_temp);
     return false;
   }
 
   if (!reached(InstallStep::kRenameData)) return false;
   if (::rename(temp_path.c_str(), data_path.c_str()) != 0) {
     Fail(error, ErrnoMessage("cannot rename " + temp_path + " to", data_path));
-    RemoveFile(meta_path, nullptr);  // a meta without data is not a snapshot
+    (void)util::RemoveFile(meta_path);  // a meta without data is not a snapshot
     return false;
   }
 
   if (!reached(InstallStep::kSyncDirectory)) return false;
-  if (!SyncDirectory(dir_, error)) {
+  if (!Check(util::SyncDirectory(dir_), error)) {
     // Whether the renames are durable is unknown: do not report success, and
     // take the snapshot back out (meta first) so that this process does not
     // see a snapshot it was told failed.
-    RemoveFile(meta_path, nullptr);
-    RemoveFile(data_path, nullptr);
+    (void)util::RemoveFile(meta_path);
+    (void)util::RemoveFile(data_path);
     return false;
   }
   complete_.push_back(meta);
@@ -399,10 +406,10 @@ bool SnapshotStore::PruneLocked(std::string* error) {
   while (complete_.size() > options_.keep) {
     const uint64_t slot = complete_.front().applied_slot;
     // Meta first: data without meta is recognisably incomplete.
-    if (!RemoveFile(PathOf(MetaName(slot)), error)) return false;
+    if (!Check(util::RemoveFile(PathOf(MetaName(slot))), error)) return false;
     complete_.erase(complete_.begin());
     removed = true;
-    if (!RemoveFile(PathOf(DataName(slot)), error)) return false;
+    if (!Check(util::RemoveFile(PathOf(DataName(slot))), error)) return false;
   }
   if (!complete_.empty()) {
     const uint64_t latest = complete_.back().applied_slot;
@@ -413,11 +420,11 @@ bool SnapshotStore::PruneLocked(std::string* error) {
       if (!parsed || parsed->slot > latest) continue;
       if (parsed->kind != FileKind::kPart && parsed->kind != FileKind::kProgress) continue;
       if (active_.count(PartName(parsed->slot, parsed->crc)) != 0) continue;  // live receiver
-      if (!RemoveFile(PathOf(name), error)) return false;
+      if (!Check(util::RemoveFile(PathOf(name)), error)) return false;
       removed = true;
     }
   }
-  return !removed || SyncDirectory(dir_, error);
+  return !removed || Check(util::SyncDirectory(dir_), error);
 }
 
 void SnapshotStore::ReleaseWrite(const std::string& temp_name) {

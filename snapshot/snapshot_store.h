@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "snapshot/file_io.h"
 #include "snapshot/snapshot_meta.h"
 #include "snapshot/snapshot_receiver.h"
 #include "snapshot/snapshot_sink.h"
 #include "snapshot/snapshot_source.h"
 #include "snapshot/snapshot_store_options.h"
+#include "util/file_io.h"
 
 namespace synod::snapshot {
 
@@ -70,7 +70,7 @@ class SnapshotStore {
   friend class SnapshotSink;
   friend class SnapshotReceiver;
 
-  SnapshotStore(std::string dir, SnapshotStoreOptions options, UniqueFd lock);
+  SnapshotStore(std::string dir, SnapshotStoreOptions options, util::UniqueFd lock);
 
   std::string PathOf(const std::string& name) const { return dir_ + "/" + name; }
   bool Recover(std::string* error);  // Open's scan; no other thread yet
@@ -86,7 +86,7 @@ class SnapshotStore {
 
   const std::string dir_;
   const SnapshotStoreOptions options_;
-  UniqueFd lock_;
+  util::UniqueFd lock_;
 
   mutable std::mutex mu_;
   std::vector<SnapshotMeta> complete_;  // sorted by applied_slot; guarded by mu_

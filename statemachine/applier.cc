@@ -6,6 +6,7 @@
 #include <new>
 
 #include "paxos/invariant.h"
+#include "util/byte_order.h"
 
 namespace synod::statemachine {
 
@@ -29,7 +30,7 @@ std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_i
   std::string out = kMagicCurrent;
   for (uint64_t v : {applied, log_time, cluster_id, time_ballot.round,
                      static_cast<uint64_t>(time_ballot.replica)}) {
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    util::PutLittle(out, v, 8);
   }
   return out + sessions;
 }
@@ -183,10 +184,7 @@ bool Applier::Restore(SnapshotReader& in) {
   if (header.size() < header_size) return false;
   uint64_t values[5] = {0, 0, 0, 0, 0};
   for (size_t v = 0; v < fields; ++v) {
-    for (int i = 0; i < 8; ++i) {
-      values[v] |= static_cast<uint64_t>(static_cast<uint8_t>(header[kMagicSize + 8 * v + i]))
-                   << (8 * i);
-    }
+    values[v] = util::LoadLittle(header.data() + kMagicSize + 8 * v, 8);
   }
   SessionTable sessions(options_);
   if (values[4] > std::numeric_limits<paxos::ReplicaId>::max()) return false;

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "util/byte_order.h"
+
 namespace synod::statemachine {
 
 namespace {
@@ -11,15 +13,11 @@ constexpr uint8_t kBallotFlag = 0x80;  // in the kind byte: a stamp ballot follo
 constexpr size_t kStampEnd = 2 + 8;    // magic, kind, stamp
 constexpr size_t kBallotEnd = kStampEnd + 16;
 
-void PutU64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
+void PutU64(std::string& out, uint64_t v) { util::PutLittle(out, v, 8); }
 
 bool GetU64(std::string_view& in, uint64_t& v) {
   if (in.size() < 8) return false;
-  v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in[i])) << (8 * i);
-  in.remove_prefix(8);
+  v = util::TakeLittle(in, 8);
   return true;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/byte_order.h"
+
 namespace synod::statemachine {
 
 uint64_t SessionTable::Register(uint64_t log_time, SessionLimits limits, uint64_t expiry_ms) {
@@ -116,14 +118,10 @@ void SessionTable::Reindex() {
 
 namespace {
 
-void PutU64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
+void PutU64(std::string& out, uint64_t v) { util::PutLittle(out, v, 8); }
 bool GetU64(const std::string& in, size_t& pos, uint64_t& v) {
   if (in.size() - pos < 8) return false;
-  v = 0;
-  for (int i = 0; i < 8; ++i)
-    v |= static_cast<uint64_t>(static_cast<uint8_t>(in[pos + i])) << (8 * i);
+  v = util::LoadLittle(in.data() + pos, 8);
   pos += 8;
   return true;
 }

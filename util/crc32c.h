@@ -1,13 +1,13 @@
 // CRC32C (Castagnoli polynomial, as in iSCSI, ext4 and LevelDB), computed in
-// software with lookup tables. Used for whole-file checksums of snapshots and
-// for the small metadata records next to them.
+// software with lookup tables. Used for whole-file checksums of snapshots, the
+// small metadata records next to them, and to check LevelDB's log records.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-namespace synod::snapshot {
+namespace synod::util {
 
 // Extends `crc` (the CRC32C of some bytes A) to the CRC32C of A followed by
 // data[0..size). Start from 0 for empty input. Pure function, any thread.
@@ -35,4 +35,4 @@ class Crc32cStream {
   uint32_t crc_ = 0;
 };
 
-}  // namespace synod::snapshot
+}  // namespace synod::util

@@ -1,8 +1,10 @@
-#include "snapshot/checksum.h"
+#include "util/crc32c.h"
 
 #include <array>
 
-namespace synod::snapshot {
+#include "util/byte_order.h"
+
+namespace synod::util {
 
 namespace {
 
@@ -26,10 +28,6 @@ constexpr Tables MakeTables() {
 
 constexpr Tables kTables = MakeTables();
 
-uint32_t LoadLittle32(const unsigned char* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-
 }  // namespace
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
@@ -48,4 +46,4 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   return ~c;
 }
 
-}  // namespace synod::snapshot
+}  // namespace synod::util
