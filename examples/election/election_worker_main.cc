@@ -144,7 +144,6 @@ int main(int argc, char** argv) {
     if (keyed) counter_client = std::make_unique<Client>(loop, counter_options);
     synod::examples::Election election(loop, client, options);
     boost::asio::steady_timer job_timer(loop.io());
-    boost::asio::steady_timer work_timer(loop.io());
     boost::asio::signal_set signals(loop.io(), SIGINT, SIGTERM);
     uint64_t runs = 0;
     // Writes `data` to the store with `token`; prints the outcome after `prefix`.
@@ -197,13 +196,16 @@ int main(int argc, char** argv) {
         ++runs;
         std::string prefix = "job " + std::to_string(runs) + " token=" + std::to_string(token);
         if (keyed) {
-          // Once per term; the work goes on even if the term ends meanwhile.
+          // Once per term; the work goes on even if the term ends meanwhile
+          // (its own timer, kept alive by its handler, so a later term's job
+          // does not cancel it).
           Say(prefix + " key=" + job_key + " started");
-          work_timer.expires_after(std::chrono::milliseconds(work_ms));
-          work_timer.async_wait(
-              [&apply_keyed_job, prefix, token, run = runs](const boost::system::error_code& e) {
-                if (!e) apply_keyed_job(prefix, token, run);
-              });
+          auto work = std::make_shared<boost::asio::steady_timer>(
+              loop.io(), std::chrono::milliseconds(work_ms));
+          work->async_wait([&apply_keyed_job, work, prefix, token,
+                            run = runs](const boost::system::error_code& e) {
+            if (!e) apply_keyed_job(prefix, token, run);
+          });
           return;
         }
         write_store(prefix, token, options.candidate + " run " + std::to_string(runs));
