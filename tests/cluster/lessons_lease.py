@@ -23,7 +23,7 @@ acquire retry and slack, and grows with the TTL; a pause longer than the TTL
 makes the holder lose the lock (exit 3), and a pause of a fifth of it does not
 (the holder still holds the lock with the same token).
 
-`sweep` (ctest cluster_lessons_lease_sweep, label soak; or
+`sweep` (ctest soak_cluster_lessons_lease_sweep, label soak; or
 scripts/lessons-lease-sweep) runs every TTL, prints a table, writes
 DIR/lessons-lease.dat and renders DIR/lessons-lease.svg with gnuplot.
 
