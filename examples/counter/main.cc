@@ -1,12 +1,14 @@
 // synod-counter: a replicated counter on Synod.
 //
 //   synod-counter serve --id I --members 1=127.0.0.1:7001,... --data DIR [...]
-//   synod-counter add N --members ... [--timeout MS]
+//   synod-counter add N [--key K] --members ... [--timeout MS]
 //   synod-counter get --members ... [--timeout MS]
 //   synod-counter status --members ... [--timeout MS]
 //
 // serve prints "ready id=I" on stdout once it serves and exits 0 on SIGTERM.
 // add/get print "VALUE slot=S leader=L"; status prints one line per member.
+// add --key K adds once per idempotency key K: a repeat (from any client)
+// prints "VALUE duplicate slot=S leader=L" and changes nothing.
 // Client exit codes: 0 ok, 1 definite failure, 2 unknown outcome, 64 usage.
 // Diagnostics go to stderr.
 #include <cstdio>
@@ -30,7 +32,7 @@ const char kProgram[] = "synod-counter";
 
 std::string Usage() {
   return ServeUsage(kProgram) +
-         "       synod-counter add N --members ... [--timeout MS]\n"
+         "       synod-counter add N [--key K] --members ... [--timeout MS]\n"
          "       synod-counter get --members ... [--timeout MS]\n"
          "       synod-counter status --members ... [--timeout MS]\n"
          "       synod-counter shell --members ... [--timeout MS]   (add N / get lines on stdin)\n";
@@ -88,17 +90,23 @@ int ExecuteOne(synod::transport::EventLoop& loop, Client& client, const ClientOp
   return wait->exit_code;
 }
 
-// The payload for `verb` with its `arguments` ("add N" or "get"), or
-// nullopt with `problem` set.
+// The payload for `verb` with its `arguments` ("add N" or "get"; a `key`
+// makes an add idempotent), or nullopt with `problem` set.
 std::optional<std::string> CounterPayload(const std::string& verb,
                                           const std::vector<std::string>& arguments,
-                                          std::string& problem) {
+                                          std::string& problem,
+                                          const std::optional<std::string>& key = std::nullopt) {
+  using synod::examples::CounterStateMachine;
   int64_t n = 0;
   if (verb == "add") {
-    if (arguments.size() == 1 && ParseI64(arguments[0], n)) {
-      return synod::examples::CounterStateMachine::AddCommand(n);
+    if (key && !CounterStateMachine::ValidKey(*key)) {
+      problem = "--key takes 1.." + std::to_string(CounterStateMachine::kMaxKeyLength) +
+                " printable characters, no spaces";
+    } else if (arguments.size() == 1 && ParseI64(arguments[0], n)) {
+      return key ? CounterStateMachine::AddCommand(n, *key) : CounterStateMachine::AddCommand(n);
+    } else {
+      problem = "add takes one integer";
     }
-    problem = "add takes one integer";
   } else if (verb == "get") {
     if (arguments.empty()) return synod::examples::CounterStateMachine::GetCommand();
     problem = "get takes no argument";
@@ -145,7 +153,8 @@ int RunShell(const ClientOptions& options) {
 }
 
 int RunClient(const std::string& command, const CliFlags& flags) {
-  std::string unknown = flags.FirstUnknown({"--members", "--timeout"});
+  std::string unknown = command == "add" ? flags.FirstUnknown({"--members", "--timeout", "--key"})
+                                         : flags.FirstUnknown({"--members", "--timeout"});
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for " + command);
   ClientOptions options;
   std::string problem = ClientOptionsFromFlags(flags, options);
@@ -158,7 +167,9 @@ int RunClient(const std::string& command, const CliFlags& flags) {
     if (!flags.positional.empty()) return Fail("status takes no argument");
     return RunMemberStatus(kProgram, options);
   }
-  std::optional<std::string> payload = CounterPayload(command, flags.positional, problem);
+  std::optional<std::string> key;
+  if (flags.values.count("--key")) key = flags.Get("--key");
+  std::optional<std::string> payload = CounterPayload(command, flags.positional, problem, key);
   if (!payload) return Fail(problem);
   synod::transport::EventLoop loop;
   Client client(loop, options);
