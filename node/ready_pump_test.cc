@@ -146,6 +146,75 @@ TEST(ReadyPump, BatchAppliedFollowsEachReadysCommittedEntries) {
   EXPECT_EQ(commits.batch_ends, std::vector<size_t>{2});
 }
 
+// How many Accepted for `slot` were handed to the network.
+size_t AcceptedFor(const RecordingNetwork& network, Slot slot) {
+  size_t count = 0;
+  for (const Message& m : network.sent) {
+    const auto* accepted = std::get_if<Accepted>(&m.body);
+    if (accepted != nullptr && accepted->slot == slot) ++count;
+  }
+  return count;
+}
+
+// The runtime's Apply may feed the core and call Pump again (an answer that
+// triggers a proposal), and `done` pumps the next Ready: neither re-entry may
+// send a reply before its own write is durable, drop one, or send one twice.
+TEST(ReadyPump, ReentrantPumpsNeitherHurryNorLoseReplies) {
+  SplitMix64 random(1);
+  Core follower(2, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  ManualPersister persister;
+  RecordingNetwork network;
+  Ballot ballot{1, 1};
+  // Applies like RecordingCommits; on its first entry it also steps an
+  // Accept for slot 2 into the core and pumps from inside Apply.
+  class ReentrantCommits : public CommitSink {
+   public:
+    void Apply(const CommittedEntry& entry) override {
+      applied.push_back(entry);
+      if (applied.size() == 1) {
+        core->Step(Message{1, 2, Accept{ballot, 2, MakeCommandsValue({"y"}), 1}});
+        pump->Pump();
+      }
+    }
+    Core* core = nullptr;
+    ReadyPump* pump = nullptr;
+    Ballot ballot;
+    std::vector<CommittedEntry> applied;
+  } commits;
+  ReadyPump pump(follower, persister, network, commits);
+  commits.core = &follower;
+  commits.pump = &pump;
+  commits.ballot = ballot;
+
+  follower.Step(Message{1, 2, Accept{ballot, 1, MakeCommandsValue({"x"}), 0}});
+  pump.Pump();
+  persister.Complete();
+  ASSERT_EQ(AcceptedFor(network, 1), 1u);
+
+  // Slot 1 is chosen; applying it feeds slot 2's Accept and re-enters Pump.
+  follower.Step(Message{1, 2, Heartbeat{ballot, 1}});
+  pump.Pump();
+  ASSERT_EQ(commits.applied.size(), 1u);
+  ASSERT_TRUE(persister.pending()) << "slot 2's accept is being written";
+  ASSERT_EQ(persister.entries_.size(), 1u);
+  EXPECT_EQ(persister.entries_[0].slot, 2u);
+  EXPECT_EQ(AcceptedFor(network, 2), 0u) << "slot 2's Accepted waits for its write";
+
+  // Slot 3 arrives while that write runs; completing it pumps slot 3's write
+  // from inside `done`.
+  follower.Step(Message{1, 2, Accept{ballot, 3, MakeCommandsValue({"z"}), 1}});
+  pump.Pump();
+  persister.Complete();
+  EXPECT_EQ(AcceptedFor(network, 2), 1u);
+  ASSERT_TRUE(persister.pending()) << "slot 3's accept is being written";
+  EXPECT_EQ(persister.entries_[0].slot, 3u);
+  EXPECT_EQ(AcceptedFor(network, 3), 0u) << "slot 3's Accepted waits for its write";
+  persister.Complete();
+  EXPECT_EQ(AcceptedFor(network, 2), 1u);
+  EXPECT_EQ(AcceptedFor(network, 3), 1u);
+  EXPECT_FALSE(persister.pending());
+}
+
 TEST(ReadyPump, SingleReplicaCommitsThroughTheStorage) {
   SplitMix64 random(1);
   Core core(1, Configuration({1}), CoreOptions{}, random, {}, 0);
