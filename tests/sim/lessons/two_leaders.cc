@@ -37,6 +37,8 @@ struct Overlap {
   SimTime end = 0;                        // last time unit of the interval
   std::map<ReplicaId, Ballot> leaders;    // every (replica, ballot) leading in it
   std::string links;                      // the network between them at the start
+  std::string before;                     // the leaders' last crashes, pauses, ... before it
+  std::string ending;                     // what the leaders that stopped leading became
   std::map<Ballot, BallotStats> ballots;  // what each leading ballot did in it
 };
 
@@ -59,9 +61,11 @@ class Watcher {
     std::set<Ballot> ballots;
     for (const auto& [id, ballot] : leaders) ballots.insert(ballot);
     bool two = ballots.size() >= 2;
+    bool fresh = false;  // this step opened an overlap
     if (two) {
       if (overlaps_.empty() || overlaps_.back().end + 1 != now) {
-        overlaps_.push_back({now, now, {}, DescribeLinks(cluster, leaders)});
+        overlaps_.push_back({now, now, {}, DescribeLinks(cluster, leaders), {}, {}, {}});
+        fresh = true;
       }
       Overlap& overlap = overlaps_.back();
       overlap.end = now;
@@ -75,7 +79,19 @@ class Watcher {
         }
       }
     }
+    if (!two && !overlaps_.empty() && overlaps_.back().end + 1 == now) {
+      Overlap& overlap = overlaps_.back();
+      for (const auto& [id, ballot] : leaders_) {
+        if (leaders.count(id) && leaders.at(id) == ballot) continue;
+        std::string became = !cluster.IsUp(id)      ? "crashed"
+                             : cluster.IsPaused(id) ? "paused"
+                                                    : paxos::RoleName(cluster.Status(id).role);
+        overlap.ending += (overlap.ending.empty() ? "r" : "; r") + std::to_string(id) +
+                          " (b=" + ballot.ToString() + ") became " + became;
+      }
+    }
     ParseTrace(two);
+    if (fresh) overlaps_.back().before = DescribeEvents(leaders);
     NoteChosen(cluster, two);
     if (!overlaps_.empty() && now <= overlaps_.back().end + kFollowUnits) CountAcceptors(cluster);
     promised_.clear();
@@ -137,6 +153,21 @@ class Watcher {
     return out;
   }
 
+  // Each leader's last two process events (crash, restart, pause, resume).
+  std::string DescribeEvents(const std::map<ReplicaId, Ballot>& leaders) const {
+    std::string out;
+    for (const auto& [id, ballot] : leaders) {
+      auto it = events_.find(id);
+      if (it == events_.end() || it->second.empty()) continue;
+      const std::vector<std::string>& events = it->second;
+      out += (out.empty() ? "r" : "; r") + std::to_string(id) + ":";
+      for (size_t i = events.size() >= 2 ? events.size() - 2 : 0; i < events.size(); ++i) {
+        out += " " + events[i];
+      }
+    }
+    return out.empty() ? "none" : out;
+  }
+
   static Ballot ParseBallot(const std::string& text) {
     Ballot ballot;
     size_t dot = text.find('.');
@@ -157,6 +188,11 @@ class Watcher {
       std::istringstream words(line);
       std::string stamp, what;
       words >> stamp >> what;
+      if (what == "crash" || what == "restart" || what == "pause" || what == "resume") {
+        std::string replica;
+        words >> replica;
+        events_[static_cast<ReplicaId>(std::stoul(replica))].push_back(what + " " + stamp);
+      }
       if (!in_overlap) continue;
       if (what == "propose") {
         std::string at, replica;
@@ -241,6 +277,7 @@ class Watcher {
   std::map<ReplicaId, Ballot> promised_;  // promises at the previous step
   std::map<ReplicaId, Slot> last_slot_;   // last slots at the previous step
   std::map<std::pair<Slot, Ballot>, size_t> acceptors_;
+  std::map<ReplicaId, std::vector<std::string>> events_;  // "pause t=12", ...
   std::map<Slot, Ballot> chosen_by_;
   std::map<std::string, Slot> command_slot_;
   std::map<Slot, paxos::ValuePtr> chosen_value_;
@@ -376,7 +413,11 @@ int TwoLeadersMain(int argc, char** argv, std::ostream& out, std::ostream& err) 
   }
 
   out << "\nThe longest, t=" << longest->start << ".." << longest->end << " ("
-      << longest->end - longest->start + 1 << " units), ballot by ballot:\n";
+      << longest->end - longest->start + 1
+      << " units).\n  Before it, the leaders' last process events: " << longest->before
+      << ".\n  At t=" << longest->end + 1 << ": "
+      << (longest->ending.empty() ? "the run ended" : longest->ending) << ".\n"
+      << "  Ballot by ballot:\n";
   size_t majority = static_cast<size_t>(options.replicas) / 2 + 1;
   size_t with_chosen = 0;
   bool others_refused = true;
