@@ -40,8 +40,9 @@ struct SimClient {
 
 class RandomSchedule {
  public:
-  RandomSchedule(const SimOptions& options, std::ostream* trace)
+  RandomSchedule(const SimOptions& options, std::ostream* trace, StepObserver observer)
       : options_(WithSessionExpiry(options)),
+        observer_(std::move(observer)),
         cluster_(options_, CoreOptionsFor(options), false, trace) {
     cluster_.set_apply_observer(
         [this](ReplicaId replica, paxos::Slot, const std::string& command,
@@ -157,6 +158,7 @@ class RandomSchedule {
     if (chaos) InjectFaults();
     DriveClients(chaos);
     cluster_.CheckInvariants();
+    if (observer_) observer_(cluster_);
   }
 
   void RunChaos() {
@@ -479,6 +481,7 @@ class RandomSchedule {
   bool depose_armed_ = false;     // DeposeLeaderThenFeedItASnapshot at the next proposal
   bool deposed_ = false;          // it ran (once per run)
   SimTime quiet_until_ = 0;       // no random faults before this time
+  StepObserver observer_;
   SimCluster cluster_;
   std::vector<SimClient> clients_;
   std::vector<std::pair<SimTime, ReplicaId>> restart_at_;
@@ -495,8 +498,9 @@ class RandomSchedule {
 
 }  // namespace
 
-RunResult RunRandomSchedule(const SimOptions& options, std::ostream* trace_out) {
-  RandomSchedule schedule(options, trace_out);
+RunResult RunRandomSchedule(const SimOptions& options, std::ostream* trace_out,
+                            const StepObserver& observer) {
+  RandomSchedule schedule(options, trace_out, observer);
   return schedule.Run();
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -14,6 +15,8 @@
 #include "tests/sim/sim_types.h"
 
 namespace synod::sim {
+
+class SimCluster;
 
 // One client operation in Jepsen style, for linearizability checking.
 struct HistoryEvent {
@@ -36,9 +39,14 @@ struct RunResult {
   std::vector<HistoryEvent> history;
 };
 
+// Called after every simulated step (time unit) of a run, with the cluster
+// read-only (the two-leaders lesson watches roles); must not keep the reference.
+using StepObserver = std::function<void(const SimCluster&)>;
+
 // Runs one schedule. `trace_out` (may be null) receives a line per event when
-// options.trace is set. Never throws for protocol failures: they land in
-// RunResult::violation.
-RunResult RunRandomSchedule(const SimOptions& options, std::ostream* trace_out);
+// options.trace is set; `observer` (may be empty) sees the cluster after each
+// step. Never throws for protocol failures: they land in RunResult::violation.
+RunResult RunRandomSchedule(const SimOptions& options, std::ostream* trace_out,
+                            const StepObserver& observer = {});
 
 }  // namespace synod::sim

@@ -99,6 +99,11 @@ class SimCluster {
   bool IsUp(paxos::ReplicaId id) const;
   bool IsPaused(paxos::ReplicaId id) const;
   paxos::CoreStatus Status(paxos::ReplicaId id) const;
+  // Whether messages from `from` to `to` pass (no cut on that direction).
+  bool LinkUp(paxos::ReplicaId from, paxos::ReplicaId to) const {
+    auto it = link_down_.find({from, to});
+    return it == link_down_.end() || !it->second;
+  }
   // Up, unpaused replica whose role is leader with the highest ballot, or 0.
   paxos::ReplicaId Leader() const;
   int64_t Counter(paxos::ReplicaId id) const;

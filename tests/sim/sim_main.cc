@@ -9,6 +9,9 @@
 //   synod-sim lessons --seed S --runs N [--ticks T] [--tsv] [--check]
 //             (toy Bully and Ring elections beside Synod's Election recipe:
 //              tests/sim/lessons/lessons_table.h)
+//   synod-sim lessons two-leaders [--seed S] [--replicas R] [--break NAME] [--check]
+//             (one random run replayed and narrated where two replicas both
+//              lead: tests/sim/lessons/two_leaders.h)
 //
 // Run i uses seed S+i. Prints a one-line summary. On a violation prints
 // "seed=X", the reason and the last events, and exits 1; "--seed X --runs 1"
@@ -21,6 +24,7 @@
 
 #include "tests/sim/history_jsonl.h"
 #include "tests/sim/lessons/lessons_table.h"
+#include "tests/sim/lessons/two_leaders.h"
 #include "tests/sim/random_run.h"
 
 namespace {
@@ -47,6 +51,9 @@ bool ParseNumber(const std::string& text, uint64_t& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::string(argv[1]) == "lessons" && std::string(argv[2]) == "two-leaders") {
+    return synod::sim::lessons::TwoLeadersMain(argc - 3, argv + 3, std::cout, std::cerr);
+  }
   if (argc >= 2 && std::string(argv[1]) == "lessons") {
     return synod::sim::lessons::LessonsMain(argc - 2, argv + 2, std::cout, std::cerr);
   }
