@@ -29,13 +29,33 @@ struct PersistedSummary {
 
 class ReplicaState {
  public:
-  // `random` must outlive this object. Throws std::invalid_argument if `self`
-  // is not a member or the options are invalid.
-  ReplicaState(ReplicaId self, Configuration config, CoreOptions options, RandomSource& random,
-               DurableState durable);
+  // `random` must outlive this object. `config` governs the slots after
+  // config.slot (the restart point). Throws std::invalid_argument if the
+  // options are invalid, or if `require_member` and `self` is not a member.
+  ReplicaState(ReplicaId self, ConfigAt config, bool require_member, CoreOptions options,
+               RandomSource& random, DurableState durable);
 
   ReplicaId self() const { return self_; }
-  const Configuration& config() const { return config_; }
+  // The configuration governing the slots after the latest chosen
+  // configuration change this replica knows (its chosen point's successor).
+  const Configuration& config() const { return history_.rbegin()->second; }
+  // The slot whose chosen value set config() (0: the initial configuration).
+  Slot config_slot() const { return history_.rbegin()->first; }
+  ConfigAt current_config() const { return ConfigAt{config_slot(), config()}; }
+  // The configuration governing `slot`, as far as this replica knows (exact
+  // for slots <= chosen point + 1; for older slots than its history holds,
+  // the oldest it has).
+  const Configuration& ConfigFor(Slot slot) const;
+  // The previous configuration (before config()), or config() if none known.
+  const Configuration& previous_config() const;
+  // The learner marks `slot` chosen with `value`, in slot order: a
+  // configuration change there takes effect for the slots after it.
+  void ApplyChosen(Slot slot, const Value& value);
+  // A snapshot installed through `slot` carries `config` (config.slot <= slot):
+  // it replaces what this replica knew about slots <= slot.
+  void ResetConfiguration(const ConfigAt& config);
+  // Test-only broken rules (the simulator's --break variants).
+  MembershipBreak broken_rule = MembershipBreak::kNone;
   const CoreOptions& options() const { return options_; }
   RandomSource& random() { return random_; }
 
@@ -89,7 +109,7 @@ class ReplicaState {
 
  private:
   ReplicaId self_;
-  Configuration config_;
+  std::map<Slot, Configuration> history_;  // slot that set it -> configuration
   CoreOptions options_;
   RandomSource& random_;
 

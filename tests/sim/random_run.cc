@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <random>
 
 #include "lincheck/checker.h"
 #include "node/client_policy.h"
@@ -151,11 +153,12 @@ class RandomSchedule {
 
  private:
   uint64_t Rand(uint64_t n) { return cluster_.rng()() % n; }
-  ReplicaId RandomReplica() { return static_cast<ReplicaId>(1 + Rand(options_.replicas)); }
+  ReplicaId RandomReplica() { return static_cast<ReplicaId>(1 + Rand(cluster_.ids().size())); }
 
   void StepOnce(bool chaos) {
     cluster_.Step();
     if (chaos) InjectFaults();
+    if (chaos && cluster_.membership()) MaybeChangeMembership();
     DriveClients(chaos);
     cluster_.CheckInvariants();
     if (observer_) observer_(cluster_);
@@ -180,6 +183,8 @@ class RandomSchedule {
     // good: the others (still a quorum) must settle without it, e.g. fetch
     // what they miss from someone other than the member that reported it.
     gone_ = Rand(4) == 0 ? RandomReplica() : 0;
+    // With membership changes the voters left may be too few to spare one.
+    if (cluster_.membership()) gone_ = 0;
     for (ReplicaId id : cluster_.ids()) {
       cluster_.Resume(id);
       if (id == gone_) {
@@ -208,8 +213,10 @@ class RandomSchedule {
     }
     paxos::Slot point = cluster_.Status(leader).chosen_point;
     if (point < cluster_.checker().highest_chosen()) return false;
+    const paxos::Configuration& config = cluster_.checker().current_config();
+    if (!config.IsVoter(leader)) return false;
     for (ReplicaId id : cluster_.ids()) {
-      if (id == gone_) continue;
+      if (id == gone_ || !config.Contains(id)) continue;  // removed, or never added
       paxos::CoreStatus status = cluster_.Status(id);
       if (status.chosen_point != point || status.leader != leader) return false;
     }
@@ -224,6 +231,13 @@ class RandomSchedule {
       out += " r" + std::to_string(id) + ":" + paxos::RoleName(status.role) +
              ",chosen=" + std::to_string(status.chosen_point) +
              ",leader=" + std::to_string(status.leader);
+      if (cluster_.membership()) {
+        out += std::string(",") + paxos::MembershipName(status.membership) + ",config@" +
+               std::to_string(status.config_slot);
+      }
+    }
+    if (cluster_.membership()) {
+      out += " truth-config=[" + cluster_.checker().current_config().ToString() + "]";
     }
     for (const SimClient& client : clients_) {
       if (client.outstanding) out += " client" + std::to_string(client.id) + "-waiting";
@@ -342,6 +356,44 @@ class RandomSchedule {
     }
   }
 
+  // Membership runs: now and then the leader is asked to add a learner (an
+  // id never used), promote a learner, or remove a member (a voter only if
+  // another voter stays). Replacing a member is these three in turn. Drawn
+  // from their own generator, so the faults' draws are those of other runs.
+  void MaybeChangeMembership() {
+    if (membership_rng_() % 150 != 0) return;
+    ReplicaId leader = cluster_.Leader();
+    if (leader == 0) return;
+    paxos::CoreStatus status = cluster_.Status(leader);
+    const paxos::Configuration& config = status.config;
+    std::vector<ReplicaId> fresh, learners, members = config.members();
+    for (ReplicaId id : cluster_.ids()) {
+      if (!config.Contains(id) && !config.IsRetired(id)) fresh.push_back(id);
+    }
+    for (const paxos::Member& m : config.member_list()) {
+      if (m.role == paxos::MemberRole::kLearner) learners.push_back(m.id);
+    }
+    std::optional<paxos::Configuration> next;
+    switch (membership_rng_() % 3) {
+      case 0:
+        if (!fresh.empty()) {
+          ReplicaId id = fresh[membership_rng_() % fresh.size()];
+          next = config.WithLearner(id, "sim:" + std::to_string(id));
+        }
+        break;
+      case 1:
+        if (!learners.empty())
+          next = config.WithPromoted(learners[membership_rng_() % learners.size()]);
+        break;
+      case 2: {
+        ReplicaId id = members[membership_rng_() % members.size()];
+        if (!config.IsVoter(id) || config.voters().size() > 1) next = config.WithRemoved(id);
+        break;
+      }
+    }
+    if (next) cluster_.ProposeConfiguration(leader, *next);
+  }
+
   // Right after the leader sent Accepts, it and fewer than a quorum-1
   // followers lose their messages to and from the others (not snapshot
   // transfers), and the leader pauses long enough for the others to elect a
@@ -404,7 +456,7 @@ class RandomSchedule {
       if (now < client.next_attempt) continue;
       if (client.target != 0) {        // timed out: the outcome is unknown; retry elsewhere
         client.maybe_proposed = true;  // as the runtime client's timed-out attempt
-        client.next_target = static_cast<ReplicaId>(1 + (client.target % options_.replicas));
+        client.next_target = static_cast<ReplicaId>(1 + (client.target % cluster_.ids().size()));
         client.target = 0;
       }
       ReplicaId target = client.next_target;
@@ -421,7 +473,7 @@ class RandomSchedule {
       } else {
         client.next_target = result.leader_hint != paxos::kNoReplica
                                  ? result.leader_hint
-                                 : static_cast<ReplicaId>(1 + (target % options_.replicas));
+                                 : static_cast<ReplicaId>(1 + (target % cluster_.ids().size()));
         client.next_attempt = now + kUnitsPerTick;
       }
     }
@@ -481,6 +533,7 @@ class RandomSchedule {
   bool depose_armed_ = false;     // DeposeLeaderThenFeedItASnapshot at the next proposal
   bool deposed_ = false;          // it ran (once per run)
   SimTime quiet_until_ = 0;       // no random faults before this time
+  std::mt19937_64 membership_rng_{options_.seed ^ 0x6d656d62657273ULL};  // MaybeChangeMembership
   StepObserver observer_;
   SimCluster cluster_;
   std::vector<SimClient> clients_;
