@@ -133,7 +133,7 @@ size_t Proposer::CompletePromises(const Configuration& config) const {
 }
 
 std::vector<ConfigAt> Proposer::Phase1Chain() const {
-  std::vector<ConfigAt> chain{ConfigAt{phase1_from_ - 1, state_.ConfigFor(phase1_from_)}};
+  std::vector<ConfigAt> chain{state_.ConfigAtFor(phase1_from_)};
   if (state_.broken_rule == MembershipBreak::kStaleConfigQuorum) return chain;
   // A change reported at u with the highest ballot there is what this leader
   // re-proposes at u; if chosen (now or later), it governs every slot > u, so

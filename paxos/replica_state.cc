@@ -30,10 +30,10 @@ ReplicaState::ReplicaState(ReplicaId self, ConfigAt config, bool require_member,
   }
 }
 
-const Configuration& ReplicaState::ConfigFor(Slot slot) const {
+ConfigAt ReplicaState::ConfigAtFor(Slot slot) const {
   auto it = history_.lower_bound(slot);  // first set at >= slot: governs later slots only
-  if (it == history_.begin()) return it->second;
-  return std::prev(it)->second;
+  if (it != history_.begin()) --it;
+  return ConfigAt{it->first, it->second};
 }
 
 const Configuration& ReplicaState::previous_config() const {

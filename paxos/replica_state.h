@@ -42,10 +42,11 @@ class ReplicaState {
   // The slot whose chosen value set config() (0: the initial configuration).
   Slot config_slot() const { return history_.rbegin()->first; }
   ConfigAt current_config() const { return ConfigAt{config_slot(), config()}; }
-  // The configuration governing `slot`, as far as this replica knows (exact
-  // for slots <= chosen point + 1; for older slots than its history holds,
-  // the oldest it has).
-  const Configuration& ConfigFor(Slot slot) const;
+  // The configuration governing `slot` with the slot whose chosen value set
+  // it, as far as this replica knows (exact for slots <= chosen point + 1;
+  // for slots older than its history holds, the oldest it has). Returned by
+  // value: the slot is needed to match a change's base_slot.
+  ConfigAt ConfigAtFor(Slot slot) const;
   // The previous configuration (before config()), or config() if none known.
   const Configuration& previous_config() const;
   // The learner marks `slot` chosen with `value`, in slot order: a
