@@ -1,11 +1,11 @@
 // StoreSnapshotProvider implementation.
 
+#include "node/store_snapshot_provider.h"
+
 #include <algorithm>
+#include <vector>
 
-#include "snapshot/snapshot_store.h"
-#include "transport/snapshot_provider.h"
-
-namespace synod::transport {
+namespace synod::node {
 
 StoreSnapshotProvider::StoreSnapshotProvider(snapshot::SnapshotStore& store) : store_(store) {}
 
@@ -38,4 +38,4 @@ bool StoreSnapshotProvider::ReadSnapshot(const snapshot::SnapshotMeta& meta, uin
   return source_->ReadAt(offset, max, out, error);
 }
 
-}  // namespace synod::transport
+}  // namespace synod::node
