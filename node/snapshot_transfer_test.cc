@@ -107,14 +107,15 @@ class TestProvider : public SnapshotProvider {
 
   std::optional<SnapshotMeta> LatestSnapshot() override { return inner_.LatestSnapshot(); }
 
-  bool ReadSnapshot(const SnapshotMeta& meta, uint64_t offset, size_t max, std::string& out,
-                    bool* gone, std::string* error) override {
+  Status ReadSnapshot(const SnapshotMeta& meta, uint64_t offset, size_t max,
+                      std::string& out) override {
     ++reads;
-    if (!inner_.ReadSnapshot(meta, offset, max, out, gone, error)) return false;
+    Status read = inner_.ReadSnapshot(meta, offset, max, out);
+    if (!read.ok()) return read;
     if (flip_at && *flip_at >= offset && *flip_at < offset + out.size()) {
       out[*flip_at - offset] = static_cast<char>(out[*flip_at - offset] ^ 0x20);
     }
-    return true;
+    return Status::Ok();
   }
 
   int reads = 0;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "snapshot/snapshot_meta.h"
+#include "util/status.h"
 
 namespace synod::transport {
 
@@ -27,11 +28,12 @@ class SnapshotProvider {
   virtual std::optional<snapshot::SnapshotMeta> LatestSnapshot() = 0;
 
   // Replaces `out` with up to `max` bytes of snapshot `meta` from `offset`
-  // (fewer only at the end of the file; empty at or past it) and returns true.
-  // If `meta` is no longer available (pruned, replaced): *gone = true, true.
-  // On an I/O or verification error: false and *error.
-  virtual bool ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset, size_t max,
-                            std::string& out, bool* gone, std::string* error) = 0;
+  // (fewer only at the end of the file; empty at or past it) and returns ok.
+  // kNotFound if `meta` is no longer available (pruned, replaced): the peer
+  // is told it is gone. Any other failure (an I/O or verification error) is
+  // a failed call; `out` is then unspecified.
+  virtual Status ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset, size_t max,
+                              std::string& out) = 0;
 };
 
 }  // namespace synod::transport
