@@ -72,7 +72,7 @@ class Dialer {
   // Starts an attempt; cancels one in flight first (without calling its
   // `done`). `done` runs exactly once, from an Asio handler (never inside
   // Dial, never inside a KJ callback), unless Cancel or the destructor comes
-  // first. It may call Dial again or destroy the Dialer.
+  // first. It must not be empty; it may call Dial again or destroy the Dialer.
   void Dial(DialOptions options, Done done);
 
   // Stops the attempt in flight, if any (closing its socket or connection);
