@@ -181,7 +181,7 @@ TEST_F(SnapshotFetcherTest, ALostConnectionOnceEveryByteIsHereDoesNotEndTheFetch
   ASSERT_TRUE(loop_.RunUntil([&] { return sink.appends.size() == 3; }, kWait));
   server.reset();  // the peer goes away while the last writes are pending
   loop_.RunFor(50ms);
-  EXPECT_FALSE(result.has_value());
+  EXPECT_FALSE(result.has_value()) << result->error;
   while (!sink.appends.empty()) sink.Write();
   ASSERT_TRUE(loop_.RunUntil([&] { return sink.finish_done != nullptr; }, kWait));
   sink.finish_done(provider.meta());
