@@ -86,6 +86,19 @@ TEST_F(FileIoTest, DirectoriesAreOpenedCloseOnExec) {
   EXPECT_NE(flags & FD_CLOEXEC, 0) << "a child process started now would inherit the descriptor";
 }
 
+TEST_F(FileIoTest, CreateDirectoryDurablyMakesAncestorsAndRefusesAFile) {
+  EXPECT_TRUE(CreateDirectoryDurably(Path("a/b/c") + "/").ok());
+  EXPECT_TRUE(fs::is_directory(Path("a/b/c")));
+  EXPECT_TRUE(CreateDirectoryDurably(Path("a/b/c")).ok());  // already there
+  std::ofstream(Path("plain")) << "x";
+  Status file = CreateDirectoryDurably(Path("plain"));
+  EXPECT_EQ(file.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(file.message(), Path("plain") + " is not a directory");
+  Status under_file = CreateDirectoryDurably(Path("plain/d"));
+  EXPECT_EQ(under_file.code(), Status::Code::kIoError);
+  EXPECT_NE(under_file.message().find(Path("plain")), std::string::npos) << under_file.message();
+}
+
 TEST_F(FileIoTest, WriteFileAtomicallyReplacesWholeAndLeavesNoTemp) {
   ASSERT_TRUE(WriteFileAtomically(dir_.string(), "meta", "first").ok());
   ASSERT_TRUE(WriteFileAtomically(dir_.string(), "meta", "second").ok());
