@@ -150,7 +150,8 @@ Result<DirectoryState> InspectDataDirectory(leveldb::Env& env, const std::string
 }
 
 // Creates the data directory `dir` (and missing parents). On the real file
-// system its parent is fsynced, so the new directory survives a crash.
+// system the parent of each directory created is fsynced, so the new
+// directories survive a crash.
 Status CreateDataDirectory(leveldb::Env& env, const std::string& dir, bool real_fs) {
   if (!real_fs) {
     leveldb::Status created = env.CreateDir(dir);
@@ -159,13 +160,8 @@ Status CreateDataDirectory(leveldb::Env& env, const std::string& dir, bool real_
     }
     return Status::Ok();
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IoError("cannot create data directory " + dir + ": " + ec.message());
-  std::filesystem::path parent = std::filesystem::absolute(dir).parent_path();
-  if (!util::SyncDirectory(parent.string()).ok()) {
-    return Status::IoError("cannot fsync " + parent.string() + " after creating " + dir);
-  }
+  Status created = util::CreateDirectoryDurably(dir);
+  if (!created.ok()) return created.WithContext("cannot create data directory " + dir);
   return Status::Ok();
 }
 
