@@ -128,7 +128,14 @@ struct DirectoryState {
 Result<DirectoryState> InspectDataDirectory(leveldb::Env& env, const std::string& dir) {
   std::vector<std::string> children;
   DirectoryState state;
-  state.exists = env.GetChildren(dir, &children).ok();
+  leveldb::Status listed = env.GetChildren(dir, &children);
+  // Only "no such directory" means a new replica; any other failure to list
+  // (EMFILE, EIO, EACCES, ...) could hide a log whose promises must be kept.
+  if (!listed.ok() && !listed.IsNotFound()) {
+    return Status::IoError("cannot list data directory " + dir + ": " + listed.ToString() +
+                           "; refusing to start rather than forget promises");
+  }
+  state.exists = listed.ok();
   children.erase(std::remove_if(children.begin(), children.end(),
                                 [](const std::string& c) { return c == "." || c == ".."; }),
                  children.end());
