@@ -27,6 +27,18 @@ CommitTimeline::Gap CommitTimeline::LongestGap(Clock::time_point from, Clock::ti
   return longest;
 }
 
+CommitTimeline::Gap CommitTimeline::LongestGapInside(Clock::time_point from,
+                                                     Clock::time_point to) const {
+  auto first = std::lower_bound(times_.begin(), times_.end(), from);
+  auto last = std::lower_bound(first, times_.end(), to);
+  if (last - first < 2) return Gap{from, to, true};
+  Gap longest{*first, *first, false};
+  for (auto it = first + 1; it != last; ++it) {
+    if (*it - *(it - 1) > longest.end - longest.start) longest = Gap{*(it - 1), *it, false};
+  }
+  return longest;
+}
+
 uint64_t CommitTimeline::CountIn(Clock::time_point from, Clock::time_point to) const {
   auto first = std::lower_bound(times_.begin(), times_.end(), from);
   auto last = std::lower_bound(first, times_.end(), to);

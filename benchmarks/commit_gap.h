@@ -39,6 +39,12 @@ class CommitTimeline {
   // window, or outlasted it, counts whole. Requires from < to.
   Gap LongestGap(Clock::time_point from, Clock::time_point to) const;
 
+  // The longest gap between two consecutive commits both inside [from, to):
+  // nothing outside the window counts (for a quiet baseline window that
+  // ends where a disruption starts). With fewer than two commits inside, the
+  // whole window, marked open. Requires from < to.
+  Gap LongestGapInside(Clock::time_point from, Clock::time_point to) const;
+
   // Commits recorded in [from, to).
   uint64_t CountIn(Clock::time_point from, Clock::time_point to) const;
 

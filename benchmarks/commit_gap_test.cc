@@ -75,6 +75,24 @@ TEST(CommitTimeline, CommitsAtTheSameInstantAreConsecutive) {
   EXPECT_EQ(gap.end, At(3));
 }
 
+TEST(CommitTimeline, InsideTheWindowIgnoresGapsThatCrossItsEnds) {
+  // A quiet window that ends where a leader died at 25: the stall 20..1000
+  // is the disruption's, not the baseline's.
+  CommitTimeline timeline = Timeline({0, 2, 5, 6, 20, 1000});
+  CommitTimeline::Gap gap = timeline.LongestGapInside(At(1), At(25));
+  EXPECT_EQ(gap.start, At(6));
+  EXPECT_EQ(gap.end, At(20));
+  EXPECT_FALSE(gap.open);
+}
+
+TEST(CommitTimeline, InsideAWindowWithOneCommitIsTheWholeWindowOpen) {
+  CommitTimeline timeline = Timeline({0, 50, 200});
+  CommitTimeline::Gap gap = timeline.LongestGapInside(At(10), At(100));
+  EXPECT_EQ(gap.start, At(10));
+  EXPECT_EQ(gap.end, At(100));
+  EXPECT_TRUE(gap.open);
+}
+
 TEST(CommitTimeline, CountsCommitsInAHalfOpenWindow) {
   CommitTimeline timeline = Timeline({0, 10, 20, 30});
   EXPECT_EQ(timeline.CountIn(At(10), At(30)), 2u);

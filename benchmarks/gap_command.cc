@@ -225,7 +225,9 @@ int RunGapCommand(const node::CliFlags& flags, const std::string& usage) {
   const auto s = FromSeconds(duration_s);
   const auto after_length = std::max(s, event_length);
   // The baseline: a quiet window as long as the event's, right before it if
-  // the quiet window before holds one, else at the start of the window after.
+  // the quiet window before holds one, else at the start of the window after;
+  // only gaps between two commits inside it count (the stall the event
+  // caused may begin just before the event or end just after it).
   const bool baseline_before = event_length <= s;
   const auto baseline_from = baseline_before ? event.started - event_length : event.finished;
   const auto baseline_to = baseline_from + event_length;
@@ -238,7 +240,7 @@ int RunGapCommand(const node::CliFlags& flags, const std::string& usage) {
   CommitTimeline::Gap gap{}, baseline{};
   if (event_ran) {
     gap = timeline.LongestGap(event.started, event.finished);
-    baseline = timeline.LongestGap(baseline_from, baseline_to);
+    baseline = timeline.LongestGapInside(baseline_from, baseline_to);
   }
   uint64_t failed = 0, unknown_outcomes = 0;
   for (const Loss& loss : losses) {
