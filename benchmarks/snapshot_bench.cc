@@ -8,10 +8,12 @@
 //                             (write). Counters: capture_MiB/s, write_MiB/s;
 //                             bytes_per_second is the whole take.
 //   BM_SnapshotTransfer/<MB>  SnapshotFetcher pulling the snapshot from a
-//                             Server + StoreSnapshotProvider into an empty
-//                             second store: connect, hello, chunked reads,
-//                             CRC check, durable install. One EventLoop thread
-//                             runs both ends (default chunk and window).
+//                             Server + StoreSnapshotProvider through a
+//                             StoreChunkSink into an empty second store:
+//                             connect, hello, chunked reads, CRC check,
+//                             durable install. One EventLoop thread runs both
+//                             ends (default chunk and window); the sink writes
+//                             on its own thread.
 //   BM_SnapshotInstall/<MB>   OpenReader (size + CRC32C check) + ChunkReader +
 //                             Applier::Restore into a fresh state machine.
 //   BM_RestartReplayWholeLog/<H>  LevelDbLogStorage::Open + Load of H entries
@@ -44,6 +46,8 @@
 
 #include "log/leveldb_log_storage.h"
 #include "node/snapshotter.h"
+#include "node/store_chunk_sink.h"
+#include "node/store_snapshot_provider.h"
 #include "snapshot/snapshot_store.h"
 #include "statemachine/applier.h"
 #include "statemachine/envelope.h"
@@ -51,7 +55,6 @@
 #include "transport/event_loop.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
-#include "transport/snapshot_provider.h"
 
 namespace synod::benchmarks {
 namespace {
@@ -227,7 +230,7 @@ void BM_SnapshotTransfer(benchmark::State& state) {
   auto logger = std::make_shared<spdlog::logger>("snapshot-bench",
                                                  std::make_shared<spdlog::sinks::null_sink_mt>());
   transport::EventLoop loop;
-  transport::StoreSnapshotProvider provider(*source.store);
+  node::StoreSnapshotProvider provider(*source.store);
   transport::ServerOptions server_options;
   server_options.cluster_id = 0xB0u;
   server_options.self = 1;
@@ -254,7 +257,8 @@ void BM_SnapshotTransfer(benchmark::State& state) {
     std::string error;
     std::unique_ptr<SnapshotStore> store = SnapshotStore::Open(dest, &error);
     if (!store) return error;
-    auto fetcher = std::make_unique<transport::SnapshotFetcher>(loop, *store, fetch_options);
+    auto sink = std::make_unique<node::StoreChunkSink>(loop.io(), *store, logger);
+    auto fetcher = std::make_unique<transport::SnapshotFetcher>(loop, *sink, fetch_options);
     std::optional<transport::FetchResult> result;
     if (timed) state.ResumeTiming();
     fetcher->Fetch(0, [&result](transport::FetchResult r) { result = std::move(r); });
@@ -268,6 +272,7 @@ void BM_SnapshotTransfer(benchmark::State& state) {
       error = "fetched a different snapshot";
     }
     fetcher.reset();
+    sink.reset();
     store.reset();
     std::error_code ignored;
     std::filesystem::remove_all(dest, ignored);

@@ -128,7 +128,14 @@ struct DirectoryState {
 Result<DirectoryState> InspectDataDirectory(leveldb::Env& env, const std::string& dir) {
   std::vector<std::string> children;
   DirectoryState state;
-  state.exists = env.GetChildren(dir, &children).ok();
+  leveldb::Status listed = env.GetChildren(dir, &children);
+  // Only "no such directory" means a new replica; any other failure to list
+  // (EMFILE, EIO, EACCES, ...) could hide a log whose promises must be kept.
+  if (!listed.ok() && !listed.IsNotFound()) {
+    return Status::IoError("cannot list data directory " + dir + ": " + listed.ToString() +
+                           "; refusing to start rather than forget promises");
+  }
+  state.exists = listed.ok();
   children.erase(std::remove_if(children.begin(), children.end(),
                                 [](const std::string& c) { return c == "." || c == ".."; }),
                  children.end());
@@ -150,7 +157,8 @@ Result<DirectoryState> InspectDataDirectory(leveldb::Env& env, const std::string
 }
 
 // Creates the data directory `dir` (and missing parents). On the real file
-// system its parent is fsynced, so the new directory survives a crash.
+// system the parent of each directory created is fsynced, so the new
+// directories survive a crash.
 Status CreateDataDirectory(leveldb::Env& env, const std::string& dir, bool real_fs) {
   if (!real_fs) {
     leveldb::Status created = env.CreateDir(dir);
@@ -159,13 +167,8 @@ Status CreateDataDirectory(leveldb::Env& env, const std::string& dir, bool real_
     }
     return Status::Ok();
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IoError("cannot create data directory " + dir + ": " + ec.message());
-  std::filesystem::path parent = std::filesystem::absolute(dir).parent_path();
-  if (!util::SyncDirectory(parent.string()).ok()) {
-    return Status::IoError("cannot fsync " + parent.string() + " after creating " + dir);
-  }
+  Status created = util::CreateDirectoryDurably(dir);
+  if (!created.ok()) return created.WithContext("cannot create data directory " + dir);
   return Status::Ok();
 }
 

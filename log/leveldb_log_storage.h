@@ -2,7 +2,8 @@
 //
 // Data directory rules (Open):
 //   - absent or empty: a fresh replica — the directory is created, its
-//     identity record written and synced, and the parent directory fsynced;
+//     identity record written and synced, and the parent of each directory
+//     created (missing ancestors included) fsynced;
 //   - non-empty: it must hold this replica's log (LevelDB's CURRENT file, a
 //     write-ahead *.log file, and a valid identity record); missing or corrupt
 //     files, another replica's or another cluster's log, or a newer format

@@ -463,6 +463,33 @@ TEST_F(RealDisk, SurvivesReopen) {
   EXPECT_EQ(log.applied, 4u);
 }
 
+// Lists every directory with an error other than "not found" (as EMFILE or
+// EIO would); everything else is the real file system.
+class UnlistableEnv : public leveldb::EnvWrapper {
+ public:
+  UnlistableEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
+  leveldb::Status GetChildren(const std::string& dir, std::vector<std::string>*) override {
+    return leveldb::Status::IOError(dir, "Too many open files");
+  }
+};
+
+// A directory that cannot be listed may hold a log: it is refused, never
+// taken for a new replica (which would forget its promises).
+TEST_F(RealDisk, ADirectoryThatCannotBeListedIsRefusedNotFresh) {
+  {
+    auto opened = LevelDbLogStorage::Open(Options(dir_));
+    ASSERT_EQ(opened.error, "");
+    opened.storage->Persist(Ballot{3, 1}, {MakeEntry(9, 3, {"nine"})});
+  }
+  UnlistableEnv env;
+  LevelDbOptions options = Options(dir_);
+  options.env = &env;
+  auto opened = LevelDbLogStorage::Open(options);
+  EXPECT_EQ(opened.storage, nullptr);
+  EXPECT_NE(opened.error.find("cannot list data directory"), std::string::npos) << opened.error;
+  EXPECT_NE(opened.error.find("Too many open files"), std::string::npos) << opened.error;
+}
+
 TEST(MemoryLogStorage, StoresAndFailsOnDemand) {
   LogMetadata metadata;
   metadata.replica_id = 1;

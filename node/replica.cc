@@ -229,6 +229,7 @@ Replica::~Replica() {
   peers_.reset();
   return_path_.reset();
   fetcher_.reset();
+  chunk_sink_.reset();   // finishes the fetched chunks' writes
   writer_.reset();       // finishes queued writes
   snapshotter_.reset();  // finishes a snapshot write in flight
 }
@@ -320,7 +321,7 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
   snapshotter_ = Snapshotter::Open(loop_.io(), options_.data_dir + "/snapshots", &snapshot_error);
   if (!snapshotter_)
     return "cannot open the snapshots in " + options_.data_dir + ": " + snapshot_error;
-  snapshot_provider_ = std::make_unique<transport::StoreSnapshotProvider>(snapshotter_->store());
+  snapshot_provider_ = std::make_unique<StoreSnapshotProvider>(snapshotter_->store());
   server_options.snapshot_provider = snapshot_provider_.get();
   server_options.logger = logger_;
   return_path_ = std::make_unique<transport::ReturnPath>(loop_);

@@ -45,6 +45,8 @@
 #include "node/ready_pump.h"
 #include "node/replica_options.h"
 #include "node/snapshotter.h"
+#include "node/store_chunk_sink.h"
+#include "node/store_snapshot_provider.h"
 #include "paxos/core.h"
 #include "statemachine/applier.h"
 #include "transport/event_loop.h"
@@ -53,7 +55,6 @@
 #include "transport/rate_limited_log.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
-#include "transport/snapshot_provider.h"
 
 namespace spdlog {
 class logger;
@@ -158,7 +159,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<ApplySink> apply_sink_;
   std::unique_ptr<SnapshotRequests> snapshot_requests_;
   std::unique_ptr<Snapshotter> snapshotter_;
-  std::unique_ptr<transport::StoreSnapshotProvider> snapshot_provider_;
+  std::unique_ptr<StoreSnapshotProvider> snapshot_provider_;
+  std::unique_ptr<StoreChunkSink> chunk_sink_;  // where fetches write (made at the first one)
   std::unique_ptr<transport::SnapshotFetcher> fetcher_;
   bool fetching_ = false;                     // from FetchSnapshot until OnSnapshotFetched
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use

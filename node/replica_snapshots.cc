@@ -73,8 +73,10 @@ void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
   fetch_options.cluster_id = wire_cluster_id_;
   fetch_options.self = options_.id;
   fetch_options.logger = logger_;
-  fetcher_ =
-      std::make_unique<transport::SnapshotFetcher>(loop_, snapshotter_->store(), fetch_options);
+  if (!chunk_sink_) {
+    chunk_sink_ = std::make_unique<StoreChunkSink>(loop_.io(), snapshotter_->store(), logger_);
+  }
+  fetcher_ = std::make_unique<transport::SnapshotFetcher>(loop_, *chunk_sink_, fetch_options);
   logger_->info("behind replica {}'s compacted log (needs slot {}): fetching its snapshot",
                 fetch.from, fetch.at_least);
   fetching_ = true;

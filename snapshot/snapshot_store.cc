@@ -24,29 +24,6 @@ using util::ErrnoMessage;
 
 constexpr char kLockName[] = "LOCK";
 
-// Creates `dir` and any missing ancestors, fsyncing the parent of each
-// directory it creates so the new entries survive a crash.
-bool CreateDirectoryDurably(const std::string& dir, std::string* error) {
-  std::error_code ec;
-  fs::path path = fs::absolute(fs::path(dir), ec).lexically_normal();
-  if (ec) return Fail(error, "cannot resolve " + dir + ": " + ec.message());
-  if (!path.has_filename()) path = path.parent_path();  // drop a trailing '/'
-  std::vector<fs::path> missing;
-  for (fs::path p = path; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
-    if (ec) return Fail(error, "cannot stat " + p.string() + ": " + ec.message());
-    missing.push_back(p);
-    if (p == p.parent_path()) break;
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
-      return Fail(error, ErrnoMessage("cannot create directory", it->string()));
-    }
-    if (!Check(util::SyncDirectory(it->parent_path().string()), error)) return false;
-  }
-  if (!fs::is_directory(path, ec)) return Fail(error, dir + " is not a directory");
-  return true;
-}
-
 // Names of the entries of `dir`. False and *error if it cannot be listed.
 bool ListNames(const std::string& dir, std::vector<std::string>& names, std::string* error) {
   names.clear();
@@ -110,7 +87,7 @@ std::unique_ptr<SnapshotStore> SnapshotStore::Open(std::string dir, std::string*
   if (dir.empty()) return Refuse(error, "no snapshot directory given");
   if (options.keep == 0) return Refuse(error, "SnapshotStoreOptions::keep must be >= 1");
   if (options.write_buffer_bytes == 0) options.write_buffer_bytes = 1;
-  if (!CreateDirectoryDurably(dir, error)) return nullptr;
+  if (!Check(util::CreateDirectoryDurably(dir), error)) return nullptr;
 
   const std::string lock_path = dir + "/" + kLockName;
   util::UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));

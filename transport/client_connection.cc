@@ -1,13 +1,11 @@
-// ClientConnection implementation: connect + hello, coalescing submit queue,
-// per-call deadlines, failure fan-out. Callbacks are posted, never run from
+// ClientConnection implementation: a Dialer for connect + hello, coalescing
+// submit queue, per-call deadlines, failure fan-out. Callbacks are posted, never run from
 // inside a ClientConnection method, so they may freely submit or destroy it.
 
 #include "transport/client_connection.h"
 
 #include <kj/debug.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
@@ -15,16 +13,15 @@
 #include <vector>
 
 #include "transport/codec.h"
+#include "transport/dialer.h"
 #include "transport/exit_on_task_error.h"
 #include "transport/logging.h"
-#include "transport/owned_connect.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
 
 namespace synod::transport {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 const char* CallStatusName(CallStatus status) {
   switch (status) {
@@ -64,8 +61,7 @@ struct ClientConnection::Impl {
       : loop(l),
         options(std::move(o)),
         log(LoggerOrDefault(options.logger)),
-        resolver(l.io()),
-        connect_timer(l.io()),
+        dialer(l),
         sweep_timer(l.io()),
         alive(std::make_shared<bool>(true)) {
     Connect();
@@ -77,64 +73,21 @@ struct ClientConnection::Impl {
   }
 
   void Connect() {
-    resolver.async_resolve(
-        options.server.host, std::to_string(options.server.port),
-        [this, a = alive](const boost::system::error_code& ec,
-                          tcp::resolver::results_type results) {
-          if (!*a || phase != Phase::kConnecting) return;
-          if (ec) return Fail(CallStatus::kDisconnected, "resolve: " + ec.message());
-          socket = std::make_shared<tcp::socket>(loop.io());
-          ConnectOwned(socket, results, [this, a](const boost::system::error_code& cec) {
-            if (!*a || phase != Phase::kConnecting) return;
-            if (cec) return Fail(CallStatus::kDisconnected, "connect: " + cec.message());
-            OnConnected();
-          });
-        });
-    connect_timer.expires_after(options.connect_timeout);
-    connect_timer.async_wait([this, a = alive](const boost::system::error_code& ec) {
-      if (ec || !*a || phase != Phase::kConnecting) return;
-      Fail(CallStatus::kDisconnected, "no handshake within connect_timeout");
+    DialOptions dial;
+    dial.server = options.server;
+    dial.role = wire::ConnectionRole::CLIENT;
+    dial.cluster_id = options.cluster_id;
+    dial.limits = options.limits;
+    dial.connect_timeout = options.connect_timeout;
+    dial.write_stall_timeout = options.write_stall_timeout;
+    dialer.Dial(std::move(dial), [this](Result<Dialed> result) {
+      if (!result.ok()) return Fail(CallStatus::kDisconnected, result.status().message());
+      OnDialed(std::move(result.value()));
     });
   }
 
-  void OnConnected() {
-    conn = kj::heap<RpcConnection>(std::move(*socket), options.limits, options.write_stall_timeout);
-    socket.reset();
-    tasks = kj::heap<kj::TaskSet>(task_errors);
-    auto request = conn->Handshake().helloRequest();
-    request.setClusterId(options.cluster_id);
-    request.setFromReplica(paxos::kNoReplica);
-    request.setRole(wire::ConnectionRole::CLIENT);
-    tasks->add(request.send().then(
-        [this](capnp::Response<wire::Handshake::HelloResults>&& response) { OnHello(response); },
-        [this](kj::Exception&& e) {
-          FailLater(CallStatus::kDisconnected,
-                    std::string("hello failed: ") + e.getDescription().cStr());
-        }));
-    tasks->add(conn->OnDisconnect().then(
-        [this] { FailLater(CallStatus::kDisconnected, "disconnected"); },
-        [this](kj::Exception&& e) {
-          FailLater(CallStatus::kDisconnected,
-                    std::string("disconnected: ") + e.getDescription().cStr());
-        }));
-  }
-
-  void OnHello(wire::Handshake::HelloResults::Reader response) {
-    handshake.accepted = response.getAccepted();
-    handshake.reason = response.getReason().cStr();
-    handshake.server_replica = response.getServerReplica();
-    handshake.server_cluster = response.getServerCluster();
-    handshake.has_history = response.getHasHistory();
-    handshake.server_members = response.getServerMembers().cStr();
-    if (handshake.accepted && options.server.id != paxos::kNoReplica &&
-        handshake.server_replica != options.server.id) {
-      handshake.accepted = false;
-      handshake.reason = "answered as replica " + std::to_string(handshake.server_replica);
-    }
-    if (handshake.accepted && !response.hasClient()) {
-      handshake.accepted = false;
-      handshake.reason = "accepted without a client capability";
-    }
+  void OnDialed(Dialed dialed) {
+    handshake = dialed.info;
     hello_answered = true;
     NotifyHandshakeWaiters();
     if (!handshake.accepted) {
@@ -142,12 +95,19 @@ struct ClientConnection::Impl {
       // and the reason reaches the caller in the result (kRefused).
       log->debug("transport: replica at {}:{} refused the client: {}", options.server.host,
                  options.server.port, handshake.reason);
-      FailLater(CallStatus::kRefused, "refused: " + handshake.reason);
+      Fail(CallStatus::kRefused, "refused: " + handshake.reason);
       return;
     }
-    client = response.getClient();
+    conn = kj::mv(dialed.conn);
+    client = KJ_ASSERT_NONNULL(dialed.service).castAs<wire::ClientService>();
+    tasks = kj::heap<kj::TaskSet>(task_errors);
+    tasks->add(conn->OnDisconnect().then(
+        [this] { FailLater(CallStatus::kDisconnected, "disconnected"); },
+        [this](kj::Exception&& e) {
+          FailLater(CallStatus::kDisconnected,
+                    std::string("disconnected: ") + e.getDescription().cStr());
+        }));
     phase = Phase::kReady;
-    connect_timer.cancel();
     for (PendingStatus& s : pending_status) SendStatus(std::move(s));
     pending_status.clear();
     ScheduleFlush();
@@ -346,11 +306,8 @@ struct ClientConnection::Impl {
     if (phase == Phase::kFailed) return;
     phase = Phase::kFailed;
     fail_reason = why;
-    boost::system::error_code ignored;
-    connect_timer.cancel();
+    dialer.Cancel();
     sweep_timer.cancel();
-    resolver.cancel();
-    if (socket) socket->close(ignored);
     held_responses.clear();
     tasks = nullptr;
     client = nullptr;
@@ -401,9 +358,7 @@ struct ClientConnection::Impl {
   EventLoop& loop;
   ClientConnectionOptions options;
   std::shared_ptr<spdlog::logger> log;
-  tcp::resolver resolver;
-  std::shared_ptr<tcp::socket> socket;  // while connecting (co-owned by the connect)
-  asio::steady_timer connect_timer;
+  Dialer dialer;  // until the hello is answered
   asio::steady_timer sweep_timer;
   bool sweep_armed = false;
   Clock::time_point sweep_at;

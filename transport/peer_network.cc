@@ -1,23 +1,20 @@
-// PeerNetwork implementation: one Link per peer (connect, hello, batched
-// deliver() calls, backoff).
+// PeerNetwork implementation: one Link per peer (a Dialer for connect and
+// hello, batched deliver() calls, backoff).
 
 #include "transport/peer_network.h"
 
 #include <kj/debug.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <map>
 
 #include "transport/codec.h"
+#include "transport/dialer.h"
 #include "transport/exit_on_task_error.h"
 #include "transport/internal_error.h"
 #include "transport/logging.h"
-#include "transport/owned_connect.h"
-#include "transport/peer_hello.h"
 #include "transport/rate_limited_log.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
@@ -25,7 +22,6 @@
 namespace synod::transport {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 namespace {
 
@@ -37,14 +33,14 @@ constexpr size_t kEnvelopeSlack = 4096;
 struct PeerNetwork::Impl {
   // Connection state machine of one peer.
   struct Link {
-    enum class Phase { kConnecting, kHandshaking, kReady, kBackoff };
+    enum class Phase { kDialing, kReady, kBackoff };
 
     Link(Impl& i, PeerEndpoint e)
         : impl(i),
           endpoint(std::move(e)),
-          resolver(i.loop.io()),
+          dialer(i.loop),
           timer(i.loop.io()),
-          backoff(i.options.backoff_initial) {}
+          backoff(i.options.backoff_initial, i.options.backoff_max) {}
 
     Impl& impl;
     PeerEndpoint endpoint;
@@ -57,14 +53,13 @@ struct PeerNetwork::Impl {
     size_t queue_bytes = 0;
     PeerLinkState state;
     Phase phase = Phase::kBackoff;
-    uint64_t generation = 0;  // bumped by every teardown; stale callbacks compare it
-    tcp::resolver resolver;
-    std::shared_ptr<tcp::socket> socket;  // while connecting (co-owned by the connect)
-    asio::steady_timer timer;             // connect deadline, then backoff
-    Clock::duration backoff;
+    uint64_t generation = 0;   // bumped by every teardown; stale callbacks compare it
+    Dialer dialer;             // connect + hello
+    asio::steady_timer timer;  // backoff
+    Backoff backoff;
     kj::Own<RpcConnection> conn;
     kj::Maybe<wire::PeerService::Client> peer;
-    kj::Own<kj::TaskSet> tasks;  // hello, deliver calls, disconnect watch
+    kj::Own<kj::TaskSet> tasks;  // deliver calls, disconnect watch
     // The latest call's response, kept until the next flush so that its
     // Finish message leaves after what that flush sends (the answer the
     // response asked for), not on its own just before it.
@@ -104,76 +99,54 @@ struct PeerNetwork::Impl {
   }
 
   void Connect(Link& link) {
-    link.phase = Link::Phase::kConnecting;
+    link.phase = Link::Phase::kDialing;
     ++link.state.connects;
     uint64_t gen = link.generation;
-    link.resolver.async_resolve(
-        link.endpoint.host, std::to_string(link.endpoint.port),
-        [this, &link, gen, a = alive](const boost::system::error_code& ec,
-                                      tcp::resolver::results_type results) {
-          if (!*a || gen != link.generation) return;
-          if (ec) return Fail(link, gen, "resolve " + link.endpoint.host + ": " + ec.message());
-          link.socket = std::make_shared<tcp::socket>(loop.io());
-          ConnectOwned(link.socket, results,
-                       [this, &link, gen, a](const boost::system::error_code& cec) {
-                         if (!*a || gen != link.generation) return;
-                         if (cec) return Fail(link, gen, "connect: " + cec.message());
-                         OnConnected(link, gen);
-                       });
-        });
-    link.timer.expires_after(options.connect_timeout);
-    link.timer.async_wait([this, &link, gen, a = alive](const boost::system::error_code& ec) {
-      if (ec || !*a || gen != link.generation) return;
-      if (link.phase == Link::Phase::kConnecting || link.phase == Link::Phase::kHandshaking) {
-        Fail(link, gen, "no handshake within connect_timeout");
-      }
+    DialOptions dial;
+    dial.server = link.endpoint;
+    dial.role = wire::ConnectionRole::PEER;
+    dial.cluster_id = link.state_list_hash ? options.member_list_id : options.cluster_id;
+    dial.member_list_id = options.member_list_id;
+    dial.self = options.self;
+    dial.limits = options.limits;
+    dial.connect_timeout = options.connect_timeout;
+    dial.write_stall_timeout = options.write_stall_timeout;
+    link.dialer.Dial(std::move(dial), [this, &link, gen](Result<Dialed> result) {
+      if (!result.ok()) return Fail(link, gen, result.status().message());
+      OnDialed(link, gen, std::move(result.value()));
     });
   }
 
-  void OnConnected(Link& link, uint64_t gen) {
-    link.phase = Link::Phase::kHandshaking;
-    link.conn = kj::heap<RpcConnection>(std::move(*link.socket), options.limits,
-                                        options.write_stall_timeout);
-    link.socket.reset();
-    link.tasks = kj::heap<kj::TaskSet>(task_errors);
-    link.tasks->add(
-        SayPeerHello(*link.conn, link.state_list_hash ? options.member_list_id : options.cluster_id,
-                     options.self, link.endpoint.id, options.member_list_id)
-            .then([this, &link, gen](PeerHello&& hello) { OnHello(link, gen, kj::mv(hello)); },
-                  [this, &link, gen](kj::Exception&& e) {
-                    FailLater(link, gen, std::string("hello failed: ") + e.getDescription().cStr());
-                  }));
-    link.tasks->add(link.conn->OnDisconnect().then(
-        [this, &link, gen] { FailLater(link, gen, "disconnected"); },
-        [this, &link, gen](kj::Exception&& e) {
-          FailLater(link, gen, std::string("disconnected: ") + e.getDescription().cStr());
-        }));
-  }
-
-  void OnHello(Link& link, uint64_t gen, PeerHello hello) {
-    const HandshakeInfo& info = hello.info;
+  void OnDialed(Link& link, uint64_t gen, Dialed dialed) {
+    const HandshakeInfo& info = dialed.info;
     link.state.last_handshake = info;
     ++link.state.handshakes;
     if (info.accepted) {
-      link.peer = kj::mv(hello.peer);
+      link.conn = kj::mv(dialed.conn);
+      link.peer = KJ_ASSERT_NONNULL(dialed.service).castAs<wire::PeerService>();
+      link.tasks = kj::heap<kj::TaskSet>(task_errors);
+      link.tasks->add(link.conn->OnDisconnect().then(
+          [this, &link, gen] { FailLater(link, gen, "disconnected"); },
+          [this, &link, gen](kj::Exception&& e) {
+            FailLater(link, gen, std::string("disconnected: ") + e.getDescription().cStr());
+          }));
       link.phase = Link::Phase::kReady;
       link.state.connected = true;
-      link.backoff = options.backoff_initial;
-      link.timer.cancel();
+      link.backoff.Reset();
       ScheduleFlush(link);
     } else {
       log->warn("transport: replica {} ({}:{}) refused us: {}", link.endpoint.id,
                 link.endpoint.host, link.endpoint.port, info.reason);
-      link.backoff = options.backoff_max;
+      link.backoff.ToMax();
       bool states_hash =
           options.member_list_id != 0 && info.server_cluster == options.member_list_id;
       if (states_hash && !link.state_list_hash && options.cluster_id != options.member_list_id) {
-        link.backoff = options.backoff_initial;  // retry at once, stating the hash
+        link.backoff.Reset();  // retry at once, stating the hash
       }
       link.state_list_hash = states_hash;
-      FailLater(link, gen, "refused: " + info.reason);
     }
     if (observer) CallOrExit("the handshake observer", [&] { observer(link.endpoint.id, info); });
+    if (!info.accepted) Fail(link, gen, "refused: " + info.reason);
   }
 
   // Tears the link down from outside any KJ callback stack, then backs off.
@@ -194,8 +167,7 @@ struct PeerNetwork::Impl {
     }
     Teardown(link);
     link.phase = Link::Phase::kBackoff;
-    Clock::duration delay = link.backoff;
-    link.backoff = std::min<Clock::duration>(link.backoff * 2, options.backoff_max);
+    Clock::duration delay = link.backoff.Next();
     uint64_t next_gen = link.generation;
     link.timer.expires_after(delay);
     link.timer.async_wait([this, &link, next_gen, a = alive](const boost::system::error_code& ec) {
@@ -206,12 +178,9 @@ struct PeerNetwork::Impl {
 
   void Teardown(Link& link) {
     ++link.generation;
-    boost::system::error_code ignored;
     link.timer.cancel();
-    link.resolver.cancel();
-    if (link.socket) link.socket->close(ignored);
-    link.socket.reset();
-    link.tasks = nullptr;  // cancels hello and calls in flight
+    link.dialer.Cancel();
+    link.tasks = nullptr;  // cancels calls in flight
     link.peer = nullptr;
     link.last_response = nullptr;
     link.conn = nullptr;

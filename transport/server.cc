@@ -539,12 +539,12 @@ class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerServi
     meta.crc32c = params.getCrc32c();
     meta.size_bytes = params.getSizeBytes();
     size_t max = std::min<size_t>(params.getMaxBytes(), impl_.options.max_snapshot_chunk_bytes);
-    bool gone = false;
-    std::string error;
     std::string& data = impl_.snapshot_buffer;  // reused: one allocation per server
-    if (!provider->ReadSnapshot(meta, params.getOffset(), max, data, &gone, &error)) {
-      impl_.log->warn("transport: snapshot read for replica {} failed: {}", from_, error);
-      return KJ_EXCEPTION(FAILED, "snapshot read failed", error.c_str());
+    Status read = provider->ReadSnapshot(meta, params.getOffset(), max, data);
+    const bool gone = read.IsNotFound();
+    if (!read.ok() && !gone) {
+      impl_.log->warn("transport: snapshot read for replica {} failed: {}", from_, read.message());
+      return KJ_EXCEPTION(FAILED, "snapshot read failed", read.message().c_str());
     }
     auto results = context.getResults();
     results.setGone(gone);

@@ -1,29 +1,25 @@
-// SnapshotFetcher implementation: connect, peer hello, snapshotInfo, then a
-// window of readSnapshot calls whose replies are appended in offset order.
+// SnapshotFetcher implementation: a Dialer for connect and peer hello,
+// snapshotInfo, then a window of readSnapshot calls whose replies go to the
+// sink in offset order.
 
 #include "transport/snapshot_fetcher.h"
 
 #include <kj/debug.h>
 
 #include <algorithm>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 
-#include "snapshot/snapshot_store.h"
+#include "transport/dialer.h"
 #include "transport/exit_on_task_error.h"
 #include "transport/logging.h"
-#include "transport/owned_connect.h"
-#include "transport/peer_hello.h"
 #include "transport/rpc_connection.h"
 #include "transport/timer.h"
 
 namespace synod::transport {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 namespace {
 
@@ -32,15 +28,14 @@ std::string Describe(const kj::Exception& e) { return e.getDescription().cStr();
 }  // namespace
 
 struct SnapshotFetcher::Impl {
-  enum class Phase { kIdle, kConnecting, kInfo, kTransfer, kInstalling };
+  enum class Phase { kIdle, kConnecting, kInfo, kBeginning, kTransfer, kInstalling };
 
-  Impl(EventLoop& l, snapshot::SnapshotStore& s, SnapshotFetcherOptions o)
+  Impl(EventLoop& l, SnapshotChunkSink& s, SnapshotFetcherOptions o)
       : loop(l),
-        store(s),
+        sink(s),
         options(std::move(o)),
         log(LoggerOrDefault(options.logger)),
-        resolver(l.io()),
-        connect_timer(l.io()),
+        dialer(l),
         overall_timer(l.io()),
         alive(std::make_shared<bool>(true)) {
     // A reply must stay well under the reader's message limit.
@@ -77,45 +72,28 @@ struct SnapshotFetcher::Impl {
   }
 
   void Connect(uint64_t gen) {
-    const PeerEndpoint& peer = options.peer;
-    resolver.async_resolve(
-        peer.host, std::to_string(peer.port),
-        [this, gen, a = alive](const boost::system::error_code& ec,
-                               tcp::resolver::results_type results) {
-          if (!*a || gen != generation) return;
-          if (ec) return End(gen, "resolve " + options.peer.host + ": " + ec.message());
-          socket = std::make_shared<tcp::socket>(loop.io());
-          ConnectOwned(socket, results, [this, gen, a](const boost::system::error_code& cec) {
-            if (!*a || gen != generation) return;
-            if (cec) return End(gen, "connect: " + cec.message());
-            OnConnected(gen);
-          });
-        });
-    connect_timer.expires_after(options.connect_timeout);
-    connect_timer.async_wait([this, gen, a = alive](const boost::system::error_code& ec) {
-      if (ec || !*a || gen != generation || phase != Phase::kConnecting) return;
-      End(gen, "no handshake within connect_timeout");
+    DialOptions dial;
+    dial.server = options.peer;
+    dial.role = wire::ConnectionRole::PEER;
+    dial.cluster_id = options.cluster_id;
+    dial.self = options.self;
+    dial.limits = options.limits;
+    dial.connect_timeout = options.connect_timeout;
+    dial.write_stall_timeout = options.write_stall_timeout;
+    dialer.Dial(std::move(dial), [this, gen](Result<Dialed> dialed) {
+      if (!dialed.ok()) return End(gen, dialed.status().message());
+      OnDialed(gen, std::move(dialed.value()));
     });
   }
 
-  void OnConnected(uint64_t gen) {
-    conn = kj::heap<RpcConnection>(std::move(*socket), options.limits, options.write_stall_timeout);
-    socket.reset();
+  void OnDialed(uint64_t gen, Dialed dialed) {
+    if (!dialed.info.accepted) return End(gen, "refused: " + dialed.info.reason);
+    conn = kj::mv(dialed.conn);
+    peer = KJ_ASSERT_NONNULL(dialed.service).castAs<wire::PeerService>();
     tasks = kj::heap<kj::TaskSet>(task_errors);
-    tasks->add(SayPeerHello(*conn, options.cluster_id, options.self, options.peer.id)
-                   .then([this, gen](PeerHello&& hello) { OnHello(gen, kj::mv(hello)); },
-                         [this, gen](kj::Exception&& e) {
-                           EndLater(gen, "hello failed: " + Describe(e));
-                         }));
     tasks->add(conn->OnDisconnect().then(
         [this, gen] { EndLater(gen, "disconnected"); },
         [this, gen](kj::Exception&& e) { EndLater(gen, "disconnected: " + Describe(e)); }));
-  }
-
-  void OnHello(uint64_t gen, PeerHello hello) {
-    if (!hello.info.accepted) return EndLater(gen, "refused: " + hello.info.reason);
-    peer = kj::mv(hello.peer);
-    connect_timer.cancel();
     phase = Phase::kInfo;
     auto call =
         KJ_ASSERT_NONNULL(peer)
@@ -144,20 +122,34 @@ struct SnapshotFetcher::Impl {
                                std::to_string(at_least) +
                                " (its latest: " + snapshot::DescribeMeta(meta) + ")");
     }
-    std::string error;
-    receiver = store.BeginReceive(meta, &error);
-    if (receiver == nullptr) return EndLater(gen, "local snapshot store refused: " + error);
-    result.resumed_from = receiver->received_bytes();
-    next_request = next_append = result.resumed_from;
+    phase = Phase::kBeginning;
+    receiving = true;
+    sink.Begin(meta, [this, gen, a = alive](Result<uint64_t> held) {
+      if (*a) OnBegun(gen, std::move(held));
+    });
+  }
+
+  void OnBegun(uint64_t gen, Result<uint64_t> held) {
+    if (gen != generation || phase != Phase::kBeginning) return;
+    if (!held.ok()) {
+      receiving = false;
+      return End(gen, "local snapshot store refused: " + held.status().message());
+    }
+    result.resumed_from = *held;
+    next_request = next_append = written = result.resumed_from;
     phase = Phase::kTransfer;
-    if (next_append == meta.size_bytes) return InstallLater(gen);
+    if (written == result.meta.size_bytes) return Install(gen);
     Pump(gen);
   }
 
-  // Keeps `window` reads in flight while bytes remain unrequested.
+  // Keeps up to `window` chunks requested but not yet handed to the sink
+  // (reads in flight plus replies waiting in `ready` for an earlier one),
+  // while bytes remain unrequested and fewer than `window` chunks wait in the
+  // sink.
   void Pump(uint64_t gen) {
-    const snapshot::SnapshotMeta& meta = receiver->meta();
-    while (in_flight < options.window && next_request < meta.size_bytes) {
+    const snapshot::SnapshotMeta& meta = result.meta;
+    while (in_flight + ready.size() < options.window && appending < options.window &&
+           next_request < meta.size_bytes) {
       uint64_t offset = next_request;
       size_t length =
           static_cast<size_t>(std::min<uint64_t>(options.chunk_bytes, meta.size_bytes - offset));
@@ -189,10 +181,10 @@ struct SnapshotFetcher::Impl {
     --in_flight;
     if (phase != Phase::kTransfer) return;
     if (reply.getGone()) {
-      return EndLater(gen,
-                      "peer pruned snapshot " + snapshot::DescribeMeta(receiver->meta()) +
-                          " during the transfer",
-                      /*gone=*/true);
+      return EndLater(
+          gen,
+          "peer pruned snapshot " + snapshot::DescribeMeta(result.meta) + " during the transfer",
+          /*gone=*/true);
     }
     capnp::Data::Reader data = reply.getData();
     if (data.size() != length) {
@@ -201,30 +193,49 @@ struct SnapshotFetcher::Impl {
                                " (chunk_bytes above the peer's max_snapshot_chunk_bytes?)");
     }
     ready.emplace(offset, std::string(reinterpret_cast<const char*>(data.begin()), data.size()));
-    // Append every chunk that is next in offset order (replies may be reordered).
+    // Hand over every chunk that is next in offset order (replies may be reordered).
     while (!ready.empty() && ready.begin()->first == next_append) {
-      std::string& bytes = ready.begin()->second;
-      std::string error;
-      if (!receiver->Append(next_append, bytes, &error)) {
-        return EndLater(gen, "local snapshot store: " + error);
-      }
-      next_append += bytes.size();
-      result.bytes_transferred += bytes.size();
+      size_t size = ready.begin()->second.size();
+      ++appending;
+      sink.Append(next_append, std::move(ready.begin()->second),
+                  [this, gen, size, a = alive](Status status) {
+                    if (*a) OnWritten(gen, size, status);
+                  });
+      next_append += size;
+      result.bytes_transferred += size;
       ready.erase(ready.begin());
     }
-    if (next_append == receiver->meta().size_bytes) return InstallLater(gen);
+    if (AllReceived()) overall_timer.cancel();  // nothing left to wait for from the peer
     Pump(gen);
   }
 
-  // Installs from an Asio handler, after the KJ callback that got the last byte.
-  void InstallLater(uint64_t gen) {
+  // Every byte of the snapshot is here (handed to the sink or installing).
+  bool AllReceived() const {
+    return phase == Phase::kInstalling ||
+           (phase == Phase::kTransfer && next_append == result.meta.size_bytes);
+  }
+
+  // The sink wrote (or failed to write) the chunk of `size` bytes handed next.
+  void OnWritten(uint64_t gen, size_t size, const Status& status) {
+    if (gen != generation || phase != Phase::kTransfer) return;
+    --appending;
+    if (!status.ok()) {
+      result.bytes_transferred = written - result.resumed_from;
+      return End(gen, "local snapshot store: " + status.message());
+    }
+    written += size;
+    if (written == result.meta.size_bytes) return Install(gen);
+    Pump(gen);
+  }
+
+  // Every byte is written: the sink checks and installs. From an Asio handler.
+  void Install(uint64_t gen) {
     phase = Phase::kInstalling;
-    asio::post(loop.io(), [this, gen, a = alive] {
+    receiving = false;  // Finish ends the receive
+    overall_timer.cancel();
+    sink.Finish([this, gen, a = alive](Result<snapshot::SnapshotMeta> installed) {
       if (!*a || gen != generation) return;
-      std::string error;
-      std::optional<snapshot::SnapshotMeta> installed = receiver->Finish(&error);
-      receiver.reset();
-      if (!installed) return End(gen, "install failed: " + error);
+      if (!installed.ok()) return End(gen, "install failed: " + installed.status().message());
       result.ok = true;
       result.meta = *installed;
       End(gen, "");
@@ -235,7 +246,7 @@ struct SnapshotFetcher::Impl {
   void EndLater(uint64_t gen, std::string why, bool gone = false) {
     asio::post(loop.io(), [this, gen, why = std::move(why), gone, a = alive] {
       // A lost connection no longer matters once every byte is here.
-      if (!*a || gen != generation || phase == Phase::kInstalling) return;
+      if (!*a || gen != generation || AllReceived()) return;
       result.gone = gone;
       End(gen, why);
     });
@@ -262,27 +273,16 @@ struct SnapshotFetcher::Impl {
   void Teardown(bool abandon) {
     ++generation;
     phase = Phase::kIdle;
-    boost::system::error_code ignored;
-    connect_timer.cancel();
     overall_timer.cancel();
-    resolver.cancel();
-    if (socket) socket->close(ignored);
-    socket.reset();
-    tasks = nullptr;  // cancels hello and calls in flight
+    dialer.Cancel();
+    tasks = nullptr;  // cancels calls in flight
     peer = nullptr;
     conn = nullptr;
     in_flight = 0;
+    appending = 0;
     ready.clear();
-    if (receiver != nullptr) {
-      std::string error;
-      if (abandon) {
-        receiver->Abandon();
-      } else if (receiver->received_bytes() > receiver->durable_bytes() &&
-                 !receiver->Sync(&error)) {
-        log->warn("transport: cannot keep the partial snapshot for a resume: {}", error);
-      }
-      receiver.reset();
-    }
+    if (receiving) sink.Stop(abandon);  // after the chunks handed to it
+    receiving = false;
   }
 
   void Deliver(Done callback, FetchResult r) {
@@ -293,12 +293,10 @@ struct SnapshotFetcher::Impl {
   }
 
   EventLoop& loop;
-  snapshot::SnapshotStore& store;
+  SnapshotChunkSink& sink;
   SnapshotFetcherOptions options;
   std::shared_ptr<spdlog::logger> log;
-  tcp::resolver resolver;
-  std::shared_ptr<tcp::socket> socket;  // while connecting (co-owned by the connect)
-  asio::steady_timer connect_timer;
+  Dialer dialer;
   asio::steady_timer overall_timer;
   std::shared_ptr<bool> alive;
   uint64_t generation = 0;  // bumped by every teardown; stale callbacks compare it
@@ -306,21 +304,24 @@ struct SnapshotFetcher::Impl {
   Done done;
   uint64_t at_least = 0;
   Clock::time_point started;
-  FetchResult result;  // of the fetch in flight
-  std::unique_ptr<snapshot::SnapshotReceiver> receiver;
+  FetchResult result;                     // of the fetch in flight
+  bool receiving = false;                 // the sink has a receive open (Begin called)
   uint64_t next_request = 0;              // first byte not yet requested
-  uint64_t next_append = 0;               // first byte not yet appended
+  uint64_t next_append = 0;               // first byte not yet handed to the sink
+  uint64_t written = 0;                   // first byte the sink has not yet written
   size_t in_flight = 0;                   // readSnapshot calls outstanding
-  std::map<uint64_t, std::string> ready;  // replies ahead of next_append, by offset
+  size_t appending = 0;                   // chunks handed to the sink, not yet written
+  std::map<uint64_t, std::string> ready;  // replies ahead of next_append, by offset (with
+                                          // in_flight at most window)
   ExitOnTaskError task_errors;
   kj::Own<RpcConnection> conn;
   kj::Maybe<wire::PeerService::Client> peer;
-  kj::Own<kj::TaskSet> tasks;  // hello, calls, disconnect watch
+  kj::Own<kj::TaskSet> tasks;  // calls, disconnect watch
 };
 
-SnapshotFetcher::SnapshotFetcher(EventLoop& loop, snapshot::SnapshotStore& store,
+SnapshotFetcher::SnapshotFetcher(EventLoop& loop, SnapshotChunkSink& sink,
                                  SnapshotFetcherOptions options)
-    : impl_(std::make_unique<Impl>(loop, store, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(loop, sink, std::move(options))) {}
 
 SnapshotFetcher::~SnapshotFetcher() = default;
 

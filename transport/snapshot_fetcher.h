@@ -1,22 +1,22 @@
-// SnapshotFetcher: pulls a peer's latest snapshot over Cap'n Proto into the
-// local SnapshotStore (catch-up of a replica that is behind the peer's
-// compacted log). Protocol, flow control and resume: docs/transport.md,
-// "Snapshot transfer".
+// SnapshotFetcher: pulls a peer's latest snapshot over Cap'n Proto into a
+// SnapshotChunkSink (the local snapshot store, for the catch-up of a replica
+// that is behind the peer's compacted log). Protocol, flow control and
+// resume: docs/transport.md, "Snapshot transfer".
 //
-// One Fetch connects to the peer, says hello as a peer (the same handshake as
-// PeerNetwork), asks snapshotInfo, starts (or resumes) a receive in the local
-// store, reads the snapshot in chunks with at most `window` readSnapshot calls
-// in flight, appends them in offset order and installs it with the
-// receiver's Finish (size + CRC32C check, atomic install). On any failure the
-// partial file is made durable (one fsync) and kept, so the next Fetch of the
-// same snapshot - also from a later process - resumes where this one stopped;
-// a snapshot the peer pruned meanwhile (gone) is abandoned instead.
+// One Fetch connects to the peer and says hello as a peer (a Dialer, as
+// PeerNetwork does), asks snapshotInfo, starts (or resumes) a receive in the
+// sink, reads the snapshot in chunks with at most `window` readSnapshot calls
+// in flight, hands them to the sink in offset order (at most `window` chunks
+// waiting there) and has the sink install it (size + CRC32C check, atomic
+// install). On any failure the sink keeps the partial data durably, so the
+// next Fetch of the same snapshot - also from a later process - resumes where
+// this one stopped; a snapshot the peer pruned meanwhile (gone) is abandoned
+// instead.
 //
 // Threading: network thread only (constructor, methods, destructor, and the
-// done callback runs there). Appends and the install block the network thread
-// on local disk (a write per chunk, an fsync every receive_sync_bytes, the
-// install's fsyncs). Destroying the fetcher cancels a fetch in flight without
-// calling its callback; the local store must outlive the fetcher.
+// done callback runs there). The disk work is the sink's, off this thread.
+// Destroying the fetcher cancels a fetch in flight without calling its
+// callback; the sink must outlive the fetcher.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -30,11 +30,8 @@
 
 #include "snapshot/snapshot_meta.h"
 #include "transport/event_loop.h"
+#include "transport/snapshot_chunk_sink.h"
 #include "transport/types.h"
-
-namespace synod::snapshot {
-class SnapshotStore;
-}  // namespace synod::snapshot
 
 namespace synod::transport {
 
@@ -50,8 +47,10 @@ struct SnapshotFetcherOptions {
   // (ServerOptions, 4 MiB by default); lowered to kMaxSnapshotChunkBytes and
   // to half of limits.max_message_bytes.
   size_t chunk_bytes = 1u << 20;
-  // readSnapshot calls in flight (flow control: bounds memory on both ends to
-  // about window * chunk_bytes). At least 1.
+  // Chunks requested but not yet handed to the sink (readSnapshot calls in
+  // flight plus replies that came ahead of an earlier one), and chunks handed
+  // to the sink but not yet written (flow control: bounds memory to about
+  // window * chunk_bytes at the peer and twice that here). At least 1.
   size_t window = 4;
   std::chrono::milliseconds connect_timeout{2000};  // TCP connect + hello
   std::chrono::milliseconds call_timeout{10000};    // each snapshotInfo / readSnapshot
@@ -70,7 +69,7 @@ struct FetchResult {
   // The peer's snapshot (once snapshotInfo answered); on success the installed one.
   snapshot::SnapshotMeta meta;
   std::string error;               // why it failed; empty on success
-  uint64_t bytes_transferred = 0;  // bytes this Fetch added to the local file
+  uint64_t bytes_transferred = 0;  // bytes this Fetch handed to the sink (written unless it failed)
   uint64_t resumed_from = 0;       // bytes kept from an earlier attempt
   double seconds = 0;              // from Fetch to the result
   bool gone = false;               // the peer pruned the snapshot mid-transfer: fetch again now
@@ -80,14 +79,14 @@ class SnapshotFetcher {
  public:
   using Done = std::function<void(FetchResult result)>;
 
-  // Does nothing until Fetch. `store` must outlive the fetcher.
-  SnapshotFetcher(EventLoop& loop, snapshot::SnapshotStore& store, SnapshotFetcherOptions options);
+  // Does nothing until Fetch. `sink` must outlive the fetcher.
+  SnapshotFetcher(EventLoop& loop, SnapshotChunkSink& sink, SnapshotFetcherOptions options);
   ~SnapshotFetcher();
   SnapshotFetcher(const SnapshotFetcher&) = delete;
   SnapshotFetcher& operator=(const SnapshotFetcher&) = delete;
 
   // Fetches the peer's latest snapshot if its applied slot is >= at_least_slot
-  // (else fails, saying what the peer has) and installs it in the local store.
+  // (else fails, saying what the peer has) and installs it through the sink.
   // `done` is called exactly once, later (never inside Fetch), on the network
   // thread - unless the fetcher is destroyed first. A Fetch while another is
   // in flight fails at once with an error (the one in flight continues). The
@@ -95,7 +94,8 @@ class SnapshotFetcher {
   void Fetch(uint64_t at_least_slot, Done done);
 
   // Stops the fetch in flight, if any; its callback gets ok=false, error
-  // "cancelled". The partial file is kept (durable) for a later resume.
+  // "cancelled". The partial file is kept (durable) for a later resume; an
+  // install already handed to the sink (every byte received) still completes.
   void Cancel();
 
   // A fetch is in flight.

@@ -1,6 +1,7 @@
 // SnapshotProvider: what a Server serves to peers that fetch a snapshot
 // (PeerService.snapshotInfo / readSnapshot; see docs/transport.md, "Snapshot
-// transfer"), and StoreSnapshotProvider, the adapter over a SnapshotStore.
+// transfer"). The runtime implements it over its snapshot store
+// (node/store_snapshot_provider.h).
 //
 // Threading: the Server calls every method on the network thread. Reads may
 // block that thread briefly on disk (one pread of at most a chunk; the first
@@ -9,16 +10,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 
 #include "snapshot/snapshot_meta.h"
-
-namespace synod::snapshot {
-class SnapshotSource;
-class SnapshotStore;
-}  // namespace synod::snapshot
+#include "util/status.h"
 
 namespace synod::transport {
 
@@ -32,34 +28,12 @@ class SnapshotProvider {
   virtual std::optional<snapshot::SnapshotMeta> LatestSnapshot() = 0;
 
   // Replaces `out` with up to `max` bytes of snapshot `meta` from `offset`
-  // (fewer only at the end of the file; empty at or past it) and returns true.
-  // If `meta` is no longer available (pruned, replaced): *gone = true, true.
-  // On an I/O or verification error: false and *error.
-  virtual bool ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset, size_t max,
-                            std::string& out, bool* gone, std::string* error) = 0;
-};
-
-// Serves the snapshots of a SnapshotStore (which must outlive it). Keeps the
-// last snapshot it read open (verified once by OpenReader), so consecutive
-// reads of one snapshot cost one pread each. A snapshot that the store no
-// longer lists is reported gone, even if this adapter still holds it open.
-// Network thread only (the store itself is thread-safe).
-class StoreSnapshotProvider final : public SnapshotProvider {
- public:
-  explicit StoreSnapshotProvider(snapshot::SnapshotStore& store);
-  ~StoreSnapshotProvider() override;
-  StoreSnapshotProvider(const StoreSnapshotProvider&) = delete;
-  StoreSnapshotProvider& operator=(const StoreSnapshotProvider&) = delete;
-
-  // store.Latest() (checked on Open by size only; a corrupt file fails the
-  // reads with the store's verification error, never serves bad bytes).
-  std::optional<snapshot::SnapshotMeta> LatestSnapshot() override;
-  bool ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset, size_t max,
-                    std::string& out, bool* gone, std::string* error) override;
-
- private:
-  snapshot::SnapshotStore& store_;
-  std::unique_ptr<snapshot::SnapshotSource> source_;  // the snapshot read last, if any
+  // (fewer only at the end of the file; empty at or past it) and returns ok.
+  // kNotFound if `meta` is no longer available (pruned, replaced): the peer
+  // is told it is gone. Any other failure (an I/O or verification error) is
+  // a failed call; `out` is then unspecified.
+  virtual Status ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset, size_t max,
+                              std::string& out) = 0;
 };
 
 }  // namespace synod::transport

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <vector>
 
 #include "util/crc32c.h"
 
@@ -86,6 +88,29 @@ Status SyncDirectory(const std::string& dir) {
   Result<UniqueFd> fd = OpenDirectory(dir);
   if (!fd.ok()) return fd.status();
   return SyncFd(fd->get(), dir);
+}
+
+Status CreateDirectoryDurably(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path path = fs::absolute(fs::path(dir), ec).lexically_normal();
+  if (ec) return Status::IoError("cannot resolve " + dir + ": " + ec.message());
+  if (!path.has_filename()) path = path.parent_path();  // drop a trailing '/'
+  std::vector<fs::path> missing;
+  for (fs::path p = path; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    if (ec) return Status::IoError("cannot stat " + p.string() + ": " + ec.message());
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoStatus("cannot create directory", it->string());
+    }
+    Status synced = SyncDirectory(it->parent_path().string());
+    if (!synced.ok()) return synced;
+  }
+  if (!fs::is_directory(path, ec)) return Status::InvalidArgument(dir + " is not a directory");
+  return Status::Ok();
 }
 
 Status WriteFileAtomically(const std::string& dir, const std::string& name,

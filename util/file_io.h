@@ -59,6 +59,12 @@ Result<UniqueFd> OpenDirectory(const std::string& dir);
 // directory.
 Status SyncDirectory(const std::string& dir);
 
+// Creates directory `dir` and any missing ancestors (mode 0755), fsyncing
+// the parent of each directory it creates, so that the new entries survive a
+// crash; a trailing '/' is ignored. Ok if `dir` already is a directory.
+// InvalidArgument if it exists as something else, IoError otherwise.
+Status CreateDirectoryDurably(const std::string& dir);
+
 // Writes `bytes` to dir/name.tmp, fsyncs it, renames it over dir/name and
 // fsyncs dir: afterwards dir/name holds either the old or the new content.
 // On failure dir/name.tmp is removed.

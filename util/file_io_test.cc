@@ -4,8 +4,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -86,6 +90,19 @@ TEST_F(FileIoTest, DirectoriesAreOpenedCloseOnExec) {
   EXPECT_NE(flags & FD_CLOEXEC, 0) << "a child process started now would inherit the descriptor";
 }
 
+TEST_F(FileIoTest, CreateDirectoryDurablyMakesAncestorsAndRefusesAFile) {
+  EXPECT_TRUE(CreateDirectoryDurably(Path("a/b/c") + "/").ok());
+  EXPECT_TRUE(fs::is_directory(Path("a/b/c")));
+  EXPECT_TRUE(CreateDirectoryDurably(Path("a/b/c")).ok());  // already there
+  std::ofstream(Path("plain")) << "x";
+  Status file = CreateDirectoryDurably(Path("plain"));
+  EXPECT_EQ(file.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(file.message(), Path("plain") + " is not a directory");
+  Status under_file = CreateDirectoryDurably(Path("plain/d"));
+  EXPECT_EQ(under_file.code(), Status::Code::kIoError);
+  EXPECT_NE(under_file.message().find(Path("plain")), std::string::npos) << under_file.message();
+}
+
 TEST_F(FileIoTest, WriteFileAtomicallyReplacesWholeAndLeavesNoTemp) {
   ASSERT_TRUE(WriteFileAtomically(dir_.string(), "meta", "first").ok());
   ASSERT_TRUE(WriteFileAtomically(dir_.string(), "meta", "second").ok());
@@ -95,6 +112,32 @@ TEST_F(FileIoTest, WriteFileAtomicallyReplacesWholeAndLeavesNoTemp) {
   EXPECT_TRUE(failed.IsNotFound());
   EXPECT_NE(failed.message().find("cannot create " + Path("absent") + "/meta.tmp"),
             std::string::npos);
+}
+
+// In a child process: WriteFileAtomically with the file size limit at 4 KiB
+// (SIGXFSZ ignored, so write(2) fails with EFBIG). Prints the Status; exits 0
+// if it failed.
+[[noreturn]] void WriteUnderFileSizeLimit(const std::string& dir, const std::string& name,
+                                          const std::string& bytes) {
+  ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limit = {4096, 4096};
+  ::setrlimit(RLIMIT_FSIZE, &limit);
+  Status status = WriteFileAtomically(dir, name, bytes);
+  std::fprintf(stderr, "%s\n", status.ToString().c_str());
+  std::_Exit(status.ok() ? 1 : 0);
+}
+
+// A write the file system refuses part way (here the file size limit, EFBIG,
+// standing in for a full disk's ENOSPC): the old content stays, the
+// temporary file goes, and the Status names it. In a child process, as the
+// limit would hold for the whole process.
+TEST_F(FileIoTest, WriteFileAtomicallyRefusedMidWriteKeepsTheOldFile) {
+  ASSERT_TRUE(WriteFileAtomically(dir_.string(), "members", "old\n").ok());
+  EXPECT_EXIT(WriteUnderFileSizeLimit(dir_.string(), "members", std::string(20000, 'n')),
+              ::testing::ExitedWithCode(0),
+              "I/O error: cannot write .*members.tmp: File too large");
+  EXPECT_EQ(Contents(Path("members")), "old\n");
+  EXPECT_FALSE(fs::exists(Path("members.tmp")));
 }
 
 TEST_F(FileIoTest, ReadSmallFileRefusesMissingAndLarger) {

@@ -1,26 +1,93 @@
 // Snapshot transfer through the real stack (TCP on 127.0.0.1, Cap'n Proto
-// RPC, Server + StoreSnapshotProvider on one side, SnapshotFetcher into a
-// second store on the other): full transfer, resume after either side goes
-// away halfway, corruption, a peer with nothing or too old, pruning during
-// the transfer, refusal, cancel. No sleeps: the loop runs until a condition
+// RPC, Server + StoreSnapshotProvider on one side, SnapshotFetcher through a
+// StoreChunkSink into a second store on the other): full transfer, resume
+// after either side goes away halfway, corruption, a peer with nothing or too
+// old, pruning during the transfer, refusal, cancel, and no fsync of received
+// chunks on the network thread. No sleeps: the loop runs until a condition
 // holds or a deadline passes.
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <optional>
 #include <sstream>
+#include <thread>
 
+#include "node/store_chunk_sink.h"
+#include "node/store_snapshot_provider.h"
 #include "snapshot/snapshot_store.h"
 #include "tests/support/temp_dir.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
 #include "transport/snapshot_provider.h"
 
-namespace synod::transport {
 namespace {
+
+// Counts fsync/fdatasync calls of this process while watching: those made on
+// the watched thread and those made elsewhere.
+std::atomic<bool> g_watching{false};
+std::thread::id g_watched;
+std::atomic<int> g_syncs_on_watched{0};
+std::atomic<int> g_syncs_elsewhere{0};
+
+void RecordSync() {
+  if (!g_watching.load()) return;
+  if (std::this_thread::get_id() == g_watched) {
+    ++g_syncs_on_watched;
+  } else {
+    ++g_syncs_elsewhere;
+  }
+}
+
+}  // namespace
+
+// This test binary's fsync and fdatasync: counted, then the C library's.
+extern "C" int fsync(int fd) {
+  RecordSync();
+  static auto real = reinterpret_cast<int (*)(int)>(dlsym(RTLD_NEXT, "fsync"));
+  return real(fd);
+}
+
+extern "C" int fdatasync(int fd) {
+  RecordSync();
+  static auto real = reinterpret_cast<int (*)(int)>(dlsym(RTLD_NEXT, "fdatasync"));
+  return real(fd);
+}
+
+namespace synod::node {
+namespace {
+
+using transport::ClusterId;
+using transport::EventLoop;
+using transport::FetchResult;
+using transport::PeerEndpoint;
+using transport::PeerMessageHandler;
+using transport::Server;
+using transport::ServerOptions;
+using transport::SnapshotFetcher;
+using transport::SnapshotFetcherOptions;
+using transport::SnapshotProvider;
+
+// Counts the syncs of the process from construction to destruction, split
+// into those on the constructing thread (the network thread) and the rest.
+class SyncWatch {
+ public:
+  SyncWatch() {
+    g_syncs_on_watched = 0;
+    g_syncs_elsewhere = 0;
+    g_watched = std::this_thread::get_id();
+    g_watching = true;
+  }
+  ~SyncWatch() { g_watching = false; }
+  int on_this_thread() const { return g_syncs_on_watched.load(); }
+  int elsewhere() const { return g_syncs_elsewhere.load(); }
+};
 
 using namespace std::chrono_literals;
 using snapshot::SnapshotMeta;
@@ -42,14 +109,15 @@ class TestProvider : public SnapshotProvider {
 
   std::optional<SnapshotMeta> LatestSnapshot() override { return inner_.LatestSnapshot(); }
 
-  bool ReadSnapshot(const SnapshotMeta& meta, uint64_t offset, size_t max, std::string& out,
-                    bool* gone, std::string* error) override {
+  Status ReadSnapshot(const SnapshotMeta& meta, uint64_t offset, size_t max,
+                      std::string& out) override {
     ++reads;
-    if (!inner_.ReadSnapshot(meta, offset, max, out, gone, error)) return false;
+    Status read = inner_.ReadSnapshot(meta, offset, max, out);
+    if (!read.ok()) return read;
     if (flip_at && *flip_at >= offset && *flip_at < offset + out.size()) {
       out[*flip_at - offset] = static_cast<char>(out[*flip_at - offset] ^ 0x20);
     }
-    return true;
+    return Status::Ok();
   }
 
   int reads = 0;
@@ -114,6 +182,10 @@ class SnapshotTransferTest : public ::testing::Test {
     return all;
   }
 
+  std::unique_ptr<StoreChunkSink> Sink(SnapshotStore& store) {
+    return std::make_unique<StoreChunkSink>(loop_.io(), store, logger_);
+  }
+
   std::unique_ptr<Server> StartServer(SnapshotProvider* provider) {
     ServerOptions options;
     options.cluster_id = kCluster;
@@ -163,7 +235,8 @@ TEST_F(SnapshotTransferTest, TransfersAndInstallsAnIdenticalSnapshot) {
   StoreSnapshotProvider provider(*source_store);
   auto server = StartServer(&provider);
   auto local = OpenStore("dst");
-  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+  auto sink = Sink(*local);
+  SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
 
   std::optional<FetchResult> result;
   Start(fetcher, 400, result);
@@ -201,7 +274,8 @@ TEST_F(SnapshotTransferTest, ResumesAfterTheServerGoesAwayHalfway) {
   TestProvider provider(store_provider);
   auto server = StartServer(&provider);
   auto local = OpenStore("dst");
-  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+  auto sink = Sink(*local);
+  SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
 
   std::optional<FetchResult> first;
   Start(fetcher, 0, first);
@@ -216,7 +290,7 @@ TEST_F(SnapshotTransferTest, ResumesAfterTheServerGoesAwayHalfway) {
   EXPECT_EQ(local->Latest(), std::nullopt);
 
   server = StartServer(&provider);  // back, on a new port
-  SnapshotFetcher again(loop_, *local, FetchOptions(server->port()));
+  SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
   FetchResult second = FetchAndWait(again);
   ASSERT_TRUE(second.ok) << second.error;
   EXPECT_EQ(second.resumed_from, first->bytes_transferred);  // kept durably on failure
@@ -236,23 +310,68 @@ TEST_F(SnapshotTransferTest, ResumesAfterTheReceiverRestartsHalfway) {
   snapshot::SnapshotStoreOptions local_options;
   local_options.receive_sync_bytes = 2u << 20;
   auto local = OpenStore("dst", local_options);
+  auto sink = Sink(*local);
 
-  auto fetcher = std::make_unique<SnapshotFetcher>(loop_, *local, FetchOptions(server->port()));
+  auto fetcher = std::make_unique<SnapshotFetcher>(loop_, *sink, FetchOptions(server->port()));
   bool called = false;
   fetcher->Fetch(0, [&](FetchResult) { called = true; });
   ASSERT_TRUE(loop_.RunUntil([&] { return provider.reads >= 10 || called; }, kWait));
   ASSERT_FALSE(called);
-  fetcher.reset();  // the receiving process stops: fetcher, then store, go away
+  fetcher.reset();  // the receiving process stops: fetcher, sink, then store go away
+  sink.reset();
   local.reset();
   loop_.RunFor(10ms);
   EXPECT_FALSE(called);  // destruction drops the callback
 
   local = OpenStore("dst", local_options);  // a new process opens the same directory
-  SnapshotFetcher again(loop_, *local, FetchOptions(server->port()));
+  sink = Sink(*local);
+  SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
   FetchResult result = FetchAndWait(again);
   ASSERT_TRUE(result.ok) << result.error;
   EXPECT_GT(result.resumed_from, 0u);
   EXPECT_EQ(result.bytes_transferred, meta.size_bytes - result.resumed_from);
+  EXPECT_EQ(local->Latest(), meta);
+  EXPECT_EQ(Restored(*local, meta), content);
+}
+
+// A full disk stands in as a file size limit (EFBIG, SIGXFSZ ignored) while
+// the first fetch runs.
+TEST_F(SnapshotTransferTest, AFullDiskFailsTheFetchCleanlyAndALaterOneResumes) {
+  auto source_store = OpenStore("src");
+  std::string content = Bytes(kBigSnapshot, 9);
+  SnapshotMeta meta = WriteSnapshot(*source_store, 79, content);
+  StoreSnapshotProvider store_provider(*source_store);
+  auto server = StartServer(&store_provider);
+  snapshot::SnapshotStoreOptions local_options;
+  local_options.receive_sync_bytes = 2u << 20;
+  auto local = OpenStore("dst", local_options);
+  auto sink = Sink(*local);
+
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 9u << 20;
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  FetchResult full;
+  {
+    SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
+    full = FetchAndWait(fetcher);
+  }
+  sink.reset();  // joins the sink's thread: its Stop is done
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(full.ok);
+  EXPECT_NE(full.error.find("local snapshot store"), std::string::npos) << full.error;
+  EXPECT_LT(full.bytes_transferred, meta.size_bytes);
+  EXPECT_EQ(local->Latest(), std::nullopt);  // nothing partial installed
+
+  sink = Sink(*local);
+  SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
+  FetchResult result = FetchAndWait(again);
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_GT(result.resumed_from, 0u);  // the durable part before the failure
+  EXPECT_LE(result.resumed_from, 9u << 20);
   EXPECT_EQ(local->Latest(), meta);
   EXPECT_EQ(Restored(*local, meta), content);
 }
@@ -266,7 +385,8 @@ TEST_F(SnapshotTransferTest, CorruptionInTransferIsCaughtBeforeInstall) {
   provider.flip_at = meta.size_bytes / 2;
   auto server = StartServer(&provider);
   auto local = OpenStore("dst");
-  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+  auto sink = Sink(*local);
+  SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
 
   FetchResult bad = FetchAndWait(fetcher);
   EXPECT_FALSE(bad.ok);
@@ -286,7 +406,8 @@ TEST_F(SnapshotTransferTest, PeerWithNothingOrTooOldOrNoProvider) {
   StoreSnapshotProvider provider(*source_store);
   auto server = StartServer(&provider);
   auto local = OpenStore("dst");
-  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+  auto sink = Sink(*local);
+  SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
 
   FetchResult nothing = FetchAndWait(fetcher);
   EXPECT_FALSE(nothing.ok);
@@ -300,7 +421,7 @@ TEST_F(SnapshotTransferTest, PeerWithNothingOrTooOldOrNoProvider) {
   EXPECT_EQ(local->Latest(), std::nullopt);
 
   auto bare = StartServer(nullptr);
-  SnapshotFetcher from_bare(loop_, *local, FetchOptions(bare->port()));
+  SnapshotFetcher from_bare(loop_, *sink, FetchOptions(bare->port()));
   FetchResult none = FetchAndWait(from_bare);
   EXPECT_FALSE(none.ok);
   EXPECT_NE(none.error.find("serves no snapshots"), std::string::npos) << none.error;
@@ -315,9 +436,10 @@ TEST_F(SnapshotTransferTest, SnapshotPrunedDuringTransferIsReportedGone) {
   TestProvider provider(store_provider);
   auto server = StartServer(&provider);
   auto local = OpenStore("dst");
+  auto sink = Sink(*local);
   SnapshotFetcherOptions options = FetchOptions(server->port());
   options.window = 1;
-  SnapshotFetcher fetcher(loop_, *local, options);
+  SnapshotFetcher fetcher(loop_, *sink, options);
 
   std::optional<FetchResult> result;
   Start(fetcher, 0, result);
@@ -344,15 +466,16 @@ TEST_F(SnapshotTransferTest, UnknownPeerIsRefusedAndCancelReports) {
   TestProvider provider(store_provider);
   auto server = StartServer(&provider);
   auto local = OpenStore("dst");
+  auto sink = Sink(*local);
 
   SnapshotFetcherOptions stranger = FetchOptions(server->port());
   stranger.self = 3;  // not a member
-  SnapshotFetcher refused(loop_, *local, stranger);
+  SnapshotFetcher refused(loop_, *sink, stranger);
   FetchResult r = FetchAndWait(refused);
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("refused"), std::string::npos) << r.error;
 
-  SnapshotFetcher fetcher(loop_, *local, FetchOptions(server->port()));
+  SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
   std::optional<FetchResult> result;
   Start(fetcher, 0, result);
   ASSERT_TRUE(loop_.RunUntil([&] { return provider.reads >= 2 || result; }, kWait));
@@ -369,13 +492,61 @@ TEST_F(SnapshotTransferTest, OverallTimeoutEndsTheFetch) {
   StoreSnapshotProvider provider(*source_store);
   auto server = StartServer(&provider);
   auto local = OpenStore("dst");
+  auto sink = Sink(*local);
   SnapshotFetcherOptions options = FetchOptions(server->port());
   options.overall_timeout = 1ms;
-  SnapshotFetcher fetcher(loop_, *local, options);
+  SnapshotFetcher fetcher(loop_, *sink, options);
   FetchResult r = FetchAndWait(fetcher);
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("overall_timeout"), std::string::npos) << r.error;
 }
 
+TEST_F(SnapshotTransferTest, ReceivedChunksAreSyncedOffTheNetworkThread) {
+  auto source_store = OpenStore("src");
+  std::string content = Bytes(4u << 20, 10);
+  SnapshotMeta meta = WriteSnapshot(*source_store, 40, content);
+  StoreSnapshotProvider store_provider(*source_store);
+  TestProvider provider(store_provider);
+  auto server = StartServer(&provider);
+  snapshot::SnapshotStoreOptions local_options;
+  local_options.receive_sync_bytes = 256u << 10;  // an fsync every few chunks
+  auto local = OpenStore("dst", local_options);
+  auto sink = Sink(*local);
+  SnapshotFetcherOptions options = FetchOptions(server->port());
+  options.chunk_bytes = 64u << 10;
+
+  {
+    // A whole transfer: periodic syncs and the install's.
+    SyncWatch watch;
+    SnapshotFetcher fetcher(loop_, *sink, options);
+    FetchResult result = FetchAndWait(fetcher);
+    ASSERT_TRUE(result.ok) << result.error;
+    EXPECT_EQ(watch.on_this_thread(), 0) << "the network thread fsynced received chunks";
+    EXPECT_GE(watch.elsewhere(), 8);
+  }
+  EXPECT_EQ(Restored(*local, meta), content);
+
+  std::string newer = Bytes(4u << 20, 11);
+  WriteSnapshot(*source_store, 41, newer);
+  local_options.receive_sync_bytes = 64u << 20;  // only the stop syncs
+  auto other = OpenStore("dst2", local_options);
+  auto other_sink = Sink(*other);
+  {
+    // A transfer cut short: the partial file is synced for a resume.
+    SyncWatch watch;
+    auto fetcher = std::make_unique<SnapshotFetcher>(loop_, *other_sink, options);
+    std::optional<FetchResult> result;
+    int reads_before = provider.reads;
+    Start(*fetcher, 41, result);
+    ASSERT_TRUE(
+        loop_.RunUntil([&] { return provider.reads >= reads_before + 8 || result; }, kWait));
+    ASSERT_FALSE(result.has_value());
+    fetcher.reset();
+    other_sink.reset();  // finishes the stop's fsync
+    EXPECT_EQ(watch.on_this_thread(), 0) << "the network thread fsynced received chunks";
+    EXPECT_GE(watch.elsewhere(), 1);
+  }
+}
+
 }  // namespace
-}  // namespace synod::transport
+}  // namespace synod::node

@@ -1,11 +1,11 @@
 // StoreSnapshotProvider implementation.
 
+#include "node/store_snapshot_provider.h"
+
 #include <algorithm>
+#include <vector>
 
-#include "snapshot/snapshot_store.h"
-#include "transport/snapshot_provider.h"
-
-namespace synod::transport {
+namespace synod::node {
 
 StoreSnapshotProvider::StoreSnapshotProvider(snapshot::SnapshotStore& store) : store_(store) {}
 
@@ -15,27 +15,23 @@ std::optional<snapshot::SnapshotMeta> StoreSnapshotProvider::LatestSnapshot() {
   return store_.Latest();
 }
 
-bool StoreSnapshotProvider::ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset,
-                                         size_t max, std::string& out, bool* gone,
-                                         std::string* error) {
-  *gone = false;
+Status StoreSnapshotProvider::ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset,
+                                           size_t max, std::string& out) {
   out.clear();
   std::vector<snapshot::SnapshotMeta> all = store_.List();
   if (std::find(all.begin(), all.end(), meta) == all.end()) {
     if (source_ != nullptr && source_->meta() == meta) source_.reset();
-    *gone = true;
-    return true;
+    return Status::NotFound("snapshot " + snapshot::DescribeMeta(meta) + " is gone");
   }
   if (source_ == nullptr || source_->meta() != meta) {
     source_.reset();
     std::string why;
     source_ = store_.OpenReader(meta, &why);
-    if (source_ == nullptr) {
-      if (error != nullptr) *error = "cannot serve snapshot: " + why;
-      return false;
-    }
+    if (source_ == nullptr) return Status::IoError("cannot serve snapshot: " + why);
   }
-  return source_->ReadAt(offset, max, out, error);
+  std::string error;
+  if (!source_->ReadAt(offset, max, out, &error)) return Status::IoError(error);
+  return Status::Ok();
 }
 
-}  // namespace synod::transport
+}  // namespace synod::node
