@@ -137,9 +137,9 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
     return fail("--id must be a positive integer");
   }
   options.id = static_cast<paxos::ReplicaId>(number);
-  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
-  if (!cluster.config) return fail(cluster.error);
-  options.cluster = *cluster.config;
+  Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.ok()) return fail(cluster.status().message());
+  options.cluster = *cluster;
   options.data_dir = flags.Get("--data");
   struct NumberFlag {
     const char* name;
@@ -274,10 +274,11 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options) {
 }
 
 std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
-  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
-  if (!cluster.config)
-    return flags.Get("--members").empty() ? "--members is required" : cluster.error;
-  options.cluster = *cluster.config;
+  Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.ok()) {
+    return flags.Get("--members").empty() ? "--members is required" : cluster.status().message();
+  }
+  options.cluster = *cluster;
   std::string timeout = flags.Get("--timeout");
   if (!timeout.empty()) {
     uint64_t ms = 0;

@@ -20,7 +20,7 @@ class NoMachine : public statemachine::StateMachine {
 ReplicaOptions Usable() {
   ReplicaOptions options;
   options.id = 1;
-  options.cluster = *ParseClusterConfig("1=127.0.0.1:1").config;
+  options.cluster = ParseClusterConfig("1=127.0.0.1:1").value();
   options.data_dir = "/nonexistent";
   return options;
 }

@@ -252,8 +252,8 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
   storage_options.replica_id = options_.id;
   storage_options.preallocate_log_files = options_.preallocate_log;
   auto opened = log::LevelDbLogStorage::Open(storage_options);
-  if (!opened.storage) return opened.error;
-  storage_ = std::move(opened.storage);
+  if (!opened.ok()) return opened.status().message();
+  storage_ = std::move(*opened);
   log::RecoveredLog recovered = storage_->Load();
   // A directory that promised nothing (absent or empty, or a first start that
   // never reached its peers) has no history: it bootstraps like a new one,
@@ -317,10 +317,13 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
     if (id != options_.id) server_options.peers.push_back(id);
   }
   server_options.has_history = [this] { return HasHistory(); };
-  std::string snapshot_error;
-  snapshotter_ = Snapshotter::Open(loop_.io(), options_.data_dir + "/snapshots", &snapshot_error);
-  if (!snapshotter_)
-    return "cannot open the snapshots in " + options_.data_dir + ": " + snapshot_error;
+  Result<std::unique_ptr<Snapshotter>> snapshotter =
+      Snapshotter::Open(loop_.io(), options_.data_dir + "/snapshots");
+  if (!snapshotter.ok()) {
+    return "cannot open the snapshots in " + options_.data_dir + ": " +
+           snapshotter.status().message();
+  }
+  snapshotter_ = std::move(*snapshotter);
   snapshot_provider_ = std::make_unique<StoreSnapshotProvider>(snapshotter_->store());
   server_options.snapshot_provider = snapshot_provider_.get();
   server_options.logger = logger_;
@@ -417,12 +420,12 @@ void Replica::CheckBootstrap() {
 
 void Replica::StartCore(const log::RecoveredLog& recovered) {
   applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{});
-  std::string error;
-  paxos::Slot snapshot_slot = RestoreLatestSnapshot(recovered, &error);
-  if (!error.empty()) {
-    Fatal(error);
+  Result<paxos::Slot> restored = RestoreLatestSnapshot(recovered);
+  if (!restored.ok()) {
+    Fatal(restored.status().message());
     return;
   }
+  const paxos::Slot snapshot_slot = *restored;
   // Log time so far: the snapshot's (replay of the chosen log reports more).
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   paxos::Configuration config(options_.cluster.Ids());

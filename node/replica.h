@@ -131,8 +131,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   bool HasHistory() const;
   // --- snapshots (replica_snapshots.cc) ---
   // Restores the applier from the latest durable snapshot; returns its slot
-  // (0: none) or sets `error`.
-  paxos::Slot RestoreLatestSnapshot(const log::RecoveredLog& recovered, std::string* error);
+  // (0: none) or why it cannot (the replica must not start).
+  Result<paxos::Slot> RestoreLatestSnapshot(const log::RecoveredLog& recovered);
   // After applying an entry: takes a snapshot when one is due.
   void MaybeTakeSnapshot(const paxos::CommittedEntry& entry);
   // Ready::fetch_snapshot: fetches the peer's snapshot (one fetch at a time).

@@ -20,6 +20,7 @@
 #include "node/store_chunk_sink.h"
 #include "node/store_snapshot_provider.h"
 #include "snapshot/snapshot_store.h"
+#include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
@@ -146,30 +147,23 @@ class SnapshotTransferTest : public ::testing::Test {
 
   std::unique_ptr<SnapshotStore> OpenStore(const std::string& name,
                                            snapshot::SnapshotStoreOptions options = {}) {
-    std::string error;
-    auto store = SnapshotStore::Open(root_ + "/" + name, &error, std::move(options));
-    EXPECT_NE(store, nullptr) << error;
-    return store;
+    return ValueOrFail(SnapshotStore::Open(root_ + "/" + name, std::move(options)));
   }
 
   // Writes a snapshot of `content` (in uneven chunks) at `slot`.
   SnapshotMeta WriteSnapshot(SnapshotStore& store, uint64_t slot, const std::string& content) {
-    std::string error;
-    auto sink = store.BeginWrite(slot, &error);
-    EXPECT_NE(sink, nullptr) << error;
+    auto sink = ValueOrFail(store.BeginWrite(slot));
+    EXPECT_NE(sink, nullptr);
+    if (sink == nullptr) return SnapshotMeta{};
     for (size_t at = 0, n = 1; at < content.size(); at += n, n = n * 7 % 300001 + 1000) {
       sink->Write(std::string_view(content).substr(at, n));
     }
-    std::optional<SnapshotMeta> meta = sink->Commit(&error);
-    EXPECT_TRUE(meta.has_value()) << error;
-    return meta.value_or(SnapshotMeta{});
+    return ValueOrFail(sink->Commit());
   }
 
   // The chunks of `meta` in `store` as Restore would see them, concatenated.
   static std::string Restored(SnapshotStore& store, const SnapshotMeta& meta) {
-    std::string error;
-    auto source = store.OpenReader(meta, &error);
-    EXPECT_NE(source, nullptr) << error;
+    auto source = ValueOrFail(store.OpenReader(meta));
     if (source == nullptr) return "";
     snapshot::ChunkReader reader(*source);
     std::string all;
@@ -256,11 +250,11 @@ TEST_F(SnapshotTransferTest, TransfersAndInstallsAnIdenticalSnapshot) {
   EXPECT_EQ(Restored(*local, meta), content);
 
   std::string a, b;
-  auto src = source_store->OpenReader(meta);
-  auto dst = local->OpenReader(meta);
+  auto src = ValueOrFail(source_store->OpenReader(meta));
+  auto dst = ValueOrFail(local->OpenReader(meta));
   ASSERT_TRUE(src && dst);
-  ASSERT_TRUE(src->ReadAt(0, meta.size_bytes, a));
-  ASSERT_TRUE(dst->ReadAt(0, meta.size_bytes, b));
+  ASSERT_EQ(src->ReadAt(0, meta.size_bytes, a), Status::Ok());
+  ASSERT_EQ(dst->ReadAt(0, meta.size_bytes, b), Status::Ok());
   EXPECT_TRUE(a == b);  // byte-identical files
 }
 

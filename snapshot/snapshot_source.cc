@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <string_view>
 
-#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
 #include "util/byte_order.h"
 
@@ -20,18 +19,17 @@ constexpr size_t kReadAhead = size_t{1} << 20;
 SnapshotSource::SnapshotSource(SnapshotMeta meta, util::UniqueFd fd, std::string path)
     : meta_(meta), fd_(std::move(fd)), path_(std::move(path)) {}
 
-bool SnapshotSource::ReadAt(uint64_t offset, size_t max_bytes, std::string& out,
-                            std::string* error) const {
+Status SnapshotSource::ReadAt(uint64_t offset, size_t max_bytes, std::string& out) const {
   out.clear();
-  if (offset >= meta_.size_bytes) return true;
+  if (offset >= meta_.size_bytes) return Status::Ok();
   size_t want = static_cast<size_t>(std::min<uint64_t>(max_bytes, meta_.size_bytes - offset));
-  if (!Check(util::ReadAt(fd_.get(), offset, want, out, path_), error)) return false;
+  if (Status read = util::ReadAt(fd_.get(), offset, want, out, path_); !read.ok()) return read;
   if (out.size() != want) {
     out.clear();
-    return Fail(error,
-                path_ + " ended before its recorded size " + std::to_string(meta_.size_bytes));
+    return Status::Corruption(path_ + " ended before its recorded size " +
+                              std::to_string(meta_.size_bytes));
   }
-  return true;
+  return Status::Ok();
 }
 
 ChunkReader::ChunkReader(const SnapshotSource& source) : source_(source) {}
@@ -77,7 +75,10 @@ bool ChunkReader::Take(size_t size, std::string& out) {
   if (rest == 0) return true;
   std::string piece;
   if (rest >= kReadAhead) {  // a large chunk: read it directly, not through the buffer
-    if (!source_.ReadAt(file_pos_, rest, piece, &error_)) return false;
+    if (Status read = source_.ReadAt(file_pos_, rest, piece); !read.ok()) {
+      error_ = read.message();
+      return false;
+    }
     file_pos_ += piece.size();
     if (piece.size() != rest) {
       error_ = "snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk";
@@ -86,7 +87,10 @@ bool ChunkReader::Take(size_t size, std::string& out) {
     out.append(piece);
     return true;
   }
-  if (!source_.ReadAt(file_pos_, kReadAhead, buffer_, &error_)) return false;
+  if (Status read = source_.ReadAt(file_pos_, kReadAhead, buffer_); !read.ok()) {
+    error_ = read.message();
+    return false;
+  }
   file_pos_ += buffer_.size();
   buffer_pos_ = 0;
   if (buffer_.size() < rest) {

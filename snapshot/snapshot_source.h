@@ -10,6 +10,7 @@
 #include "snapshot/snapshot_meta.h"
 #include "statemachine/state_machine.h"
 #include "util/file_io.h"
+#include "util/status.h"
 
 namespace synod::snapshot {
 
@@ -24,9 +25,9 @@ class SnapshotSource {
   const SnapshotMeta& meta() const { return meta_; }
 
   // Replaces `out` with up to max_bytes of the file starting at `offset`
-  // (empty at or past the end). False and *error on an I/O error.
-  bool ReadAt(uint64_t offset, size_t max_bytes, std::string& out,
-              std::string* error = nullptr) const;
+  // (empty at or past the end). kIoError on an I/O error, kCorruption if the
+  // file ends before its recorded size.
+  Status ReadAt(uint64_t offset, size_t max_bytes, std::string& out) const;
 
  private:
   friend class SnapshotStore;

@@ -78,9 +78,9 @@ int ServeEmbedded(const CliFlags& flags, synod::statemachine::StateMachine& mach
   uint64_t number = 0;
   if (!ParseU64(flags.Get("--id"), number)) return UsageError(kProgram, "--id", Usage());
   options.id = static_cast<synod::paxos::ReplicaId>(number);
-  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
-  if (!cluster.config) return UsageError(kProgram, cluster.error, Usage());
-  options.cluster = *cluster.config;
+  synod::Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.ok()) return UsageError(kProgram, cluster.status().message(), Usage());
+  options.cluster = *cluster;
   options.data_dir = flags.Get("--data");
   if (ParseU64(flags.Get("--election-timeout-ms"), number)) {
     options.election_timeout_ms = static_cast<uint32_t>(number);
