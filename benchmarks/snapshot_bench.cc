@@ -269,8 +269,8 @@ void BM_SnapshotTransfer(benchmark::State& state) {
     if (timed) state.PauseTiming();
     if (!finished) {
       error = "fetch did not finish";
-    } else if (!result->ok) {
-      error = result->error;
+    } else if (!result->ok()) {
+      error = result->status.message();
     } else if (result->meta.crc32c != source.meta.crc32c) {
       error = "fetched a different snapshot";
     }

@@ -183,8 +183,8 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   auto logger = MakeLogger("replica-" + std::to_string(options.id), level);
   // Every connection is a descriptor: serve with the hard limit, not the soft one.
   transport::OpenFileLimit files = transport::RaiseOpenFileLimit();
-  if (!files.error.empty()) {
-    logger->warn("open file limit {}: {}", files.before, files.error);
+  if (!files.status.ok()) {
+    logger->warn("open file limit {}: {}", files.before, files.status.message());
   } else if (files.after != files.before) {
     logger->info("open file limit raised from {} to {}", files.before, files.after);
   }

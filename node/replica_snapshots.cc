@@ -83,13 +83,13 @@ void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
 
 void Replica::OnSnapshotFetched(const transport::FetchResult& result) {
   fetching_ = false;
-  if (result.ok) {
+  if (result.ok()) {
     logger_->info("fetched snapshot at slot {}: {} bytes in {:.2f} s (resumed from {})",
                   result.meta.applied_slot, result.bytes_transferred, result.seconds,
                   result.resumed_from);
   } else {
     logger_->warn("snapshot fetch failed after {:.2f} s ({} bytes): {}", result.seconds,
-                  result.bytes_transferred, result.error);
+                  result.bytes_transferred, result.status.message());
   }
   InstallLatestFromStore();
 }
