@@ -241,8 +241,8 @@ void BM_SnapshotTransfer(benchmark::State& state) {
   server_options.logger = logger;
   NullPeerHandler peer_handler;  // the fetcher says hello as a peer
   transport::Server server(loop, server_options, &peer_handler, nullptr);
-  if (std::string error = server.Listen(); !error.empty()) {
-    state.SkipWithError(error.c_str());
+  if (Status listening = server.Listen(); !listening.ok()) {
+    state.SkipWithError(listening.message().c_str());
     return;
   }
   transport::SnapshotFetcherOptions fetch_options;

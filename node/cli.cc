@@ -207,7 +207,7 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
     });
   };
   await_snapshot_signal();
-  std::string error = replica.Start(
+  Status started = replica.Start(
       [&] {
         std::printf("ready id=%u\n", options.id);
         std::fflush(stdout);
@@ -217,8 +217,8 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
         exit_code = kExitFailed;
         loop.Stop();
       });
-  if (!error.empty()) {
-    std::cerr << program << ": " << error << "\n";
+  if (!started.ok()) {
+    std::cerr << program << ": " << started.message() << "\n";
     return kExitFailed;
   }
   loop.Run();
@@ -273,20 +273,23 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options) {
   return exit_code;
 }
 
-std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
+Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
   Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
   if (!cluster.ok()) {
-    return flags.Get("--members").empty() ? "--members is required" : cluster.status().message();
+    if (flags.Get("--members").empty()) return Status::InvalidArgument("--members is required");
+    return cluster.status();
   }
   options.cluster = *cluster;
   std::string timeout = flags.Get("--timeout");
   if (!timeout.empty()) {
     uint64_t ms = 0;
-    if (!ParseU64(timeout, ms) || ms == 0) return "--timeout takes milliseconds";
+    if (!ParseU64(timeout, ms) || ms == 0) {
+      return Status::InvalidArgument("--timeout takes milliseconds");
+    }
     options.timeout = std::chrono::milliseconds(ms);
     options.attempt_timeout = std::min(options.attempt_timeout, options.timeout);
   }
-  return "";
+  return Status::Ok();
 }
 
 }  // namespace synod::node

@@ -14,6 +14,7 @@
 #include "node/client.h"
 #include "node/replica_options.h"
 #include "statemachine/state_machine.h"
+#include "util/status.h"
 
 namespace synod::node {
 
@@ -68,7 +69,8 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
 // member answered, else kExitFailed.
 int RunMemberStatus(const std::string& program, const ClientOptions& options);
 
-// Builds ClientOptions from --members and --timeout (ms). Returns "" or what is wrong.
-std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options);
+// Builds ClientOptions from --members and --timeout (ms). kInvalidArgument
+// saying what is wrong otherwise.
+Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options);
 
 }  // namespace synod::node

@@ -55,6 +55,7 @@
 #include "transport/rate_limited_log.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
+#include "util/status.h"
 
 namespace spdlog {
 class logger;
@@ -73,12 +74,12 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 
-  // Opens storage, listens, connects to peers. Returns "" or a clear error
-  // (bad data dir, a data dir recorded for another member list, address in
-  // use, ...). The core starts once bootstrap allows it; then `on_ready` is
+  // Opens storage, listens, connects to peers. Ok, or a clear error whose
+  // message names the cause (bad data dir, a data dir recorded for another
+  // member list, address in use, ...). The core starts once bootstrap allows it; then `on_ready` is
   // called. An exception thrown inside (a replay's Apply, say) ends the
   // process (exit 70), as one escaping a handler run by the EventLoop does.
-  std::string Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
+  Status Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
 
   // transport::PeerMessageHandler
   void OnPeerMessage(paxos::Message message) override;
@@ -101,8 +102,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
     size_t index = 0;
   };
 
-  std::string StartOrThrow(std::function<void()> on_ready,
-                           std::function<void(std::string)> on_fatal);
+  Status StartOrThrow(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
   void CheckBootstrap();
   void StartCore(const log::RecoveredLog& recovered);
   void OnTick();

@@ -759,22 +759,25 @@ Server::Server(EventLoop& loop, ServerOptions options, PeerMessageHandler* peer_
 
 Server::~Server() = default;
 
-std::string Server::Listen() {
+Status Server::Listen() {
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(impl_->options.host, ec);
-  if (ec) return "bad listen host '" + impl_->options.host + "': " + ec.message();
+  if (ec) {
+    return Status::InvalidArgument("bad listen host '" + impl_->options.host +
+                                   "': " + ec.message());
+  }
   tcp::endpoint endpoint(address, impl_->options.port);
   tcp::acceptor& acceptor = impl_->acceptor;
-  if (acceptor.open(endpoint.protocol(), ec)) return "socket: " + ec.message();
+  if (acceptor.open(endpoint.protocol(), ec)) return Status::IoError("socket: " + ec.message());
   acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   std::string where = impl_->options.host + ":" + std::to_string(impl_->options.port);
-  if (acceptor.bind(endpoint, ec)) return "bind " + where + ": " + ec.message();
+  if (acceptor.bind(endpoint, ec)) return Status::IoError("bind " + where + ": " + ec.message());
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
-    return "listen " + where + ": " + ec.message();
+    return Status::IoError("listen " + where + ": " + ec.message());
   }
   impl_->FitFileLimit();
   impl_->Accept();
-  return "";
+  return Status::Ok();
 }
 
 uint16_t Server::port() const {

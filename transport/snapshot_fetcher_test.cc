@@ -107,7 +107,7 @@ class SnapshotFetcherTest : public ::testing::Test {
     options.logger = logger_;
     options.snapshot_provider = provider;
     auto server = std::make_unique<Server>(loop_, options, &peer_handler_, nullptr);
-    EXPECT_EQ(server->Listen(), "");
+    EXPECT_EQ(server->Listen(), Status::Ok());
     return server;
   }
 

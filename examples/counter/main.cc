@@ -157,8 +157,7 @@ int RunClient(const std::string& command, const CliFlags& flags) {
                                          : flags.FirstUnknown({"--members", "--timeout"});
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for " + command);
   ClientOptions options;
-  std::string problem = ClientOptionsFromFlags(flags, options);
-  if (!problem.empty()) return Fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(flags, options); !s.ok()) return Fail(s.message());
   if (command == "shell") {
     if (!flags.positional.empty()) return Fail("shell takes no argument");
     return RunShell(options);

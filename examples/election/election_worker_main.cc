@@ -109,8 +109,9 @@ int main(int argc, char** argv) {
     return Fail("--store-port must be 1..65535");
   }
   ClientOptions client_options;
-  problem = ClientOptionsFromFlags(*flags, client_options);
-  if (!problem.empty()) return Fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(*flags, client_options); !s.ok()) {
+    return Fail(s.message());
+  }
   // The keyed job (--job-key): its key, the counter cluster, its work time.
   std::string job_key = flags->Get("--job-key");
   bool keyed = flags->values.count("--job-key") > 0;
@@ -131,8 +132,9 @@ int main(int argc, char** argv) {
     }
     CliFlags counter_flags = *flags;
     counter_flags.values["--members"] = flags->Get("--counter-members");
-    problem = ClientOptionsFromFlags(counter_flags, counter_options);
-    if (!problem.empty()) return Fail("--counter-members: " + problem);
+    if (synod::Status s = ClientOptionsFromFlags(counter_flags, counter_options); !s.ok()) {
+      return Fail("--counter-members: " + s.message());
+    }
   }
 
   synod::transport::EventLoop loop;

@@ -90,14 +90,14 @@ int ServeEmbedded(const CliFlags& flags, synod::statemachine::StateMachine& mach
   }
   synod::transport::EventLoop loop;
   Replica replica(loop, options, machine, spdlog::stderr_color_mt("embedded"));
-  std::string error = replica.Start(
+  synod::Status started = replica.Start(
       [&] {
         std::printf("ready id=%u\n", options.id);
         std::fflush(stdout);
       },
       [&](const std::string&) { loop.Stop(); });
-  if (!error.empty()) {
-    std::cerr << kProgram << ": " << error << "\n";
+  if (!started.ok()) {
+    std::cerr << kProgram << ": " << started.message() << "\n";
     return kExitFailed;
   }
   loop.Run();
@@ -159,8 +159,7 @@ int main(int argc, char** argv) {
   std::string unknown = flags->FirstUnknown({"--members", "--timeout"});
   if (!unknown.empty()) return fail("unknown option " + unknown);
   ClientOptions options;
-  problem = ClientOptionsFromFlags(*flags, options);
-  if (!problem.empty()) return fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(*flags, options); !s.ok()) return fail(s.message());
   if (command == "status") return RunMemberStatus(kProgram, options);
   if (flags->positional.size() != 1) return fail("run takes one COMMAND");
   return Run(flags->positional[0], options);
