@@ -14,39 +14,37 @@
 // command has succeeded; a command counts if it succeeded, was sent after the
 // warm-up and was answered by the end (as benchmarks/etcd/loadgen.go counts
 // etcd's). Exit 1 if a point counted none. It stops every process it started.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+//
+//   synod-bench gap --event rolling-restart|kill-leader|transfer [--clients N] ...
+//
+// `gap` measures the longest time clients see no commit while the event runs
+// (gap_command.h).
+#include <stdlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "benchmarks/bench_cluster.h"
 #include "benchmarks/bench_state_machine.h"
+#include "benchmarks/gap_command.h"
 #include "node/cli.h"
 #include "node/client.h"
 #include "transport/event_loop.h"
 #include "transport/types.h"
 
-extern char** environ;
-
 namespace {
 
 using namespace synod::node;
+using synod::benchmarks::BenchCluster;
 using Clock = std::chrono::steady_clock;
 
 const char kProgram[] = "synod-bench";
@@ -56,7 +54,8 @@ std::string Usage() {
          "       synod-bench run [--replicas 3|5] [--members M] [--clients 1,16,64,256]\n"
          "                       [--size BYTES] [--duration-s S] [--warmup-s S] [--window N]\n"
          "                       [--batch N] [--data-root DIR] [--json FILE] [--csv FILE]\n"
-         "                       [--plot FILE.svg]\n";
+         "                       [--plot FILE.svg]\n" +
+         synod::benchmarks::GapUsage();
 }
 
 int Fail(const std::string& problem) { return UsageError(kProgram, problem, Usage()); }
@@ -71,151 +70,6 @@ struct Point {
   uint64_t errors = 0;
 };
 
-// One spawned replica process.
-struct Child {
-  pid_t pid = -1;
-  FILE* out = nullptr;
-};
-
-// `count` distinct ports the kernel hands out for 127.0.0.1. All are held
-// until the last is picked (a port bound and released at once may come back
-// on the next bind), then released for the replicas to bind. Empty, with
-// errno set, if a socket cannot be bound.
-std::vector<uint16_t> FreePorts(int count) {
-  std::vector<int> fds;
-  std::vector<uint16_t> ports;
-  for (int i = 0; i < count; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      const int error = errno;
-      if (fd >= 0) ::close(fd);
-      for (int held : fds) ::close(held);
-      errno = error;
-      return {};  // the caller reports errno
-    }
-    fds.push_back(fd);
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (int fd : fds) ::close(fd);
-  return ports;
-}
-
-double CpuSecondsOf(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  size_t close = content.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(content.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-class Cluster {
- public:
-  ~Cluster() { Stop(); }
-
-  std::string Start(int replicas, const std::string& root, const CliFlags& flags) {
-    std::vector<uint16_t> ports = FreePorts(replicas);
-    if (ports.size() != static_cast<size_t>(replicas)) {
-      return "cannot find free ports on 127.0.0.1: " + std::string(std::strerror(errno));
-    }
-    std::string members;
-    for (int i = 1; i <= replicas; ++i) {
-      members += (i > 1 ? "," : "") + std::to_string(i) +
-                 "=127.0.0.1:" + std::to_string(ports[static_cast<size_t>(i - 1)]);
-    }
-    members_ = members;
-    for (int i = 1; i <= replicas; ++i) {
-      std::vector<std::string> args = {
-          "/proc/self/exe", "serve", "--id",   std::to_string(i),
-          "--members",      members, "--data", root + "/r" + std::to_string(i),
-          "--log-level",    "warn"};
-      for (const char* name : {"--window", "--batch"}) {
-        if (!flags.Get(name).empty()) {
-          args.push_back(name);
-          args.push_back(flags.Get(name));
-        }
-      }
-      std::string error = Spawn(args);
-      if (!error.empty()) return error;
-    }
-    auto deadline = Clock::now() + std::chrono::seconds(30);
-    for (Child& child : children_) {
-      char line[256];
-      bool ready = false;
-      while (Clock::now() < deadline && std::fgets(line, sizeof line, child.out) != nullptr) {
-        if (std::string(line).rfind("ready id=", 0) == 0) {
-          ready = true;
-          break;
-        }
-      }
-      if (!ready) return "a replica did not start (pid " + std::to_string(child.pid) + ")";
-    }
-    return "";
-  }
-
-  void Stop() {
-    for (Child& child : children_) {
-      if (child.pid > 0) {
-        ::kill(child.pid, SIGTERM);
-        int status = 0;
-        for (int i = 0; i < 50 && ::waitpid(child.pid, &status, WNOHANG) == 0; ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        ::kill(child.pid, SIGKILL);
-        ::waitpid(child.pid, &status, 0);
-        child.pid = -1;
-      }
-      if (child.out != nullptr) std::fclose(child.out);
-      child.out = nullptr;
-    }
-    children_.clear();
-  }
-
-  double CpuSeconds() const {
-    double total = 0;
-    for (const Child& child : children_) total += CpuSecondsOf(child.pid);
-    return total;
-  }
-
-  const std::string& members() const { return members_; }
-
- private:
-  std::string Spawn(const std::vector<std::string>& args) {
-    int pipe_fds[2];
-    if (::pipe(pipe_fds) != 0) return "pipe failed";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-    std::vector<char*> argv;
-    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(pipe_fds[1]);
-    if (rc != 0) {
-      ::close(pipe_fds[0]);
-      return "cannot start a replica";
-    }
-    children_.push_back(Child{pid, ::fdopen(pipe_fds[0], "r")});
-    return "";
-  }
-
-  std::vector<Child> children_;
-  std::string members_;
-};
-
 double Percentile(std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   size_t index = static_cast<size_t>(q * static_cast<double>(sorted.size() - 1));
@@ -224,7 +78,7 @@ double Percentile(std::vector<double>& sorted, double q) {
 
 // Runs `clients` closed-loop clients against `members` for warmup + duration.
 Point RunPoint(const ClusterConfig& cluster, uint64_t clients, uint64_t size, double warmup_s,
-               double duration_s, const Cluster* local) {
+               double duration_s, const BenchCluster* local) {
   synod::transport::EventLoop loop;
   ClientOptions options;
   options.cluster = cluster;
@@ -396,7 +250,7 @@ int RunCommand(const CliFlags& flags) {
   }
   if (duration_s <= 0 || warmup_s < 0) return Fail("--duration-s must be positive");
 
-  Cluster local;
+  BenchCluster local;
   std::string members = flags.Get("--members");
   if (members.empty()) {
     std::string root = flags.Get("--data-root");
@@ -407,7 +261,11 @@ int RunCommand(const CliFlags& flags) {
     }
     std::cerr << kProgram << ": starting " << replicas << " replicas (data under " << root
               << ", fsync on)\n";
-    std::string error = local.Start(static_cast<int>(replicas), root, flags);
+    std::vector<std::string> extra;
+    for (const char* name : {"--window", "--batch"}) {
+      if (!flags.Get(name).empty()) extra.insert(extra.end(), {name, flags.Get(name)});
+    }
+    std::string error = local.Start(static_cast<int>(replicas), root, extra);
     if (!error.empty()) {
       std::cerr << kProgram << ": " << error << "\n";
       return kExitFailed;
@@ -446,7 +304,7 @@ int RunCommand(const CliFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return Fail("missing command (serve or run)");
+  if (argc < 2) return Fail("missing command (serve, run or gap)");
   std::string command = argv[1];
   std::string problem;
   std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
@@ -456,5 +314,6 @@ int main(int argc, char** argv) {
     return RunServe(kProgram, *flags, machine, Usage());
   }
   if (command == "run") return RunCommand(*flags);
+  if (command == "gap") return synod::benchmarks::RunGapCommand(*flags, Usage());
   return Fail("unknown command '" + command + "'");
 }

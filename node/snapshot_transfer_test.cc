@@ -10,8 +10,10 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <optional>
 #include <sstream>
@@ -327,6 +329,48 @@ TEST_F(SnapshotTransferTest, ResumesAfterTheReceiverRestartsHalfway) {
   ASSERT_TRUE(result.ok()) << result.status.message();
   EXPECT_GT(result.resumed_from, 0u);
   EXPECT_EQ(result.bytes_transferred, meta.size_bytes - result.resumed_from);
+  EXPECT_EQ(local->Latest(), meta);
+  EXPECT_EQ(Restored(*local, meta), content);
+}
+
+// A full disk stands in as a file size limit (EFBIG, SIGXFSZ ignored) while
+// the first fetch runs.
+TEST_F(SnapshotTransferTest, AFullDiskFailsTheFetchCleanlyAndALaterOneResumes) {
+  auto source_store = OpenStore("src");
+  std::string content = Bytes(kBigSnapshot, 9);
+  SnapshotMeta meta = WriteSnapshot(*source_store, 79, content);
+  StoreSnapshotProvider store_provider(*source_store);
+  auto server = StartServer(&store_provider);
+  snapshot::SnapshotStoreOptions local_options;
+  local_options.receive_sync_bytes = 2u << 20;
+  auto local = OpenStore("dst", local_options);
+  auto sink = Sink(*local);
+
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 9u << 20;
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  FetchResult full;
+  {
+    SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
+    full = FetchAndWait(fetcher);
+  }
+  sink.reset();  // joins the sink's thread: its Stop is done
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(full.ok);
+  EXPECT_NE(full.error.find("local snapshot store"), std::string::npos) << full.error;
+  EXPECT_LT(full.bytes_transferred, meta.size_bytes);
+  EXPECT_EQ(local->Latest(), std::nullopt);  // nothing partial installed
+
+  sink = Sink(*local);
+  SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
+  FetchResult result = FetchAndWait(again);
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_GT(result.resumed_from, 0u);  // the durable part before the failure
+  EXPECT_LE(result.resumed_from, 9u << 20);
   EXPECT_EQ(local->Latest(), meta);
   EXPECT_EQ(Restored(*local, meta), content);
 }

@@ -142,11 +142,13 @@ struct SnapshotFetcher::Impl {
     Pump(gen);
   }
 
-  // Keeps `window` reads in flight while bytes remain unrequested and fewer
-  // than `window` chunks wait in the sink.
+  // Keeps up to `window` chunks requested but not yet handed to the sink
+  // (reads in flight plus replies waiting in `ready` for an earlier one),
+  // while bytes remain unrequested and fewer than `window` chunks wait in the
+  // sink.
   void Pump(uint64_t gen) {
     const snapshot::SnapshotMeta& meta = result.meta;
-    while (in_flight < options.window && appending < options.window &&
+    while (in_flight + ready.size() < options.window && appending < options.window &&
            next_request < meta.size_bytes) {
       uint64_t offset = next_request;
       size_t length =
@@ -309,7 +311,8 @@ struct SnapshotFetcher::Impl {
   uint64_t written = 0;                   // first byte the sink has not yet written
   size_t in_flight = 0;                   // readSnapshot calls outstanding
   size_t appending = 0;                   // chunks handed to the sink, not yet written
-  std::map<uint64_t, std::string> ready;  // replies ahead of next_append, by offset
+  std::map<uint64_t, std::string> ready;  // replies ahead of next_append, by offset (with
+                                          // in_flight at most window)
   ExitOnTaskError task_errors;
   kj::Own<RpcConnection> conn;
   kj::Maybe<wire::PeerService::Client> peer;

@@ -48,9 +48,10 @@ struct SnapshotFetcherOptions {
   // (ServerOptions, 4 MiB by default); lowered to kMaxSnapshotChunkBytes and
   // to half of limits.max_message_bytes.
   size_t chunk_bytes = 1u << 20;
-  // readSnapshot calls in flight, and chunks handed to the sink but not yet
-  // written (flow control: bounds memory to about window * chunk_bytes at the
-  // peer and twice that here). At least 1.
+  // Chunks requested but not yet handed to the sink (readSnapshot calls in
+  // flight plus replies that came ahead of an earlier one), and chunks handed
+  // to the sink but not yet written (flow control: bounds memory to about
+  // window * chunk_bytes at the peer and twice that here). At least 1.
   size_t window = 4;
   std::chrono::milliseconds connect_timeout{2000};  // TCP connect + hello
   std::chrono::milliseconds call_timeout{10000};    // each snapshotInfo / readSnapshot

@@ -11,10 +11,12 @@
 #include <spdlog/sinks/null_sink.h>
 
 #include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
 #include <deque>
 #include <optional>
 #include <string>
 
+#include "transport/rpc_connection.h"
 #include "transport/server.h"
 #include "transport/snapshot_chunk_sink.h"
 #include "transport/snapshot_provider.h"
@@ -89,6 +91,82 @@ class HeldSink : public SnapshotChunkSink {
   std::deque<std::function<void(Status)>> appends;
   std::function<void(Result<SnapshotMeta>)> finish_done;
   std::vector<bool> stops;
+};
+
+// A peer on 127.0.0.1 (not a Server) that accepts any hello as replica 1,
+// offers a snapshot of `size` bytes, holds back its reply to the read at
+// offset 0 forever and answers every other read at once: replies out of
+// offset order, as a hostile or very uneven peer may send them. Counts the
+// reads it was asked for.
+class HoldingPeer {
+ public:
+  HoldingPeer(EventLoop& loop, uint64_t size)
+      : acceptor_(loop.io(),
+                  boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)),
+        size_(size) {
+    Accept();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  size_t reads() const { return *reads_; }
+
+ private:
+  class Peer final : public wire::PeerService::Server {
+   public:
+    Peer(uint64_t size, std::shared_ptr<size_t> reads) : size_(size), reads_(std::move(reads)) {}
+    kj::Promise<void> snapshotInfo(SnapshotInfoContext context) override {
+      auto results = context.getResults();
+      results.setFound(true);
+      results.setAppliedSlot(80);
+      results.setSizeBytes(size_);
+      results.setCrc32c(0x5EED);
+      return kj::READY_NOW;
+    }
+    kj::Promise<void> readSnapshot(ReadSnapshotContext context) override {
+      ++*reads_;
+      auto params = context.getParams();
+      if (params.getOffset() == 0) return kj::NEVER_DONE;
+      size_t length = std::min<uint64_t>(params.getMaxBytes(), size_ - params.getOffset());
+      context.getResults().initData(static_cast<unsigned>(length));
+      return kj::READY_NOW;
+    }
+
+   private:
+    uint64_t size_;
+    std::shared_ptr<size_t> reads_;
+  };
+
+  class Hello final : public wire::Handshake::Server {
+   public:
+    Hello(uint64_t size, std::shared_ptr<size_t> reads) : size_(size), reads_(std::move(reads)) {}
+    kj::Promise<void> hello(HelloContext context) override {
+      auto results = context.getResults();
+      results.setAccepted(true);
+      results.setServerReplica(1);
+      results.setServerCluster(kCluster);
+      results.setPeer(kj::heap<Peer>(size_, reads_));
+      return kj::READY_NOW;
+    }
+
+   private:
+    uint64_t size_;
+    std::shared_ptr<size_t> reads_;
+  };
+
+  void Accept() {
+    acceptor_.async_accept(
+        [this](const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket) {
+          if (ec) return;
+          connections_.push_back(kj::heap<RpcConnection>(std::move(socket), Limits{},
+                                                         std::chrono::seconds(30),
+                                                         kj::heap<Hello>(size_, reads_), 1u << 30));
+          Accept();
+        });
+  }
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint64_t size_;
+  std::shared_ptr<size_t> reads_ = std::make_shared<size_t>(0);
+  std::vector<kj::Own<RpcConnection>> connections_;
 };
 
 std::string Pattern(size_t size) {
@@ -168,6 +246,23 @@ TEST_F(SnapshotFetcherTest, ASlowSinkHoldsBackTheReadsAndTheFetchResumesWhereItS
   EXPECT_EQ(result->resumed_from, resume);
   EXPECT_EQ(result->bytes_transferred, provider.meta().size_bytes - resume);
   EXPECT_TRUE(sink.stops.empty());
+}
+
+TEST_F(SnapshotFetcherTest, RepliesOutOfOrderDoNotGrowTheReorderBufferBeyondTheWindow) {
+  HoldingPeer peer(loop_, 64 * kChunk);
+  HeldSink sink;
+  SnapshotFetcher fetcher(loop_, sink, FetchOptions(peer.port(), /*window=*/2));
+  std::optional<FetchResult> result;
+  StartAndBegin(fetcher, sink, result);
+  sink.begin_done(0);
+  // The first chunk never comes, so nothing reaches the sink; the replies
+  // after it wait here. Reads in flight plus replies waiting stay within the
+  // window, or this buffer would grow to the whole snapshot.
+  ASSERT_TRUE(loop_.RunUntil([&] { return peer.reads() >= 2; }, kWait));
+  loop_.RunFor(100ms);
+  EXPECT_EQ(peer.reads(), 2u);
+  EXPECT_TRUE(sink.appends.empty());
+  EXPECT_FALSE(result.has_value());
 }
 
 TEST_F(SnapshotFetcherTest, ALostConnectionOnceEveryByteIsHereDoesNotEndTheFetch) {
