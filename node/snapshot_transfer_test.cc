@@ -360,15 +360,16 @@ TEST_F(SnapshotTransferTest, AFullDiskFailsTheFetchCleanlyAndALaterOneResumes) {
   sink.reset();  // joins the sink's thread: its Stop is done
   ::setrlimit(RLIMIT_FSIZE, &saved);
   std::signal(SIGXFSZ, old_handler);
-  EXPECT_FALSE(full.ok);
-  EXPECT_NE(full.error.find("local snapshot store"), std::string::npos) << full.error;
+  EXPECT_FALSE(full.ok());
+  EXPECT_NE(full.status.message().find("local snapshot store"), std::string::npos)
+      << full.status.message();
   EXPECT_LT(full.bytes_transferred, meta.size_bytes);
   EXPECT_EQ(local->Latest(), std::nullopt);  // nothing partial installed
 
   sink = Sink(*local);
   SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
   FetchResult result = FetchAndWait(again);
-  ASSERT_TRUE(result.ok) << result.error;
+  ASSERT_TRUE(result.ok()) << result.status.message();
   EXPECT_GT(result.resumed_from, 0u);  // the durable part before the failure
   EXPECT_LE(result.resumed_from, 9u << 20);
   EXPECT_EQ(local->Latest(), meta);
