@@ -167,6 +167,7 @@ int RunClient(const std::string& command, const CliFlags& flags) {
     return RunMemberStatus(kProgram, options);
   }
   std::optional<std::string> key;
+  std::string problem;
   if (flags.values.count("--key")) key = flags.Get("--key");
   std::optional<std::string> payload = CounterPayload(command, flags.positional, problem, key);
   if (!payload) return Fail(problem);
