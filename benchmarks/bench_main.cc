@@ -306,9 +306,8 @@ int RunCommand(const CliFlags& flags) {
 int main(int argc, char** argv) {
   if (argc < 2) return Fail("missing command (serve, run or gap)");
   std::string command = argv[1];
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   if (command == "serve") {
     synod::benchmarks::BenchStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());

@@ -27,15 +27,12 @@ std::string CliFlags::FirstUnknown(const std::set<std::string>& known) const {
   return "";
 }
 
-std::optional<CliFlags> ParseCliFlags(int argc, char** argv, int from, std::string& problem) {
+Result<CliFlags> ParseCliFlags(int argc, char** argv, int from) {
   CliFlags flags;
   for (int i = from; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
-      if (i + 1 >= argc) {
-        problem = arg + " needs a value";
-        return std::nullopt;
-      }
+      if (i + 1 >= argc) return Status::InvalidArgument(arg + " needs a value");
       flags.values[arg] = argv[++i];
     } else {
       flags.positional.push_back(arg);
@@ -95,7 +92,7 @@ std::string ServeUsage(const std::string& program) {
          "            default 268435456)]\n";
 }
 
-std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
+Status LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
   struct LimitFlag {
     const char* name;
     uint64_t* target;
@@ -107,10 +104,12 @@ std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
     std::string text = flags.Get(flag.name);
     if (text.empty()) continue;
     uint64_t number = 0;
-    if (!ParseU64(text, number)) return std::string(flag.name) + " must be a number";
+    if (!ParseU64(text, number)) {
+      return Status::InvalidArgument(std::string(flag.name) + " must be a number");
+    }
     *flag.target = number;
   }
-  return "";
+  return Status::Ok();
 }
 
 namespace {
@@ -171,14 +170,12 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   } else if (!preallocate.empty() && preallocate != "yes") {
     return fail("--preallocate-log takes yes or no");
   }
-  std::string limits = LimitsFromFlags(flags, options);
-  if (!limits.empty()) return fail(limits);
+  if (Status limits = LimitsFromFlags(flags, options); !limits.ok()) return fail(limits.message());
   std::string level = flags.Get("--log-level").empty() ? "info" : flags.Get("--log-level");
   if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {
     return fail("--log-level takes trace, debug, info, warn, error or off");
   }
-  std::string problem = options.Validate();
-  if (!problem.empty()) return fail(problem);
+  if (Status valid = options.Validate(); !valid.ok()) return fail(valid.message());
 
   auto logger = MakeLogger("replica-" + std::to_string(options.id), level);
   // Every connection is a descriptor: serve with the hard limit, not the soft one.

@@ -241,8 +241,7 @@ Status Replica::Start(std::function<void()> on_ready, std::function<void(std::st
 
 Status Replica::StartOrThrow(std::function<void()> on_ready,
                              std::function<void(std::string)> on_fatal) {
-  std::string problem = options_.Validate();
-  if (!problem.empty()) return Status::InvalidArgument(problem);
+  if (Status valid = options_.Validate(); !valid.ok()) return valid;
   on_ready_ = std::move(on_ready);
   on_fatal_ = std::move(on_fatal);
 

@@ -76,9 +76,8 @@ void Say(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 1, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 1);
+  if (!flags.ok()) return Fail(flags.status().message());
   std::string unknown =
       flags->FirstUnknown({"--id", "--members", "--store-port", "--election", "--ttl", "--every",
                            "--timeout", "--job-key", "--counter-members", "--work-ms"});

@@ -172,8 +172,8 @@ int RunCommand(int argc, char** argv) {
   }
   if (separator < 0 || separator + 1 >= argc) return Fail("run needs -- COMMAND [ARGS...]");
   std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(separator, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(separator, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   std::string unknown = flags->FirstUnknown({"--members", "--timeout", "--owner", "--ttl"});
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for run");
   synod::examples::LockRunOptions options;
@@ -198,9 +198,8 @@ int main(int argc, char** argv) {
   if (argc < 2) return Fail("missing command");
   std::string command = argv[1];
   if (command == "run") return RunCommand(argc, argv);
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   if (command == "serve") {
     LockStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());

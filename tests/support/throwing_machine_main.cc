@@ -146,9 +146,8 @@ int main(int argc, char** argv) {
   auto fail = [](const std::string& problem) { return UsageError(kProgram, problem, Usage()); };
   if (argc < 2) return fail("missing command");
   std::string command = argv[1];
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return fail(flags.status().message());
   if (command == "serve") {
     ThrowingMachine machine;
     const char* embed = std::getenv("SYNOD_TEST_EMBED");
