@@ -476,8 +476,9 @@ class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerServi
   kj::Promise<void> deliver(DeliverContext context) override {
     if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
     std::vector<paxos::Message> messages;
-    std::string error =
+    Status decoded =
         DecodeMessages(context.getParams().getMessages(), impl_.options.limits, &messages);
+    std::string error = decoded.message();
     for (const paxos::Message& m : messages) {
       if (!error.empty()) break;
       if (m.from != from_) {
