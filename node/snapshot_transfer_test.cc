@@ -171,7 +171,7 @@ class SnapshotTransferTest : public ::testing::Test {
     std::string all;
     std::string chunk;
     while (reader.Read(chunk)) all += chunk;
-    EXPECT_TRUE(reader.ok()) << reader.error();
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     EXPECT_TRUE(reader.at_end());
     return all;
   }

@@ -36,8 +36,7 @@ Status RestoreSnapshot(snapshot::SnapshotStore& store, const snapshot::SnapshotM
   std::string leftover;
   bool trailing = restored && reader.ok() && !reader.at_end() && reader.Read(leftover);
   if (!reader.ok()) {
-    return Status::Corruption("reading snapshot " + std::to_string(meta.applied_slot) + ": " +
-                              reader.error());
+    return reader.status().WithContext("reading snapshot " + std::to_string(meta.applied_slot));
   }
   if (!restored || trailing) {
     return Status::Corruption("snapshot " + std::to_string(meta.applied_slot) +

@@ -41,7 +41,8 @@ bool ChunkReader::Read(std::string& chunk) {
     std::string magic;
     if (!Take(kDataMagic.size(), magic)) return false;
     if (magic != kDataMagic) {
-      error_ = "snapshot " + DescribeMeta(source_.meta()) + " is not a snapshot data file";
+      status_ = Status::Corruption("snapshot " + DescribeMeta(source_.meta()) +
+                                   " is not a snapshot data file");
       return false;
     }
     started_ = true;
@@ -58,9 +59,9 @@ bool ChunkReader::Read(std::string& chunk) {
   uint64_t length = TakeLittle(header_view, kChunkHeaderSize);
   consumed += kChunkHeaderSize;
   if (length > size - consumed) {
-    error_ = "snapshot " + DescribeMeta(source_.meta()) + " has a chunk of " +
-             std::to_string(length) + " bytes at offset " + std::to_string(consumed) +
-             " running past its end (corrupt framing)";
+    status_ = Status::Corruption(
+        "snapshot " + DescribeMeta(source_.meta()) + " has a chunk of " + std::to_string(length) +
+        " bytes at offset " + std::to_string(consumed) + " running past its end (corrupt framing)");
     return false;
   }
   return Take(static_cast<size_t>(length), chunk);
@@ -76,25 +77,27 @@ bool ChunkReader::Take(size_t size, std::string& out) {
   std::string piece;
   if (rest >= kReadAhead) {  // a large chunk: read it directly, not through the buffer
     if (Status read = source_.ReadAt(file_pos_, rest, piece); !read.ok()) {
-      error_ = read.message();
+      status_ = read;
       return false;
     }
     file_pos_ += piece.size();
     if (piece.size() != rest) {
-      error_ = "snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk";
+      status_ =
+          Status::Corruption("snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk");
       return false;
     }
     out.append(piece);
     return true;
   }
   if (Status read = source_.ReadAt(file_pos_, kReadAhead, buffer_); !read.ok()) {
-    error_ = read.message();
+    status_ = read;
     return false;
   }
   file_pos_ += buffer_.size();
   buffer_pos_ = 0;
   if (buffer_.size() < rest) {
-    error_ = "snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk";
+    status_ =
+        Status::Corruption("snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk");
     return false;
   }
   out.append(buffer_, 0, rest);

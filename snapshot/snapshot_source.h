@@ -50,8 +50,10 @@ class ChunkReader : public statemachine::SnapshotReader {
 
   bool Read(std::string& chunk) override;
 
-  bool ok() const { return error_.empty(); }
-  const std::string& error() const { return error_; }
+  bool ok() const { return status_.ok(); }
+  // Why reading stopped early: kIoError from a read, kCorruption for bad
+  // framing or a file that ends inside a chunk. Ok while ok().
+  const Status& status() const { return status_; }
   // True once every chunk has been read and the file ended exactly there.
   bool at_end() const { return at_end_; }
 
@@ -64,7 +66,7 @@ class ChunkReader : public statemachine::SnapshotReader {
   uint64_t file_pos_ = 0;  // file offset just after buffer_
   bool started_ = false;   // magic checked
   bool at_end_ = false;
-  std::string error_;
+  Status status_;
 };
 
 }  // namespace synod::snapshot

@@ -78,7 +78,7 @@ TEST_F(SnapshotStoreTest, EmptyAndLargeChunksKeepTheirBoundaries) {
   ChunkReader reader(*source);
   std::string chunk;
   for (const std::string& expected : chunks) {
-    ASSERT_TRUE(reader.Read(chunk)) << reader.error();
+    ASSERT_TRUE(reader.Read(chunk)) << reader.status().ToString();
     EXPECT_EQ(chunk, expected);
   }
   EXPECT_FALSE(reader.Read(chunk));
@@ -153,7 +153,8 @@ TEST_F(SnapshotStoreTest, ReaderSurvivesPruningOfItsSnapshot) {
   EXPECT_FALSE(fs::exists(Path(DataName(1))));
   ChunkReader reader(*source);
   std::string chunk;
-  for (uint64_t i = 0; i < Small(1).count; ++i) ASSERT_TRUE(reader.Read(chunk)) << reader.error();
+  for (uint64_t i = 0; i < Small(1).count; ++i)
+    ASSERT_TRUE(reader.Read(chunk)) << reader.status().ToString();
   EXPECT_FALSE(reader.Read(chunk));
   EXPECT_TRUE(reader.at_end());
 }

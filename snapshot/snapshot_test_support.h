@@ -86,12 +86,12 @@ inline void ExpectContent(SnapshotStore& store, const SnapshotMeta& meta, const 
   ChunkReader reader(*source);
   std::string chunk;
   for (uint64_t i = 0; i < content.count; ++i) {
-    ASSERT_TRUE(reader.Read(chunk)) << "chunk " << i << ": " << reader.error();
+    ASSERT_TRUE(reader.Read(chunk)) << "chunk " << i << ": " << reader.status().ToString();
     ASSERT_TRUE(chunk == MakeChunk(content.seed, i, content.min_size, content.max_size))
         << "chunk " << i << " differs";
   }
   EXPECT_FALSE(reader.Read(chunk));
-  EXPECT_TRUE(reader.ok()) << reader.error();
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
   EXPECT_TRUE(reader.at_end());
 }
 
