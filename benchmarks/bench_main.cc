@@ -272,12 +272,12 @@ int RunCommand(const CliFlags& flags) {
     }
     members = local.members();
   }
-  ParsedClusterConfig cluster = ParseClusterConfig(members);
-  if (!cluster.config) return Fail(cluster.error);
+  synod::Result<ClusterConfig> cluster = ParseClusterConfig(members);
+  if (!cluster.ok()) return Fail(cluster.status().message());
 
   std::vector<Point> points;
   for (uint64_t clients : client_counts) {
-    Point point = RunPoint(*cluster.config, clients, size, warmup_s, duration_s,
+    Point point = RunPoint(*cluster, clients, size, warmup_s, duration_s,
                            flags.Get("--members").empty() ? &local : nullptr);
     std::printf(
         "clients=%llu size=%llu ops/s=%.0f p50=%.2fms p99=%.2fms p999=%.2fms "
@@ -306,9 +306,8 @@ int RunCommand(const CliFlags& flags) {
 int main(int argc, char** argv) {
   if (argc < 2) return Fail("missing command (serve, run or gap)");
   std::string command = argv[1];
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   if (command == "serve") {
     synod::benchmarks::BenchStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());

@@ -126,10 +126,10 @@ int RunGapCommand(const node::CliFlags& flags, const std::string& usage) {
     std::cerr << kProgram << ": " << error << "\n";
     return node::kExitFailed;
   }
-  node::ParsedClusterConfig parsed = node::ParseClusterConfig(cluster.members());
-  if (!parsed.config) return fail(parsed.error);
+  Result<node::ClusterConfig> parsed = node::ParseClusterConfig(cluster.members());
+  if (!parsed.ok()) return fail(parsed.status().message());
   node::ClientOptions options;
-  options.cluster = *parsed.config;
+  options.cluster = *parsed;
   options.timeout = std::chrono::seconds(10);
   const double load_before = LoadAverage();
 

@@ -38,18 +38,18 @@ void PersistSyncedIn(benchmark::State& state, synod::log::PreallocatedLogEnv* en
   options.preallocate_log_files = false;
   options.env = env;
   auto opened = synod::log::LevelDbLogStorage::Open(options);
-  if (opened.storage && env != nullptr) {
+  if (opened.ok() && env != nullptr) {
     // A fresh directory's first log is plain; reopen once a spare is ready so
     // the log written below is a preallocated one.
-    opened.storage.reset();
+    (*opened).reset();
     if (!env->WaitForSpare(dir.string(), std::chrono::seconds(60))) {
       state.SkipWithError("no spare log file was made");
       return;
     }
     opened = synod::log::LevelDbLogStorage::Open(options);
   }
-  if (!opened.storage) {
-    state.SkipWithError(opened.error.c_str());
+  if (!opened.ok()) {
+    state.SkipWithError(opened.status().message().c_str());
     return;
   }
   const int64_t batch = state.range(0);
@@ -62,7 +62,7 @@ void PersistSyncedIn(benchmark::State& state, synod::log::PreallocatedLogEnv* en
     for (int64_t i = 0; i < batch; ++i) {
       entries.push_back(SlotEntry{++slot, synod::paxos::Entry{Ballot{1, 1}, value, false}});
     }
-    opened.storage->Persist(Ballot{1, 1}, entries);
+    (*opened)->Persist(Ballot{1, 1}, entries);
   }
   state.counters["batches/s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);

@@ -145,15 +145,18 @@ void Fill(KvMachine& machine, int64_t mib) {
 // Restores `applier` from `meta` exactly as a replica does.
 bool RestoreFrom(SnapshotStore& store, const SnapshotMeta& meta, Applier& applier,
                  std::string* error) {
-  *error = node::RestoreSnapshot(store, meta, applier);
-  return error->empty();
+  Status restored = node::RestoreSnapshot(store, meta, applier);
+  *error = restored.message();
+  return restored.ok();
 }
 
 std::unique_ptr<SnapshotStore> OpenStore(const std::string& dir, benchmark::State& state) {
-  std::string error;
-  std::unique_ptr<SnapshotStore> store = SnapshotStore::Open(dir, &error);
-  if (!store) state.SkipWithError(error.c_str());
-  return store;
+  Result<std::unique_ptr<SnapshotStore>> store = SnapshotStore::Open(dir);
+  if (!store.ok()) {
+    state.SkipWithError(store.status().message().c_str());
+    return nullptr;
+  }
+  return std::move(*store);
 }
 
 void SetMiBRate(benchmark::State& state, const char* name, uint64_t bytes, double seconds) {
@@ -174,9 +177,9 @@ void BM_SnapshotTake(benchmark::State& state) {
     auto capture = std::make_unique<CaptureWriter>();
     applier.Snapshot(*capture);
     const Clock::time_point captured = Clock::now();
-    std::string error;
-    if (!node::WriteSnapshot(*store, ++slot, capture->chunks, &error)) {
-      state.SkipWithError(error.c_str());
+    if (Result<SnapshotMeta> written = node::WriteSnapshot(*store, ++slot, capture->chunks);
+        !written.ok()) {
+      state.SkipWithError(written.status().message().c_str());
       break;
     }
     const Clock::time_point written = Clock::now();
@@ -208,10 +211,9 @@ struct SnapshotFixture {
     applier.Snapshot(capture);
     store = OpenStore(dir / "source", state);
     if (!store) return false;
-    std::string error;
-    std::optional<SnapshotMeta> written = node::WriteSnapshot(*store, 1, capture.chunks, &error);
-    if (!written) {
-      state.SkipWithError(error.c_str());
+    Result<SnapshotMeta> written = node::WriteSnapshot(*store, 1, capture.chunks);
+    if (!written.ok()) {
+      state.SkipWithError(written.status().message().c_str());
       return false;
     }
     meta = *written;
@@ -239,8 +241,8 @@ void BM_SnapshotTransfer(benchmark::State& state) {
   server_options.logger = logger;
   NullPeerHandler peer_handler;  // the fetcher says hello as a peer
   transport::Server server(loop, server_options, &peer_handler, nullptr);
-  if (std::string error = server.Listen(); !error.empty()) {
-    state.SkipWithError(error.c_str());
+  if (Status listening = server.Listen(); !listening.ok()) {
+    state.SkipWithError(listening.message().c_str());
     return;
   }
   transport::SnapshotFetcherOptions fetch_options;
@@ -255,8 +257,9 @@ void BM_SnapshotTransfer(benchmark::State& state) {
     if (timed) state.PauseTiming();
     const std::string dest = source.dir / ("dest-" + std::to_string(++attempt));
     std::string error;
-    std::unique_ptr<SnapshotStore> store = SnapshotStore::Open(dest, &error);
-    if (!store) return error;
+    Result<std::unique_ptr<SnapshotStore>> opened = SnapshotStore::Open(dest);
+    if (!opened.ok()) return opened.status().message();
+    std::unique_ptr<SnapshotStore> store = std::move(*opened);
     auto sink = std::make_unique<node::StoreChunkSink>(loop.io(), *store, logger);
     auto fetcher = std::make_unique<transport::SnapshotFetcher>(loop, *sink, fetch_options);
     std::optional<transport::FetchResult> result;
@@ -266,8 +269,8 @@ void BM_SnapshotTransfer(benchmark::State& state) {
     if (timed) state.PauseTiming();
     if (!finished) {
       error = "fetch did not finish";
-    } else if (!result->ok) {
-      error = result->error;
+    } else if (!result->ok()) {
+      error = result->status.message();
     } else if (result->meta.crc32c != source.meta.crc32c) {
       error = "fetched a different snapshot";
     }
@@ -344,9 +347,12 @@ std::unique_ptr<log::LevelDbLogStorage> OpenLog(const std::string& dir, std::str
   log::LevelDbOptions options;
   options.dir = dir;
   options.replica_id = kReplica;
-  log::LevelDbLogStorage::OpenResult opened = log::LevelDbLogStorage::Open(options);
-  *error = opened.error;
-  return std::move(opened.storage);
+  Result<std::unique_ptr<log::LevelDbLogStorage>> opened = log::LevelDbLogStorage::Open(options);
+  if (!opened.ok()) {
+    *error = opened.status().message();
+    return nullptr;
+  }
+  return std::move(*opened);
 }
 
 // Applies the chosen entries above applier.applied() in slot order; returns
@@ -401,11 +407,18 @@ struct History {
       error = "replay to the snapshot point failed";
       return;
     }
-    std::unique_ptr<SnapshotStore> store = SnapshotStore::Open(dir / "snapshots", &error);
-    if (!store) return;
+    Result<std::unique_ptr<SnapshotStore>> store = SnapshotStore::Open(dir / "snapshots");
+    if (!store.ok()) {
+      error = store.status().message();
+      return;
+    }
     CaptureWriter capture;
     applier.Snapshot(capture);
-    if (!node::WriteSnapshot(*store, through, capture.chunks, &error)) return;
+    if (Result<SnapshotMeta> written = node::WriteSnapshot(**store, through, capture.chunks);
+        !written.ok()) {
+      error = written.status().message();
+      return;
+    }
     compacted->SetApplied(through);
     compacted->Compact(through);
   }
@@ -485,7 +498,15 @@ void BM_RestartFromSnapshot(benchmark::State& state) {
     std::string error;
     std::unique_ptr<log::LevelDbLogStorage> storage = OpenLog(history->dir / "compacted", &error);
     std::unique_ptr<SnapshotStore> store;
-    if (storage) store = SnapshotStore::Open(history->dir / "snapshots", &error);
+    if (storage) {
+      Result<std::unique_ptr<SnapshotStore>> opened =
+          SnapshotStore::Open(history->dir / "snapshots");
+      if (opened.ok()) {
+        store = std::move(*opened);
+      } else {
+        error = opened.status().message();
+      }
+    }
     if (!store || !store->Latest()) {
       state.SkipWithError(error.empty() ? "no snapshot" : error.c_str());
       break;

@@ -72,8 +72,8 @@ void BM_CapnpRpcDeliver(benchmark::State& state) {
   options.self = 1;
   options.peers = {2};
   Server server(loop, options, &handler, nullptr);
-  if (std::string error = server.Listen(); !error.empty()) {
-    state.SkipWithError(error.c_str());
+  if (Status listening = server.Listen(); !listening.ok()) {
+    state.SkipWithError(listening.message().c_str());
     return;
   }
   tcp::socket socket(loop.io());

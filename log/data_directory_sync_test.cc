@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "log/leveldb_log_storage.h"
+#include "tests/support/status_testing.h"
 
 namespace {
 
@@ -61,7 +62,7 @@ class DataDirectorySync : public ::testing::Test {
     options.replica_id = 1;
     options.preallocate_log_files = false;
     auto opened = LevelDbLogStorage::Open(options);
-    EXPECT_EQ(opened.error, "");
+    EXPECT_EQ(StatusOf(opened), Status::Ok());
     std::lock_guard<std::mutex> lock(synced_mutex);
     return Synced();
   }

@@ -264,13 +264,7 @@ void ExitOnFatalStorageError(const std::string& message) {
   std::_Exit(74);
 }
 
-LevelDbLogStorage::OpenResult LevelDbLogStorage::Open(LevelDbOptions options) {
-  Result<std::unique_ptr<LevelDbLogStorage>> opened = TryOpen(std::move(options));
-  if (!opened.ok()) return {nullptr, opened.status().message()};
-  return {std::move(*opened), ""};
-}
-
-Result<std::unique_ptr<LevelDbLogStorage>> LevelDbLogStorage::TryOpen(LevelDbOptions options) {
+Result<std::unique_ptr<LevelDbLogStorage>> LevelDbLogStorage::Open(LevelDbOptions options) {
   const std::string dir = options.dir;
   if (dir.empty()) return Status::InvalidArgument("no data directory given");
   const bool real_fs = options.env == nullptr;

@@ -48,12 +48,11 @@ struct LevelDbOptions {
 
 class LevelDbLogStorage final : public LogStorage {
  public:
-  struct OpenResult {
-    std::unique_ptr<LevelDbLogStorage> storage;  // null on error
-    std::string error;                           // names the path
-  };
-  // Opens (or creates) the log. Never calls the fatal handler.
-  static OpenResult Open(LevelDbOptions options);
+  // Opens (or creates) the log in its steps (inspect or create the
+  // directory, open the database, load or write the identity record, check
+  // every record). A failed step's Status names the path. Never calls the
+  // fatal handler.
+  static Result<std::unique_ptr<LevelDbLogStorage>> Open(LevelDbOptions options);
 
   ~LevelDbLogStorage() override;
 
@@ -71,10 +70,6 @@ class LevelDbLogStorage final : public LogStorage {
  private:
   LevelDbLogStorage(LevelDbOptions options, std::unique_ptr<leveldb::DB> db, bool fresh,
                     LogMetadata metadata, PreallocatedLogEnv* preallocated);
-  // Open's steps in order (inspect or create the directory, open the
-  // database, load or write the identity record, check every record); a
-  // failed step's Status names the path.
-  static Result<std::unique_ptr<LevelDbLogStorage>> TryOpen(LevelDbOptions options);
   // Reads everything; returns an error naming the path if anything is corrupt.
   std::string LoadChecked(RecoveredLog& out) const;
   void Write(leveldb::WriteBatch& batch, const char* what, bool sync = true);

@@ -12,6 +12,7 @@
 #include "log/fault_injection_env.h"
 #include "log/leveldb_log_storage.h"
 #include "log/memory_log_storage.h"
+#include "tests/support/status_testing.h"
 
 namespace synod::log {
 namespace {
@@ -63,8 +64,8 @@ class SimulatedDisk : public ::testing::Test {
   }
   std::unique_ptr<LevelDbLogStorage> OpenOrFail() {
     auto result = LevelDbLogStorage::Open(Options());
-    EXPECT_EQ(result.error, "");
-    return std::move(result.storage);
+    EXPECT_EQ(StatusOf(result), Status::Ok());
+    return std::move(result).value();
   }
   FaultInjectionEnv env_;
 };
@@ -201,18 +202,18 @@ TEST(TornTail, EveryCutRecoversTheWholeBatchOrNothingOfIt) {
     options.fatal = ThrowFatal;
     {
       auto opened = LevelDbLogStorage::Open(options);
-      ASSERT_EQ(opened.error, "");
-      opened.storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"kept"})});
+      ASSERT_EQ(StatusOf(opened), Status::Ok());
+      (*opened)->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"kept"})});
       env.SetFailSyncs(true);
-      EXPECT_THROW(opened.storage->Persist(
-                       Ballot{5, 1}, {MakeEntry(1, 5, {"replaced"}), MakeEntry(2, 5, {"new"})}),
+      EXPECT_THROW((*opened)->Persist(Ballot{5, 1},
+                                      {MakeEntry(1, 5, {"replaced"}), MakeEntry(2, 5, {"new"})}),
                    FatalError);
       env.SetFailSyncs(false);
     }
     env.Crash(cut);
     auto reopened = LevelDbLogStorage::Open(options);
-    ASSERT_EQ(reopened.error, "");
-    RecoveredLog log = reopened.storage->Load();
+    ASSERT_EQ(StatusOf(reopened), Status::Ok());
+    RecoveredLog log = (*reopened)->Load();
     if (log.paxos.promised == Ballot{1, 1}) {
       ++before;
       ASSERT_EQ(log.paxos.entries.size(), 1u);
@@ -256,7 +257,7 @@ TEST_F(SimulatedDisk, RefusesALogWithoutItsIdentityRecord) {
     ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "promised", EncodeBallot(Ballot{3, 1})).ok());
     delete db;
   }
-  std::string error = LevelDbLogStorage::Open(Options()).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options())).message();
   EXPECT_NE(error.find("identity"), std::string::npos) << error;
   EXPECT_NE(error.find("/data/r1"), std::string::npos) << error;
 }
@@ -271,7 +272,7 @@ TEST_F(SimulatedDisk, RefusesACorruptRecord) {
     ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "promised", "short").ok());
     delete db;
   }
-  std::string error = LevelDbLogStorage::Open(Options()).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options())).message();
   EXPECT_NE(error.find("corrupt promised ballot"), std::string::npos) << error;
   EXPECT_NE(error.find("/data/r1"), std::string::npos) << error;
 }
@@ -295,9 +296,9 @@ TEST_F(SimulatedDisk, TheDefaultFatalHandlerExitsNamingThePath) {
   LevelDbOptions options = Options();
   options.fatal = ExitOnFatalStorageError;
   auto opened = LevelDbLogStorage::Open(options);
-  ASSERT_EQ(opened.error, "");
+  ASSERT_EQ(StatusOf(opened), Status::Ok());
   env_.SetFailSyncs(true);
-  EXPECT_EXIT(opened.storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})}),
+  EXPECT_EXIT((*opened)->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})}),
               ::testing::ExitedWithCode(74), "synod: fatal storage error: .* in /data/r1 failed");
   env_.SetFailSyncs(false);
 }
@@ -309,14 +310,15 @@ TEST_F(SimulatedDisk, RefusesAnotherReplicasOrClustersLog) {
   }
   LevelDbOptions other_replica = Options();
   other_replica.replica_id = 2;
-  EXPECT_NE(LevelDbLogStorage::Open(other_replica).error.find("belongs to replica 1"),
+  EXPECT_NE(StatusOf(LevelDbLogStorage::Open(other_replica)).message().find("belongs to replica 1"),
             std::string::npos);
   LevelDbOptions other_cluster = Options();
   other_cluster.expected_cluster_id = "cluster-b";
-  EXPECT_NE(LevelDbLogStorage::Open(other_cluster).error.find("cluster-a"), std::string::npos);
+  EXPECT_NE(StatusOf(LevelDbLogStorage::Open(other_cluster)).message().find("cluster-a"),
+            std::string::npos);
   LevelDbOptions same_cluster = Options();
   same_cluster.expected_cluster_id = "cluster-a";
-  EXPECT_EQ(LevelDbLogStorage::Open(same_cluster).error, "");
+  EXPECT_EQ(StatusOf(LevelDbLogStorage::Open(same_cluster)), Status::Ok());
 }
 
 TEST_F(SimulatedDisk, RefusesANewerFormat) {
@@ -332,7 +334,7 @@ TEST_F(SimulatedDisk, RefusesANewerFormat) {
     ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "meta", EncodeMetadata(future)).ok());
     delete db;
   }
-  std::string error = LevelDbLogStorage::Open(Options()).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options())).message();
   EXPECT_NE(error.find("newer"), std::string::npos) << error;
   EXPECT_NE(error.find("/data/r1"), std::string::npos) << error;
 }
@@ -359,18 +361,18 @@ class RealDisk : public ::testing::Test {
 
 TEST_F(RealDisk, AbsentAndEmptyDirectoriesAreFresh) {
   auto absent = LevelDbLogStorage::Open(Options(dir_ / "a" / "b"));
-  ASSERT_EQ(absent.error, "");
-  EXPECT_TRUE(absent.storage->Load().fresh);
+  ASSERT_EQ(StatusOf(absent), Status::Ok());
+  EXPECT_TRUE((*absent)->Load().fresh);
   std::filesystem::create_directories(dir_ / "empty");
   auto empty = LevelDbLogStorage::Open(Options(dir_ / "empty"));
-  ASSERT_EQ(empty.error, "");
-  EXPECT_TRUE(empty.storage->Load().fresh);
+  ASSERT_EQ(StatusOf(empty), Status::Ok());
+  EXPECT_TRUE((*empty)->Load().fresh);
 }
 
 TEST_F(RealDisk, RefusesANonEmptyDirectoryWithoutALog) {
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ / "notes.txt") << "not a log";
-  std::string error = LevelDbLogStorage::Open(Options(dir_)).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options(dir_))).message();
   EXPECT_NE(error.find("CURRENT"), std::string::npos) << error;
   EXPECT_NE(error.find(dir_.string()), std::string::npos) << error;
 }
@@ -378,8 +380,8 @@ TEST_F(RealDisk, RefusesANonEmptyDirectoryWithoutALog) {
 TEST_F(RealDisk, RefusesMissingOrCorruptFiles) {
   {
     auto opened = LevelDbLogStorage::Open(Options(dir_));
-    ASSERT_EQ(opened.error, "");
-    opened.storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})});
+    ASSERT_EQ(StatusOf(opened), Status::Ok());
+    (*opened)->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})});
   }
   // Corrupt every file LevelDB needs except CURRENT: the manifest is garbage.
   for (const auto& file : std::filesystem::directory_iterator(dir_)) {
@@ -387,7 +389,7 @@ TEST_F(RealDisk, RefusesMissingOrCorruptFiles) {
       std::ofstream(file.path(), std::ios::trunc) << "garbage garbage garbage";
     }
   }
-  std::string error = LevelDbLogStorage::Open(Options(dir_)).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options(dir_))).message();
   EXPECT_NE(error, "");
   EXPECT_NE(error.find(dir_.string()), std::string::npos) << error;
   // A missing manifest is refused too.
@@ -396,7 +398,7 @@ TEST_F(RealDisk, RefusesMissingOrCorruptFiles) {
       std::filesystem::remove(file.path());
     }
   }
-  EXPECT_NE(LevelDbLogStorage::Open(Options(dir_)).error, "");
+  EXPECT_NE(StatusOf(LevelDbLogStorage::Open(Options(dir_))).message(), "");
 }
 
 // Writes one entry and closes the log, `reopens` extra times (each reopen
@@ -404,8 +406,8 @@ TEST_F(RealDisk, RefusesMissingOrCorruptFiles) {
 void WriteAndClose(const LevelDbOptions& options, int reopens) {
   for (int i = 0; i <= reopens; ++i) {
     auto opened = LevelDbLogStorage::Open(options);
-    ASSERT_EQ(opened.error, "");
-    if (i == 0) opened.storage->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})});
+    ASSERT_EQ(StatusOf(opened), Status::Ok());
+    if (i == 0) (*opened)->Persist(Ballot{1, 1}, {MakeEntry(1, 1, {"x"})});
   }
 }
 
@@ -426,7 +428,7 @@ int RemoveFiles(const std::filesystem::path& dir, const std::string& suffix) {
 TEST_F(RealDisk, RefusesAMissingWriteAheadLog) {
   WriteAndClose(Options(dir_), 0);
   ASSERT_GT(RemoveFiles(dir_, ".log"), 0);
-  std::string error = LevelDbLogStorage::Open(Options(dir_)).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options(dir_))).message();
   EXPECT_NE(error.find(".log is missing"), std::string::npos) << error;
   EXPECT_NE(error.find(dir_.string()), std::string::npos) << error;
 }
@@ -434,7 +436,7 @@ TEST_F(RealDisk, RefusesAMissingWriteAheadLog) {
 TEST_F(RealDisk, RefusesMissingTableFiles) {
   WriteAndClose(Options(dir_), 1);
   ASSERT_GT(RemoveFiles(dir_, ".ldb"), 0);
-  std::string error = LevelDbLogStorage::Open(Options(dir_)).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options(dir_))).message();
   EXPECT_NE(error, "");
   EXPECT_NE(error.find(dir_.string()), std::string::npos) << error;
 }
@@ -442,7 +444,7 @@ TEST_F(RealDisk, RefusesMissingTableFiles) {
 TEST_F(RealDisk, RefusesAGarbledCurrentFile) {
   WriteAndClose(Options(dir_), 0);
   std::ofstream(dir_ / "CURRENT", std::ios::trunc) << "\x01\x02 not a manifest name";
-  std::string error = LevelDbLogStorage::Open(Options(dir_)).error;
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options(dir_))).message();
   EXPECT_NE(error, "");
   EXPECT_NE(error.find(dir_.string()), std::string::npos) << error;
 }
@@ -450,13 +452,13 @@ TEST_F(RealDisk, RefusesAGarbledCurrentFile) {
 TEST_F(RealDisk, SurvivesReopen) {
   {
     auto opened = LevelDbLogStorage::Open(Options(dir_));
-    ASSERT_EQ(opened.error, "");
-    opened.storage->Persist(Ballot{3, 1}, {MakeEntry(9, 3, {"nine"})});
-    opened.storage->SetApplied(4);
+    ASSERT_EQ(StatusOf(opened), Status::Ok());
+    (*opened)->Persist(Ballot{3, 1}, {MakeEntry(9, 3, {"nine"})});
+    (*opened)->SetApplied(4);
   }
   auto reopened = LevelDbLogStorage::Open(Options(dir_));
-  ASSERT_EQ(reopened.error, "");
-  RecoveredLog log = reopened.storage->Load();
+  ASSERT_EQ(StatusOf(reopened), Status::Ok());
+  RecoveredLog log = (*reopened)->Load();
   EXPECT_EQ(log.paxos.promised, (Ballot{3, 1}));
   ASSERT_EQ(log.paxos.entries.size(), 1u);
   EXPECT_EQ(log.paxos.entries[0].slot, 9u);
@@ -478,16 +480,18 @@ class UnlistableEnv : public leveldb::EnvWrapper {
 TEST_F(RealDisk, ADirectoryThatCannotBeListedIsRefusedNotFresh) {
   {
     auto opened = LevelDbLogStorage::Open(Options(dir_));
-    ASSERT_EQ(opened.error, "");
-    opened.storage->Persist(Ballot{3, 1}, {MakeEntry(9, 3, {"nine"})});
+    ASSERT_EQ(StatusOf(opened), Status::Ok());
+    (*opened)->Persist(Ballot{3, 1}, {MakeEntry(9, 3, {"nine"})});
   }
   UnlistableEnv env;
   LevelDbOptions options = Options(dir_);
   options.env = &env;
   auto opened = LevelDbLogStorage::Open(options);
-  EXPECT_EQ(opened.storage, nullptr);
-  EXPECT_NE(opened.error.find("cannot list data directory"), std::string::npos) << opened.error;
-  EXPECT_NE(opened.error.find("Too many open files"), std::string::npos) << opened.error;
+  EXPECT_FALSE(opened.ok());
+  EXPECT_NE(opened.status().message().find("cannot list data directory"), std::string::npos)
+      << opened.status().message();
+  EXPECT_NE(opened.status().message().find("Too many open files"), std::string::npos)
+      << opened.status().message();
 }
 
 TEST(MemoryLogStorage, StoresAndFailsOnDemand) {

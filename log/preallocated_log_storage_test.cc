@@ -12,6 +12,7 @@
 #include "log/log_file_test_support.h"
 #include "log/preallocated_log_env.h"
 #include "paxos/random.h"
+#include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace synod::log {
@@ -28,15 +29,15 @@ TEST(PreallocatedLogStorage, FreshStorageWritesAPreallocatedLogFromTheStart) {
   options.dir = (tmp.path() / "replica").string();
   options.replica_id = 1;
   {
-    LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
-    ASSERT_NE(opened.storage, nullptr) << opened.error;
+    auto opened = LevelDbLogStorage::Open(options);
+    ASSERT_EQ(StatusOf(opened), Status::Ok());
     const uint64_t four_mib = 4u << 20;
     EXPECT_GE(fs::file_size(TheLog(options.dir)), four_mib);
     EXPECT_GE(AllocatedBytes(TheLog(options.dir)), four_mib);
   }
   // And it reopens (the log holds the identity record and nothing torn).
-  LevelDbLogStorage::OpenResult reopened = LevelDbLogStorage::Open(options);
-  ASSERT_NE(reopened.storage, nullptr) << reopened.error;
+  auto reopened = LevelDbLogStorage::Open(options);
+  ASSERT_EQ(StatusOf(reopened), Status::Ok());
 }
 
 // The storage ends every log record in eight non-zero bytes, so a synced
@@ -52,11 +53,11 @@ TEST(PreallocatedLogStorage, DamagedLastRecordIsRefusedHoweverItsEntryEnds) {
   const fs::path damaged = tmp.path() / "damaged";
   const fs::path bad_length = tmp.path() / "bad-length";
   {
-    LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
-    ASSERT_NE(opened.storage, nullptr) << opened.error;
+    auto opened = LevelDbLogStorage::Open(options);
+    ASSERT_EQ(StatusOf(opened), Status::Ok());
     paxos::SlotEntry entry{
         1, paxos::Entry{paxos::Ballot{1, 1}, paxos::MakeCommandsValue({zero_ending}), false}};
-    opened.storage->Persist(paxos::Ballot{1, 1}, {entry});
+    (*opened)->Persist(paxos::Ballot{1, 1}, {entry});
     CopyDir(options.dir, crashed);  // crash images of the same moment
     CopyDir(options.dir, damaged);
     CopyDir(options.dir, bad_length);
@@ -72,18 +73,19 @@ TEST(PreallocatedLogStorage, DamagedLastRecordIsRefusedHoweverItsEntryEnds) {
     // Undamaged, the copy opens with the entry.
     LevelDbOptions copy = options;
     copy.dir = crashed.string();
-    LevelDbLogStorage::OpenResult reopened = LevelDbLogStorage::Open(copy);
-    ASSERT_NE(reopened.storage, nullptr) << reopened.error;
-    RecoveredLog recovered = reopened.storage->Load();
+    auto reopened = LevelDbLogStorage::Open(copy);
+    ASSERT_EQ(StatusOf(reopened), Status::Ok());
+    RecoveredLog recovered = (*reopened)->Load();
     ASSERT_EQ(recovered.paxos.entries.size(), 1u);
     EXPECT_EQ(recovered.paxos.entries[0].entry.value->commands[0], zero_ending);
   }
   auto expect_refused = [&](const fs::path& dir) {
     LevelDbOptions copy = options;
     copy.dir = dir.string();
-    LevelDbLogStorage::OpenResult refused = LevelDbLogStorage::Open(copy);
-    EXPECT_EQ(refused.storage, nullptr) << "a damaged synced record must not be dropped as torn";
-    EXPECT_NE(refused.error.find("damaged record"), std::string::npos) << refused.error;
+    auto refused = LevelDbLogStorage::Open(copy);
+    EXPECT_FALSE(refused.ok()) << "a damaged synced record must not be dropped as torn";
+    EXPECT_NE(refused.status().message().find("damaged record"), std::string::npos)
+        << refused.status().message();
   };
   // One bit of the entry's zero tail flipped on the medium.
   WriteFileAt(TheLog(damaged), zeros_start + 10, std::string(1, '\x04'));
@@ -105,8 +107,8 @@ TEST(PreallocatedLogStorage, NoSingleFlippedBitCutsASyncedRecord) {
   LevelDbOptions options;
   options.dir = (tmp.path() / "replica").string();
   options.replica_id = 1;
-  LevelDbLogStorage::OpenResult opened = LevelDbLogStorage::Open(options);
-  ASSERT_NE(opened.storage, nullptr) << opened.error;
+  auto opened = LevelDbLogStorage::Open(options);
+  ASSERT_EQ(StatusOf(opened), Status::Ok());
   const size_t sizes[] = {1, 17, 100, 1000, 5000, 40000, 300};
   size_t last_record_start = 0;
   std::string before_last;
@@ -116,7 +118,7 @@ TEST(PreallocatedLogStorage, NoSingleFlippedBitCutsASyncedRecord) {
     paxos::SlotEntry entry{
         slot, paxos::Entry{paxos::Ballot{1, 1}, paxos::MakeCommandsValue({command}), false}};
     if (slot == 21) before_last = ReadFile(TheLog(options.dir));
-    opened.storage->Persist(paxos::Ballot{1, 1}, {entry});
+    (*opened)->Persist(paxos::Ballot{1, 1}, {entry});
   }
   std::string contents = ReadFile(TheLog(options.dir));
   const size_t end = PresentedLogLength(contents).value();

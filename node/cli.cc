@@ -27,15 +27,12 @@ std::string CliFlags::FirstUnknown(const std::set<std::string>& known) const {
   return "";
 }
 
-std::optional<CliFlags> ParseCliFlags(int argc, char** argv, int from, std::string& problem) {
+Result<CliFlags> ParseCliFlags(int argc, char** argv, int from) {
   CliFlags flags;
   for (int i = from; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
-      if (i + 1 >= argc) {
-        problem = arg + " needs a value";
-        return std::nullopt;
-      }
+      if (i + 1 >= argc) return Status::InvalidArgument(arg + " needs a value");
       flags.values[arg] = argv[++i];
     } else {
       flags.positional.push_back(arg);
@@ -95,7 +92,7 @@ std::string ServeUsage(const std::string& program) {
          "            default 268435456)]\n";
 }
 
-std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
+Status LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
   struct LimitFlag {
     const char* name;
     uint64_t* target;
@@ -107,10 +104,12 @@ std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
     std::string text = flags.Get(flag.name);
     if (text.empty()) continue;
     uint64_t number = 0;
-    if (!ParseU64(text, number)) return std::string(flag.name) + " must be a number";
+    if (!ParseU64(text, number)) {
+      return Status::InvalidArgument(std::string(flag.name) + " must be a number");
+    }
     *flag.target = number;
   }
-  return "";
+  return Status::Ok();
 }
 
 namespace {
@@ -137,9 +136,9 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
     return fail("--id must be a positive integer");
   }
   options.id = static_cast<paxos::ReplicaId>(number);
-  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
-  if (!cluster.config) return fail(cluster.error);
-  options.cluster = *cluster.config;
+  Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.ok()) return fail(cluster.status().message());
+  options.cluster = *cluster;
   options.data_dir = flags.Get("--data");
   struct NumberFlag {
     const char* name;
@@ -171,20 +170,18 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   } else if (!preallocate.empty() && preallocate != "yes") {
     return fail("--preallocate-log takes yes or no");
   }
-  std::string limits = LimitsFromFlags(flags, options);
-  if (!limits.empty()) return fail(limits);
+  if (Status limits = LimitsFromFlags(flags, options); !limits.ok()) return fail(limits.message());
   std::string level = flags.Get("--log-level").empty() ? "info" : flags.Get("--log-level");
   if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {
     return fail("--log-level takes trace, debug, info, warn, error or off");
   }
-  std::string problem = options.Validate();
-  if (!problem.empty()) return fail(problem);
+  if (Status valid = options.Validate(); !valid.ok()) return fail(valid.message());
 
   auto logger = MakeLogger("replica-" + std::to_string(options.id), level);
   // Every connection is a descriptor: serve with the hard limit, not the soft one.
   transport::OpenFileLimit files = transport::RaiseOpenFileLimit();
-  if (!files.error.empty()) {
-    logger->warn("open file limit {}: {}", files.before, files.error);
+  if (!files.status.ok()) {
+    logger->warn("open file limit {}: {}", files.before, files.status.message());
   } else if (files.after != files.before) {
     logger->info("open file limit raised from {} to {}", files.before, files.after);
   }
@@ -207,7 +204,7 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
     });
   };
   await_snapshot_signal();
-  std::string error = replica.Start(
+  Status started = replica.Start(
       [&] {
         std::printf("ready id=%u\n", options.id);
         std::fflush(stdout);
@@ -217,8 +214,8 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
         exit_code = kExitFailed;
         loop.Stop();
       });
-  if (!error.empty()) {
-    std::cerr << program << ": " << error << "\n";
+  if (!started.ok()) {
+    std::cerr << program << ": " << started.message() << "\n";
     return kExitFailed;
   }
   loop.Run();
@@ -273,19 +270,23 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options) {
   return exit_code;
 }
 
-std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
-  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
-  if (!cluster.config)
-    return flags.Get("--members").empty() ? "--members is required" : cluster.error;
-  options.cluster = *cluster.config;
+Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
+  Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.ok()) {
+    if (flags.Get("--members").empty()) return Status::InvalidArgument("--members is required");
+    return cluster.status();
+  }
+  options.cluster = *cluster;
   std::string timeout = flags.Get("--timeout");
   if (!timeout.empty()) {
     uint64_t ms = 0;
-    if (!ParseU64(timeout, ms) || ms == 0) return "--timeout takes milliseconds";
+    if (!ParseU64(timeout, ms) || ms == 0) {
+      return Status::InvalidArgument("--timeout takes milliseconds");
+    }
     options.timeout = std::chrono::milliseconds(ms);
     options.attempt_timeout = std::min(options.attempt_timeout, options.timeout);
   }
-  return "";
+  return Status::Ok();
 }
 
 }  // namespace synod::node

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "node/client.h"
 #include "node/replica_options.h"
 #include "statemachine/state_machine.h"
+#include "util/status.h"
 
 namespace synod::node {
 
@@ -36,8 +36,9 @@ struct CliFlags {
   std::string FirstUnknown(const std::set<std::string>& known) const;
 };
 
-// Parses argv[from..]; nullopt (and `problem`) for a flag without a value.
-std::optional<CliFlags> ParseCliFlags(int argc, char** argv, int from, std::string& problem);
+// Parses argv[from..]; kInvalidArgument ("--x needs a value") for a flag
+// without a value.
+Result<CliFlags> ParseCliFlags(int argc, char** argv, int from);
 
 bool ParseU64(const std::string& text, uint64_t& out);
 bool ParseI64(const std::string& text, int64_t& out);
@@ -51,9 +52,10 @@ const std::set<std::string>& ServeFlags();
 std::string ServeUsage(const std::string& program);
 
 // Sets options' limits from --max-sessions, --max-session-results,
-// --max-session-result-bytes and --max-pending-bytes (absent: unchanged). Returns "" or what is
-// wrong; the ranges are checked by ReplicaOptions::Validate.
-std::string LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options);
+// --max-session-result-bytes and --max-pending-bytes (absent: unchanged).
+// kInvalidArgument naming the flag if one is not a number; the ranges are
+// checked by ReplicaOptions::Validate.
+Status LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options);
 
 // Runs `program serve ...` with `machine`: validates flags (kExitUsage with a
 // clear message), serves until SIGTERM/SIGINT (then kExitOk), prints
@@ -68,7 +70,8 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
 // member answered, else kExitFailed.
 int RunMemberStatus(const std::string& program, const ClientOptions& options);
 
-// Builds ClientOptions from --members and --timeout (ms). Returns "" or what is wrong.
-std::string ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options);
+// Builds ClientOptions from --members and --timeout (ms). kInvalidArgument
+// saying what is wrong otherwise.
+Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options);
 
 }  // namespace synod::node

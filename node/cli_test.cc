@@ -1,9 +1,12 @@
-// Tests of the serve flags for limits: parsing (LimitsFromFlags), their
-// ranges (ReplicaOptions::Validate) and the usage error `serve` gives for a
-// bad value, before it starts anything.
+// Tests of flag parsing (ParseCliFlags) and of the serve flags for limits:
+// parsing (LimitsFromFlags), their ranges (ReplicaOptions::Validate) and the
+// usage error `serve` gives for a bad value, before it starts anything.
 #include "node/cli.h"
 
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "node/replica_options.h"
 
@@ -20,14 +23,14 @@ class NoMachine : public statemachine::StateMachine {
 ReplicaOptions Usable() {
   ReplicaOptions options;
   options.id = 1;
-  options.cluster = *ParseClusterConfig("1=127.0.0.1:1").config;
+  options.cluster = ParseClusterConfig("1=127.0.0.1:1").value();
   options.data_dir = "/nonexistent";
   return options;
 }
 
 TEST(ServeLimitFlags, DefaultsAreUsableAndFlagsSetThem) {
   ReplicaOptions options = Usable();
-  EXPECT_EQ(options.Validate(), "");
+  EXPECT_TRUE(options.Validate().ok());
   EXPECT_EQ(options.max_sessions, 4096u);
   EXPECT_EQ(options.max_session_results, 100000u);
   EXPECT_EQ(options.max_session_result_bytes, 1u << 20);
@@ -38,12 +41,12 @@ TEST(ServeLimitFlags, DefaultsAreUsableAndFlagsSetThem) {
                   {"--max-session-results", "7"},
                   {"--max-session-result-bytes", "65536"},
                   {"--max-pending-bytes", "2097152"}};
-  EXPECT_EQ(LimitsFromFlags(flags, options), "");
+  EXPECT_TRUE(LimitsFromFlags(flags, options).ok());
   EXPECT_EQ(options.max_sessions, 5u);
   EXPECT_EQ(options.max_session_results, 7u);
   EXPECT_EQ(options.max_session_result_bytes, 65536u);
   EXPECT_EQ(options.ToCoreOptions().max_pending_bytes, 2097152u);
-  EXPECT_EQ(options.Validate(), "");
+  EXPECT_TRUE(options.Validate().ok());
   for (const char* flag : {"--max-sessions", "--max-session-results", "--max-session-result-bytes",
                            "--max-pending-bytes"}) {
     EXPECT_TRUE(ServeFlags().count(flag)) << flag;
@@ -72,9 +75,9 @@ TEST(ServeLimitFlags, BadValuesAreClearErrors) {
     ReplicaOptions options = Usable();
     CliFlags flags;
     flags.values = {{c.flag, c.value}};
-    std::string problem = LimitsFromFlags(flags, options);
-    if (problem.empty()) problem = options.Validate();
-    EXPECT_EQ(problem, c.problem);
+    Status problem = LimitsFromFlags(flags, options);
+    if (problem.ok()) problem = options.Validate();
+    EXPECT_EQ(problem, Status::InvalidArgument(c.problem));
     // `serve` says the same and exits with the usage code, starting nothing.
     flags.values.insert(
         {{"--id", "1"}, {"--members", "1=127.0.0.1:1"}, {"--data", "/nonexistent"}});
@@ -85,6 +88,18 @@ TEST(ServeLimitFlags, BadValuesAreClearErrors) {
     EXPECT_EQ(code, kExitUsage);
     EXPECT_NE(err.find(std::string("prog: ") + c.problem), std::string::npos) << err;
   }
+}
+
+TEST(CliFlags, ParsesPairsAndWordsAndRejectsAFlagWithoutValue) {
+  std::vector<std::string> words = {"prog", "cmd", "--id", "3", "word", "--data"};
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  Result<CliFlags> flags = ParseCliFlags(5, argv.data(), 2);
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_EQ(flags->Get("--id"), "3");
+  EXPECT_EQ(flags->positional, std::vector<std::string>{"word"});
+  Result<CliFlags> missing = ParseCliFlags(6, argv.data(), 2);
+  EXPECT_EQ(missing.status(), Status::InvalidArgument("--data needs a value"));
 }
 
 }  // namespace

@@ -128,13 +128,13 @@ void Client::Probe(const MemberAddress& member) {
 // address, else nullopt (it cannot be the cluster this client lists).
 std::optional<ClusterConfig> Client::ListIncludingOurs(const std::string& text) const {
   if (text.empty()) return std::nullopt;
-  std::optional<ClusterConfig> stated = ParseClusterConfig(text).config;
-  if (!stated) return std::nullopt;
+  Result<ClusterConfig> stated = ParseClusterConfig(text);
+  if (!stated.ok()) return std::nullopt;
   for (const MemberAddress& member : options_.cluster.members) {
     const MemberAddress* there = stated->Find(member.id);
     if (there == nullptr || there->Endpoint() != member.Endpoint()) return std::nullopt;
   }
-  return stated;
+  return std::move(*stated);
 }
 
 void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
@@ -177,7 +177,10 @@ void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
     id_settled_ = true;
     learn_error_.clear();
     cluster_members_.reset();
-    if (!statement.second.empty()) cluster_members_ = ParseClusterConfig(statement.second).config;
+    if (!statement.second.empty()) {
+      Result<ClusterConfig> agreed = ParseClusterConfig(statement.second);
+      if (agreed.ok()) cluster_members_ = std::move(*agreed);
+    }
     dissenters_.clear();
     for (const MemberAddress& member : options_.cluster.members) {
       auto it = statements_.find(member.id);

@@ -116,7 +116,7 @@ struct FakeCluster {
           std::make_unique<FakeMember>("from " + std::to_string(id), id == leader, leader));
       // Free ports first: each server states the whole member list.
       transport::Server probe(loop, transport::ServerOptions{}, nullptr, handlers.back().get());
-      EXPECT_EQ(probe.Listen(), "");
+      EXPECT_EQ(probe.Listen(), Status::Ok());
       config.members.push_back({id, "127.0.0.1", probe.port()});
     }
     for (paxos::ReplicaId id = 1; id <= 3; ++id) {
@@ -127,7 +127,7 @@ struct FakeCluster {
       options.self = id;
       servers.push_back(
           std::make_unique<transport::Server>(loop, options, nullptr, handlers[id - 1].get()));
-      EXPECT_EQ(servers.back()->Listen(), "");
+      EXPECT_EQ(servers.back()->Listen(), Status::Ok());
     }
   }
   std::vector<std::unique_ptr<FakeMember>> handlers;
@@ -295,7 +295,7 @@ class FakeLeader : public transport::ClientRequestHandler {
     transport::ServerOptions options;
     options.self = 1;
     server_ = std::make_unique<transport::Server>(loop, options, nullptr, this);
-    EXPECT_EQ(server_->Listen(), "");
+    EXPECT_EQ(server_->Listen(), Status::Ok());
     server_->SetClusterId(transport::MemberListClusterId({{1, "127.0.0.1", server_->port()}}));
   }
 
@@ -513,7 +513,7 @@ TEST(Client, RelearnsAfterTheAgreedIdDespiteConnectionsOpenedUnderTheHash) {
   restarted.self = 2;
   cluster.servers[1] =
       std::make_unique<transport::Server>(loop, restarted, nullptr, cluster.handlers[1].get());
-  ASSERT_EQ(cluster.servers[1]->Listen(), "");
+  ASSERT_EQ(cluster.servers[1]->Listen(), Status::Ok());
   ClientResult second = run("b");
   EXPECT_EQ(second.status, ClientResult::Status::kOk) << second.error;
 }

@@ -35,7 +35,7 @@ bool ValidHost(const std::string& host) {
   return true;
 }
 
-ParsedClusterConfig Error(const std::string& message) { return {std::nullopt, message}; }
+Status Error(const std::string& message) { return Status::InvalidArgument(message); }
 
 std::string ErrnoText() { return std::strerror(errno); }
 
@@ -79,12 +79,12 @@ std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfi
     std::ifstream in(path);
     std::string stored;
     if (!in || !std::getline(in, stored)) return "cannot read " + path;
-    ParsedClusterConfig parsed = ParseClusterConfig(stored);
-    if (parsed.config && parsed.config->ToString() == given) return "";
+    Result<ClusterConfig> parsed = ParseClusterConfig(stored);
+    if (parsed.ok() && parsed->ToString() == given) return "";
     if (has_history) {
       std::string recorded_text =
-          parsed.config ? "belongs to a cluster of members " + parsed.config->ToString()
-                        : "records a corrupt member list (" + parsed.error + ")";
+          parsed.ok() ? "belongs to a cluster of members " + parsed->ToString()
+                      : "records a corrupt member list (" + parsed.status().message() + ")";
       return "data directory " + data_dir + " " + recorded_text + " (" + path +
              "), but --members says " + given +
              "; refusing to start: every member must be started with the list the cluster was "
@@ -106,7 +106,7 @@ std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfi
   return "";
 }
 
-ParsedClusterConfig ParseClusterConfig(const std::string& text) {
+Result<ClusterConfig> ParseClusterConfig(const std::string& text) {
   if (text.empty()) return Error("--members is empty (expected e.g. 1=127.0.0.1:7001,...)");
   ClusterConfig config;
   std::stringstream items(text);
@@ -140,7 +140,7 @@ ParsedClusterConfig ParseClusterConfig(const std::string& text) {
   if (config.members.size() > 9) return Error("at most 9 members are supported");
   std::sort(config.members.begin(), config.members.end(),
             [](const MemberAddress& a, const MemberAddress& b) { return a.id < b.id; });
-  return {config, ""};
+  return config;
 }
 
 }  // namespace synod::node

@@ -6,11 +6,11 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "paxos/types.h"
+#include "util/status.h"
 
 namespace synod::node {
 
@@ -31,12 +31,6 @@ struct ClusterConfig {
   std::vector<paxos::ReplicaId> Ids() const;
   // Canonical text form (sorted), e.g. "1=127.0.0.1:7001,2=127.0.0.1:7002".
   std::string ToString() const;
-};
-
-// Result of parsing: a config, or an error message.
-struct ParsedClusterConfig {
-  std::optional<ClusterConfig> config;
-  std::string error;
 };
 
 // The member list a data directory was created with, kept in the file
@@ -62,7 +56,8 @@ std::string RecordMembers(const std::string& data_dir, const ClusterConfig& conf
 
 // Parses the --members form. Rules: 1 to 9 members; ids are positive integers,
 // distinct; host is an IPv4 address or host name; port 1-65535; no two members
-// share an address.
-ParsedClusterConfig ParseClusterConfig(const std::string& text);
+// share an address. kInvalidArgument with a message saying what is wrong
+// otherwise.
+Result<ClusterConfig> ParseClusterConfig(const std::string& text);
 
 }  // namespace synod::node

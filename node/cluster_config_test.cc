@@ -10,14 +10,14 @@ namespace synod::node {
 namespace {
 
 TEST(ClusterConfig, ParsesAndSortsMembers) {
-  ParsedClusterConfig parsed =
+  Result<ClusterConfig> parsed =
       ParseClusterConfig("3=127.0.0.1:7003,1=127.0.0.1:7001,2=localhost:7002");
-  ASSERT_TRUE(parsed.config) << parsed.error;
-  ASSERT_EQ(parsed.config->members.size(), 3u);
-  EXPECT_EQ(parsed.config->members[0].id, 1u);
-  EXPECT_EQ(parsed.config->members[2].port, 7003);
-  EXPECT_EQ(parsed.config->Find(2)->host, "localhost");
-  EXPECT_EQ(parsed.config->ToString(), "1=127.0.0.1:7001,2=localhost:7002,3=127.0.0.1:7003");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  ASSERT_EQ(parsed->members.size(), 3u);
+  EXPECT_EQ(parsed->members[0].id, 1u);
+  EXPECT_EQ(parsed->members[2].port, 7003);
+  EXPECT_EQ(parsed->Find(2)->host, "localhost");
+  EXPECT_EQ(parsed->ToString(), "1=127.0.0.1:7001,2=localhost:7002,3=127.0.0.1:7003");
 }
 
 TEST(ClusterConfig, RejectsBadInputWithAReason) {
@@ -36,10 +36,10 @@ TEST(ClusterConfig, RejectsBadInputWithAReason) {
            {"1=127.0.0.1:7001,1=127.0.0.1:7002", "twice"},
            {"1=127.0.0.1:7001,2=127.0.0.1:7001", "twice"},
        }) {
-    ParsedClusterConfig parsed = ParseClusterConfig(c.text);
-    EXPECT_FALSE(parsed.config) << c.text;
-    EXPECT_NE(parsed.error.find(c.mentions), std::string::npos)
-        << "'" << c.text << "' gave: " << parsed.error;
+    Result<ClusterConfig> parsed = ParseClusterConfig(c.text);
+    EXPECT_FALSE(parsed.ok()) << c.text;
+    EXPECT_NE(parsed.status().message().find(c.mentions), std::string::npos)
+        << "'" << c.text << "' gave: " << parsed.status().message();
   }
 }
 
@@ -47,8 +47,8 @@ TEST(ClusterConfig, RecordsTheMemberListAndRefusesAnotherNamingBoth) {
   std::string dir = ::testing::TempDir() + "/synod-members-" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  ClusterConfig first = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").config;
-  ClusterConfig second = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7012").config;
+  ClusterConfig first = ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").value();
+  ClusterConfig second = ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7012").value();
   bool recorded = false;
   EXPECT_EQ(CheckRecordedMembers(dir, first, /*has_history=*/false, &recorded), "");
   EXPECT_TRUE(recorded);
@@ -80,8 +80,8 @@ TEST(ClusterConfig, ATypoOnADirectoryWithoutHistoryIsCorrectedByARestart) {
   std::string dir = ::testing::TempDir() + "/synod-members-typo-" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  ClusterConfig typo = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7012").config;
-  ClusterConfig right = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").config;
+  ClusterConfig typo = ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7012").value();
+  ClusterConfig right = ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").value();
   bool recorded = false;
   ASSERT_EQ(CheckRecordedMembers(dir, typo, /*has_history=*/false, &recorded), "");
   // Nothing was promised under the typo: the corrected list replaces it.
@@ -95,7 +95,7 @@ TEST(ClusterConfig, ADirectoryWithHistoryButNoListIsNotRecordedUnconfirmed) {
   std::string dir = ::testing::TempDir() + "/synod-members-old-" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  ClusterConfig given = *ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").config;
+  ClusterConfig given = ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002").value();
   bool recorded = true;
   EXPECT_EQ(CheckRecordedMembers(dir, given, /*has_history=*/true, &recorded), "");
   EXPECT_FALSE(recorded);

@@ -234,16 +234,14 @@ Replica::~Replica() {
   snapshotter_.reset();  // finishes a snapshot write in flight
 }
 
-std::string Replica::Start(std::function<void()> on_ready,
-                           std::function<void(std::string)> on_fatal) {
+Status Replica::Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal) {
   return transport::CallOrExit(
       "the network thread", [&] { return StartOrThrow(std::move(on_ready), std::move(on_fatal)); });
 }
 
-std::string Replica::StartOrThrow(std::function<void()> on_ready,
-                                  std::function<void(std::string)> on_fatal) {
-  std::string problem = options_.Validate();
-  if (!problem.empty()) return problem;
+Status Replica::StartOrThrow(std::function<void()> on_ready,
+                             std::function<void(std::string)> on_fatal) {
+  if (Status valid = options_.Validate(); !valid.ok()) return valid;
   on_ready_ = std::move(on_ready);
   on_fatal_ = std::move(on_fatal);
 
@@ -252,8 +250,8 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
   storage_options.replica_id = options_.id;
   storage_options.preallocate_log_files = options_.preallocate_log;
   auto opened = log::LevelDbLogStorage::Open(storage_options);
-  if (!opened.storage) return opened.error;
-  storage_ = std::move(opened.storage);
+  if (!opened.ok()) return opened.status();
+  storage_ = std::move(*opened);
   log::RecoveredLog recovered = storage_->Load();
   // A directory that promised nothing (absent or empty, or a first start that
   // never reached its peers) has no history: it bootstraps like a new one,
@@ -274,7 +272,7 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
   bool members_recorded = false;
   std::string members_problem = CheckRecordedMembers(options_.data_dir, options_.cluster,
                                                      promised_anything, &members_recorded);
-  if (!members_problem.empty()) return members_problem;
+  if (!members_problem.empty()) return Status::InvalidArgument(members_problem);
   if (members_recorded) {
     logger_->info("recorded the member list {} in {}/members", options_.cluster.ToString(),
                   options_.data_dir);
@@ -290,8 +288,9 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
   cluster_id_recorded_ = !recovered.metadata.cluster_id.empty();
   uint64_t agreed_id = 0;
   if (cluster_id_recorded_ && !ParseHexId(recovered.metadata.cluster_id, &agreed_id)) {
-    return "the log in " + options_.data_dir + " records a malformed cluster id '" +
-           recovered.metadata.cluster_id + "'";
+    return Status::Corruption("the log in " + options_.data_dir +
+                              " records a malformed cluster id '" + recovered.metadata.cluster_id +
+                              "'");
   }
   logger_->info("replica {} opened {}: {} (promised {}, {} entries, cluster id {})", options_.id,
                 options_.data_dir, recovered.fresh ? "fresh" : "recovering",
@@ -317,18 +316,22 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
     if (id != options_.id) server_options.peers.push_back(id);
   }
   server_options.has_history = [this] { return HasHistory(); };
-  std::string snapshot_error;
-  snapshotter_ = Snapshotter::Open(loop_.io(), options_.data_dir + "/snapshots", &snapshot_error);
-  if (!snapshotter_)
-    return "cannot open the snapshots in " + options_.data_dir + ": " + snapshot_error;
+  Result<std::unique_ptr<Snapshotter>> snapshotter =
+      Snapshotter::Open(loop_.io(), options_.data_dir + "/snapshots");
+  if (!snapshotter.ok()) {
+    return snapshotter.status().WithContext("cannot open the snapshots in " + options_.data_dir);
+  }
+  snapshotter_ = std::move(*snapshotter);
   snapshot_provider_ = std::make_unique<StoreSnapshotProvider>(snapshotter_->store());
   server_options.snapshot_provider = snapshot_provider_.get();
   server_options.logger = logger_;
   return_path_ = std::make_unique<transport::ReturnPath>(loop_);
   server_options.return_path = return_path_.get();
   server_ = std::make_unique<transport::Server>(loop_, server_options, this, this);
-  std::string listen_error = server_->Listen();
-  if (!listen_error.empty()) return "cannot listen on " + self->Endpoint() + ": " + listen_error;
+  Status listening = server_->Listen();
+  if (!listening.ok()) {
+    return listening.WithContext("cannot listen on " + self->Endpoint());
+  }
 
   transport::PeerNetworkOptions peer_options;
   peer_options.cluster_id = cluster_id;
@@ -375,7 +378,7 @@ std::string Replica::StartOrThrow(std::function<void()> on_ready,
         "empty data directory: waiting until every member answers, to form a new cluster");
     CheckBootstrap();
   }
-  return "";
+  return Status::Ok();
 }
 
 void Replica::Fatal(const std::string& reason) {
@@ -417,12 +420,12 @@ void Replica::CheckBootstrap() {
 
 void Replica::StartCore(const log::RecoveredLog& recovered) {
   applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{});
-  std::string error;
-  paxos::Slot snapshot_slot = RestoreLatestSnapshot(recovered, &error);
-  if (!error.empty()) {
-    Fatal(error);
+  Result<paxos::Slot> restored = RestoreLatestSnapshot(recovered);
+  if (!restored.ok()) {
+    Fatal(restored.status().message());
     return;
   }
+  const paxos::Slot snapshot_slot = *restored;
   // Log time so far: the snapshot's (replay of the chosen log reports more).
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   paxos::Configuration config(options_.cluster.Ids());

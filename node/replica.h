@@ -55,6 +55,7 @@
 #include "transport/rate_limited_log.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
+#include "util/status.h"
 
 namespace spdlog {
 class logger;
@@ -73,12 +74,12 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 
-  // Opens storage, listens, connects to peers. Returns "" or a clear error
-  // (bad data dir, a data dir recorded for another member list, address in
-  // use, ...). The core starts once bootstrap allows it; then `on_ready` is
+  // Opens storage, listens, connects to peers. Ok, or a clear error whose
+  // message names the cause (bad data dir, a data dir recorded for another
+  // member list, address in use, ...). The core starts once bootstrap allows it; then `on_ready` is
   // called. An exception thrown inside (a replay's Apply, say) ends the
   // process (exit 70), as one escaping a handler run by the EventLoop does.
-  std::string Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
+  Status Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
 
   // transport::PeerMessageHandler
   void OnPeerMessage(paxos::Message message) override;
@@ -101,8 +102,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
     size_t index = 0;
   };
 
-  std::string StartOrThrow(std::function<void()> on_ready,
-                           std::function<void(std::string)> on_fatal);
+  Status StartOrThrow(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
   void CheckBootstrap();
   void StartCore(const log::RecoveredLog& recovered);
   void OnTick();
@@ -131,8 +131,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   bool HasHistory() const;
   // --- snapshots (replica_snapshots.cc) ---
   // Restores the applier from the latest durable snapshot; returns its slot
-  // (0: none) or sets `error`.
-  paxos::Slot RestoreLatestSnapshot(const log::RecoveredLog& recovered, std::string* error);
+  // (0: none) or why it cannot (the replica must not start).
+  Result<paxos::Slot> RestoreLatestSnapshot(const log::RecoveredLog& recovered);
   // After applying an entry: takes a snapshot when one is due.
   void MaybeTakeSnapshot(const paxos::CommittedEntry& entry);
   // Ready::fetch_snapshot: fetches the peer's snapshot (one fetch at a time).

@@ -7,6 +7,7 @@
 
 #include "node/cluster_config.h"
 #include "paxos/options.h"
+#include "util/status.h"
 
 namespace synod::node {
 
@@ -43,8 +44,8 @@ struct ReplicaOptions {
   // every replica applies the same value whatever its own flag says.
   uint64_t session_expiry_ms = 600000;
 
-  // Empty if usable, else what is wrong (naming the flag).
-  std::string Validate() const;
+  // Ok if usable, else kInvalidArgument saying what is wrong (naming the flag).
+  Status Validate() const;
   // Tick length: half a heartbeat interval.
   uint32_t TickMs() const { return heartbeat_ms / 2 == 0 ? 1 : heartbeat_ms / 2; }
   // The core's options in ticks.

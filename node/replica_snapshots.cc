@@ -8,21 +8,19 @@
 
 namespace synod::node {
 
-paxos::Slot Replica::RestoreLatestSnapshot(const log::RecoveredLog& recovered, std::string* error) {
+Result<paxos::Slot> Replica::RestoreLatestSnapshot(const log::RecoveredLog& recovered) {
   std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
   paxos::Slot slot = latest ? latest->applied_slot : 0;
   if (recovered.paxos.compacted > slot) {
-    *error = "the log in " + options_.data_dir + " was compacted through slot " +
-             std::to_string(recovered.paxos.compacted) +
-             " but the latest snapshot covers only slot " + std::to_string(slot) +
-             " (snapshots missing?): refusing to start with a gap in the state";
-    return 0;
+    return Status::Corruption("the log in " + options_.data_dir + " was compacted through slot " +
+                              std::to_string(recovered.paxos.compacted) +
+                              " but the latest snapshot covers only slot " + std::to_string(slot) +
+                              " (snapshots missing?): refusing to start with a gap in the state");
   }
-  if (!latest) return 0;
-  std::string problem = snapshotter_->Restore(*latest, *applier_);
-  if (!problem.empty()) {
-    *error = "cannot restore the snapshot in " + snapshotter_->store().dir() + ": " + problem;
-    return 0;
+  if (!latest) return paxos::Slot{0};
+  Status restored = snapshotter_->Restore(*latest, *applier_);
+  if (!restored.ok()) {
+    return restored.WithContext("cannot restore the snapshot in " + snapshotter_->store().dir());
   }
   logger_->info("restored snapshot at slot {} ({} bytes)", slot, latest->size_bytes);
   RecordClusterId(applier_->cluster_id());
@@ -44,20 +42,19 @@ void Replica::TakeSnapshotNow() {
   if (!applier_ || applier_->applied() == 0) return;
   std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
   if (latest && latest->applied_slot >= applier_->applied()) return;  // nothing new
-  bool started = snapshotter_->Take(
-      *applier_, [this](std::optional<snapshot::SnapshotMeta> meta, std::string error) {
-        if (!meta) {
-          // The state is still whole in memory and the log is not compacted:
-          // nothing is lost; try again after more commands.
-          logger_->error("taking a snapshot failed: {}", error);
-          return;
-        }
-        if (!core_) return;
-        core_->Compact(meta->applied_slot, options_.log_tail);
-        logger_->debug("snapshot at slot {} durable ({} bytes); log compacted through {}",
-                       meta->applied_slot, meta->size_bytes, core_->Status().compacted);
-        AfterInput();
-      });
+  bool started = snapshotter_->Take(*applier_, [this](Result<snapshot::SnapshotMeta> meta) {
+    if (!meta.ok()) {
+      // The state is still whole in memory and the log is not compacted:
+      // nothing is lost; try again after more commands.
+      logger_->error("taking a snapshot failed: {}", meta.status().message());
+      return;
+    }
+    if (!core_) return;
+    core_->Compact(meta->applied_slot, options_.log_tail);
+    logger_->debug("snapshot at slot {} durable ({} bytes); log compacted through {}",
+                   meta->applied_slot, meta->size_bytes, core_->Status().compacted);
+    AfterInput();
+  });
   if (started) {
     commands_since_snapshot_ = 0;
     bytes_since_snapshot_ = 0;
@@ -86,13 +83,13 @@ void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
 
 void Replica::OnSnapshotFetched(const transport::FetchResult& result) {
   fetching_ = false;
-  if (result.ok) {
+  if (result.ok()) {
     logger_->info("fetched snapshot at slot {}: {} bytes in {:.2f} s (resumed from {})",
                   result.meta.applied_slot, result.bytes_transferred, result.seconds,
                   result.resumed_from);
   } else {
     logger_->warn("snapshot fetch failed after {:.2f} s ({} bytes): {}", result.seconds,
-                  result.bytes_transferred, result.error);
+                  result.bytes_transferred, result.status.message());
   }
   InstallLatestFromStore();
 }
@@ -100,10 +97,11 @@ void Replica::OnSnapshotFetched(const transport::FetchResult& result) {
 void Replica::InstallLatestFromStore() {
   std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
   if (!core_ || !latest || latest->applied_slot <= core_->Status().delivered) return;
-  std::string problem = snapshotter_->Restore(*latest, *applier_);
-  if (!problem.empty()) {
+  Status restored = snapshotter_->Restore(*latest, *applier_);
+  if (!restored.ok()) {
     // The state machine may be half restored: stopping is the only safe move.
-    Fatal("cannot install snapshot " + std::to_string(latest->applied_slot) + ": " + problem);
+    Fatal("cannot install snapshot " + std::to_string(latest->applied_slot) + ": " +
+          restored.message());
     return;
   }
   core_->InstallSnapshot(latest->applied_slot);

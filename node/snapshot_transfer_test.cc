@@ -22,6 +22,7 @@
 #include "node/store_chunk_sink.h"
 #include "node/store_snapshot_provider.h"
 #include "snapshot/snapshot_store.h"
+#include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
 #include "transport/server.h"
 #include "transport/snapshot_fetcher.h"
@@ -148,36 +149,29 @@ class SnapshotTransferTest : public ::testing::Test {
 
   std::unique_ptr<SnapshotStore> OpenStore(const std::string& name,
                                            snapshot::SnapshotStoreOptions options = {}) {
-    std::string error;
-    auto store = SnapshotStore::Open(root_ + "/" + name, &error, std::move(options));
-    EXPECT_NE(store, nullptr) << error;
-    return store;
+    return ValueOrFail(SnapshotStore::Open(root_ + "/" + name, std::move(options)));
   }
 
   // Writes a snapshot of `content` (in uneven chunks) at `slot`.
   SnapshotMeta WriteSnapshot(SnapshotStore& store, uint64_t slot, const std::string& content) {
-    std::string error;
-    auto sink = store.BeginWrite(slot, &error);
-    EXPECT_NE(sink, nullptr) << error;
+    auto sink = ValueOrFail(store.BeginWrite(slot));
+    EXPECT_NE(sink, nullptr);
+    if (sink == nullptr) return SnapshotMeta{};
     for (size_t at = 0, n = 1; at < content.size(); at += n, n = n * 7 % 300001 + 1000) {
       sink->Write(std::string_view(content).substr(at, n));
     }
-    std::optional<SnapshotMeta> meta = sink->Commit(&error);
-    EXPECT_TRUE(meta.has_value()) << error;
-    return meta.value_or(SnapshotMeta{});
+    return ValueOrFail(sink->Commit());
   }
 
   // The chunks of `meta` in `store` as Restore would see them, concatenated.
   static std::string Restored(SnapshotStore& store, const SnapshotMeta& meta) {
-    std::string error;
-    auto source = store.OpenReader(meta, &error);
-    EXPECT_NE(source, nullptr) << error;
+    auto source = ValueOrFail(store.OpenReader(meta));
     if (source == nullptr) return "";
     snapshot::ChunkReader reader(*source);
     std::string all;
     std::string chunk;
     while (reader.Read(chunk)) all += chunk;
-    EXPECT_TRUE(reader.ok()) << reader.error();
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     EXPECT_TRUE(reader.at_end());
     return all;
   }
@@ -194,7 +188,7 @@ class SnapshotTransferTest : public ::testing::Test {
     options.logger = logger_;
     options.snapshot_provider = provider;
     auto server = std::make_unique<Server>(loop_, options, &peer_handler_, nullptr);
-    EXPECT_EQ(server->Listen(), "");
+    EXPECT_EQ(server->Listen(), Status::Ok());
     return server;
   }
 
@@ -216,7 +210,10 @@ class SnapshotTransferTest : public ::testing::Test {
     std::optional<FetchResult> result;
     Start(fetcher, at_least, result);
     EXPECT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
-    return result.value_or(FetchResult{false, {}, "no result in time", 0, 0, 0, false});
+    if (result) return std::move(*result);
+    FetchResult none;
+    none.status = Status::Unavailable("no result in time");
+    return none;
   }
 
   test_support::TempDir tmp_{"synod-xfer"};
@@ -244,10 +241,11 @@ TEST_F(SnapshotTransferTest, TransfersAndInstallsAnIdenticalSnapshot) {
   std::optional<FetchResult> second;
   Start(fetcher, 0, second);  // refused: one fetch at a time
   ASSERT_TRUE(loop_.RunUntil([&] { return result && second; }, kWait));
-  EXPECT_FALSE(second->ok);
-  EXPECT_NE(second->error.find("already in progress"), std::string::npos) << second->error;
+  EXPECT_FALSE(second->ok());
+  EXPECT_NE(second->status.message().find("already in progress"), std::string::npos)
+      << second->status.message();
 
-  ASSERT_TRUE(result->ok) << result->error;
+  ASSERT_TRUE(result->ok()) << result->status.message();
   EXPECT_FALSE(fetcher.busy());
   EXPECT_EQ(result->meta, meta);
   EXPECT_EQ(result->bytes_transferred, meta.size_bytes);
@@ -258,11 +256,11 @@ TEST_F(SnapshotTransferTest, TransfersAndInstallsAnIdenticalSnapshot) {
   EXPECT_EQ(Restored(*local, meta), content);
 
   std::string a, b;
-  auto src = source_store->OpenReader(meta);
-  auto dst = local->OpenReader(meta);
+  auto src = ValueOrFail(source_store->OpenReader(meta));
+  auto dst = ValueOrFail(local->OpenReader(meta));
   ASSERT_TRUE(src && dst);
-  ASSERT_TRUE(src->ReadAt(0, meta.size_bytes, a));
-  ASSERT_TRUE(dst->ReadAt(0, meta.size_bytes, b));
+  ASSERT_EQ(src->ReadAt(0, meta.size_bytes, a), Status::Ok());
+  ASSERT_EQ(dst->ReadAt(0, meta.size_bytes, b), Status::Ok());
   EXPECT_TRUE(a == b);  // byte-identical files
 }
 
@@ -283,8 +281,9 @@ TEST_F(SnapshotTransferTest, ResumesAfterTheServerGoesAwayHalfway) {
   ASSERT_FALSE(first.has_value());
   server.reset();  // the peer crashes mid-transfer
   ASSERT_TRUE(loop_.RunUntil([&] { return first.has_value(); }, kWait));
-  EXPECT_FALSE(first->ok);
-  EXPECT_NE(first->error.find("disconnected"), std::string::npos) << first->error;
+  EXPECT_FALSE(first->ok());
+  EXPECT_NE(first->status.message().find("disconnected"), std::string::npos)
+      << first->status.message();
   EXPECT_GT(first->bytes_transferred, 0u);
   EXPECT_LT(first->bytes_transferred, meta.size_bytes);
   EXPECT_EQ(local->Latest(), std::nullopt);
@@ -292,7 +291,7 @@ TEST_F(SnapshotTransferTest, ResumesAfterTheServerGoesAwayHalfway) {
   server = StartServer(&provider);  // back, on a new port
   SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
   FetchResult second = FetchAndWait(again);
-  ASSERT_TRUE(second.ok) << second.error;
+  ASSERT_TRUE(second.ok()) << second.status.message();
   EXPECT_EQ(second.resumed_from, first->bytes_transferred);  // kept durably on failure
   EXPECT_EQ(second.bytes_transferred, meta.size_bytes - second.resumed_from);
   EXPECT_LT(second.bytes_transferred, meta.size_bytes);
@@ -327,7 +326,7 @@ TEST_F(SnapshotTransferTest, ResumesAfterTheReceiverRestartsHalfway) {
   sink = Sink(*local);
   SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
   FetchResult result = FetchAndWait(again);
-  ASSERT_TRUE(result.ok) << result.error;
+  ASSERT_TRUE(result.ok()) << result.status.message();
   EXPECT_GT(result.resumed_from, 0u);
   EXPECT_EQ(result.bytes_transferred, meta.size_bytes - result.resumed_from);
   EXPECT_EQ(local->Latest(), meta);
@@ -361,15 +360,16 @@ TEST_F(SnapshotTransferTest, AFullDiskFailsTheFetchCleanlyAndALaterOneResumes) {
   sink.reset();  // joins the sink's thread: its Stop is done
   ::setrlimit(RLIMIT_FSIZE, &saved);
   std::signal(SIGXFSZ, old_handler);
-  EXPECT_FALSE(full.ok);
-  EXPECT_NE(full.error.find("local snapshot store"), std::string::npos) << full.error;
+  EXPECT_FALSE(full.ok());
+  EXPECT_NE(full.status.message().find("local snapshot store"), std::string::npos)
+      << full.status.message();
   EXPECT_LT(full.bytes_transferred, meta.size_bytes);
   EXPECT_EQ(local->Latest(), std::nullopt);  // nothing partial installed
 
   sink = Sink(*local);
   SnapshotFetcher again(loop_, *sink, FetchOptions(server->port()));
   FetchResult result = FetchAndWait(again);
-  ASSERT_TRUE(result.ok) << result.error;
+  ASSERT_TRUE(result.ok()) << result.status.message();
   EXPECT_GT(result.resumed_from, 0u);  // the durable part before the failure
   EXPECT_LE(result.resumed_from, 9u << 20);
   EXPECT_EQ(local->Latest(), meta);
@@ -389,13 +389,13 @@ TEST_F(SnapshotTransferTest, CorruptionInTransferIsCaughtBeforeInstall) {
   SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
 
   FetchResult bad = FetchAndWait(fetcher);
-  EXPECT_FALSE(bad.ok);
-  EXPECT_NE(bad.error.find("CRC32C"), std::string::npos) << bad.error;
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.status.message().find("CRC32C"), std::string::npos) << bad.status.message();
   EXPECT_EQ(local->Latest(), std::nullopt);
 
   provider.flip_at.reset();  // the partial file was discarded: a retry starts over
   FetchResult good = FetchAndWait(fetcher);
-  ASSERT_TRUE(good.ok) << good.error;
+  ASSERT_TRUE(good.ok()) << good.status.message();
   EXPECT_EQ(good.resumed_from, 0u);
   EXPECT_EQ(local->Latest(), meta);
   EXPECT_EQ(Restored(*local, meta), content);
@@ -410,21 +410,24 @@ TEST_F(SnapshotTransferTest, PeerWithNothingOrTooOldOrNoProvider) {
   SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
 
   FetchResult nothing = FetchAndWait(fetcher);
-  EXPECT_FALSE(nothing.ok);
-  EXPECT_NE(nothing.error.find("has no snapshot"), std::string::npos) << nothing.error;
+  EXPECT_FALSE(nothing.ok());
+  EXPECT_NE(nothing.status.message().find("has no snapshot"), std::string::npos)
+      << nothing.status.message();
 
   WriteSnapshot(*source_store, 10, Bytes(1000, 5));
   FetchResult old = FetchAndWait(fetcher, 11);
-  EXPECT_FALSE(old.ok);
-  EXPECT_NE(old.error.find("no snapshot at or after slot 11"), std::string::npos) << old.error;
+  EXPECT_FALSE(old.ok());
+  EXPECT_NE(old.status.message().find("no snapshot at or after slot 11"), std::string::npos)
+      << old.status.message();
   EXPECT_EQ(old.meta.applied_slot, 10u);
   EXPECT_EQ(local->Latest(), std::nullopt);
 
   auto bare = StartServer(nullptr);
   SnapshotFetcher from_bare(loop_, *sink, FetchOptions(bare->port()));
   FetchResult none = FetchAndWait(from_bare);
-  EXPECT_FALSE(none.ok);
-  EXPECT_NE(none.error.find("serves no snapshots"), std::string::npos) << none.error;
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(none.status.message().find("serves no snapshots"), std::string::npos)
+      << none.status.message();
 }
 
 TEST_F(SnapshotTransferTest, SnapshotPrunedDuringTransferIsReportedGone) {
@@ -448,13 +451,13 @@ TEST_F(SnapshotTransferTest, SnapshotPrunedDuringTransferIsReportedGone) {
   std::string content = Bytes(500000, 7);
   SnapshotMeta new_meta = WriteSnapshot(*source_store, 200, content);  // prunes slot 100
   ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
-  EXPECT_FALSE(result->ok);
+  EXPECT_FALSE(result->ok());
   EXPECT_TRUE(result->gone);
   EXPECT_EQ(result->meta, old_meta);
-  EXPECT_NE(result->error.find("pruned"), std::string::npos) << result->error;
+  EXPECT_NE(result->status.message().find("pruned"), std::string::npos) << result->status.message();
 
   FetchResult retry = FetchAndWait(fetcher, 150);
-  ASSERT_TRUE(retry.ok) << retry.error;
+  ASSERT_TRUE(retry.ok()) << retry.status.message();
   EXPECT_EQ(retry.meta, new_meta);
   EXPECT_EQ(Restored(*local, new_meta), content);
 }
@@ -472,8 +475,8 @@ TEST_F(SnapshotTransferTest, UnknownPeerIsRefusedAndCancelReports) {
   stranger.self = 3;  // not a member
   SnapshotFetcher refused(loop_, *sink, stranger);
   FetchResult r = FetchAndWait(refused);
-  EXPECT_FALSE(r.ok);
-  EXPECT_NE(r.error.find("refused"), std::string::npos) << r.error;
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("refused"), std::string::npos) << r.status.message();
 
   SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
   std::optional<FetchResult> result;
@@ -482,8 +485,8 @@ TEST_F(SnapshotTransferTest, UnknownPeerIsRefusedAndCancelReports) {
   fetcher.Cancel();
   EXPECT_FALSE(fetcher.busy());
   ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
-  EXPECT_FALSE(result->ok);
-  EXPECT_EQ(result->error, "cancelled");
+  EXPECT_FALSE(result->ok());
+  EXPECT_EQ(result->status.message(), "cancelled");
 }
 
 TEST_F(SnapshotTransferTest, OverallTimeoutEndsTheFetch) {
@@ -497,8 +500,8 @@ TEST_F(SnapshotTransferTest, OverallTimeoutEndsTheFetch) {
   options.overall_timeout = 1ms;
   SnapshotFetcher fetcher(loop_, *sink, options);
   FetchResult r = FetchAndWait(fetcher);
-  EXPECT_FALSE(r.ok);
-  EXPECT_NE(r.error.find("overall_timeout"), std::string::npos) << r.error;
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.status.message().find("overall_timeout"), std::string::npos) << r.status.message();
 }
 
 TEST_F(SnapshotTransferTest, ReceivedChunksAreSyncedOffTheNetworkThread) {
@@ -520,7 +523,7 @@ TEST_F(SnapshotTransferTest, ReceivedChunksAreSyncedOffTheNetworkThread) {
     SyncWatch watch;
     SnapshotFetcher fetcher(loop_, *sink, options);
     FetchResult result = FetchAndWait(fetcher);
-    ASSERT_TRUE(result.ok) << result.error;
+    ASSERT_TRUE(result.ok()) << result.status.message();
     EXPECT_EQ(watch.on_this_thread(), 0) << "the network thread fsynced received chunks";
     EXPECT_GE(watch.elsewhere(), 8);
   }

@@ -17,46 +17,43 @@ class CaptureWriter final : public statemachine::SnapshotWriter {
 
 }  // namespace
 
-std::optional<snapshot::SnapshotMeta> WriteSnapshot(snapshot::SnapshotStore& store,
-                                                    paxos::Slot slot,
-                                                    const std::vector<std::string>& chunks,
-                                                    std::string* error) {
-  std::unique_ptr<snapshot::SnapshotSink> sink = store.BeginWrite(slot, error);
-  if (!sink) return std::nullopt;
-  for (const std::string& chunk : chunks) sink->Write(chunk);
-  return sink->Commit(error);
+Result<snapshot::SnapshotMeta> WriteSnapshot(snapshot::SnapshotStore& store, paxos::Slot slot,
+                                             const std::vector<std::string>& chunks) {
+  Result<std::unique_ptr<snapshot::SnapshotSink>> sink = store.BeginWrite(slot);
+  if (!sink.ok()) return sink.status();
+  for (const std::string& chunk : chunks) (*sink)->Write(chunk);
+  return (*sink)->Commit();
 }
 
-std::string RestoreSnapshot(snapshot::SnapshotStore& store, const snapshot::SnapshotMeta& meta,
-                            statemachine::Applier& applier) {
-  std::string error;
-  std::unique_ptr<snapshot::SnapshotSource> source = store.OpenReader(meta, &error);
-  if (!source) return error;
-  snapshot::ChunkReader reader(*source);
+Status RestoreSnapshot(snapshot::SnapshotStore& store, const snapshot::SnapshotMeta& meta,
+                       statemachine::Applier& applier) {
+  Result<std::unique_ptr<snapshot::SnapshotSource>> source = store.OpenReader(meta);
+  if (!source.ok()) return source.status();
+  snapshot::ChunkReader reader(**source);
   bool restored = applier.Restore(reader);
   // The state machine need not read past its last chunk; anything left over
   // means it did not read what it wrote.
   std::string leftover;
   bool trailing = restored && reader.ok() && !reader.at_end() && reader.Read(leftover);
   if (!reader.ok()) {
-    return "reading snapshot " + std::to_string(meta.applied_slot) + ": " + reader.error();
+    return reader.status().WithContext("reading snapshot " + std::to_string(meta.applied_slot));
   }
   if (!restored || trailing) {
-    return "snapshot " + std::to_string(meta.applied_slot) +
-           " is not one this state machine wrote (Restore refused it)";
+    return Status::Corruption("snapshot " + std::to_string(meta.applied_slot) +
+                              " is not one this state machine wrote (Restore refused it)");
   }
   if (applier.applied() != meta.applied_slot) {
-    return "snapshot " + std::to_string(meta.applied_slot) + " holds applied index " +
-           std::to_string(applier.applied());
+    return Status::Corruption("snapshot " + std::to_string(meta.applied_slot) +
+                              " holds applied index " + std::to_string(applier.applied()));
   }
-  return "";
+  return Status::Ok();
 }
 
-std::unique_ptr<Snapshotter> Snapshotter::Open(boost::asio::io_context& loop,
-                                               const std::string& dir, std::string* error) {
-  std::unique_ptr<snapshot::SnapshotStore> store = snapshot::SnapshotStore::Open(dir, error);
-  if (!store) return nullptr;
-  return std::unique_ptr<Snapshotter>(new Snapshotter(loop, std::move(store)));
+Result<std::unique_ptr<Snapshotter>> Snapshotter::Open(boost::asio::io_context& loop,
+                                                       const std::string& dir) {
+  Result<std::unique_ptr<snapshot::SnapshotStore>> store = snapshot::SnapshotStore::Open(dir);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Snapshotter>(new Snapshotter(loop, std::move(*store)));
 }
 
 Snapshotter::Snapshotter(boost::asio::io_context& loop,
@@ -74,18 +71,17 @@ bool Snapshotter::Take(const statemachine::Applier& applier, TakeDone done) {
   applier.Snapshot(*capture);
   taking_ = true;
   paxos::Slot slot = applier.applied();
-  auto result = std::make_shared<std::optional<snapshot::SnapshotMeta>>();
-  auto error = std::make_shared<std::string>();
+  auto result = std::make_shared<std::optional<Result<snapshot::SnapshotMeta>>>();
   snapshot::SnapshotStore& store = *store_;
   writer_->Submit(
-      [&store, slot, capture, result, error] {
-        *result = WriteSnapshot(store, slot, capture->chunks, error.get());
+      [&store, slot, capture, result] {
+        result->emplace(WriteSnapshot(store, slot, capture->chunks));
         capture->chunks.clear();
       },
-      [this, alive = std::weak_ptr<bool>(alive_), result, error, done = std::move(done)] {
+      [this, alive = std::weak_ptr<bool>(alive_), result, done = std::move(done)] {
         if (!alive.lock()) return;
         taking_ = false;
-        done(*result, *error);
+        done(std::move(**result));
       });
   return true;
 }

@@ -26,28 +26,27 @@
 #include "node/background_writer.h"
 #include "snapshot/snapshot_store.h"
 #include "statemachine/applier.h"
+#include "util/status.h"
 
 namespace synod::node {
 
 // Streams `chunks` (what Applier::Snapshot wrote) into a new snapshot of
-// `store` at `slot` and installs it durably. nullopt and *error on failure.
+// `store` at `slot` and installs it durably. Its meta, or the failure.
 // Thread: any one thread (the store is thread-safe).
-std::optional<snapshot::SnapshotMeta> WriteSnapshot(snapshot::SnapshotStore& store,
-                                                    paxos::Slot slot,
-                                                    const std::vector<std::string>& chunks,
-                                                    std::string* error);
+Result<snapshot::SnapshotMeta> WriteSnapshot(snapshot::SnapshotStore& store, paxos::Slot slot,
+                                             const std::vector<std::string>& chunks);
 
 // Restores `applier` from snapshot `meta` of `store` (OpenReader checks its
-// size and CRC32C). Returns "" or why not; on an error the applier may be
-// half restored and must not be used.
-std::string RestoreSnapshot(snapshot::SnapshotStore& store, const snapshot::SnapshotMeta& meta,
-                            statemachine::Applier& applier);
+// size and CRC32C). Ok, or why not (the message says what failed); on an
+// error the applier may be half restored and must not be used.
+Status RestoreSnapshot(snapshot::SnapshotStore& store, const snapshot::SnapshotMeta& meta,
+                       statemachine::Applier& applier);
 
 class Snapshotter {
  public:
-  // Opens (creates) `dir`. Returns null and sets `error` on failure.
-  static std::unique_ptr<Snapshotter> Open(boost::asio::io_context& loop, const std::string& dir,
-                                           std::string* error);
+  // Opens (creates) `dir`. The store's failure if it cannot.
+  static Result<std::unique_ptr<Snapshotter>> Open(boost::asio::io_context& loop,
+                                                   const std::string& dir);
   ~Snapshotter();
   Snapshotter(const Snapshotter&) = delete;
   Snapshotter& operator=(const Snapshotter&) = delete;
@@ -55,14 +54,14 @@ class Snapshotter {
   snapshot::SnapshotStore& store() { return *store_; }
 
   // RestoreSnapshot from this store (the replica stops on an error).
-  std::string Restore(const snapshot::SnapshotMeta& meta, statemachine::Applier& applier) {
+  Status Restore(const snapshot::SnapshotMeta& meta, statemachine::Applier& applier) {
     return RestoreSnapshot(*store_, meta, applier);
   }
 
   // Captures `applier`'s state now and writes it in the background; `done`
-  // gets the installed snapshot, or nullopt and the error. One at a time:
-  // returns false (and does nothing) while a write is running.
-  using TakeDone = std::function<void(std::optional<snapshot::SnapshotMeta>, std::string)>;
+  // gets the installed snapshot or the failure. One at a time: returns false
+  // (and does nothing) while a write is running.
+  using TakeDone = std::function<void(Result<snapshot::SnapshotMeta>)>;
   bool Take(const statemachine::Applier& applier, TakeDone done);
   bool taking() const { return taking_; }
 

@@ -26,11 +26,11 @@ void StoreChunkSink::Begin(const snapshot::SnapshotMeta& meta,
   auto out = std::make_shared<std::optional<Result<uint64_t>>>();
   Run(
       [this, meta, out] {
-        std::string error;
-        receiver_ = store_.BeginReceive(meta, &error);
-        if (receiver_ == nullptr) {
-          out->emplace(Status::Unavailable(error));
+        Result<std::unique_ptr<snapshot::SnapshotReceiver>> receiver = store_.BeginReceive(meta);
+        if (!receiver.ok()) {
+          out->emplace(receiver.status());
         } else {
+          receiver_ = std::move(*receiver);
           out->emplace(receiver_->received_bytes());
         }
       },
@@ -41,11 +41,10 @@ void StoreChunkSink::Append(uint64_t offset, std::string bytes, std::function<vo
   auto out = std::make_shared<Status>();
   Run(
       [this, offset, bytes = std::move(bytes), out] {
-        std::string error;
         if (receiver_ == nullptr) {
           *out = Status::IoError("no snapshot receive is open");
-        } else if (!receiver_->Append(offset, bytes, &error)) {
-          *out = Status::IoError(error);
+        } else {
+          *out = receiver_->Append(offset, bytes);
         }
       },
       [out, done = std::move(done)] { done(std::move(*out)); });
@@ -59,14 +58,8 @@ void StoreChunkSink::Finish(std::function<void(Result<snapshot::SnapshotMeta>)> 
           out->emplace(Status::IoError("no snapshot receive is open"));
           return;
         }
-        std::string error;
-        std::optional<snapshot::SnapshotMeta> installed = receiver_->Finish(&error);
+        out->emplace(receiver_->Finish());
         receiver_.reset();
-        if (installed) {
-          out->emplace(*installed);
-        } else {
-          out->emplace(Status::IoError(error));
-        }
       },
       [out, done = std::move(done)] { done(std::move(**out)); });
 }
@@ -75,12 +68,12 @@ void StoreChunkSink::Stop(bool abandon) {
   Run(
       [this, abandon] {
         if (receiver_ == nullptr) return;
-        std::string error;
         if (abandon) {
           receiver_->Abandon();
-        } else if (receiver_->received_bytes() > receiver_->durable_bytes() &&
-                   !receiver_->Sync(&error)) {
-          log_->warn("cannot keep the partial snapshot for a resume: {}", error);
+        } else if (receiver_->received_bytes() > receiver_->durable_bytes()) {
+          if (Status synced = receiver_->Sync(); !synced.ok()) {
+            log_->warn("cannot keep the partial snapshot for a resume: {}", synced.message());
+          }
         }
         receiver_.reset();
       },

@@ -29,12 +29,12 @@ class StoreChunkSink final : public transport::SnapshotChunkSink {
   StoreChunkSink(const StoreChunkSink&) = delete;
   StoreChunkSink& operator=(const StoreChunkSink&) = delete;
 
-  // SnapshotStore::BeginReceive (kUnavailable with the store's reason if it refuses).
+  // SnapshotStore::BeginReceive (the store's Status if it refuses).
   void Begin(const snapshot::SnapshotMeta& meta,
              std::function<void(Result<uint64_t> held)> done) override;
-  // SnapshotReceiver::Append (kIoError if it fails or no receive is open).
+  // SnapshotReceiver::Append (its Status; kIoError if no receive is open).
   void Append(uint64_t offset, std::string bytes, std::function<void(Status)> done) override;
-  // SnapshotReceiver::Finish (kIoError with the receiver's reason).
+  // SnapshotReceiver::Finish (its Status).
   void Finish(std::function<void(Result<snapshot::SnapshotMeta> installed)> done) override;
   // SnapshotReceiver::Sync (if anything is unsynced) or Abandon; a failed
   // fsync is logged (the next receive starts from the last durable length).

@@ -25,13 +25,11 @@ Status StoreSnapshotProvider::ReadSnapshot(const snapshot::SnapshotMeta& meta, u
   }
   if (source_ == nullptr || source_->meta() != meta) {
     source_.reset();
-    std::string why;
-    source_ = store_.OpenReader(meta, &why);
-    if (source_ == nullptr) return Status::IoError("cannot serve snapshot: " + why);
+    Result<std::unique_ptr<snapshot::SnapshotSource>> source = store_.OpenReader(meta);
+    if (!source.ok()) return source.status().WithContext("cannot serve snapshot");
+    source_ = std::move(*source);
   }
-  std::string error;
-  if (!source_->ReadAt(offset, max, out, &error)) return Status::IoError(error);
-  return Status::Ok();
+  return source_->ReadAt(offset, max, out);
 }
 
 }  // namespace synod::node

@@ -28,8 +28,9 @@ class StoreSnapshotProvider final : public transport::SnapshotProvider {
   // store.Latest() (checked on Open by size only; a corrupt file fails the
   // reads with the store's verification error, never serves bad bytes).
   std::optional<snapshot::SnapshotMeta> LatestSnapshot() override;
-  // kNotFound once the store no longer lists `meta`; kIoError with the
-  // store's reason if it cannot be opened (unreadable, corrupt) or read.
+  // kNotFound once the store no longer lists `meta` (or OpenReader no longer
+  // finds it); otherwise the store's failure if it cannot be opened
+  // (unreadable, corrupt) or read.
   Status ReadSnapshot(const snapshot::SnapshotMeta& meta, uint64_t offset, size_t max,
                       std::string& out) override;
 

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
 #include "snapshot/snapshot_store.h"
 
@@ -22,59 +21,58 @@ SnapshotReceiver::~SnapshotReceiver() {
   store_.ReleaseReceive(PartName(meta_.applied_slot, meta_.crc32c));
 }
 
-bool SnapshotReceiver::Failed(std::string* error, const std::string& message) {
-  if (error_.empty()) error_ = message;
-  return Fail(error, message);
+Status SnapshotReceiver::Failed(Status status) {
+  if (error_.ok()) error_ = status;
+  return status;
 }
 
-bool SnapshotReceiver::Append(uint64_t offset, std::string_view bytes, std::string* error) {
-  if (!error_.empty()) return Fail(error, "receiver failed earlier: " + error_);
-  if (finished_) return Fail(error, "SnapshotReceiver::Append after Finish or Abandon");
+Status SnapshotReceiver::Append(uint64_t offset, std::string_view bytes) {
+  if (!error_.ok()) return error_.WithContext("receiver failed earlier");
+  if (finished_) {
+    return Status::InvalidArgument("SnapshotReceiver::Append after Finish or Abandon");
+  }
   if (offset > received_) {
-    return Fail(error, "gap in snapshot transfer: got offset " + std::to_string(offset) +
-                           ", expected at most " + std::to_string(received_));
+    return Status::InvalidArgument("gap in snapshot transfer: got offset " +
+                                   std::to_string(offset) + ", expected at most " +
+                                   std::to_string(received_));
   }
   if (offset > meta_.size_bytes || bytes.size() > meta_.size_bytes - offset) {
-    return Fail(error, "snapshot bytes [" + std::to_string(offset) + ", " +
-                           std::to_string(offset + bytes.size()) + ") run past its size " +
-                           std::to_string(meta_.size_bytes));
+    return Status::InvalidArgument("snapshot bytes [" + std::to_string(offset) + ", " +
+                                   std::to_string(offset + bytes.size()) + ") run past its size " +
+                                   std::to_string(meta_.size_bytes));
   }
-  if (offset + bytes.size() <= received_) return true;  // a duplicate
+  if (offset + bytes.size() <= received_) return Status::Ok();  // a duplicate
   bytes.remove_prefix(static_cast<size_t>(received_ - offset));
   Status written = util::WriteAll(fd_.get(), bytes, part_path_);
-  if (!written.ok()) return Failed(error, written.message());
+  if (!written.ok()) return Failed(written);
   crc_.Update(bytes);
   received_ += bytes.size();
   unsynced_ += bytes.size();
-  if (unsynced_ >= store_.options_.receive_sync_bytes) return Sync(error);
-  return true;
+  if (unsynced_ >= store_.options_.receive_sync_bytes) return Sync();
+  return Status::Ok();
 }
 
-bool SnapshotReceiver::Sync(std::string* error) {
-  if (!error_.empty()) return Fail(error, "receiver failed earlier: " + error_);
-  if (finished_) return Fail(error, "SnapshotReceiver::Sync after Finish or Abandon");
+Status SnapshotReceiver::Sync() {
+  if (!error_.ok()) return error_.WithContext("receiver failed earlier");
+  if (finished_) return Status::InvalidArgument("SnapshotReceiver::Sync after Finish or Abandon");
   // The part file first: a progress record must never claim bytes that are
   // not durable yet. A failed fsync makes the file's content unknown, so the
   // receiver stops; a new BeginReceive resumes from the last durable length.
   Status status = util::SyncFd(fd_.get(), part_path_);
-  if (!status.ok()) return Failed(error, status.message());
+  if (!status.ok()) return Failed(status);
   ReceiveProgress progress{meta_, received_};
   status = util::WriteFileAtomically(store_.dir(), ProgressName(meta_.applied_slot, meta_.crc32c),
                                      EncodeProgress(progress));
-  if (!status.ok()) return Failed(error, status.message());
+  if (!status.ok()) return Failed(status);
   durable_ = received_;
   unsynced_ = 0;
-  return true;
+  return Status::Ok();
 }
 
-std::optional<SnapshotMeta> SnapshotReceiver::Finish(std::string* error) {
-  if (!error_.empty()) {
-    Fail(error, "receiver failed earlier: " + error_);
-    return std::nullopt;
-  }
+Result<SnapshotMeta> SnapshotReceiver::Finish() {
+  if (!error_.ok()) return error_.WithContext("receiver failed earlier");
   if (finished_) {
-    Fail(error, "SnapshotReceiver::Finish after Finish or Abandon");
-    return std::nullopt;
+    return Status::InvalidArgument("SnapshotReceiver::Finish after Finish or Abandon");
   }
   std::string message;
   if (received_ != meta_.size_bytes) {
@@ -88,20 +86,19 @@ std::optional<SnapshotMeta> SnapshotReceiver::Finish(std::string* error) {
   }
   if (!message.empty()) {
     RemoveFiles();
-    Failed(error, message);
-    return std::nullopt;
+    return Failed(Status::Corruption(message));
   }
   bool crashed = false;
-  if (!store_.Install(fd_.get(), PartName(meta_.applied_slot, meta_.crc32c), meta_, &crashed,
-                      &message)) {
+  if (Status installed =
+          store_.Install(fd_.get(), PartName(meta_.applied_slot, meta_.crc32c), meta_, &crashed);
+      !installed.ok()) {
     if (crashed) {
       finished_ = true;  // a simulated crash leaves everything where it was
       fd_.Reset();
     } else {
       RemoveFiles();
     }
-    Failed(error, message);
-    return std::nullopt;
+    return Failed(installed);
   }
   finished_ = true;
   fd_.Reset();

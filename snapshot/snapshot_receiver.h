@@ -4,13 +4,13 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "snapshot/snapshot_meta.h"
 #include "util/crc32c.h"
 #include "util/file_io.h"
+#include "util/status.h"
 
 namespace synod::snapshot {
 
@@ -33,20 +33,20 @@ class SnapshotReceiver {
   uint64_t durable_bytes() const { return durable_; }
 
   // Accepts bytes [offset, offset + size). offset must be <= received_bytes():
-  // bytes already received are ignored (true), a gap is refused (false).
-  // Bytes beyond meta().size_bytes, I/O errors and calls after a failure or
-  // Finish return false and *error. Syncs every receive_sync_bytes.
-  bool Append(uint64_t offset, std::string_view bytes, std::string* error);
+  // bytes already received are ignored (ok), a gap is refused
+  // (kInvalidArgument). Bytes beyond meta().size_bytes, I/O errors and calls
+  // after a failure or Finish fail too. Syncs every receive_sync_bytes.
+  Status Append(uint64_t offset, std::string_view bytes);
 
-  // fsyncs the partial file, then records its length durably. False and *error
-  // if either fails (durable_bytes() is then unchanged).
-  bool Sync(std::string* error);
+  // fsyncs the partial file, then records its length durably. The failure if
+  // either fails (durable_bytes() is then unchanged).
+  Status Sync();
 
   // Checks that all bytes arrived and their CRC32C matches the meta, then
   // installs the snapshot like a local one and returns its meta. On a size or
-  // checksum mismatch the partial file is deleted; on any failure, nullopt
-  // and *error. Call at most once.
-  std::optional<SnapshotMeta> Finish(std::string* error);
+  // checksum mismatch (kCorruption) the partial file is deleted; any failure
+  // is returned. Call at most once.
+  Result<SnapshotMeta> Finish();
 
   // Deletes the partial file and its progress record. Idempotent.
   void Abandon();
@@ -56,7 +56,7 @@ class SnapshotReceiver {
   SnapshotReceiver(SnapshotStore& store, SnapshotMeta meta, util::UniqueFd fd, uint64_t durable,
                    util::Crc32cStream crc);
 
-  bool Failed(std::string* error, const std::string& message);  // latches, returns false
+  Status Failed(Status status);  // latches the first failure, returns status
   void RemoveFiles();
 
   SnapshotStore& store_;
@@ -67,7 +67,7 @@ class SnapshotReceiver {
   uint64_t durable_;
   uint64_t unsynced_ = 0;   // bytes appended since the last Sync
   util::Crc32cStream crc_;  // of bytes [0, received_)
-  std::string error_;       // first failure; the receiver is unusable after it
+  Status error_;            // first failure; the receiver is unusable after it
   bool finished_ = false;   // installed, abandoned, or crashed in an install
 };
 

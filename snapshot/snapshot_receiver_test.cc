@@ -25,12 +25,11 @@ class TransferTest : public SnapshotStoreTest {
   static void Send(const SnapshotSource& source, SnapshotReceiver& receiver, uint64_t from,
                    uint64_t to) {
     std::string piece;
-    std::string error;
     for (uint64_t offset = from; offset < to; offset += piece.size()) {
-      ASSERT_TRUE(source.ReadAt(offset, std::min<uint64_t>(64 << 10, to - offset), piece, &error))
-          << error;
+      ASSERT_EQ(StatusOf(source.ReadAt(offset, std::min<uint64_t>(64 << 10, to - offset), piece)),
+                Status::Ok());
       ASSERT_FALSE(piece.empty());
-      ASSERT_TRUE(receiver.Append(offset, piece, &error)) << error;
+      ASSERT_EQ(StatusOf(receiver.Append(offset, piece)), Status::Ok());
     }
   }
 
@@ -42,15 +41,14 @@ TEST_F(TransferTest, ResumesAfterACrashHalfwayAndInstalls) {
   const Content content{11, 200, 1024, 256 << 10};
   auto meta = WriteSnapshot(*leader_, 500, content);
   ASSERT_TRUE(meta);
-  auto source = leader_->OpenReader(*meta);
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   ASSERT_TRUE(source);
   const uint64_t half = meta->size_bytes / 2;
-  std::string error;
   {
     auto follower = OpenStore(SnapshotStoreOptions{.receive_sync_bytes = 1 << 20});
     ASSERT_TRUE(WriteSnapshot(*follower, 100, Small(1)));  // an older local snapshot
-    auto receiver = follower->BeginReceive(*meta, &error);
-    ASSERT_TRUE(receiver) << error;
+    auto receiver = ValueOrFail(follower->BeginReceive(*meta));
+    ASSERT_TRUE(receiver);
     EXPECT_EQ(receiver->received_bytes(), 0u);
     Send(*source, *receiver, 0, half);
     EXPECT_EQ(receiver->received_bytes(), half);
@@ -63,15 +61,15 @@ TEST_F(TransferTest, ResumesAfterACrashHalfwayAndInstalls) {
   }
   auto follower = OpenStore();
   EXPECT_EQ(follower->Latest()->applied_slot, 100u);  // the partial receive is not a snapshot
-  auto receiver = follower->BeginReceive(*meta, &error);
-  ASSERT_TRUE(receiver) << error;
+  auto receiver = ValueOrFail(follower->BeginReceive(*meta));
+  ASSERT_TRUE(receiver);
   const uint64_t resume = receiver->received_bytes();
   EXPECT_GT(resume, 0u);
   EXPECT_LE(resume, half);
   EXPECT_EQ(resume % (1 << 20), 0u) << "resumes from a durable sync point";
   Send(*source, *receiver, resume, meta->size_bytes);
-  auto installed = receiver->Finish(&error);
-  ASSERT_TRUE(installed) << error;
+  auto installed = receiver->Finish();
+  ASSERT_EQ(StatusOf(installed), Status::Ok());
   EXPECT_EQ(*installed, *meta);
   receiver.reset();
   EXPECT_EQ(follower->Latest(), meta);
@@ -85,106 +83,107 @@ TEST_F(TransferTest, ResumesAfterACrashHalfwayAndInstalls) {
 
 TEST_F(TransferTest, ExplicitSyncMakesProgressDurable) {
   auto meta = WriteSnapshot(*leader_, 7, Content{3, 40, 100, 5000});
-  auto source = leader_->OpenReader(*meta);
-  std::string error;
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   {
     auto follower = OpenStore();
-    auto receiver = follower->BeginReceive(*meta, &error);
+    auto receiver = ValueOrFail(follower->BeginReceive(*meta));
     Send(*source, *receiver, 0, 1000);
     EXPECT_EQ(receiver->durable_bytes(), 0u);  // below receive_sync_bytes
-    ASSERT_TRUE(receiver->Sync(&error)) << error;
+    ASSERT_EQ(StatusOf(receiver->Sync()), Status::Ok());
     EXPECT_EQ(receiver->durable_bytes(), 1000u);
     Send(*source, *receiver, 1000, 1500);
   }
   auto follower = OpenStore();
-  auto receiver = follower->BeginReceive(*meta, &error);
-  ASSERT_TRUE(receiver) << error;
+  auto receiver = ValueOrFail(follower->BeginReceive(*meta));
+  ASSERT_TRUE(receiver);
   EXPECT_EQ(receiver->received_bytes(), 1000u);
   Send(*source, *receiver, 1000, meta->size_bytes);
-  ASSERT_TRUE(receiver->Finish(&error)) << error;
+  ASSERT_EQ(StatusOf(receiver->Finish()), Status::Ok());
 }
 
 TEST_F(TransferTest, DuplicatesAreIgnoredAndGapsRefused) {
   auto meta = WriteSnapshot(*leader_, 7, Content{3, 10, 100, 200});
-  auto source = leader_->OpenReader(*meta);
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   std::string all;
-  ASSERT_TRUE(source->ReadAt(0, meta->size_bytes + 10, all));
+  ASSERT_EQ(StatusOf(source->ReadAt(0, meta->size_bytes + 10, all)), Status::Ok());
   ASSERT_EQ(all.size(), meta->size_bytes);
   auto follower = OpenStore();
-  std::string error;
-  auto receiver = follower->BeginReceive(*meta, &error);
+  auto receiver = ValueOrFail(follower->BeginReceive(*meta));
   std::string_view bytes = all;
-  ASSERT_TRUE(receiver->Append(0, bytes.substr(0, 100), &error));
-  EXPECT_TRUE(receiver->Append(0, bytes.substr(0, 100), &error));   // exact duplicate
-  EXPECT_TRUE(receiver->Append(50, bytes.substr(50, 30), &error));  // inside what we have
+  ASSERT_EQ(StatusOf(receiver->Append(0, bytes.substr(0, 100))), Status::Ok());
+  EXPECT_EQ(StatusOf(receiver->Append(0, bytes.substr(0, 100))), Status::Ok());  // exact duplicate
+  EXPECT_EQ(StatusOf(receiver->Append(50, bytes.substr(50, 30))),
+            Status::Ok());  // inside what we have
   EXPECT_EQ(receiver->received_bytes(), 100u);
-  EXPECT_FALSE(receiver->Append(101, bytes.substr(101, 10), &error));  // gap
-  EXPECT_NE(error.find("gap"), std::string::npos) << error;
-  EXPECT_TRUE(receiver->Append(60, bytes.substr(60, 100), &error));  // overlaps, extends
+  Status gap = receiver->Append(101, bytes.substr(101, 10));
+  EXPECT_FALSE(gap.ok());
+  EXPECT_NE(gap.message().find("gap"), std::string::npos) << gap.message();
+  EXPECT_EQ(StatusOf(receiver->Append(60, bytes.substr(60, 100))),
+            Status::Ok());  // overlaps, extends
   EXPECT_EQ(receiver->received_bytes(), 160u);
-  EXPECT_FALSE(receiver->Append(160, all.substr(160) + "x", &error));  // past the end
-  ASSERT_TRUE(receiver->Append(160, bytes.substr(160), &error)) << error;
-  ASSERT_TRUE(receiver->Finish(&error)) << error;
-  EXPECT_FALSE(receiver->Append(0, bytes.substr(0, 1), &error));  // after Finish
+  EXPECT_FALSE(receiver->Append(160, all.substr(160) + "x").ok());  // past the end
+  ASSERT_EQ(StatusOf(receiver->Append(160, bytes.substr(160))), Status::Ok());
+  ASSERT_EQ(StatusOf(receiver->Finish()), Status::Ok());
+  EXPECT_FALSE(receiver->Append(0, bytes.substr(0, 1)).ok());  // after Finish
   EXPECT_EQ(follower->Latest(), meta);
 }
 
 TEST_F(TransferTest, CorruptedByteInTransferFailsFinishAndDiscards) {
   auto meta = WriteSnapshot(*leader_, 7, Content{3, 40, 100, 5000});
-  auto source = leader_->OpenReader(*meta);
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   std::string all;
-  ASSERT_TRUE(source->ReadAt(0, meta->size_bytes, all));
+  ASSERT_EQ(StatusOf(source->ReadAt(0, meta->size_bytes, all)), Status::Ok());
   all[all.size() / 3] ^= 0x01;
   auto follower = OpenStore();
-  std::string error;
-  auto receiver = follower->BeginReceive(*meta, &error);
-  ASSERT_TRUE(receiver->Append(0, all, &error)) << error;
-  EXPECT_FALSE(receiver->Finish(&error));
-  EXPECT_NE(error.find("CRC32C"), std::string::npos) << error;
+  auto receiver = ValueOrFail(follower->BeginReceive(*meta));
+  ASSERT_EQ(StatusOf(receiver->Append(0, all)), Status::Ok());
+  Status corrupt = StatusOf(receiver->Finish());
+  EXPECT_TRUE(corrupt.IsCorruption()) << corrupt.ToString();
+  EXPECT_NE(corrupt.message().find("CRC32C"), std::string::npos) << corrupt.message();
   EXPECT_FALSE(follower->Latest());
   EXPECT_TRUE(Files().empty());
   receiver.reset();
   // A fresh attempt works.
-  receiver = follower->BeginReceive(*meta, &error);
+  receiver = ValueOrFail(follower->BeginReceive(*meta));
   ASSERT_EQ(receiver->received_bytes(), 0u);
-  ASSERT_TRUE(source->ReadAt(0, meta->size_bytes, all));
-  ASSERT_TRUE(receiver->Append(0, all, &error));
-  ASSERT_TRUE(receiver->Finish(&error)) << error;
+  ASSERT_EQ(StatusOf(source->ReadAt(0, meta->size_bytes, all)), Status::Ok());
+  ASSERT_EQ(StatusOf(receiver->Append(0, all)), Status::Ok());
+  ASSERT_EQ(StatusOf(receiver->Finish()), Status::Ok());
 }
 
 TEST_F(TransferTest, WrongSizeFailsFinish) {
   auto meta = WriteSnapshot(*leader_, 7, Content{3, 40, 100, 5000});
-  auto source = leader_->OpenReader(*meta);
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   std::string all;
-  ASSERT_TRUE(source->ReadAt(0, meta->size_bytes, all));
+  ASSERT_EQ(StatusOf(source->ReadAt(0, meta->size_bytes, all)), Status::Ok());
   auto follower = OpenStore();
-  std::string error;
   SnapshotMeta longer = *meta;
   longer.size_bytes += 1;
-  auto receiver = follower->BeginReceive(longer, &error);
-  ASSERT_TRUE(receiver->Append(0, all, &error));
-  EXPECT_FALSE(receiver->Finish(&error));
-  EXPECT_NE(error.find("received"), std::string::npos) << error;
+  auto receiver = ValueOrFail(follower->BeginReceive(longer));
+  ASSERT_EQ(StatusOf(receiver->Append(0, all)), Status::Ok());
+  Status short_by_one = StatusOf(receiver->Finish());
+  EXPECT_FALSE(short_by_one.ok());
+  EXPECT_NE(short_by_one.message().find("received"), std::string::npos) << short_by_one.message();
   receiver.reset();
   SnapshotMeta shorter = *meta;
   shorter.size_bytes -= 1;
-  receiver = follower->BeginReceive(shorter, &error);
-  EXPECT_FALSE(receiver->Append(0, all, &error));
-  ASSERT_TRUE(receiver->Append(0, std::string_view(all).substr(0, shorter.size_bytes), &error));
-  EXPECT_FALSE(receiver->Finish(&error));
+  receiver = ValueOrFail(follower->BeginReceive(shorter));
+  EXPECT_FALSE(receiver->Append(0, all).ok());
+  ASSERT_EQ(StatusOf(receiver->Append(0, std::string_view(all).substr(0, shorter.size_bytes))),
+            Status::Ok());
+  EXPECT_FALSE(receiver->Finish().ok());
   EXPECT_FALSE(follower->Latest());
   EXPECT_TRUE(Files().empty());
 }
 
 TEST_F(TransferTest, CrashAtEveryFinishStepLeavesOldOrNew) {
   auto meta = WriteSnapshot(*leader_, 70, Content{3, 40, 100, 5000});
-  auto source = leader_->OpenReader(*meta);
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   std::string all;
-  ASSERT_TRUE(source->ReadAt(0, meta->size_bytes, all));
+  ASSERT_EQ(StatusOf(source->ReadAt(0, meta->size_bytes, all)), Status::Ok());
   for (InstallStep crash_step : kAllSteps) {
     SCOPED_TRACE(static_cast<int>(crash_step));
     fs::remove_all(dir_);
-    std::string error;
     {
       auto follower = OpenStore();
       ASSERT_TRUE(WriteSnapshot(*follower, 10, Small(1)));
@@ -193,12 +192,13 @@ TEST_F(TransferTest, CrashAtEveryFinishStepLeavesOldOrNew) {
       SnapshotStoreOptions options;
       options.crash_before = [crash_step](InstallStep step) { return step == crash_step; };
       auto follower = OpenStore(std::move(options));
-      auto receiver = follower->BeginReceive(*meta, &error);
-      ASSERT_TRUE(receiver) << error;
-      ASSERT_TRUE(receiver->Append(0, all, &error));
-      ASSERT_TRUE(receiver->Sync(&error));
-      EXPECT_FALSE(receiver->Finish(&error));
-      EXPECT_NE(error.find("simulated crash"), std::string::npos) << error;
+      auto receiver = ValueOrFail(follower->BeginReceive(*meta));
+      ASSERT_TRUE(receiver);
+      ASSERT_EQ(StatusOf(receiver->Append(0, all)), Status::Ok());
+      ASSERT_EQ(StatusOf(receiver->Sync()), Status::Ok());
+      Status crashed = StatusOf(receiver->Finish());
+      EXPECT_FALSE(crashed.ok());
+      EXPECT_NE(crashed.message().find("simulated crash"), std::string::npos) << crashed.message();
     }
     auto follower = OpenStore();
     const bool renamed =
@@ -206,10 +206,10 @@ TEST_F(TransferTest, CrashAtEveryFinishStepLeavesOldOrNew) {
     ASSERT_TRUE(follower->Latest());
     EXPECT_EQ(follower->Latest()->applied_slot, renamed ? 70u : 10u);
     if (!renamed) {  // the durable partial file is still there: finish it now
-      auto receiver = follower->BeginReceive(*meta, &error);
-      ASSERT_TRUE(receiver) << error;
+      auto receiver = ValueOrFail(follower->BeginReceive(*meta));
+      ASSERT_TRUE(receiver);
       EXPECT_EQ(receiver->received_bytes(), meta->size_bytes);
-      ASSERT_TRUE(receiver->Finish(&error)) << error;
+      ASSERT_EQ(StatusOf(receiver->Finish()), Status::Ok());
     }
     ASSERT_EQ(follower->Latest(), meta);
     ExpectContent(*follower, *meta, Content{3, 40, 100, 5000});
@@ -221,17 +221,16 @@ TEST_F(TransferTest, CrashAtEveryFinishStepLeavesOldOrNew) {
 TEST_F(TransferTest, StalePartialReceivesAreCleaned) {
   auto meta30 = WriteSnapshot(*leader_, 30, Content{1, 20, 100, 3000});
   auto meta60 = WriteSnapshot(*leader_, 60, Content{2, 20, 100, 3000});
-  auto source30 = leader_->OpenReader(*meta30);
-  auto source60 = leader_->OpenReader(*meta60);
-  std::string error;
+  auto source30 = ValueOrFail(leader_->OpenReader(*meta30));
+  auto source60 = ValueOrFail(leader_->OpenReader(*meta60));
   const std::string part30 = PartName(30, meta30->crc32c);
   const std::string part60 = PartName(60, meta60->crc32c);
   auto begin_partial = [&](SnapshotStore& store, const SnapshotMeta& meta,
                            const SnapshotSource& source) {
-    auto receiver = store.BeginReceive(meta, &error);
-    ASSERT_TRUE(receiver) << error;
+    auto receiver = ValueOrFail(store.BeginReceive(meta));
+    ASSERT_TRUE(receiver);
     Send(source, *receiver, 0, 1000);
-    ASSERT_TRUE(receiver->Sync(&error)) << error;
+    ASSERT_EQ(StatusOf(receiver->Sync()), Status::Ok());
   };
   {
     // Open keeps a partial receive newer than the latest snapshot.
@@ -262,63 +261,60 @@ TEST_F(TransferTest, StalePartialReceivesAreCleaned) {
 TEST_F(TransferTest, WriteFailureStopsTheReceiverAndItResumesLater) {
   const Content content{5, 64, 1000, 30000};
   auto meta = WriteSnapshot(*leader_, 9, content);
-  auto source = leader_->OpenReader(*meta);
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   std::string all;
-  ASSERT_TRUE(source->ReadAt(0, meta->size_bytes, all));
+  ASSERT_EQ(StatusOf(source->ReadAt(0, meta->size_bytes, all)), Status::Ok());
   ASSERT_GT(all.size(), 300u << 10);
-  std::string error;
   uint64_t durable = 0;
   {
     auto follower = OpenStore(SnapshotStoreOptions{.receive_sync_bytes = 64 << 10});
-    auto receiver = follower->BeginReceive(*meta, &error);
+    auto receiver = ValueOrFail(follower->BeginReceive(*meta));
     struct rlimit old_limit;
     ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit limit = old_limit;
     limit.rlim_cur = 200 << 10;  // write(2) fails with EFBIG past 200 KiB
     ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
-    bool failed = false;
-    for (uint64_t offset = 0; offset < all.size() && !failed; offset += 32 << 10) {
-      failed = !receiver->Append(offset, std::string_view(all).substr(offset, 32 << 10), &error);
+    Status failed;
+    for (uint64_t offset = 0; offset < all.size() && failed.ok(); offset += 32 << 10) {
+      failed = receiver->Append(offset, std::string_view(all).substr(offset, 32 << 10));
     }
     ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
-    EXPECT_TRUE(failed);
-    EXPECT_NE(error.find("cannot write"), std::string::npos) << error;
+    EXPECT_FALSE(failed.ok());
+    EXPECT_NE(failed.message().find("cannot write"), std::string::npos) << failed.message();
     durable = receiver->durable_bytes();
     EXPECT_GT(durable, 0u);
     EXPECT_LE(durable, 200u << 10);
-    EXPECT_FALSE(receiver->Append(receiver->received_bytes(), "x", &error)) << "latched";
-    EXPECT_FALSE(receiver->Finish(&error));
+    EXPECT_FALSE(receiver->Append(receiver->received_bytes(), "x").ok()) << "latched";
+    EXPECT_FALSE(receiver->Finish().ok());
     EXPECT_FALSE(follower->Latest());
   }
   auto follower = OpenStore();
-  auto receiver = follower->BeginReceive(*meta, &error);
-  ASSERT_TRUE(receiver) << error;
+  auto receiver = ValueOrFail(follower->BeginReceive(*meta));
+  ASSERT_TRUE(receiver);
   EXPECT_EQ(receiver->received_bytes(), durable);
   Send(*source, *receiver, durable, meta->size_bytes);
-  ASSERT_TRUE(receiver->Finish(&error)) << error;
+  ASSERT_EQ(StatusOf(receiver->Finish()), Status::Ok());
   ExpectContent(*follower, *meta, content);
 }
 
 TEST_F(TransferTest, OnlyOneReceiveAtATime) {
   auto meta = WriteSnapshot(*leader_, 30, Small(1));
   auto follower = OpenStore();
-  std::string error;
-  auto first = follower->BeginReceive(*meta, &error);
+  auto first = ValueOrFail(follower->BeginReceive(*meta));
   ASSERT_TRUE(first);
-  EXPECT_FALSE(follower->BeginReceive(*meta, &error));
+  EXPECT_FALSE(follower->BeginReceive(*meta).ok());
   first.reset();
-  EXPECT_TRUE(follower->BeginReceive(*meta, &error));
+  EXPECT_EQ(StatusOf(follower->BeginReceive(*meta)), Status::Ok());
 }
 
 TEST_F(TransferTest, AbandonRemovesThePartialFile) {
   auto meta = WriteSnapshot(*leader_, 30, Small(1));
-  auto source = leader_->OpenReader(*meta);
+  auto source = ValueOrFail(leader_->OpenReader(*meta));
   auto follower = OpenStore();
-  std::string error;
-  auto receiver = follower->BeginReceive(*meta, &error);
+  auto receiver = ValueOrFail(follower->BeginReceive(*meta));
   Send(*source, *receiver, 0, 10);
-  ASSERT_TRUE(receiver->Sync(&error));
+  ASSERT_EQ(StatusOf(receiver->Sync()), Status::Ok());
   receiver->Abandon();
   EXPECT_TRUE(Files().empty());
 }

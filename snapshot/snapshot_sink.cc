@@ -1,6 +1,5 @@
 #include "snapshot/snapshot_sink.h"
 
-#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
 #include "snapshot/snapshot_store.h"
 #include "util/byte_order.h"
@@ -43,7 +42,10 @@ void SnapshotSink::Emit(std::string_view bytes) {
   size_ += bytes.size();
   if (buffer_.size() + bytes.size() > buffer_bytes_ && !Flush()) return;
   if (bytes.size() >= buffer_bytes_) {
-    Check(util::WriteAll(fd_.get(), bytes, temp_path_), &error_);  // large chunk: no copy
+    // A large chunk: written without a copy.
+    if (Status written = util::WriteAll(fd_.get(), bytes, temp_path_); !written.ok()) {
+      error_ = written.message();
+    }
     return;
   }
   buffer_.append(bytes);
@@ -51,32 +53,30 @@ void SnapshotSink::Emit(std::string_view bytes) {
 
 bool SnapshotSink::Flush() {
   if (buffer_.empty()) return true;
-  bool written = Check(util::WriteAll(fd_.get(), buffer_, temp_path_), &error_);
+  Status written = util::WriteAll(fd_.get(), buffer_, temp_path_);
   buffer_.clear();
-  return written;
+  if (!written.ok()) error_ = written.message();
+  return written.ok();
 }
 
-std::optional<SnapshotMeta> SnapshotSink::Commit(std::string* error) {
-  if (finished_) {
-    Fail(error, "SnapshotSink::Commit after Commit or Abort");
-    return std::nullopt;
-  }
+Result<SnapshotMeta> SnapshotSink::Commit() {
+  if (finished_) return Status::InvalidArgument("SnapshotSink::Commit after Commit or Abort");
   if (!ok() || !Flush()) {
     std::string message = "snapshot at slot " + std::to_string(slot_) + " not taken: " + error_;
     Abort();
-    Fail(error, message);
-    return std::nullopt;
+    return Status::IoError(message);
   }
   SnapshotMeta meta{slot_, size_, crc_.value(), slot_};
   bool crashed = false;
-  if (!store_.Install(fd_.get(), TempDataName(slot_), meta, &crashed, error)) {
+  if (Status installed = store_.Install(fd_.get(), TempDataName(slot_), meta, &crashed);
+      !installed.ok()) {
     if (crashed) {
       finished_ = true;  // a simulated crash leaves everything where it was
       fd_.Reset();
     } else {
       Abort();
     }
-    return std::nullopt;
+    return installed;
   }
   finished_ = true;
   fd_.Reset();

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +11,7 @@
 #include "statemachine/state_machine.h"
 #include "util/crc32c.h"
 #include "util/file_io.h"
+#include "util/status.h"
 
 namespace synod::snapshot {
 
@@ -30,9 +30,9 @@ class SnapshotSink : public statemachine::SnapshotWriter {
   void Write(std::string_view chunk) override;
 
   // Flushes, fsyncs and installs the snapshot (see InstallStep); prunes old
-  // snapshots. Returns its meta, or nullopt and *error (the temp file is then
+  // snapshots. Returns its meta, or the failure (the temp file is then
   // removed). Call at most once.
-  std::optional<SnapshotMeta> Commit(std::string* error);
+  Result<SnapshotMeta> Commit();
 
   // Drops the snapshot being written and removes its temp file. Idempotent.
   void Abort();

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <string_view>
 
-#include "snapshot/error.h"
 #include "snapshot/snapshot_layout.h"
 #include "util/byte_order.h"
 
@@ -20,18 +19,17 @@ constexpr size_t kReadAhead = size_t{1} << 20;
 SnapshotSource::SnapshotSource(SnapshotMeta meta, util::UniqueFd fd, std::string path)
     : meta_(meta), fd_(std::move(fd)), path_(std::move(path)) {}
 
-bool SnapshotSource::ReadAt(uint64_t offset, size_t max_bytes, std::string& out,
-                            std::string* error) const {
+Status SnapshotSource::ReadAt(uint64_t offset, size_t max_bytes, std::string& out) const {
   out.clear();
-  if (offset >= meta_.size_bytes) return true;
+  if (offset >= meta_.size_bytes) return Status::Ok();
   size_t want = static_cast<size_t>(std::min<uint64_t>(max_bytes, meta_.size_bytes - offset));
-  if (!Check(util::ReadAt(fd_.get(), offset, want, out, path_), error)) return false;
+  if (Status read = util::ReadAt(fd_.get(), offset, want, out, path_); !read.ok()) return read;
   if (out.size() != want) {
     out.clear();
-    return Fail(error,
-                path_ + " ended before its recorded size " + std::to_string(meta_.size_bytes));
+    return Status::Corruption(path_ + " ended before its recorded size " +
+                              std::to_string(meta_.size_bytes));
   }
-  return true;
+  return Status::Ok();
 }
 
 ChunkReader::ChunkReader(const SnapshotSource& source) : source_(source) {}
@@ -43,7 +41,8 @@ bool ChunkReader::Read(std::string& chunk) {
     std::string magic;
     if (!Take(kDataMagic.size(), magic)) return false;
     if (magic != kDataMagic) {
-      error_ = "snapshot " + DescribeMeta(source_.meta()) + " is not a snapshot data file";
+      status_ = Status::Corruption("snapshot " + DescribeMeta(source_.meta()) +
+                                   " is not a snapshot data file");
       return false;
     }
     started_ = true;
@@ -60,9 +59,9 @@ bool ChunkReader::Read(std::string& chunk) {
   uint64_t length = TakeLittle(header_view, kChunkHeaderSize);
   consumed += kChunkHeaderSize;
   if (length > size - consumed) {
-    error_ = "snapshot " + DescribeMeta(source_.meta()) + " has a chunk of " +
-             std::to_string(length) + " bytes at offset " + std::to_string(consumed) +
-             " running past its end (corrupt framing)";
+    status_ = Status::Corruption(
+        "snapshot " + DescribeMeta(source_.meta()) + " has a chunk of " + std::to_string(length) +
+        " bytes at offset " + std::to_string(consumed) + " running past its end (corrupt framing)");
     return false;
   }
   return Take(static_cast<size_t>(length), chunk);
@@ -77,20 +76,28 @@ bool ChunkReader::Take(size_t size, std::string& out) {
   if (rest == 0) return true;
   std::string piece;
   if (rest >= kReadAhead) {  // a large chunk: read it directly, not through the buffer
-    if (!source_.ReadAt(file_pos_, rest, piece, &error_)) return false;
+    if (Status read = source_.ReadAt(file_pos_, rest, piece); !read.ok()) {
+      status_ = read;
+      return false;
+    }
     file_pos_ += piece.size();
     if (piece.size() != rest) {
-      error_ = "snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk";
+      status_ =
+          Status::Corruption("snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk");
       return false;
     }
     out.append(piece);
     return true;
   }
-  if (!source_.ReadAt(file_pos_, kReadAhead, buffer_, &error_)) return false;
+  if (Status read = source_.ReadAt(file_pos_, kReadAhead, buffer_); !read.ok()) {
+    status_ = read;
+    return false;
+  }
   file_pos_ += buffer_.size();
   buffer_pos_ = 0;
   if (buffer_.size() < rest) {
-    error_ = "snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk";
+    status_ =
+        Status::Corruption("snapshot " + DescribeMeta(source_.meta()) + " ends inside a chunk");
     return false;
   }
   out.append(buffer_, 0, rest);

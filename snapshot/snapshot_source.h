@@ -10,6 +10,7 @@
 #include "snapshot/snapshot_meta.h"
 #include "statemachine/state_machine.h"
 #include "util/file_io.h"
+#include "util/status.h"
 
 namespace synod::snapshot {
 
@@ -24,9 +25,9 @@ class SnapshotSource {
   const SnapshotMeta& meta() const { return meta_; }
 
   // Replaces `out` with up to max_bytes of the file starting at `offset`
-  // (empty at or past the end). False and *error on an I/O error.
-  bool ReadAt(uint64_t offset, size_t max_bytes, std::string& out,
-              std::string* error = nullptr) const;
+  // (empty at or past the end). kIoError on an I/O error, kCorruption if the
+  // file ends before its recorded size.
+  Status ReadAt(uint64_t offset, size_t max_bytes, std::string& out) const;
 
  private:
   friend class SnapshotStore;
@@ -49,8 +50,10 @@ class ChunkReader : public statemachine::SnapshotReader {
 
   bool Read(std::string& chunk) override;
 
-  bool ok() const { return error_.empty(); }
-  const std::string& error() const { return error_; }
+  bool ok() const { return status_.ok(); }
+  // Why reading stopped early: kIoError from a read, kCorruption for bad
+  // framing or a file that ends inside a chunk. Ok while ok().
+  const Status& status() const { return status_; }
   // True once every chunk has been read and the file ended exactly there.
   bool at_end() const { return at_end_; }
 
@@ -63,7 +66,7 @@ class ChunkReader : public statemachine::SnapshotReader {
   uint64_t file_pos_ = 0;  // file offset just after buffer_
   bool started_ = false;   // magic checked
   bool at_end_ = false;
-  std::string error_;
+  Status status_;
 };
 
 }  // namespace synod::snapshot

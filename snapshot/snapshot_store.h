@@ -18,6 +18,7 @@
 #include "snapshot/snapshot_source.h"
 #include "snapshot/snapshot_store_options.h"
 #include "util/file_io.h"
+#include "util/status.h"
 
 namespace synod::snapshot {
 
@@ -30,9 +31,10 @@ class SnapshotStore {
   // Creates `dir` if needed (fsyncing its parent), removes leftovers of
   // interrupted local writes and installs, keeps complete snapshots and
   // partial receives newer than the latest complete snapshot, and prunes
-  // beyond options.keep. nullptr and *error on failure.
-  static std::unique_ptr<SnapshotStore> Open(std::string dir, std::string* error,
-                                             SnapshotStoreOptions options = {});
+  // beyond options.keep. The failure's Status otherwise (the message names the
+  // path; kUnavailable if another store holds the directory).
+  static Result<std::unique_ptr<SnapshotStore>> Open(std::string dir,
+                                                     SnapshotStoreOptions options = {});
   ~SnapshotStore();
   SnapshotStore(const SnapshotStore&) = delete;
   SnapshotStore& operator=(const SnapshotStore&) = delete;
@@ -46,25 +48,26 @@ class SnapshotStore {
   std::vector<SnapshotMeta> List() const;
 
   // Starts a local snapshot of the state after applied_slot. It must be newer
-  // than Latest(), and only one sink per slot may be open. nullptr and *error
-  // otherwise or if the temp file cannot be created.
-  std::unique_ptr<SnapshotSink> BeginWrite(uint64_t applied_slot, std::string* error = nullptr);
+  // than Latest(), and only one sink per slot may be open: kInvalidArgument
+  // otherwise, kIoError if the temp file cannot be created.
+  Result<std::unique_ptr<SnapshotSink>> BeginWrite(uint64_t applied_slot);
 
   // Opens a complete snapshot of this store for reading after VerifyFile.
-  // nullptr and *error if it is unknown (e.g. pruned), unreadable or corrupt.
-  std::unique_ptr<SnapshotSource> OpenReader(const SnapshotMeta& meta,
-                                             std::string* error = nullptr);
+  // kNotFound if it is unknown (e.g. pruned), kIoError if unreadable,
+  // kCorruption if corrupt.
+  Result<std::unique_ptr<SnapshotSource>> OpenReader(const SnapshotMeta& meta);
 
   // Checks that the data file of `meta` has exactly meta.size_bytes bytes
-  // whose CRC32C is meta.crc32c. Reads the whole file in bounded pieces.
-  bool VerifyFile(const SnapshotMeta& meta, std::string* error) const;
+  // whose CRC32C is meta.crc32c (kCorruption otherwise). Reads the whole file
+  // in bounded pieces.
+  Status VerifyFile(const SnapshotMeta& meta) const;
 
   // Starts (or resumes, if an earlier attempt left durable progress for the
   // same meta) receiving a snapshot. Deletes partial receives of any other
-  // meta. Refused (nullptr, *error) if meta is not newer than Latest(), is
-  // too small to be a snapshot file, or another receive is in progress.
-  std::unique_ptr<SnapshotReceiver> BeginReceive(const SnapshotMeta& meta,
-                                                 std::string* error = nullptr);
+  // meta. Refused if meta is not newer than Latest() or is too small to be a
+  // snapshot file (kInvalidArgument), or another receive is in progress
+  // (kUnavailable); kIoError if its files cannot be prepared.
+  Result<std::unique_ptr<SnapshotReceiver>> BeginReceive(const SnapshotMeta& meta);
 
  private:
   friend class SnapshotSink;
@@ -73,14 +76,14 @@ class SnapshotStore {
   SnapshotStore(std::string dir, SnapshotStoreOptions options, util::UniqueFd lock);
 
   std::string PathOf(const std::string& name) const { return dir_ + "/" + name; }
-  bool Recover(std::string* error);  // Open's scan; no other thread yet
+  Status Recover();  // Open's scan; no other thread yet
 
   // Installs the fsync-pending data file dir/<temp_name> (open as data_fd) as
   // the complete snapshot `meta`, then prunes. *crashed is set if the test
   // hook simulated a crash (the caller must then leave its files alone).
-  bool Install(int data_fd, const std::string& temp_name, const SnapshotMeta& meta, bool* crashed,
-               std::string* error);
-  bool PruneLocked(std::string* error);               // snapshots beyond keep, stale receives
+  Status Install(int data_fd, const std::string& temp_name, const SnapshotMeta& meta,
+                 bool* crashed);
+  Status PruneLocked();                               // snapshots beyond keep, stale receives
   void ReleaseWrite(const std::string& temp_name);    // a sink is gone
   void ReleaseReceive(const std::string& part_name);  // a receiver is gone
 

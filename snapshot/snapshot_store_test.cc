@@ -22,9 +22,9 @@ TEST_F(SnapshotStoreTest, EmptyStoreHasNoSnapshotAndCreatesItsDirectory) {
 
 TEST_F(SnapshotStoreTest, SecondStoreOnTheSameDirectoryIsRefused) {
   auto store = OpenStore();
-  std::string error;
-  EXPECT_FALSE(SnapshotStore::Open(dir_, &error));
-  EXPECT_NE(error.find("in use"), std::string::npos) << error;
+  Status refused = StatusOf(SnapshotStore::Open(dir_));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("in use"), std::string::npos) << refused.message();
 }
 
 TEST_F(SnapshotStoreTest, RoundTrips50MiBInStreamedChunksWithBoundedMemory) {
@@ -35,16 +35,16 @@ TEST_F(SnapshotStoreTest, RoundTrips50MiBInStreamedChunksWithBoundedMemory) {
   uint64_t count = 0;
   {
     auto store = OpenStore();
-    auto sink = store->BeginWrite(1000);
+    auto sink = ValueOrFail(store->BeginWrite(1000));
     ASSERT_TRUE(sink);
     for (uint64_t written = 0; written < target; ++count) {
       std::string chunk = MakeChunk(content.seed, count, content.min_size, content.max_size);
       written += chunk.size();
       sink->Write(chunk);
     }
-    std::string error;
-    meta = sink->Commit(&error);
-    ASSERT_TRUE(meta) << error;
+    Result<SnapshotMeta> committed = sink->Commit();
+    ASSERT_EQ(StatusOf(committed), Status::Ok());
+    meta = *committed;
   }
   EXPECT_GE(meta->size_bytes, target);
   EXPECT_EQ(meta->applied_slot, 1000u);
@@ -61,7 +61,7 @@ TEST_F(SnapshotStoreTest, RoundTrips50MiBInStreamedChunksWithBoundedMemory) {
 
 TEST_F(SnapshotStoreTest, EmptyAndLargeChunksKeepTheirBoundaries) {
   auto store = OpenStore(SnapshotStoreOptions{.write_buffer_bytes = 64});
-  auto sink = store->BeginWrite(3);
+  auto sink = ValueOrFail(store->BeginWrite(3));
   std::vector<std::string> chunks = {"",
                                      "a",
                                      std::string(5000, 'b'),
@@ -71,15 +71,14 @@ TEST_F(SnapshotStoreTest, EmptyAndLargeChunksKeepTheirBoundaries) {
                                      std::string(3u << 20, 'e'),
                                      ""};
   for (const std::string& c : chunks) sink->Write(c);
-  std::string error;
-  auto meta = sink->Commit(&error);
-  ASSERT_TRUE(meta) << error;
-  auto source = store->OpenReader(*meta, &error);
-  ASSERT_TRUE(source) << error;
+  auto meta = sink->Commit();
+  ASSERT_EQ(StatusOf(meta), Status::Ok());
+  auto source = ValueOrFail(store->OpenReader(*meta));
+  ASSERT_TRUE(source);
   ChunkReader reader(*source);
   std::string chunk;
   for (const std::string& expected : chunks) {
-    ASSERT_TRUE(reader.Read(chunk)) << reader.error();
+    ASSERT_TRUE(reader.Read(chunk)) << reader.status().ToString();
     EXPECT_EQ(chunk, expected);
   }
   EXPECT_FALSE(reader.Read(chunk));
@@ -89,30 +88,28 @@ TEST_F(SnapshotStoreTest, EmptyAndLargeChunksKeepTheirBoundaries) {
 TEST_F(SnapshotStoreTest, SnapshotMustBeNewerThanTheLatest) {
   auto store = OpenStore();
   ASSERT_TRUE(WriteSnapshot(*store, 10, Small(1)));
-  std::string error;
-  EXPECT_FALSE(store->BeginWrite(10, &error));
-  EXPECT_FALSE(store->BeginWrite(9, &error));
-  EXPECT_FALSE(store->BeginReceive(SnapshotMeta{10, 100, 1, 10}, &error));
-  auto first = store->BeginWrite(11);
+  EXPECT_FALSE(store->BeginWrite(10).ok());
+  EXPECT_FALSE(store->BeginWrite(9).ok());
+  EXPECT_FALSE(store->BeginReceive(SnapshotMeta{10, 100, 1, 10}).ok());
+  auto first = ValueOrFail(store->BeginWrite(11));
   ASSERT_TRUE(first);
-  EXPECT_FALSE(store->BeginWrite(11, &error)) << "two sinks for one slot";
+  EXPECT_FALSE(store->BeginWrite(11).ok()) << "two sinks for one slot";
 }
 
 TEST_F(SnapshotStoreTest, AbortAndDestructionRemoveTheTempFile) {
   auto store = OpenStore();
   ASSERT_TRUE(WriteSnapshot(*store, 1, Small(1)));
   {
-    auto sink = store->BeginWrite(2);
+    auto sink = ValueOrFail(store->BeginWrite(2));
     sink->Write("partial");
     EXPECT_TRUE(fs::exists(Path(TempDataName(2))));
   }
   EXPECT_FALSE(fs::exists(Path(TempDataName(2))));
-  auto sink = store->BeginWrite(2);
+  auto sink = ValueOrFail(store->BeginWrite(2));
   sink->Write("partial");
   sink->Abort();
   EXPECT_FALSE(fs::exists(Path(TempDataName(2))));
-  std::string error;
-  EXPECT_FALSE(sink->Commit(&error));
+  EXPECT_FALSE(sink->Commit().ok());
   EXPECT_EQ(store->Latest()->applied_slot, 1u);
   EXPECT_EQ(Files(), (std::vector<std::string>{DataName(1), MetaName(1)}));
 }
@@ -128,9 +125,9 @@ TEST_F(SnapshotStoreTest, KeepsOnlyTheNewestTwo) {
   EXPECT_EQ(store->List(), (std::vector<SnapshotMeta>{metas[3], metas[4]}));
   EXPECT_EQ(Files(),
             (std::vector<std::string>{DataName(40), MetaName(40), DataName(50), MetaName(50)}));
-  std::string error;
-  EXPECT_FALSE(store->OpenReader(metas[0], &error));
-  EXPECT_NE(error.find("pruned"), std::string::npos) << error;
+  Status pruned = StatusOf(store->OpenReader(metas[0]));
+  EXPECT_TRUE(pruned.IsNotFound()) << pruned.ToString();
+  EXPECT_NE(pruned.message().find("pruned"), std::string::npos) << pruned.message();
   ExpectContent(*store, metas[3], Small(4));
 }
 
@@ -150,13 +147,14 @@ TEST_F(SnapshotStoreTest, KeepIsConfigurableAndAppliedOnOpen) {
 TEST_F(SnapshotStoreTest, ReaderSurvivesPruningOfItsSnapshot) {
   auto store = OpenStore(SnapshotStoreOptions{.keep = 1});
   auto meta = WriteSnapshot(*store, 1, Small(1));
-  auto source = store->OpenReader(*meta);
+  auto source = ValueOrFail(store->OpenReader(*meta));
   ASSERT_TRUE(source);
   ASSERT_TRUE(WriteSnapshot(*store, 2, Small(2)));  // prunes slot 1
   EXPECT_FALSE(fs::exists(Path(DataName(1))));
   ChunkReader reader(*source);
   std::string chunk;
-  for (uint64_t i = 0; i < Small(1).count; ++i) ASSERT_TRUE(reader.Read(chunk)) << reader.error();
+  for (uint64_t i = 0; i < Small(1).count; ++i)
+    ASSERT_TRUE(reader.Read(chunk)) << reader.status().ToString();
   EXPECT_FALSE(reader.Read(chunk));
   EXPECT_TRUE(reader.at_end());
 }
@@ -171,12 +169,12 @@ TEST_F(SnapshotStoreTest, CorruptByteIsCaughtByOpenReaderAndVerifyFile) {
   WriteRaw(Path(DataName(5)), bytes);
   store = OpenStore();
   ASSERT_EQ(store->Latest(), meta);  // Open checks sizes only
-  std::string error;
-  EXPECT_FALSE(store->VerifyFile(*meta, &error));
-  EXPECT_NE(error.find("CRC32C"), std::string::npos) << error;
-  error.clear();
-  EXPECT_FALSE(store->OpenReader(*meta, &error));
-  EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
+  Status verified = store->VerifyFile(*meta);
+  EXPECT_TRUE(verified.IsCorruption()) << verified.ToString();
+  EXPECT_NE(verified.message().find("CRC32C"), std::string::npos) << verified.message();
+  Status opened = StatusOf(store->OpenReader(*meta));
+  EXPECT_TRUE(opened.IsCorruption()) << opened.ToString();
+  EXPECT_NE(opened.message().find("corrupt"), std::string::npos) << opened.message();
 }
 
 TEST_F(SnapshotStoreTest, WriteFailureIsReportedByCommitAndLeavesNothing) {
@@ -189,13 +187,13 @@ TEST_F(SnapshotStoreTest, WriteFailureIsReportedByCommitAndLeavesNothing) {
   struct rlimit limit = old_limit;
   limit.rlim_cur = 64 * 1024;
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
-  auto sink = store->BeginWrite(2);
+  auto sink = ValueOrFail(store->BeginWrite(2));
   for (int i = 0; i < 100; ++i) sink->Write(std::string(1000, 'x'));
   EXPECT_FALSE(sink->ok());
-  std::string error;
-  EXPECT_FALSE(sink->Commit(&error));
+  Status committed = StatusOf(sink->Commit());
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
-  EXPECT_NE(error.find("cannot write"), std::string::npos) << error;
+  EXPECT_FALSE(committed.ok());
+  EXPECT_NE(committed.message().find("cannot write"), std::string::npos) << committed.message();
   EXPECT_EQ(store->Latest()->applied_slot, 1u);
   EXPECT_EQ(Files(), (std::vector<std::string>{DataName(1), MetaName(1)}));
 }
@@ -218,9 +216,9 @@ TEST_F(SnapshotStoreTest, CrashAtEveryCommitStepLeavesOldOrNewNeverTorn) {
       SnapshotStoreOptions options;
       options.crash_before = [crash_step](InstallStep step) { return step == crash_step; };
       auto store = OpenStore(std::move(options));
-      std::string error;
-      EXPECT_FALSE(WriteSnapshot(*store, 20, Small(200), &error));
-      EXPECT_NE(error.find("simulated crash"), std::string::npos) << error;
+      Status crashed = StatusOf(TryWriteSnapshot(*store, 20, Small(200)));
+      EXPECT_FALSE(crashed.ok());
+      EXPECT_NE(crashed.message().find("simulated crash"), std::string::npos) << crashed.message();
     }  // the "process" dies: sink and store are gone without cleaning up
     auto store = OpenStore();
     std::optional<SnapshotMeta> latest = store->Latest();

@@ -21,6 +21,7 @@
 
 #include "snapshot/snapshot_layout.h"
 #include "snapshot/snapshot_store.h"
+#include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace synod::snapshot {
@@ -59,31 +60,38 @@ struct Content {
 
 inline Content Small(uint64_t seed) { return Content{seed, 12, 0, 40}; }
 
-inline std::optional<SnapshotMeta> WriteSnapshot(SnapshotStore& store, uint64_t slot,
-                                                 const Content& content,
-                                                 std::string* error = nullptr) {
-  std::unique_ptr<SnapshotSink> sink = store.BeginWrite(slot, error);
-  if (!sink) return std::nullopt;
+// Takes a snapshot of `content` at `slot`: its meta or the failure.
+inline Result<SnapshotMeta> TryWriteSnapshot(SnapshotStore& store, uint64_t slot,
+                                             const Content& content) {
+  Result<std::unique_ptr<SnapshotSink>> sink = store.BeginWrite(slot);
+  if (!sink.ok()) return sink.status();
   for (uint64_t i = 0; i < content.count; ++i) {
-    sink->Write(MakeChunk(content.seed, i, content.min_size, content.max_size));
+    (*sink)->Write(MakeChunk(content.seed, i, content.min_size, content.max_size));
   }
-  return sink->Commit(error);
+  return (*sink)->Commit();
+}
+
+// TryWriteSnapshot's meta, or nullopt on failure.
+inline std::optional<SnapshotMeta> WriteSnapshot(SnapshotStore& store, uint64_t slot,
+                                                 const Content& content) {
+  Result<SnapshotMeta> meta = TryWriteSnapshot(store, slot, content);
+  if (!meta.ok()) return std::nullopt;
+  return *meta;
 }
 
 // Reads the snapshot back through OpenReader + ChunkReader and compares every chunk.
 inline void ExpectContent(SnapshotStore& store, const SnapshotMeta& meta, const Content& content) {
-  std::string error;
-  std::unique_ptr<SnapshotSource> source = store.OpenReader(meta, &error);
-  ASSERT_TRUE(source) << error;
+  std::unique_ptr<SnapshotSource> source = ValueOrFail(store.OpenReader(meta));
+  ASSERT_TRUE(source);
   ChunkReader reader(*source);
   std::string chunk;
   for (uint64_t i = 0; i < content.count; ++i) {
-    ASSERT_TRUE(reader.Read(chunk)) << "chunk " << i << ": " << reader.error();
+    ASSERT_TRUE(reader.Read(chunk)) << "chunk " << i << ": " << reader.status().ToString();
     ASSERT_TRUE(chunk == MakeChunk(content.seed, i, content.min_size, content.max_size))
         << "chunk " << i << " differs";
   }
   EXPECT_FALSE(reader.Read(chunk));
-  EXPECT_TRUE(reader.ok()) << reader.error();
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
   EXPECT_TRUE(reader.at_end());
 }
 
@@ -104,10 +112,7 @@ class SnapshotStoreTest : public ::testing::Test {
   }
   std::unique_ptr<SnapshotStore> OpenStoreAt(const std::string& dir,
                                              SnapshotStoreOptions options = {}) {
-    std::string error;
-    std::unique_ptr<SnapshotStore> store = SnapshotStore::Open(dir, &error, std::move(options));
-    EXPECT_TRUE(store) << error;
-    return store;
+    return ValueOrFail(SnapshotStore::Open(dir, std::move(options)));
   }
 
   // Names in dir_ other than LOCK, sorted.

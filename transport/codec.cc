@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 namespace synod::transport {
 namespace {
@@ -326,6 +327,11 @@ std::string Guarded(Fn&& fn) {
   }
 }
 
+// Ok for "", else kCorruption carrying the error text unchanged.
+Status CorruptionUnlessEmpty(std::string error) {
+  return error.empty() ? Status::Ok() : Status::Corruption(std::move(error));
+}
+
 }  // namespace
 
 void EncodeMessage(const paxos::Message& message, wire::Message::Builder out) {
@@ -351,17 +357,17 @@ size_t EstimateWireBytes(const paxos::Message& message) {
   return n;
 }
 
-std::string DecodeMessage(wire::Message::Reader in, const Limits& limits, paxos::Message* out) {
-  return Guarded([&]() -> std::string {
+Status DecodeMessage(wire::Message::Reader in, const Limits& limits, paxos::Message* out) {
+  return CorruptionUnlessEmpty(Guarded([&]() -> std::string {
     Decoder d(limits);
     d.GetMessage(in, out);
     return d.error();
-  });
+  }));
 }
 
-std::string DecodeMessages(capnp::List<wire::Message>::Reader in, const Limits& limits,
-                           std::vector<paxos::Message>* out) {
-  return Guarded([&]() -> std::string {
+Status DecodeMessages(capnp::List<wire::Message>::Reader in, const Limits& limits,
+                      std::vector<paxos::Message>* out) {
+  return CorruptionUnlessEmpty(Guarded([&]() -> std::string {
     if (in.size() > limits.max_list_items) {
       return "batch of " + std::to_string(in.size()) + " messages exceeds the limit";
     }
@@ -374,22 +380,27 @@ std::string DecodeMessages(capnp::List<wire::Message>::Reader in, const Limits& 
       out->push_back(std::move(m));
     }
     return "";
-  });
+  }));
 }
 
-std::string DecodePeerBatchBytes(const void* data, size_t size, const Limits& limits,
-                                 std::vector<paxos::Message>* out) {
-  if (size % sizeof(capnp::word) != 0) return "batch size is not a whole number of words";
-  if (size > limits.max_message_bytes) return "batch larger than the message size limit";
+Status DecodePeerBatchBytes(const void* data, size_t size, const Limits& limits,
+                            std::vector<paxos::Message>* out) {
+  if (size % sizeof(capnp::word) != 0) {
+    return Status::Corruption("batch size is not a whole number of words");
+  }
+  if (size > limits.max_message_bytes) {
+    return Status::Corruption("batch larger than the message size limit");
+  }
   // Copy into word-aligned storage: the input may be unaligned.
   kj::Array<capnp::word> words = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
   if (size != 0) std::memcpy(words.begin(), data, size);
-  return Guarded([&]() -> std::string {
+  return CorruptionUnlessEmpty(Guarded([&]() -> std::string {
     capnp::ReaderOptions options;
     options.traversalLimitInWords = limits.max_message_bytes / sizeof(capnp::word);
     capnp::FlatArrayMessageReader reader(words, options);
-    return DecodeMessages(reader.getRoot<wire::PeerBatch>().getMessages(), limits, out);
-  });
+    // Ok's message is empty; every failure of DecodeMessages is kCorruption.
+    return DecodeMessages(reader.getRoot<wire::PeerBatch>().getMessages(), limits, out).message();
+  }));
 }
 
 std::string EncodePeerBatchBytes(const std::vector<paxos::Message>& messages) {

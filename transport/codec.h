@@ -3,8 +3,9 @@
 //
 // Encoding cannot fail. Decoding validates everything it reads (enum values,
 // missing values, list sizes, slot ranges, replica ids) and returns an error
-// text instead of crashing; it also catches Cap'n Proto's exceptions for
-// malformed pointers. This is the fuzz target's decode path.
+// instead of crashing (a kCorruption Status for peer messages, an error text
+// for client replies and status); it also catches Cap'n Proto's exceptions
+// for malformed pointers. This is the fuzz target's decode path.
 #pragma once
 
 #include <string>
@@ -13,6 +14,7 @@
 #include "paxos/message.h"
 #include "transport/synod.capnp.h"
 #include "transport/types.h"
+#include "util/status.h"
 
 namespace synod::transport {
 
@@ -23,19 +25,21 @@ void EncodeMessage(const paxos::Message& message, wire::Message::Builder out);
 // Approximate number of wire bytes EncodeMessage produces, for batching.
 size_t EstimateWireBytes(const paxos::Message& message);
 
-// Reads `in` into `*out`. Returns "" on success, otherwise what is wrong
-// (and `*out` is unspecified). Never throws on bad input (std::bad_alloc propagates).
-std::string DecodeMessage(wire::Message::Reader in, const Limits& limits, paxos::Message* out);
+// Reads `in` into `*out`. Ok, or kCorruption saying what is wrong (and `*out`
+// is unspecified). Never throws on bad input (std::bad_alloc propagates).
+Status DecodeMessage(wire::Message::Reader in, const Limits& limits, paxos::Message* out);
 
-// Reads a list of messages (one deliver() call). Returns "" or the first error
-// (prefixed with the message index). Never throws on bad input (std::bad_alloc propagates).
-std::string DecodeMessages(capnp::List<wire::Message>::Reader in, const Limits& limits,
-                           std::vector<paxos::Message>* out);
+// Reads a list of messages (one deliver() call). Ok, or kCorruption with the
+// first error (prefixed with the message index). Never throws on bad input
+// (std::bad_alloc propagates).
+Status DecodeMessages(capnp::List<wire::Message>::Reader in, const Limits& limits,
+                      std::vector<paxos::Message>* out);
 
 // Decodes a standalone serialized PeerBatch (flat, unpacked Cap'n Proto bytes).
-// Used by the fuzz target and by tests. Returns "" or the error. Never throws.
-std::string DecodePeerBatchBytes(const void* data, size_t size, const Limits& limits,
-                                 std::vector<paxos::Message>* out);
+// Used by the fuzz target and by tests. Ok, or kCorruption with the error.
+// Never throws on bad input.
+Status DecodePeerBatchBytes(const void* data, size_t size, const Limits& limits,
+                            std::vector<paxos::Message>* out);
 
 // Serializes `messages` as a standalone PeerBatch (flat, unpacked), the
 // inverse of DecodePeerBatchBytes.

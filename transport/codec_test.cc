@@ -19,7 +19,7 @@ TEST(CodecTest, EveryMessageTypeRoundTrips) {
   ASSERT_EQ(in.size(), std::variant_size_v<paxos::MessageBody>);
   std::string bytes = EncodePeerBatchBytes(in);
   std::vector<paxos::Message> out;
-  ASSERT_EQ(DecodePeerBatchBytes(bytes.data(), bytes.size(), Limits{}, &out), "");
+  ASSERT_TRUE(DecodePeerBatchBytes(bytes.data(), bytes.size(), Limits{}, &out).ok());
   ASSERT_EQ(out.size(), in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     EXPECT_EQ(out[i].body.index(), in[i].body.index()) << i;
@@ -46,7 +46,9 @@ std::string DecodeBuilt(Fill fill, Limits limits = Limits{}) {
   fill(m);
   kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
   std::vector<paxos::Message> out;
-  return DecodePeerBatchBytes(words.begin(), words.asBytes().size(), limits, &out);
+  Status decoded = DecodePeerBatchBytes(words.begin(), words.asBytes().size(), limits, &out);
+  EXPECT_TRUE(decoded.ok() || decoded.IsCorruption()) << decoded.ToString();
+  return decoded.message();
 }
 
 TEST(CodecTest, AcceptWithoutValueIsAnError) {
@@ -118,18 +120,20 @@ TEST(CodecTest, ListAboveLimitIsAnError) {
 TEST(CodecTest, GarbageAndTruncatedInputAreErrors) {
   std::vector<paxos::Message> out;
   std::string garbage(64, '\xff');
-  EXPECT_NE(DecodePeerBatchBytes(garbage.data(), garbage.size(), Limits{}, &out), "");
+  EXPECT_TRUE(DecodePeerBatchBytes(garbage.data(), garbage.size(), Limits{}, &out).IsCorruption());
   std::string odd(13, '\x01');
-  EXPECT_NE(DecodePeerBatchBytes(odd.data(), odd.size(), Limits{}, &out), "");
+  EXPECT_EQ(DecodePeerBatchBytes(odd.data(), odd.size(), Limits{}, &out),
+            Status::Corruption("batch size is not a whole number of words"));
   std::string good = EncodePeerBatchBytes(testing::OneOfEachMessage(2, 1));
   for (size_t cut = 8; cut < good.size(); cut += 8) {
-    EXPECT_NE(DecodePeerBatchBytes(good.data(), cut, Limits{}, &out), "") << cut;
+    EXPECT_TRUE(DecodePeerBatchBytes(good.data(), cut, Limits{}, &out).IsCorruption()) << cut;
   }
   // Flip every byte of a valid batch: decoding may succeed or fail, never crash.
   for (size_t i = 0; i < good.size(); ++i) {
     std::string flipped = good;
     flipped[i] = static_cast<char>(flipped[i] ^ 0x5a);
-    DecodePeerBatchBytes(flipped.data(), flipped.size(), Limits{}, &out);
+    Status decoded = DecodePeerBatchBytes(flipped.data(), flipped.size(), Limits{}, &out);
+    EXPECT_TRUE(decoded.ok() || decoded.IsCorruption()) << decoded.ToString();
   }
 }
 
@@ -140,7 +144,8 @@ TEST(CodecTest, OversizeBatchIsAnError) {
                    paxos::Accept{{1, 2}, 1, paxos::MakeCommandsValue({std::string(4096, 'a')}), 0}};
   std::string bytes = EncodePeerBatchBytes({m});
   std::vector<paxos::Message> out;
-  EXPECT_NE(DecodePeerBatchBytes(bytes.data(), bytes.size(), limits, &out), "");
+  EXPECT_EQ(DecodePeerBatchBytes(bytes.data(), bytes.size(), limits, &out),
+            Status::Corruption("batch larger than the message size limit"));
 }
 
 TEST(CodecTest, ClientReplyChecksCountAndStatus) {

@@ -80,7 +80,7 @@ class DialerTest : public ::testing::Test {
     options.logger =
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     auto server = std::make_unique<Server>(loop_, options, &peer_handler_, &client_handler_);
-    EXPECT_EQ(server->Listen(), "");
+    EXPECT_EQ(server->Listen(), Status::Ok());
     return server;
   }
 

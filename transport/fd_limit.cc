@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace synod::transport {
 
@@ -14,7 +15,8 @@ OpenFileLimit RaiseOpenFileLimit() {
   OpenFileLimit result;
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    result.error = std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno);
+    result.status =
+        Status::IoError(std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno));
     return result;
   }
   result.before = result.after = limit.rlim_cur;
@@ -22,8 +24,8 @@ OpenFileLimit RaiseOpenFileLimit() {
   if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= target) return result;
   limit.rlim_cur = target;
   if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    result.error =
-        "setrlimit(RLIMIT_NOFILE, " + std::to_string(target) + "): " + std::strerror(errno);
+    result.status = Status::IoError("setrlimit(RLIMIT_NOFILE, " + std::to_string(target) +
+                                    "): " + std::strerror(errno));
     return result;
   }
   result.after = target;

@@ -18,14 +18,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Unaligned sizes are padded so the Cap'n Proto reader sees the bytes too.
   std::string padded(reinterpret_cast<const char*>(data), size);
   padded.resize((size + 7) / 8 * 8, '\0');
-  std::string error =
+  synod::Status decoded =
       synod::transport::DecodePeerBatchBytes(padded.data(), padded.size(), limits, &messages);
-  if (error.empty()) {
+  if (decoded.ok()) {
     // Whatever decoded must encode and decode again to the same messages.
     std::string again = synod::transport::EncodePeerBatchBytes(messages);
     std::vector<synod::paxos::Message> round_trip;
     if (!synod::transport::DecodePeerBatchBytes(again.data(), again.size(), limits, &round_trip)
-             .empty() ||
+             .ok() ||
         round_trip.size() != messages.size() ||
         synod::transport::EncodePeerBatchBytes(round_trip) != again) {
       __builtin_trap();

@@ -283,7 +283,7 @@ struct PeerNetwork::Impl {
   void HandleReplies(Link& link, capnp::List<wire::Message>::Reader replies) {
     if (replies.size() == 0) return;
     std::vector<paxos::Message> messages;
-    std::string error = DecodeMessages(replies, options.limits, &messages);
+    std::string error = DecodeMessages(replies, options.limits, &messages).message();
     for (const paxos::Message& m : messages) {
       if (!error.empty()) break;
       if (m.from != link.endpoint.id || m.to != options.self) {

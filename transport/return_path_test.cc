@@ -44,7 +44,7 @@ struct Replica {
     options.return_path = &return_path;
     options.has_history = [] { return true; };
     server = std::make_unique<Server>(loop, options, &calls, nullptr);
-    EXPECT_EQ(server->Listen(), "");
+    EXPECT_EQ(server->Listen(), Status::Ok());
   }
 
   // Connects to `other_port` (0: an unreachable port, the link never comes up).

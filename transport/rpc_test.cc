@@ -92,7 +92,7 @@ class RpcTest : public ::testing::Test {
     options.has_history = [] { return true; };
     if (tweak) tweak(options);
     auto server = std::make_unique<Server>(loop_, options, &peer_handler_, &client_handler_);
-    EXPECT_EQ(server->Listen(), "");
+    EXPECT_EQ(server->Listen(), Status::Ok());
     return server;
   }
 
@@ -885,7 +885,7 @@ TEST_F(RpcTest, ListenOnBadHostIsAClearError) {
   options.host = "not an address";
   options.logger = logger_;
   Server server(loop_, options, &peer_handler_, &client_handler_);
-  EXPECT_NE(server.Listen().find("bad listen host"), std::string::npos);
+  EXPECT_NE(server.Listen().message().find("bad listen host"), std::string::npos);
 }
 
 }  // namespace

@@ -476,8 +476,9 @@ class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerServi
   kj::Promise<void> deliver(DeliverContext context) override {
     if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
     std::vector<paxos::Message> messages;
-    std::string error =
+    Status decoded =
         DecodeMessages(context.getParams().getMessages(), impl_.options.limits, &messages);
+    std::string error = decoded.message();
     for (const paxos::Message& m : messages) {
       if (!error.empty()) break;
       if (m.from != from_) {
@@ -759,22 +760,25 @@ Server::Server(EventLoop& loop, ServerOptions options, PeerMessageHandler* peer_
 
 Server::~Server() = default;
 
-std::string Server::Listen() {
+Status Server::Listen() {
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(impl_->options.host, ec);
-  if (ec) return "bad listen host '" + impl_->options.host + "': " + ec.message();
+  if (ec) {
+    return Status::InvalidArgument("bad listen host '" + impl_->options.host +
+                                   "': " + ec.message());
+  }
   tcp::endpoint endpoint(address, impl_->options.port);
   tcp::acceptor& acceptor = impl_->acceptor;
-  if (acceptor.open(endpoint.protocol(), ec)) return "socket: " + ec.message();
+  if (acceptor.open(endpoint.protocol(), ec)) return Status::IoError("socket: " + ec.message());
   acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   std::string where = impl_->options.host + ":" + std::to_string(impl_->options.port);
-  if (acceptor.bind(endpoint, ec)) return "bind " + where + ": " + ec.message();
+  if (acceptor.bind(endpoint, ec)) return Status::IoError("bind " + where + ": " + ec.message());
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
-    return "listen " + where + ": " + ec.message();
+    return Status::IoError("listen " + where + ": " + ec.message());
   }
   impl_->FitFileLimit();
   impl_->Accept();
-  return "";
+  return Status::Ok();
 }
 
 uint16_t Server::port() const {

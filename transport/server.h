@@ -47,6 +47,7 @@
 #include "transport/return_path.h"
 #include "transport/snapshot_provider.h"
 #include "transport/types.h"
+#include "util/status.h"
 
 namespace synod::transport {
 
@@ -146,9 +147,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds host:port and starts accepting. Returns "" on success, otherwise
-  // why (e.g. address in use). Call once.
-  std::string Listen();
+  // Binds host:port and starts accepting. kInvalidArgument for a bad host,
+  // kIoError if the socket cannot be bound (e.g. address in use). Call once.
+  Status Listen();
 
   // The bound port (valid after a successful Listen()).
   uint16_t port() const;

@@ -53,7 +53,7 @@ struct SnapshotFetcher::Impl {
   void Fetch(uint64_t at_least_slot, Done callback) {
     if (phase != Phase::kIdle) {
       FetchResult refused;
-      refused.error = "a snapshot fetch is already in progress";
+      refused.status = Status::Unavailable("a snapshot fetch is already in progress");
       return Deliver(std::move(callback), std::move(refused));
     }
     done = std::move(callback);
@@ -236,7 +236,7 @@ struct SnapshotFetcher::Impl {
     sink.Finish([this, gen, a = alive](Result<snapshot::SnapshotMeta> installed) {
       if (!*a || gen != generation) return;
       if (!installed.ok()) return End(gen, "install failed: " + installed.status().message());
-      result.ok = true;
+      result.status = Status::Ok();
       result.meta = *installed;
       End(gen, "");
     });
@@ -255,16 +255,16 @@ struct SnapshotFetcher::Impl {
   // Tears the attempt down and reports `result` (with `why` as its error).
   void End(uint64_t gen, const std::string& why) {
     if (gen != generation || phase == Phase::kIdle) return;
-    if (!result.ok) result.error = why;
+    if (!result.ok()) result.status = Status::Unavailable(why);
     Teardown(result.gone);
     result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    if (result.ok) {
+    if (result.ok()) {
       log->info("transport: installed snapshot {} from {}:{} ({} bytes in {:.3f} s, resumed at {})",
                 snapshot::DescribeMeta(result.meta), options.peer.host, options.peer.port,
                 result.bytes_transferred, result.seconds, result.resumed_from);
     } else {
       log->info("transport: snapshot fetch from {}:{} failed after {} bytes: {}", options.peer.host,
-                options.peer.port, result.bytes_transferred, result.error);
+                options.peer.port, result.bytes_transferred, result.status.message());
     }
     Deliver(std::move(done), std::move(result));
   }

@@ -32,6 +32,7 @@
 #include "transport/event_loop.h"
 #include "transport/snapshot_chunk_sink.h"
 #include "transport/types.h"
+#include "util/status.h"
 
 namespace synod::transport {
 
@@ -65,10 +66,12 @@ inline constexpr size_t kMaxSnapshotChunkBytes = 16u << 20;
 
 // Outcome of one Fetch.
 struct FetchResult {
-  bool ok = false;
+  // Ok once the snapshot is installed; otherwise kUnavailable with why not
+  // (refused, the local store's or the install's failure, a timeout, ...).
+  Status status = Status::Unavailable("not fetched");
+  bool ok() const { return status.ok(); }
   // The peer's snapshot (once snapshotInfo answered); on success the installed one.
   snapshot::SnapshotMeta meta;
-  std::string error;               // why it failed; empty on success
   uint64_t bytes_transferred = 0;  // bytes this Fetch handed to the sink (written unless it failed)
   uint64_t resumed_from = 0;       // bytes kept from an earlier attempt
   double seconds = 0;              // from Fetch to the result

@@ -185,7 +185,7 @@ class SnapshotFetcherTest : public ::testing::Test {
     options.logger = logger_;
     options.snapshot_provider = provider;
     auto server = std::make_unique<Server>(loop_, options, &peer_handler_, nullptr);
-    EXPECT_EQ(server->Listen(), "");
+    EXPECT_EQ(server->Listen(), Status::Ok());
     return server;
   }
 
@@ -204,7 +204,7 @@ class SnapshotFetcherTest : public ::testing::Test {
   void StartAndBegin(SnapshotFetcher& fetcher, HeldSink& sink, std::optional<FetchResult>& out) {
     fetcher.Fetch(0, [&out](FetchResult r) { out = std::move(r); });
     ASSERT_TRUE(loop_.RunUntil([&] { return sink.begin_done != nullptr || out; }, kWait));
-    ASSERT_FALSE(out.has_value()) << out->error;
+    ASSERT_FALSE(out.has_value()) << out->status.message();
   }
 
   std::shared_ptr<spdlog::logger> logger_ =
@@ -242,7 +242,7 @@ TEST_F(SnapshotFetcherTest, ASlowSinkHoldsBackTheReadsAndTheFetchResumesWhereItS
   EXPECT_EQ(server->stats().snapshot_bytes_served, provider.meta().size_bytes - resume);
   sink.finish_done(provider.meta());
   ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
-  ASSERT_TRUE(result->ok) << result->error;
+  ASSERT_TRUE(result->ok()) << result->status.message();
   EXPECT_EQ(result->resumed_from, resume);
   EXPECT_EQ(result->bytes_transferred, provider.meta().size_bytes - resume);
   EXPECT_TRUE(sink.stops.empty());
@@ -276,12 +276,12 @@ TEST_F(SnapshotFetcherTest, ALostConnectionOnceEveryByteIsHereDoesNotEndTheFetch
   ASSERT_TRUE(loop_.RunUntil([&] { return sink.appends.size() == 3; }, kWait));
   server.reset();  // the peer goes away while the last writes are pending
   loop_.RunFor(50ms);
-  EXPECT_FALSE(result.has_value()) << result->error;
+  EXPECT_FALSE(result.has_value()) << result->status.message();
   while (!sink.appends.empty()) sink.Write();
   ASSERT_TRUE(loop_.RunUntil([&] { return sink.finish_done != nullptr; }, kWait));
   sink.finish_done(provider.meta());
   ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
-  EXPECT_TRUE(result->ok) << result->error;
+  EXPECT_TRUE(result->ok()) << result->status.message();
 }
 
 TEST_F(SnapshotFetcherTest, AFailedWriteEndsTheFetchAndKeepsWhatWasWritten) {
@@ -296,8 +296,8 @@ TEST_F(SnapshotFetcherTest, AFailedWriteEndsTheFetchAndKeepsWhatWasWritten) {
   sink.Write();
   sink.Write(Status::IoError("disk full"));
   ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
-  EXPECT_FALSE(result->ok);
-  EXPECT_EQ(result->error, "local snapshot store: disk full");
+  EXPECT_FALSE(result->ok());
+  EXPECT_EQ(result->status.message(), "local snapshot store: disk full");
   EXPECT_EQ(result->bytes_transferred, kChunk);     // written before the failure
   EXPECT_EQ(sink.stops, std::vector<bool>{false});  // kept for a resume
   EXPECT_FALSE(fetcher.busy());
@@ -312,8 +312,9 @@ TEST_F(SnapshotFetcherTest, ARefusedReceiveEndsTheFetchWithoutAStop) {
   StartAndBegin(fetcher, sink, result);
   sink.begin_done(Status::Unavailable("another receive is in progress"));
   ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
-  EXPECT_FALSE(result->ok);
-  EXPECT_EQ(result->error, "local snapshot store refused: another receive is in progress");
+  EXPECT_FALSE(result->ok());
+  EXPECT_EQ(result->status.message(),
+            "local snapshot store refused: another receive is in progress");
   EXPECT_TRUE(sink.stops.empty());
   EXPECT_EQ(server->stats().snapshot_reads, 0u);
 }

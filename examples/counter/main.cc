@@ -157,8 +157,7 @@ int RunClient(const std::string& command, const CliFlags& flags) {
                                          : flags.FirstUnknown({"--members", "--timeout"});
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for " + command);
   ClientOptions options;
-  std::string problem = ClientOptionsFromFlags(flags, options);
-  if (!problem.empty()) return Fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(flags, options); !s.ok()) return Fail(s.message());
   if (command == "shell") {
     if (!flags.positional.empty()) return Fail("shell takes no argument");
     return RunShell(options);
@@ -168,6 +167,7 @@ int RunClient(const std::string& command, const CliFlags& flags) {
     return RunMemberStatus(kProgram, options);
   }
   std::optional<std::string> key;
+  std::string problem;
   if (flags.values.count("--key")) key = flags.Get("--key");
   std::optional<std::string> payload = CounterPayload(command, flags.positional, problem, key);
   if (!payload) return Fail(problem);
@@ -181,9 +181,8 @@ int RunClient(const std::string& command, const CliFlags& flags) {
 int main(int argc, char** argv) {
   if (argc < 2) return Fail("missing command");
   std::string command = argv[1];
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   if (command == "serve") {
     synod::examples::CounterStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());

@@ -76,9 +76,8 @@ void Say(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 1, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 1);
+  if (!flags.ok()) return Fail(flags.status().message());
   std::string unknown =
       flags->FirstUnknown({"--id", "--members", "--store-port", "--election", "--ttl", "--every",
                            "--timeout", "--job-key", "--counter-members", "--work-ms"});
@@ -109,8 +108,9 @@ int main(int argc, char** argv) {
     return Fail("--store-port must be 1..65535");
   }
   ClientOptions client_options;
-  problem = ClientOptionsFromFlags(*flags, client_options);
-  if (!problem.empty()) return Fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(*flags, client_options); !s.ok()) {
+    return Fail(s.message());
+  }
   // The keyed job (--job-key): its key, the counter cluster, its work time.
   std::string job_key = flags->Get("--job-key");
   bool keyed = flags->values.count("--job-key") > 0;
@@ -131,8 +131,9 @@ int main(int argc, char** argv) {
     }
     CliFlags counter_flags = *flags;
     counter_flags.values["--members"] = flags->Get("--counter-members");
-    problem = ClientOptionsFromFlags(counter_flags, counter_options);
-    if (!problem.empty()) return Fail("--counter-members: " + problem);
+    if (synod::Status s = ClientOptionsFromFlags(counter_flags, counter_options); !s.ok()) {
+      return Fail("--counter-members: " + s.message());
+    }
   }
 
   synod::transport::EventLoop loop;

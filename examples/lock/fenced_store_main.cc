@@ -156,9 +156,8 @@ int Request(const std::string& command, const CliFlags& flags) {
 int main(int argc, char** argv) {
   if (argc < 2) return Fail("missing command");
   std::string command = argv[1];
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   if (command == "serve") return Serve(*flags);
   if (command == "write" || command == "read") return Request(command, *flags);
   return Fail("unknown command '" + command + "'");

@@ -135,8 +135,8 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   std::string unknown = flags.FirstUnknown(known);
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for " + command);
   ClientOptions options;
-  std::string problem = ClientOptionsFromFlags(flags, options);
-  if (!problem.empty()) return Fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(flags, options); !s.ok()) return Fail(s.message());
+  std::string problem;
   if (command == "status" && flags.positional.empty()) return RunMemberStatus(kProgram, options);
   std::string name = NameFrom(flags, command, problem);
   if (name.empty()) return Fail(problem);
@@ -172,8 +172,8 @@ int RunCommand(int argc, char** argv) {
   }
   if (separator < 0 || separator + 1 >= argc) return Fail("run needs -- COMMAND [ARGS...]");
   std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(separator, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(separator, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   std::string unknown = flags->FirstUnknown({"--members", "--timeout", "--owner", "--ttl"});
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for run");
   synod::examples::LockRunOptions options;
@@ -185,8 +185,9 @@ int RunCommand(int argc, char** argv) {
   } else if (!OwnerFrom(*flags, options.owner, problem)) {
     return Fail(problem);
   }
-  problem = ClientOptionsFromFlags(*flags, options.client);
-  if (!problem.empty()) return Fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(*flags, options.client); !s.ok()) {
+    return Fail(s.message());
+  }
   for (int i = separator + 1; i < argc; ++i) options.command.emplace_back(argv[i]);
   return synod::examples::RunUnderLock(options, std::cerr);
 }
@@ -197,9 +198,8 @@ int main(int argc, char** argv) {
   if (argc < 2) return Fail("missing command");
   std::string command = argv[1];
   if (command == "run") return RunCommand(argc, argv);
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return Fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return Fail(flags.status().message());
   if (command == "serve") {
     LockStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());

@@ -151,8 +151,8 @@ void SimCluster::StartCore(Replica& replica) {
     storage_options.env = replica.env.get();
     storage_options.fatal = ThrowStorageFailure;
     auto opened = log::LevelDbLogStorage::Open(storage_options);
-    if (!opened.storage) throw SimViolation("storage refused to open: " + opened.error);
-    replica.storage = std::move(opened.storage);
+    if (!opened.ok()) throw SimViolation("storage refused to open: " + opened.status().message());
+    replica.storage = std::move(*opened);
     log::RecoveredLog recovered = replica.storage->Load();
     CheckSameDurableState(replica.id, durable, recovered.paxos);
     durable = std::move(recovered.paxos);

@@ -78,9 +78,9 @@ int ServeEmbedded(const CliFlags& flags, synod::statemachine::StateMachine& mach
   uint64_t number = 0;
   if (!ParseU64(flags.Get("--id"), number)) return UsageError(kProgram, "--id", Usage());
   options.id = static_cast<synod::paxos::ReplicaId>(number);
-  ParsedClusterConfig cluster = ParseClusterConfig(flags.Get("--members"));
-  if (!cluster.config) return UsageError(kProgram, cluster.error, Usage());
-  options.cluster = *cluster.config;
+  synod::Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
+  if (!cluster.ok()) return UsageError(kProgram, cluster.status().message(), Usage());
+  options.cluster = *cluster;
   options.data_dir = flags.Get("--data");
   if (ParseU64(flags.Get("--election-timeout-ms"), number)) {
     options.election_timeout_ms = static_cast<uint32_t>(number);
@@ -90,14 +90,14 @@ int ServeEmbedded(const CliFlags& flags, synod::statemachine::StateMachine& mach
   }
   synod::transport::EventLoop loop;
   Replica replica(loop, options, machine, spdlog::stderr_color_mt("embedded"));
-  std::string error = replica.Start(
+  synod::Status started = replica.Start(
       [&] {
         std::printf("ready id=%u\n", options.id);
         std::fflush(stdout);
       },
       [&](const std::string&) { loop.Stop(); });
-  if (!error.empty()) {
-    std::cerr << kProgram << ": " << error << "\n";
+  if (!started.ok()) {
+    std::cerr << kProgram << ": " << started.message() << "\n";
     return kExitFailed;
   }
   loop.Run();
@@ -146,9 +146,8 @@ int main(int argc, char** argv) {
   auto fail = [](const std::string& problem) { return UsageError(kProgram, problem, Usage()); };
   if (argc < 2) return fail("missing command");
   std::string command = argv[1];
-  std::string problem;
-  std::optional<CliFlags> flags = ParseCliFlags(argc, argv, 2, problem);
-  if (!flags) return fail(problem);
+  synod::Result<CliFlags> flags = ParseCliFlags(argc, argv, 2);
+  if (!flags.ok()) return fail(flags.status().message());
   if (command == "serve") {
     ThrowingMachine machine;
     const char* embed = std::getenv("SYNOD_TEST_EMBED");
@@ -159,8 +158,7 @@ int main(int argc, char** argv) {
   std::string unknown = flags->FirstUnknown({"--members", "--timeout"});
   if (!unknown.empty()) return fail("unknown option " + unknown);
   ClientOptions options;
-  problem = ClientOptionsFromFlags(*flags, options);
-  if (!problem.empty()) return fail(problem);
+  if (synod::Status s = ClientOptionsFromFlags(*flags, options); !s.ok()) return fail(s.message());
   if (command == "status") return RunMemberStatus(kProgram, options);
   if (flags->positional.size() != 1) return fail("run takes one COMMAND");
   return Run(flags->positional[0], options);
