@@ -65,7 +65,8 @@ class Configuration {
   Configuration WithRemoved(ReplicaId id) const;   // and retired for good
 
   // Test-only hook for deliberately broken variants: overrides the quorum size.
-  // Used by the simulator's --break small-quorum to prove it catches the bug.
+  // Used through Core::ShrinkQuorumsForTesting (the simulator's --break
+  // small-quorum) to prove the simulator catches the bug.
   Configuration WithQuorumSizeForTesting(size_t quorum_size) const;
 
   // Binary encoding (a value's payload, snapshots). Decode returns nullopt

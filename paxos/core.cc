@@ -221,6 +221,8 @@ void Core::DisableCommitPointGuardForTesting() { proposer_->DisableCommitPointGu
 
 void Core::BreakMembershipRuleForTesting(MembershipBreak rule) { state_->broken_rule = rule; }
 
+void Core::ShrinkQuorumsForTesting() { state_->ShrinkQuorumsForTesting(); }
+
 CoreStatus Core::Status() const {
   CoreStatus status;
   status.id = state_->self();

@@ -183,6 +183,10 @@ class Core {
   // Test-only hook for the simulator's membership --break variants. Never
   // call it in production.
   void BreakMembershipRuleForTesting(MembershipBreak rule);
+  // Test-only hook for the simulator's --break small-quorum: every
+  // configuration, present and future (changes, snapshots), counts n/2 of its
+  // voters as a quorum. Never call it in production.
+  void ShrinkQuorumsForTesting();
 
   CoreStatus Status() const;
   // The value this replica holds as chosen for `slot` (its entry is marked

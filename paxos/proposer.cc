@@ -141,7 +141,10 @@ std::vector<ConfigAt> Proposer::Phase1Chain() const {
   for (const auto& [slot, report] : reports_) {
     if (report.value->kind != ValueKind::kConfiguration) continue;
     ConfigAt next = NextConfiguration(chain.back(), slot, *report.value);
-    if (next.slot == slot) chain.push_back(std::move(next));
+    if (next.slot == slot) {
+      next.config = state_.QuorumRule(std::move(next.config));
+      chain.push_back(std::move(next));
+    }
   }
   return chain;
 }

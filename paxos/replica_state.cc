@@ -41,16 +41,26 @@ const Configuration& ReplicaState::previous_config() const {
   return std::prev(history_.end(), 2)->second;
 }
 
+void ReplicaState::ShrinkQuorumsForTesting() {
+  shrink_quorums_ = true;
+  for (auto& [slot, config] : history_) config = QuorumRule(std::move(config));
+}
+
+Configuration ReplicaState::QuorumRule(Configuration config) const {
+  if (!shrink_quorums_) return config;
+  return config.WithQuorumSizeForTesting(config.voters().size() / 2);
+}
+
 void ReplicaState::ApplyChosen(Slot slot, const Value& value) {
   if (value.kind != ValueKind::kConfiguration || slot <= config_slot()) return;
   ConfigAt next = NextConfiguration(current_config(), slot, value);
-  if (next.slot == slot) history_.emplace(slot, std::move(next.config));
+  if (next.slot == slot) history_.emplace(slot, QuorumRule(std::move(next.config)));
 }
 
 void ReplicaState::ResetConfiguration(const ConfigAt& config) {
   SYNOD_INVARIANT(!config.config.voters().empty(), "a snapshot's configuration has voters");
   history_.erase(history_.lower_bound(config.slot), history_.end());
-  history_.insert_or_assign(config.slot, config.config);
+  history_.insert_or_assign(config.slot, QuorumRule(config.config));
 }
 
 void ReplicaState::SetPromised(Ballot ballot) {

@@ -57,6 +57,13 @@ class ReplicaState {
   void ResetConfiguration(const ConfigAt& config);
   // Test-only broken rules (the simulator's --break variants).
   MembershipBreak broken_rule = MembershipBreak::kNone;
+  // Test-only (the simulator's --break small-quorum): from now on every
+  // configuration this replica knows or learns counts n/2 of its voters as a
+  // quorum.
+  void ShrinkQuorumsForTesting();
+  // `config` with the quorum rule this replica counts by (itself, unless
+  // ShrinkQuorumsForTesting was called).
+  Configuration QuorumRule(Configuration config) const;
   const CoreOptions& options() const { return options_; }
   RandomSource& random() { return random_; }
 
@@ -111,6 +118,7 @@ class ReplicaState {
  private:
   ReplicaId self_;
   std::map<Slot, Configuration> history_;  // slot that set it -> configuration
+  bool shrink_quorums_ = false;            // test-only: see ShrinkQuorumsForTesting
   CoreOptions options_;
   RandomSource& random_;
 

@@ -160,9 +160,6 @@ void SimCluster::StartCore(Replica& replica) {
   checker_.OnRestart(replica.id, durable);
   std::vector<ReplicaId> members(ids_.begin(), ids_.begin() + options_.replicas);
   paxos::Configuration config(members);
-  if (options_.broken == Break::kSmallQuorum) {
-    config = config.WithQuorumSizeForTesting(members.size() / 2);
-  }
   // The configuration after the snapshot slot: the snapshot's, or the initial one.
   paxos::ConfigAt start =
       replica.snapshot_disk ? replica.snapshot_disk->config : paxos::ConfigAt{0, config};
@@ -177,6 +174,8 @@ void SimCluster::StartCore(Replica& replica) {
                                                std::move(durable), snapshot_slot);
   if (options_.broken == Break::kStaleCommitPoint)
     replica.core->DisableCommitPointGuardForTesting();
+  // Every configuration, also those changes and snapshots bring later.
+  if (options_.broken == Break::kSmallQuorum) replica.core->ShrinkQuorumsForTesting();
   if (MembershipRuleBroken(options_.broken) != paxos::MembershipBreak::kNone) {
     replica.core->BreakMembershipRuleForTesting(MembershipRuleBroken(options_.broken));
   }
