@@ -140,6 +140,9 @@ void Core::Step(const Message& message) {
   if ((before == Role::kCandidate || before == Role::kLeader) && state_->role == Role::kFollower) {
     election_->BecomeFollower();
   }
+  if (before == Role::kLeader && state_->role == Role::kCandidate) {
+    election_->ResetTimer();  // re-running phase 1 under a configuration that took effect
+  }
 }
 
 void Core::Tick() {

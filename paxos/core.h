@@ -80,6 +80,8 @@ enum class MembershipBreak : uint8_t {
   kStaleConfigQuorum,     // phase 1 ignores reported changes: only the old configuration's quorum
   kCountAhead,            // votes counted out of slot order with the configuration the leader
                           // believes in, before the lower slots are chosen
+  kKeepOldPromises,       // a leader keeps proposing after a change takes effect although the
+                          // promises of its phase 1 do not meet every quorum of the new voters
 };
 
 // Read-only view of a core's state for status pages, tests and the simulator.

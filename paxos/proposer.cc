@@ -26,6 +26,7 @@ void Proposer::StartPhase1() {
   reproposals_.clear();
   reproposal_end_ = 0;
   config_in_flight_ = 0;
+  promisers_.clear();
   heartbeat_elapsed_ = 0;
   for (ReplicaId voter : state_.config().voters()) {
     if (voter == state_.self()) continue;
@@ -49,6 +50,7 @@ void Proposer::StepDown() {
   counted_.clear();
   reproposals_.clear();
   config_in_flight_ = 0;
+  promisers_.clear();
   pending_.clear();
   pending_bytes_ = 0;
   active_peers_.clear();
@@ -234,6 +236,10 @@ void Proposer::MaybeBecomeLeader() {
     reproposals_[slot] = Reproposal{value, known_chosen};
   }
   reports_.clear();
+  promisers_ = {state_.self()};
+  for (const auto& [id, progress] : promises_) {
+    if (progress.complete) promisers_.push_back(id);
+  }
   promises_.clear();
   reproposal_end_ = highest;
   next_slot_ = highest + 1;
@@ -243,6 +249,7 @@ void Proposer::MaybeBecomeLeader() {
 }
 
 void Proposer::ContinueReproposals() {
+  if (state_.role != Role::kLeader || !PromisesCoverConfig()) return;
   while (!reproposals_.empty() && !ConfigInFlight()) {
     auto it = reproposals_.begin();
     Slot slot = it->first;
@@ -259,6 +266,21 @@ void Proposer::ContinueReproposals() {
     if (reproposal.known_chosen) learner_.MarkChosen(slot);
     if (reproposal.value->kind == ValueKind::kConfiguration) config_in_flight_ = slot;
   }
+}
+
+bool Proposer::PromisesCoverConfig() {
+  if (state_.broken_rule == MembershipBreak::kKeepOldPromises) return true;
+  const Configuration& config = state_.config();
+  // Every quorum meets the promisers iff the voters that did not promise
+  // are fewer than a quorum.
+  size_t promised = config.CountVoters(promisers_);
+  if (config.voters().size() - promised < config.QuorumSize()) return true;
+  if (config.IsVoter(state_.self())) {
+    StartPhase1();  // a higher ballot, from the chosen point, under `config`
+  } else {
+    StepDown();
+  }
+  return false;
 }
 
 bool Proposer::ConfigInFlight() const {
@@ -306,6 +328,11 @@ ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next) {
     return result;
   }
   result.leader_hint = state_.self();
+  if (!PromisesCoverConfig()) {
+    result.status = ReconfigureResult::Status::kNotLeader;
+    result.leader_hint = kNoReplica;
+    return result;
+  }
   result.status = ReconfigureResult::Status::kBusy;
   if (state_.broken_rule != MembershipBreak::kConfigBeforeOwnValue &&
       (!reproposals_.empty() || learner_.chosen_point() < reproposal_end_)) {
@@ -486,7 +513,7 @@ void Proposer::FillWindow() {
   if (state_.role != Role::kLeader) return;
   // Nothing above a recovered value not yet proposed, or above an unchosen
   // configuration change: the slots above are governed by what it becomes.
-  if (!reproposals_.empty() || ConfigInFlight()) return;
+  if (!reproposals_.empty() || ConfigInFlight() || !PromisesCoverConfig()) return;
   const CoreOptions& options = state_.options();
   while (!pending_.empty() && votes_.size() < options.window_slots) {
     std::vector<std::string> batch;

@@ -111,6 +111,13 @@ class Proposer {
   void ChooseInOrder();
   // This leader proposed a configuration change that is not chosen yet.
   bool ConfigInFlight() const;
+  // Leader: true if the replicas that promised this ballot in phase 1 meet
+  // every quorum of the configuration now in effect (so no value can have
+  // been chosen above the chosen point without one of them reporting it).
+  // Otherwise a change took effect whose quorums the promises miss (two
+  // voters changed since phase 1): runs phase 1 again under it (or steps down
+  // if this replica is no voter) and returns false.
+  bool PromisesCoverConfig();
   // Replicas that get Accepts and heartbeats: members of the current
   // configuration and of the one before it (a removed member learns so).
   std::vector<ReplicaId> Targets() const;
@@ -153,6 +160,9 @@ class Proposer {
   std::map<Slot, Reproposal> reproposals_;  // recovered values not yet proposed
   Slot reproposal_end_ = 0;                 // highest slot phase 1 recovered
   Slot config_in_flight_ = 0;  // slot of this leader's last configuration change (0: none)
+  // Leader: this replica and the replicas whose phase-1 promise for ballot_
+  // was complete (reported every entry from phase1_from_).
+  std::vector<ReplicaId> promisers_;
   std::deque<std::string> pending_;
   size_t pending_bytes_ = 0;
 

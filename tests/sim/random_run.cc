@@ -95,6 +95,7 @@ class RandomSchedule {
     result.faults = cluster_.faults();
     result.snapshots_installed = cluster_.snapshots_installed();
     result.commands_answered = answered_;
+    result.config_changes = cluster_.checker().config_changes();
     for (SimClient& client : clients_) {
       if (client.outstanding) {
         history_.push_back({client.id, HistoryEvent::Type::kInfo, client.command.op,
@@ -299,7 +300,7 @@ class RandomSchedule {
         break;
       }
       case 2: {  // symmetric partition into two random sides
-        std::vector<bool> side(options_.replicas + 1);
+        std::vector<bool> side(cluster_.ids().size() + 1);
         for (ReplicaId id : cluster_.ids()) side[id] = Rand(2) == 0;
         for (ReplicaId a : cluster_.ids()) {
           for (ReplicaId b : cluster_.ids()) {
@@ -358,14 +359,27 @@ class RandomSchedule {
 
   // Membership runs: now and then the leader is asked to add a learner (an
   // id never used), promote a learner, or remove a member (a voter only if
-  // another voter stays). Replacing a member is these three in turn. Drawn
-  // from their own generator, so the faults' draws are those of other runs.
+  // another voter stays) — or two of these at once, so that successive
+  // configurations can differ in two voters and need not share a quorum
+  // (what phase 1 across reported changes and in-order counting are for).
+  // Replacing a member is these in turn. Drawn from their own generator, so
+  // the faults' draws are those of other runs.
   void MaybeChangeMembership() {
-    if (membership_rng_() % 150 != 0) return;
+    if (membership_rng_() % 100 != 0) return;
     ReplicaId leader = cluster_.Leader();
     if (leader == 0) return;
     paxos::CoreStatus status = cluster_.Status(leader);
-    const paxos::Configuration& config = status.config;
+    std::optional<paxos::Configuration> next = OneChange(status.config);
+    if (next && membership_rng_() % 3 == 0) {
+      std::optional<paxos::Configuration> second = OneChange(*next);
+      if (second) next = second;
+    }
+    if (next) cluster_.ProposeConfiguration(leader, *next);
+  }
+
+  // `config` with one member added as a learner, promoted or removed (at
+  // least one voter stays), or nullopt if the drawn step is not possible.
+  std::optional<paxos::Configuration> OneChange(const paxos::Configuration& config) {
     std::vector<ReplicaId> fresh, learners, members = config.members();
     for (ReplicaId id : cluster_.ids()) {
       if (!config.Contains(id) && !config.IsRetired(id)) fresh.push_back(id);
@@ -373,25 +387,22 @@ class RandomSchedule {
     for (const paxos::Member& m : config.member_list()) {
       if (m.role == paxos::MemberRole::kLearner) learners.push_back(m.id);
     }
-    std::optional<paxos::Configuration> next;
     switch (membership_rng_() % 3) {
       case 0:
-        if (!fresh.empty()) {
+        if (fresh.empty()) return std::nullopt;
+        {
           ReplicaId id = fresh[membership_rng_() % fresh.size()];
-          next = config.WithLearner(id, "sim:" + std::to_string(id));
+          return config.WithLearner(id, "sim:" + std::to_string(id));
         }
-        break;
       case 1:
-        if (!learners.empty())
-          next = config.WithPromoted(learners[membership_rng_() % learners.size()]);
-        break;
-      case 2: {
+        if (learners.empty()) return std::nullopt;
+        return config.WithPromoted(learners[membership_rng_() % learners.size()]);
+      default: {
         ReplicaId id = members[membership_rng_() % members.size()];
-        if (!config.IsVoter(id) || config.voters().size() > 1) next = config.WithRemoved(id);
-        break;
+        if (config.IsVoter(id) && config.voters().size() == 1) return std::nullopt;
+        return config.WithRemoved(id);
       }
     }
-    if (next) cluster_.ProposeConfiguration(leader, *next);
   }
 
   // Right after the leader sent Accepts, it and fewer than a quorum-1

@@ -61,6 +61,8 @@ class SafetyChecker {
                            const paxos::ConfigAt& config) const;
   // Ground truth's configuration after its contiguous chosen prefix.
   const paxos::Configuration& current_config() const { return history_.rbegin()->second; }
+  // How many configuration changes took effect in that prefix.
+  size_t config_changes() const { return history_.size() - 1; }
 
   size_t chosen_slots() const { return chosen_.size(); }
   // Highest slot known chosen in ground truth (0 if none).

@@ -3,7 +3,8 @@
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
 //             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|
 //                      stale-commit-point|resend-expired|config-before-own-value|
-//                      two-configs-in-flight|stale-config-quorum|count-ahead] [--trace]
+//                      two-configs-in-flight|stale-config-quorum|count-ahead|
+//                      keep-old-promises] [--trace]
 //             [--membership]     (every run changes the membership; by default
 //                                 one seed in four does, never with --disk leveldb)
 //             [--history FILE]   (JSON Lines client history of the last run)
@@ -38,7 +39,7 @@ int Usage(const std::string& problem) {
             << "                 [--break skip-persist|small-quorum|no-dedup|hide-compaction|\n"
             << "                          stale-snapshot|stale-commit-point|resend-expired|\n"
             << "                          config-before-own-value|two-configs-in-flight|\n"
-            << "                          stale-config-quorum|count-ahead]\n"
+            << "                          stale-config-quorum|count-ahead|keep-old-promises]\n"
             << "                 [--membership] [--trace] [--history FILE]\n";
   return 64;
 }
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   uint64_t base_seed = options.seed;
   uint64_t total_steps = 0, total_chosen = 0, total_faults = 0, total_answered = 0;
-  uint64_t total_installed = 0, membership_runs = 0;
+  uint64_t total_installed = 0, membership_runs = 0, total_changes = 0;
   for (uint64_t i = 0; i < runs; ++i) {
     options.seed = base_seed + i;
     synod::sim::RunResult result = synod::sim::RunRandomSchedule(options, &std::cout);
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
     total_installed += result.snapshots_installed;
     total_answered += result.commands_answered;
     membership_runs += synod::sim::MembershipRun(options) ? 1 : 0;
+    total_changes += result.config_changes;
     if (!history_path.empty() && (i + 1 == runs || result.violation)) {
       std::ofstream out(history_path);
       synod::sim::WriteHistoryJsonl(result.history, out);
@@ -153,7 +155,8 @@ int main(int argc, char** argv) {
   std::cout << "runs=" << runs << " replicas=" << options.replicas << " steps=" << total_steps
             << " chosen_slots=" << total_chosen << " faults=" << total_faults
             << " snapshots_installed=" << total_installed << " commands_answered=" << total_answered
-            << " membership_runs=" << membership_runs << " violations=0"
+            << " membership_runs=" << membership_runs << " config_changes=" << total_changes
+            << " violations=0"
             << " seconds=" << seconds << " schedules_per_s=" << (runs / seconds)
             << " steps_per_s=" << static_cast<uint64_t>(total_steps / seconds) << "\n";
   return 0;

@@ -16,12 +16,13 @@ Break ParseBreak(const std::string& name) {
   if (name == "two-configs-in-flight") return Break::kTwoConfigsInFlight;
   if (name == "stale-config-quorum") return Break::kStaleConfigQuorum;
   if (name == "count-ahead") return Break::kCountAhead;
+  if (name == "keep-old-promises") return Break::kKeepOldPromises;
   if (name == "none") return Break::kNone;
   throw std::invalid_argument("unknown --break variant '" + name +
                               "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, "
                               "stale-snapshot, stale-commit-point, resend-expired, "
                               "config-before-own-value, two-configs-in-flight, "
-                              "stale-config-quorum or count-ahead)");
+                              "stale-config-quorum, count-ahead or keep-old-promises)");
 }
 
 std::string BreakName(Break broken) {
@@ -50,6 +51,8 @@ std::string BreakName(Break broken) {
       return "stale-config-quorum";
     case Break::kCountAhead:
       return "count-ahead";
+    case Break::kKeepOldPromises:
+      return "keep-old-promises";
   }
   return "none";
 }
@@ -64,6 +67,8 @@ paxos::MembershipBreak MembershipRuleBroken(Break broken) {
       return paxos::MembershipBreak::kStaleConfigQuorum;
     case Break::kCountAhead:
       return paxos::MembershipBreak::kCountAhead;
+    case Break::kKeepOldPromises:
+      return paxos::MembershipBreak::kKeepOldPromises;
     default:
       return paxos::MembershipBreak::kNone;
   }

@@ -34,6 +34,7 @@ enum class Break : uint8_t {
   kTwoConfigsInFlight,    // a leader proposes past an unchosen configuration change
   kStaleConfigQuorum,     // phase 1 asks only the old configuration, ignoring reported changes
   kCountAhead,  // a leader counts votes out of slot order with the configuration it believes in
+  kKeepOldPromises,  // a leader proposes under a new configuration its phase-1 promises miss
 };
 
 // The core's rule a membership variant switches off (kNone for the others).
@@ -42,7 +43,7 @@ paxos::MembershipBreak MembershipRuleBroken(Break broken);
 // Parses "skip-persist" / "small-quorum" / "no-dedup" / "hide-compaction" /
 // "stale-snapshot" / "stale-commit-point" / "resend-expired" /
 // "config-before-own-value" / "two-configs-in-flight" / "stale-config-quorum" /
-// "count-ahead"; throws
+// "count-ahead" / "keep-old-promises"; throws
 // std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
 // The name ParseBreak accepts for `broken` ("none" for kNone).
