@@ -82,6 +82,8 @@ enum class MembershipBreak : uint8_t {
                           // believes in, before the lower slots are chosen
   kKeepOldPromises,       // a leader keeps proposing after a change takes effect although the
                           // promises of its phase 1 do not meet every quorum of the new voters
+  kProposeOverGap,        // a leader proposes above slots it knows only a snapshot holds, before
+                          // it learned the configuration that governs the slots above them
 };
 
 // Read-only view of a core's state for status pages, tests and the simulator.

@@ -248,8 +248,13 @@ void Proposer::MaybeBecomeLeader() {
   for (ReplicaId member : Targets()) state_.Send(member, Heartbeat{ballot_, CommitPoint()});
 }
 
+bool Proposer::GapBlocksProposals() const {
+  if (state_.broken_rule == MembershipBreak::kProposeOverGap) return false;
+  return gap_end_ > learner_.chosen_point();
+}
+
 void Proposer::ContinueReproposals() {
-  if (state_.role != Role::kLeader || !PromisesCoverConfig()) return;
+  if (state_.role != Role::kLeader || GapBlocksProposals() || !PromisesCoverConfig()) return;
   while (!reproposals_.empty() && !ConfigInFlight()) {
     auto it = reproposals_.begin();
     Slot slot = it->first;
@@ -513,7 +518,9 @@ void Proposer::FillWindow() {
   if (state_.role != Role::kLeader) return;
   // Nothing above a recovered value not yet proposed, or above an unchosen
   // configuration change: the slots above are governed by what it becomes.
-  if (!reproposals_.empty() || ConfigInFlight() || !PromisesCoverConfig()) return;
+  if (!reproposals_.empty() || ConfigInFlight() || GapBlocksProposals() || !PromisesCoverConfig()) {
+    return;
+  }
   const CoreOptions& options = state_.options();
   while (!pending_.empty() && votes_.size() < options.window_slots) {
     std::vector<std::string> batch;

@@ -118,6 +118,11 @@ class Proposer {
   // voters changed since phase 1): runs phase 1 again under it (or steps down
   // if this replica is no voter) and returns false.
   bool PromisesCoverConfig();
+  // Leader: slots between the chosen point and gap_end_ are known only to a
+  // snapshot, so the configurations governing the slots above them (changes
+  // chosen inside the gap) are unknown: nothing is proposed until that
+  // snapshot is installed (then PromisesCoverConfig decides).
+  bool GapBlocksProposals() const;
   // Replicas that get Accepts and heartbeats: members of the current
   // configuration and of the one before it (a removed member learns so).
   std::vector<ReplicaId> Targets() const;

@@ -4,9 +4,9 @@
 //             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|
 //                      stale-commit-point|resend-expired|config-before-own-value|
 //                      two-configs-in-flight|stale-config-quorum|count-ahead|
-//                      keep-old-promises] [--trace]
+//                      keep-old-promises|propose-over-gap] [--trace]
 //             [--membership]     (every run changes the membership; by default
-//                                 one seed in four does, never with --disk leveldb)
+//                                 one seed in four does)
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
@@ -39,7 +39,8 @@ int Usage(const std::string& problem) {
             << "                 [--break skip-persist|small-quorum|no-dedup|hide-compaction|\n"
             << "                          stale-snapshot|stale-commit-point|resend-expired|\n"
             << "                          config-before-own-value|two-configs-in-flight|\n"
-            << "                          stale-config-quorum|count-ahead|keep-old-promises]\n"
+            << "                          stale-config-quorum|count-ahead|keep-old-promises|\n"
+            << "                          propose-over-gap]\n"
             << "                 [--membership] [--trace] [--history FILE]\n";
   return 64;
 }
@@ -107,12 +108,6 @@ int main(int argc, char** argv) {
     } else {
       return Usage("unknown argument '" + arg + "'");
     }
-  }
-
-  if (options.leveldb_disk &&
-      (options.force_membership ||
-       synod::sim::MembershipRuleBroken(options.broken) != synod::paxos::MembershipBreak::kNone)) {
-    return Usage("membership changes need --disk model (log/ stores no configuration values yet)");
   }
 
   auto start = std::chrono::steady_clock::now();

@@ -17,12 +17,14 @@ Break ParseBreak(const std::string& name) {
   if (name == "stale-config-quorum") return Break::kStaleConfigQuorum;
   if (name == "count-ahead") return Break::kCountAhead;
   if (name == "keep-old-promises") return Break::kKeepOldPromises;
+  if (name == "propose-over-gap") return Break::kProposeOverGap;
   if (name == "none") return Break::kNone;
   throw std::invalid_argument("unknown --break variant '" + name +
                               "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, "
                               "stale-snapshot, stale-commit-point, resend-expired, "
                               "config-before-own-value, two-configs-in-flight, "
-                              "stale-config-quorum, count-ahead or keep-old-promises)");
+                              "stale-config-quorum, count-ahead, keep-old-promises or "
+                              "propose-over-gap)");
 }
 
 std::string BreakName(Break broken) {
@@ -53,6 +55,8 @@ std::string BreakName(Break broken) {
       return "count-ahead";
     case Break::kKeepOldPromises:
       return "keep-old-promises";
+    case Break::kProposeOverGap:
+      return "propose-over-gap";
   }
   return "none";
 }
@@ -69,13 +73,14 @@ paxos::MembershipBreak MembershipRuleBroken(Break broken) {
       return paxos::MembershipBreak::kCountAhead;
     case Break::kKeepOldPromises:
       return paxos::MembershipBreak::kKeepOldPromises;
+    case Break::kProposeOverGap:
+      return paxos::MembershipBreak::kProposeOverGap;
     default:
       return paxos::MembershipBreak::kNone;
   }
 }
 
 bool MembershipRun(const SimOptions& options) {
-  if (options.leveldb_disk) return false;
   if (options.force_membership ||
       MembershipRuleBroken(options.broken) != paxos::MembershipBreak::kNone) {
     return true;

@@ -35,6 +35,7 @@ enum class Break : uint8_t {
   kStaleConfigQuorum,     // phase 1 asks only the old configuration, ignoring reported changes
   kCountAhead,  // a leader counts votes out of slot order with the configuration it believes in
   kKeepOldPromises,  // a leader proposes under a new configuration its phase-1 promises miss
+  kProposeOverGap,   // a leader proposes above a snapshot-only gap, configuration unknown
 };
 
 // The core's rule a membership variant switches off (kNone for the others).
@@ -43,7 +44,7 @@ paxos::MembershipBreak MembershipRuleBroken(Break broken);
 // Parses "skip-persist" / "small-quorum" / "no-dedup" / "hide-compaction" /
 // "stale-snapshot" / "stale-commit-point" / "resend-expired" /
 // "config-before-own-value" / "two-configs-in-flight" / "stale-config-quorum" /
-// "count-ahead" / "keep-old-promises"; throws
+// "count-ahead" / "keep-old-promises" / "propose-over-gap"; throws
 // std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
 // The name ParseBreak accepts for `broken` ("none" for kNone).
@@ -70,8 +71,7 @@ struct SimOptions {
   uint64_t session_expiry_commands = 0;
   // Membership changes during the chaotic phase (add a learner, promote,
   // remove; up to kMaxSimReplicas ids over a run): random runs pick them for
-  // one seed in four unless forced on here (--membership) or off (LevelDB
-  // disk runs: log/ does not store configuration values yet).
+  // one seed in four unless forced on here (--membership).
   bool force_membership = false;
 };
 
