@@ -180,6 +180,13 @@ void SimCluster::StartCore(Replica& replica) {
     replica.core->BreakMembershipRuleForTesting(MembershipRuleBroken(options_.broken));
   }
   replica.app_config = start;
+  if (replica.snapshot_disk) {
+    // Restored from its snapshot: the core must know the configuration that
+    // governs the slot after its chosen point (ground truth's).
+    paxos::CoreStatus status = replica.core->Status();
+    checker_.CheckSnapshotConfig(replica.id, status.chosen_point,
+                                 paxos::ConfigAt{status.config_slot, status.config});
+  }
   replica.pump = std::make_unique<node::ReadyPump>(*replica.core, *replica.disk, *replica.seams,
                                                    *replica.seams, replica.seams.get());
   // The application restarts from its latest durable snapshot (or empty).

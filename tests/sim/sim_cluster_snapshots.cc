@@ -136,6 +136,11 @@ void SimCluster::OnSnapshotInstalled(Replica& replica) {
   SYNOD_INVARIANT(installed || options_.broken == Break::kStaleSnapshot,
                   "the core refused a snapshot newer than what it delivered");
   ++snapshots_installed_;
+  if (installed) {  // the core knows the configuration after its chosen point
+    paxos::CoreStatus status = replica.core->Status();
+    checker_.CheckSnapshotConfig(replica.id, status.chosen_point,
+                                 paxos::ConfigAt{status.config_slot, status.config});
+  }
   paxos::Role after = replica.core->Status().role;
   Note("snapshot " + std::to_string(replica.id) + " installed at " + std::to_string(received.slot) +
        (before == after ? ""
