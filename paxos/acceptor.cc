@@ -14,7 +14,9 @@ void Acceptor::OnPrepare(ReplicaId from, const Prepare& prepare) {
     return;
   }
   if (prepare.ballot > state_.promised()) {
-    if (election_.HearsLiveLeaderOtherThan(from)) return;  // stickiness: do not help a challenger
+    // Stickiness: do not help a challenger while a live leader is heard,
+    // unless that leader handed leadership to it (TimeoutNow).
+    if (!prepare.transfer && election_.HearsLiveLeaderOtherThan(from)) return;
     state_.SetPromised(prepare.ballot);
     election_.OnPromiseGranted();
   }

@@ -3,7 +3,9 @@
 // Replies that report a promise or an accept are sent only after that state is
 // durable (Ready::messages_after_persist). Leader stickiness: while this
 // replica hears from a live leader it ignores Prepare from anyone else, so a
-// replica that was merely cut off cannot depose a healthy leader. Internal.
+// replica that was merely cut off cannot depose a healthy leader; a Prepare
+// marked `transfer` (its sender's leader handed leadership to it) is promised
+// anyway. Internal.
 #pragma once
 
 #include "paxos/election.h"

@@ -27,9 +27,13 @@ struct PreVoteReply {
 
 // Phase 1a: promise `ballot` and report accepted entries at slots >= from_slot.
 // Also used to fetch the next page of a promise already given for `ballot`.
+// `transfer`: the candidate campaigns because its leader handed leadership to
+// it (TimeoutNow), so acceptors promise even while they hear that leader
+// (leader stickiness does not apply). The promise itself is an ordinary one.
 struct Prepare {
   Ballot ballot;
   Slot from_slot = 0;
+  bool transfer = false;
 };
 
 // Phase 1b: the acceptor promised `ballot`; `entries` are its accepted entries
@@ -94,8 +98,16 @@ struct CatchupReply {
   Slot compacted = 0;
 };
 
-using MessageBody = std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept, Accepted,
-                                 Reject, Heartbeat, HeartbeatReply, CatchupRequest, CatchupReply>;
+// Leadership transfer: the leader of `ballot` tells the replica it hands
+// leadership to (caught up to its chosen point) to start phase 1 at once,
+// without waiting for an election timeout and without pre-vote.
+struct TimeoutNow {
+  Ballot ballot;
+};
+
+using MessageBody =
+    std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept, Accepted, Reject,
+                 Heartbeat, HeartbeatReply, CatchupRequest, CatchupReply, TimeoutNow>;
 
 // A message with its addressing.
 struct Message {

@@ -33,8 +33,10 @@ class Proposer {
   Ballot ballot() const { return ballot_; }
   size_t pending_commands() const { return pending_.size(); }
 
-  // Raises the ballot above every round seen and starts phase 1.
-  void StartPhase1();
+  // Raises the ballot above every round seen and starts phase 1. `transfer`:
+  // the leader handed leadership to this replica (TimeoutNow), so its
+  // Prepares ask acceptors to skip leader stickiness.
+  void StartPhase1(bool transfer = false);
   // Leaves candidacy or leadership; queued commands are dropped (never proposed).
   void StepDown();
 
@@ -65,6 +67,13 @@ class Proposer {
   ProposeResult Propose(std::vector<std::string> commands);
   // Leader: proposes a configuration change (Core::ProposeConfiguration).
   ReconfigureResult ProposeConfiguration(const Configuration& next);
+  // Leader: starts a leadership transfer (Core::TransferLeadership).
+  TransferResult TransferLeadership(ReplicaId target);
+  // The target of the leadership transfer in flight (kNoReplica: none).
+  ReplicaId transfer_target() const { return transfer_target_; }
+  // Test-only (the simulator's --break transfer-never-ends): a failed
+  // transfer never ends, so this leader refuses commands for good.
+  void KeepFailedTransferForTesting() { keep_failed_transfer_ = true; }
   // The chosen point or the configuration moved without this leader's own
   // count (a snapshot install): choose what now can be, and resume proposing.
   void ResumeAfterChosen();
@@ -127,6 +136,12 @@ class Proposer {
   // configuration and of the one before it (a removed member learns so).
   std::vector<ReplicaId> Targets() const;
   void MaybeBecomeLeader();
+  // Leader with a transfer in flight: sends TimeoutNow to the target once
+  // every slot this leader proposed is chosen, nothing waits to be proposed
+  // and the target's reported chosen point covers them all.
+  void MaybeSendTimeoutNow();
+  // Ends the transfer in flight (if any): Propose takes commands again.
+  void EndTransfer();
   // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
   // `value` is known chosen there (a promiser held it marked chosen), so the
   // entry is marked chosen at once.
@@ -172,6 +187,13 @@ class Proposer {
   size_t pending_bytes_ = 0;
 
   bool guard_commit_point_ = true;  // false only in a broken test variant
+
+  // Leadership transfer.
+  bool transfer_campaign_ = false;          // this candidacy started from TimeoutNow
+  ReplicaId transfer_target_ = kNoReplica;  // leader: transfer in flight to it
+  uint32_t transfer_elapsed_ = 0;           // ticks since the transfer started
+  Slot target_chosen_point_ = 0;            // the target's chosen point, as it last replied
+  bool keep_failed_transfer_ = false;       // true only in a broken test variant
 
   // Timers and liveness.
   uint32_t heartbeat_elapsed_ = 0;

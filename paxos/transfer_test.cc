@@ -1,0 +1,274 @@
+// Leadership transfer in the core (Core::TransferLeadership, TimeoutNow):
+// the happy path, a lagging target brought up to date first, a dead target
+// (the leader takes commands again after election_ticks), refused targets and
+// the busy rules against configuration changes.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "paxos/core.h"
+
+namespace synod::paxos {
+namespace {
+
+// N cores on a FIFO network that persists every Ready at once. Replicas in
+// `down_` neither tick nor receive; messages to or from replicas in `cut_` are
+// dropped.
+class Cluster {
+ public:
+  explicit Cluster(Configuration config) : config_(std::move(config)) {
+    for (ReplicaId id : config_.members()) {
+      randoms_[id] = std::make_unique<SplitMix64>(id);
+      cores_[id] = std::make_unique<Core>(id, ConfigAt{0, config_}, CoreOptions{}, *randoms_[id],
+                                          DurableState{}, 0);
+    }
+  }
+
+  Core& core(ReplicaId id) { return *cores_.at(id); }
+
+  void Process(ReplicaId id) {
+    while (core(id).HasReady()) {
+      Ready ready = core(id).TakeReady();
+      for (auto* list : {&ready.messages, &ready.messages_after_persist}) {
+        for (Message& m : *list) {
+          if (cut_.contains(m.from) || cut_.contains(m.to) || down_.contains(m.to)) continue;
+          sent_.push_back(m);
+          network_.push_back(std::move(m));
+        }
+      }
+      for (CommittedEntry& c : ready.committed) applied_[id].push_back(std::move(c));
+      core(id).Advance();
+    }
+  }
+
+  void DeliverAll() {
+    for (int guard = 0; guard < 100000; ++guard) {
+      for (auto& [id, core] : cores_) {
+        if (!down_.contains(id)) Process(id);
+      }
+      if (network_.empty()) return;
+      Message m = std::move(network_.front());
+      network_.erase(network_.begin());
+      if (!down_.contains(m.to)) core(m.to).Step(m);
+    }
+    FAIL() << "network did not quiesce";
+  }
+
+  void TickAll() {
+    for (auto& [id, core] : cores_) {
+      if (!down_.contains(id)) core->Tick();
+    }
+    DeliverAll();
+  }
+
+  ReplicaId Leader() {
+    for (auto& [id, core] : cores_) {
+      if (!down_.contains(id) && core->Status().role == Role::kLeader) return id;
+    }
+    return kNoReplica;
+  }
+
+  ReplicaId ElectLeader() {
+    for (int i = 0; i < 500 && Leader() == kNoReplica; ++i) TickAll();
+    EXPECT_NE(Leader(), kNoReplica);
+    return Leader();
+  }
+
+  // Ticks until `id` leads (at most `ticks`); true if it does.
+  bool TickUntilLeader(ReplicaId id, int ticks) {
+    for (int i = 0; i < ticks; ++i) {
+      if (core(id).Status().role == Role::kLeader) return true;
+      TickAll();
+    }
+    return core(id).Status().role == Role::kLeader;
+  }
+
+  // Every command applied at `id`, in order.
+  std::vector<std::string> Commands(ReplicaId id) {
+    std::vector<std::string> out;
+    for (const CommittedEntry& c : applied_[id]) {
+      for (const std::string& command : c.value->commands) out.push_back(command);
+    }
+    return out;
+  }
+
+  Configuration config_;
+  std::map<ReplicaId, std::unique_ptr<SplitMix64>> randoms_;
+  std::map<ReplicaId, std::unique_ptr<Core>> cores_;
+  std::vector<Message> network_;
+  std::vector<Message> sent_;
+  std::set<ReplicaId> down_;
+  std::set<ReplicaId> cut_;
+  std::map<ReplicaId, std::vector<CommittedEntry>> applied_;
+};
+
+ReplicaId OtherThan(ReplicaId a, ReplicaId b = kNoReplica) {
+  for (ReplicaId id = 1;; ++id) {
+    if (id != a && id != b) return id;
+  }
+}
+
+TEST(Transfer, TargetLeadsWithAHigherBallotAndNoSlotIsLost) {
+  Cluster c(Configuration({1, 2, 3, 4, 5}));
+  ReplicaId old_leader = c.ElectLeader();
+  ReplicaId target = OtherThan(old_leader);
+  Ballot old_ballot = c.core(old_leader).Status().leader_ballot;
+  ASSERT_EQ(c.core(old_leader).Propose({"a", "b"}).status, ProposeResult::Status::kAccepted);
+  c.DeliverAll();
+  // In flight (Accepts not delivered yet) when the transfer starts.
+  ASSERT_EQ(c.core(old_leader).Propose({"c"}).status, ProposeResult::Status::kAccepted);
+  c.Process(old_leader);
+
+  TransferResult result = c.core(old_leader).TransferLeadership(target);
+  ASSERT_EQ(result.status, TransferResult::Status::kAccepted) << result.reason;
+  EXPECT_EQ(c.core(old_leader).Status().transfer_target, target);
+  ProposeResult refused = c.core(old_leader).Propose({"late"});
+  EXPECT_EQ(refused.status, ProposeResult::Status::kTransferring);
+  EXPECT_EQ(refused.leader_hint, old_leader);
+
+  // Within the transfer's time (election_ticks), not an election timeout plus pre-vote.
+  ASSERT_TRUE(c.TickUntilLeader(target, static_cast<int>(CoreOptions{}.election_ticks)));
+  CoreStatus status = c.core(target).Status();
+  EXPECT_GT(status.leader_ballot, old_ballot);
+  EXPECT_EQ(c.core(old_leader).Status().role, Role::kFollower);
+  EXPECT_EQ(c.core(old_leader).Status().transfer_target, kNoReplica);
+  EXPECT_EQ(c.core(old_leader).Propose({"x"}).leader_hint, target);
+  // The target campaigned without pre-vote, with stickiness overridden.
+  bool flagged_prepare = false;
+  for (const Message& m : c.sent_) {
+    if (m.from != target) continue;
+    EXPECT_FALSE(std::holds_alternative<PreVoteRequest>(m.body)) << DescribeMessage(m);
+    if (const auto* p = std::get_if<Prepare>(&m.body)) flagged_prepare |= p->transfer;
+  }
+  EXPECT_TRUE(flagged_prepare);
+
+  ASSERT_EQ(c.core(target).Propose({"d"}).status, ProposeResult::Status::kAccepted);
+  for (int i = 0; i < 5; ++i) c.TickAll();
+  std::vector<std::string> expected{"a", "b", "c", "d"};
+  for (auto& [id, core] : c.cores_) EXPECT_EQ(c.Commands(id), expected) << "replica " << id;
+}
+
+TEST(Transfer, ALaggingTargetIsBroughtUpToDateBeforeTimeoutNow) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId target = OtherThan(leader);
+  c.cut_.insert(target);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(c.core(leader).Propose({"v" + std::to_string(i)}).status,
+              ProposeResult::Status::kAccepted);
+    c.DeliverAll();
+  }
+  Slot last = c.core(leader).Status().chosen_point;
+  ASSERT_GE(last, 20u);
+  ASSERT_LT(c.core(target).Status().chosen_point, last);
+  c.cut_.clear();
+  c.sent_.clear();
+  ASSERT_EQ(c.core(leader).TransferLeadership(target).status, TransferResult::Status::kAccepted);
+  // Deliver one message at a time: when TimeoutNow leaves, the target knows
+  // every slot the leader proposed chosen.
+  bool timeout_sent = false;
+  for (int tick = 0; tick < 20 && !timeout_sent; ++tick) {
+    for (auto& [id, core] : c.cores_) core->Tick();
+    for (int guard = 0; guard < 10000 && !timeout_sent; ++guard) {
+      for (auto& [id, core] : c.cores_) c.Process(id);
+      for (const Message& m : c.sent_) {
+        if (std::holds_alternative<TimeoutNow>(m.body)) timeout_sent = true;
+      }
+      if (timeout_sent || c.network_.empty()) break;
+      Message m = std::move(c.network_.front());
+      c.network_.erase(c.network_.begin());
+      c.core(m.to).Step(m);
+    }
+  }
+  ASSERT_TRUE(timeout_sent);
+  EXPECT_GE(c.core(target).Status().chosen_point, last);
+  EXPECT_EQ(c.core(target).ChosenValue(last)->commands, std::vector<std::string>{"v19"});
+  ASSERT_TRUE(c.TickUntilLeader(target, 10));
+  EXPECT_EQ(c.Commands(target), c.Commands(leader));
+}
+
+TEST(Transfer, ADeadTargetLetsTheLeaderResumeAfterElectionTicks) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId target = OtherThan(leader);
+  c.down_.insert(target);
+  ASSERT_EQ(c.core(leader).TransferLeadership(target).status, TransferResult::Status::kAccepted);
+  uint32_t ticks = 0;
+  while (c.core(leader).Status().transfer_target != kNoReplica) {
+    EXPECT_EQ(c.core(leader).Propose({"x"}).status, ProposeResult::Status::kTransferring);
+    c.TickAll();
+    ASSERT_LE(++ticks, CoreOptions{}.election_ticks);
+  }
+  EXPECT_EQ(ticks, CoreOptions{}.election_ticks);
+  EXPECT_EQ(c.Leader(), leader);
+  ASSERT_EQ(c.core(leader).Propose({"y"}).status, ProposeResult::Status::kAccepted);
+  c.DeliverAll();
+  EXPECT_EQ(c.Commands(leader), std::vector<std::string>{"y"});
+}
+
+TEST(Transfer, RefusedTargetsAndCallers) {
+  Configuration config = Configuration({1, 2, 3}).WithLearner(4, "learner");
+  Cluster c(config.WithLearner(5, "gone").WithRemoved(5));
+  c.down_.insert(5);
+  ReplicaId leader = c.ElectLeader();
+  ASSERT_NE(leader, 4u);
+  auto refused = [&](ReplicaId target) {
+    TransferResult r = c.core(leader).TransferLeadership(target);
+    EXPECT_EQ(r.status, TransferResult::Status::kInvalid) << target;
+    EXPECT_FALSE(r.reason.empty());
+    return r.reason;
+  };
+  EXPECT_NE(refused(4).find("learner"), std::string::npos);
+  EXPECT_NE(refused(5).find("removed"), std::string::npos);
+  EXPECT_NE(refused(9).find("not a member"), std::string::npos);
+  refused(leader);
+  EXPECT_EQ(c.core(leader).Status().transfer_target, kNoReplica);
+  ReplicaId follower = OtherThan(leader, 4);
+  TransferResult r = c.core(follower).TransferLeadership(leader);
+  EXPECT_EQ(r.status, TransferResult::Status::kNotLeader);
+  EXPECT_EQ(r.leader_hint, leader);
+}
+
+TEST(Transfer, TransfersAndConfigurationChangesExcludeEachOther) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId target = OtherThan(leader);
+  // A change in flight (not delivered): a transfer is busy.
+  Configuration next = c.core(leader).Status().config.WithLearner(7, "new");
+  ASSERT_EQ(c.core(leader).ProposeConfiguration(next).status, ReconfigureResult::Status::kAccepted);
+  TransferResult busy = c.core(leader).TransferLeadership(target);
+  EXPECT_EQ(busy.status, TransferResult::Status::kBusy);
+  EXPECT_NE(busy.reason.find("configuration change"), std::string::npos);
+  c.DeliverAll();
+  // A transfer in flight: a change and a second transfer are busy.
+  c.down_.insert(target);
+  ASSERT_EQ(c.core(leader).TransferLeadership(target).status, TransferResult::Status::kAccepted);
+  ReconfigureResult change =
+      c.core(leader).ProposeConfiguration(c.core(leader).Status().config.WithPromoted(7));
+  EXPECT_EQ(change.status, ReconfigureResult::Status::kBusy);
+  EXPECT_NE(change.reason.find("leadership transfer"), std::string::npos);
+  EXPECT_EQ(c.core(leader).TransferLeadership(OtherThan(leader, target)).status,
+            TransferResult::Status::kBusy);
+}
+
+// A TimeoutNow that is not from the leader this replica follows, or not in
+// that leader's ballot, starts nothing.
+TEST(Transfer, TimeoutNowFromAnyoneButTheCurrentLeaderIsIgnored) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId a = OtherThan(leader);
+  ReplicaId b = OtherThan(leader, a);
+  Ballot ballot = c.core(a).Status().leader_ballot;
+  c.core(a).Step(Message{b, a, TimeoutNow{ballot}});
+  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
+  c.core(a).Step(Message{leader, a, TimeoutNow{Ballot{ballot.round - 1, leader}}});
+  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
+  c.core(a).Step(Message{leader, a, TimeoutNow{ballot}});
+  EXPECT_EQ(c.core(a).Status().role, Role::kCandidate);
+}
+
+}  // namespace
+}  // namespace synod::paxos
