@@ -176,7 +176,7 @@ class Core {
   // MsgTimeoutNow). From now on Propose refuses with kTransferring and
   // ProposeConfiguration with kBusy; commands Propose took earlier are still
   // proposed. Once every slot this leader proposed is chosen and `target`
-  // reports a chosen point that covers them, it is sent TimeoutNow and starts
+  // reports a chosen point that covers them, it is sent TimeoutNow (once) and starts
   // phase 1 at once (no election timeout, no pre-vote, leader stickiness
   // overridden at the acceptors); its higher ballot deposes this leader. If
   // no new leader deposes this one within election_ticks, the transfer ends

@@ -545,13 +545,16 @@ void Proposer::MaybeSendTimeoutNow() {
       learner_.chosen_point() < last || target_chosen_point_ < last) {
     return;
   }
-  // Sent again on each of the target's heartbeat replies while the transfer
-  // runs (it may be lost); a duplicate is ignored once the target campaigns.
+  // Once per transfer: if it is lost, or the target cannot win, the
+  // transfer fails after election_ticks and this leader takes commands again.
+  if (timeout_now_sent_) return;
+  timeout_now_sent_ = true;
   state_.Send(transfer_target_, TimeoutNow{ballot_});
 }
 
 void Proposer::EndTransfer() {
   transfer_target_ = kNoReplica;
+  timeout_now_sent_ = false;
   transfer_elapsed_ = 0;
   target_chosen_point_ = 0;
 }

@@ -136,9 +136,9 @@ class Proposer {
   // configuration and of the one before it (a removed member learns so).
   std::vector<ReplicaId> Targets() const;
   void MaybeBecomeLeader();
-  // Leader with a transfer in flight: sends TimeoutNow to the target once
-  // every slot this leader proposed is chosen, nothing waits to be proposed
-  // and the target's reported chosen point covers them all.
+  // Leader with a transfer in flight: sends TimeoutNow to the target (once
+  // per transfer) when every slot this leader proposed is chosen, nothing
+  // waits to be proposed and the target's reported chosen point covers them.
   void MaybeSendTimeoutNow();
   // Ends the transfer in flight (if any): Propose takes commands again.
   void EndTransfer();
@@ -193,6 +193,7 @@ class Proposer {
   ReplicaId transfer_target_ = kNoReplica;  // leader: transfer in flight to it
   uint32_t transfer_elapsed_ = 0;           // ticks since the transfer started
   Slot target_chosen_point_ = 0;            // the target's chosen point, as it last replied
+  bool timeout_now_sent_ = false;           // TimeoutNow went to the target (once per transfer)
   bool keep_failed_transfer_ = false;       // true only in a broken test variant
 
   // Timers and liveness.
