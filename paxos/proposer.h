@@ -63,8 +63,9 @@ class Proposer {
   void DisableCommitPointGuardForTesting() { guard_commit_point_ = false; }
 
   ProposeResult Propose(std::vector<std::string> commands);
-  // Leader: proposes a configuration change (Core::ProposeConfiguration).
-  ReconfigureResult ProposeConfiguration(const Configuration& next);
+  // Leader: proposes a configuration change derived from the configuration
+  // set at `base_slot` (Core::ProposeConfiguration).
+  ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
   // The chosen point or the configuration moved without this leader's own
   // count (a snapshot install): choose what now can be, and resume proposing.
   void ResumeAfterChosen();

@@ -374,7 +374,7 @@ class RandomSchedule {
       std::optional<paxos::Configuration> second = OneChange(*next);
       if (second) next = second;
     }
-    if (next) cluster_.ProposeConfiguration(leader, *next);
+    if (next) cluster_.ProposeConfiguration(leader, *next, status.config_slot);
   }
 
   // `config` with one member added as a learner, promoted or removed (at

@@ -80,7 +80,8 @@ class SimCluster {
   // Offers a configuration change to a replica (Core::ProposeConfiguration);
   // kNotLeader if it is down or paused.
   paxos::ReconfigureResult ProposeConfiguration(paxos::ReplicaId id,
-                                                const paxos::Configuration& next);
+                                                const paxos::Configuration& next,
+                                                paxos::Slot base_slot);
   // This run may change the membership: it hosts kMaxSimReplicas replicas,
   // those beyond options.replicas start empty outside the configuration.
   bool membership() const { return membership_; }
