@@ -187,8 +187,8 @@ ProposeResult Core::Propose(std::vector<std::string> commands) {
   return proposer_->Propose(std::move(commands));
 }
 
-ReconfigureResult Core::ProposeConfiguration(const Configuration& next) {
-  return proposer_->ProposeConfiguration(next);
+ReconfigureResult Core::ProposeConfiguration(const Configuration& next, Slot base_slot) {
+  return proposer_->ProposeConfiguration(next, base_slot);
 }
 
 TransferResult Core::TransferLeadership(ReplicaId target) {

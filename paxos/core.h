@@ -74,7 +74,8 @@ struct ReconfigureResult {
     kNotLeader,  // refused at once; definitely not proposed; see leader_hint
     kBusy,       // a change is in flight, or this leader's own phase-1 values are not
                  // all chosen yet, or its window is full: definitely not proposed; retry
-    kInvalid,    // the change is malformed (see reason); definitely not proposed
+    kInvalid,    // the change is malformed, or derived from a configuration no longer
+                 // in effect (see reason); definitely not proposed
   };
   Status status = Status::kNotLeader;
   ReplicaId leader_hint = kNoReplica;
@@ -164,13 +165,17 @@ class Core {
   // on a non-leader.
   ProposeResult Propose(std::vector<std::string> commands);
 
-  // Leader: proposes replacing the configuration with `next` (build it from
-  // Status().config with WithLearner / WithPromoted / WithRemoved). It takes
-  // effect for the slots after the one it is chosen at; until then this
-  // leader proposes nothing above it. Refused (definitely not proposed) on a
-  // non-leader, while another change is in flight or this leader's phase-1
-  // values are not all chosen (kBusy), or if ValidateChange refuses it.
-  ReconfigureResult ProposeConfiguration(const Configuration& next);
+  // Leader: proposes replacing the configuration with `next`, built from
+  // Status().config with WithLearner / WithPromoted / WithRemoved; `base_slot`
+  // is the Status().config_slot read with it. It takes effect for the slots
+  // after the one it is chosen at; until then this leader proposes nothing
+  // above it. Refused (definitely not proposed) on a non-leader, while another
+  // change is in flight or this leader's phase-1 values are not all chosen
+  // (kBusy), if `base_slot` is not the slot that set the configuration in
+  // effect (kInvalid: re-read Status() and rebuild; validated against a newer
+  // configuration the change could undo changes chosen since), or if
+  // ValidateChange refuses it (kInvalid).
+  ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
 
   // Leader: hands leadership to the voter `target` (etcd-raft's
   // MsgTimeoutNow). From now on Propose refuses with kTransferring and

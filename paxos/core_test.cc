@@ -499,6 +499,36 @@ TEST(Core, WithoutThatPromiseTheLeaderSkipsTheGapAndAsksForTheSnapshot) {
   EXPECT_TRUE(asked) << "asks replica 3 (which holds slots 1-5 in its snapshot)";
 }
 
+// Two operators read one configuration and derive changes from it: the
+// second change, offered after the first was chosen, names the configuration
+// it was derived from, so the leader refuses it instead of silently undoing
+// the first (here: demoting the voter the first change promoted).
+TEST(Core, RefusesAChangeDerivedFromAConfigurationNoLongerInEffect) {
+  Harness h(3);
+  ReplicaId leader = h.ElectLeader();
+  ASSERT_NE(leader, kNoReplica);
+  CoreStatus status = h.core(leader).Status();
+  ReconfigureResult added = h.core(leader).ProposeConfiguration(
+      status.config.WithLearner(4, "host4:1"), status.config_slot);
+  ASSERT_EQ(added.status, ReconfigureResult::Status::kAccepted) << added.reason;
+  h.DeliverAll();
+  CoreStatus read = h.core(leader).Status();  // both operators read this one
+  ASSERT_EQ(read.config_slot, added.slot);
+
+  ReconfigureResult promoted =
+      h.core(leader).ProposeConfiguration(read.config.WithPromoted(4), read.config_slot);
+  ASSERT_EQ(promoted.status, ReconfigureResult::Status::kAccepted) << promoted.reason;
+  h.DeliverAll();
+  ASSERT_TRUE(h.core(leader).Status().config.IsVoter(4));
+
+  ReconfigureResult stale =
+      h.core(leader).ProposeConfiguration(read.config.WithLearner(5, "host5:1"), read.config_slot);
+  EXPECT_EQ(stale.status, ReconfigureResult::Status::kInvalid);
+  h.DeliverAll();
+  EXPECT_TRUE(h.core(leader).Status().config.IsVoter(4)) << "the promotion was undone";
+  EXPECT_FALSE(h.core(leader).Status().config.Contains(5));
+}
+
 TEST(Configuration, MajorityQuorums) {
   EXPECT_EQ(Configuration({1, 2, 3}).QuorumSize(), 2u);
   EXPECT_EQ(Configuration({1, 2, 3, 4, 5}).QuorumSize(), 3u);

@@ -329,7 +329,7 @@ void Proposer::ResumeAfterChosen() {
   FillWindow();
 }
 
-ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next) {
+ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next, Slot base_slot) {
   ReconfigureResult result;
   if (state_.role != Role::kLeader) {
     result.status = ReconfigureResult::Status::kNotLeader;
@@ -369,6 +369,12 @@ ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next) {
     if (change) base = ConfigAt{config_in_flight_, change->config};
   }
   std::string problem = ValidateChange(base.config, next);
+  if (base_slot != state_.config_slot()) {
+    // Derived from a configuration no longer in effect: validated against
+    // this one it could silently undo the changes chosen since.
+    problem = "derived from the configuration set at slot " + std::to_string(base_slot) +
+              ", but the one in effect was set at slot " + std::to_string(state_.config_slot());
+  }
   if (!problem.empty()) {
     result.status = ReconfigureResult::Status::kInvalid;
     result.reason = problem;

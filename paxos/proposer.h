@@ -65,8 +65,9 @@ class Proposer {
   void DisableCommitPointGuardForTesting() { guard_commit_point_ = false; }
 
   ProposeResult Propose(std::vector<std::string> commands);
-  // Leader: proposes a configuration change (Core::ProposeConfiguration).
-  ReconfigureResult ProposeConfiguration(const Configuration& next);
+  // Leader: proposes a configuration change derived from the configuration
+  // set at `base_slot` (Core::ProposeConfiguration).
+  ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
   // Leader: starts a leadership transfer (Core::TransferLeadership).
   TransferResult TransferLeadership(ReplicaId target);
   // The target of the leadership transfer in flight (kNoReplica: none).

@@ -237,8 +237,10 @@ TEST(Transfer, TransfersAndConfigurationChangesExcludeEachOther) {
   ReplicaId leader = c.ElectLeader();
   ReplicaId target = OtherThan(leader);
   // A change in flight (not delivered): a transfer is busy.
-  Configuration next = c.core(leader).Status().config.WithLearner(7, "new");
-  ASSERT_EQ(c.core(leader).ProposeConfiguration(next).status, ReconfigureResult::Status::kAccepted);
+  CoreStatus status = c.core(leader).Status();
+  Configuration next = status.config.WithLearner(7, "new");
+  ASSERT_EQ(c.core(leader).ProposeConfiguration(next, status.config_slot).status,
+            ReconfigureResult::Status::kAccepted);
   TransferResult busy = c.core(leader).TransferLeadership(target);
   EXPECT_EQ(busy.status, TransferResult::Status::kBusy);
   EXPECT_NE(busy.reason.find("configuration change"), std::string::npos);
@@ -246,8 +248,9 @@ TEST(Transfer, TransfersAndConfigurationChangesExcludeEachOther) {
   // A transfer in flight: a change and a second transfer are busy.
   c.down_.insert(target);
   ASSERT_EQ(c.core(leader).TransferLeadership(target).status, TransferResult::Status::kAccepted);
+  status = c.core(leader).Status();
   ReconfigureResult change =
-      c.core(leader).ProposeConfiguration(c.core(leader).Status().config.WithPromoted(7));
+      c.core(leader).ProposeConfiguration(status.config.WithPromoted(7), status.config_slot);
   EXPECT_EQ(change.status, ReconfigureResult::Status::kBusy);
   EXPECT_NE(change.reason.find("leadership transfer"), std::string::npos);
   EXPECT_EQ(c.core(leader).TransferLeadership(OtherThan(leader, target)).status,

@@ -378,7 +378,7 @@ class RandomSchedule {
       std::optional<paxos::Configuration> second = OneChange(*next);
       if (second) next = second;
     }
-    if (next) cluster_.ProposeConfiguration(leader, *next);
+    if (next) cluster_.ProposeConfiguration(leader, *next, status.config_slot);
   }
 
   // Now and then the leader is asked to hand leadership to a random hosted

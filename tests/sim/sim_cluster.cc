@@ -427,10 +427,11 @@ std::string SimCluster::AppFingerprint(const Replica& replica) const {
 }
 
 paxos::ReconfigureResult SimCluster::ProposeConfiguration(ReplicaId id,
-                                                          const paxos::Configuration& next) {
+                                                          const paxos::Configuration& next,
+                                                          paxos::Slot base_slot) {
   Replica& replica = At(id);
   if (!replica.up || replica.paused) return paxos::ReconfigureResult{};
-  paxos::ReconfigureResult result = replica.core->ProposeConfiguration(next);
+  paxos::ReconfigureResult result = replica.core->ProposeConfiguration(next, base_slot);
   Note("reconfigure at " + std::to_string(id) + " to [" + next.ToString() + "]: " +
        (result.status == paxos::ReconfigureResult::Status::kAccepted
             ? "proposed at slot " + std::to_string(result.slot)

@@ -80,7 +80,8 @@ class SimCluster {
   // Offers a configuration change to a replica (Core::ProposeConfiguration);
   // kNotLeader if it is down or paused.
   paxos::ReconfigureResult ProposeConfiguration(paxos::ReplicaId id,
-                                                const paxos::Configuration& next);
+                                                const paxos::Configuration& next,
+                                                paxos::Slot base_slot);
   // Asks a replica to hand leadership to `target` (Core::TransferLeadership);
   // kNotLeader if it is down or paused.
   paxos::TransferResult TransferLeadership(paxos::ReplicaId id, paxos::ReplicaId target);
