@@ -244,6 +244,9 @@ void Proposer::MaybeBecomeLeader() {
   reproposal_end_ = highest;
   next_slot_ = highest + 1;
   ContinueReproposals();
+  // A configuration that took effect during the candidacy (a snapshot) may
+  // have sent it back to phase 1 under a new ballot, or made it step down.
+  if (state_.role != Role::kLeader) return;
   // Announce leadership at once so followers stop their election timers.
   for (ReplicaId member : Targets()) state_.Send(member, Heartbeat{ballot_, CommitPoint()});
 }
