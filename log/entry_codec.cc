@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "paxos/configuration.h"
 #include "util/byte_order.h"
 
 namespace synod::log {
@@ -97,6 +98,18 @@ std::optional<paxos::Entry> DecodeEntry(std::string_view bytes) {
   if (kind == static_cast<uint8_t>(paxos::ValueKind::kNoop)) {
     if (count != 0 || !in.Done()) return std::nullopt;
     entry.value = paxos::NoopValue();
+    return entry;
+  }
+  if (kind == static_cast<uint8_t>(paxos::ValueKind::kConfiguration)) {
+    // One encoded configuration change (paxos/configuration.h).
+    auto value = std::make_shared<paxos::Value>();
+    value->kind = paxos::ValueKind::kConfiguration;
+    value->commands.resize(1);
+    if (count != 1 || !in.GetBytes(value->commands[0]) || !in.Done() ||
+        !paxos::DecodeConfigurationValue(*value)) {
+      return std::nullopt;
+    }
+    entry.value = std::move(value);
     return entry;
   }
   if (kind != static_cast<uint8_t>(paxos::ValueKind::kCommands) || count == 0 ||

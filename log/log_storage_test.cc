@@ -12,6 +12,7 @@
 #include "log/fault_injection_env.h"
 #include "log/leveldb_log_storage.h"
 #include "log/memory_log_storage.h"
+#include "paxos/configuration.h"
 #include "tests/support/status_testing.h"
 
 namespace synod::log {
@@ -52,6 +53,26 @@ TEST(EntryCodec, RoundTripsAndRejectsGarbage) {
   EXPECT_LT(EncodeSlot(255), EncodeSlot(256)) << "keys sort in slot order";
 }
 
+// A configuration change is stored as such (never as a batch of commands)
+// and comes back byte for byte; a malformed one is corruption.
+TEST(EntryCodec, RoundTripsAConfigurationChange) {
+  paxos::Configuration next = paxos::Configuration({1, 2, 3}).WithLearner(4, "127.0.0.1:7004");
+  Entry entry{Ballot{5, 2}, paxos::MakeConfigurationValue(9, next), true};
+  std::optional<Entry> decoded = DecodeEntry(EncodeEntry(entry));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->value->kind, paxos::ValueKind::kConfiguration);
+  EXPECT_TRUE(paxos::SameValue(decoded->value, entry.value));
+  std::optional<paxos::ConfigurationChange> change =
+      paxos::DecodeConfigurationValue(*decoded->value);
+  ASSERT_TRUE(change);
+  EXPECT_EQ(change->base_slot, 9u);
+  EXPECT_EQ(change->config, next);
+  auto bogus = std::make_shared<paxos::Value>();
+  bogus->kind = paxos::ValueKind::kConfiguration;
+  bogus->commands = {"not a configuration"};
+  EXPECT_FALSE(DecodeEntry(EncodeEntry(Entry{Ballot{5, 2}, bogus, false})));
+}
+
 class SimulatedDisk : public ::testing::Test {
  protected:
   LevelDbOptions Options() {
@@ -90,6 +111,26 @@ TEST_F(SimulatedDisk, FreshDirectoryThenRecoveryAfterCrash) {
   EXPECT_EQ(log.paxos.entries[0].slot, 1u);
   EXPECT_TRUE(log.paxos.entries[0].entry.chosen);
   EXPECT_EQ(log.paxos.entries[2].entry.value->commands[0], "z");
+}
+
+TEST_F(SimulatedDisk, AConfigurationChangeSurvivesARestart) {
+  paxos::Configuration next = paxos::Configuration({1, 2, 3}).WithRemoved(3);
+  {
+    auto storage = OpenOrFail();
+    ASSERT_TRUE(storage);
+    storage->Persist(
+        Ballot{2, 1},
+        {SlotEntry{1, Entry{Ballot{2, 1}, paxos::MakeConfigurationValue(0, next), true}}});
+  }
+  env_.Crash();
+  auto storage = OpenOrFail();
+  ASSERT_TRUE(storage);
+  RecoveredLog log = storage->Load();
+  ASSERT_EQ(log.paxos.entries.size(), 1u);
+  std::optional<paxos::ConfigurationChange> change =
+      paxos::DecodeConfigurationValue(*log.paxos.entries[0].entry.value);
+  ASSERT_TRUE(change);
+  EXPECT_EQ(change->config, next);
 }
 
 TEST_F(SimulatedDisk, CompactionDeletesThePrefixAndSurvivesOnlyOnceSynced) {

@@ -26,10 +26,35 @@ const char* RoleName(Role role) {
   return "unknown";
 }
 
+const char* MembershipName(Membership membership) {
+  switch (membership) {
+    case Membership::kVoter:
+      return "voter";
+    case Membership::kLearner:
+      return "learner";
+    case Membership::kNotMember:
+      return "not-member";
+    case Membership::kRemoved:
+      return "removed";
+  }
+  return "unknown";
+}
+
 Core::Core(ReplicaId self, Configuration config, CoreOptions options, RandomSource& random,
            DurableState durable, Slot applied)
-    : state_(std::make_unique<ReplicaState>(self, std::move(config), options, random,
-                                            std::move(durable))),
+    : state_(std::make_unique<ReplicaState>(self, ConfigAt{0, std::move(config)}, true, options,
+                                            random, std::move(durable))),
+      learner_(std::make_unique<Learner>(*state_, applied)),
+      election_(std::make_unique<Election>(*state_)),
+      acceptor_(std::make_unique<Acceptor>(*state_, *learner_, *election_)),
+      proposer_(std::make_unique<Proposer>(*state_, *learner_)) {}
+
+Core::Core(ReplicaId self, ConfigAt config, CoreOptions options, RandomSource& random,
+           DurableState durable, Slot applied)
+    : state_(config.slot > applied
+                 ? throw std::invalid_argument("the configuration is newer than the applied slot")
+                 : std::make_unique<ReplicaState>(self, std::move(config), false, options, random,
+                                                  std::move(durable))),
       learner_(std::make_unique<Learner>(*state_, applied)),
       election_(std::make_unique<Election>(*state_)),
       acceptor_(std::make_unique<Acceptor>(*state_, *learner_, *election_)),
@@ -61,7 +86,13 @@ Ballot BallotOf(const MessageBody& body) {
 
 void Core::Step(const Message& message) {
   if (message.to != state_->self() || message.from == state_->self() ||
-      !state_->config().Contains(message.from)) {
+      message.from == kNoReplica) {
+    return;
+  }
+  // A removed member may not know it was removed: it must not raise ballots.
+  if ((std::holds_alternative<PreVoteRequest>(message.body) ||
+       std::holds_alternative<Prepare>(message.body)) &&
+      state_->config().IsRetired(message.from)) {
     return;
   }
   Role before = state_->role;
@@ -109,6 +140,9 @@ void Core::Step(const Message& message) {
   if ((before == Role::kCandidate || before == Role::kLeader) && state_->role == Role::kFollower) {
     election_->BecomeFollower();
   }
+  if (before == Role::kLeader && state_->role == Role::kCandidate) {
+    election_->ResetTimer();  // re-running phase 1 under a configuration that took effect
+  }
 }
 
 void Core::Tick() {
@@ -148,6 +182,10 @@ ProposeResult Core::Propose(std::vector<std::string> commands) {
   return proposer_->Propose(std::move(commands));
 }
 
+ReconfigureResult Core::ProposeConfiguration(const Configuration& next, Slot base_slot) {
+  return proposer_->ProposeConfiguration(next, base_slot);
+}
+
 bool Core::HasReady() const { return state_->HasReady(); }
 
 Ready Core::TakeReady() { return state_->TakeReady(); }
@@ -166,18 +204,27 @@ void Core::Compact(Slot snapshot_slot, Slot keep_tail) {
   proposer_->ForgetThrough(upto);
 }
 
-bool Core::InstallSnapshot(Slot slot) {
+bool Core::InstallSnapshot(Slot slot) { return InstallSnapshot(slot, state_->current_config()); }
+
+bool Core::InstallSnapshot(Slot slot, const ConfigAt& config) {
   if (slot <= learner_->delivered()) return false;
+  SYNOD_INVARIANT(config.slot <= slot, "a snapshot's configuration is set at or below its slot");
   // A leader whose own unconfirmed proposals the snapshot covers may have
   // been deposed by a leader that chose other values there.
   if (proposer_->StepDownIfChosenElsewhere(slot)) election_->BecomeFollower();
   state_->DropThrough(slot);
   proposer_->ForgetThrough(slot);
+  state_->ResetConfiguration(config);
   learner_->InstallSnapshot(slot);
+  proposer_->ResumeAfterChosen();
   return true;
 }
 
 void Core::DisableCommitPointGuardForTesting() { proposer_->DisableCommitPointGuardForTesting(); }
+
+void Core::BreakMembershipRuleForTesting(MembershipBreak rule) { state_->broken_rule = rule; }
+
+void Core::ShrinkQuorumsForTesting() { state_->ShrinkQuorumsForTesting(); }
 
 CoreStatus Core::Status() const {
   CoreStatus status;
@@ -191,6 +238,13 @@ CoreStatus Core::Status() const {
   status.last_slot = state_->LastSlot();
   status.compacted = state_->compacted();
   status.pending_commands = proposer_->pending_commands();
+  status.config = state_->config();
+  status.config_slot = state_->config_slot();
+  const Configuration& config = state_->config();
+  status.membership = config.IsVoter(state_->self())     ? Membership::kVoter
+                      : config.Contains(state_->self())  ? Membership::kLearner
+                      : config.IsRetired(state_->self()) ? Membership::kRemoved
+                                                         : Membership::kNotMember;
   return status;
 }
 

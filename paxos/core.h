@@ -47,6 +47,46 @@ struct ProposeResult {
   ReplicaId leader_hint = kNoReplica;  // kNoReplica when unknown
 };
 
+// Result of Core::ProposeConfiguration.
+struct ReconfigureResult {
+  enum class Status : uint8_t {
+    kAccepted,   // proposed at `slot`; in effect after it once chosen (watch CoreStatus)
+    kNotLeader,  // refused at once; definitely not proposed; see leader_hint
+    kBusy,       // a change is in flight, or this leader's own phase-1 values are not
+                 // all chosen yet, or its window is full: definitely not proposed; retry
+    kInvalid,    // the change is malformed, or derived from a configuration no longer
+                 // in effect (see reason); definitely not proposed
+  };
+  Status status = Status::kNotLeader;
+  ReplicaId leader_hint = kNoReplica;
+  Slot slot = 0;       // kAccepted: where the change was proposed
+  std::string reason;  // kInvalid / kBusy: why
+};
+
+// This replica's place in the configuration it knows.
+enum class Membership : uint8_t {
+  kVoter,
+  kLearner,
+  kNotMember,  // not (yet) named by the configuration it knows: a replica joining
+  kRemoved,    // a configuration change removed it: it no longer campaigns or votes
+};
+const char* MembershipName(Membership membership);
+
+// Test-only: protocol rules of membership change that the simulator's
+// --break variants switch off to show that it catches the resulting bugs.
+enum class MembershipBreak : uint8_t {
+  kNone,
+  kConfigBeforeOwnValue,  // a new leader proposes a change before its phase-1 values are chosen
+  kTwoConfigsInFlight,    // a leader proposes past an unchosen configuration change
+  kStaleConfigQuorum,     // phase 1 ignores reported changes: only the old configuration's quorum
+  kCountAhead,            // votes counted out of slot order with the configuration the leader
+                          // believes in, before the lower slots are chosen
+  kKeepOldPromises,       // a leader keeps proposing after a change takes effect although the
+                          // promises of its phase 1 do not meet every quorum of the new voters
+  kProposeOverGap,        // a leader proposes above slots it knows only a snapshot holds, before
+                          // it learned the configuration that governs the slots above them
+};
+
 // Read-only view of a core's state for status pages, tests and the simulator.
 struct CoreStatus {
   ReplicaId id = kNoReplica;
@@ -59,6 +99,9 @@ struct CoreStatus {
   Slot last_slot = 0;           // highest slot with an entry
   Slot compacted = 0;           // entries <= compacted deleted (covered by a snapshot)
   size_t pending_commands = 0;  // leader only: queued, not yet in a slot
+  Configuration config = Configuration::Empty();  // governs the slots after config_slot
+  Slot config_slot = 0;                           // the slot whose chosen value set it (0: initial)
+  Membership membership = Membership::kVoter;
 };
 
 class Acceptor;
@@ -76,18 +119,41 @@ class Core {
   // Throws std::invalid_argument for bad arguments.
   Core(ReplicaId self, Configuration config, CoreOptions options, RandomSource& random,
        DurableState durable, Slot applied);
+  // A replica restarting from a snapshot, or joining: `config` is the
+  // configuration in effect after slot `applied` (the one the application's
+  // snapshot holds; ConfigAt{0, initial} without a snapshot), so
+  // config.slot <= applied. `self` need not be a member: a replica that is not
+  // (yet, or any more) follows passively — it accepts, learns and applies, but
+  // never campaigns — until a chosen change names it. Throws
+  // std::invalid_argument for bad arguments.
+  Core(ReplicaId self, ConfigAt config, CoreOptions options, RandomSource& random,
+       DurableState durable, Slot applied);
   ~Core();
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
 
-  // Processes one message addressed to this replica. Messages from non-members
-  // or addressed elsewhere are ignored.
+  // Processes one message addressed to this replica. Messages addressed
+  // elsewhere are ignored, and so are pre-votes and Prepares from a replica
+  // this replica knows was removed (no ballot inflation by a removed member).
+  // Votes count only from the voters of the configuration governing a slot.
   void Step(const Message& message);
   // Advances logical time by one tick: election timers, heartbeats, retransmits.
   void Tick();
   // Offers commands (opaque bytes) for replication. Never blocks, never queues
   // on a non-leader.
   ProposeResult Propose(std::vector<std::string> commands);
+
+  // Leader: proposes replacing the configuration with `next`, built from
+  // Status().config with WithLearner / WithPromoted / WithRemoved; `base_slot`
+  // is the Status().config_slot read with it. It takes effect for the slots
+  // after the one it is chosen at; until then this leader proposes nothing
+  // above it. Refused (definitely not proposed) on a non-leader, while another
+  // change is in flight or this leader's phase-1 values are not all chosen
+  // (kBusy), if `base_slot` is not the slot that set the configuration in
+  // effect (kInvalid: re-read Status() and rebuild; validated against a newer
+  // configuration the change could undo changes chosen since), or if
+  // ValidateChange refuses it (kInvalid).
+  ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
 
   bool HasReady() const;
   // Hands out the accumulated work. Requires: HasReady(), no Ready outstanding.
@@ -112,12 +178,24 @@ class Core {
   // have been deposed by a leader that chose other values there (protocol.md).
   // May be called at any time, whether or not a Ready asked for the snapshot.
   bool InstallSnapshot(Slot slot);
+  // As above for a snapshot that holds `config`, the configuration in effect
+  // after `slot` (config.slot <= slot). The one-argument form keeps the
+  // configuration this replica knows (only right if no change was chosen at
+  // a slot it has not delivered).
+  bool InstallSnapshot(Slot slot, const ConfigAt& config);
 
   // Test-only hook for a deliberately broken variant (the simulator's --break
   // stale-commit-point): a leader that learns slots chosen from a snapshot or
   // a catch-up reply where it proposed values it never saw chosen keeps
   // leading and advertises a commit point over them. Never call it in production.
   void DisableCommitPointGuardForTesting();
+  // Test-only hook for the simulator's membership --break variants. Never
+  // call it in production.
+  void BreakMembershipRuleForTesting(MembershipBreak rule);
+  // Test-only hook for the simulator's --break small-quorum: every
+  // configuration, present and future (changes, snapshots), counts n/2 of its
+  // voters as a quorum. Never call it in production.
+  void ShrinkQuorumsForTesting();
 
   CoreStatus Status() const;
   // The value this replica holds as chosen for `slot` (its entry is marked

@@ -499,6 +499,61 @@ TEST(Core, WithoutThatPromiseTheLeaderSkipsTheGapAndAsksForTheSnapshot) {
   EXPECT_TRUE(asked) << "asks replica 3 (which holds slots 1-5 in its snapshot)";
 }
 
+// Two operators read one configuration and derive changes from it: the
+// second change, offered after the first was chosen, names the configuration
+// it was derived from, so the leader refuses it instead of silently undoing
+// the first (here: demoting the voter the first change promoted).
+TEST(Core, RefusesAChangeDerivedFromAConfigurationNoLongerInEffect) {
+  Harness h(3);
+  ReplicaId leader = h.ElectLeader();
+  ASSERT_NE(leader, kNoReplica);
+  CoreStatus status = h.core(leader).Status();
+  ReconfigureResult added = h.core(leader).ProposeConfiguration(
+      status.config.WithLearner(4, "host4:1"), status.config_slot);
+  ASSERT_EQ(added.status, ReconfigureResult::Status::kAccepted) << added.reason;
+  h.DeliverAll();
+  CoreStatus read = h.core(leader).Status();  // both operators read this one
+  ASSERT_EQ(read.config_slot, added.slot);
+
+  ReconfigureResult promoted =
+      h.core(leader).ProposeConfiguration(read.config.WithPromoted(4), read.config_slot);
+  ASSERT_EQ(promoted.status, ReconfigureResult::Status::kAccepted) << promoted.reason;
+  h.DeliverAll();
+  ASSERT_TRUE(h.core(leader).Status().config.IsVoter(4));
+
+  ReconfigureResult stale =
+      h.core(leader).ProposeConfiguration(read.config.WithLearner(5, "host5:1"), read.config_slot);
+  EXPECT_EQ(stale.status, ReconfigureResult::Status::kInvalid);
+  h.DeliverAll();
+  EXPECT_TRUE(h.core(leader).Status().config.IsVoter(4)) << "the promotion was undone";
+  EXPECT_FALSE(h.core(leader).Status().config.Contains(5));
+}
+
+// A snapshot installed during the candidacy brings a configuration in which
+// two voters changed: the promises of {1, 2} meet a quorum of {1, 2, 3} but
+// miss {4, 5} of {1, 4, 5}, so on winning phase 1 the candidate runs it
+// again under the new configuration. It must not announce leadership in the
+// ballot it only just raised (not durable yet, and it leads in no ballot).
+TEST(Core, ACandidateThatMustRunPhase1AgainAnnouncesNoLeadership) {
+  SplitMix64 random(1);
+  Core candidate(1, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  Ballot first = MakeCandidate(candidate);
+  Configuration next({Member{1, MemberRole::kVoter, ""}, Member{4, MemberRole::kVoter, ""},
+                      Member{5, MemberRole::kVoter, ""}},
+                     {2, 3});
+  ASSERT_TRUE(candidate.InstallSnapshot(5, ConfigAt{5, next}));
+  DrainAll(candidate);
+  ASSERT_EQ(candidate.Status().role, Role::kCandidate);
+  candidate.Step(Message{2, 1, Promise{first, 1, 1, false, 0, 0, {}}});
+  std::vector<Ready> readies = DrainAll(candidate);
+  ASSERT_EQ(candidate.Status().role, Role::kCandidate) << "phase 1 again, under {1, 4, 5}";
+  Ballot second = candidate.Status().promised;
+  ASSERT_GT(second, first);
+  for (const Heartbeat& heartbeat : Sent<Heartbeat>(readies)) {
+    EXPECT_NE(heartbeat.ballot, second) << "announced leadership in a ballot still in phase 1";
+  }
+}
+
 TEST(Configuration, MajorityQuorums) {
   EXPECT_EQ(Configuration({1, 2, 3}).QuorumSize(), 2u);
   EXPECT_EQ(Configuration({1, 2, 3, 4, 5}).QuorumSize(), 3u);

@@ -54,6 +54,7 @@ void Election::OnPreVoteRequest(ReplicaId from, const PreVoteRequest&) {
 Election::Action Election::OnPreVoteReply(ReplicaId from, const PreVoteReply& reply) {
   state_.NoteBallot(reply.promised);
   if (state_.role != Role::kPreCandidate || !reply.granted) return Action::kNone;
+  if (!state_.config().IsVoter(from)) return Action::kNone;  // only voters' grants count
   grants_.insert(from);
   return state_.config().IsQuorum(grants_.size()) ? Action::kStartPhase1 : Action::kNone;
 }
@@ -63,7 +64,9 @@ Election::Action Election::StartPreVote() {
   grants_.clear();
   grants_.insert(state_.self());
   ResetTimer();
-  state_.Broadcast(PreVoteRequest{0});
+  for (ReplicaId voter : state_.config().voters()) {
+    if (voter != state_.self()) state_.Send(voter, PreVoteRequest{0});
+  }
   return state_.config().IsQuorum(grants_.size()) ? Action::kStartPhase1 : Action::kNone;
 }
 
@@ -78,6 +81,12 @@ Election::Action Election::Tick() {
   switch (state_.role) {
     case Role::kFollower:
     case Role::kPreCandidate:
+      if (!state_.config().IsVoter(state_.self())) {
+        // A learner, a removed member or one not yet added never campaigns.
+        state_.role = Role::kFollower;
+        elapsed_ = 0;
+        return Action::kNone;
+      }
       return StartPreVote();
     case Role::kCandidate:
       return Action::kAbandonCandidacy;

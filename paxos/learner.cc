@@ -37,6 +37,8 @@ void Learner::AdvanceChosenPoint() {
     const Entry* next = state_.Find(chosen_point_ + 1);
     if (next == nullptr || !next->chosen) break;
     ++chosen_point_;
+    // In slot order: a change chosen here governs the slots after it.
+    state_.ApplyChosen(chosen_point_, *next->value);
   }
   while (delivered_ < chosen_point_) {
     ++delivered_;
@@ -152,6 +154,21 @@ void Learner::InstallSnapshot(Slot slot) {
 
 void Learner::Tick() {
   if (catchup_cooldown_ > 0) --catchup_cooldown_;
+  const Configuration& config = state_.config();
+  if (!config.IsVoter(state_.self()) && !config.IsRetired(state_.self()) &&
+      state_.ticks_since_leader_contact >= state_.options().election_ticks &&
+      ++probe_elapsed_ >= state_.options().election_ticks) {
+    // A learner, or a replica not (yet) named by the configuration it knows,
+    // never campaigns, so no phase 1 tells it what it missed: without a
+    // leader it may be the voter a later change made it (the only one, even).
+    // Ask the members in turn for what follows its chosen point.
+    probe_elapsed_ = 0;
+    probe_peer_ = NextPeer(probe_peer_);
+    if (probe_peer_ != state_.self()) {
+      state_.Send(probe_peer_, CatchupRequest{chosen_point_ + 1,
+                                              chosen_point_ + state_.options().max_page_entries});
+    }
+  }
   if (want_upto_ <= chosen_point_) {
     ticks_without_help_ = 0;
     return;

@@ -55,6 +55,9 @@ class Learner {
   Slot want_upto_ = 0;
   bool helped_since_request_ = true;  // a reply since the last NeedUpTo retry could serve
   uint32_t ticks_without_help_ = 0;   // while short of want_upto_: ticks since such a reply
+  // A non-voter without a leader asks the members in turn (Tick).
+  uint32_t probe_elapsed_ = 0;
+  ReplicaId probe_peer_ = kNoReplica;
 };
 
 }  // namespace synod::paxos

@@ -9,6 +9,7 @@ namespace synod::paxos {
 Proposer::Proposer(ReplicaState& state, Learner& learner) : state_(state), learner_(learner) {}
 
 void Proposer::StartPhase1() {
+  if (!state_.config().IsVoter(state_.self())) return;  // only voters campaign
   uint64_t round = std::max(state_.promised().round, state_.max_seen_round()) + 1;
   ballot_ = Ballot{round, state_.self()};
   state_.SetPromised(ballot_);  // a ballot is used only once it is durable (no reuse)
@@ -21,13 +22,20 @@ void Proposer::StartPhase1() {
   compacted_by_.clear();
   gap_wait_ticks_ = 0;
   votes_.clear();
+  counted_.clear();
+  reproposals_.clear();
+  reproposal_end_ = 0;
+  config_in_flight_ = 0;
+  promisers_.clear();
   heartbeat_elapsed_ = 0;
-  for (ReplicaId member : state_.config().members()) {
-    if (member == state_.self()) continue;
-    promises_[member] = PromiseProgress{phase1_from_, false};
+  for (ReplicaId voter : state_.config().voters()) {
+    if (voter == state_.self()) continue;
+    promises_[voter] = PromiseProgress{phase1_from_, false};
   }
   // Prepare leaves only after the raised promise is durable.
-  state_.BroadcastAfterPersist(Prepare{ballot_, phase1_from_});
+  for (const auto& [voter, progress] : promises_) {
+    state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_});
+  }
 }
 
 void Proposer::StepDown() {
@@ -39,6 +47,10 @@ void Proposer::StepDown() {
   promises_.clear();
   reports_.clear();
   votes_.clear();
+  counted_.clear();
+  reproposals_.clear();
+  config_in_flight_ = 0;
+  promisers_.clear();
   pending_.clear();
   pending_bytes_ = 0;
   active_peers_.clear();
@@ -93,42 +105,95 @@ void Proposer::OnPersisted(const PersistedSummary& persisted) {
   }
 }
 
-Slot Proposer::FirstRecoverableSlot() const {
-  std::vector<Slot> points{state_.compacted()};  // self
-  for (const auto& [id, progress] : promises_) {
-    if (!progress.complete) continue;
-    auto it = compacted_by_.find(id);
-    points.push_back(it == compacted_by_.end() ? 0 : it->second);
+Slot Proposer::FirstRecoverableSlot(const std::vector<ConfigAt>& chain) const {
+  // Per configuration of the chain: below this slot, some member of every
+  // quorum of it may have deleted a chosen value. The highest bound counts.
+  Slot first = 0;
+  for (const ConfigAt& link : chain) {
+    const Configuration& config = link.config;
+    std::vector<Slot> points;
+    if (config.IsVoter(state_.self())) points.push_back(state_.compacted());  // self
+    for (const auto& [id, progress] : promises_) {
+      if (!progress.complete || !config.IsVoter(id)) continue;
+      auto it = compacted_by_.find(id);
+      points.push_back(it == compacted_by_.end() ? 0 : it->second);
+    }
+    std::sort(points.begin(), points.end());
+    size_t quorum = config.QuorumSize();
+    if (points.size() < quorum) return SIZE_MAX;      // not a quorum (never asked then)
+    first = std::max(first, points[quorum - 1] + 1);  // q promisers compacted below this slot
   }
-  std::sort(points.begin(), points.end());
-  size_t quorum = state_.config().QuorumSize();
-  if (points.size() < quorum) return SIZE_MAX;  // not a quorum (never asked then)
-  return points[quorum - 1] + 1;                // q promisers compacted below this slot
+  return first;
 }
 
-size_t Proposer::CompletePromises() const {
-  size_t complete = self_promise_durable_ ? 1 : 0;
-  for (const auto& [id, progress] : promises_) complete += progress.complete ? 1 : 0;
+size_t Proposer::CompletePromises(const Configuration& config) const {
+  size_t complete = self_promise_durable_ && config.IsVoter(state_.self()) ? 1 : 0;
+  for (const auto& [id, progress] : promises_) {
+    complete += progress.complete && config.IsVoter(id) ? 1 : 0;
+  }
   return complete;
+}
+
+std::vector<ConfigAt> Proposer::Phase1Chain() const {
+  std::vector<ConfigAt> chain{state_.ConfigAtFor(phase1_from_)};
+  if (state_.broken_rule == MembershipBreak::kStaleConfigQuorum) return chain;
+  // A change reported at u with the highest ballot there is what this leader
+  // re-proposes at u; if chosen (now or later), it governs every slot > u, so
+  // a value chosen there was accepted by a quorum of it: ask that quorum too.
+  for (const auto& [slot, report] : reports_) {
+    if (report.value->kind != ValueKind::kConfiguration) continue;
+    ConfigAt next = NextConfiguration(chain.back(), slot, *report.value);
+    if (next.slot == slot) {
+      next.config = state_.QuorumRule(std::move(next.config));
+      chain.push_back(std::move(next));
+    }
+  }
+  return chain;
+}
+
+void Proposer::PrepareChainMembers(const std::vector<ConfigAt>& chain) {
+  for (size_t i = 1; i < chain.size(); ++i) {
+    for (ReplicaId voter : chain[i].config.voters()) {
+      if (voter == state_.self() || promises_.contains(voter)) continue;
+      promises_[voter] = PromiseProgress{phase1_from_, false};
+      state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_});
+    }
+  }
+}
+
+bool Proposer::HasPromiseQuorums(const std::vector<ConfigAt>& chain) const {
+  for (const ConfigAt& link : chain) {
+    if (!link.config.IsQuorum(CompletePromises(link.config))) return false;
+  }
+  return true;
+}
+
+bool Proposer::AllPromised(const std::vector<ConfigAt>& chain) const {
+  for (const ConfigAt& link : chain) {
+    if (CompletePromises(link.config) < link.config.voters().size()) return false;
+  }
+  return true;
 }
 
 void Proposer::MaybeBecomeLeader() {
   if (state_.role != Role::kCandidate || !self_promise_durable_) return;
-  size_t complete = CompletePromises();
-  if (!state_.config().IsQuorum(complete)) return;
-  // Slots between what this replica knows and what the quorum still holds
-  // can only come from a snapshot. More promises may close that gap (the
-  // member that compacted them may be gone for good): wait for them a while.
-  bool gap = FirstRecoverableSlot() - 1 > learner_.chosen_point();
-  if (gap && complete < state_.config().members().size() &&
-      gap_wait_ticks_ < state_.options().election_ticks / 2) {
-    return;
-  }
-
-  // Our own acceptor's record is one of the reports (promised == ballot_).
+  // Our own acceptor's record is one of the reports (promised == ballot_);
+  // merging it again is harmless (same ballots, same values).
   for (auto it = state_.log().lower_bound(phase1_from_); it != state_.log().end(); ++it) {
     MergeReport(it->first, it->second);
   }
+  std::vector<ConfigAt> chain = Phase1Chain();
+  PrepareChainMembers(chain);
+  if (!HasPromiseQuorums(chain)) return;
+  // Slots between what this replica knows and what the quorum still holds
+  // can only come from a snapshot. More promises may close that gap (the
+  // member that compacted them may be gone for good): wait for them a while.
+  Slot first_recoverable = FirstRecoverableSlot(chain);
+  bool gap = first_recoverable - 1 > learner_.chosen_point();
+  if (gap && !AllPromised(chain) && gap_wait_ticks_ < state_.options().election_ticks / 2) {
+    return;
+  }
+
   state_.role = Role::kLeader;
   state_.leader = state_.self();
   state_.leader_ballot = ballot_;
@@ -145,7 +210,7 @@ void Proposer::MaybeBecomeLeader() {
   // this replica knows are chosen: its own accepts there may be gone (a
   // snapshot installed or taken during the candidacy deleted them).
   Slot first = std::max(
-      {phase1_from_, FirstRecoverableSlot(), state_.compacted() + 1, learner_.chosen_point() + 1});
+      {phase1_from_, first_recoverable, state_.compacted() + 1, learner_.chosen_point() + 1});
   gap_end_ = 0;
   if (first - 1 > learner_.chosen_point()) {
     // The promiser that compacted furthest holds the gap in its snapshot
@@ -168,19 +233,154 @@ void Proposer::MaybeBecomeLeader() {
     bool known_chosen = it != reports_.end() && it->second.chosen != nullptr;
     SYNOD_INVARIANT(!known_chosen || SameValue(it->second.chosen, value),
                     "recovery picked a value other than the chosen one");
-    const Entry* local = state_.Find(slot);
-    if (local != nullptr && local->chosen) {
-      SYNOD_INVARIANT(SameValue(local->value, value),
-                      "recovery picked a value other than the chosen one");
-    }
-    ProposeAt(slot, value, known_chosen);
-    if (known_chosen) learner_.MarkChosen(slot);
+    reproposals_[slot] = Reproposal{value, known_chosen};
   }
   reports_.clear();
+  promisers_ = {state_.self()};
+  for (const auto& [id, progress] : promises_) {
+    if (progress.complete) promisers_.push_back(id);
+  }
   promises_.clear();
+  reproposal_end_ = highest;
   next_slot_ = highest + 1;
+  ContinueReproposals();
+  // A configuration that took effect during the candidacy (a snapshot) may
+  // have sent it back to phase 1 under a new ballot, or made it step down.
+  if (state_.role != Role::kLeader) return;
   // Announce leadership at once so followers stop their election timers.
-  state_.Broadcast(Heartbeat{ballot_, CommitPoint()});
+  for (ReplicaId member : Targets()) state_.Send(member, Heartbeat{ballot_, CommitPoint()});
+}
+
+bool Proposer::GapBlocksProposals() const {
+  if (state_.broken_rule == MembershipBreak::kProposeOverGap) return false;
+  return gap_end_ > learner_.chosen_point();
+}
+
+void Proposer::ContinueReproposals() {
+  if (state_.role != Role::kLeader || GapBlocksProposals() || !PromisesCoverConfig()) return;
+  while (!reproposals_.empty() && !ConfigInFlight()) {
+    auto it = reproposals_.begin();
+    Slot slot = it->first;
+    Reproposal reproposal = std::move(it->second);
+    reproposals_.erase(it);
+    const Entry* local = state_.Find(slot);
+    if (local != nullptr && local->chosen) {
+      SYNOD_INVARIANT(SameValue(local->value, reproposal.value),
+                      "recovery picked a value other than the chosen one");
+    }
+    // Learned meanwhile (a snapshot or a catch-up reply): nothing to propose.
+    if (slot <= state_.compacted() || slot <= learner_.chosen_point()) continue;
+    ProposeAt(slot, reproposal.value, reproposal.known_chosen);
+    if (reproposal.known_chosen) learner_.MarkChosen(slot);
+    if (reproposal.value->kind == ValueKind::kConfiguration) config_in_flight_ = slot;
+  }
+}
+
+bool Proposer::PromisesCoverConfig() {
+  if (state_.broken_rule == MembershipBreak::kKeepOldPromises) return true;
+  const Configuration& config = state_.config();
+  // Every quorum meets the promisers iff the voters that did not promise
+  // are fewer than a quorum.
+  size_t promised = config.CountVoters(promisers_);
+  if (config.voters().size() - promised < config.QuorumSize()) return true;
+  if (config.IsVoter(state_.self())) {
+    StartPhase1();  // a higher ballot, from the chosen point, under `config`
+  } else {
+    StepDown();
+  }
+  return false;
+}
+
+bool Proposer::ConfigInFlight() const {
+  if (state_.broken_rule == MembershipBreak::kTwoConfigsInFlight) return false;
+  return config_in_flight_ > learner_.chosen_point();
+}
+
+std::vector<ReplicaId> Proposer::Targets() const {
+  std::vector<ReplicaId> targets = state_.config().members();
+  for (ReplicaId id : state_.previous_config().members()) {
+    if (!state_.config().Contains(id)) targets.push_back(id);
+  }
+  std::erase(targets, state_.self());
+  return targets;
+}
+
+void Proposer::ChooseInOrder() {
+  while (true) {
+    Slot slot = learner_.chosen_point() + 1;
+    auto it = counted_.find(slot);
+    if (it == counted_.end()) return;
+    std::vector<ReplicaId> voters = std::move(it->second);
+    counted_.erase(it);
+    // Every slot below is chosen: config() is the one governing `slot`.
+    if (!state_.config().IsQuorum(state_.config().CountVoters(voters))) {
+      votes_[slot] = std::move(voters);  // counted under a configuration that does not govern it
+      return;
+    }
+    learner_.MarkChosen(slot);  // may put a change chosen at `slot` in effect
+  }
+}
+
+void Proposer::ResumeAfterChosen() {
+  if (state_.role != Role::kLeader) return;
+  ChooseInOrder();
+  ContinueReproposals();
+  FillWindow();
+}
+
+ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next, Slot base_slot) {
+  ReconfigureResult result;
+  if (state_.role != Role::kLeader) {
+    result.status = ReconfigureResult::Status::kNotLeader;
+    result.leader_hint = state_.role == Role::kFollower ? state_.leader : kNoReplica;
+    return result;
+  }
+  result.leader_hint = state_.self();
+  if (!PromisesCoverConfig()) {
+    result.status = ReconfigureResult::Status::kNotLeader;
+    result.leader_hint = kNoReplica;
+    return result;
+  }
+  result.status = ReconfigureResult::Status::kBusy;
+  if (state_.broken_rule != MembershipBreak::kConfigBeforeOwnValue &&
+      (!reproposals_.empty() || learner_.chosen_point() < reproposal_end_)) {
+    result.reason = "this leader's recovered values are not all chosen yet";
+    return result;
+  }
+  if (ConfigInFlight()) {
+    result.reason = "a configuration change is in flight";
+    return result;
+  }
+  if (votes_.size() >= state_.options().window_slots) {
+    result.reason = "the window is full";
+    return result;
+  }
+  ConfigAt base = state_.current_config();
+  if (config_in_flight_ > learner_.chosen_point()) {
+    // Only with rule 1 off: derive from the change still in flight.
+    const Entry* entry = state_.Find(config_in_flight_);
+    std::optional<ConfigurationChange> change =
+        entry == nullptr ? std::nullopt : DecodeConfigurationValue(*entry->value);
+    if (change) base = ConfigAt{config_in_flight_, change->config};
+  }
+  std::string problem = ValidateChange(base.config, next);
+  if (base_slot != state_.config_slot()) {
+    // Derived from a configuration no longer in effect: validated against
+    // this one it could silently undo the changes chosen since.
+    problem = "derived from the configuration set at slot " + std::to_string(base_slot) +
+              ", but the one in effect was set at slot " + std::to_string(state_.config_slot());
+  }
+  if (!problem.empty()) {
+    result.status = ReconfigureResult::Status::kInvalid;
+    result.reason = problem;
+    return result;
+  }
+  Slot slot = next_slot_++;
+  ProposeAt(slot, MakeConfigurationValue(base.slot, next));
+  config_in_flight_ = slot;
+  result.status = ReconfigureResult::Status::kAccepted;
+  result.slot = slot;
+  return result;
 }
 
 void Proposer::ProposeAt(Slot slot, ValuePtr value, bool known_chosen) {
@@ -191,9 +391,8 @@ void Proposer::ProposeAt(Slot slot, ValuePtr value, bool known_chosen) {
   Entry entry{ballot_, value, known_chosen || (local != nullptr && local->chosen)};
   state_.PutEntry(slot, std::move(entry));
   votes_[slot] = {};
-  for (ReplicaId member : state_.config().members()) {
-    if (member != state_.self()) SendAcceptTo(member, slot, value);
-  }
+  counted_.erase(slot);
+  for (ReplicaId member : Targets()) SendAcceptTo(member, slot, value);
 }
 
 void Proposer::SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value) {
@@ -202,6 +401,8 @@ void Proposer::SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value) {
 
 void Proposer::ForgetThrough(Slot slot) {
   votes_.erase(votes_.begin(), votes_.upper_bound(slot));
+  counted_.erase(counted_.begin(), counted_.upper_bound(slot));
+  reproposals_.erase(reproposals_.begin(), reproposals_.upper_bound(slot));
   if (state_.role == Role::kLeader && next_slot_ <= slot) next_slot_ = slot + 1;
   FillWindow();  // room may have opened for queued commands
 }
@@ -231,6 +432,15 @@ bool Proposer::StepDownIfChosenElsewhere(Slot covered) {
       return true;
     }
   }
+  // Counted slots reached a quorum of this leader's ballot; they are chosen
+  // with its value once the lower slots are (ChooseInOrder).
+  for (const auto& [slot, voters] : counted_) {
+    const Entry* entry = state_.Find(slot);
+    if (entry == nullptr || entry->ballot != ballot_) {
+      StepDown();
+      return true;
+    }
+  }
   return false;
 }
 
@@ -252,9 +462,18 @@ void Proposer::CountVote(Slot slot, ReplicaId voter) {
   if (std::find(it->second.begin(), it->second.end(), voter) == it->second.end()) {
     it->second.push_back(voter);
   }
-  if (!state_.config().IsQuorum(it->second.size())) return;
+  // Counted with the current configuration; confirmed in slot order by the
+  // one that governs the slot (ChooseInOrder).
+  if (!state_.config().IsQuorum(state_.config().CountVoters(it->second))) return;
+  std::vector<ReplicaId> voters = std::move(it->second);
   votes_.erase(it);
-  learner_.MarkChosen(slot);
+  if (state_.broken_rule == MembershipBreak::kCountAhead) {
+    learner_.MarkChosen(slot);  // broken: out of order, before the governing one is known
+  } else {
+    counted_[slot] = std::move(voters);
+    ChooseInOrder();
+  }
+  ContinueReproposals();
   FillWindow();
 }
 
@@ -279,7 +498,11 @@ ProposeResult Proposer::Propose(std::vector<std::string> commands) {
   ProposeResult result;
   if (state_.role != Role::kLeader) {
     result.status = ProposeResult::Status::kNotLeader;
-    result.leader_hint = state_.role == Role::kFollower ? state_.leader : kNoReplica;
+    // A replica outside the configuration it knows (removed, or not added
+    // yet) hears no leader: what it remembers is no hint.
+    result.leader_hint = state_.role == Role::kFollower && state_.config().Contains(state_.self())
+                             ? state_.leader
+                             : kNoReplica;
     return result;
   }
   result.leader_hint = state_.self();
@@ -302,6 +525,11 @@ ProposeResult Proposer::Propose(std::vector<std::string> commands) {
 
 void Proposer::FillWindow() {
   if (state_.role != Role::kLeader) return;
+  // Nothing above a recovered value not yet proposed, or above an unchosen
+  // configuration change: the slots above are governed by what it becomes.
+  if (!reproposals_.empty() || ConfigInFlight() || GapBlocksProposals() || !PromisesCoverConfig()) {
+    return;
+  }
   const CoreOptions& options = state_.options();
   while (!pending_.empty() && votes_.size() < options.window_slots) {
     std::vector<std::string> batch;
@@ -321,7 +549,7 @@ void Proposer::Tick() {
   const CoreOptions& options = state_.options();
   if (state_.role == Role::kCandidate) {
     // The wait for promises that close a gap runs from when a quorum is in.
-    if (CompletePromises() >= state_.config().QuorumSize()) ++gap_wait_ticks_;
+    if (self_promise_durable_ && HasPromiseQuorums(Phase1Chain())) ++gap_wait_ticks_;
     MaybeBecomeLeader();
     if (state_.role != Role::kCandidate) return;
     if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
@@ -332,6 +560,10 @@ void Proposer::Tick() {
     return;
   }
   if (state_.role != Role::kLeader) return;
+  if (!state_.config().IsVoter(state_.self())) {
+    StepDown();  // removed (or never a voter of the configuration now in effect)
+    return;
+  }
   if (gap_end_ > learner_.chosen_point()) {
     // Nobody has offered the gap's slots for a while (the snapshot holder may
     // be gone for good): a new phase 1 with the members up now may find a
@@ -345,7 +577,10 @@ void Proposer::Tick() {
   }
   if (++check_quorum_elapsed_ >= options.election_ticks) {
     check_quorum_elapsed_ = 0;
-    bool quorum_active = state_.config().IsQuorum(active_peers_.size() + 1);
+    const Configuration& config = state_.config();
+    size_t active = config.IsVoter(state_.self()) ? 1 : 0;
+    for (ReplicaId peer : active_peers_) active += config.IsVoter(peer) ? 1 : 0;
+    bool quorum_active = config.IsQuorum(active);
     active_peers_.clear();
     if (!quorum_active) {
       StepDown();
@@ -354,19 +589,21 @@ void Proposer::Tick() {
   }
   if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
   heartbeat_elapsed_ = 0;
-  state_.Broadcast(Heartbeat{ballot_, CommitPoint()});
+  for (ReplicaId member : Targets()) state_.Send(member, Heartbeat{ballot_, CommitPoint()});
+  ChooseInOrder();  // the chosen point may have moved by catch-up
   // Slots learned chosen some other way (catch-up) need no votes: waiting for
   // acceptors that compacted them would hold the window forever.
   votes_.erase(votes_.begin(), votes_.upper_bound(learner_.chosen_point()));
+  counted_.erase(counted_.begin(), counted_.upper_bound(learner_.chosen_point()));
   for (const auto& [slot, voters] : votes_) {
     const Entry* entry = state_.Find(slot);
     SYNOD_INVARIANT(entry != nullptr && entry->ballot == ballot_, "in-flight slot lost its value");
-    for (ReplicaId member : state_.config().members()) {
-      if (member == state_.self()) continue;
+    for (ReplicaId member : Targets()) {
       if (std::find(voters.begin(), voters.end(), member) != voters.end()) continue;
       SendAcceptTo(member, slot, entry->value);
     }
   }
+  ContinueReproposals();
   FillWindow();  // room may have opened above
 }
 

@@ -63,6 +63,12 @@ class Proposer {
   void DisableCommitPointGuardForTesting() { guard_commit_point_ = false; }
 
   ProposeResult Propose(std::vector<std::string> commands);
+  // Leader: proposes a configuration change derived from the configuration
+  // set at `base_slot` (Core::ProposeConfiguration).
+  ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
+  // The chosen point or the configuration moved without this leader's own
+  // count (a snapshot install): choose what now can be, and resume proposing.
+  void ResumeAfterChosen();
   // Leader: heartbeats, retransmits, check-quorum. Candidate: retransmits.
   void Tick();
 
@@ -84,9 +90,43 @@ class Proposer {
   void MergeReport(Slot slot, const Entry& entry);
   // First slot a quorum of complete promisers still holds (none compacted
   // it): below it, reports cannot be trusted to contain the chosen value.
-  Slot FirstRecoverableSlot() const;
-  // Complete promises for the current ballot, this replica's own (once durable) included.
-  size_t CompletePromises() const;
+  Slot FirstRecoverableSlot(const std::vector<ConfigAt>& chain) const;
+  // The configurations phase 1 needs a promise quorum of: the one governing
+  // phase1_from_, then each change that is the highest-ballot report at its
+  // slot and would take effect there (NextConfiguration), in slot order.
+  std::vector<ConfigAt> Phase1Chain() const;
+  // Asks the voters of the chain that were not asked yet for promises.
+  void PrepareChainMembers(const std::vector<ConfigAt>& chain);
+  // A quorum of complete promises (this replica's own once durable) from
+  // the voters of every configuration in `chain`.
+  bool HasPromiseQuorums(const std::vector<ConfigAt>& chain) const;
+  // Every voter of every configuration in `chain` completed its promise.
+  bool AllPromised(const std::vector<ConfigAt>& chain) const;
+  size_t CompletePromises(const Configuration& config) const;
+  // Proposes the recovered phase-1 values still waiting, in slot order,
+  // stopping after a configuration change until that change is chosen.
+  void ContinueReproposals();
+  // Marks chosen, in slot order from the chosen point, every counted slot
+  // whose votes are a quorum of the configuration that governs it (known
+  // only once every lower slot is chosen).
+  void ChooseInOrder();
+  // This leader proposed a configuration change that is not chosen yet.
+  bool ConfigInFlight() const;
+  // Leader: true if the replicas that promised this ballot in phase 1 meet
+  // every quorum of the configuration now in effect (so no value can have
+  // been chosen above the chosen point without one of them reporting it).
+  // Otherwise a change took effect whose quorums the promises miss (two
+  // voters changed since phase 1): runs phase 1 again under it (or steps down
+  // if this replica is no voter) and returns false.
+  bool PromisesCoverConfig();
+  // Leader: slots between the chosen point and gap_end_ are known only to a
+  // snapshot, so the configurations governing the slots above them (changes
+  // chosen inside the gap) are unknown: nothing is proposed until that
+  // snapshot is installed (then PromisesCoverConfig decides).
+  bool GapBlocksProposals() const;
+  // Replicas that get Accepts and heartbeats: members of the current
+  // configuration and of the one before it (a removed member learns so).
+  std::vector<ReplicaId> Targets() const;
   void MaybeBecomeLeader();
   // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
   // `value` is known chosen there (a promiser held it marked chosen), so the
@@ -115,6 +155,20 @@ class Proposer {
   // Phase 2.
   Slot next_slot_ = 0;
   std::map<Slot, std::vector<ReplicaId>> votes_;  // in-flight slots and who accepted them
+  // Slots whose votes reached a quorum of the current configuration but
+  // whose lower slots are not all chosen yet: marked chosen in slot order
+  // once the configuration governing them is known (ChooseInOrder).
+  std::map<Slot, std::vector<ReplicaId>> counted_;
+  struct Reproposal {
+    ValuePtr value;
+    bool known_chosen = false;
+  };
+  std::map<Slot, Reproposal> reproposals_;  // recovered values not yet proposed
+  Slot reproposal_end_ = 0;                 // highest slot phase 1 recovered
+  Slot config_in_flight_ = 0;  // slot of this leader's last configuration change (0: none)
+  // Leader: this replica and the replicas whose phase-1 promise for ballot_
+  // was complete (reported every entry from phase1_from_).
+  std::vector<ReplicaId> promisers_;
   std::deque<std::string> pending_;
   size_t pending_bytes_ = 0;
 

@@ -6,10 +6,15 @@
 
 namespace synod::paxos {
 
-ReplicaState::ReplicaState(ReplicaId self, Configuration config, CoreOptions options,
-                           RandomSource& random, DurableState durable)
-    : self_(self), config_(std::move(config)), options_(options), random_(random) {
-  if (!config_.Contains(self_)) throw std::invalid_argument("replica is not a member");
+ReplicaState::ReplicaState(ReplicaId self, ConfigAt config, bool require_member,
+                           CoreOptions options, RandomSource& random, DurableState durable)
+    : self_(self), options_(options), random_(random) {
+  if (self_ == kNoReplica) throw std::invalid_argument("replica id 0 is reserved");
+  if (config.config.voters().empty()) throw std::invalid_argument("configuration has no voters");
+  if (require_member && !config.config.Contains(self_)) {
+    throw std::invalid_argument("replica is not a member");
+  }
+  history_.emplace(config.slot, std::move(config.config));
   std::string problem = options_.Validate();
   if (!problem.empty()) throw std::invalid_argument("bad core options: " + problem);
   promised_ = durable.promised;
@@ -23,6 +28,39 @@ ReplicaState::ReplicaState(ReplicaId self, Configuration config, CoreOptions opt
     NoteBallot(se.entry.ballot);
     log_[se.slot] = std::move(se.entry);
   }
+}
+
+ConfigAt ReplicaState::ConfigAtFor(Slot slot) const {
+  auto it = history_.lower_bound(slot);  // first set at >= slot: governs later slots only
+  if (it != history_.begin()) --it;
+  return ConfigAt{it->first, it->second};
+}
+
+const Configuration& ReplicaState::previous_config() const {
+  if (history_.size() < 2) return config();
+  return std::prev(history_.end(), 2)->second;
+}
+
+void ReplicaState::ShrinkQuorumsForTesting() {
+  shrink_quorums_ = true;
+  for (auto& [slot, config] : history_) config = QuorumRule(std::move(config));
+}
+
+Configuration ReplicaState::QuorumRule(Configuration config) const {
+  if (!shrink_quorums_) return config;
+  return config.WithQuorumSizeForTesting(config.voters().size() / 2);
+}
+
+void ReplicaState::ApplyChosen(Slot slot, const Value& value) {
+  if (value.kind != ValueKind::kConfiguration || slot <= config_slot()) return;
+  ConfigAt next = NextConfiguration(current_config(), slot, value);
+  if (next.slot == slot) history_.emplace(slot, QuorumRule(std::move(next.config)));
+}
+
+void ReplicaState::ResetConfiguration(const ConfigAt& config) {
+  SYNOD_INVARIANT(!config.config.voters().empty(), "a snapshot's configuration has voters");
+  history_.erase(history_.lower_bound(config.slot), history_.end());
+  history_.insert_or_assign(config.slot, QuorumRule(config.config));
 }
 
 void ReplicaState::SetPromised(Ballot ballot) {
@@ -91,13 +129,13 @@ void ReplicaState::SendAfterPersist(ReplicaId to, MessageBody body) {
 }
 
 void ReplicaState::Broadcast(const MessageBody& body) {
-  for (ReplicaId member : config_.members()) {
+  for (ReplicaId member : config().members()) {
     if (member != self_) Send(member, body);
   }
 }
 
 void ReplicaState::BroadcastAfterPersist(const MessageBody& body) {
-  for (ReplicaId member : config_.members()) {
+  for (ReplicaId member : config().members()) {
     if (member != self_) SendAfterPersist(member, body);
   }
 }

@@ -29,13 +29,41 @@ struct PersistedSummary {
 
 class ReplicaState {
  public:
-  // `random` must outlive this object. Throws std::invalid_argument if `self`
-  // is not a member or the options are invalid.
-  ReplicaState(ReplicaId self, Configuration config, CoreOptions options, RandomSource& random,
-               DurableState durable);
+  // `random` must outlive this object. `config` governs the slots after
+  // config.slot (the restart point). Throws std::invalid_argument if the
+  // options are invalid, or if `require_member` and `self` is not a member.
+  ReplicaState(ReplicaId self, ConfigAt config, bool require_member, CoreOptions options,
+               RandomSource& random, DurableState durable);
 
   ReplicaId self() const { return self_; }
-  const Configuration& config() const { return config_; }
+  // The configuration governing the slots after the latest chosen
+  // configuration change this replica knows (its chosen point's successor).
+  const Configuration& config() const { return history_.rbegin()->second; }
+  // The slot whose chosen value set config() (0: the initial configuration).
+  Slot config_slot() const { return history_.rbegin()->first; }
+  ConfigAt current_config() const { return ConfigAt{config_slot(), config()}; }
+  // The configuration governing `slot` with the slot whose chosen value set
+  // it, as far as this replica knows (exact for slots <= chosen point + 1;
+  // for slots older than its history holds, the oldest it has). Returned by
+  // value: the slot is needed to match a change's base_slot.
+  ConfigAt ConfigAtFor(Slot slot) const;
+  // The previous configuration (before config()), or config() if none known.
+  const Configuration& previous_config() const;
+  // The learner marks `slot` chosen with `value`, in slot order: a
+  // configuration change there takes effect for the slots after it.
+  void ApplyChosen(Slot slot, const Value& value);
+  // A snapshot installed through `slot` carries `config` (config.slot <= slot):
+  // it replaces what this replica knew about slots <= slot.
+  void ResetConfiguration(const ConfigAt& config);
+  // Test-only broken rules (the simulator's --break variants).
+  MembershipBreak broken_rule = MembershipBreak::kNone;
+  // Test-only (the simulator's --break small-quorum): from now on every
+  // configuration this replica knows or learns counts n/2 of its voters as a
+  // quorum.
+  void ShrinkQuorumsForTesting();
+  // `config` with the quorum rule this replica counts by (itself, unless
+  // ShrinkQuorumsForTesting was called).
+  Configuration QuorumRule(Configuration config) const;
   const CoreOptions& options() const { return options_; }
   RandomSource& random() { return random_; }
 
@@ -89,7 +117,8 @@ class ReplicaState {
 
  private:
   ReplicaId self_;
-  Configuration config_;
+  std::map<Slot, Configuration> history_;  // slot that set it -> configuration
+  bool shrink_quorums_ = false;            // test-only: see ShrinkQuorumsForTesting
   CoreOptions options_;
   RandomSource& random_;
 

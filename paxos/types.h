@@ -32,14 +32,17 @@ struct Ballot {
 };
 
 // What a slot holds. kNoop fills a hole left by a failed leader and applies
-// nothing; kCommands carries a batch of opaque client commands, applied in order.
-enum class ValueKind : uint8_t { kNoop = 0, kCommands = 1 };
+// nothing; kCommands carries a batch of opaque client commands, applied in
+// order; kConfiguration carries one encoded configuration change in
+// `commands[0]` (paxos/configuration.h): the runtime applies it to its member
+// list, never to the user's state machine.
+enum class ValueKind : uint8_t { kNoop = 0, kCommands = 1, kConfiguration = 2 };
 
 // The value decided for one slot. Immutable once created; shared by pointer so
 // that a value sent to many peers and kept in the log is stored once.
 struct Value {
   ValueKind kind = ValueKind::kNoop;
-  std::vector<std::string> commands;  // empty for kNoop
+  std::vector<std::string> commands;  // empty for kNoop; one payload for kConfiguration
 
   bool operator==(const Value&) const = default;
   size_t ByteSize() const;  // approximate encoded size, for paging and batching

@@ -53,6 +53,9 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
   SYNOD_INVARIANT(entry.slot == applied_ + 1, "entries are applied in slot order, once");
   SYNOD_INVARIANT(entry.value != nullptr, "a committed entry has a value");
   applied_ = entry.slot;
+  // A configuration change is the runtime's (its member list), never the
+  // user's state machine's: the slot counts as applied and yields nothing.
+  if (entry.value->kind == paxos::ValueKind::kConfiguration) return {};
   std::vector<CommandOutcome> outcomes;
   for (const std::string& bytes : entry.value->commands) {
     CommandOutcome outcome;

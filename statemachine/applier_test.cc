@@ -13,6 +13,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "paxos/configuration.h"
 #include "paxos/invariant.h"
 
 namespace synod::statemachine {
@@ -81,6 +82,9 @@ class Log {
   std::vector<CommandOutcome> Noop() {
     return applier_.Apply(paxos::CommittedEntry{++slot_, paxos::NoopValue()});
   }
+  std::vector<CommandOutcome> Value(paxos::ValuePtr value) {
+    return applier_.Apply(paxos::CommittedEntry{++slot_, std::move(value)});
+  }
 
  private:
   Applier& applier_;
@@ -126,6 +130,21 @@ TEST(Applier, RegistersSessionsAndAppliesOnce) {
   EXPECT_EQ(again[1].result, "5");
   EXPECT_EQ(counter.value, 5);
   EXPECT_EQ(counter.applies, 1);
+}
+
+// A configuration change is the runtime's: the slot counts as applied, the
+// user's machine never sees it, and the commands around it apply as usual.
+TEST(Applier, AConfigurationChangeNeverReachesTheStateMachine) {
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{});
+  Log log(applier);
+  uint64_t session = log.Slot({Register(7)})[0].session;
+  EXPECT_EQ(log.Slot({Command(session, 1, 1, "add 2")})[0].result, "2");
+  paxos::Configuration next = paxos::Configuration({1, 2, 3}).WithLearner(4, "127.0.0.1:7004");
+  EXPECT_TRUE(log.Value(paxos::MakeConfigurationValue(0, next)).empty());
+  EXPECT_EQ(applier.applied(), 3u);
+  EXPECT_EQ(log.Slot({Command(session, 2, 2, "add 3")})[0].result, "5");
+  EXPECT_EQ(counter.applies, 2);
 }
 
 TEST(Applier, OutOfOrderSequenceNumbersAreEachAppliedOnce) {

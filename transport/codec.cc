@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "paxos/configuration.h"
+
 namespace synod::transport {
 namespace {
 
@@ -28,7 +30,8 @@ void PutValue(const paxos::ValuePtr& value, wire::Value::Builder out) {
     out.setKind(wire::ValueKind::NOOP);
     return;
   }
-  out.setKind(wire::ValueKind::COMMANDS);
+  out.setKind(value->kind == paxos::ValueKind::kConfiguration ? wire::ValueKind::CONFIGURATION
+                                                              : wire::ValueKind::COMMANDS);
   auto list = out.initCommands(static_cast<unsigned>(value->commands.size()));
   for (unsigned i = 0; i < value->commands.size(); ++i) {
     const std::string& c = value->commands[i];
@@ -169,6 +172,21 @@ class Decoder {
           commands.emplace_back(reinterpret_cast<const char*>(c.begin()), c.size());
         }
         *out = paxos::MakeCommandsValue(std::move(commands));
+        return true;
+      }
+      case wire::ValueKind::CONFIGURATION: {
+        auto list = in.getCommands();
+        if (list.size() != 1) {
+          return Fail(std::string(field) + ": a configuration value carries one payload");
+        }
+        auto value = std::make_shared<paxos::Value>();
+        value->kind = paxos::ValueKind::kConfiguration;
+        value->commands.emplace_back(reinterpret_cast<const char*>(list[0].begin()),
+                                     list[0].size());
+        if (!paxos::DecodeConfigurationValue(*value)) {
+          return Fail(std::string(field) + ": malformed configuration change");
+        }
+        *out = std::move(value);
         return true;
       }
     }

@@ -7,6 +7,7 @@
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
 
+#include "paxos/configuration.h"
 #include "transport/test_messages.h"
 
 namespace synod::transport {
@@ -34,6 +35,21 @@ TEST(CodecTest, EveryMessageTypeRoundTrips) {
   ASSERT_EQ(promise.entries.size(), 2u);
   EXPECT_EQ(promise.entries[1].entry.value->kind, paxos::ValueKind::kNoop);
   EXPECT_TRUE(promise.entries[1].entry.chosen);
+}
+
+// A configuration change travels as one (a follower must never take it for
+// client commands and hand it to the state machine).
+TEST(CodecTest, AConfigurationValueRoundTripsAsOne) {
+  paxos::Configuration next = paxos::Configuration({1, 2, 3}).WithLearner(4, "127.0.0.1:7004");
+  paxos::Accept accept{paxos::Ballot{3, 2}, 7, paxos::MakeConfigurationValue(5, next), 6};
+  std::string bytes = Bytes(paxos::Message{2, 1, accept});
+  std::vector<paxos::Message> out;
+  ASSERT_TRUE(DecodePeerBatchBytes(bytes.data(), bytes.size(), Limits{}, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  const auto& decoded = std::get<paxos::Accept>(out[0].body);
+  ASSERT_NE(decoded.value, nullptr);
+  EXPECT_EQ(decoded.value->kind, paxos::ValueKind::kConfiguration);
+  EXPECT_TRUE(paxos::SameValue(decoded.value, accept.value));
 }
 
 // Builds a one-message batch with `fill` and returns the decode error.

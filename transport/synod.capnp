@@ -17,9 +17,11 @@ struct Ballot {
 enum ValueKind {
   noop @0;
   commands @1;
+  configuration @2;  # one encoded configuration change (paxos/configuration.h)
 }
 
-# A slot's value: a no-op or a batch of opaque client commands.
+# A slot's value: a no-op, a batch of opaque client commands, or a
+# configuration change (never handed to the state machine).
 struct Value {
   kind @0 :ValueKind;
   commands @1 :List(Data);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <random>
 
 #include "lincheck/checker.h"
 #include "node/client_policy.h"
@@ -93,6 +95,7 @@ class RandomSchedule {
     result.faults = cluster_.faults();
     result.snapshots_installed = cluster_.snapshots_installed();
     result.commands_answered = answered_;
+    result.config_changes = cluster_.checker().config_changes();
     for (SimClient& client : clients_) {
       if (client.outstanding) {
         history_.push_back({client.id, HistoryEvent::Type::kInfo, client.command.op,
@@ -151,11 +154,12 @@ class RandomSchedule {
 
  private:
   uint64_t Rand(uint64_t n) { return cluster_.rng()() % n; }
-  ReplicaId RandomReplica() { return static_cast<ReplicaId>(1 + Rand(options_.replicas)); }
+  ReplicaId RandomReplica() { return static_cast<ReplicaId>(1 + Rand(cluster_.ids().size())); }
 
   void StepOnce(bool chaos) {
     cluster_.Step();
     if (chaos) InjectFaults();
+    if (chaos && cluster_.membership()) MaybeChangeMembership();
     DriveClients(chaos);
     cluster_.CheckInvariants();
     if (observer_) observer_(cluster_);
@@ -180,6 +184,8 @@ class RandomSchedule {
     // good: the others (still a quorum) must settle without it, e.g. fetch
     // what they miss from someone other than the member that reported it.
     gone_ = Rand(4) == 0 ? RandomReplica() : 0;
+    // With membership changes the voters left may be too few to spare one.
+    if (cluster_.membership()) gone_ = 0;
     for (ReplicaId id : cluster_.ids()) {
       cluster_.Resume(id);
       if (id == gone_) {
@@ -208,8 +214,10 @@ class RandomSchedule {
     }
     paxos::Slot point = cluster_.Status(leader).chosen_point;
     if (point < cluster_.checker().highest_chosen()) return false;
+    const paxos::Configuration& config = cluster_.checker().current_config();
+    if (!config.IsVoter(leader)) return false;
     for (ReplicaId id : cluster_.ids()) {
-      if (id == gone_) continue;
+      if (id == gone_ || !config.Contains(id)) continue;  // removed, or never added
       paxos::CoreStatus status = cluster_.Status(id);
       if (status.chosen_point != point || status.leader != leader) return false;
     }
@@ -224,6 +232,13 @@ class RandomSchedule {
       out += " r" + std::to_string(id) + ":" + paxos::RoleName(status.role) +
              ",chosen=" + std::to_string(status.chosen_point) +
              ",leader=" + std::to_string(status.leader);
+      if (cluster_.membership()) {
+        out += std::string(",") + paxos::MembershipName(status.membership) + ",config@" +
+               std::to_string(status.config_slot);
+      }
+    }
+    if (cluster_.membership()) {
+      out += " truth-config=[" + cluster_.checker().current_config().ToString() + "]";
     }
     for (const SimClient& client : clients_) {
       if (client.outstanding) out += " client" + std::to_string(client.id) + "-waiting";
@@ -285,7 +300,7 @@ class RandomSchedule {
         break;
       }
       case 2: {  // symmetric partition into two random sides
-        std::vector<bool> side(options_.replicas + 1);
+        std::vector<bool> side(cluster_.ids().size() + 1);
         for (ReplicaId id : cluster_.ids()) side[id] = Rand(2) == 0;
         for (ReplicaId a : cluster_.ids()) {
           for (ReplicaId b : cluster_.ids()) {
@@ -339,6 +354,54 @@ class RandomSchedule {
       case 9:                  // once per run (it quiets the other faults for a while)
         depose_armed_ = true;  // at the leader's next proposal (see DriveClients)
         break;
+    }
+  }
+
+  // Membership runs: now and then the leader is asked to add a learner (an
+  // id never used), promote a learner, or remove a member (a voter only if
+  // another voter stays) — or two of these at once, so that successive
+  // configurations can differ in two voters and need not share a quorum
+  // (what phase 1 across reported changes and in-order counting are for).
+  // Replacing a member is these in turn. Drawn from their own generator, so
+  // the faults' draws are those of other runs.
+  void MaybeChangeMembership() {
+    if (membership_rng_() % 100 != 0) return;
+    ReplicaId leader = cluster_.Leader();
+    if (leader == 0) return;
+    paxos::CoreStatus status = cluster_.Status(leader);
+    std::optional<paxos::Configuration> next = OneChange(status.config);
+    if (next && membership_rng_() % 3 == 0) {
+      std::optional<paxos::Configuration> second = OneChange(*next);
+      if (second) next = second;
+    }
+    if (next) cluster_.ProposeConfiguration(leader, *next, status.config_slot);
+  }
+
+  // `config` with one member added as a learner, promoted or removed (at
+  // least one voter stays), or nullopt if the drawn step is not possible.
+  std::optional<paxos::Configuration> OneChange(const paxos::Configuration& config) {
+    std::vector<ReplicaId> fresh, learners, members = config.members();
+    for (ReplicaId id : cluster_.ids()) {
+      if (!config.Contains(id) && !config.IsRetired(id)) fresh.push_back(id);
+    }
+    for (const paxos::Member& m : config.member_list()) {
+      if (m.role == paxos::MemberRole::kLearner) learners.push_back(m.id);
+    }
+    switch (membership_rng_() % 3) {
+      case 0:
+        if (fresh.empty()) return std::nullopt;
+        {
+          ReplicaId id = fresh[membership_rng_() % fresh.size()];
+          return config.WithLearner(id, "sim:" + std::to_string(id));
+        }
+      case 1:
+        if (learners.empty()) return std::nullopt;
+        return config.WithPromoted(learners[membership_rng_() % learners.size()]);
+      default: {
+        ReplicaId id = members[membership_rng_() % members.size()];
+        if (config.IsVoter(id) && config.voters().size() == 1) return std::nullopt;
+        return config.WithRemoved(id);
+      }
     }
   }
 
@@ -404,7 +467,7 @@ class RandomSchedule {
       if (now < client.next_attempt) continue;
       if (client.target != 0) {        // timed out: the outcome is unknown; retry elsewhere
         client.maybe_proposed = true;  // as the runtime client's timed-out attempt
-        client.next_target = static_cast<ReplicaId>(1 + (client.target % options_.replicas));
+        client.next_target = static_cast<ReplicaId>(1 + (client.target % cluster_.ids().size()));
         client.target = 0;
       }
       ReplicaId target = client.next_target;
@@ -421,7 +484,7 @@ class RandomSchedule {
       } else {
         client.next_target = result.leader_hint != paxos::kNoReplica
                                  ? result.leader_hint
-                                 : static_cast<ReplicaId>(1 + (target % options_.replicas));
+                                 : static_cast<ReplicaId>(1 + (target % cluster_.ids().size()));
         client.next_attempt = now + kUnitsPerTick;
       }
     }
@@ -481,6 +544,7 @@ class RandomSchedule {
   bool depose_armed_ = false;     // DeposeLeaderThenFeedItASnapshot at the next proposal
   bool deposed_ = false;          // it ran (once per run)
   SimTime quiet_until_ = 0;       // no random faults before this time
+  std::mt19937_64 membership_rng_{options_.seed ^ 0x6d656d62657273ULL};  // MaybeChangeMembership
   StepObserver observer_;
   SimCluster cluster_;
   std::vector<SimClient> clients_;

@@ -34,6 +34,7 @@ struct RunResult {
   uint64_t faults = 0;
   uint64_t snapshots_installed = 0;  // snapshots sent to a lagging replica and installed
   uint64_t commands_answered = 0;
+  uint64_t config_changes = 0;           // configuration changes chosen (and in effect)
   std::optional<std::string> violation;  // set when a property failed
   std::string trace;                     // recent events, when violated
   std::vector<HistoryEvent> history;

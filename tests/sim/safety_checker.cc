@@ -15,7 +15,45 @@ std::string Where(ReplicaId replica, Slot slot) {
 
 }  // namespace
 
-SafetyChecker::SafetyChecker(int replicas) : majority_(static_cast<size_t>(replicas) / 2 + 1) {}
+SafetyChecker::SafetyChecker(int replicas, bool membership) : membership_(membership) {
+  std::vector<ReplicaId> voters;
+  for (int i = 1; i <= replicas; ++i) voters.push_back(static_cast<ReplicaId>(i));
+  history_.emplace(0, paxos::Configuration(voters));
+}
+
+const paxos::Configuration* SafetyChecker::Governing(Slot slot) const {
+  // Without membership changes one configuration governs every slot. With
+  // them, a slot's is known once every slot below it is chosen (a change
+  // accepted later below it could still be chosen there).
+  if (membership_ && slot > contiguous_ + 1) return nullptr;
+  auto it = history_.lower_bound(slot);  // set at >= slot: governs later slots only
+  return &std::prev(it)->second;
+}
+
+void SafetyChecker::Evaluate(Slot slot) {
+  const paxos::Configuration* config = Governing(slot);
+  if (config == nullptr) {
+    undecided_.insert(slot);
+    return;
+  }
+  for (auto it = accepts_.lower_bound({slot, Ballot{}});
+       it != accepts_.end() && it->first.first == slot; ++it) {
+    std::vector<ReplicaId> acceptors(it->second.acceptors.begin(), it->second.acceptors.end());
+    if (config->IsQuorum(config->CountVoters(acceptors))) Chose(slot, it->second.value);
+  }
+}
+
+void SafetyChecker::CheckSnapshotConfig(ReplicaId replica, Slot slot,
+                                        const paxos::ConfigAt& config) const {
+  if (slot > contiguous_) return;  // not decided yet in ground truth (cannot happen when correct)
+  auto it = std::prev(history_.upper_bound(slot));
+  if (it->first != config.slot || !(it->second == config.config)) {
+    throw SimViolation(Where(replica, slot) + " installed a snapshot with configuration [" +
+                       config.config.ToString() + "] set at slot " + std::to_string(config.slot) +
+                       " but ground truth has [" + it->second.ToString() + "] set at slot " +
+                       std::to_string(it->first));
+  }
+}
 
 void SafetyChecker::OnProposed(const std::string& command) { proposed_.insert(command); }
 
@@ -45,7 +83,7 @@ void SafetyChecker::OnDurable(ReplicaId replica, const std::optional<Ballot>& pr
                          Where(replica, se.slot));
     }
     accepts.acceptors.insert(replica);
-    if (accepts.acceptors.size() >= majority_) Chose(se.slot, accepts.value);
+    Evaluate(se.slot);
   }
 }
 
@@ -53,10 +91,28 @@ void SafetyChecker::Chose(Slot slot, const ValuePtr& value) {
   auto [it, inserted] = chosen_.emplace(slot, value);
   if (!inserted) {
     if (!paxos::SameValue(it->second, value)) {
-      throw SimViolation("two different values chosen for slot " + std::to_string(slot));
+      throw SimViolation("two different values chosen for slot " + std::to_string(slot) +
+                         " (by a majority of the voters of [" + Governing(slot)->ToString() + "])");
     }
     return;
   }
+  // The chosen prefix grows: changes chosen in it take effect in slot order,
+  // and slots that waited for their governing configuration are decided.
+  bool grew = false;
+  for (auto next = chosen_.find(contiguous_ + 1); next != chosen_.end();
+       next = chosen_.find(contiguous_ + 1)) {
+    ++contiguous_;
+    grew = true;
+    paxos::ConfigAt current{history_.rbegin()->first, history_.rbegin()->second};
+    paxos::ConfigAt after = paxos::NextConfiguration(current, contiguous_, *next->second);
+    if (after.slot == contiguous_) history_.emplace(after.slot, std::move(after.config));
+  }
+  if (grew && !undecided_.empty()) {
+    std::set<Slot> waiting = std::move(undecided_);
+    undecided_.clear();
+    for (Slot waiting_slot : waiting) Evaluate(waiting_slot);
+  }
+  if (value->kind == paxos::ValueKind::kConfiguration) return;  // not a client command
   for (const std::string& command : value->commands) {
     if (!proposed_.count(command)) {
       throw SimViolation("slot " + std::to_string(slot) + " chose a command never proposed: '" +

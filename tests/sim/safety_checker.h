@@ -5,8 +5,11 @@
 // promise at the moment the simulated disk acknowledged it), not from what
 // replicas believe. Properties:
 //   - one ballot carries at most one value per slot;
-//   - at most one value is chosen per slot (chosen = a true majority accepted
-//     it in one ballot, whatever quorum the cores were configured with);
+//   - at most one value is chosen per slot (chosen = a true majority of the
+//     voters of the configuration governing that slot accepted it in one
+//     ballot, whatever quorum the cores were configured with; the governing
+//     configuration comes from ground truth: the configuration changes chosen
+//     at lower slots, never from what cores believe);
 //   - every chosen value was proposed by a client (or is a no-op);
 //   - a replica delivers (applies) only values already chosen, and every
 //     replica delivers the same value for a slot (applied sequences are
@@ -14,7 +17,8 @@
 //   - a replica's promise never decreases, across restarts too;
 //   - a durable chosen mark never disappears or changes across a restart;
 //   - the application state after a slot is the same on every replica,
-//     whether it applied the slots or restored a snapshot.
+//     whether it applied the slots or restored a snapshot;
+//   - a snapshot carries the configuration ground truth has after its slot.
 // Each violated property throws SimViolation. Not thread-safe.
 #pragma once
 
@@ -24,6 +28,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "paxos/configuration.h"
 #include "paxos/ready.h"
 #include "paxos/types.h"
 #include "tests/sim/sim_types.h"
@@ -32,7 +37,9 @@ namespace synod::sim {
 
 class SafetyChecker {
  public:
-  explicit SafetyChecker(int replicas);
+  // Replicas 1..replicas are the initial voters; `membership`: the run may
+  // change them.
+  SafetyChecker(int replicas, bool membership);
 
   // A client offered this command to a leader that accepted it.
   void OnProposed(const std::string& command);
@@ -48,6 +55,14 @@ class SafetyChecker {
   void OnAppState(paxos::ReplicaId replica, paxos::Slot slot, const std::string& fingerprint);
   // Checks a live replica's in-memory promise against what it made durable.
   void CheckPromise(paxos::ReplicaId replica, paxos::Ballot promised) const;
+  // A snapshot through `slot` that `replica` installed holds `config`: it
+  // must be ground truth's configuration after that slot.
+  void CheckSnapshotConfig(paxos::ReplicaId replica, paxos::Slot slot,
+                           const paxos::ConfigAt& config) const;
+  // Ground truth's configuration after its contiguous chosen prefix.
+  const paxos::Configuration& current_config() const { return history_.rbegin()->second; }
+  // How many configuration changes took effect in that prefix.
+  size_t config_changes() const { return history_.size() - 1; }
 
   size_t chosen_slots() const { return chosen_.size(); }
   // Highest slot known chosen in ground truth (0 if none).
@@ -68,8 +83,17 @@ class SafetyChecker {
   };
 
   void Chose(paxos::Slot slot, const paxos::ValuePtr& value);
+  // Decides `slot` if the configuration governing it is known (else it waits
+  // in undecided_ until the lower slots are chosen).
+  void Evaluate(paxos::Slot slot);
+  // The configuration governing `slot` in ground truth, or null while not
+  // known (a slot below it is not chosen yet, in a membership run).
+  const paxos::Configuration* Governing(paxos::Slot slot) const;
 
-  size_t majority_;
+  std::map<paxos::Slot, paxos::Configuration> history_;  // slot that set it -> configuration
+  paxos::Slot contiguous_ = 0;                           // every slot <= this is chosen
+  bool membership_ = false;
+  std::set<paxos::Slot> undecided_;  // slots waiting for their governing configuration
   std::unordered_set<std::string> proposed_;
   std::map<std::pair<paxos::Slot, paxos::Ballot>, BallotAccepts> accepts_;
   std::map<paxos::Slot, paxos::ValuePtr> chosen_;

@@ -29,14 +29,17 @@ SimCluster::SimCluster(const SimOptions& options, paxos::CoreOptions core_option
       manual_network_(manual_network),
       trace_(trace),
       rng_(options.seed),
-      checker_(options.replicas) {
+      checker_(options.replicas,
+               manual_network ? options.force_membership : MembershipRun(options)) {
+  membership_ = manual_network_ ? options.force_membership : MembershipRun(options);
   if (!manual_network_ && options.snapshots) {
     // Snapshot cadence and log tail vary per seed (a quarter of runs take none).
     std::mt19937_64 pick(options.seed ^ 0x5eedULL);
     snapshot_every_ = pick() % 4 == 0 ? 0 : 2 + pick() % 25;
     log_tail_ = pick() % 4;
   }
-  for (int i = 1; i <= options.replicas; ++i) {
+  int hosted = membership_ ? std::max(kMaxSimReplicas, options.replicas) : options.replicas;
+  for (int i = 1; i <= hosted; ++i) {
     ids_.push_back(static_cast<ReplicaId>(i));
     auto replica = std::make_unique<Replica>();
     replica->id = static_cast<ReplicaId>(i);
@@ -155,11 +158,11 @@ void SimCluster::StartCore(Replica& replica) {
     durable = std::move(recovered.paxos);
   }
   checker_.OnRestart(replica.id, durable);
-  std::vector<ReplicaId> members = ids_;
+  std::vector<ReplicaId> members(ids_.begin(), ids_.begin() + options_.replicas);
   paxos::Configuration config(members);
-  if (options_.broken == Break::kSmallQuorum) {
-    config = config.WithQuorumSizeForTesting(members.size() / 2);
-  }
+  // The configuration after the snapshot slot: the snapshot's, or the initial one.
+  paxos::ConfigAt start =
+      replica.snapshot_disk ? replica.snapshot_disk->config : paxos::ConfigAt{0, config};
   if (options_.staggered_timeouts) {
     // Replica r waits election_ticks + 3 * (r - 1) ticks: scenarios know who times out first.
     replica.random = std::make_unique<ConstantRandom>(3 * (replica.id - 1));
@@ -167,10 +170,23 @@ void SimCluster::StartCore(Replica& replica) {
     replica.random = std::make_unique<paxos::SplitMix64>(options_.seed * 1000003 +
                                                          replica.id * 7919 + replica.restarts);
   }
-  replica.core = std::make_unique<paxos::Core>(replica.id, config, core_options_, *replica.random,
+  replica.core = std::make_unique<paxos::Core>(replica.id, start, core_options_, *replica.random,
                                                std::move(durable), snapshot_slot);
   if (options_.broken == Break::kStaleCommitPoint)
     replica.core->DisableCommitPointGuardForTesting();
+  // Every configuration, also those changes and snapshots bring later.
+  if (options_.broken == Break::kSmallQuorum) replica.core->ShrinkQuorumsForTesting();
+  if (MembershipRuleBroken(options_.broken) != paxos::MembershipBreak::kNone) {
+    replica.core->BreakMembershipRuleForTesting(MembershipRuleBroken(options_.broken));
+  }
+  replica.app_config = start;
+  if (replica.snapshot_disk) {
+    // Restored from its snapshot: the core must know the configuration that
+    // governs the slot after its chosen point (ground truth's).
+    paxos::CoreStatus status = replica.core->Status();
+    checker_.CheckSnapshotConfig(replica.id, status.chosen_point,
+                                 paxos::ConfigAt{status.config_slot, status.config});
+  }
   replica.pump = std::make_unique<node::ReadyPump>(*replica.core, *replica.disk, *replica.seams,
                                                    *replica.seams, replica.seams.get());
   // The application restarts from its latest durable snapshot (or empty).
@@ -307,11 +323,21 @@ void SimCluster::Apply(Replica& replica, const paxos::CommittedEntry& entry) {
   checker_.OnDeliver(replica.id, entry);
   replica.applied_slots.push_back(entry.slot);
   replica.applied_through = entry.slot;
-  for (const std::string& command : entry.value->commands) {
-    SimCounterApp::Result result = replica.app.Apply(command);
-    if (apply_observer_) apply_observer_(replica.id, entry.slot, command, result);
+  if (entry.value->kind == paxos::ValueKind::kConfiguration) {
+    // The runtime's member list, not the application's state.
+    replica.app_config = paxos::NextConfiguration(replica.app_config, entry.slot, *entry.value);
+    if (options_.trace) {
+      Note("config " + std::to_string(replica.id) + " after " + std::to_string(entry.slot) + ": " +
+           replica.app_config.config.ToString() + " (set at " +
+           std::to_string(replica.app_config.slot) + ")");
+    }
+  } else {
+    for (const std::string& command : entry.value->commands) {
+      SimCounterApp::Result result = replica.app.Apply(command);
+      if (apply_observer_) apply_observer_(replica.id, entry.slot, command, result);
+    }
   }
-  if (snapshot_every_ > 0) checker_.OnAppState(replica.id, entry.slot, replica.app.Fingerprint());
+  if (snapshot_every_ > 0) checker_.OnAppState(replica.id, entry.slot, AppFingerprint(replica));
 }
 
 void SimCluster::Crash(ReplicaId id) {
@@ -390,6 +416,26 @@ void SimCluster::HealLinks() {
 void SimCluster::SetLoss(double drop, double duplicate) {
   drop_ = drop;
   duplicate_ = duplicate;
+}
+
+std::string SimCluster::AppFingerprint(const Replica& replica) const {
+  if (!membership_) return replica.app.Fingerprint();
+  return replica.app.Fingerprint() + " config=" + replica.app_config.config.ToString() + "@" +
+         std::to_string(replica.app_config.slot);
+}
+
+paxos::ReconfigureResult SimCluster::ProposeConfiguration(ReplicaId id,
+                                                          const paxos::Configuration& next,
+                                                          paxos::Slot base_slot) {
+  Replica& replica = At(id);
+  if (!replica.up || replica.paused) return paxos::ReconfigureResult{};
+  paxos::ReconfigureResult result = replica.core->ProposeConfiguration(next, base_slot);
+  Note("reconfigure at " + std::to_string(id) + " to [" + next.ToString() + "]: " +
+       (result.status == paxos::ReconfigureResult::Status::kAccepted
+            ? "proposed at slot " + std::to_string(result.slot)
+            : "refused " + result.reason));
+  Drain(replica);
+  return result;
 }
 
 paxos::ProposeResult SimCluster::Propose(ReplicaId id, const std::string& command) {

@@ -77,6 +77,14 @@ class SimCluster {
   // --- clients ---
   // Offers a command to a replica; returns kNotLeader if it is down or paused.
   paxos::ProposeResult Propose(paxos::ReplicaId id, const std::string& command);
+  // Offers a configuration change to a replica (Core::ProposeConfiguration);
+  // kNotLeader if it is down or paused.
+  paxos::ReconfigureResult ProposeConfiguration(paxos::ReplicaId id,
+                                                const paxos::Configuration& next,
+                                                paxos::Slot base_slot);
+  // This run may change the membership: it hosts kMaxSimReplicas replicas,
+  // those beyond options.replicas start empty outside the configuration.
+  bool membership() const { return membership_; }
 
   // --- manual network (scenarios) ---
   using MessageFilter = std::function<bool(const paxos::Message&)>;
@@ -133,6 +141,7 @@ class SimCluster {
   struct SimSnapshot {
     paxos::Slot slot = 0;
     SimCounterApp app;
+    paxos::ConfigAt config;  // the configuration in effect after `slot`
   };
   struct Event {
     enum class Kind {
@@ -163,6 +172,8 @@ class SimCluster {
   void Dispatch(const Event& event);
   void Deliver(const paxos::Message& message);
   void Apply(Replica& replica, const paxos::CommittedEntry& entry);
+  // The replica's application state and, in membership runs, its configuration.
+  std::string AppFingerprint(const Replica& replica) const;
   // --- snapshots (sim_cluster_snapshots.cc) ---
   // After applying: start taking a snapshot when due.
   void MaybeTakeSnapshot(Replica& replica);
@@ -184,6 +195,7 @@ class SimCluster {
   double Uniform();
 
   SimOptions options_;
+  bool membership_ = false;
   uint64_t snapshot_every_ = 0;  // applied slots between snapshots (0: never)
   uint64_t log_tail_ = 0;        // entries kept below a snapshot
   uint64_t snapshots_installed_ = 0;

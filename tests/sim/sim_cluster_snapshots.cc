@@ -18,7 +18,7 @@ void SimCluster::MaybeTakeSnapshot(Replica& replica) {
   Slot last = replica.snapshot_disk ? replica.snapshot_disk->slot : 0;
   if (replica.applied_through < last + snapshot_every_) return;
   // Capturing the state is instant; writing it takes a while.
-  replica.snapshot_taking = SimSnapshot{replica.applied_through, replica.app};
+  replica.snapshot_taking = SimSnapshot{replica.applied_through, replica.app, replica.app_config};
   Note("snapshot " + std::to_string(replica.id) + " taking at " +
        std::to_string(replica.applied_through));
   SimTime latency = 1 + rng_() % 30;
@@ -126,14 +126,21 @@ void SimCluster::OnSnapshotInstalled(Replica& replica) {
   }
   replica.snapshot_taking.reset();  // superseded
   replica.app = received.app;
+  replica.app_config = received.config;
   replica.applied_through = received.slot;
   replica.applied_slots.clear();
-  checker_.OnAppState(replica.id, received.slot, replica.app.Fingerprint());
+  checker_.CheckSnapshotConfig(replica.id, received.slot, received.config);
+  checker_.OnAppState(replica.id, received.slot, AppFingerprint(replica));
   paxos::Role before = replica.core->Status().role;
-  bool installed = replica.core->InstallSnapshot(received.slot);
+  bool installed = replica.core->InstallSnapshot(received.slot, received.config);
   SYNOD_INVARIANT(installed || options_.broken == Break::kStaleSnapshot,
                   "the core refused a snapshot newer than what it delivered");
   ++snapshots_installed_;
+  if (installed) {  // the core knows the configuration after its chosen point
+    paxos::CoreStatus status = replica.core->Status();
+    checker_.CheckSnapshotConfig(replica.id, status.chosen_point,
+                                 paxos::ConfigAt{status.config_slot, status.config});
+  }
   paxos::Role after = replica.core->Status().role;
   Note("snapshot " + std::to_string(replica.id) + " installed at " + std::to_string(received.slot) +
        (before == after ? ""

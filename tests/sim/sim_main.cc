@@ -2,7 +2,11 @@
 //
 //   synod-sim --seed S --runs N [--replicas R] [--steps K]
 //             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|
-//                      stale-commit-point|resend-expired] [--trace]
+//                      stale-commit-point|resend-expired|config-before-own-value|
+//                      two-configs-in-flight|stale-config-quorum|count-ahead|
+//                      keep-old-promises|propose-over-gap] [--trace]
+//             [--membership]     (every run changes the membership; by default
+//                                 one seed in four does)
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
@@ -33,8 +37,11 @@ int Usage(const std::string& problem) {
   std::cerr << "synod-sim: " << problem << "\n"
             << "usage: synod-sim --seed S --runs N [--replicas 3|5|7] [--steps K]\n"
             << "                 [--break skip-persist|small-quorum|no-dedup|hide-compaction|\n"
-            << "                          stale-snapshot|stale-commit-point|resend-expired]\n"
-            << "                 [--trace] [--history FILE]\n";
+            << "                          stale-snapshot|stale-commit-point|resend-expired|\n"
+            << "                          config-before-own-value|two-configs-in-flight|\n"
+            << "                          stale-config-quorum|count-ahead|keep-old-promises|\n"
+            << "                          propose-over-gap]\n"
+            << "                 [--membership] [--trace] [--history FILE]\n";
   return 64;
 }
 
@@ -91,6 +98,8 @@ int main(int argc, char** argv) {
       std::string disk = i + 1 < argc ? argv[++i] : "";
       if (disk != "model" && disk != "leveldb") return Usage("--disk takes model or leveldb");
       options.leveldb_disk = disk == "leveldb";
+    } else if (arg == "--membership") {
+      options.force_membership = true;
     } else if (arg == "--trace") {
       options.trace = true;
     } else if (arg == "--history") {
@@ -104,7 +113,7 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   uint64_t base_seed = options.seed;
   uint64_t total_steps = 0, total_chosen = 0, total_faults = 0, total_answered = 0;
-  uint64_t total_installed = 0;
+  uint64_t total_installed = 0, membership_runs = 0, total_changes = 0;
   for (uint64_t i = 0; i < runs; ++i) {
     options.seed = base_seed + i;
     synod::sim::RunResult result = synod::sim::RunRandomSchedule(options, &std::cout);
@@ -113,6 +122,8 @@ int main(int argc, char** argv) {
     total_faults += result.faults;
     total_installed += result.snapshots_installed;
     total_answered += result.commands_answered;
+    membership_runs += synod::sim::MembershipRun(options) ? 1 : 0;
+    total_changes += result.config_changes;
     if (!history_path.empty() && (i + 1 == runs || result.violation)) {
       std::ofstream out(history_path);
       synod::sim::WriteHistoryJsonl(result.history, out);
@@ -130,7 +141,8 @@ int main(int argc, char** argv) {
                 << (options.broken == synod::sim::Break::kNone
                         ? ""
                         : " --break " + synod::sim::BreakName(options.broken))
-                << (options.leveldb_disk ? " --disk leveldb" : "") << " --trace\n";
+                << (options.leveldb_disk ? " --disk leveldb" : "")
+                << (options.force_membership ? " --membership" : "") << " --trace\n";
       return 1;
     }
   }
@@ -138,6 +150,7 @@ int main(int argc, char** argv) {
   std::cout << "runs=" << runs << " replicas=" << options.replicas << " steps=" << total_steps
             << " chosen_slots=" << total_chosen << " faults=" << total_faults
             << " snapshots_installed=" << total_installed << " commands_answered=" << total_answered
+            << " membership_runs=" << membership_runs << " config_changes=" << total_changes
             << " violations=0"
             << " seconds=" << seconds << " schedules_per_s=" << (runs / seconds)
             << " steps_per_s=" << static_cast<uint64_t>(total_steps / seconds) << "\n";

@@ -46,6 +46,7 @@ struct SimCluster::Replica {
   std::vector<Event> held;
   // Application.
   SimCounterApp app;
+  paxos::ConfigAt app_config;       // the configuration after applied_through
   Slot applied_through = 0;         // every slot <= this is reflected in `app`
   std::vector<Slot> applied_slots;  // applied one by one since the last start or install
   // Snapshots and compaction (sim_cluster_snapshots.cc).

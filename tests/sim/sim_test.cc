@@ -156,6 +156,12 @@ TEST(Simulator, ParsesBreakVariants) {
   EXPECT_EQ(BreakName(Break::kStaleCommitPoint), "stale-commit-point");
   EXPECT_EQ(ParseBreak("resend-expired"), Break::kResendExpired);
   EXPECT_EQ(BreakName(Break::kResendExpired), "resend-expired");
+  for (Break broken :
+       {Break::kConfigBeforeOwnValue, Break::kTwoConfigsInFlight, Break::kStaleConfigQuorum,
+        Break::kCountAhead, Break::kKeepOldPromises, Break::kProposeOverGap}) {
+    EXPECT_EQ(ParseBreak(BreakName(broken)), broken) << BreakName(broken);
+    EXPECT_NE(MembershipRuleBroken(broken), paxos::MembershipBreak::kNone) << BreakName(broken);
+  }
   EXPECT_THROW(ParseBreak("nonsense"), std::invalid_argument);
 }
 

@@ -12,10 +12,19 @@ Break ParseBreak(const std::string& name) {
   if (name == "stale-snapshot") return Break::kStaleSnapshot;
   if (name == "stale-commit-point") return Break::kStaleCommitPoint;
   if (name == "resend-expired") return Break::kResendExpired;
+  if (name == "config-before-own-value") return Break::kConfigBeforeOwnValue;
+  if (name == "two-configs-in-flight") return Break::kTwoConfigsInFlight;
+  if (name == "stale-config-quorum") return Break::kStaleConfigQuorum;
+  if (name == "count-ahead") return Break::kCountAhead;
+  if (name == "keep-old-promises") return Break::kKeepOldPromises;
+  if (name == "propose-over-gap") return Break::kProposeOverGap;
   if (name == "none") return Break::kNone;
   throw std::invalid_argument("unknown --break variant '" + name +
                               "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, "
-                              "stale-snapshot, stale-commit-point or resend-expired)");
+                              "stale-snapshot, stale-commit-point, resend-expired, "
+                              "config-before-own-value, two-configs-in-flight, "
+                              "stale-config-quorum, count-ahead, keep-old-promises or "
+                              "propose-over-gap)");
 }
 
 std::string BreakName(Break broken) {
@@ -36,8 +45,47 @@ std::string BreakName(Break broken) {
       return "stale-commit-point";
     case Break::kResendExpired:
       return "resend-expired";
+    case Break::kConfigBeforeOwnValue:
+      return "config-before-own-value";
+    case Break::kTwoConfigsInFlight:
+      return "two-configs-in-flight";
+    case Break::kStaleConfigQuorum:
+      return "stale-config-quorum";
+    case Break::kCountAhead:
+      return "count-ahead";
+    case Break::kKeepOldPromises:
+      return "keep-old-promises";
+    case Break::kProposeOverGap:
+      return "propose-over-gap";
   }
   return "none";
+}
+
+paxos::MembershipBreak MembershipRuleBroken(Break broken) {
+  switch (broken) {
+    case Break::kConfigBeforeOwnValue:
+      return paxos::MembershipBreak::kConfigBeforeOwnValue;
+    case Break::kTwoConfigsInFlight:
+      return paxos::MembershipBreak::kTwoConfigsInFlight;
+    case Break::kStaleConfigQuorum:
+      return paxos::MembershipBreak::kStaleConfigQuorum;
+    case Break::kCountAhead:
+      return paxos::MembershipBreak::kCountAhead;
+    case Break::kKeepOldPromises:
+      return paxos::MembershipBreak::kKeepOldPromises;
+    case Break::kProposeOverGap:
+      return paxos::MembershipBreak::kProposeOverGap;
+    default:
+      return paxos::MembershipBreak::kNone;
+  }
+}
+
+bool MembershipRun(const SimOptions& options) {
+  if (options.force_membership ||
+      MembershipRuleBroken(options.broken) != paxos::MembershipBreak::kNone) {
+    return true;
+  }
+  return (options.seed * 0xD1B54A32D192ED03ull >> 40) % 4 == 0;
 }
 
 std::string ClientCommand::Encode() const {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "paxos/core.h"
 #include "paxos/types.h"
 
 namespace synod::sim {
@@ -27,10 +28,23 @@ enum class Break : uint8_t {
   // a commit point over them (Core::DisableCommitPointGuardForTesting).
   kStaleCommitPoint,
   kResendExpired,  // a client re-sends a command of an expired session on a new one
+  // Membership rules switched off (paxos::MembershipBreak; these runs always
+  // change the membership):
+  kConfigBeforeOwnValue,  // a new leader proposes a change before its phase-1 values are chosen
+  kTwoConfigsInFlight,    // a leader proposes past an unchosen configuration change
+  kStaleConfigQuorum,     // phase 1 asks only the old configuration, ignoring reported changes
+  kCountAhead,  // a leader counts votes out of slot order with the configuration it believes in
+  kKeepOldPromises,  // a leader proposes under a new configuration its phase-1 promises miss
+  kProposeOverGap,   // a leader proposes above a snapshot-only gap, configuration unknown
 };
 
+// The core's rule a membership variant switches off (kNone for the others).
+paxos::MembershipBreak MembershipRuleBroken(Break broken);
+
 // Parses "skip-persist" / "small-quorum" / "no-dedup" / "hide-compaction" /
-// "stale-snapshot" / "stale-commit-point" / "resend-expired"; throws
+// "stale-snapshot" / "stale-commit-point" / "resend-expired" /
+// "config-before-own-value" / "two-configs-in-flight" / "stale-config-quorum" /
+// "count-ahead" / "keep-old-promises" / "propose-over-gap"; throws
 // std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
 // The name ParseBreak accepts for `broken` ("none" for kNone).
@@ -55,7 +69,19 @@ struct SimOptions {
   // Client sessions expire after this many applied commands without one of
   // theirs (0: never). Random runs pick one per seed (RandomSchedule).
   uint64_t session_expiry_commands = 0;
+  // Membership changes during the chaotic phase (add a learner, promote,
+  // remove; up to kMaxSimReplicas ids over a run): random runs pick them for
+  // one seed in four unless forced on here (--membership).
+  bool force_membership = false;
 };
+
+// Membership runs host this many replicas (ids 1..7); those beyond
+// SimOptions::replicas start empty and join when a change adds them.
+inline constexpr int kMaxSimReplicas = 7;
+
+// Whether random run `options` changes the membership (a pure function of the
+// options: the seed picks one run in four).
+bool MembershipRun(const SimOptions& options);
 
 // A safety or liveness property failed. Carries a human-readable reason.
 class SimViolation : public std::runtime_error {
