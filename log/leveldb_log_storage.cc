@@ -1,11 +1,13 @@
 #include "log/leveldb_log_storage.h"
 
+#include <leveldb/env.h>
 #include <leveldb/write_batch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <string_view>
 
 #include "util/file_io.h"
@@ -117,14 +119,37 @@ leveldb::Env* ChooseEnv(const LevelDbOptions& options, PreallocatedLogEnv* preal
   return options.env;
 }
 
+// True if `children` of `dir` are only what LevelDB leaves when its very
+// first DB::Open was cut short (a crash while creating the database): no
+// write-ahead log, no table, no file of Synod's, and CURRENT absent or naming
+// the first manifest. A database that ever opened has a write-ahead log and a
+// later manifest (each open writes a new one), so such a directory never
+// accepted a write and has promised nothing: opening it as new is safe
+// (LevelDB takes its lock first, so a creation still running elsewhere
+// makes the open fail instead).
+bool IsUnfinishedCreation(leveldb::Env& env, const std::string& dir,
+                          const std::vector<std::string>& children) {
+  static const std::set<std::string> kCreationLeftovers = {
+      "LOCK",         "LOG",         "LOG.old",        "CURRENT", "MANIFEST-000001",
+      "000001.dbtmp", kSpareLogName, kSpareLogTempName};
+  for (const std::string& child : children) {
+    if (!kCreationLeftovers.contains(child)) return false;
+  }
+  if (std::find(children.begin(), children.end(), "CURRENT") == children.end()) return true;
+  std::string current;
+  if (!leveldb::ReadFileToString(&env, dir + "/CURRENT", &current).ok()) return false;
+  return current == "MANIFEST-000001\n";
+}
+
 // What the data directory holds before the log is opened.
 struct DirectoryState {
   bool exists = false;
-  bool fresh = false;  // absent or empty: a new replica
+  bool fresh = false;  // absent, empty or an unfinished creation: a new replica
 };
 
 // Lists `dir` and refuses one that is not empty but holds no whole LevelDB
 // log (CURRENT and a write-ahead *.log file): its promises would be forgotten.
+// The leftovers of a first creation cut short are not refused: fresh.
 Result<DirectoryState> InspectDataDirectory(leveldb::Env& env, const std::string& dir) {
   std::vector<std::string> children;
   DirectoryState state;
@@ -139,7 +164,7 @@ Result<DirectoryState> InspectDataDirectory(leveldb::Env& env, const std::string
   children.erase(std::remove_if(children.begin(), children.end(),
                                 [](const std::string& c) { return c == "." || c == ".."; }),
                  children.end());
-  state.fresh = !state.exists || children.empty();
+  state.fresh = !state.exists || children.empty() || IsUnfinishedCreation(env, dir, children);
   if (state.fresh) return state;
   if (std::find(children.begin(), children.end(), "CURRENT") == children.end()) {
     return Status::Corruption("data directory " + dir +

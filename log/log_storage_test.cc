@@ -535,6 +535,74 @@ TEST_F(RealDisk, ADirectoryThatCannotBeListedIsRefusedNotFresh) {
       << opened.status().message();
 }
 
+// Fails LevelDB's creation of any file whose name ends in `suffix`, leaving
+// on disk what a crash (kill -9) at that point of DB::Open leaves.
+class FailCreatingEnv : public leveldb::EnvWrapper {
+ public:
+  explicit FailCreatingEnv(std::string suffix)
+      : leveldb::EnvWrapper(leveldb::Env::Default()), suffix_(std::move(suffix)) {}
+  leveldb::Status NewWritableFile(const std::string& name, leveldb::WritableFile** file) override {
+    if (Targeted(name)) return leveldb::Status::IOError(name, "crash here");
+    return target()->NewWritableFile(name, file);
+  }
+  leveldb::Status RenameFile(const std::string& from, const std::string& to) override {
+    if (Targeted(to)) return leveldb::Status::IOError(to, "crash here");
+    return target()->RenameFile(from, to);
+  }
+
+ private:
+  bool Targeted(const std::string& name) const {
+    return name.size() >= suffix_.size() &&
+           name.compare(name.size() - suffix_.size(), suffix_.size(), suffix_) == 0;
+  }
+  std::string suffix_;
+};
+
+// A first Open of `dir` cut short where LevelDB creates a file ending in
+// `suffix`.
+void CrashFirstOpenBefore(const std::filesystem::path& dir, const std::string& suffix) {
+  FailCreatingEnv env(suffix);
+  LevelDbOptions options;
+  options.dir = dir.string();
+  options.replica_id = 1;
+  options.env = &env;
+  EXPECT_FALSE(LevelDbLogStorage::Open(options).ok());
+}
+
+// A replica killed during its very first start (inside LevelDB's creation of
+// the database, before CURRENT or before the first write-ahead log) starts
+// again as new: it never accepted a write, so it promised nothing. Refused
+// before ("not empty but holds no Synod log" / "without its write-ahead file").
+TEST_F(RealDisk, AFirstStartCutShortInsideLevelDbStartsAgainAsNew) {
+  for (const std::string suffix : {"CURRENT", ".log"}) {
+    SCOPED_TRACE("crash before creating *" + suffix);
+    std::filesystem::remove_all(dir_);
+    CrashFirstOpenBefore(dir_, suffix);
+    ASSERT_TRUE(std::filesystem::exists(dir_ / "MANIFEST-000001"));
+    {
+      auto opened = LevelDbLogStorage::Open(Options(dir_));
+      ASSERT_EQ(StatusOf(opened), Status::Ok());
+      EXPECT_TRUE((*opened)->Load().fresh);
+      (*opened)->Persist(Ballot{4, 1}, {MakeEntry(2, 4, {"two"})});
+    }
+    auto reopened = LevelDbLogStorage::Open(Options(dir_));
+    ASSERT_EQ(StatusOf(reopened), Status::Ok());
+    RecoveredLog recovered = (*reopened)->Load();
+    EXPECT_FALSE(recovered.fresh);
+    EXPECT_EQ(recovered.paxos.promised, (Ballot{4, 1}));
+    EXPECT_EQ(recovered.paxos.entries.size(), 1u);
+  }
+}
+
+// The same leftovers beside anything else (here a file of the runtime's) are
+// not a creation cut short: refused as before.
+TEST_F(RealDisk, CreationLeftoversBesideOtherFilesAreRefused) {
+  CrashFirstOpenBefore(dir_, ".log");
+  std::ofstream(dir_ / "members") << "1=127.0.0.1:1\n";
+  std::string error = StatusOf(LevelDbLogStorage::Open(Options(dir_))).message();
+  EXPECT_NE(error.find("without its write-ahead file"), std::string::npos) << error;
+}
+
 TEST(MemoryLogStorage, StoresAndFailsOnDemand) {
   LogMetadata metadata;
   metadata.replica_id = 1;

@@ -529,6 +529,31 @@ TEST(Core, RefusesAChangeDerivedFromAConfigurationNoLongerInEffect) {
   EXPECT_FALSE(h.core(leader).Status().config.Contains(5));
 }
 
+// A snapshot installed during the candidacy brings a configuration in which
+// two voters changed: the promises of {1, 2} meet a quorum of {1, 2, 3} but
+// miss {4, 5} of {1, 4, 5}, so on winning phase 1 the candidate runs it
+// again under the new configuration. It must not announce leadership in the
+// ballot it only just raised (not durable yet, and it leads in no ballot).
+TEST(Core, ACandidateThatMustRunPhase1AgainAnnouncesNoLeadership) {
+  SplitMix64 random(1);
+  Core candidate(1, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  Ballot first = MakeCandidate(candidate);
+  Configuration next({Member{1, MemberRole::kVoter, ""}, Member{4, MemberRole::kVoter, ""},
+                      Member{5, MemberRole::kVoter, ""}},
+                     {2, 3});
+  ASSERT_TRUE(candidate.InstallSnapshot(5, ConfigAt{5, next}));
+  DrainAll(candidate);
+  ASSERT_EQ(candidate.Status().role, Role::kCandidate);
+  candidate.Step(Message{2, 1, Promise{first, 1, 1, false, 0, 0, {}}});
+  std::vector<Ready> readies = DrainAll(candidate);
+  ASSERT_EQ(candidate.Status().role, Role::kCandidate) << "phase 1 again, under {1, 4, 5}";
+  Ballot second = candidate.Status().promised;
+  ASSERT_GT(second, first);
+  for (const Heartbeat& heartbeat : Sent<Heartbeat>(readies)) {
+    EXPECT_NE(heartbeat.ballot, second) << "announced leadership in a ballot still in phase 1";
+  }
+}
+
 TEST(Configuration, MajorityQuorums) {
   EXPECT_EQ(Configuration({1, 2, 3}).QuorumSize(), 2u);
   EXPECT_EQ(Configuration({1, 2, 3, 4, 5}).QuorumSize(), 3u);

@@ -61,6 +61,7 @@ class ReplicaState {
   // configuration this replica knows or learns counts n/2 of its voters as a
   // quorum.
   void ShrinkQuorumsForTesting();
+  bool quorums_shrunk_for_testing() const { return shrink_quorums_; }
   // `config` with the quorum rule this replica counts by (itself, unless
   // ShrinkQuorumsForTesting was called).
   Configuration QuorumRule(Configuration config) const;
