@@ -129,7 +129,7 @@ void Core::Step(const Message& message) {
           proposer_->StepDownIfChosenElsewhere(0);
         } else if constexpr (std::is_same_v<T, TimeoutNow>) {
           if (election_->OnTimeoutNow(from, m)) {
-            proposer_->StartPhase1(/*transfer=*/true);
+            proposer_->StartPhase1(/*transfer_from=*/m.ballot);
             election_->ResetTimer();
           }
         }

@@ -46,12 +46,14 @@ void Election::OnPromiseGranted() {
 }
 
 bool Election::OnTimeoutNow(ReplicaId from, const TimeoutNow& timeout) const {
-  // Only from the leader this replica follows, in that leader's ballot: a
-  // late TimeoutNow of a deposed leader, or one after this replica promised
-  // a newer ballot, starts nothing.
+  // Only from the leader this replica follows, in that leader's ballot, and
+  // heard within the election timeout: a late TimeoutNow of a deposed
+  // leader, one after this replica promised a newer ballot, or one from a
+  // leader it has stopped hearing starts nothing.
   return (state_.role == Role::kFollower || state_.role == Role::kPreCandidate) &&
          state_.config().IsVoter(state_.self()) && state_.leader == from &&
-         timeout.ballot == state_.leader_ballot && timeout.ballot >= state_.promised();
+         timeout.ballot == state_.leader_ballot && timeout.ballot >= state_.promised() &&
+         state_.ticks_since_leader_contact < state_.options().election_ticks;
 }
 
 void Election::OnPreVoteRequest(ReplicaId from, const PreVoteRequest&) {

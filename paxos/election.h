@@ -31,7 +31,8 @@ class Election {
   bool HearsLiveLeaderOtherThan(ReplicaId candidate) const;
 
   // True if this replica should start a transfer campaign now: it is a
-  // voter, follows `from` as leader in `timeout.ballot` and promised nothing higher.
+  // voter, follows `from` as leader in `timeout.ballot`, heard it within
+  // election_ticks and promised nothing higher.
   bool OnTimeoutNow(ReplicaId from, const TimeoutNow& timeout) const;
 
   void OnPreVoteRequest(ReplicaId from, const PreVoteRequest& request);

@@ -15,7 +15,7 @@ std::string Describe(const PreVoteReply& m) {
 }
 std::string Describe(const Prepare& m) {
   return "Prepare b=" + m.ballot.ToString() + " from=" + std::to_string(m.from_slot) +
-         (m.transfer ? " transfer" : "");
+         (m.transfer_from.IsNull() ? "" : " transfer_from=" + m.transfer_from.ToString());
 }
 std::string Describe(const Promise& m) {
   return "Promise b=" + m.ballot.ToString() + " [" + std::to_string(m.from_slot) + "," +

@@ -27,13 +27,15 @@ struct PreVoteReply {
 
 // Phase 1a: promise `ballot` and report accepted entries at slots >= from_slot.
 // Also used to fetch the next page of a promise already given for `ballot`.
-// `transfer`: the candidate campaigns because its leader handed leadership to
-// it (TimeoutNow), so acceptors promise even while they hear that leader
-// (leader stickiness does not apply). The promise itself is an ordinary one.
+// `transfer_from`: the ballot of the leader that handed leadership to the
+// candidate (TimeoutNow); null if none did. An acceptor that follows a leader
+// in exactly that ballot promises even while it hears that leader (leader
+// stickiness does not apply) if the sender is a voter of its configuration.
+// The promise itself is an ordinary one.
 struct Prepare {
   Ballot ballot;
   Slot from_slot = 0;
-  bool transfer = false;
+  Ballot transfer_from;
 };
 
 // Phase 1b: the acceptor promised `ballot`; `entries` are its accepted entries

@@ -8,9 +8,9 @@ namespace synod::paxos {
 
 Proposer::Proposer(ReplicaState& state, Learner& learner) : state_(state), learner_(learner) {}
 
-void Proposer::StartPhase1(bool transfer) {
+void Proposer::StartPhase1(Ballot transfer_from) {
   if (!state_.config().IsVoter(state_.self())) return;  // only voters campaign
-  transfer_campaign_ = transfer;
+  transfer_from_ = transfer_from;
   EndTransfer();
   uint64_t round = std::max(state_.promised().round, state_.max_seen_round()) + 1;
   ballot_ = Ballot{round, state_.self()};
@@ -36,7 +36,7 @@ void Proposer::StartPhase1(bool transfer) {
   }
   // Prepare leaves only after the raised promise is durable.
   for (const auto& [voter, progress] : promises_) {
-    state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_, transfer_campaign_});
+    state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_, transfer_from_});
   }
 }
 
@@ -46,7 +46,7 @@ void Proposer::StepDown() {
     state_.role = Role::kFollower;
   }
   ballot_ = Ballot{};
-  transfer_campaign_ = false;
+  transfer_from_ = Ballot{};
   EndTransfer();
   promises_.clear();
   reports_.clear();
@@ -91,7 +91,7 @@ void Proposer::OnPromise(ReplicaId from, const Promise& promise) {
   }
   if (promise.more && promise.next_slot > promise.from_slot) {
     progress->second.next_slot = promise.next_slot;
-    state_.Send(from, Prepare{ballot_, promise.next_slot, transfer_campaign_});
+    state_.Send(from, Prepare{ballot_, promise.next_slot, transfer_from_});
     return;
   }
   progress->second.complete = true;
@@ -160,7 +160,7 @@ void Proposer::PrepareChainMembers(const std::vector<ConfigAt>& chain) {
     for (ReplicaId voter : chain[i].config.voters()) {
       if (voter == state_.self() || promises_.contains(voter)) continue;
       promises_[voter] = PromiseProgress{phase1_from_, false};
-      state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_, transfer_campaign_});
+      state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_, transfer_from_});
     }
   }
 }
@@ -638,7 +638,7 @@ void Proposer::Tick() {
     heartbeat_elapsed_ = 0;
     for (const auto& [id, progress] : promises_) {
       if (!progress.complete) {
-        state_.SendAfterPersist(id, Prepare{ballot_, progress.next_slot, transfer_campaign_});
+        state_.SendAfterPersist(id, Prepare{ballot_, progress.next_slot, transfer_from_});
       }
     }
     return;

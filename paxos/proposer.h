@@ -33,10 +33,11 @@ class Proposer {
   Ballot ballot() const { return ballot_; }
   size_t pending_commands() const { return pending_.size(); }
 
-  // Raises the ballot above every round seen and starts phase 1. `transfer`:
-  // the leader handed leadership to this replica (TimeoutNow), so its
-  // Prepares ask acceptors to skip leader stickiness.
-  void StartPhase1(bool transfer = false);
+  // Raises the ballot above every round seen and starts phase 1.
+  // `transfer_from`: the ballot of the leader that handed leadership to this
+  // replica (TimeoutNow; null: none); its Prepares name it, so acceptors that
+  // follow that leader skip leader stickiness.
+  void StartPhase1(Ballot transfer_from = Ballot{});
   // Leaves candidacy or leadership; queued commands are dropped (never proposed).
   void StepDown();
 
@@ -190,7 +191,7 @@ class Proposer {
   bool guard_commit_point_ = true;  // false only in a broken test variant
 
   // Leadership transfer.
-  bool transfer_campaign_ = false;          // this candidacy started from TimeoutNow
+  Ballot transfer_from_;                    // candidacy started by TimeoutNow of this leader ballot
   ReplicaId transfer_target_ = kNoReplica;  // leader: transfer in flight to it
   uint32_t transfer_elapsed_ = 0;           // ticks since the transfer started
   Slot target_chosen_point_ = 0;            // the target's chosen point, as it last replied

@@ -136,12 +136,16 @@ TEST(Transfer, TargetLeadsWithAHigherBallotAndNoSlotIsLost) {
   EXPECT_EQ(c.core(old_leader).Status().role, Role::kFollower);
   EXPECT_EQ(c.core(old_leader).Status().transfer_target, kNoReplica);
   EXPECT_EQ(c.core(old_leader).Propose({"x"}).leader_hint, target);
-  // The target campaigned without pre-vote, with stickiness overridden.
+  // The target campaigned without pre-vote, with stickiness overridden: its
+  // Prepares name the ballot of the leader that handed over.
   bool flagged_prepare = false;
   for (const Message& m : c.sent_) {
     if (m.from != target) continue;
     EXPECT_FALSE(std::holds_alternative<PreVoteRequest>(m.body)) << DescribeMessage(m);
-    if (const auto* p = std::get_if<Prepare>(&m.body)) flagged_prepare |= p->transfer;
+    if (const auto* p = std::get_if<Prepare>(&m.body)) {
+      EXPECT_EQ(p->transfer_from, old_ballot) << DescribeMessage(m);
+      flagged_prepare = true;
+    }
   }
   EXPECT_TRUE(flagged_prepare);
 
@@ -271,6 +275,71 @@ TEST(Transfer, TimeoutNowFromAnyoneButTheCurrentLeaderIsIgnored) {
   EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
   c.core(a).Step(Message{leader, a, TimeoutNow{ballot}});
   EXPECT_EQ(c.core(a).Status().role, Role::kCandidate);
+}
+
+// A TimeoutNow from a leader this replica has not heard for election_ticks
+// (it may have been deposed meanwhile) starts nothing.
+TEST(Transfer, TimeoutNowFromALeaderNotHeardLatelyIsIgnored) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId a = OtherThan(leader);
+  Ballot ballot = c.core(a).Status().leader_ballot;
+  // `a` ticks alone (its messages are dropped): it stops hearing the leader.
+  for (uint32_t i = 0; i < CoreOptions{}.election_ticks; ++i) {
+    c.core(a).Tick();
+    while (c.core(a).HasReady()) {
+      c.core(a).TakeReady();
+      c.core(a).Advance();
+    }
+  }
+  ASSERT_EQ(c.core(a).Status().leader, leader);
+  ASSERT_NE(c.core(a).Status().role, Role::kCandidate);
+  c.core(a).Step(Message{leader, a, TimeoutNow{ballot}});
+  EXPECT_NE(c.core(a).Status().role, Role::kCandidate);
+  EXPECT_EQ(c.core(a).Status().promised, ballot);
+}
+
+// Leader stickiness is skipped only for a Prepare whose transfer_from names
+// the ballot of the leader the acceptor follows, sent by a voter: a learner
+// (which never campaigns) cannot use the flag, nor can a Prepare naming
+// another ballot depose the leader that is heard.
+TEST(Transfer, AFlaggedPrepareFromALearnerIsIgnoredWhileALeaderIsHeard) {
+  Cluster c(Configuration({1, 2, 3}).WithLearner(4, "learner"));
+  ReplicaId leader = c.ElectLeader();
+  ASSERT_NE(leader, 4u);
+  for (ReplicaId id : {1u, 2u, 3u}) {
+    Ballot ballot = c.core(id).Status().leader_ballot;
+    ASSERT_EQ(ballot, c.core(leader).Status().leader_ballot);
+    c.core(id).Step(Message{4, id, Prepare{Ballot{ballot.round + 1, 4}, 1, ballot}});
+    EXPECT_EQ(c.core(id).Status().promised, ballot) << "replica " << id;
+  }
+  EXPECT_EQ(c.core(leader).Status().role, Role::kLeader);
+}
+
+TEST(Transfer, AFlaggedPrepareNamingAnotherBallotIsIgnored) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId first = c.ElectLeader();
+  Ballot earlier = c.core(first).Status().leader_ballot;
+  c.down_.insert(first);
+  ReplicaId leader = c.ElectLeader();
+  c.down_.clear();
+  for (uint32_t i = 0; i < 2 * CoreOptions{}.heartbeat_ticks; ++i) c.TickAll();  // all hear it
+  Ballot ballot = c.core(leader).Status().leader_ballot;
+  ASSERT_GT(ballot, earlier);
+  ReplicaId rival = OtherThan(leader);
+  for (ReplicaId id : {1u, 2u, 3u}) {
+    if (id == rival) continue;
+    ASSERT_EQ(c.core(id).Status().leader_ballot, ballot) << "replica " << id;
+    Ballot promised = c.core(id).Status().promised;
+    // A late Prepare of a candidacy the earlier leader started.
+    c.core(id).Step(Message{rival, id, Prepare{Ballot{ballot.round + 1, rival}, 1, earlier}});
+    EXPECT_EQ(c.core(id).Status().promised, promised) << "replica " << id;
+    // A ballot of the current leader other than the one it leads in.
+    Ballot other{ballot.round + 1, leader};
+    c.core(id).Step(Message{rival, id, Prepare{Ballot{ballot.round + 2, rival}, 1, other}});
+    EXPECT_EQ(c.core(id).Status().promised, promised) << "replica " << id;
+  }
+  EXPECT_EQ(c.core(leader).Status().role, Role::kLeader);
 }
 
 }  // namespace

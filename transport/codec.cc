@@ -54,7 +54,7 @@ struct BodyEncoder {
     auto b = out.initPrepare();
     PutBallot(m.ballot, b.initBallot());
     b.setFromSlot(m.from_slot);
-    b.setTransfer(m.transfer);
+    if (!m.transfer_from.IsNull()) PutBallot(m.transfer_from, b.initTransferFrom());
   }
   void operator()(const paxos::Promise& m) {
     auto b = out.initPromise();
@@ -220,7 +220,10 @@ class Decoder {
         paxos::Prepare m;
         if (!GetBallot(r.getBallot(), "prepare.ballot", &m.ballot)) return false;
         m.from_slot = r.getFromSlot();
-        m.transfer = r.getTransfer();
+        if (r.hasTransferFrom() &&
+            !GetBallot(r.getTransferFrom(), "prepare.transferFrom", &m.transfer_from)) {
+          return false;
+        }
         *out = m;
         return true;
       }

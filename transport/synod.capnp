@@ -44,7 +44,9 @@ struct PreVoteReply { granted @0 :Bool; promised @1 :Ballot; }
 struct Prepare {
   ballot @0 :Ballot;
   fromSlot @1 :UInt64;
-  transfer @2 :Bool;  # campaign started by TimeoutNow: acceptors skip leader stickiness
+  # Campaign started by TimeoutNow: the ballot of the leader that handed over
+  # (unset: none). Acceptors following that ballot skip leader stickiness.
+  transferFrom @2 :Ballot;
 }
 struct Promise {
   ballot @0 :Ballot;

@@ -15,7 +15,7 @@ std::vector<paxos::Message> OneOfEachMessage(paxos::ReplicaId from, paxos::Repli
   std::vector<MessageBody> bodies;
   bodies.push_back(PreVoteRequest{42});
   bodies.push_back(PreVoteReply{true, higher});
-  bodies.push_back(Prepare{b, 5, true});
+  bodies.push_back(Prepare{b, 5, Ballot{6, 1}});
   bodies.push_back(
       Promise{b,
               5,

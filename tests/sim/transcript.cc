@@ -34,7 +34,7 @@ std::string Body(const paxos::PreVoteReply& m) {
 }
 std::string Body(const paxos::Prepare& m) {
   return "Prepare b=" + m.ballot.ToString() + " from=" + Num(m.from_slot) +
-         (m.transfer ? " transfer" : "");
+         (m.transfer_from.IsNull() ? "" : " transfer_from=" + m.transfer_from.ToString());
 }
 std::string Body(const paxos::Promise& m) {
   std::string out = "Promise b=" + m.ballot.ToString() + " slots [" + Num(m.from_slot) + "," +
