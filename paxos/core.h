@@ -59,8 +59,9 @@ struct TransferResult {
     kNotLeader,  // refused: this replica does not lead; see leader_hint
     kInvalid,    // refused: the target is this leader, or not a voter (learner,
                  // removed or unknown); see reason
-    kBusy,       // refused: a transfer or a configuration change is in flight, or
-                 // this leader's recovered values are not all proposed yet; see reason
+    kBusy,       // refused: a transfer or a configuration change is in flight,
+                 // this leader's recovered values are not all proposed yet, or it
+                 // still fetches a snapshot of slots below its own; see reason
   };
   Status status = Status::kNotLeader;
   ReplicaId leader_hint = kNoReplica;
@@ -184,8 +185,10 @@ class Core {
   // reports a chosen point that covers them, it is sent TimeoutNow (once) and starts
   // phase 1 at once (no election timeout, no pre-vote, leader stickiness
   // overridden at the acceptors); its higher ballot deposes this leader. If
-  // no new leader deposes this one within election_ticks, the transfer ends
-  // and this leader takes commands again. Refused as TransferResult says.
+  // no new leader deposes this one within election_ticks, or `target` stops
+  // being a voter (a snapshot install replaced the configuration), the
+  // transfer ends and this leader takes commands again. Refused as
+  // TransferResult says.
   TransferResult TransferLeadership(ReplicaId target);
 
   bool HasReady() const;

@@ -331,6 +331,7 @@ void Proposer::ChooseInOrder() {
 
 void Proposer::ResumeAfterChosen() {
   if (state_.role != Role::kLeader) return;
+  EndTransferToNonVoter();
   ChooseInOrder();
   ContinueReproposals();
   FillWindow();
@@ -542,6 +543,12 @@ TransferResult Proposer::TransferLeadership(ReplicaId target) {
                                      : "this leader's recovered values are not all proposed yet";
     return result;
   }
+  if (GapBlocksProposals()) {
+    // The slots of the gap may hold a configuration change, and this leader
+    // cannot tell the target's catch-up point until it has them.
+    result.reason = "this leader is still fetching a snapshot of slots below its own";
+    return result;
+  }
   transfer_target_ = target;
   transfer_elapsed_ = 0;
   target_chosen_point_ = 0;
@@ -563,6 +570,10 @@ void Proposer::MaybeSendTimeoutNow() {
   if (timeout_now_sent_) return;
   timeout_now_sent_ = true;
   state_.Send(transfer_target_, TimeoutNow{ballot_});
+}
+
+void Proposer::EndTransferToNonVoter() {
+  if (transfer_target_ != kNoReplica && !state_.config().IsVoter(transfer_target_)) EndTransfer();
 }
 
 void Proposer::EndTransfer() {
@@ -659,6 +670,7 @@ void Proposer::Tick() {
   } else {
     gap_end_ = 0;
   }
+  EndTransferToNonVoter();
   if (transfer_target_ != kNoReplica && ++transfer_elapsed_ >= options.election_ticks &&
       !keep_failed_transfer_) {
     EndTransfer();  // no new leader deposed this one in time: take commands again

@@ -144,6 +144,10 @@ class Proposer {
   void MaybeSendTimeoutNow();
   // Ends the transfer in flight (if any): Propose takes commands again.
   void EndTransfer();
+  // Ends the transfer in flight if its target is no voter of the
+  // configuration now in effect (a snapshot install replaced it): it could
+  // never campaign.
+  void EndTransferToNonVoter();
   // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
   // `value` is known chosen there (a promiser held it marked chosen), so the
   // entry is marked chosen at once.

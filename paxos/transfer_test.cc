@@ -342,5 +342,65 @@ TEST(Transfer, AFlaggedPrepareNamingAnotherBallotIsIgnored) {
   EXPECT_EQ(c.core(leader).Status().role, Role::kLeader);
 }
 
+// A snapshot install replaces the configuration with one in which the
+// target is a learner: it can never campaign, so the transfer ends at once
+// and the leader takes commands again.
+TEST(Transfer, ATransferEndsWhenASnapshotMakesTheTargetALearner) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId target = OtherThan(leader);
+  ReplicaId other = OtherThan(leader, target);
+  c.down_.insert(target);
+  ASSERT_EQ(c.core(leader).TransferLeadership(target).status, TransferResult::Status::kAccepted);
+  c.DeliverAll();
+  Slot slot = c.core(leader).Status().delivered + 3;
+  Configuration demoted(
+      {Member{leader, MemberRole::kVoter, ""}, Member{other, MemberRole::kVoter, ""},
+       Member{target, MemberRole::kLearner, "t"}},
+      {});
+  ASSERT_TRUE(c.core(leader).InstallSnapshot(slot, ConfigAt{slot, demoted}));
+  c.Process(leader);
+  ASSERT_EQ(c.core(leader).Status().role, Role::kLeader);
+  EXPECT_EQ(c.core(leader).Status().transfer_target, kNoReplica);
+  EXPECT_EQ(c.core(leader).Propose({"y"}).status, ProposeResult::Status::kAccepted);
+}
+
+// A leader that skipped a gap only a snapshot holds (its promisers compacted
+// slots it never learned) refuses a transfer until it has fetched it.
+TEST(Transfer, RefusedWhileTheLeaderFetchesASnapshotOfAGap) {
+  SplitMix64 random(1);
+  Core core(1, Configuration({1, 2, 3}), CoreOptions{}, random, {}, 0);
+  auto drain = [&] {
+    while (core.HasReady()) {
+      core.TakeReady();
+      core.Advance();
+    }
+  };
+  for (int t = 0; t < 1000 && core.Status().role == Role::kFollower; ++t) {
+    core.Tick();
+    drain();
+  }
+  core.Step(Message{2, 1, PreVoteReply{true, Ballot{}}});
+  drain();
+  ASSERT_EQ(core.Status().role, Role::kCandidate);
+  Ballot ballot = core.Status().promised;
+  core.Step(Message{3, 1, Promise{ballot, 1, 1, false, 5, 5, {}}});  // compacted through 5
+  drain();
+  for (int t = 0; t < 100 && core.Status().role == Role::kCandidate; ++t) {
+    core.Tick();
+    drain();
+  }
+  ASSERT_EQ(core.Status().role, Role::kLeader);
+  ASSERT_LT(core.Status().chosen_point, 5u);
+  TransferResult busy = core.TransferLeadership(2);
+  EXPECT_EQ(busy.status, TransferResult::Status::kBusy);
+  EXPECT_NE(busy.reason.find("snapshot"), std::string::npos) << busy.reason;
+  EXPECT_EQ(core.Status().transfer_target, kNoReplica);
+  ASSERT_TRUE(core.InstallSnapshot(5));
+  drain();
+  ASSERT_EQ(core.Status().role, Role::kLeader);
+  EXPECT_EQ(core.TransferLeadership(2).status, TransferResult::Status::kAccepted);
+}
+
 }  // namespace
 }  // namespace synod::paxos
