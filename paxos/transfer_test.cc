@@ -262,19 +262,46 @@ TEST(Transfer, TransfersAndConfigurationChangesExcludeEachOther) {
 }
 
 // A TimeoutNow that is not from the leader this replica follows, or not in
-// that leader's ballot, starts nothing.
+// that leader's ballot, starts nothing. The earlier ballot is a real one: the
+// first leader's, deposed by an election while it was down.
 TEST(Transfer, TimeoutNowFromAnyoneButTheCurrentLeaderIsIgnored) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId first = c.ElectLeader();
+  Ballot earlier = c.core(first).Status().leader_ballot;
+  c.down_.insert(first);
+  ReplicaId leader = c.ElectLeader();
+  ASSERT_NE(leader, first);
+  ReplicaId a = OtherThan(leader, first);
+  Ballot ballot = c.core(a).Status().leader_ballot;
+  ASSERT_EQ(c.core(a).Status().leader, leader);
+  ASSERT_GT(ballot, earlier);
+  ASSERT_FALSE(earlier.IsNull());
+  c.core(a).Step(Message{first, a, TimeoutNow{ballot}});  // not its leader
+  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
+  c.core(a).Step(Message{first, a, TimeoutNow{earlier}});  // the deposed leader, late
+  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
+  c.core(a).Step(Message{leader, a, TimeoutNow{earlier}});  // its leader, another ballot
+  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
+  c.core(a).Step(Message{leader, a, TimeoutNow{ballot}});
+  EXPECT_EQ(c.core(a).Status().role, Role::kCandidate);
+}
+
+// A follower that promised a ballot above its leader's (here: to a rival
+// whose Prepare that leader's handover let through) ignores the leader's
+// TimeoutNow: campaigning now would only race the ballot it promised.
+TEST(Transfer, TimeoutNowBelowTheBallotPromisedIsIgnored) {
   Cluster c(Configuration({1, 2, 3}));
   ReplicaId leader = c.ElectLeader();
   ReplicaId a = OtherThan(leader);
   ReplicaId b = OtherThan(leader, a);
   Ballot ballot = c.core(a).Status().leader_ballot;
-  c.core(a).Step(Message{b, a, TimeoutNow{ballot}});
-  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
-  c.core(a).Step(Message{leader, a, TimeoutNow{Ballot{ballot.round - 1, leader}}});
-  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
+  Ballot higher{ballot.round + 1, b};
+  c.core(a).Step(Message{b, a, Prepare{higher, 1, ballot}});
+  ASSERT_EQ(c.core(a).Status().promised, higher);
+  ASSERT_EQ(c.core(a).Status().leader_ballot, ballot);
   c.core(a).Step(Message{leader, a, TimeoutNow{ballot}});
-  EXPECT_EQ(c.core(a).Status().role, Role::kCandidate);
+  EXPECT_EQ(c.core(a).Status().role, Role::kFollower);
+  EXPECT_EQ(c.core(a).Status().promised, higher);
 }
 
 // A TimeoutNow from a leader this replica has not heard for election_ticks
@@ -400,6 +427,56 @@ TEST(Transfer, RefusedWhileTheLeaderFetchesASnapshotOfAGap) {
   drain();
   ASSERT_EQ(core.Status().role, Role::kLeader);
   EXPECT_EQ(core.TransferLeadership(2).status, TransferResult::Status::kAccepted);
+}
+
+// A leader deposed while its transfer runs forgets it (StepDown): when it
+// leads again it takes commands.
+TEST(Transfer, ALeaderDeposedMidTransferTakesCommandsWhenItLeadsAgain) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId target = OtherThan(leader);
+  ReplicaId other = OtherThan(leader, target);
+  c.down_.insert(target);
+  ASSERT_EQ(c.core(leader).TransferLeadership(target).status, TransferResult::Status::kAccepted);
+  Ballot ballot = c.core(leader).Status().leader_ballot;
+  c.core(leader).Step(Message{other, leader, Reject{ballot, Ballot{ballot.round + 1, other}}});
+  ASSERT_NE(c.core(leader).Status().role, Role::kLeader);
+  EXPECT_EQ(c.core(leader).Status().transfer_target, kNoReplica);
+  c.DeliverAll();
+  ReplicaId next = c.ElectLeader();
+  if (next != leader) {
+    ASSERT_EQ(c.core(next).TransferLeadership(leader).status, TransferResult::Status::kAccepted);
+  }
+  ASSERT_TRUE(c.TickUntilLeader(leader, static_cast<int>(CoreOptions{}.election_ticks)));
+  EXPECT_EQ(c.core(leader).Status().transfer_target, kNoReplica);
+  EXPECT_EQ(c.core(leader).Propose({"y"}).status, ProposeResult::Status::kAccepted);
+}
+
+// TimeoutNow waits for every slot the leader proposed to be chosen, not
+// merely for the target to reach the leader's chosen point: here the target
+// holds the leader's last slot accepted and knows all that is chosen, but no
+// quorum accepted that slot yet.
+TEST(Transfer, NoTimeoutNowWhileTheLeadersOwnSlotsAreUnchosen) {
+  Cluster c(Configuration({1, 2, 3, 4, 5}));
+  ReplicaId leader = c.ElectLeader();
+  ReplicaId target = OtherThan(leader);
+  std::vector<ReplicaId> others;
+  for (ReplicaId id : {1u, 2u, 3u, 4u, 5u}) {
+    if (id != leader && id != target) others.push_back(id);
+  }
+  c.down_.insert(others.begin(), others.end());
+  ASSERT_EQ(c.core(leader).Propose({"a"}).status, ProposeResult::Status::kAccepted);
+  ASSERT_EQ(c.core(leader).TransferLeadership(target).status, TransferResult::Status::kAccepted);
+  c.sent_.clear();
+  for (uint32_t i = 0; i < 2 * CoreOptions{}.heartbeat_ticks; ++i) c.TickAll();
+  ASSERT_LT(c.core(leader).Status().chosen_point, c.core(leader).Status().last_slot);
+  EXPECT_EQ(c.core(target).Status().chosen_point, c.core(leader).Status().chosen_point);
+  EXPECT_EQ(c.core(target).Status().last_slot, c.core(leader).Status().last_slot);
+  for (const Message& m : c.sent_) {
+    EXPECT_FALSE(std::holds_alternative<TimeoutNow>(m.body)) << DescribeMessage(m);
+  }
+  EXPECT_EQ(c.core(target).Status().role, Role::kFollower);
+  EXPECT_EQ(c.Leader(), leader);
 }
 
 }  // namespace
