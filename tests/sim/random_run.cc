@@ -412,7 +412,9 @@ class RandomSchedule {
     }
   }
 
-  // Counts a transfer completed when its target leads before its time is up.
+  // Counts a transfer completed when its target leads before its time is up
+  // (transfer_until_: 2 * election_ticks after the request, twice the base
+  // election timeout).
   void WatchTransfer() {
     if (transfer_to_ == 0) return;
     if (cluster_.Leader() == transfer_to_) {

@@ -36,7 +36,7 @@ struct RunResult {
   uint64_t commands_answered = 0;
   uint64_t config_changes = 0;           // configuration changes chosen (and in effect)
   uint64_t transfers_started = 0;        // leadership transfers a leader accepted
-  uint64_t transfers_completed = 0;      // ... whose target led within an election timeout
+  uint64_t transfers_completed = 0;      // ... whose target led within 2 * election_ticks
   std::optional<std::string> violation;  // set when a property failed
   std::string trace;                     // recent events, when violated
   std::vector<HistoryEvent> history;
