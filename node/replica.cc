@@ -556,11 +556,15 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
   if (result.status != paxos::ProposeResult::Status::kAccepted) {
     // Not proposed: answer only this call's waiters (an earlier call with the
     // same command may still be in the log).
-    bool busy = result.status == paxos::ProposeResult::Status::kBusy;
+    bool transferring = result.status == paxos::ProposeResult::Status::kTransferring;
+    bool busy = result.status == paxos::ProposeResult::Status::kBusy || transferring;
     transport::OutcomeStatus why =
         busy ? transport::OutcomeStatus::kBusy : transport::OutcomeStatus::kNotLeader;
     std::string reason;
-    if (busy) {
+    if (transferring) {
+      // Clients retry busy answers shortly; by then a new leader answers.
+      reason = "leadership transfer in progress: retry shortly";
+    } else if (busy) {
       paxos::CoreOptions limits = options_.ToCoreOptions();
       reason = "overloaded: the leader's queue of commands waiting for a slot is full (limits " +
                std::to_string(limits.max_pending_commands) + " commands, " +

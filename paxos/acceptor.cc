@@ -14,11 +14,21 @@ void Acceptor::OnPrepare(ReplicaId from, const Prepare& prepare) {
     return;
   }
   if (prepare.ballot > state_.promised()) {
-    if (election_.HearsLiveLeaderOtherThan(from)) return;  // stickiness: do not help a challenger
+    // Stickiness: do not help a challenger while a live leader is heard,
+    // unless that leader, in the ballot this replica follows, handed
+    // leadership to it (TimeoutNow) and it is a voter.
+    if (!IsTransferFromFollowedLeader(from, prepare) && election_.HearsLiveLeaderOtherThan(from)) {
+      return;
+    }
     state_.SetPromised(prepare.ballot);
     election_.OnPromiseGranted();
   }
   SendPromisePage(from, prepare.ballot, prepare.from_slot == 0 ? 1 : prepare.from_slot);
+}
+
+bool Acceptor::IsTransferFromFollowedLeader(ReplicaId from, const Prepare& prepare) const {
+  return !prepare.transfer_from.IsNull() && prepare.transfer_from == state_.leader_ballot &&
+         state_.config().IsVoter(from);
 }
 
 void Acceptor::SendPromisePage(ReplicaId to, Ballot ballot, Slot from_slot) {

@@ -3,7 +3,9 @@
 // Replies that report a promise or an accept are sent only after that state is
 // durable (Ready::messages_after_persist). Leader stickiness: while this
 // replica hears from a live leader it ignores Prepare from anyone else, so a
-// replica that was merely cut off cannot depose a healthy leader. Internal.
+// replica that was merely cut off cannot depose a healthy leader; a Prepare
+// from a voter whose `transfer_from` is the ballot of the leader this replica
+// follows (that leader handed leadership to it) is promised anyway. Internal.
 #pragma once
 
 #include "paxos/election.h"
@@ -23,6 +25,9 @@ class Acceptor {
   void OnHeartbeat(ReplicaId from, const Heartbeat& heartbeat);
 
  private:
+  // True if `prepare` comes from a voter that the leader this replica
+  // follows, in the ballot it follows, handed leadership to (transfer_from).
+  bool IsTransferFromFollowedLeader(ReplicaId from, const Prepare& prepare) const;
   // Sends one page of accepted entries at slots >= from_slot for `ballot`.
   void SendPromisePage(ReplicaId to, Ballot ballot, Slot from_slot);
 

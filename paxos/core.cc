@@ -127,6 +127,11 @@ void Core::Step(const Message& message) {
         } else if constexpr (std::is_same_v<T, CatchupReply>) {
           learner_->OnCatchupReply(from, m);
           proposer_->StepDownIfChosenElsewhere(0);
+        } else if constexpr (std::is_same_v<T, TimeoutNow>) {
+          if (election_->OnTimeoutNow(from, m)) {
+            proposer_->StartPhase1(/*transfer_from=*/m.ballot);
+            election_->ResetTimer();
+          }
         }
       },
       message.body);
@@ -186,6 +191,10 @@ ReconfigureResult Core::ProposeConfiguration(const Configuration& next, Slot bas
   return proposer_->ProposeConfiguration(next, base_slot);
 }
 
+TransferResult Core::TransferLeadership(ReplicaId target) {
+  return proposer_->TransferLeadership(target);
+}
+
 bool Core::HasReady() const { return state_->HasReady(); }
 
 Ready Core::TakeReady() { return state_->TakeReady(); }
@@ -226,6 +235,8 @@ void Core::BreakMembershipRuleForTesting(MembershipBreak rule) { state_->broken_
 
 void Core::ShrinkQuorumsForTesting() { state_->ShrinkQuorumsForTesting(); }
 
+void Core::KeepFailedTransferForTesting() { proposer_->KeepFailedTransferForTesting(); }
+
 CoreStatus Core::Status() const {
   CoreStatus status;
   status.id = state_->self();
@@ -238,6 +249,7 @@ CoreStatus Core::Status() const {
   status.last_slot = state_->LastSlot();
   status.compacted = state_->compacted();
   status.pending_commands = proposer_->pending_commands();
+  status.transfer_target = proposer_->transfer_target();
   status.config = state_->config();
   status.config_slot = state_->config_slot();
   const Configuration& config = state_->config();

@@ -42,9 +42,30 @@ struct ProposeResult {
     kAccepted,   // queued at the leader; will be placed in a slot
     kNotLeader,  // refused at once; definitely not proposed; see leader_hint
     kBusy,       // leader's queue is full; definitely not proposed; retry later
+    // This leader is handing leadership over (TransferLeadership) and takes no
+    // new commands; definitely not proposed. Retry shortly: leader_hint is this
+    // replica, which answers kNotLeader with the new leader once it is done
+    // (or takes commands again if the transfer failed, after election_ticks).
+    kTransferring,
   };
   Status status = Status::kNotLeader;
   ReplicaId leader_hint = kNoReplica;  // kNoReplica when unknown
+};
+
+// Result of Core::TransferLeadership.
+struct TransferResult {
+  enum class Status : uint8_t {
+    kAccepted,   // the transfer runs; watch CoreStatus::transfer_target and leader
+    kNotLeader,  // refused: this replica does not lead; see leader_hint
+    kInvalid,    // refused: the target is this leader, or not a voter (learner,
+                 // removed or unknown); see reason
+    kBusy,       // refused: a transfer or a configuration change is in flight,
+                 // this leader's recovered values are not all proposed yet, or it
+                 // still fetches a snapshot of slots below its own; see reason
+  };
+  Status status = Status::kNotLeader;
+  ReplicaId leader_hint = kNoReplica;
+  std::string reason;  // kInvalid / kBusy: why
 };
 
 // Result of Core::ProposeConfiguration.
@@ -102,6 +123,8 @@ struct CoreStatus {
   Configuration config = Configuration::Empty();  // governs the slots after config_slot
   Slot config_slot = 0;                           // the slot whose chosen value set it (0: initial)
   Membership membership = Membership::kVoter;
+  // Leader only: the voter a leadership transfer hands over to (kNoReplica: none in flight).
+  ReplicaId transfer_target = kNoReplica;
 };
 
 class Acceptor;
@@ -155,6 +178,19 @@ class Core {
   // ValidateChange refuses it (kInvalid).
   ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
 
+  // Leader: hands leadership to the voter `target` (etcd-raft's
+  // MsgTimeoutNow). From now on Propose refuses with kTransferring and
+  // ProposeConfiguration with kBusy; commands Propose took earlier are still
+  // proposed. Once every slot this leader proposed is chosen and `target`
+  // reports a chosen point that covers them, it is sent TimeoutNow (once) and starts
+  // phase 1 at once (no election timeout, no pre-vote, leader stickiness
+  // overridden at the acceptors); its higher ballot deposes this leader. If
+  // no new leader deposes this one within election_ticks, or `target` stops
+  // being a voter (a snapshot install replaced the configuration), the
+  // transfer ends and this leader takes commands again. Refused as
+  // TransferResult says.
+  TransferResult TransferLeadership(ReplicaId target);
+
   bool HasReady() const;
   // Hands out the accumulated work. Requires: HasReady(), no Ready outstanding.
   Ready TakeReady();
@@ -196,6 +232,10 @@ class Core {
   // configuration, present and future (changes, snapshots), counts n/2 of its
   // voters as a quorum. Never call it in production.
   void ShrinkQuorumsForTesting();
+  // Test-only hook for the simulator's --break transfer-never-ends: a leader
+  // whose leadership transfer failed keeps refusing commands (the transfer
+  // never times out). Never call it in production.
+  void KeepFailedTransferForTesting();
 
   CoreStatus Status() const;
   // The value this replica holds as chosen for `slot` (its entry is marked

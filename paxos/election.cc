@@ -45,6 +45,17 @@ void Election::OnPromiseGranted() {
   elapsed_ = 0;
 }
 
+bool Election::OnTimeoutNow(ReplicaId from, const TimeoutNow& timeout) const {
+  // Only from the leader this replica follows, in that leader's ballot, and
+  // heard within the election timeout: a late TimeoutNow of a deposed
+  // leader, one after this replica promised a newer ballot, or one from a
+  // leader it has stopped hearing starts nothing.
+  return (state_.role == Role::kFollower || state_.role == Role::kPreCandidate) &&
+         state_.config().IsVoter(state_.self()) && state_.leader == from &&
+         timeout.ballot == state_.leader_ballot && timeout.ballot >= state_.promised() &&
+         state_.ticks_since_leader_contact < state_.options().election_ticks;
+}
+
 void Election::OnPreVoteRequest(ReplicaId from, const PreVoteRequest&) {
   bool heard_leader = state_.role == Role::kLeader ||
                       state_.ticks_since_leader_contact < state_.options().election_ticks;

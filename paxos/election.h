@@ -30,6 +30,11 @@ class Election {
   // True while a leader other than `candidate` was heard within the base election timeout.
   bool HearsLiveLeaderOtherThan(ReplicaId candidate) const;
 
+  // True if this replica should start a transfer campaign now: it is a
+  // voter, follows `from` as leader in `timeout.ballot`, heard it within
+  // election_ticks and promised nothing higher.
+  bool OnTimeoutNow(ReplicaId from, const TimeoutNow& timeout) const;
+
   void OnPreVoteRequest(ReplicaId from, const PreVoteRequest& request);
   // Returns kStartPhase1 when this reply completes a quorum of pre-votes.
   Action OnPreVoteReply(ReplicaId from, const PreVoteReply& reply);

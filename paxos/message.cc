@@ -14,7 +14,8 @@ std::string Describe(const PreVoteReply& m) {
          " promised=" + m.promised.ToString();
 }
 std::string Describe(const Prepare& m) {
-  return "Prepare b=" + m.ballot.ToString() + " from=" + std::to_string(m.from_slot);
+  return "Prepare b=" + m.ballot.ToString() + " from=" + std::to_string(m.from_slot) +
+         (m.transfer_from.IsNull() ? "" : " transfer_from=" + m.transfer_from.ToString());
 }
 std::string Describe(const Promise& m) {
   return "Promise b=" + m.ballot.ToString() + " [" + std::to_string(m.from_slot) + "," +
@@ -43,6 +44,7 @@ std::string Describe(const CatchupRequest& m) {
 std::string Describe(const CatchupReply& m) {
   return "CatchupReply n=" + std::to_string(m.entries.size());
 }
+std::string Describe(const TimeoutNow& m) { return "TimeoutNow b=" + m.ballot.ToString(); }
 
 }  // namespace
 

@@ -27,9 +27,15 @@ struct PreVoteReply {
 
 // Phase 1a: promise `ballot` and report accepted entries at slots >= from_slot.
 // Also used to fetch the next page of a promise already given for `ballot`.
+// `transfer_from`: the ballot of the leader that handed leadership to the
+// candidate (TimeoutNow); null if none did. An acceptor that follows a leader
+// in exactly that ballot promises even while it hears that leader (leader
+// stickiness does not apply) if the sender is a voter of its configuration.
+// The promise itself is an ordinary one.
 struct Prepare {
   Ballot ballot;
   Slot from_slot = 0;
+  Ballot transfer_from;
 };
 
 // Phase 1b: the acceptor promised `ballot`; `entries` are its accepted entries
@@ -94,8 +100,16 @@ struct CatchupReply {
   Slot compacted = 0;
 };
 
-using MessageBody = std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept, Accepted,
-                                 Reject, Heartbeat, HeartbeatReply, CatchupRequest, CatchupReply>;
+// Leadership transfer: the leader of `ballot` tells the replica it hands
+// leadership to (caught up to its chosen point) to start phase 1 at once,
+// without waiting for an election timeout and without pre-vote.
+struct TimeoutNow {
+  Ballot ballot;
+};
+
+using MessageBody =
+    std::variant<PreVoteRequest, PreVoteReply, Prepare, Promise, Accept, Accepted, Reject,
+                 Heartbeat, HeartbeatReply, CatchupRequest, CatchupReply, TimeoutNow>;
 
 // A message with its addressing.
 struct Message {

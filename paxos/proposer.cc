@@ -8,8 +8,10 @@ namespace synod::paxos {
 
 Proposer::Proposer(ReplicaState& state, Learner& learner) : state_(state), learner_(learner) {}
 
-void Proposer::StartPhase1() {
+void Proposer::StartPhase1(Ballot transfer_from) {
   if (!state_.config().IsVoter(state_.self())) return;  // only voters campaign
+  transfer_from_ = transfer_from;
+  EndTransfer();
   uint64_t round = std::max(state_.promised().round, state_.max_seen_round()) + 1;
   ballot_ = Ballot{round, state_.self()};
   state_.SetPromised(ballot_);  // a ballot is used only once it is durable (no reuse)
@@ -34,7 +36,7 @@ void Proposer::StartPhase1() {
   }
   // Prepare leaves only after the raised promise is durable.
   for (const auto& [voter, progress] : promises_) {
-    state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_});
+    state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_, transfer_from_});
   }
 }
 
@@ -44,6 +46,8 @@ void Proposer::StepDown() {
     state_.role = Role::kFollower;
   }
   ballot_ = Ballot{};
+  transfer_from_ = Ballot{};
+  EndTransfer();
   promises_.clear();
   reports_.clear();
   votes_.clear();
@@ -87,7 +91,7 @@ void Proposer::OnPromise(ReplicaId from, const Promise& promise) {
   }
   if (promise.more && promise.next_slot > promise.from_slot) {
     progress->second.next_slot = promise.next_slot;
-    state_.Send(from, Prepare{ballot_, promise.next_slot});
+    state_.Send(from, Prepare{ballot_, promise.next_slot, transfer_from_});
     return;
   }
   progress->second.complete = true;
@@ -156,7 +160,7 @@ void Proposer::PrepareChainMembers(const std::vector<ConfigAt>& chain) {
     for (ReplicaId voter : chain[i].config.voters()) {
       if (voter == state_.self() || promises_.contains(voter)) continue;
       promises_[voter] = PromiseProgress{phase1_from_, false};
-      state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_});
+      state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_, transfer_from_});
     }
   }
 }
@@ -327,6 +331,7 @@ void Proposer::ChooseInOrder() {
 
 void Proposer::ResumeAfterChosen() {
   if (state_.role != Role::kLeader) return;
+  EndTransferToNonVoter();
   ChooseInOrder();
   ContinueReproposals();
   FillWindow();
@@ -353,6 +358,10 @@ ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next, Slot
   }
   if (ConfigInFlight()) {
     result.reason = "a configuration change is in flight";
+    return result;
+  }
+  if (transfer_target_ != kNoReplica) {
+    result.reason = "a leadership transfer is in flight";
     return result;
   }
   if (votes_.size() >= state_.options().window_slots) {
@@ -496,6 +505,82 @@ void Proposer::OnReject(ReplicaId, const Reject& reject) {
 void Proposer::OnHeartbeatReply(ReplicaId from, const HeartbeatReply& reply) {
   if (state_.role != Role::kLeader || reply.ballot != ballot_) return;
   active_peers_.insert(from);
+  if (from == transfer_target_) {
+    target_chosen_point_ = std::max(target_chosen_point_, reply.chosen_point);
+    MaybeSendTimeoutNow();
+  }
+}
+
+TransferResult Proposer::TransferLeadership(ReplicaId target) {
+  TransferResult result;
+  if (state_.role != Role::kLeader) {
+    result.status = TransferResult::Status::kNotLeader;
+    result.leader_hint = state_.role == Role::kFollower ? state_.leader : kNoReplica;
+    return result;
+  }
+  result.leader_hint = state_.self();
+  const Configuration& config = state_.config();
+  result.status = TransferResult::Status::kInvalid;
+  if (target == state_.self()) {
+    result.reason = "replica " + std::to_string(target) + " already leads";
+    return result;
+  }
+  if (!config.IsVoter(target)) {
+    result.reason = "replica " + std::to_string(target) +
+                    (config.Contains(target)    ? " is a learner, not a voter"
+                     : config.IsRetired(target) ? " was removed from the configuration"
+                                                : " is not a member of the configuration");
+    return result;
+  }
+  result.status = TransferResult::Status::kBusy;
+  if (transfer_target_ != kNoReplica) {
+    result.reason = "a leadership transfer is in flight";
+    return result;
+  }
+  if (ConfigInFlight() || !reproposals_.empty()) {
+    // A recovered value not proposed yet may be a configuration change.
+    result.reason = ConfigInFlight() ? "a configuration change is in flight"
+                                     : "this leader's recovered values are not all proposed yet";
+    return result;
+  }
+  if (GapBlocksProposals()) {
+    // The slots of the gap may hold a configuration change, and this leader
+    // cannot tell the target's catch-up point until it has them.
+    result.reason = "this leader is still fetching a snapshot of slots below its own";
+    return result;
+  }
+  transfer_target_ = target;
+  transfer_elapsed_ = 0;
+  target_chosen_point_ = 0;
+  // Ask for the target's chosen point now (its reply may send TimeoutNow).
+  state_.Send(target, Heartbeat{ballot_, CommitPoint()});
+  result.status = TransferResult::Status::kAccepted;
+  return result;
+}
+
+void Proposer::MaybeSendTimeoutNow() {
+  if (state_.role != Role::kLeader || transfer_target_ == kNoReplica) return;
+  Slot last = next_slot_ - 1;  // the highest slot this leader proposed (or recovered)
+  if (!pending_.empty() || !reproposals_.empty() || GapBlocksProposals() ||
+      learner_.chosen_point() < last || target_chosen_point_ < last) {
+    return;
+  }
+  // Once per transfer: if it is lost, or the target cannot win, the
+  // transfer fails after election_ticks and this leader takes commands again.
+  if (timeout_now_sent_) return;
+  timeout_now_sent_ = true;
+  state_.Send(transfer_target_, TimeoutNow{ballot_});
+}
+
+void Proposer::EndTransferToNonVoter() {
+  if (transfer_target_ != kNoReplica && !state_.config().IsVoter(transfer_target_)) EndTransfer();
+}
+
+void Proposer::EndTransfer() {
+  transfer_target_ = kNoReplica;
+  timeout_now_sent_ = false;
+  transfer_elapsed_ = 0;
+  target_chosen_point_ = 0;
 }
 
 ProposeResult Proposer::Propose(std::vector<std::string> commands) {
@@ -510,6 +595,10 @@ ProposeResult Proposer::Propose(std::vector<std::string> commands) {
     return result;
   }
   result.leader_hint = state_.self();
+  if (transfer_target_ != kNoReplica) {
+    result.status = ProposeResult::Status::kTransferring;
+    return result;
+  }
   size_t bytes = 0;
   for (const std::string& command : commands) bytes += command.size();
   const CoreOptions& options = state_.options();
@@ -559,7 +648,9 @@ void Proposer::Tick() {
     if (++heartbeat_elapsed_ < options.heartbeat_ticks) return;
     heartbeat_elapsed_ = 0;
     for (const auto& [id, progress] : promises_) {
-      if (!progress.complete) state_.SendAfterPersist(id, Prepare{ballot_, progress.next_slot});
+      if (!progress.complete) {
+        state_.SendAfterPersist(id, Prepare{ballot_, progress.next_slot, transfer_from_});
+      }
     }
     return;
   }
@@ -578,6 +669,11 @@ void Proposer::Tick() {
     }
   } else {
     gap_end_ = 0;
+  }
+  EndTransferToNonVoter();
+  if (transfer_target_ != kNoReplica && ++transfer_elapsed_ >= options.election_ticks &&
+      !keep_failed_transfer_) {
+    EndTransfer();  // no new leader deposed this one in time: take commands again
   }
   if (++check_quorum_elapsed_ >= options.election_ticks) {
     check_quorum_elapsed_ = 0;

@@ -34,7 +34,10 @@ class Proposer {
   size_t pending_commands() const { return pending_.size(); }
 
   // Raises the ballot above every round seen and starts phase 1.
-  void StartPhase1();
+  // `transfer_from`: the ballot of the leader that handed leadership to this
+  // replica (TimeoutNow; null: none); its Prepares name it, so acceptors that
+  // follow that leader skip leader stickiness.
+  void StartPhase1(Ballot transfer_from = Ballot{});
   // Leaves candidacy or leadership; queued commands are dropped (never proposed).
   void StepDown();
 
@@ -66,6 +69,13 @@ class Proposer {
   // Leader: proposes a configuration change derived from the configuration
   // set at `base_slot` (Core::ProposeConfiguration).
   ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
+  // Leader: starts a leadership transfer (Core::TransferLeadership).
+  TransferResult TransferLeadership(ReplicaId target);
+  // The target of the leadership transfer in flight (kNoReplica: none).
+  ReplicaId transfer_target() const { return transfer_target_; }
+  // Test-only (the simulator's --break transfer-never-ends): a failed
+  // transfer never ends, so this leader refuses commands for good.
+  void KeepFailedTransferForTesting() { keep_failed_transfer_ = true; }
   // The chosen point or the configuration moved without this leader's own
   // count (a snapshot install): choose what now can be, and resume proposing.
   void ResumeAfterChosen();
@@ -128,6 +138,16 @@ class Proposer {
   // configuration and of the one before it (a removed member learns so).
   std::vector<ReplicaId> Targets() const;
   void MaybeBecomeLeader();
+  // Leader with a transfer in flight: sends TimeoutNow to the target (once
+  // per transfer) when every slot this leader proposed is chosen, nothing
+  // waits to be proposed and the target's reported chosen point covers them.
+  void MaybeSendTimeoutNow();
+  // Ends the transfer in flight (if any): Propose takes commands again.
+  void EndTransfer();
+  // Ends the transfer in flight if its target is no voter of the
+  // configuration now in effect (a snapshot install replaced it): it could
+  // never campaign.
+  void EndTransferToNonVoter();
   // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
   // `value` is known chosen there (a promiser held it marked chosen), so the
   // entry is marked chosen at once.
@@ -173,6 +193,14 @@ class Proposer {
   size_t pending_bytes_ = 0;
 
   bool guard_commit_point_ = true;  // false only in a broken test variant
+
+  // Leadership transfer.
+  Ballot transfer_from_;                    // candidacy started by TimeoutNow of this leader ballot
+  ReplicaId transfer_target_ = kNoReplica;  // leader: transfer in flight to it
+  uint32_t transfer_elapsed_ = 0;           // ticks since the transfer started
+  Slot target_chosen_point_ = 0;            // the target's chosen point, as it last replied
+  bool timeout_now_sent_ = false;           // TimeoutNow went to the target (once per transfer)
+  bool keep_failed_transfer_ = false;       // true only in a broken test variant
 
   // Timers and liveness.
   uint32_t heartbeat_elapsed_ = 0;

@@ -54,6 +54,7 @@ struct BodyEncoder {
     auto b = out.initPrepare();
     PutBallot(m.ballot, b.initBallot());
     b.setFromSlot(m.from_slot);
+    if (!m.transfer_from.IsNull()) PutBallot(m.transfer_from, b.initTransferFrom());
   }
   void operator()(const paxos::Promise& m) {
     auto b = out.initPromise();
@@ -113,6 +114,10 @@ struct BodyEncoder {
       entries[i].setSlot(m.entries[i].slot);
       PutValue(m.entries[i].value, entries[i].initValue());
     }
+  }
+  void operator()(const paxos::TimeoutNow& m) {
+    auto b = out.initTimeoutNow();
+    PutBallot(m.ballot, b.initBallot());
   }
 };
 
@@ -215,6 +220,10 @@ class Decoder {
         paxos::Prepare m;
         if (!GetBallot(r.getBallot(), "prepare.ballot", &m.ballot)) return false;
         m.from_slot = r.getFromSlot();
+        if (r.hasTransferFrom() &&
+            !GetBallot(r.getTransferFrom(), "prepare.transferFrom", &m.transfer_from)) {
+          return false;
+        }
         *out = m;
         return true;
       }
@@ -288,6 +297,14 @@ class Decoder {
           m.entries.push_back(std::move(ce));
         }
         *out = std::move(m);
+        return true;
+      }
+      case wire::Message::Body::TIMEOUT_NOW: {
+        paxos::TimeoutNow m;
+        if (!GetBallot(in.getTimeoutNow().getBallot(), "timeoutNow.ballot", &m.ballot)) {
+          return false;
+        }
+        *out = m;
         return true;
       }
     }

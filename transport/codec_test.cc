@@ -35,6 +35,17 @@ TEST(CodecTest, EveryMessageTypeRoundTrips) {
   ASSERT_EQ(promise.entries.size(), 2u);
   EXPECT_EQ(promise.entries[1].entry.value->kind, paxos::ValueKind::kNoop);
   EXPECT_TRUE(promise.entries[1].entry.chosen);
+  EXPECT_EQ(std::get<paxos::Prepare>(out[2].body).transfer_from, (paxos::Ballot{6, 1}));
+}
+
+// A Prepare of no transfer carries no transferFrom and decodes with a null one.
+TEST(CodecTest, APrepareWithoutTransferFromDecodesWithANullOne) {
+  paxos::Message in{2, 1, paxos::Prepare{paxos::Ballot{7, 2}, 5, paxos::Ballot{}}};
+  std::string bytes = EncodePeerBatchBytes({in});
+  std::vector<paxos::Message> out;
+  ASSERT_TRUE(DecodePeerBatchBytes(bytes.data(), bytes.size(), Limits{}, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::get<paxos::Prepare>(out[0].body).transfer_from.IsNull());
 }
 
 // A configuration change travels as one (a follower must never take it for

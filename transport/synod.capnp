@@ -41,7 +41,13 @@ struct CommittedEntry {
 
 struct PreVoteRequest { firstUnchosen @0 :UInt64; }
 struct PreVoteReply { granted @0 :Bool; promised @1 :Ballot; }
-struct Prepare { ballot @0 :Ballot; fromSlot @1 :UInt64; }
+struct Prepare {
+  ballot @0 :Ballot;
+  fromSlot @1 :UInt64;
+  # Campaign started by TimeoutNow: the ballot of the leader that handed over
+  # (unset: none). Acceptors following that ballot skip leader stickiness.
+  transferFrom @2 :Ballot;
+}
 struct Promise {
   ballot @0 :Ballot;
   fromSlot @1 :UInt64;
@@ -61,6 +67,7 @@ struct CatchupReply {
   entries @0 :List(CommittedEntry);
   compacted @1 :UInt64;  # sender deleted slots <= compacted: fetch its snapshot
 }
+struct TimeoutNow { ballot @0 :Ballot; }  # leadership transfer: start phase 1 at once
 
 # One Paxos message with its addressing (mirrors paxos::Message).
 struct Message {
@@ -78,6 +85,7 @@ struct Message {
     heartbeatReply @10 :HeartbeatReply;
     catchupRequest @11 :CatchupRequest;
     catchupReply @12 :CatchupReply;
+    timeoutNow @13 :TimeoutNow;
   }
 }
 

@@ -15,7 +15,7 @@ std::vector<paxos::Message> OneOfEachMessage(paxos::ReplicaId from, paxos::Repli
   std::vector<MessageBody> bodies;
   bodies.push_back(PreVoteRequest{42});
   bodies.push_back(PreVoteReply{true, higher});
-  bodies.push_back(Prepare{b, 5});
+  bodies.push_back(Prepare{b, 5, Ballot{6, 1}});
   bodies.push_back(
       Promise{b,
               5,
@@ -31,6 +31,7 @@ std::vector<paxos::Message> OneOfEachMessage(paxos::ReplicaId from, paxos::Repli
   bodies.push_back(HeartbeatReply{b, 10});
   bodies.push_back(CatchupRequest{3, 8});
   bodies.push_back(CatchupReply{{CommittedEntry{3, cmds}, CommittedEntry{4, noop}}, 2});
+  bodies.push_back(TimeoutNow{b});
   std::vector<Message> out;
   for (MessageBody& body : bodies) out.push_back(Message{from, to, std::move(body)});
   return out;

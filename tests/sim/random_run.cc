@@ -96,6 +96,8 @@ class RandomSchedule {
     result.snapshots_installed = cluster_.snapshots_installed();
     result.commands_answered = answered_;
     result.config_changes = cluster_.checker().config_changes();
+    result.transfers_started = transfers_started_;
+    result.transfers_completed = transfers_completed_;
     for (SimClient& client : clients_) {
       if (client.outstanding) {
         history_.push_back({client.id, HistoryEvent::Type::kInfo, client.command.op,
@@ -160,6 +162,8 @@ class RandomSchedule {
     cluster_.Step();
     if (chaos) InjectFaults();
     if (chaos && cluster_.membership()) MaybeChangeMembership();
+    if (chaos && options_.transfers) MaybeTransferLeadership();
+    WatchTransfer();
     DriveClients(chaos);
     cluster_.CheckInvariants();
     if (observer_) observer_(cluster_);
@@ -377,6 +381,50 @@ class RandomSchedule {
     if (next) cluster_.ProposeConfiguration(leader, *next, status.config_slot);
   }
 
+  // Now and then the leader is asked to hand leadership to a random hosted
+  // replica: a voter (perhaps down, paused or cut off: the transfer then
+  // fails and the leader must take commands again), or in membership runs a
+  // learner, a removed or an unknown one, which must be refused. Drawn from
+  // their own generator, so the faults' draws are those of other runs.
+  void MaybeTransferLeadership() {
+    if (transfer_rng_() % 150 != 0) return;
+    ReplicaId leader = cluster_.Leader();
+    if (leader == 0) return;
+    std::vector<ReplicaId> others;
+    for (ReplicaId id : cluster_.ids()) {
+      if (id != leader) others.push_back(id);
+    }
+    ReplicaId target = others[transfer_rng_() % others.size()];
+    paxos::Configuration config = cluster_.Status(leader).config;
+    paxos::TransferResult result = cluster_.TransferLeadership(leader, target);
+    if (result.status == paxos::TransferResult::Status::kAccepted) {
+      if (!config.IsVoter(target)) {
+        throw SimViolation("replica " + std::to_string(leader) + " accepted a transfer to " +
+                           std::to_string(target) + ", not a voter");
+      }
+      ++transfers_started_;
+      transfer_to_ = target;
+      transfer_until_ =
+          cluster_.now() + 2 * kUnitsPerTick * CoreOptionsFor(options_).election_ticks;
+    } else if (!config.IsVoter(target) &&
+               result.status != paxos::TransferResult::Status::kInvalid) {
+      throw SimViolation("a transfer to non-voter " + std::to_string(target) + " was not refused");
+    }
+  }
+
+  // Counts a transfer completed when its target leads before its time is up
+  // (transfer_until_: 2 * election_ticks after the request, twice the base
+  // election timeout).
+  void WatchTransfer() {
+    if (transfer_to_ == 0) return;
+    if (cluster_.Leader() == transfer_to_) {
+      ++transfers_completed_;
+      transfer_to_ = 0;
+    } else if (cluster_.now() > transfer_until_) {
+      transfer_to_ = 0;
+    }
+  }
+
   // `config` with one member added as a learner, promoted or removed (at
   // least one voter stays), or nullopt if the drawn step is not possible.
   std::optional<paxos::Configuration> OneChange(const paxos::Configuration& config) {
@@ -545,6 +593,11 @@ class RandomSchedule {
   bool deposed_ = false;          // it ran (once per run)
   SimTime quiet_until_ = 0;       // no random faults before this time
   std::mt19937_64 membership_rng_{options_.seed ^ 0x6d656d62657273ULL};  // MaybeChangeMembership
+  std::mt19937_64 transfer_rng_{options_.seed ^ 0x7472616e73666572ULL};  // MaybeTransferLeadership
+  ReplicaId transfer_to_ = 0;  // target of the transfer being watched (0: none)
+  SimTime transfer_until_ = 0;
+  uint64_t transfers_started_ = 0;
+  uint64_t transfers_completed_ = 0;
   StepObserver observer_;
   SimCluster cluster_;
   std::vector<SimClient> clients_;

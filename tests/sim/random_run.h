@@ -35,6 +35,8 @@ struct RunResult {
   uint64_t snapshots_installed = 0;  // snapshots sent to a lagging replica and installed
   uint64_t commands_answered = 0;
   uint64_t config_changes = 0;           // configuration changes chosen (and in effect)
+  uint64_t transfers_started = 0;        // leadership transfers a leader accepted
+  uint64_t transfers_completed = 0;      // ... whose target led within 2 * election_ticks
   std::optional<std::string> violation;  // set when a property failed
   std::string trace;                     // recent events, when violated
   std::vector<HistoryEvent> history;

@@ -179,6 +179,9 @@ void ScenarioSteps::Propose(ReplicaId id, const std::string& command) {
     case paxos::ProposeResult::Status::kBusy:
       lines_.push_back("busy");
       break;
+    case paxos::ProposeResult::Status::kTransferring:
+      lines_.push_back("transferring");
+      break;
     default:
       lines_.push_back(result.leader_hint == paxos::kNoReplica
                            ? "not-leader"

@@ -83,8 +83,9 @@ std::string SimCluster::RecentTrace() const {
 
 std::string SimCluster::KindOf(const Message& message) {
   static const char* const kNames[] = {
-      "PreVote", "PreVoteReply", "Prepare",        "Promise",        "Accept",      "Accepted",
-      "Reject",  "Heartbeat",    "HeartbeatReply", "CatchupRequest", "CatchupReply"};
+      "PreVote", "PreVoteReply", "Prepare",        "Promise",        "Accept",       "Accepted",
+      "Reject",  "Heartbeat",    "HeartbeatReply", "CatchupRequest", "CatchupReply", "TimeoutNow"};
+  static_assert(std::size(kNames) == std::variant_size_v<paxos::MessageBody>);
   return kNames[message.body.index()];
 }
 
@@ -176,6 +177,7 @@ void SimCluster::StartCore(Replica& replica) {
     replica.core->DisableCommitPointGuardForTesting();
   // Every configuration, also those changes and snapshots bring later.
   if (options_.broken == Break::kSmallQuorum) replica.core->ShrinkQuorumsForTesting();
+  if (options_.broken == Break::kTransferNeverEnds) replica.core->KeepFailedTransferForTesting();
   if (MembershipRuleBroken(options_.broken) != paxos::MembershipBreak::kNone) {
     replica.core->BreakMembershipRuleForTesting(MembershipRuleBroken(options_.broken));
   }
@@ -434,6 +436,17 @@ paxos::ReconfigureResult SimCluster::ProposeConfiguration(ReplicaId id,
        (result.status == paxos::ReconfigureResult::Status::kAccepted
             ? "proposed at slot " + std::to_string(result.slot)
             : "refused " + result.reason));
+  Drain(replica);
+  return result;
+}
+
+paxos::TransferResult SimCluster::TransferLeadership(ReplicaId id, ReplicaId target) {
+  Replica& replica = At(id);
+  if (!replica.up || replica.paused) return paxos::TransferResult{};
+  paxos::TransferResult result = replica.core->TransferLeadership(target);
+  Note("transfer leadership at " + std::to_string(id) + " to " + std::to_string(target) + ": " +
+       (result.status == paxos::TransferResult::Status::kAccepted ? "started"
+                                                                  : "refused " + result.reason));
   Drain(replica);
   return result;
 }

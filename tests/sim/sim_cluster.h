@@ -82,6 +82,9 @@ class SimCluster {
   paxos::ReconfigureResult ProposeConfiguration(paxos::ReplicaId id,
                                                 const paxos::Configuration& next,
                                                 paxos::Slot base_slot);
+  // Asks a replica to hand leadership to `target` (Core::TransferLeadership);
+  // kNotLeader if it is down or paused.
+  paxos::TransferResult TransferLeadership(paxos::ReplicaId id, paxos::ReplicaId target);
   // This run may change the membership: it hosts kMaxSimReplicas replicas,
   // those beyond options.replicas start empty outside the configuration.
   bool membership() const { return membership_; }

@@ -4,9 +4,11 @@
 //             [--break skip-persist|small-quorum|no-dedup|hide-compaction|stale-snapshot|
 //                      stale-commit-point|resend-expired|config-before-own-value|
 //                      two-configs-in-flight|stale-config-quorum|count-ahead|
-//                      keep-old-promises|propose-over-gap] [--trace]
+//                      keep-old-promises|propose-over-gap|transfer-never-ends] [--trace]
 //             [--membership]     (every run changes the membership; by default
 //                                 one seed in four does)
+//             [--no-transfers]   (no random leadership transfers, which runs
+//                                 have by default)
 //             [--history FILE]   (JSON Lines client history of the last run)
 //             [--disk model|leveldb]  (leveldb: also persist through log/'s
 //                                      LevelDB storage on a simulated disk)
@@ -40,8 +42,8 @@ int Usage(const std::string& problem) {
             << "                          stale-snapshot|stale-commit-point|resend-expired|\n"
             << "                          config-before-own-value|two-configs-in-flight|\n"
             << "                          stale-config-quorum|count-ahead|keep-old-promises|\n"
-            << "                          propose-over-gap]\n"
-            << "                 [--membership] [--trace] [--history FILE]\n";
+            << "                          propose-over-gap|transfer-never-ends]\n"
+            << "                 [--membership] [--no-transfers] [--trace] [--history FILE]\n";
   return 64;
 }
 
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
       options.leveldb_disk = disk == "leveldb";
     } else if (arg == "--membership") {
       options.force_membership = true;
+    } else if (arg == "--no-transfers") {
+      options.transfers = false;
     } else if (arg == "--trace") {
       options.trace = true;
     } else if (arg == "--history") {
@@ -114,6 +118,7 @@ int main(int argc, char** argv) {
   uint64_t base_seed = options.seed;
   uint64_t total_steps = 0, total_chosen = 0, total_faults = 0, total_answered = 0;
   uint64_t total_installed = 0, membership_runs = 0, total_changes = 0;
+  uint64_t total_transfers = 0, total_transfers_completed = 0;
   for (uint64_t i = 0; i < runs; ++i) {
     options.seed = base_seed + i;
     synod::sim::RunResult result = synod::sim::RunRandomSchedule(options, &std::cout);
@@ -124,6 +129,8 @@ int main(int argc, char** argv) {
     total_answered += result.commands_answered;
     membership_runs += synod::sim::MembershipRun(options) ? 1 : 0;
     total_changes += result.config_changes;
+    total_transfers += result.transfers_started;
+    total_transfers_completed += result.transfers_completed;
     if (!history_path.empty() && (i + 1 == runs || result.violation)) {
       std::ofstream out(history_path);
       synod::sim::WriteHistoryJsonl(result.history, out);
@@ -142,7 +149,8 @@ int main(int argc, char** argv) {
                         ? ""
                         : " --break " + synod::sim::BreakName(options.broken))
                 << (options.leveldb_disk ? " --disk leveldb" : "")
-                << (options.force_membership ? " --membership" : "") << " --trace\n";
+                << (options.force_membership ? " --membership" : "")
+                << (options.transfers ? "" : " --no-transfers") << " --trace\n";
       return 1;
     }
   }
@@ -151,7 +159,8 @@ int main(int argc, char** argv) {
             << " chosen_slots=" << total_chosen << " faults=" << total_faults
             << " snapshots_installed=" << total_installed << " commands_answered=" << total_answered
             << " membership_runs=" << membership_runs << " config_changes=" << total_changes
-            << " violations=0"
+            << " transfers=" << total_transfers
+            << " transfers_completed=" << total_transfers_completed << " violations=0"
             << " seconds=" << seconds << " schedules_per_s=" << (runs / seconds)
             << " steps_per_s=" << static_cast<uint64_t>(total_steps / seconds) << "\n";
   return 0;

@@ -150,6 +150,24 @@ TEST(Simulator, CatchesAStaleCommitPointAfterASnapshotInstall) {
   }
 }
 
+// Random runs hand leadership over now and then; most transfers whose
+// target is reachable complete, and the others end without harm.
+TEST(Simulator, RandomRunsTransferLeadership) {
+  uint64_t started = 0, completed = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    RunResult result = RunRandomSchedule(Options(seed), nullptr);
+    ASSERT_FALSE(result.violation) << "seed " << seed << ": " << *result.violation;
+    started += result.transfers_started;
+    completed += result.transfers_completed;
+  }
+  EXPECT_GT(started, 10u);
+  EXPECT_GT(completed, 0u);
+  // With transfers off, none is made.
+  SimOptions options = Options(1);
+  options.transfers = false;
+  EXPECT_EQ(RunRandomSchedule(options, nullptr).transfers_started, 0u);
+}
+
 TEST(Simulator, ParsesBreakVariants) {
   EXPECT_EQ(ParseBreak("skip-persist"), Break::kSkipPersist);
   EXPECT_EQ(ParseBreak("small-quorum"), Break::kSmallQuorum);
@@ -160,6 +178,8 @@ TEST(Simulator, ParsesBreakVariants) {
   EXPECT_EQ(BreakName(Break::kStaleCommitPoint), "stale-commit-point");
   EXPECT_EQ(ParseBreak("resend-expired"), Break::kResendExpired);
   EXPECT_EQ(BreakName(Break::kResendExpired), "resend-expired");
+  EXPECT_EQ(ParseBreak("transfer-never-ends"), Break::kTransferNeverEnds);
+  EXPECT_EQ(BreakName(Break::kTransferNeverEnds), "transfer-never-ends");
   for (Break broken :
        {Break::kConfigBeforeOwnValue, Break::kTwoConfigsInFlight, Break::kStaleConfigQuorum,
         Break::kCountAhead, Break::kKeepOldPromises, Break::kProposeOverGap}) {

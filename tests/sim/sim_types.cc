@@ -18,6 +18,7 @@ Break ParseBreak(const std::string& name) {
   if (name == "count-ahead") return Break::kCountAhead;
   if (name == "keep-old-promises") return Break::kKeepOldPromises;
   if (name == "propose-over-gap") return Break::kProposeOverGap;
+  if (name == "transfer-never-ends") return Break::kTransferNeverEnds;
   if (name == "none") return Break::kNone;
   throw std::invalid_argument("unknown --break variant '" + name +
                               "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, "
@@ -57,6 +58,8 @@ std::string BreakName(Break broken) {
       return "keep-old-promises";
     case Break::kProposeOverGap:
       return "propose-over-gap";
+    case Break::kTransferNeverEnds:
+      return "transfer-never-ends";
   }
   return "none";
 }

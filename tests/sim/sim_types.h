@@ -36,6 +36,9 @@ enum class Break : uint8_t {
   kCountAhead,  // a leader counts votes out of slot order with the configuration it believes in
   kKeepOldPromises,  // a leader proposes under a new configuration its phase-1 promises miss
   kProposeOverGap,   // a leader proposes above a snapshot-only gap, configuration unknown
+  // A leader whose leadership transfer failed never takes commands again
+  // (Core::KeepFailedTransferForTesting; caught by the liveness check).
+  kTransferNeverEnds,
 };
 
 // The core's rule a membership variant switches off (kNone for the others).
@@ -44,7 +47,8 @@ paxos::MembershipBreak MembershipRuleBroken(Break broken);
 // Parses "skip-persist" / "small-quorum" / "no-dedup" / "hide-compaction" /
 // "stale-snapshot" / "stale-commit-point" / "resend-expired" /
 // "config-before-own-value" / "two-configs-in-flight" / "stale-config-quorum" /
-// "count-ahead" / "keep-old-promises" / "propose-over-gap"; throws
+// "count-ahead" / "keep-old-promises" / "propose-over-gap" /
+// "transfer-never-ends"; throws
 // std::invalid_argument otherwise.
 Break ParseBreak(const std::string& name);
 // The name ParseBreak accepts for `broken` ("none" for kNone).
@@ -73,6 +77,10 @@ struct SimOptions {
   // remove; up to kMaxSimReplicas ids over a run): random runs pick them for
   // one seed in four unless forced on here (--membership).
   bool force_membership = false;
+  // Random runs ask the leader now and then to hand leadership to a random
+  // replica (Core::TransferLeadership) during the chaotic phase; false
+  // (--no-transfers) replays schedules recorded before transfers existed.
+  bool transfers = true;
 };
 
 // Membership runs host this many replicas (ids 1..7); those beyond

@@ -33,7 +33,8 @@ std::string Body(const paxos::PreVoteReply& m) {
          " promised=" + m.promised.ToString();
 }
 std::string Body(const paxos::Prepare& m) {
-  return "Prepare b=" + m.ballot.ToString() + " from=" + Num(m.from_slot);
+  return "Prepare b=" + m.ballot.ToString() + " from=" + Num(m.from_slot) +
+         (m.transfer_from.IsNull() ? "" : " transfer_from=" + m.transfer_from.ToString());
 }
 std::string Body(const paxos::Promise& m) {
   std::string out = "Promise b=" + m.ballot.ToString() + " slots [" + Num(m.from_slot) + "," +
@@ -76,6 +77,7 @@ std::string Body(const paxos::CatchupReply& m) {
   if (m.entries.empty()) out += " (no entries)";
   return out;
 }
+std::string Body(const paxos::TimeoutNow& m) { return "TimeoutNow b=" + m.ballot.ToString(); }
 
 // What a replica is, in one line: changes of it are reported.
 std::string RoleLine(ReplicaId id, const ReplicaView& view) {
