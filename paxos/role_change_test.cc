@@ -127,6 +127,7 @@ TEST(RoleChange, LeaderSentBackToPhase1ByInstallSnapshotGetsAFullElectionTimeout
   Slot snapshot = c.core(1).Status().delivered + 10;
   ASSERT_TRUE(
       c.core(1).InstallSnapshot(snapshot, ConfigAt{snapshot - 1, Configuration({1, 3, 4})}));
+  ASSERT_EQ(c.core(1).Status().role, Role::kCandidate);
   c.DeliverAll();
   ExpectFullCandidacy(c);
 }
@@ -152,6 +153,7 @@ TEST(RoleChange, LeaderSentBackToPhase1ByProposeGetsAFullElectionTimeout) {
   ASSERT_EQ(c.core(1).Status().config_slot, change.slot);
   ASSERT_EQ(c.core(1).Status().role, Role::kLeader);
   c.core(1).Propose({"x"});
+  ASSERT_EQ(c.core(1).Status().role, Role::kCandidate);
   c.DeliverAll();
   ExpectFullCandidacy(c);
 }
@@ -177,6 +179,7 @@ TEST(RoleChange, LeaderSentBackToPhase1ByAdvanceGetsAFullElectionTimeout) {
   ASSERT_EQ(c.core(1).Status().role, Role::kLeader);
   c.core(1).Advance();
   ASSERT_EQ(c.core(1).Status().config_slot, change.slot);
+  ASSERT_EQ(c.core(1).Status().role, Role::kCandidate);
   c.DeliverAll();
   ExpectFullCandidacy(c);
 }
