@@ -96,6 +96,7 @@ void Core::Step(const Message& message) {
     return;
   }
   Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
   state_->NoteBallot(BallotOf(message.body));
   ReplicaId from = message.from;
   std::visit(
@@ -106,7 +107,6 @@ void Core::Step(const Message& message) {
         } else if constexpr (std::is_same_v<T, PreVoteReply>) {
           if (election_->OnPreVoteReply(from, m) == Election::Action::kStartPhase1) {
             proposer_->StartPhase1();
-            election_->ResetTimer();
           }
         } else if constexpr (std::is_same_v<T, Prepare>) {
           acceptor_->OnPrepare(from, m);
@@ -130,7 +130,6 @@ void Core::Step(const Message& message) {
         } else if constexpr (std::is_same_v<T, TimeoutNow>) {
           if (election_->OnTimeoutNow(from, m)) {
             proposer_->StartPhase1(/*transfer_from=*/m.ballot);
-            election_->ResetTimer();
           }
         }
       },
@@ -142,38 +141,43 @@ void Core::Step(const Message& message) {
       (state_->promised() > proposer_->ballot() || state_->leader_ballot > proposer_->ballot())) {
     proposer_->StepDown();
   }
-  if ((before == Role::kCandidate || before == Role::kLeader) && state_->role == Role::kFollower) {
-    election_->BecomeFollower();
-  }
-  if (before == Role::kLeader && state_->role == Role::kCandidate) {
-    election_->ResetTimer();  // re-running phase 1 under a configuration that took effect
-  }
+  SyncElection(before, before_ballot);
 }
 
 void Core::Tick() {
   Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
   learner_->Tick();
   proposer_->Tick();
-  if (before == Role::kLeader && state_->role == Role::kCandidate) {
-    election_->ResetTimer();  // a leader re-running phase 1 (a gap it cannot fill)
-    return;
-  }
-  if ((before == Role::kCandidate || before == Role::kLeader) && state_->role == Role::kFollower) {
-    election_->BecomeFollower();
-    return;
-  }
-  switch (election_->Tick()) {
+  // A leader re-running phase 1 (a gap it cannot fill, a configuration that
+  // took effect) or stepping down: its election timers start afresh.
+  if (SyncElection(before, before_ballot)) return;
+  Election::Action action = election_->Tick();
+  before = state_->role;  // a follower may have become a pre-candidate
+  switch (action) {
     case Election::Action::kNone:
       break;
     case Election::Action::kStartPhase1:
       proposer_->StartPhase1();
-      election_->ResetTimer();
       break;
     case Election::Action::kAbandonCandidacy:
       proposer_->StepDown();
-      election_->BecomeFollower();
       break;
   }
+  SyncElection(before, before_ballot);
+}
+
+bool Core::SyncElection(Role before, Ballot before_ballot) {
+  Role role = state_->role;
+  if (role == Role::kCandidate && proposer_->ballot() != before_ballot) {
+    election_->ResetTimer();  // a new candidacy: a whole election timeout for its phase 1
+    return true;
+  }
+  if ((before == Role::kCandidate || before == Role::kLeader) && role == Role::kFollower) {
+    election_->BecomeFollower();
+    return true;
+  }
+  return false;
 }
 
 ProposeResult Core::Propose(std::vector<std::string> commands) {
@@ -184,15 +188,27 @@ ProposeResult Core::Propose(std::vector<std::string> commands) {
     result.leader_hint = state_->leader;
     return result;
   }
-  return proposer_->Propose(std::move(commands));
+  Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
+  ProposeResult result = proposer_->Propose(std::move(commands));
+  SyncElection(before, before_ballot);  // a configuration in effect may send it to phase 1
+  return result;
 }
 
 ReconfigureResult Core::ProposeConfiguration(const Configuration& next, Slot base_slot) {
-  return proposer_->ProposeConfiguration(next, base_slot);
+  Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
+  ReconfigureResult result = proposer_->ProposeConfiguration(next, base_slot);
+  SyncElection(before, before_ballot);
+  return result;
 }
 
 TransferResult Core::TransferLeadership(ReplicaId target) {
-  return proposer_->TransferLeadership(target);
+  Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
+  TransferResult result = proposer_->TransferLeadership(target);
+  SyncElection(before, before_ballot);
+  return result;
 }
 
 bool Core::HasReady() const { return state_->HasReady(); }
@@ -200,8 +216,11 @@ bool Core::HasReady() const { return state_->HasReady(); }
 Ready Core::TakeReady() { return state_->TakeReady(); }
 
 void Core::Advance() {
+  Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
   PersistedSummary persisted = state_->Advance();
-  proposer_->OnPersisted(persisted);
+  proposer_->OnPersisted(persisted);  // own votes may choose a configuration change
+  SyncElection(before, before_ballot);
 }
 
 void Core::Compact(Slot snapshot_slot, Slot keep_tail) {
@@ -209,8 +228,11 @@ void Core::Compact(Slot snapshot_slot, Slot keep_tail) {
   state_->NoteSnapshot(snapshot_slot);
   Slot upto = snapshot_slot > keep_tail ? snapshot_slot - keep_tail : 0;
   if (upto <= state_->compacted()) return;
+  Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
   state_->DropThrough(upto);
   proposer_->ForgetThrough(upto);
+  SyncElection(before, before_ballot);
 }
 
 bool Core::InstallSnapshot(Slot slot) { return InstallSnapshot(slot, state_->current_config()); }
@@ -220,12 +242,16 @@ bool Core::InstallSnapshot(Slot slot, const ConfigAt& config) {
   SYNOD_INVARIANT(config.slot <= slot, "a snapshot's configuration is set at or below its slot");
   // A leader whose own unconfirmed proposals the snapshot covers may have
   // been deposed by a leader that chose other values there.
-  if (proposer_->StepDownIfChosenElsewhere(slot)) election_->BecomeFollower();
+  Role before = state_->role;
+  Ballot before_ballot = proposer_->ballot();
+  proposer_->StepDownIfChosenElsewhere(slot);
   state_->DropThrough(slot);
   proposer_->ForgetThrough(slot);
   state_->ResetConfiguration(config);
   learner_->InstallSnapshot(slot);
+  // The configuration it holds may send a leader back to phase 1 (or make it step down).
   proposer_->ResumeAfterChosen();
+  SyncElection(before, before_ballot);
   return true;
 }
 

@@ -243,6 +243,14 @@ class Core {
   ValuePtr ChosenValue(Slot slot) const;
 
  private:
+  // Every input that may change the role ends here, with the role and
+  // proposer ballot it began with: a new candidacy (a candidate with another
+  // ballot: phase 1 started, or run again under a configuration that took
+  // effect) gets a whole election timeout, and a candidate or leader that
+  // became a follower gets a follower's fresh timer. Returns true if it did
+  // either.
+  bool SyncElection(Role before, Ballot before_ballot);
+
   std::unique_ptr<ReplicaState> state_;
   std::unique_ptr<Learner> learner_;
   std::unique_ptr<Election> election_;

@@ -1,7 +1,8 @@
 // Leadership transfer in the core (Core::TransferLeadership, TimeoutNow):
 // the happy path, a lagging target brought up to date first, a dead target
-// (the leader takes commands again after election_ticks), refused targets and
-// the busy rules against configuration changes.
+// (the leader takes commands again after election_ticks), refused targets,
+// the busy rules against configuration changes, and the one election a
+// candidacy outliving a failed transfer costs.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -477,6 +478,39 @@ TEST(Transfer, NoTimeoutNowWhileTheLeadersOwnSlotsAreUnchosen) {
   }
   EXPECT_EQ(c.core(target).Status().role, Role::kFollower);
   EXPECT_EQ(c.Leader(), leader);
+}
+
+// The residual protocol.md names: a transfer candidacy that outlives a
+// failed transfer costs one election (its Prepares still name the old
+// leader's ballot, and its raised promise alone would depose the old leader
+// through a Reject of its heartbeats), and only one: the target leads at once.
+TEST(Transfer, ACandidacyOutlivingAFailedTransferCostsOneElection) {
+  Cluster c(Configuration({1, 2, 3, 4, 5}));
+  ReplicaId old_leader = c.ElectLeader();
+  ReplicaId target = OtherThan(old_leader);
+  Ballot old_ballot = c.core(old_leader).Status().leader_ballot;
+  ASSERT_EQ(c.core(old_leader).TransferLeadership(target).status,
+            TransferResult::Status::kAccepted);
+  // Deliver until the target takes the TimeoutNow, then cut it off: its
+  // Prepares are lost until the transfer has failed.
+  for (int guard = 0; guard < 1000 && c.core(target).Status().role != Role::kCandidate; ++guard) {
+    for (auto& [id, core] : c.cores_) c.Process(id);
+    ASSERT_FALSE(c.network_.empty());
+    Message m = std::move(c.network_.front());
+    c.network_.erase(c.network_.begin());
+    c.core(m.to).Step(m);
+  }
+  ASSERT_EQ(c.core(target).Status().role, Role::kCandidate);
+  c.cut_ = {target};
+  for (uint32_t i = 0; i < CoreOptions{}.election_ticks; ++i) c.TickAll();
+  ASSERT_EQ(c.core(old_leader).Status().transfer_target, kNoReplica);
+  ASSERT_EQ(c.core(old_leader).Status().role, Role::kLeader);
+  ASSERT_EQ(c.core(target).Status().role, Role::kCandidate);
+  c.cut_.clear();
+  ASSERT_TRUE(c.TickUntilLeader(target, static_cast<int>(2 * CoreOptions{}.heartbeat_ticks)));
+  EXPECT_GT(c.core(target).Status().leader_ballot, old_ballot);
+  EXPECT_EQ(c.core(old_leader).Status().role, Role::kFollower);
+  EXPECT_EQ(c.core(old_leader).Status().leader, target);
 }
 
 }  // namespace
