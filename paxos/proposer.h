@@ -30,7 +30,7 @@ namespace synod::paxos {
 
 class Proposer {
  public:
-  // ---- Core: phase 1, phase 2, stepping down (proposer.cc) ----
+  // ---- Core: phase 1 and phase 2 (proposer.cc) ----
 
   // References must outlive the proposer.
   Proposer(ReplicaState& state, Learner& learner);
@@ -105,7 +105,7 @@ class Proposer {
     ValuePtr chosen;  // a value some promiser holds marked chosen, or null
   };
 
-  // ---- Core (proposer.cc) ----
+  // ---- Core: phase 1 and phase 2 (proposer.cc) ----
 
   // The commit point this leader advertises (Heartbeat, Accept): its chosen
   // point. Throws InvariantViolation if a slot at or below it is one this
