@@ -1,3 +1,8 @@
+// Proposer, core: phase 1 (Prepare/Promise, paged; recovery of the reported
+// values) and phase 2 (Accept/Accepted with a window of slots in flight, votes
+// counted and chosen in slot order), stepping down, check-quorum, heartbeats
+// and retransmits. Membership change is in proposer_membership.cc, leadership
+// transfer in proposer_transfer.cc.
 #include "paxos/proposer.h"
 
 #include <algorithm>
@@ -109,76 +114,6 @@ void Proposer::OnPersisted(const PersistedSummary& persisted) {
   }
 }
 
-Slot Proposer::FirstRecoverableSlot(const std::vector<ConfigAt>& chain) const {
-  // Per configuration of the chain: below this slot, some member of every
-  // quorum of it may have deleted a chosen value. The highest bound counts.
-  Slot first = 0;
-  for (const ConfigAt& link : chain) {
-    const Configuration& config = link.config;
-    std::vector<Slot> points;
-    if (config.IsVoter(state_.self())) points.push_back(state_.compacted());  // self
-    for (const auto& [id, progress] : promises_) {
-      if (!progress.complete || !config.IsVoter(id)) continue;
-      auto it = compacted_by_.find(id);
-      points.push_back(it == compacted_by_.end() ? 0 : it->second);
-    }
-    std::sort(points.begin(), points.end());
-    size_t quorum = config.QuorumSize();
-    if (points.size() < quorum) return SIZE_MAX;      // not a quorum (never asked then)
-    first = std::max(first, points[quorum - 1] + 1);  // q promisers compacted below this slot
-  }
-  return first;
-}
-
-size_t Proposer::CompletePromises(const Configuration& config) const {
-  size_t complete = self_promise_durable_ && config.IsVoter(state_.self()) ? 1 : 0;
-  for (const auto& [id, progress] : promises_) {
-    complete += progress.complete && config.IsVoter(id) ? 1 : 0;
-  }
-  return complete;
-}
-
-std::vector<ConfigAt> Proposer::Phase1Chain() const {
-  std::vector<ConfigAt> chain{state_.ConfigAtFor(phase1_from_)};
-  if (state_.broken_rule == MembershipBreak::kStaleConfigQuorum) return chain;
-  // A change reported at u with the highest ballot there is what this leader
-  // re-proposes at u; if chosen (now or later), it governs every slot > u, so
-  // a value chosen there was accepted by a quorum of it: ask that quorum too.
-  for (const auto& [slot, report] : reports_) {
-    if (report.value->kind != ValueKind::kConfiguration) continue;
-    ConfigAt next = NextConfiguration(chain.back(), slot, *report.value);
-    if (next.slot == slot) {
-      next.config = state_.QuorumRule(std::move(next.config));
-      chain.push_back(std::move(next));
-    }
-  }
-  return chain;
-}
-
-void Proposer::PrepareChainMembers(const std::vector<ConfigAt>& chain) {
-  for (size_t i = 1; i < chain.size(); ++i) {
-    for (ReplicaId voter : chain[i].config.voters()) {
-      if (voter == state_.self() || promises_.contains(voter)) continue;
-      promises_[voter] = PromiseProgress{phase1_from_, false};
-      state_.SendAfterPersist(voter, Prepare{ballot_, phase1_from_, transfer_from_});
-    }
-  }
-}
-
-bool Proposer::HasPromiseQuorums(const std::vector<ConfigAt>& chain) const {
-  for (const ConfigAt& link : chain) {
-    if (!link.config.IsQuorum(CompletePromises(link.config))) return false;
-  }
-  return true;
-}
-
-bool Proposer::AllPromised(const std::vector<ConfigAt>& chain) const {
-  for (const ConfigAt& link : chain) {
-    if (CompletePromises(link.config) < link.config.voters().size()) return false;
-  }
-  return true;
-}
-
 void Proposer::MaybeBecomeLeader() {
   if (state_.role != Role::kCandidate || !self_promise_durable_) return;
   // Our own acceptor's record is one of the reports (promised == ballot_);
@@ -255,11 +190,6 @@ void Proposer::MaybeBecomeLeader() {
   for (ReplicaId member : Targets()) state_.Send(member, Heartbeat{ballot_, CommitPoint()});
 }
 
-bool Proposer::GapBlocksProposals() const {
-  if (state_.broken_rule == MembershipBreak::kProposeOverGap) return false;
-  return gap_end_ > learner_.chosen_point();
-}
-
 void Proposer::ContinueReproposals() {
   if (state_.role != Role::kLeader || GapBlocksProposals() || !PromisesCoverConfig()) return;
   while (!reproposals_.empty() && !ConfigInFlight()) {
@@ -278,30 +208,6 @@ void Proposer::ContinueReproposals() {
     if (reproposal.known_chosen) learner_.MarkChosen(slot);
     if (reproposal.value->kind == ValueKind::kConfiguration) config_in_flight_ = slot;
   }
-}
-
-bool Proposer::PromisesCoverConfig() {
-  if (state_.broken_rule == MembershipBreak::kKeepOldPromises) return true;
-  const Configuration& config = state_.config();
-  // Every quorum meets the promisers iff the voters that did not promise
-  // are fewer than a quorum.
-  size_t promised = config.CountVoters(promisers_);
-  if (config.voters().size() - promised < config.QuorumSize()) return true;
-  // Under --break small-quorum every "quorum" of n/2 counts for phase 1 too,
-  // as before configurations could change: the broken cores must be able to
-  // choose with two disjoint quorums, or the break shows nothing.
-  if (state_.quorums_shrunk_for_testing() && config.IsQuorum(promised)) return true;
-  if (config.IsVoter(state_.self())) {
-    StartPhase1();  // a higher ballot, from the chosen point, under `config`
-  } else {
-    StepDown();
-  }
-  return false;
-}
-
-bool Proposer::ConfigInFlight() const {
-  if (state_.broken_rule == MembershipBreak::kTwoConfigsInFlight) return false;
-  return config_in_flight_ > learner_.chosen_point();
 }
 
 std::vector<ReplicaId> Proposer::Targets() const {
@@ -335,65 +241,6 @@ void Proposer::ResumeAfterChosen() {
   ChooseInOrder();
   ContinueReproposals();
   FillWindow();
-}
-
-ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next, Slot base_slot) {
-  ReconfigureResult result;
-  if (state_.role != Role::kLeader) {
-    result.status = ReconfigureResult::Status::kNotLeader;
-    result.leader_hint = state_.role == Role::kFollower ? state_.leader : kNoReplica;
-    return result;
-  }
-  result.leader_hint = state_.self();
-  if (!PromisesCoverConfig()) {
-    result.status = ReconfigureResult::Status::kNotLeader;
-    result.leader_hint = kNoReplica;
-    return result;
-  }
-  result.status = ReconfigureResult::Status::kBusy;
-  if (state_.broken_rule != MembershipBreak::kConfigBeforeOwnValue &&
-      (!reproposals_.empty() || learner_.chosen_point() < reproposal_end_)) {
-    result.reason = "this leader's recovered values are not all chosen yet";
-    return result;
-  }
-  if (ConfigInFlight()) {
-    result.reason = "a configuration change is in flight";
-    return result;
-  }
-  if (transfer_target_ != kNoReplica) {
-    result.reason = "a leadership transfer is in flight";
-    return result;
-  }
-  if (votes_.size() >= state_.options().window_slots) {
-    result.reason = "the window is full";
-    return result;
-  }
-  ConfigAt base = state_.current_config();
-  if (config_in_flight_ > learner_.chosen_point()) {
-    // Only with rule 1 off: derive from the change still in flight.
-    const Entry* entry = state_.Find(config_in_flight_);
-    std::optional<ConfigurationChange> change =
-        entry == nullptr ? std::nullopt : DecodeConfigurationValue(*entry->value);
-    if (change) base = ConfigAt{config_in_flight_, change->config};
-  }
-  std::string problem = ValidateChange(base.config, next);
-  if (base_slot != state_.config_slot()) {
-    // Derived from a configuration no longer in effect: validated against
-    // this one it could silently undo the changes chosen since.
-    problem = "derived from the configuration set at slot " + std::to_string(base_slot) +
-              ", but the one in effect was set at slot " + std::to_string(state_.config_slot());
-  }
-  if (!problem.empty()) {
-    result.status = ReconfigureResult::Status::kInvalid;
-    result.reason = problem;
-    return result;
-  }
-  Slot slot = next_slot_++;
-  ProposeAt(slot, MakeConfigurationValue(base.slot, next));
-  config_in_flight_ = slot;
-  result.status = ReconfigureResult::Status::kAccepted;
-  result.slot = slot;
-  return result;
 }
 
 void Proposer::ProposeAt(Slot slot, ValuePtr value, bool known_chosen) {
@@ -509,78 +356,6 @@ void Proposer::OnHeartbeatReply(ReplicaId from, const HeartbeatReply& reply) {
     target_chosen_point_ = std::max(target_chosen_point_, reply.chosen_point);
     MaybeSendTimeoutNow();
   }
-}
-
-TransferResult Proposer::TransferLeadership(ReplicaId target) {
-  TransferResult result;
-  if (state_.role != Role::kLeader) {
-    result.status = TransferResult::Status::kNotLeader;
-    result.leader_hint = state_.role == Role::kFollower ? state_.leader : kNoReplica;
-    return result;
-  }
-  result.leader_hint = state_.self();
-  const Configuration& config = state_.config();
-  result.status = TransferResult::Status::kInvalid;
-  if (target == state_.self()) {
-    result.reason = "replica " + std::to_string(target) + " already leads";
-    return result;
-  }
-  if (!config.IsVoter(target)) {
-    result.reason = "replica " + std::to_string(target) +
-                    (config.Contains(target)    ? " is a learner, not a voter"
-                     : config.IsRetired(target) ? " was removed from the configuration"
-                                                : " is not a member of the configuration");
-    return result;
-  }
-  result.status = TransferResult::Status::kBusy;
-  if (transfer_target_ != kNoReplica) {
-    result.reason = "a leadership transfer is in flight";
-    return result;
-  }
-  if (ConfigInFlight() || !reproposals_.empty()) {
-    // A recovered value not proposed yet may be a configuration change.
-    result.reason = ConfigInFlight() ? "a configuration change is in flight"
-                                     : "this leader's recovered values are not all proposed yet";
-    return result;
-  }
-  if (GapBlocksProposals()) {
-    // The slots of the gap may hold a configuration change, and this leader
-    // cannot tell the target's catch-up point until it has them.
-    result.reason = "this leader is still fetching a snapshot of slots below its own";
-    return result;
-  }
-  transfer_target_ = target;
-  transfer_elapsed_ = 0;
-  target_chosen_point_ = 0;
-  // Ask for the target's chosen point now (its reply may send TimeoutNow).
-  state_.Send(target, Heartbeat{ballot_, CommitPoint()});
-  result.status = TransferResult::Status::kAccepted;
-  return result;
-}
-
-void Proposer::MaybeSendTimeoutNow() {
-  if (state_.role != Role::kLeader || transfer_target_ == kNoReplica) return;
-  Slot last = next_slot_ - 1;  // the highest slot this leader proposed (or recovered)
-  if (!pending_.empty() || !reproposals_.empty() || GapBlocksProposals() ||
-      learner_.chosen_point() < last || target_chosen_point_ < last) {
-    return;
-  }
-  // Once per transfer: if it is lost, or the target cannot win, the
-  // transfer fails after election_ticks and this leader takes commands again.
-  if (timeout_now_sent_) return;
-  timeout_now_sent_ = true;
-  state_.Send(transfer_target_, TimeoutNow{ballot_});
-}
-
-void Proposer::EndTransferToNonVoter() {
-  if (transfer_target_ != kNoReplica && !state_.config().IsVoter(transfer_target_)) EndTransfer();
-}
-
-void Proposer::EndTransfer() {
-  transfer_target_ = kNoReplica;
-  timeout_now_sent_ = false;
-  transfer_elapsed_ = 0;
-  target_chosen_point_ = 0;
 }
 
 ProposeResult Proposer::Propose(std::vector<std::string> commands) {

@@ -9,6 +9,10 @@
 // (OnPersisted). Check-quorum: a leader that heard no reply in its ballot from
 // a quorum for an election timeout steps down; so does one that is rejected
 // with a higher ballot. Internal to the core.
+//
+// One class, implemented in one file per concept: proposer.cc (phase 1 and
+// phase 2), proposer_membership.cc (configuration changes, phase 1 across
+// them, the snapshot gap rule), proposer_transfer.cc (leadership transfer).
 #pragma once
 
 #include <deque>
@@ -26,6 +30,8 @@ namespace synod::paxos {
 
 class Proposer {
  public:
+  // ---- Core: phase 1 and phase 2 (proposer.cc) ----
+
   // References must outlive the proposer.
   Proposer(ReplicaState& state, Learner& learner);
 
@@ -66,9 +72,20 @@ class Proposer {
   void DisableCommitPointGuardForTesting() { guard_commit_point_ = false; }
 
   ProposeResult Propose(std::vector<std::string> commands);
+  // The chosen point or the configuration moved without this leader's own
+  // count (a snapshot install): choose what now can be, and resume proposing.
+  void ResumeAfterChosen();
+  // Leader: heartbeats, retransmits, check-quorum. Candidate: retransmits.
+  void Tick();
+
+  // ---- Membership change (proposer_membership.cc) ----
+
   // Leader: proposes a configuration change derived from the configuration
   // set at `base_slot` (Core::ProposeConfiguration).
   ReconfigureResult ProposeConfiguration(const Configuration& next, Slot base_slot);
+
+  // ---- Leadership transfer (proposer_transfer.cc) ----
+
   // Leader: starts a leadership transfer (Core::TransferLeadership).
   TransferResult TransferLeadership(ReplicaId target);
   // The target of the leadership transfer in flight (kNoReplica: none).
@@ -76,11 +93,6 @@ class Proposer {
   // Test-only (the simulator's --break transfer-never-ends): a failed
   // transfer never ends, so this leader refuses commands for good.
   void KeepFailedTransferForTesting() { keep_failed_transfer_ = true; }
-  // The chosen point or the configuration moved without this leader's own
-  // count (a snapshot install): choose what now can be, and resume proposing.
-  void ResumeAfterChosen();
-  // Leader: heartbeats, retransmits, check-quorum. Candidate: retransmits.
-  void Tick();
 
  private:
   struct PromiseProgress {
@@ -93,11 +105,35 @@ class Proposer {
     ValuePtr chosen;  // a value some promiser holds marked chosen, or null
   };
 
+  // ---- Core: phase 1 and phase 2 (proposer.cc) ----
+
   // The commit point this leader advertises (Heartbeat, Accept): its chosen
   // point. Throws InvariantViolation if a slot at or below it is one this
   // leader proposed and did not learn chosen with its own value.
   Slot CommitPoint() const;
   void MergeReport(Slot slot, const Entry& entry);
+  void MaybeBecomeLeader();
+  // Proposes the recovered phase-1 values still waiting, in slot order,
+  // stopping after a configuration change until that change is chosen.
+  void ContinueReproposals();
+  // Marks chosen, in slot order from the chosen point, every counted slot
+  // whose votes are a quorum of the configuration that governs it (known
+  // only once every lower slot is chosen).
+  void ChooseInOrder();
+  // Replicas that get Accepts and heartbeats: members of the current
+  // configuration and of the one before it (a removed member learns so).
+  std::vector<ReplicaId> Targets() const;
+  // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
+  // `value` is known chosen there (a promiser held it marked chosen), so the
+  // entry is marked chosen at once.
+  void ProposeAt(Slot slot, ValuePtr value, bool known_chosen = false);
+  void FillWindow();
+  void CountVote(Slot slot, ReplicaId voter);
+  void SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value);
+  bool IsSelfPromiseDurable() const { return self_promise_durable_; }
+
+  // ---- Membership change (proposer_membership.cc) ----
+
   // First slot a quorum of complete promisers still holds (none compacted
   // it): below it, reports cannot be trusted to contain the chosen value.
   Slot FirstRecoverableSlot(const std::vector<ConfigAt>& chain) const;
@@ -113,13 +149,6 @@ class Proposer {
   // Every voter of every configuration in `chain` completed its promise.
   bool AllPromised(const std::vector<ConfigAt>& chain) const;
   size_t CompletePromises(const Configuration& config) const;
-  // Proposes the recovered phase-1 values still waiting, in slot order,
-  // stopping after a configuration change until that change is chosen.
-  void ContinueReproposals();
-  // Marks chosen, in slot order from the chosen point, every counted slot
-  // whose votes are a quorum of the configuration that governs it (known
-  // only once every lower slot is chosen).
-  void ChooseInOrder();
   // This leader proposed a configuration change that is not chosen yet.
   bool ConfigInFlight() const;
   // Leader: true if the replicas that promised this ballot in phase 1 meet
@@ -134,10 +163,9 @@ class Proposer {
   // chosen inside the gap) are unknown: nothing is proposed until that
   // snapshot is installed (then PromisesCoverConfig decides).
   bool GapBlocksProposals() const;
-  // Replicas that get Accepts and heartbeats: members of the current
-  // configuration and of the one before it (a removed member learns so).
-  std::vector<ReplicaId> Targets() const;
-  void MaybeBecomeLeader();
+
+  // ---- Leadership transfer (proposer_transfer.cc) ----
+
   // Leader with a transfer in flight: sends TimeoutNow to the target (once
   // per transfer) when every slot this leader proposed is chosen, nothing
   // waits to be proposed and the target's reported chosen point covers them.
@@ -148,14 +176,6 @@ class Proposer {
   // configuration now in effect (a snapshot install replaced it): it could
   // never campaign.
   void EndTransferToNonVoter();
-  // Writes (ballot_, value) at `slot` and sends Accepts. `known_chosen`:
-  // `value` is known chosen there (a promiser held it marked chosen), so the
-  // entry is marked chosen at once.
-  void ProposeAt(Slot slot, ValuePtr value, bool known_chosen = false);
-  void FillWindow();
-  void CountVote(Slot slot, ReplicaId voter);
-  void SendAcceptTo(ReplicaId to, Slot slot, const ValuePtr& value);
-  bool IsSelfPromiseDurable() const { return self_promise_durable_; }
 
   ReplicaState& state_;
   Learner& learner_;
