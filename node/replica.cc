@@ -419,7 +419,9 @@ void Replica::CheckBootstrap() {
 }
 
 void Replica::StartCore(const log::RecoveredLog& recovered) {
-  applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{});
+  // The initial configuration (slot 0): the static member list, as voters.
+  applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{},
+                                                     paxos::Configuration(options_.cluster.Ids()));
   Result<paxos::Slot> restored = RestoreLatestSnapshot(recovered);
   if (!restored.ok()) {
     Fatal(restored.status().message());
@@ -428,8 +430,9 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
   const paxos::Slot snapshot_slot = *restored;
   // Log time so far: the snapshot's (replay of the chosen log reports more).
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
-  paxos::Configuration config(options_.cluster.Ids());
-  core_ = std::make_unique<paxos::Core>(options_.id, config, options_.ToCoreOptions(),
+  // The configuration in effect after the snapshot's slot (the initial one
+  // without a snapshot); the core follows changes in the log after it.
+  core_ = std::make_unique<paxos::Core>(options_.id, applier_->config(), options_.ToCoreOptions(),
                                         *core_random_, recovered.paxos, snapshot_slot);
   pump_ = std::make_unique<ReadyPump>(*core_, *persister_, *network_sink_, *apply_sink_,
                                       snapshot_requests_.get());
