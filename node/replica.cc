@@ -72,6 +72,32 @@ uint32_t StateDigest(const statemachine::Applier& applier) {
   return writer.crc.value();
 }
 
+// Sets `status`'s membership fields from the core's configuration; member
+// addresses come from `cluster` (the runtime's member list) for the ids it
+// lists, else from the configuration.
+void AddMembership(const paxos::CoreStatus& core, const ClusterConfig& cluster,
+                   transport::ReplicaStatus& status) {
+  status.config_slot = core.config_slot;
+  for (paxos::Member member : core.config.member_list()) {
+    if (const MemberAddress* known = cluster.Find(member.id)) member.address = known->Endpoint();
+    status.members.push_back(std::move(member));
+  }
+  switch (core.membership) {
+    case paxos::Membership::kVoter:
+      status.membership = transport::Membership::kVoter;
+      break;
+    case paxos::Membership::kLearner:
+      status.membership = transport::Membership::kLearner;
+      break;
+    case paxos::Membership::kNotMember:
+      status.membership = transport::Membership::kNotMember;
+      break;
+    case paxos::Membership::kRemoved:
+      status.membership = transport::Membership::kRemoved;
+      break;
+  }
+}
+
 }  // namespace
 
 // A client call with one outcome per command, answered once all are known.
@@ -728,6 +754,7 @@ transport::ReplicaStatus Replica::OnStatus() {
   status.applied = applier_->applied();
   status.leader = core.leader;
   status.state_digest = StateDigest(*applier_);
+  AddMembership(core, options_.cluster, status);
   return status;
 }
 
