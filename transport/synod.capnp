@@ -152,8 +152,8 @@ struct Status {
   applied @4 :UInt64;
   leader @5 :UInt32;  # 0 when unknown
   # CRC32C of the applied state (the applier's snapshot bytes: applied index,
-  # log time, sessions, state machine). Equal on replicas at the same applied
-  # index. Computed per status call: O(state size).
+  # log time, configuration, sessions, state machine). Equal on replicas at
+  # the same applied index. Computed per status call: O(state size).
   stateDigest @6 :UInt32;
   # Membership (servers that predate it leave these at their defaults: slot 0,
   # no members, voter). configSlot: the slot whose chosen value set the
