@@ -67,11 +67,21 @@ void Client::AskForLeader(const std::shared_ptr<LeaderQuery>& query) {
           return;
         }
         const paxos::ReplicaId hint = status ? status->leader : paxos::kNoReplica;
-        if (status) {
+        if (status && hint != paxos::kNoReplica) {
+          query->last_error = "member " + std::to_string(target) + " names leader " +
+                              std::to_string(hint) + ", not answering as leader";
+        } else if (status) {
           query->last_error = "member " + std::to_string(target) + " knows no leader";
         } else {
           query->last_error = "member " + std::to_string(target) + ": " +
                               (error.empty() ? std::string("no answer") : error);
+          // The cluster may have agreed on its random id since we learned
+          // the member-list hash: learn again (from a majority) first.
+          auto it = connections_.find(target);
+          if (it != connections_.end() && it->second->handshake().server_cluster != 0 &&
+              it->second->handshake().server_cluster != cluster_id_) {
+            id_settled_ = false;
+          }
         }
         query->target =
             hint != paxos::kNoReplica && hint != target && known(hint) ? hint : NextMember(target);
