@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <charconv>
 #include <csignal>
@@ -254,11 +255,14 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options) {
           continue;
         }
         ++reachable;
-        std::printf("%u %s ballot=%s chosen=%llu applied=%llu leader=%u digest=%08x\n", id,
-                    RoleName(status->role), status->ballot.ToString().c_str(),
-                    static_cast<unsigned long long>(status->chosen_point),
-                    static_cast<unsigned long long>(status->applied), status->leader,
-                    status->state_digest);
+        std::printf(
+            "%u %s ballot=%s chosen=%llu applied=%llu leader=%u digest=%08x member=%s "
+            "config_slot=%llu\n",
+            id, RoleName(status->role), status->ballot.ToString().c_str(),
+            static_cast<unsigned long long>(status->chosen_point),
+            static_cast<unsigned long long>(status->applied), status->leader, status->state_digest,
+            transport::MembershipName(status->membership),
+            static_cast<unsigned long long>(status->config_slot));
       }
       exit_code = reachable > 0 ? kExitOk : kExitFailed;
       finished = true;
@@ -268,6 +272,61 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options) {
   std::fflush(stdout);
   if (!finished) std::cerr << program << ": no answer within the timeout\n";
   return exit_code;
+}
+
+namespace {
+
+// `members list`: the leader's configuration, one line per member, then the
+// slot that set it.
+int RunMembersList(const std::string& program, const ClientOptions& options) {
+  transport::EventLoop loop;
+  int exit_code = kExitUnknown;
+  bool finished = false;
+  {
+    Client client(loop, options);
+    client.QueryLeaderStatus([&](std::optional<transport::ReplicaStatus> status, std::string why) {
+      finished = true;
+      if (!status) {
+        std::cerr << program << ": " << why << "\n";
+        return;
+      }
+      if (status->members.empty()) {
+        std::cerr << program << ": the leader (replica " << status->id
+                  << ") does not report its configuration (a build without membership)\n";
+        exit_code = kExitFailed;
+        return;
+      }
+      std::vector<paxos::Member> members = status->members;
+      std::sort(members.begin(), members.end(),
+                [](const paxos::Member& a, const paxos::Member& b) { return a.id < b.id; });
+      for (const paxos::Member& member : members) {
+        std::printf("%u %s %s\n", member.id, member.address.empty() ? "-" : member.address.c_str(),
+                    paxos::MemberRoleName(member.role));
+      }
+      std::printf("config slot=%llu\n", static_cast<unsigned long long>(status->config_slot));
+      exit_code = kExitOk;
+    });
+    loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
+  }
+  std::fflush(stdout);
+  if (!finished) std::cerr << program << ": no answer within the timeout\n";
+  return exit_code;
+}
+
+}  // namespace
+
+int RunMembers(const std::string& program, const CliFlags& flags, const std::string& usage) {
+  auto fail = [&](const std::string& problem) { return UsageError(program, problem, usage); };
+  if (flags.positional.empty()) return fail("members needs a subcommand: list");
+  if (flags.positional[0] != "list") {
+    return fail("unknown members subcommand '" + flags.positional[0] + "' (known: list)");
+  }
+  if (flags.positional.size() > 1) return fail("members list takes no argument");
+  std::string unknown = flags.FirstUnknown({"--members", "--timeout"});
+  if (!unknown.empty()) return fail("unknown option " + unknown + " for members list");
+  ClientOptions options;
+  if (Status s = ClientOptionsFromFlags(flags, options); !s.ok()) return fail(s.message());
+  return RunMembersList(program, options);
 }
 
 Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {

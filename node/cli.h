@@ -66,9 +66,19 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
              const std::string& usage);
 
 // `PROGRAM status --members ...`: one line per member ("ID ROLE ballot=B
-// chosen=C applied=A leader=L", or "ID unreachable"). Returns kExitOk if any
-// member answered, else kExitFailed.
+// chosen=C applied=A leader=L digest=D member=voter|learner|not-member|removed
+// config_slot=S", or "ID unreachable"). Returns kExitOk if any member
+// answered, else kExitFailed.
 int RunMemberStatus(const std::string& program, const ClientOptions& options);
+
+// `PROGRAM members list --members LIST [--timeout MS]`: asks the leader
+// (following hints) for its configuration and prints "ID HOST:PORT
+// voter|learner" per member, sorted by id ("-" for an address the leader
+// does not know), then "config slot=S" (the slot whose chosen value set it;
+// 0: the initial one). kExitOk; kExitFailed (reason on stderr) if the leader
+// reports no configuration; kExitUnknown if no leader answered in time;
+// kExitUsage (with `usage`) for a bad command line.
+int RunMembers(const std::string& program, const CliFlags& flags, const std::string& usage);
 
 // Builds ClientOptions from --members and --timeout (ms). kInvalidArgument
 // saying what is wrong otherwise.

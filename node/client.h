@@ -94,6 +94,16 @@ class Client {
       std::vector<std::pair<paxos::ReplicaId, std::optional<transport::ReplicaStatus>>>;
   void QueryStatuses(std::function<void(Statuses)> done);
 
+  // The leader's status (its configuration is the current one): asks the
+  // listed members in turn and follows the leader a member names (also one
+  // it does not list, at the address the majority stated) until a member
+  // answers as leader or options.timeout passes. `done` runs once, never
+  // from inside this call, unless the client is destroyed first: the
+  // leader's status, or nullopt and why none (node/client_members.cc).
+  using LeaderStatusDone =
+      std::function<void(std::optional<transport::ReplicaStatus>, std::string)>;
+  void QueryLeaderStatus(LeaderStatusDone done);
+
  private:
   struct Operation;
   void EnsureSession();
@@ -131,6 +141,9 @@ class Client {
   std::optional<ClusterConfig> ListIncludingOurs(const std::string& text) const;
   void OnStatement(uint64_t round, paxos::ReplicaId id, const transport::HandshakeInfo& info);
   void QueryOne(size_t index, std::function<void(std::optional<transport::ReplicaStatus>)> done);
+  // One step of QueryLeaderStatus (node/client_members.cc).
+  struct LeaderQuery;
+  void AskForLeader(const std::shared_ptr<LeaderQuery>& query);
 
   transport::EventLoop& loop_;
   ClientOptions options_;

@@ -72,6 +72,32 @@ uint32_t StateDigest(const statemachine::Applier& applier) {
   return writer.crc.value();
 }
 
+// Sets `status`'s membership fields from the core's configuration; member
+// addresses come from `cluster` (the runtime's member list) for the ids it
+// lists, else from the configuration.
+void AddMembership(const paxos::CoreStatus& core, const ClusterConfig& cluster,
+                   transport::ReplicaStatus& status) {
+  status.config_slot = core.config_slot;
+  for (paxos::Member member : core.config.member_list()) {
+    if (const MemberAddress* known = cluster.Find(member.id)) member.address = known->Endpoint();
+    status.members.push_back(std::move(member));
+  }
+  switch (core.membership) {
+    case paxos::Membership::kVoter:
+      status.membership = transport::Membership::kVoter;
+      break;
+    case paxos::Membership::kLearner:
+      status.membership = transport::Membership::kLearner;
+      break;
+    case paxos::Membership::kNotMember:
+      status.membership = transport::Membership::kNotMember;
+      break;
+    case paxos::Membership::kRemoved:
+      status.membership = transport::Membership::kRemoved;
+      break;
+  }
+}
+
 }  // namespace
 
 // A client call with one outcome per command, answered once all are known.
@@ -419,7 +445,9 @@ void Replica::CheckBootstrap() {
 }
 
 void Replica::StartCore(const log::RecoveredLog& recovered) {
-  applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{});
+  // The initial configuration (slot 0): the static member list, as voters.
+  applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{},
+                                                     paxos::Configuration(options_.cluster.Ids()));
   Result<paxos::Slot> restored = RestoreLatestSnapshot(recovered);
   if (!restored.ok()) {
     Fatal(restored.status().message());
@@ -428,8 +456,9 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
   const paxos::Slot snapshot_slot = *restored;
   // Log time so far: the snapshot's (replay of the chosen log reports more).
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
-  paxos::Configuration config(options_.cluster.Ids());
-  core_ = std::make_unique<paxos::Core>(options_.id, config, options_.ToCoreOptions(),
+  // The configuration in effect after the snapshot's slot (the initial one
+  // without a snapshot); the core follows changes in the log after it.
+  core_ = std::make_unique<paxos::Core>(options_.id, applier_->config(), options_.ToCoreOptions(),
                                         *core_random_, recovered.paxos, snapshot_slot);
   pump_ = std::make_unique<ReadyPump>(*core_, *persister_, *network_sink_, *apply_sink_,
                                       snapshot_requests_.get());
@@ -725,6 +754,7 @@ transport::ReplicaStatus Replica::OnStatus() {
   status.applied = applier_->applied();
   status.leader = core.leader;
   status.state_digest = StateDigest(*applier_);
+  AddMembership(core, options_.cluster, status);
   return status;
 }
 

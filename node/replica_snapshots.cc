@@ -22,7 +22,8 @@ Result<paxos::Slot> Replica::RestoreLatestSnapshot(const log::RecoveredLog& reco
   if (!restored.ok()) {
     return restored.WithContext("cannot restore the snapshot in " + snapshotter_->store().dir());
   }
-  logger_->info("restored snapshot at slot {} ({} bytes)", slot, latest->size_bytes);
+  logger_->info("restored snapshot at slot {} ({} bytes; configuration {} set at slot {})", slot,
+                latest->size_bytes, applier_->config().config.ToString(), applier_->config().slot);
   RecordClusterId(applier_->cluster_id());
   return slot;
 }
@@ -104,7 +105,8 @@ void Replica::InstallLatestFromStore() {
           restored.message());
     return;
   }
-  core_->InstallSnapshot(latest->applied_slot);
+  // The configuration the snapshot holds (in effect after its slot).
+  core_->InstallSnapshot(latest->applied_slot, applier_->config());
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   logger_->info("installed snapshot at slot {}; continuing from the log", latest->applied_slot);
   RecordClusterId(applier_->cluster_id());  // its slot may be inside the snapshot

@@ -19,8 +19,11 @@
 #include <sstream>
 #include <thread>
 
+#include "node/snapshotter.h"
 #include "node/store_chunk_sink.h"
 #include "node/store_snapshot_provider.h"
+#include "paxos/core.h"
+#include "paxos/random.h"
 #include "snapshot/snapshot_store.h"
 #include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
@@ -262,6 +265,65 @@ TEST_F(SnapshotTransferTest, TransfersAndInstallsAnIdenticalSnapshot) {
   ASSERT_EQ(src->ReadAt(0, meta.size_bytes, a), Status::Ok());
   ASSERT_EQ(dst->ReadAt(0, meta.size_bytes, b), Status::Ok());
   EXPECT_TRUE(a == b);  // byte-identical files
+}
+
+// The configuration travels inside the applier's snapshot bytes: a replica
+// that fetched a snapshot taken after a configuration change restores it and
+// hands it to its core (as Replica::InstallLatestFromStore does).
+TEST_F(SnapshotTransferTest, AFetchedSnapshotCarriesTheConfiguration) {
+  class Counter : public statemachine::StateMachine {
+   public:
+    std::string Apply(std::string_view, const statemachine::ApplyContext&) override {
+      return std::to_string(++value);
+    }
+    void Snapshot(statemachine::SnapshotWriter& out) const override {
+      out.Write(std::to_string(value));
+    }
+    bool Restore(statemachine::SnapshotReader& in) override {
+      std::string chunk;
+      if (!in.Read(chunk)) return false;
+      value = std::stoll(chunk);
+      return true;
+    }
+    int64_t value = 0;
+  };
+  class Chunks : public statemachine::SnapshotWriter {
+   public:
+    void Write(std::string_view chunk) override { chunks.emplace_back(chunk); }
+    std::vector<std::string> chunks;
+  };
+  const paxos::Configuration initial({1, 2, 3});
+  const paxos::Configuration next = initial.WithLearner(4, "127.0.0.1:7004");
+  Counter source_machine;
+  statemachine::Applier source(source_machine, statemachine::SessionOptions{}, initial);
+  source.Apply(paxos::CommittedEntry{1, paxos::NoopValue()});
+  source.Apply(paxos::CommittedEntry{2, paxos::MakeConfigurationValue(0, next)});
+  source.Apply(paxos::CommittedEntry{3, paxos::NoopValue()});
+  Chunks chunks;
+  source.Snapshot(chunks);
+  auto source_store = OpenStore("src");
+  SnapshotMeta meta = ValueOrFail(node::WriteSnapshot(*source_store, 3, chunks.chunks));
+  StoreSnapshotProvider provider(*source_store);
+  auto server = StartServer(&provider);
+  auto local = OpenStore("dst");
+  auto sink = Sink(*local);
+  SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
+  FetchResult result = FetchAndWait(fetcher, 3);
+  ASSERT_TRUE(result.ok()) << result.status.message();
+  ASSERT_EQ(local->Latest(), meta);
+
+  Counter machine;
+  statemachine::Applier applier(machine, statemachine::SessionOptions{}, initial);
+  ASSERT_EQ(RestoreSnapshot(*local, meta, applier), Status::Ok());
+  EXPECT_EQ(applier.applied(), 3u);
+  EXPECT_EQ(applier.config(), (paxos::ConfigAt{2, next}));
+
+  paxos::SplitMix64 random(1);
+  paxos::Core core(2, paxos::ConfigAt{0, initial}, paxos::CoreOptions{}, random,
+                   paxos::DurableState{}, 0);
+  ASSERT_TRUE(core.InstallSnapshot(3, applier.config()));
+  EXPECT_EQ(core.Status().config, next);
+  EXPECT_EQ(core.Status().config_slot, 2u);
 }
 
 TEST_F(SnapshotTransferTest, ResumesAfterTheServerGoesAwayHalfway) {

@@ -4,6 +4,7 @@
 
 #include <limits>
 #include <new>
+#include <optional>
 
 #include "paxos/invariant.h"
 #include "util/byte_order.h"
@@ -12,12 +13,16 @@ namespace synod::statemachine {
 
 namespace {
 
-// Snapshot header magics: SNAP7 has the time ballot after the cluster id and
-// stores sessions as SessionEncoding::kWithExpiry; older snapshots, still
-// restored (time ballot 0 where absent, sessions with the default expiry):
-// SNAP6 (time ballot) as kWithBytes, SNAP5 (time ballot) as kWithLimits, SNAP4
-// as kWithLimits, SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
-constexpr char kMagicCurrent[] = "SYNODSNAP7";
+// Snapshot header magics: SNAP8 has, after the time ballot, the
+// configuration (its slot, the length of its encoding, paxos::Configuration::
+// Encode bytes; length 0 for an applier that tracks no configuration), then
+// sessions as SessionEncoding::kWithExpiry. Older snapshots, still restored
+// (the initial configuration at slot 0, time ballot 0 where absent, sessions
+// with the default expiry): SNAP7 (time ballot) as kWithExpiry, SNAP6 (time
+// ballot) as kWithBytes, SNAP5 (time ballot) as kWithLimits, SNAP4 as
+// kWithLimits, SNAP3 as kWithStatus, SNAP2 as kResultsOnly.
+constexpr char kMagicCurrent[] = "SYNODSNAP8";
+constexpr char kMagicTimeBallotWithExpiry[] = "SYNODSNAP7";
 constexpr char kMagicTimeBallotWithBytes[] = "SYNODSNAP6";
 constexpr char kMagicTimeBallotWithLimits[] = "SYNODSNAP5";
 constexpr char kMagicWithLimits[] = "SYNODSNAP4";
@@ -26,13 +31,17 @@ constexpr char kMagicResultsOnly[] = "SYNODSNAP2";
 constexpr size_t kMagicSize = 10;
 
 std::string EncodeHeader(uint64_t applied, uint64_t log_time, uint64_t cluster_id,
-                         const paxos::Ballot& time_ballot, const std::string& sessions) {
+                         const paxos::Ballot& time_ballot, const paxos::ConfigAt& config,
+                         const std::string& sessions) {
   std::string out = kMagicCurrent;
   for (uint64_t v : {applied, log_time, cluster_id, time_ballot.round,
                      static_cast<uint64_t>(time_ballot.replica)}) {
     util::PutLittle(out, v, 8);
   }
-  return out + sessions;
+  std::string encoded = config.config.members().empty() ? std::string() : config.config.Encode();
+  util::PutLittle(out, config.slot, 8);
+  util::PutLittle(out, encoded.size(), 8);
+  return out + encoded + sessions;
 }
 
 // A failure's stored text: `what` up to its first line break, at most
@@ -44,8 +53,12 @@ std::string BoundedFailure(std::string_view what) {
 
 }  // namespace
 
-Applier::Applier(StateMachine& machine, SessionOptions options)
-    : machine_(machine), sessions_(options), options_(options) {
+Applier::Applier(StateMachine& machine, SessionOptions options, paxos::Configuration initial)
+    : machine_(machine),
+      sessions_(options),
+      options_(options),
+      initial_(initial),
+      config_{0, std::move(initial)} {
   SYNOD_INVARIANT(options.sweep_every_slots > 0, "sessions are swept every N slots, N > 0");
 }
 
@@ -53,9 +66,13 @@ std::vector<CommandOutcome> Applier::Apply(const paxos::CommittedEntry& entry) {
   SYNOD_INVARIANT(entry.slot == applied_ + 1, "entries are applied in slot order, once");
   SYNOD_INVARIANT(entry.value != nullptr, "a committed entry has a value");
   applied_ = entry.slot;
-  // A configuration change is the runtime's (its member list), never the
-  // user's state machine's: the slot counts as applied and yields nothing.
-  if (entry.value->kind == paxos::ValueKind::kConfiguration) return {};
+  // A configuration change is the runtime's, never the user's state
+  // machine's: the slot counts as applied, yields nothing, and sets the
+  // configuration if it takes effect (the same rule as the core's).
+  if (entry.value->kind == paxos::ValueKind::kConfiguration) {
+    config_ = paxos::NextConfiguration(config_, entry.slot, *entry.value);
+    return {};
+  }
   std::vector<CommandOutcome> outcomes;
   for (const std::string& bytes : entry.value->commands) {
     CommandOutcome outcome;
@@ -156,7 +173,8 @@ bool Applier::ApplyCommand(std::string_view payload, const ApplyContext& context
 }
 
 void Applier::Snapshot(SnapshotWriter& out) const {
-  out.Write(EncodeHeader(applied_, log_time_ms_, cluster_id_, time_ballot_, sessions_.Encode()));
+  out.Write(
+      EncodeHeader(applied_, log_time_ms_, cluster_id_, time_ballot_, config_, sessions_.Encode()));
   machine_.Snapshot(out);
 }
 
@@ -165,7 +183,12 @@ bool Applier::Restore(SnapshotReader& in) {
   if (!in.Read(header) || header.size() < kMagicSize) return false;
   SessionEncoding encoding;
   size_t fields = 3;  // applied, log time, cluster id [, time ballot round, replica]
+  bool has_config = false;
   if (header.compare(0, kMagicSize, kMagicCurrent) == 0) {
+    encoding = SessionEncoding::kWithExpiry;
+    fields = 5;
+    has_config = true;
+  } else if (header.compare(0, kMagicSize, kMagicTimeBallotWithExpiry) == 0) {
     encoding = SessionEncoding::kWithExpiry;
     fields = 5;
   } else if (header.compare(0, kMagicSize, kMagicTimeBallotWithBytes) == 0) {
@@ -183,11 +206,29 @@ bool Applier::Restore(SnapshotReader& in) {
   } else {
     return false;
   }
-  const size_t header_size = kMagicSize + fields * 8;
+  size_t header_size = kMagicSize + fields * 8;
   if (header.size() < header_size) return false;
   uint64_t values[5] = {0, 0, 0, 0, 0};
   for (size_t v = 0; v < fields; ++v) {
     values[v] = util::LoadLittle(header.data() + kMagicSize + 8 * v, 8);
+  }
+  paxos::ConfigAt config{0, initial_};
+  if (has_config) {
+    if (header.size() - header_size < 16) return false;
+    const uint64_t slot = util::LoadLittle(header.data() + header_size, 8);
+    const uint64_t length = util::LoadLittle(header.data() + header_size + 8, 8);
+    header_size += 16;
+    if (length > header.size() - header_size || slot > values[0]) return false;
+    if (length == 0) {
+      // Written by an applier that tracks no configuration.
+      if (slot != 0) return false;
+    } else {
+      std::optional<paxos::Configuration> decoded =
+          paxos::Configuration::Decode(header.substr(header_size, length));
+      if (!decoded) return false;
+      config = paxos::ConfigAt{slot, std::move(*decoded)};
+    }
+    header_size += length;
   }
   SessionTable sessions(options_);
   if (values[4] > std::numeric_limits<paxos::ReplicaId>::max()) return false;
@@ -198,6 +239,7 @@ bool Applier::Restore(SnapshotReader& in) {
   log_time_ms_ = values[1];
   cluster_id_ = values[2];
   time_ballot_ = paxos::Ballot{values[3], static_cast<paxos::ReplicaId>(values[4])};
+  config_ = std::move(config);
   return true;
 }
 

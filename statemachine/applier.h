@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "paxos/configuration.h"
 #include "paxos/types.h"
 #include "statemachine/envelope.h"
 #include "statemachine/session_table.h"
@@ -68,7 +69,10 @@ struct CommandOutcome {
 class Applier {
  public:
   // `machine` must outlive the applier. options.sweep_every_slots must be > 0.
-  Applier(StateMachine& machine, SessionOptions options);
+  // `initial` is the configuration set at slot 0 (the runtime's static member
+  // list); Configuration::Empty() when the caller does not track membership.
+  Applier(StateMachine& machine, SessionOptions options,
+          paxos::Configuration initial = paxos::Configuration::Empty());
 
   // Applies the next chosen entry (its slot must be applied() + 1) and returns
   // one outcome per envelope that a client may be waiting for. Throws only
@@ -90,11 +94,17 @@ class Applier {
   // ballot is >= this (envelope.h); replicated state, kept in snapshots.
   const paxos::Ballot& time_ballot() const { return time_ballot_; }
   const SessionTable& sessions() const { return sessions_; }
+  // The configuration in effect after applied() and the slot whose chosen
+  // kConfiguration value set it (paxos::NextConfiguration; {0, initial} until
+  // a change takes effect). Replicated state, kept in snapshots: what
+  // Core::InstallSnapshot and the Core's restart constructor need.
+  const paxos::ConfigAt& config() const { return config_; }
 
-  // Writes applied index, log time, time ballot, sessions and the machine's
-  // state.
+  // Writes applied index, log time, time ballot, configuration, sessions and
+  // the machine's state.
   void Snapshot(SnapshotWriter& out) const;
-  // Restores all of them. Returns false if the snapshot is not valid; the
+  // Restores all of them (a snapshot older than the configuration field
+  // restores {0, initial}). Returns false if the snapshot is not valid; the
   // applier's own fields are then unchanged, but the machine may have been
   // partly restored, so the caller must not apply anything more (the replica
   // refuses to continue).
@@ -114,6 +124,8 @@ class Applier {
   uint64_t log_time_ms_ = 0;
   paxos::Ballot time_ballot_;
   uint64_t cluster_id_ = 0;
+  paxos::Configuration initial_;
+  paxos::ConfigAt config_;
 };
 
 }  // namespace synod::statemachine

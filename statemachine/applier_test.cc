@@ -147,6 +147,29 @@ TEST(Applier, AConfigurationChangeNeverReachesTheStateMachine) {
   EXPECT_EQ(counter.applies, 2);
 }
 
+// The applier follows the configuration through the log with the core's rule
+// (paxos::NextConfiguration): a change takes effect only if derived from the
+// configuration in effect, and its slot is recorded.
+TEST(Applier, TracksTheConfigurationSetByChosenChanges) {
+  const paxos::Configuration initial({1, 2, 3});
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{}, initial);
+  EXPECT_EQ(applier.config(), (paxos::ConfigAt{0, initial}));
+  Log log(applier);
+  log.Slot({Register(7)});
+  paxos::Configuration with_learner = initial.WithLearner(4, "127.0.0.1:7004");
+  log.Value(paxos::MakeConfigurationValue(0, with_learner));  // slot 2
+  EXPECT_EQ(applier.config(), (paxos::ConfigAt{2, with_learner}));
+  // Derived from the configuration of slot 0, no longer in effect: void.
+  log.Value(paxos::MakeConfigurationValue(0, initial.WithRemoved(3)));  // slot 3
+  EXPECT_EQ(applier.config(), (paxos::ConfigAt{2, with_learner}));
+  paxos::Configuration promoted = with_learner.WithPromoted(4);
+  log.Value(paxos::MakeConfigurationValue(2, promoted));  // slot 4
+  log.Slot({Tick(5)});
+  EXPECT_EQ(applier.config(), (paxos::ConfigAt{4, promoted}));
+  EXPECT_EQ(applier.applied(), 5u);
+}
+
 TEST(Applier, OutOfOrderSequenceNumbersAreEachAppliedOnce) {
   TestCounter counter;
   Applier applier(counter, SessionOptions{});
@@ -505,6 +528,119 @@ TEST(Applier, RestartFromASnapshotAtAnySlotIsIndistinguishable) {
 
 TEST(Applier, RestartFromASnapshotAtAnySlotIsIndistinguishableWithSessionLimits) {
   CheckRestartFromASnapshotAtAnySlot(SessionLimits{2, 2});
+}
+
+// The configuration and the slot that set it travel in the snapshot: a
+// replica restored from it (restart, or a snapshot fetched from a peer)
+// knows the configuration governing the next slot without the log.
+TEST(Applier, SnapshotsCarryTheConfiguration) {
+  const paxos::Configuration initial({1, 2, 3});
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{}, initial);
+  Log log(applier);
+  uint64_t session = log.Slot({Register(7)})[0].session;
+  paxos::Configuration next = initial.WithLearner(4, "127.0.0.1:7004");
+  log.Value(paxos::MakeConfigurationValue(0, next));  // slot 2
+  log.Slot({Command(session, 1, 1, "add 5")});
+  StringWriter snapshot;
+  applier.Snapshot(snapshot);
+  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP8");
+
+  TestCounter restored_counter;
+  Applier restored(restored_counter, SessionOptions{}, initial);
+  StringReader reader(snapshot.chunks);
+  ASSERT_TRUE(restored.Restore(reader));
+  EXPECT_EQ(restored.config(), (paxos::ConfigAt{2, next}));
+  EXPECT_EQ(restored.applied(), 3u);
+  EXPECT_EQ(restored_counter.value, 5);
+  EXPECT_EQ(SnapshotBytes(restored), SnapshotBytes(applier));
+  // The next change is judged against the restored configuration.
+  paxos::Configuration promoted = next.WithPromoted(4);
+  for (Applier* a : {&applier, &restored}) {
+    a->Apply(paxos::CommittedEntry{4, paxos::MakeConfigurationValue(2, promoted)});
+    EXPECT_EQ(a->config(), (paxos::ConfigAt{4, promoted}));
+  }
+}
+
+// SYNODSNAP7 snapshots (written before the configuration was recorded)
+// restore with the initial configuration at slot 0, and are then written as
+// SYNODSNAP8.
+TEST(Applier, RestoresSnapshotsWithoutAConfigurationAsTheInitialOne) {
+  TestCounter counter;
+  Applier untracked(counter, SessionOptions{});
+  Log log(untracked);
+  uint64_t session = log.Slot({Register(7, 10)})[0].session;
+  log.Slot({Command(session, 1, 1, "add 5", 20)});
+  const std::string current = SnapshotBytes(untracked);
+  StringWriter writer;
+  untracked.Snapshot(writer);
+  // SYNODSNAP8 of an applier without a configuration: magic, five fields,
+  // config slot 0, length 0, sessions. SYNODSNAP7 is the same without the
+  // two configuration fields.
+  std::string header = writer.chunks.at(0);
+  ASSERT_EQ(header.substr(0, 10), "SYNODSNAP8");
+  ASSERT_EQ(header.substr(50, 16), std::string(16, '\0'));
+  std::string old_header = "SYNODSNAP7" + header.substr(10, 40) + header.substr(66);
+
+  const paxos::Configuration initial({1, 2, 3});
+  TestCounter restored_counter;
+  Applier restored(restored_counter, SessionOptions{}, initial);
+  StringReader reader({old_header, writer.chunks.at(1)});
+  ASSERT_TRUE(restored.Restore(reader));
+  EXPECT_EQ(restored.config(), (paxos::ConfigAt{0, initial}));
+  EXPECT_EQ(restored.applied(), 2u);
+  EXPECT_EQ(restored.log_time_ms(), 20u);
+  EXPECT_EQ(restored_counter.value, 5);
+  auto retry = restored.Apply(
+      paxos::CommittedEntry{3, paxos::MakeCommandsValue({Command(session, 1, 1, "add 5")})});
+  EXPECT_TRUE(retry[0].duplicate);
+  EXPECT_EQ(SnapshotBytes(restored).substr(0, 10), "SYNODSNAP8");
+
+  // A SYNODSNAP8 without a configuration restores the initial one too.
+  TestCounter again_counter;
+  Applier again(again_counter, SessionOptions{}, initial);
+  StringReader again_reader(writer.chunks);
+  ASSERT_TRUE(again.Restore(again_reader));
+  EXPECT_EQ(again.config(), (paxos::ConfigAt{0, initial}));
+}
+
+// A configuration field that does not make sense is refused, never misread.
+TEST(Applier, RestoreRejectsABadConfiguration) {
+  const paxos::Configuration initial({1, 2, 3});
+  TestCounter counter;
+  Applier applier(counter, SessionOptions{}, initial);
+  Log log(applier);
+  log.Slot({Register(7)});
+  log.Value(paxos::MakeConfigurationValue(0, initial.WithLearner(4, "h:4")));  // slot 2
+  StringWriter writer;
+  applier.Snapshot(writer);
+  const std::string header = writer.chunks.at(0);
+  const std::string encoded = initial.WithLearner(4, "h:4").Encode();
+  ASSERT_EQ(header.substr(66, encoded.size()), encoded);
+  auto restores = [&](const std::string& changed) {
+    TestCounter c;
+    Applier a(c, SessionOptions{}, initial);
+    StringReader reader({changed, writer.chunks.at(1)});
+    return a.Restore(reader);
+  };
+  EXPECT_TRUE(restores(header));
+  std::string bad = header;
+  bad[50] = 3;  // config slot 3 > applied 2
+  EXPECT_FALSE(restores(bad));
+  bad = header;
+  bad[58] = static_cast<char>(encoded.size() - 1);  // length cuts the encoding short
+  EXPECT_FALSE(restores(bad));
+  bad = header;
+  bad[58] = static_cast<char>(0xff);  // longer than the header
+  bad[59] = static_cast<char>(0xff);
+  EXPECT_FALSE(restores(bad));
+  bad = header;
+  bad[66] ^= 1;  // not a configuration encoding
+  EXPECT_FALSE(restores(bad));
+  // No configuration recorded (length 0) but a slot that set one.
+  bad = header.substr(0, 58) + std::string(8, '\0') + header.substr(66 + encoded.size());
+  EXPECT_FALSE(restores(bad));
+  EXPECT_FALSE(restores(header.substr(0, 60)));
 }
 
 TEST(Applier, AFailedRestoreLeavesTheApplierUnchanged) {
@@ -866,7 +1002,7 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeLimitsExisted) {
       ASSERT_EQ(outcome[0].status, CommandOutcome::Status::kOk);
     }
     EXPECT_EQ(counter.value, 204);
-    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP8");
   }
 }
 
@@ -987,7 +1123,7 @@ TEST(Applier, SnapshotsKeepTheTimeBallot) {
   log.Slot({Tick(10'000, paxos::Ballot{5, 2})});
   StringWriter snapshot;
   applier.Snapshot(snapshot);
-  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP7");
+  ASSERT_EQ(snapshot.chunks.at(0).substr(0, 10), "SYNODSNAP8");
 
   TestCounter restored_counter;
   Applier restored(restored_counter, SessionOptions{});
@@ -1023,12 +1159,14 @@ TEST(Applier, RestoresSnapshotsWrittenBeforeStampBallotsWithTimeBallotZero) {
   applier.Apply(
       paxos::CommittedEntry{3, paxos::MakeCommandsValue({Tick(30, paxos::Ballot{1, 1})})});
   EXPECT_EQ(applier.log_time_ms(), 30u);
-  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
-  // A header of the current format too short for the time ballot is rejected.
-  TestCounter other;
-  Applier rejecting(other, SessionOptions{});
-  StringReader short_reader({std::string("SYNODSNAP7") + u64(2) + u64(20) + u64(0) + u64(1), "5"});
-  EXPECT_FALSE(rejecting.Restore(short_reader));
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP8");
+  // A header with a time ballot too short for it is rejected.
+  for (const std::string magic : {"SYNODSNAP7", "SYNODSNAP8"}) {
+    TestCounter other;
+    Applier rejecting(other, SessionOptions{});
+    StringReader short_reader({magic + u64(2) + u64(20) + u64(0) + u64(1), "5"});
+    EXPECT_FALSE(rejecting.Restore(short_reader)) << magic;
+  }
 }
 
 TEST(SessionTable, DecodeRejectsInconsistentLimits) {
@@ -1113,8 +1251,8 @@ TEST(Applier, RestoresSnapshotsWithLimitsButNoByteLimit) {
   EXPECT_TRUE(apply(Command(1, 1, 1, "add 5")).duplicate);
   EXPECT_EQ(apply(Command(1, 2, 1, "add 1")).status, CommandOutcome::Status::kRefused);
   EXPECT_EQ(apply(Command(1, 3, 1, "add 1")).status, CommandOutcome::Status::kOk);
-  // Written again as SYNODSNAP7, it restores to the same table.
-  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
+  // Written again as SYNODSNAP8, it restores to the same table.
+  EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP8");
   StringWriter writer;
   applier.Snapshot(writer);
   TestCounter copy_counter;
@@ -1159,7 +1297,7 @@ TEST(Applier, RestoresSnap6And5WithTheDefaultExpiry) {
     EXPECT_EQ(apply(Command(1, 2, 1, "add 1", 2021)).status,
               CommandOutcome::Status::kSessionExpired)
         << magic;
-    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP7");
+    EXPECT_EQ(SnapshotBytes(applier).substr(0, 10), "SYNODSNAP8");
   }
 }
 

@@ -487,6 +487,9 @@ std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in,
   });
 }
 
+// Bound on the members a status may list (a configuration has far fewer).
+constexpr unsigned kMaxStatusMembers = 1024;
+
 void EncodeStatus(const ReplicaStatus& status, wire::Status::Builder out) {
   out.setId(status.id);
   out.setRole(static_cast<wire::Role>(status.role));
@@ -495,6 +498,15 @@ void EncodeStatus(const ReplicaStatus& status, wire::Status::Builder out) {
   out.setApplied(status.applied);
   out.setLeader(status.leader);
   out.setStateDigest(status.state_digest);
+  out.setConfigSlot(status.config_slot);
+  auto members = out.initMembers(static_cast<unsigned>(status.members.size()));
+  for (unsigned i = 0; i < status.members.size(); ++i) {
+    const paxos::Member& member = status.members[i];
+    members[i].setId(member.id);
+    members[i].setLearner(member.role == paxos::MemberRole::kLearner);
+    members[i].setAddress(member.address);
+  }
+  out.setMembership(static_cast<wire::Membership>(status.membership));
 }
 
 std::string DecodeStatus(wire::Status::Reader in, ReplicaStatus* out) {
@@ -509,6 +521,24 @@ std::string DecodeStatus(wire::Status::Reader in, ReplicaStatus* out) {
     out->applied = in.getApplied();
     out->leader = in.getLeader();
     out->state_digest = in.getStateDigest();
+    out->config_slot = in.getConfigSlot();
+    auto members = in.getMembers();
+    if (members.size() > kMaxStatusMembers) {
+      return "status lists " + std::to_string(members.size()) + " members";
+    }
+    out->members.clear();
+    for (auto member : members) {
+      auto address = member.getAddress();
+      out->members.push_back(paxos::Member{
+          member.getId(),
+          member.getLearner() ? paxos::MemberRole::kLearner : paxos::MemberRole::kVoter,
+          std::string(address.begin(), address.size())});
+    }
+    auto membership = static_cast<unsigned>(in.getMembership());
+    if (membership > static_cast<unsigned>(Membership::kRemoved)) {
+      return "unknown membership " + std::to_string(membership);
+    }
+    out->membership = static_cast<Membership>(membership);
     return "";
   });
 }

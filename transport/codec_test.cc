@@ -206,6 +206,36 @@ TEST(CodecTest, StatusRoundTripsAndChecksRole) {
   EXPECT_NE(DecodeStatus(s.asReader(), &out), "");
 }
 
+TEST(CodecTest, StatusCarriesTheConfiguration) {
+  capnp::MallocMessageBuilder builder;
+  auto s = builder.initRoot<wire::Status>();
+  ReplicaStatus in{4, Role::kFollower, {5, 3}, 10, 9, 3};
+  in.config_slot = 7;
+  in.members = {{1, paxos::MemberRole::kVoter, "127.0.0.1:7001"},
+                {4, paxos::MemberRole::kLearner, "127.0.0.1:7004"}};
+  in.membership = Membership::kLearner;
+  EncodeStatus(in, s);
+  ReplicaStatus out;
+  ASSERT_EQ(DecodeStatus(s.asReader(), &out), "");
+  EXPECT_EQ(out.config_slot, 7u);
+  EXPECT_EQ(out.members, in.members);
+  EXPECT_EQ(out.membership, Membership::kLearner);
+  EXPECT_STREQ(MembershipName(out.membership), "learner");
+  s.setMembership(static_cast<wire::Membership>(9));
+  EXPECT_NE(DecodeStatus(s.asReader(), &out), "");
+
+  // A status from a server that predates membership: initial, no members.
+  capnp::MallocMessageBuilder old_builder;
+  auto old = old_builder.initRoot<wire::Status>();
+  old.setId(2);
+  old.setApplied(5);
+  ReplicaStatus decoded;
+  ASSERT_EQ(DecodeStatus(old.asReader(), &decoded), "");
+  EXPECT_EQ(decoded.config_slot, 0u);
+  EXPECT_TRUE(decoded.members.empty());
+  EXPECT_EQ(decoded.membership, Membership::kVoter);
+}
+
 TEST(CodecTest, MemberListClusterIdIsOrderIndependentAndNonZero) {
   std::vector<PeerEndpoint> a{{1, "127.0.0.1", 7001}, {2, "127.0.0.1", 7002}};
   std::vector<PeerEndpoint> b{{2, "127.0.0.1", 7002}, {1, "127.0.0.1", 7001}};

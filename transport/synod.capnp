@@ -152,9 +152,30 @@ struct Status {
   applied @4 :UInt64;
   leader @5 :UInt32;  # 0 when unknown
   # CRC32C of the applied state (the applier's snapshot bytes: applied index,
-  # log time, sessions, state machine). Equal on replicas at the same applied
-  # index. Computed per status call: O(state size).
+  # log time, configuration, sessions, state machine). Equal on replicas at
+  # the same applied index. Computed per status call: O(state size).
   stateDigest @6 :UInt32;
+  # Membership (servers that predate it leave these at their defaults: slot 0,
+  # no members, voter). configSlot: the slot whose chosen value set the
+  # configuration this replica knows (0: the initial one); members: that
+  # configuration, sorted by id; membership: this replica's place in it.
+  configSlot @7 :UInt64;
+  members @8 :List(StatusMember);
+  membership @9 :Membership;
+}
+
+# One member of a configuration, as `Status` reports it.
+struct StatusMember {
+  id @0 :UInt32;
+  learner @1 :Bool;   # false: a voter
+  address @2 :Text;   # "HOST:PORT" ("" if the replica does not know it)
+}
+
+enum Membership {
+  voter @0;
+  learner @1;
+  notMember @2;  # not (yet) named by the configuration it knows
+  removed @3;    # a chosen change removed it
 }
 
 # Client-facing service. `commands` are opaque encoded envelopes (their content

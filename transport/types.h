@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "paxos/configuration.h"
 #include "paxos/types.h"
 
 namespace synod::transport {
@@ -88,6 +89,11 @@ struct ClientReply {
 enum class Role : uint8_t { kFollower = 0, kCandidate = 1, kLeader = 2 };
 
 // A replica's status, answered by status().
+// A replica's place in the configuration it knows (synod.capnp Membership).
+enum class Membership : uint8_t { kVoter = 0, kLearner = 1, kNotMember = 2, kRemoved = 3 };
+// "voter", "learner", "not-member", "removed".
+const char* MembershipName(Membership membership);
+
 struct ReplicaStatus {
   paxos::ReplicaId id = paxos::kNoReplica;
   Role role = Role::kFollower;
@@ -96,6 +102,10 @@ struct ReplicaStatus {
   paxos::Slot applied = 0;
   paxos::ReplicaId leader = paxos::kNoReplica;  // kNoReplica when unknown
   uint32_t state_digest = 0;  // CRC32C of the applied state (see synod.capnp Status)
+  // Membership (see synod.capnp Status; defaults from servers that predate it).
+  paxos::Slot config_slot = 0;  // the slot whose chosen value set the configuration (0: initial)
+  std::vector<paxos::Member> members;          // that configuration, sorted by id
+  Membership membership = Membership::kVoter;  // this replica's place in it
 };
 
 // Monotonic clock used for deadlines and timers.

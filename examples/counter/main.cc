@@ -4,6 +4,7 @@
 //   synod-counter add N [--key K] --members ... [--timeout MS]
 //   synod-counter get --members ... [--timeout MS]
 //   synod-counter status --members ... [--timeout MS]
+//   synod-counter members list --members ... [--timeout MS]
 //
 // serve prints "ready id=I" on stdout once it serves and exits 0 on SIGTERM.
 // add/get print "VALUE slot=S leader=L"; status prints one line per member.
@@ -35,6 +36,7 @@ std::string Usage() {
          "       synod-counter add N [--key K] --members ... [--timeout MS]\n"
          "       synod-counter get --members ... [--timeout MS]\n"
          "       synod-counter status --members ... [--timeout MS]\n"
+         "       synod-counter members list --members ... [--timeout MS]\n"
          "       synod-counter shell --members ... [--timeout MS]   (add N / get lines on stdin)\n";
 }
 
@@ -187,6 +189,7 @@ int main(int argc, char** argv) {
     synod::examples::CounterStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());
   }
+  if (command == "members") return RunMembers(kProgram, *flags, Usage());
   if (command == "add" || command == "get" || command == "status" || command == "shell")
     return RunClient(command, *flags);
   return Fail("unknown command '" + command + "'");

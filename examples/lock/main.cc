@@ -6,6 +6,7 @@
 //   synod-lock release NAME --owner O --token T --members ... [--timeout MS]
 //   synod-lock status NAME --members ... [--timeout MS]
 //   synod-lock status --members ... [--timeout MS]      (members, as synod-counter's)
+//   synod-lock members list --members ... [--timeout MS]  (as synod-counter's)
 //   synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- COMMAND [ARGS...]
 //
 // acquire prints "token=T" (exit 0) or, if another owner holds the lock,
@@ -41,6 +42,7 @@ std::string Usage() {
          "       synod-lock renew NAME --owner O --token T --members ... [--timeout MS]\n"
          "       synod-lock release NAME --owner O --token T --members ... [--timeout MS]\n"
          "       synod-lock status [NAME] --members ... [--timeout MS]\n"
+         "       synod-lock members list --members ... [--timeout MS]\n"
          "       synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- "
          "COMMAND [ARGS...]\n";
 }
@@ -204,6 +206,7 @@ int main(int argc, char** argv) {
     LockStateMachine machine;
     return RunServe(kProgram, *flags, machine, Usage());
   }
+  if (command == "members") return RunMembers(kProgram, *flags, Usage());
   if (command == "acquire" || command == "renew" || command == "release" || command == "status") {
     return RunClient(command, *flags);
   }

@@ -1,0 +1,125 @@
+// A replica restarted on a data directory whose latest snapshot was taken
+// after a configuration change runs with that configuration (not the static
+// member list), and reports it in its status. In-process: one Replica on
+// 127.0.0.1 (a free port), its EventLoop on the test thread.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "node/replica.h"
+#include "node/snapshotter.h"
+#include "paxos/configuration.h"
+#include "snapshot/snapshot_store.h"
+#include "statemachine/envelope.h"
+#include "tests/support/status_testing.h"
+#include "tests/support/temp_dir.h"
+
+namespace synod::node {
+namespace {
+
+class Counter : public statemachine::StateMachine {
+ public:
+  std::string Apply(std::string_view, const statemachine::ApplyContext&) override {
+    return std::to_string(++value);
+  }
+  void Snapshot(statemachine::SnapshotWriter& out) const override {
+    out.Write(std::to_string(value));
+  }
+  bool Restore(statemachine::SnapshotReader& in) override {
+    std::string chunk;
+    if (!in.Read(chunk)) return false;
+    value = std::stoll(chunk);
+    return true;
+  }
+  int64_t value = 0;
+};
+
+class Chunks : public statemachine::SnapshotWriter {
+ public:
+  void Write(std::string_view chunk) override { chunks.emplace_back(chunk); }
+  std::vector<std::string> chunks;
+};
+
+uint16_t FreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+std::string Tick(uint64_t stamp) {
+  statemachine::Envelope tick;
+  tick.kind = statemachine::EnvelopeKind::kTick;
+  tick.stamp_ms = stamp;
+  return statemachine::EncodeEnvelope(tick);
+}
+
+TEST(ReplicaMembership, RestartsWithTheConfigurationOfItsLatestSnapshot) {
+  test_support::TempDir tmp("synod-members");
+  const std::string data = tmp / "r1";
+  const paxos::Configuration initial({1});
+  const paxos::Configuration with_learner = initial.WithLearner(2, "127.0.0.1:9");
+  {
+    // What the replica would have snapshotted after a change chosen at slot 2.
+    Counter machine;
+    statemachine::Applier applier(machine, statemachine::SessionOptions{}, initial);
+    applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({Tick(1000)})});
+    applier.Apply(paxos::CommittedEntry{2, paxos::MakeConfigurationValue(0, with_learner)});
+    applier.Apply(paxos::CommittedEntry{3, paxos::MakeCommandsValue({Tick(2000)})});
+    ASSERT_EQ(applier.config(), (paxos::ConfigAt{2, with_learner}));
+    Chunks chunks;
+    applier.Snapshot(chunks);
+    // An empty log beside it (as a replica that compacted nothing yet).
+    log::LevelDbOptions log_options;
+    log_options.dir = data;
+    log_options.replica_id = 1;
+    ASSERT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
+    auto store = ValueOrFail(snapshot::SnapshotStore::Open(data + "/snapshots"));
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(WriteSnapshot(*store, 3, chunks.chunks).ok());
+  }
+
+  ReplicaOptions options;
+  options.id = 1;
+  options.cluster.members = {MemberAddress{1, "127.0.0.1", FreePort()}};
+  options.data_dir = data;
+  options.seed = 7;
+  options.heartbeat_ms = 10;
+  options.election_timeout_ms = 50;
+  auto logger = std::make_shared<spdlog::logger>("replica-1",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  bool ready = false;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started =
+        replica.Start([&] { ready = true; }, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(ready) << fatal;
+    transport::ReplicaStatus status = replica.OnStatus();
+    EXPECT_EQ(status.applied, 3u);
+    EXPECT_EQ(status.config_slot, 2u);
+    ASSERT_EQ(status.members.size(), 2u);
+    EXPECT_EQ(status.members[0],
+              (paxos::Member{1, paxos::MemberRole::kVoter,
+                             "127.0.0.1:" + std::to_string(options.cluster.members[0].port)}));
+    EXPECT_EQ(status.members[1], (paxos::Member{2, paxos::MemberRole::kLearner, "127.0.0.1:9"}));
+    EXPECT_EQ(status.membership, transport::Membership::kVoter);
+    // It serves under that configuration: the one voter leads and commits.
+    ASSERT_TRUE(loop.RunUntil(
+        [&] {
+          transport::ReplicaStatus now = replica.OnStatus();
+          return now.role == transport::Role::kLeader && now.applied > 3;
+        },
+        std::chrono::seconds(30)));
+    EXPECT_EQ(replica.OnStatus().config_slot, 2u);
+  }
+  EXPECT_EQ(fatal, "");
+}
+
+}  // namespace
+}  // namespace synod::node

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Multi-process tests of `members list` and the membership fields of
+`status`, run by ctest:
+
+  members_cluster_test.py --counter BIN --lock BIN TEST
+
+TEST is one of:
+  list        on a 3-replica synod-counter cluster, `members list` (both
+              binaries; all members listed, or only one follower: the leader
+              hint is followed) prints "ID HOST:PORT voter" per member sorted
+              by id and "config slot=0", exit 0; `status` lines keep their
+              fields and add "member=voter config_slot=0"; after the leader
+              is killed the answer comes from the new leader;
+  exit_codes  bad usage exits 64 (no subcommand, an unknown one, an extra
+              argument, an unknown option, no --members) for both binaries;
+              no reachable member exits 2 with the reason on stderr.
+Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
+processes it started. Exit 0 on success.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import Cluster, free_ports, scaled  # noqa: E402
+
+
+def run(binary, args, timeout_s=None):
+    proc = subprocess.run([binary] + list(args), capture_output=True, text=True,
+                          timeout=timeout_s or scaled(40))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def expected_listing(replicas):
+    lines = ["%d %s:%d voter" % (r.id, r.host, r.port) for r in sorted(replicas, key=lambda r: r.id)]
+    return "\n".join(lines + ["config slot=0"]) + "\n"
+
+
+def members_list(binary, members, timeout_ms=None):
+    return run(binary, ["members", "list", "--members", members, "--timeout",
+                        str(timeout_ms or int(scaled(10000)))])
+
+
+def test_list(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        want = expected_listing(cluster.replicas)
+        # At once, while the new cluster agrees on its id: a client that
+        # learned the member-list hash must learn again when refused.
+        code, out, err = members_list(args.counter, cluster.members)
+        assert code == 0 and out == want, (code, out, err)
+        leader = cluster.leader()
+        for binary in (args.counter, args.lock):
+            code, out, err = members_list(binary, cluster.members)
+            assert code == 0 and out == want, (binary, code, out, err)
+        # Only one follower listed: the answer still comes from the leader.
+        follower = next(r for r in cluster.replicas if r.id != leader)
+        code, out, err = members_list(args.counter, cluster.members_of([follower]))
+        assert code == 0 and out == want, (code, out, err)
+        print("members list:\n" + out.rstrip())
+
+        # status: the old fields stay, membership is added.
+        code, out, err = cluster.client("status")
+        assert code == 0, (code, out, err)
+        lines = out.splitlines()
+        assert len(lines) == 3, out
+        for line in lines:
+            fields = line.split()
+            # The role stays the only field without "=" (cluster.py's parser).
+            assert fields[1] in ("leader", "follower", "candidate"), line
+            assert [f.split("=")[0] for f in fields[2:]] == [
+                "ballot", "chosen", "applied", "leader", "digest", "member", "config_slot"], line
+            assert fields[-2:] == ["member=voter", "config_slot=0"], line
+
+        # The leader dies: the surviving members answer through the new one.
+        cluster.replica(leader).kill9()
+        survivors = [r for r in cluster.replicas if r.id != leader]
+        code, out, err = members_list(args.counter, cluster.members_of(survivors))
+        assert code == 0 and out == want, (code, out, err)
+        print("after the leader died: same listing from the new leader")
+
+
+def test_exit_codes(args):
+    port = free_ports(1)[0]
+    members = "1=127.0.0.1:%d" % port
+    for binary in (args.counter, args.lock):
+        for argv in (["members", "--members", members],
+                     ["members", "show", "--members", members],
+                     ["members", "list", "extra", "--members", members],
+                     ["members", "list", "--members", members, "--bogus", "1"],
+                     ["members", "list"],
+                     ["members", "list", "--members", members, "--timeout", "0"]):
+            code, out, err = run(binary, argv)
+            assert code == 64, (binary, argv, code, out, err)
+            assert out == "", (binary, argv, out)
+            assert "usage:" in err, (binary, argv, err)
+        # Nobody listens: no leader can answer, the outcome is unknown (2).
+        start = time.monotonic()
+        code, out, err = members_list(binary, members, timeout_ms=int(scaled(1000)))
+        assert code == 2 and out == "", (binary, code, out, err)
+        assert "no leader answered" in err, err
+        assert time.monotonic() - start < scaled(15), "took too long"
+    print("usage errors exit 64; no reachable member exits 2")
+
+
+TESTS = {
+    "list": test_list,
+    "exit_codes": test_exit_codes,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--counter", required=True)
+    parser.add_argument("--lock", required=True)
+    parser.add_argument("test", choices=sorted(TESTS))
+    args = parser.parse_args()
+    start = time.monotonic()
+    TESTS[args.test](args)
+    print("PASS %s in %.1f s" % (args.test, time.monotonic() - start))
+
+
+if __name__ == "__main__":
+    main()
