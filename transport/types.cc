@@ -44,4 +44,20 @@ const char* OutcomeStatusName(OutcomeStatus status) {
   return "invalid";
 }
 
+const char* TransferStatusName(TransferStatus status) {
+  switch (status) {
+    case TransferStatus::kHandedOver:
+      return "handedOver";
+    case TransferStatus::kResumed:
+      return "resumed";
+    case TransferStatus::kNotLeader:
+      return "notLeader";
+    case TransferStatus::kInvalid:
+      return "invalid";
+    case TransferStatus::kBusy:
+      return "busy";
+  }
+  return "invalid";
+}
+
 }  // namespace synod::transport
