@@ -505,7 +505,7 @@ void Replica::OnPeerMessage(paxos::Message message) {
   }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
   NoteHistory(message);
-  NoteChosenPoint(message);
+  NoteTransferMessage(message);
   core_->Step(message);
   AfterInput();
 }

@@ -36,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -164,11 +165,14 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // submits, and finishes a shutdown hand-over.
   void CheckTransfers();
   // Notes the chosen point a peer reports (HeartbeatReply), for the choice of
-  // a shutdown hand-over's target.
-  void NoteChosenPoint(const paxos::Message& message);
-  // True (and `done` kept until the transfer ends) if a transfer runs: the
-  // submit is answered by CheckTransfers, so the client hears of the new
-  // leader at once instead of retrying a "busy" answer after a back-off.
+  // a shutdown hand-over's target, and a TimeoutNow (this replica takes over).
+  void NoteTransferMessage(const paxos::Message& message);
+  // True (and `done` kept until the transfer ends) if a transfer runs here,
+  // or this replica campaigns after a TimeoutNow (for at most an election
+  // timeout): the submit is answered by CheckTransfers once the transfer or
+  // campaign ended (proposed if this replica leads then, else "not leader"
+  // with a hint), so clients reach the new leader at once instead of
+  // retrying after a back-off.
   bool ParkWhileTransferring(std::vector<std::string>& commands, transport::SubmitDone& done);
   void FinishHandOver(const char* how);
 
@@ -230,6 +234,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   paxos::ReplicaId transfer_target_ = paxos::kNoReplica;
   std::map<paxos::ReplicaId, paxos::Slot> peer_chosen_;
   std::function<void()> handover_done_;
+  // A TimeoutNow arrived: this replica campaigns to take over until then.
+  std::optional<std::chrono::steady_clock::time_point> taking_over_until_;
   std::unique_ptr<boost::asio::steady_timer> handover_timer_;
   // "peer N connected/disconnected": one line per peer, then a summary per 10 s.
   transport::LogRateLimiter peer_link_log_{std::chrono::seconds(10)};

@@ -54,24 +54,40 @@ bool Replica::ParkWhileTransferring(std::vector<std::string>& commands,
                                     transport::SubmitDone& done) {
   if (!core_) return false;
   paxos::CoreStatus status = core_->Status();
-  if (status.role != paxos::Role::kLeader || status.transfer_target == paxos::kNoReplica) {
+  bool taking_over = taking_over_until_ && status.role == paxos::Role::kCandidate;
+  if (!taking_over &&
+      (status.role != paxos::Role::kLeader || status.transfer_target == paxos::kNoReplica)) {
     return false;
   }
-  transfer_target_ = status.transfer_target;
+  if (!taking_over) transfer_target_ = status.transfer_target;
   parked_submits_.emplace_back(std::move(commands), std::move(done));
   return true;
 }
 
-void Replica::NoteChosenPoint(const paxos::Message& message) {
+void Replica::NoteTransferMessage(const paxos::Message& message) {
   if (const auto* reply = std::get_if<paxos::HeartbeatReply>(&message.body)) {
     paxos::Slot& known = peer_chosen_[message.from];
     known = std::max(known, reply->chosen_point);
+  } else if (std::holds_alternative<paxos::TimeoutNow>(message.body)) {
+    taking_over_until_ =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.election_timeout_ms);
   }
 }
 
 void Replica::CheckTransfers() {
-  if (transfer_waiters_.empty() && parked_submits_.empty() && !handover_done_) return;
+  if (transfer_waiters_.empty() && parked_submits_.empty() && !handover_done_ &&
+      !taking_over_until_) {
+    return;
+  }
   paxos::CoreStatus status = core_->Status();
+  if (taking_over_until_) {
+    // Still campaigning after the TimeoutNow: the parked submits wait.
+    if (status.role == paxos::Role::kCandidate &&
+        std::chrono::steady_clock::now() < *taking_over_until_) {
+      return;
+    }
+    taking_over_until_.reset();
+  }
   if (status.role == paxos::Role::kLeader && status.transfer_target != paxos::kNoReplica) return;
   const bool leads = status.role == paxos::Role::kLeader;
   // Whom this replica follows now; right after it stepped down it may not
