@@ -132,7 +132,7 @@ def test_rolling_sigterm(args):
                 assert code == 0, "replica %d exited %s on SIGTERM" % (rid, code)
                 if was_leader:
                     log = replica.log_tail(40)
-                    assert "handing leadership to" in log, log
+                    assert "shutdown hand-over finished: another replica leads" in log, log
                     print("leader %d handed over and exited in %.0f ms" % (rid, took * 1000))
                 replica.start()
                 # Wait until the restarted replica caught up before the next one.
