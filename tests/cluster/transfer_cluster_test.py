@@ -7,7 +7,9 @@ TEST is one of:
   transfer          3 replicas under 4 concurrent clients: `transfer-leader ID`
                     to each follower in turn prints exactly "leader=ID", exits 0
                     and status then names ID leader; an id that is no member
-                    exits 1 with the reason ("not a member"); the clients' history is linearizable.
+                    exits 1 with the reason ("not a member"), and so does a
+                    target that is stopped (SIGSTOP: the old leader still
+                    leads after an election timeout); the clients' history is linearizable.
   rolling_sigterm   3 replicas under 4 clients: SIGTERM and restart each
                     replica in turn, the leader last (it hands leadership over
                     before it exits); no client command fails or ends unknown
@@ -106,6 +108,18 @@ def test_transfer(args):
             code, out, err = cluster.client("transfer-leader", "9")
             assert code == 1 and out == "" and "not a member" in err, (code, out, err)
             print("transfer-leader 9: exit 1: %s" % err.strip())
+            # A target that cannot take over (stopped): the transfer ends
+            # after an election timeout with the old leader leading: exit 1.
+            leader = cluster.leader()
+            stopped = [r for r in cluster.replicas if r.id != leader][0]
+            stopped.pause()
+            try:
+                code, out, err = cluster.client("transfer-leader", str(stopped.id))
+            finally:
+                stopped.resume()
+            assert code == 1 and out == "" and "still leads" in err, (code, out, err)
+            print("transfer-leader %d (stopped): exit 1: %s" % (stopped.id, err.strip()))
+            assert cluster.leader() == leader
             # Usage errors.
             code, out, err = cluster.client("transfer-leader", "x")
             assert code == 64, (code, out, err)
