@@ -193,7 +193,11 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   signals.async_wait([&](const boost::system::error_code& error, int signal) {
     if (error) return;
     logger->info("signal {}: shutting down", signal);
-    loop.Stop();
+    // A leader hands leadership over first (bounded); a second signal stops at once.
+    signals.async_wait([&](const boost::system::error_code& again, int) {
+      if (!again) loop.Stop();
+    });
+    replica.HandOverLeadership([&] { loop.Stop(); });
   });
   // SIGUSR1: take a snapshot now (on demand), then keep serving.
   boost::asio::signal_set snapshot_signal(loop.io(), SIGUSR1);
@@ -327,6 +331,36 @@ int RunMembers(const std::string& program, const CliFlags& flags, const std::str
   ClientOptions options;
   if (Status s = ClientOptionsFromFlags(flags, options); !s.ok()) return fail(s.message());
   return RunMembersList(program, options);
+}
+
+int RunTransferLeader(const std::string& program, const ClientOptions& options,
+                      const std::string& target_text, const std::string& usage) {
+  uint64_t target = 0;
+  if (!ParseU64(target_text, target) || target == 0 || target > UINT32_MAX) {
+    return UsageError(program, "transfer-leader takes a replica id (a positive integer)", usage);
+  }
+  transport::EventLoop loop;
+  int exit_code = kExitUnknown;
+  bool finished = false;
+  {
+    Client client(loop, options);
+    client.TransferLeader(static_cast<paxos::ReplicaId>(target), [&](ClientResult result) {
+      finished = true;
+      if (result.status == ClientResult::Status::kOk) {
+        std::printf("leader=%u\n", result.leader);
+        exit_code = kExitOk;
+        return;
+      }
+      bool failed = result.status == ClientResult::Status::kFailed;
+      std::cerr << program << ": " << (failed ? "failed: " : "unknown outcome: ") << result.error
+                << "\n";
+      exit_code = failed ? kExitFailed : kExitUnknown;
+    });
+    loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
+  }
+  std::fflush(stdout);
+  if (!finished) std::cerr << program << ": unknown outcome: no answer within the timeout\n";
+  return exit_code;
 }
 
 Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {

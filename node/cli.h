@@ -58,7 +58,9 @@ std::string ServeUsage(const std::string& program);
 Status LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options);
 
 // Runs `program serve ...` with `machine`: validates flags (kExitUsage with a
-// clear message), serves until SIGTERM/SIGINT (then kExitOk), prints
+// clear message), serves until SIGTERM/SIGINT (then kExitOk; a leader first
+// hands leadership over, Replica::HandOverLeadership, unless a second signal
+// comes), prints
 // "ready id=I" on stdout once serving; kExitFailed if it cannot start. An
 // internal failure (an exception out of the replica) exits 70 at once, where
 // it is caught (EventLoop, Replica::Start), before anything is unwound.
@@ -79,6 +81,14 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options);
 // reports no configuration; kExitUnknown if no leader answered in time;
 // kExitUsage (with `usage`) for a bad command line.
 int RunMembers(const std::string& program, const CliFlags& flags, const std::string& usage);
+
+// `PROGRAM transfer-leader ID --members ...`: hands leadership to replica
+// `target_text` (Client::TransferLeader); prints "leader=ID" on stdout and
+// returns kExitOk once it leads, kExitFailed (reason on stderr) when surely
+// nothing moved (not a voter, or the old leader resumed), kExitUnknown on a
+// timeout after a transfer may have started, kExitUsage for a bad ID.
+int RunTransferLeader(const std::string& program, const ClientOptions& options,
+                      const std::string& target_text, const std::string& usage);
 
 // Builds ClientOptions from --members and --timeout (ms). kInvalidArgument
 // saying what is wrong otherwise.

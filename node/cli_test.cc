@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,23 @@ TEST(CliFlags, ParsesPairsAndWordsAndRejectsAFlagWithoutValue) {
   EXPECT_EQ(flags->positional, std::vector<std::string>{"word"});
   Result<CliFlags> missing = ParseCliFlags(6, argv.data(), 2);
   EXPECT_EQ(missing.status(), Status::InvalidArgument("--data needs a value"));
+}
+
+TEST(TransferLeaderCommand, ABadReplicaIdIsAUsageError) {
+  ClientOptions options;
+  options.cluster = ParseClusterConfig("1=127.0.0.1:1").value();
+  for (const char* id : {"", "0", "x", "-1", "4294967296"}) {
+    EXPECT_EQ(RunTransferLeader("prog", options, id, "usage\n"), kExitUsage) << id;
+  }
+}
+
+TEST(TransferLeaderCommand, NoMemberAnsweringIsAFailureAtTheTimeout) {
+  ClientOptions options;
+  options.cluster = ParseClusterConfig("1=127.0.0.1:1").value();  // nothing listens
+  options.timeout = std::chrono::milliseconds(200);
+  options.attempt_timeout = options.timeout;
+  EXPECT_EQ(RunTransferLeader("prog", options, "1", "usage\n"), kExitFailed)
+      << "no request could have started a transfer";
 }
 
 }  // namespace

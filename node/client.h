@@ -104,8 +104,31 @@ class Client {
       std::function<void(std::optional<transport::ReplicaStatus>, std::string)>;
   void QueryLeaderStatus(LeaderStatusDone done);
 
+  // Hands leadership to the voter `target` (client_transfer.cc): asks the
+  // leader (following hints from any member), then waits, polling statuses,
+  // until `target` reports that it leads. `done` runs exactly once, never
+  // from inside TransferLeader (unless the client is destroyed first): kOk
+  // (leader = target) once it leads; kFailed when surely nothing moved (the
+  // leader refused: `target` is not a voter, or the transfer ended with the
+  // old leader still leading; or no leader answered within the timeout
+  // before any request could have started a transfer); kUnknown otherwise
+  // (options.timeout passed after a transfer may have started).
+  void TransferLeader(paxos::ReplicaId target, std::function<void(ClientResult)> done);
+
  private:
   struct Operation;
+  struct Transfer;
+  void TransferAttempt(const std::shared_ptr<Transfer>& transfer);
+  void OnTransferReply(const std::shared_ptr<Transfer>& transfer, paxos::ReplicaId member,
+                       std::optional<transport::TransferReply> reply, bool maybe_sent,
+                       const std::string& error);
+  // Polls a status until `transfer->target` is seen leading, or the deadline.
+  void AwaitLeader(const std::shared_ptr<Transfer>& transfer);
+  void TransferLater(const std::shared_ptr<Transfer>& transfer, std::chrono::milliseconds delay,
+                     void (Client::*step)(const std::shared_ptr<Transfer>&));
+  void FinishTransfer(const std::shared_ptr<Transfer>& transfer, ClientResult result);
+  // True if the client can address member `id` (listed, or in the learned list).
+  bool Addressable(paxos::ReplicaId id) const;
   void EnsureSession();
   // Gives `op` the current session and the next sequence number and sends it,
   // or queues it until a session is open.

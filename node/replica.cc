@@ -490,6 +490,7 @@ void Replica::OnTick() {
 void Replica::AfterInput() {
   pump_->Pump();
   ReportRoleChanges();
+  CheckTransfers();
 }
 
 void Replica::ReportRoleChanges() {
@@ -533,11 +534,13 @@ void Replica::OnPeerMessage(paxos::Message message) {
   }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
   NoteHistory(message);
+  NoteTransferMessage(message);
   core_->Step(message);
   AfterInput();
 }
 
 void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone done) {
+  if (ParkWhileTransferring(commands, done)) return;
   auto call = std::make_shared<PendingCall>();
   call->outcomes.resize(commands.size());
   call->known.assign(commands.size(), false);

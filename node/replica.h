@@ -36,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -86,6 +87,20 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // transport::ClientRequestHandler
   void OnSubmit(std::vector<std::string> commands, transport::SubmitDone done) override;
   transport::ReplicaStatus OnStatus() override;
+  // Leader: Core::TransferLeadership(target), answered once the transfer
+  // ended (handedOver / resumed) or at once if refused (replica_transfer.cc).
+  // `target` == this leader: handedOver at once. A second request for the
+  // target of the running transfer waits for that transfer.
+  void OnTransferLeader(paxos::ReplicaId target, transport::TransferDone done) override;
+
+  // Before a shutdown (SIGTERM to `serve`): if this replica leads, hands
+  // leadership to the voter it knows to be most caught up (highest chosen
+  // point reported in heartbeat replies, among connected peers) and calls
+  // `done` once another replica leads, the transfer ended without one, or
+  // after 1.5 election timeouts at most; otherwise (not leading, no voter to
+  // hand over to, refused) calls `done` at once. `done` runs on the loop,
+  // once; a later call replaces an earlier one's `done` (which then never runs).
+  void HandOverLeadership(std::function<void()> done);
 
   // Takes a snapshot now (on demand, e.g. SIGUSR1 to `serve`), unless one is
   // being written; the log is compacted once it is durable.
@@ -144,6 +159,22 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   void InstallLatestFromStore();
   // Logs `reason` and hands it to on_fatal (the replica must stop).
   void Fatal(const std::string& reason);
+  // --- leadership transfer (replica_transfer.cc) ---
+  // After every input: once the running transfer ended, answers the
+  // transferLeader calls waiting for it, re-dispatches or refuses the parked
+  // submits, and finishes a shutdown hand-over.
+  void CheckTransfers();
+  // Notes the chosen point a peer reports (HeartbeatReply), for the choice of
+  // a shutdown hand-over's target, and a TimeoutNow (this replica takes over).
+  void NoteTransferMessage(const paxos::Message& message);
+  // True (and `done` kept until the transfer ends) if a transfer runs here,
+  // or this replica campaigns after a TimeoutNow (for at most an election
+  // timeout): the submit is answered by CheckTransfers once the transfer or
+  // campaign ended (proposed if this replica leads then, else "not leader"
+  // with a hint), so clients reach the new leader at once instead of
+  // retrying after a back-off.
+  bool ParkWhileTransferring(std::vector<std::string>& commands, transport::SubmitDone& done);
+  void FinishHandOver(const char* how);
 
   transport::EventLoop& loop_;
   ReplicaOptions options_;
@@ -195,6 +226,17 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // Clients waiting for a command to be applied here, by envelope key.
   std::multimap<std::string, Waiter> waiters_;
   std::map<paxos::ReplicaId, bool> peer_connected_;
+  // Leadership transfer: calls waiting for the running one to end, submits
+  // parked while it runs, its target, peers' reported chosen points, and a
+  // shutdown hand-over's completion and deadline.
+  std::vector<transport::TransferDone> transfer_waiters_;
+  std::vector<std::pair<std::vector<std::string>, transport::SubmitDone>> parked_submits_;
+  paxos::ReplicaId transfer_target_ = paxos::kNoReplica;
+  std::map<paxos::ReplicaId, paxos::Slot> peer_chosen_;
+  std::function<void()> handover_done_;
+  // A TimeoutNow arrived: this replica campaigns to take over until then.
+  std::optional<std::chrono::steady_clock::time_point> taking_over_until_;
+  std::unique_ptr<boost::asio::steady_timer> handover_timer_;
   // "peer N connected/disconnected": one line per peer, then a summary per 10 s.
   transport::LogRateLimiter peer_link_log_{std::chrono::seconds(10)};
 };

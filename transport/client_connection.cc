@@ -57,6 +57,13 @@ struct ClientConnection::Impl {
     StatusCallback done;
   };
 
+  // A transfer request waiting for the connection.
+  struct PendingTransfer {
+    paxos::ReplicaId target;
+    Clock::time_point deadline;
+    TransferCallback done;
+  };
+
   Impl(EventLoop& l, ClientConnectionOptions o)
       : loop(l),
         options(std::move(o)),
@@ -110,6 +117,8 @@ struct ClientConnection::Impl {
     phase = Phase::kReady;
     for (PendingStatus& s : pending_status) SendStatus(std::move(s));
     pending_status.clear();
+    for (PendingTransfer& t : pending_transfers) SendTransfer(std::move(t));
+    pending_transfers.clear();
     ScheduleFlush();
   }
 
@@ -268,6 +277,49 @@ struct ClientConnection::Impl {
         }));
   }
 
+  void TransferLeader(paxos::ReplicaId target, Clock::duration timeout, TransferCallback done) {
+    PendingTransfer t{target, Clock::now() + timeout, std::move(done)};
+    if (phase == Phase::kReady) return SendTransfer(std::move(t));
+    if (phase == Phase::kFailed) return DeliverTransfer(std::move(t.done), false, fail_reason);
+    pending_transfers.push_back(std::move(t));
+  }
+
+  void SendTransfer(PendingTransfer t) {
+    Clock::time_point now = Clock::now();
+    Clock::duration left = t.deadline > now ? t.deadline - now : Clock::duration::zero();
+    auto request = KJ_ASSERT_NONNULL(client).transferLeaderRequest();
+    request.setTarget(t.target);
+    auto call =
+        request.send()
+            .then([](capnp::Response<wire::ClientService::TransferLeaderResults>&& response)
+                      -> kj::Promise<TransferReply> {
+              return CallOrExitUnlessKj("a transfer reply", [&]() -> kj::Promise<TransferReply> {
+                TransferReply reply;
+                std::string error = DecodeTransferReply(response, &reply);
+                if (!error.empty()) {
+                  return KJ_EXCEPTION(FAILED, "bad transfer reply", error.c_str());
+                }
+                return reply;
+              });
+            })
+            .exclusiveJoin(FailAfter<TransferReply>(loop.io(), left, "transfer deadline"));
+    uint64_t id = next_transfer++;
+    transfers_in_flight[id] = std::move(t.done);
+    tasks->add(call.then(
+        [this, id](TransferReply reply) {
+          auto it = transfers_in_flight.find(id);
+          if (it == transfers_in_flight.end()) return;
+          asio::post(loop.io(), [done = std::move(it->second), reply] { done(reply, true, ""); });
+          transfers_in_flight.erase(it);
+        },
+        [this, id](kj::Exception&& e) {
+          auto it = transfers_in_flight.find(id);
+          if (it == transfers_in_flight.end()) return;
+          DeliverTransfer(std::move(it->second), true, e.getDescription().cStr());
+          transfers_in_flight.erase(it);
+        }));
+  }
+
   // Fails queued commands whose deadline passed; re-arms for the next one.
   void ArmSweep() {
     if (queue.empty()) return;
@@ -321,6 +373,10 @@ struct ClientConnection::Impl {
     queue.clear();
     for (PendingStatus& s : pending_status) DeliverStatus(std::move(s.done), why);
     pending_status.clear();
+    for (PendingTransfer& t : pending_transfers) DeliverTransfer(std::move(t.done), false, why);
+    pending_transfers.clear();
+    for (auto& [id, done] : transfers_in_flight) DeliverTransfer(std::move(done), true, why);
+    transfers_in_flight.clear();
     NotifyHandshakeWaiters();
   }
 
@@ -355,6 +411,12 @@ struct ClientConnection::Impl {
                [done = std::move(done), error = std::move(error)] { done(std::nullopt, error); });
   }
 
+  void DeliverTransfer(TransferCallback done, bool maybe_sent, std::string error) {
+    asio::post(loop.io(), [done = std::move(done), maybe_sent, error = std::move(error)] {
+      done(std::nullopt, maybe_sent, error);
+    });
+  }
+
   EventLoop& loop;
   ClientConnectionOptions options;
   std::shared_ptr<spdlog::logger> log;
@@ -381,6 +443,10 @@ struct ClientConnection::Impl {
   std::deque<Pending> queue;
   std::map<uint64_t, std::vector<Pending>> calls;
   std::vector<PendingStatus> pending_status;
+  std::vector<PendingTransfer> pending_transfers;
+  // Sent transfer calls by id, until answered or failed (Fail answers them).
+  std::map<uint64_t, TransferCallback> transfers_in_flight;
+  uint64_t next_transfer = 1;
   uint64_t next_call = 1;
   size_t in_flight = 0;
   bool flush_scheduled = false;
@@ -397,6 +463,11 @@ void ClientConnection::Submit(std::string command, Clock::duration timeout, Subm
 
 void ClientConnection::QueryStatus(Clock::duration timeout, StatusCallback done) {
   impl_->QueryStatus(timeout, std::move(done));
+}
+
+void ClientConnection::TransferLeader(paxos::ReplicaId target, Clock::duration timeout,
+                                      TransferCallback done) {
+  impl_->TransferLeader(target, timeout, std::move(done));
 }
 
 bool ClientConnection::connected() const { return impl_->phase == Impl::Phase::kReady; }

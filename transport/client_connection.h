@@ -79,6 +79,16 @@ class ClientConnection {
   // Asks the replica for its status.
   void QueryStatus(Clock::duration timeout, StatusCallback done);
 
+  // `reply` is set when the replica answered; otherwise `error` says why
+  // (`maybe_sent`: the call may have reached the replica, which may have
+  // started the transfer).
+  using TransferCallback = std::function<void(std::optional<TransferReply> reply, bool maybe_sent,
+                                              const std::string& error)>;
+  // Asks the replica to transfer leadership to `target` (transferLeader());
+  // `done` runs once, when it answered (after the transfer ended) or within
+  // about `timeout`.
+  void TransferLeader(paxos::ReplicaId target, Clock::duration timeout, TransferCallback done);
+
   // True once the hello was accepted, until the connection fails.
   bool connected() const;
   // True once the connection failed or was closed (it is never reopened).

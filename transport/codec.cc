@@ -543,4 +543,26 @@ std::string DecodeStatus(wire::Status::Reader in, ReplicaStatus* out) {
   });
 }
 
+void EncodeTransferReply(const TransferReply& reply,
+                         wire::ClientService::TransferLeaderResults::Builder out) {
+  out.setStatus(static_cast<wire::TransferStatus>(reply.status));
+  out.setLeaderHint(reply.leader_hint);
+  out.setReason(reply.reason);
+}
+
+std::string DecodeTransferReply(wire::ClientService::TransferLeaderResults::Reader in,
+                                TransferReply* out) {
+  return Guarded([&]() -> std::string {
+    auto status = static_cast<unsigned>(in.getStatus());
+    if (status > static_cast<unsigned>(TransferStatus::kBusy)) {
+      return "unknown transfer status " + std::to_string(status);
+    }
+    out->status = static_cast<TransferStatus>(status);
+    out->leader_hint = in.getLeaderHint();
+    auto reason = in.getReason();
+    out->reason.assign(reason.begin(), reason.size());
+    return "";
+  });
+}
+
 }  // namespace synod::transport

@@ -55,4 +55,11 @@ std::string DecodeClientReply(wire::ClientService::SubmitResults::Reader in,
 void EncodeStatus(const ReplicaStatus& status, wire::Status::Builder out);
 std::string DecodeStatus(wire::Status::Reader in, ReplicaStatus* out);
 
+// transferLeader() reply conversions; decoding checks the status enum (an
+// unknown one is an error).
+void EncodeTransferReply(const TransferReply& reply,
+                         wire::ClientService::TransferLeaderResults::Builder out);
+std::string DecodeTransferReply(wire::ClientService::TransferLeaderResults::Reader in,
+                                TransferReply* out);
+
 }  // namespace synod::transport

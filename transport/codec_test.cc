@@ -245,5 +245,20 @@ TEST(CodecTest, MemberListClusterIdIsOrderIndependentAndNonZero) {
   EXPECT_NE(MemberListClusterId({}), 0u);
 }
 
+TEST(CodecTest, TransferReplyRoundTripsAndChecksStatus) {
+  capnp::MallocMessageBuilder builder;
+  auto results = builder.initRoot<wire::ClientService::TransferLeaderResults>();
+  EncodeTransferReply(TransferReply{TransferStatus::kInvalid, 2, "replica 9 is not a member"},
+                      results);
+  TransferReply out;
+  ASSERT_EQ(DecodeTransferReply(results.asReader(), &out), "");
+  EXPECT_EQ(out.status, TransferStatus::kInvalid);
+  EXPECT_EQ(out.leader_hint, 2u);
+  EXPECT_EQ(out.reason, "replica 9 is not a member");
+  results.setStatus(static_cast<wire::TransferStatus>(9));
+  EXPECT_NE(DecodeTransferReply(results.asReader(), &out).find("unknown transfer status"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace synod::transport

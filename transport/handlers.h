@@ -31,6 +31,9 @@ class PeerMessageHandler {
 // harmless no-op; destroying it uncalled fails the client's call with an error.
 using SubmitDone = std::function<void(ClientReply reply)>;
 
+// Completes one transferLeader() call, as SubmitDone does a submit() call.
+using TransferDone = std::function<void(TransferReply reply)>;
+
 // Serves client requests. Answers are asynchronous: OnSubmit may return at
 // once and call `done` later (e.g. once the commands are chosen and applied).
 class ClientRequestHandler {
@@ -41,6 +44,14 @@ class ClientRequestHandler {
   virtual void OnSubmit(std::vector<std::string> commands, SubmitDone done) = 0;
   // This replica's status, answered synchronously.
   virtual ReplicaStatus OnStatus() = 0;
+  // Leadership transfer to `target` (transferLeader()): call `done` once,
+  // when the transfer ended or was refused (TransferReply). The default
+  // refuses: handlers that do not lead a Paxos core cannot transfer.
+  virtual void OnTransferLeader(paxos::ReplicaId target, TransferDone done) {
+    (void)target;
+    done(TransferReply{TransferStatus::kBusy, paxos::kNoReplica,
+                       "this server does not support leadership transfer"});
+  }
 };
 
 }  // namespace synod::transport

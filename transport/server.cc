@@ -36,6 +36,11 @@ struct PendingSubmit {
       fulfiller;  // by pointer: see client_connection.cc
 };
 
+// Holds the fulfiller of one transferLeader() call; shared by the TransferDone callback.
+struct PendingTransfer {
+  kj::Own<kj::PromiseFulfiller<kj::Own<TransferReply>>> fulfiller;
+};
+
 // Serves Base's methods. Cap'n Proto turns an exception thrown by a method
 // into the call's error; that is right for a kj::Exception (the call's own
 // failure: bad input, shutdown) and wrong for anything else (std::bad_alloc,
@@ -616,6 +621,27 @@ class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientS
         CallOrExit("the status handler", [&] { return impl_.client_handler->OnStatus(); });
     EncodeStatus(status, context.getResults().initStatus());
     return kj::READY_NOW;
+  }
+
+  kj::Promise<void> transferLeader(TransferLeaderContext context) override {
+    if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
+    impl_.TouchClient(conn_);
+    paxos::ReplicaId target = context.getParams().getTarget();
+    auto paf = kj::newPromiseAndFulfiller<kj::Own<TransferReply>>();
+    auto pending = std::make_shared<PendingTransfer>();
+    pending->fulfiller = kj::mv(paf.fulfiller);
+    CallOrExit("the transfer handler", [&] {
+      impl_.client_handler->OnTransferLeader(target, [pending](TransferReply reply) {
+        if (pending->fulfiller.get() != nullptr && pending->fulfiller->isWaiting()) {
+          pending->fulfiller->fulfill(kj::heap<TransferReply>(std::move(reply)));
+        }
+        pending->fulfiller = nullptr;
+      });
+    });
+    return paf.promise.then([context](kj::Own<TransferReply> reply) mutable {
+      CallOrExitUnlessKj("a transfer reply",
+                         [&] { EncodeTransferReply(*reply, context.getResults()); });
+    });
   }
 
  private:

@@ -183,6 +183,22 @@ enum Membership {
 interface ClientService {
   submit @0 (commands :List(Data)) -> (outcomes :List(Outcome), leaderHint :UInt32);
   status @1 () -> (status :Status);
+  # Asks the leader to hand leadership to the voter `target` and answers once
+  # the transfer ended (see TransferStatus); `target` naming the leader itself
+  # answers handedOver with leaderHint = target. A server that predates this
+  # method fails the call (unimplemented).
+  transferLeader @2 (target :UInt32)
+      -> (status :TransferStatus, leaderHint :UInt32, reason :Text);
+}
+
+# Answer of ClientService.transferLeader.
+enum TransferStatus {
+  handedOver @0;  # this replica stopped leading (leaderHint: whom it follows, 0: not known
+                  # yet), or `target` is this leader
+  resumed @1;     # the transfer ended without a new leader; this replica still leads
+  notLeader @2;   # refused: this replica does not lead; try leaderHint (0: unknown)
+  invalid @3;     # refused: `target` is not a voter (learner, removed, unknown); see reason
+  busy @4;        # refused for now (a transfer or configuration change in flight); see reason
 }
 
 enum ConnectionRole {

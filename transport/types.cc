@@ -58,4 +58,20 @@ const char* MembershipName(Membership membership) {
   return "unknown";
 }
 
+const char* TransferStatusName(TransferStatus status) {
+  switch (status) {
+    case TransferStatus::kHandedOver:
+      return "handedOver";
+    case TransferStatus::kResumed:
+      return "resumed";
+    case TransferStatus::kNotLeader:
+      return "notLeader";
+    case TransferStatus::kInvalid:
+      return "invalid";
+    case TransferStatus::kBusy:
+      return "busy";
+  }
+  return "invalid";
+}
+
 }  // namespace synod::transport

@@ -85,6 +85,25 @@ struct ClientReply {
   paxos::ReplicaId leader_hint = paxos::kNoReplica;
 };
 
+// Answer of a replica to transferLeader() (wire TransferStatus).
+enum class TransferStatus : uint8_t {
+  kHandedOver = 0,  // the replica stopped leading (or the target is the leader)
+  kResumed = 1,     // the transfer ended without a new leader; the replica still leads
+  kNotLeader = 2,   // refused: not the leader; try leader_hint
+  kInvalid = 3,     // refused: the target is not a voter; `reason` says why
+  kBusy = 4,        // refused for now; `reason` says why
+};
+
+// Short name of a transfer status, e.g. "handedOver".
+const char* TransferStatusName(TransferStatus status);
+
+// A replica's answer to one transferLeader() call.
+struct TransferReply {
+  TransferStatus status = TransferStatus::kNotLeader;
+  paxos::ReplicaId leader_hint = paxos::kNoReplica;  // kNoReplica when unknown
+  std::string reason;
+};
+
 // Role of a replica, for status pages.
 enum class Role : uint8_t { kFollower = 0, kCandidate = 1, kLeader = 2 };
 

@@ -5,9 +5,11 @@
 //   synod-counter get --members ... [--timeout MS]
 //   synod-counter status --members ... [--timeout MS]
 //   synod-counter members list --members ... [--timeout MS]
+//   synod-counter transfer-leader ID --members ... [--timeout MS]
 //
 // serve prints "ready id=I" on stdout once it serves and exits 0 on SIGTERM.
-// add/get print "VALUE slot=S leader=L"; status prints one line per member.
+// add/get print "VALUE slot=S leader=L"; status prints one line per member;
+// transfer-leader prints "leader=ID" once replica ID leads.
 // add --key K adds once per idempotency key K: a repeat (from any client)
 // prints "VALUE duplicate slot=S leader=L" and changes nothing.
 // Client exit codes: 0 ok, 1 definite failure, 2 unknown outcome, 64 usage.
@@ -37,6 +39,7 @@ std::string Usage() {
          "       synod-counter get --members ... [--timeout MS]\n"
          "       synod-counter status --members ... [--timeout MS]\n"
          "       synod-counter members list --members ... [--timeout MS]\n"
+         "       synod-counter transfer-leader ID --members ... [--timeout MS]\n"
          "       synod-counter shell --members ... [--timeout MS]   (add N / get lines on stdin)\n";
 }
 
@@ -168,6 +171,10 @@ int RunClient(const std::string& command, const CliFlags& flags) {
     if (!flags.positional.empty()) return Fail("status takes no argument");
     return RunMemberStatus(kProgram, options);
   }
+  if (command == "transfer-leader") {
+    if (flags.positional.size() != 1) return Fail("transfer-leader takes one replica id");
+    return RunTransferLeader(kProgram, options, flags.positional[0], Usage());
+  }
   std::optional<std::string> key;
   std::string problem;
   if (flags.values.count("--key")) key = flags.Get("--key");
@@ -190,7 +197,8 @@ int main(int argc, char** argv) {
     return RunServe(kProgram, *flags, machine, Usage());
   }
   if (command == "members") return RunMembers(kProgram, *flags, Usage());
-  if (command == "add" || command == "get" || command == "status" || command == "shell")
+  if (command == "add" || command == "get" || command == "status" || command == "shell" ||
+      command == "transfer-leader")
     return RunClient(command, *flags);
   return Fail("unknown command '" + command + "'");
 }

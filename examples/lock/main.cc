@@ -7,6 +7,7 @@
 //   synod-lock status NAME --members ... [--timeout MS]
 //   synod-lock status --members ... [--timeout MS]      (members, as synod-counter's)
 //   synod-lock members list --members ... [--timeout MS]  (as synod-counter's)
+//   synod-lock transfer-leader ID --members ... [--timeout MS]   (as synod-counter's)
 //   synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- COMMAND [ARGS...]
 //
 // acquire prints "token=T" (exit 0) or, if another owner holds the lock,
@@ -43,6 +44,7 @@ std::string Usage() {
          "       synod-lock release NAME --owner O --token T --members ... [--timeout MS]\n"
          "       synod-lock status [NAME] --members ... [--timeout MS]\n"
          "       synod-lock members list --members ... [--timeout MS]\n"
+         "       synod-lock transfer-leader ID --members ... [--timeout MS]\n"
          "       synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- "
          "COMMAND [ARGS...]\n";
 }
@@ -140,6 +142,10 @@ int RunClient(const std::string& command, const CliFlags& flags) {
   if (synod::Status s = ClientOptionsFromFlags(flags, options); !s.ok()) return Fail(s.message());
   std::string problem;
   if (command == "status" && flags.positional.empty()) return RunMemberStatus(kProgram, options);
+  if (command == "transfer-leader") {
+    if (flags.positional.size() != 1) return Fail("transfer-leader takes one replica id");
+    return RunTransferLeader(kProgram, options, flags.positional[0], Usage());
+  }
   std::string name = NameFrom(flags, command, problem);
   if (name.empty()) return Fail(problem);
   std::string payload;
@@ -207,7 +213,8 @@ int main(int argc, char** argv) {
     return RunServe(kProgram, *flags, machine, Usage());
   }
   if (command == "members") return RunMembers(kProgram, *flags, Usage());
-  if (command == "acquire" || command == "renew" || command == "release" || command == "status") {
+  if (command == "acquire" || command == "renew" || command == "release" || command == "status" ||
+      command == "transfer-leader") {
     return RunClient(command, *flags);
   }
   return Fail("unknown command '" + command + "'");
