@@ -257,7 +257,11 @@ bool Core::InstallSnapshot(Slot slot, const ConfigAt& config) {
 
 void Core::DisableCommitPointGuardForTesting() { proposer_->DisableCommitPointGuardForTesting(); }
 
-void Core::BreakMembershipRuleForTesting(MembershipBreak rule) { state_->broken_rule = rule; }
+void Core::BreakMembershipRuleForTesting(MembershipBreak rule) {
+  if (rule == MembershipBreak::kNone) return;
+  state_->broken_rules =
+      static_cast<uint8_t>(state_->broken_rules | (1u << static_cast<unsigned>(rule)));
+}
 
 void Core::ShrinkQuorumsForTesting() { state_->ShrinkQuorumsForTesting(); }
 

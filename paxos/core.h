@@ -225,8 +225,9 @@ class Core {
   // a catch-up reply where it proposed values it never saw chosen keeps
   // leading and advertises a commit point over them. Never call it in production.
   void DisableCommitPointGuardForTesting();
-  // Test-only hook for the simulator's membership --break variants. Never
-  // call it in production.
+  // Test-only hook for the simulator's membership --break variants: switches
+  // `rule` off in addition to any switched off before (kNone: no change).
+  // Never call it in production.
   void BreakMembershipRuleForTesting(MembershipBreak rule);
   // Test-only hook for the simulator's --break small-quorum: every
   // configuration, present and future (changes, snapshots), counts n/2 of its

@@ -327,7 +327,7 @@ void Proposer::CountVote(Slot slot, ReplicaId voter) {
   if (!state_.config().IsQuorum(state_.config().CountVoters(it->second))) return;
   std::vector<ReplicaId> voters = std::move(it->second);
   votes_.erase(it);
-  if (state_.broken_rule == MembershipBreak::kCountAhead) {
+  if (state_.RuleBroken(MembershipBreak::kCountAhead)) {
     learner_.MarkChosen(slot);  // broken: out of order, before the governing one is known
   } else {
     counted_[slot] = std::move(voters);

@@ -26,7 +26,7 @@ ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next, Slot
     return result;
   }
   result.status = ReconfigureResult::Status::kBusy;
-  if (state_.broken_rule != MembershipBreak::kConfigBeforeOwnValue &&
+  if (!state_.RuleBroken(MembershipBreak::kConfigBeforeOwnValue) &&
       (!reproposals_.empty() || learner_.chosen_point() < reproposal_end_)) {
     result.reason = "this leader's recovered values are not all chosen yet";
     return result;
@@ -72,12 +72,12 @@ ReconfigureResult Proposer::ProposeConfiguration(const Configuration& next, Slot
 }
 
 bool Proposer::ConfigInFlight() const {
-  if (state_.broken_rule == MembershipBreak::kTwoConfigsInFlight) return false;
+  if (state_.RuleBroken(MembershipBreak::kTwoConfigsInFlight)) return false;
   return config_in_flight_ > learner_.chosen_point();
 }
 
 bool Proposer::PromisesCoverConfig() {
-  if (state_.broken_rule == MembershipBreak::kKeepOldPromises) return true;
+  if (state_.RuleBroken(MembershipBreak::kKeepOldPromises)) return true;
   const Configuration& config = state_.config();
   // Every quorum meets the promisers iff the voters that did not promise
   // are fewer than a quorum.
@@ -97,7 +97,7 @@ bool Proposer::PromisesCoverConfig() {
 
 std::vector<ConfigAt> Proposer::Phase1Chain() const {
   std::vector<ConfigAt> chain{state_.ConfigAtFor(phase1_from_)};
-  if (state_.broken_rule == MembershipBreak::kStaleConfigQuorum) return chain;
+  if (state_.RuleBroken(MembershipBreak::kStaleConfigQuorum)) return chain;
   // A change reported at u with the highest ballot there is what this leader
   // re-proposes at u; if chosen (now or later), it governs every slot > u, so
   // a value chosen there was accepted by a quorum of it: ask that quorum too.
@@ -166,7 +166,7 @@ Slot Proposer::FirstRecoverableSlot(const std::vector<ConfigAt>& chain) const {
 }
 
 bool Proposer::GapBlocksProposals() const {
-  if (state_.broken_rule == MembershipBreak::kProposeOverGap) return false;
+  if (state_.RuleBroken(MembershipBreak::kProposeOverGap)) return false;
   return gap_end_ > learner_.chosen_point();
 }
 

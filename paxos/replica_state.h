@@ -55,8 +55,13 @@ class ReplicaState {
   // A snapshot installed through `slot` carries `config` (config.slot <= slot):
   // it replaces what this replica knew about slots <= slot.
   void ResetConfiguration(const ConfigAt& config);
-  // Test-only broken rules (the simulator's --break variants).
-  MembershipBreak broken_rule = MembershipBreak::kNone;
+  // Test-only broken rules (the simulator's --break variants): bit r is set
+  // when rule MembershipBreak(r) is switched off; several may be.
+  uint8_t broken_rules = 0;
+  // Whether the test-only hook switched `rule` off.
+  bool RuleBroken(MembershipBreak rule) const {
+    return ((broken_rules >> static_cast<unsigned>(rule)) & 1u) != 0;
+  }
   // Test-only (the simulator's --break small-quorum): from now on every
   // configuration this replica knows or learns counts n/2 of its voters as a
   // quorum.

@@ -181,6 +181,9 @@ void SimCluster::StartCore(Replica& replica) {
   if (MembershipRuleBroken(options_.broken) != paxos::MembershipBreak::kNone) {
     replica.core->BreakMembershipRuleForTesting(MembershipRuleBroken(options_.broken));
   }
+  for (Break also : options_.also_broken) {
+    replica.core->BreakMembershipRuleForTesting(MembershipRuleBroken(also));
+  }
   replica.app_config = start;
   if (replica.snapshot_disk) {
     // Restored from its snapshot: the core must know the configuration that

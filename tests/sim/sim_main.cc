@@ -5,6 +5,9 @@
 //                      stale-commit-point|resend-expired|config-before-own-value|
 //                      two-configs-in-flight|stale-config-quorum|count-ahead|
 //                      keep-old-promises|propose-over-gap|transfer-never-ends] [--trace]
+//             (--break again or --break A,B: several membership variants at once:
+//              config-before-own-value, two-configs-in-flight, stale-config-quorum,
+//              count-ahead, keep-old-promises, propose-over-gap)
 //             [--membership]     (every run changes the membership; by default
 //                                 one seed in four does)
 //             [--no-transfers]   (no random leadership transfers, which runs
@@ -22,11 +25,13 @@
 // Run i uses seed S+i. Prints a one-line summary. On a violation prints
 // "seed=X", the reason and the last events, and exits 1; "--seed X --runs 1"
 // replays that run exactly. Exit 64 for a usage error.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "tests/sim/history_jsonl.h"
 #include "tests/sim/lessons/lessons_table.h"
@@ -43,6 +48,7 @@ int Usage(const std::string& problem) {
             << "                          config-before-own-value|two-configs-in-flight|\n"
             << "                          stale-config-quorum|count-ahead|keep-old-promises|\n"
             << "                          propose-over-gap|transfer-never-ends]\n"
+            << "                 (several membership variants: --break A --break B or A,B)\n"
             << "                 [--membership] [--no-transfers] [--trace] [--history FILE]\n";
   return 64;
 }
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
   synod::sim::SimOptions options;
   uint64_t runs = 1;
   std::string history_path;
+  std::vector<synod::sim::Break> breaks;  // every --break, in order
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](uint64_t& out) {
@@ -91,10 +98,15 @@ int main(int argc, char** argv) {
       options.steps = number;
     } else if (arg == "--break") {
       if (i + 1 >= argc) return Usage("--break takes the name of a broken variant");
-      try {
-        options.broken = synod::sim::ParseBreak(argv[++i]);
-      } catch (const std::invalid_argument& e) {
-        return Usage(e.what());
+      std::string names = argv[++i];
+      for (size_t start = 0; start <= names.size();) {
+        size_t comma = std::min(names.find(',', start), names.size());
+        try {
+          breaks.push_back(synod::sim::ParseBreak(names.substr(start, comma - start)));
+        } catch (const std::invalid_argument& e) {
+          return Usage(e.what());
+        }
+        start = comma + 1;
       }
     } else if (arg == "--disk") {
       std::string disk = i + 1 < argc ? argv[++i] : "";
@@ -112,6 +124,26 @@ int main(int argc, char** argv) {
     } else {
       return Usage("unknown argument '" + arg + "'");
     }
+  }
+
+  if (breaks.size() == 1) options.broken = breaks.front();
+  if (breaks.size() > 1) {
+    for (size_t b = 0; b < breaks.size(); ++b) {
+      if (synod::sim::MembershipRuleBroken(breaks[b]) == synod::paxos::MembershipBreak::kNone) {
+        return Usage("--break combines only membership variants, not '" +
+                     synod::sim::BreakName(breaks[b]) + "'");
+      }
+      if (std::find(breaks.begin(), breaks.begin() + static_cast<std::ptrdiff_t>(b), breaks[b]) !=
+          breaks.begin() + static_cast<std::ptrdiff_t>(b)) {
+        return Usage("--break names '" + synod::sim::BreakName(breaks[b]) + "' twice");
+      }
+    }
+    options.broken = breaks.front();
+    options.also_broken.assign(breaks.begin() + 1, breaks.end());
+  }
+  std::string break_flag;  // for the replay line
+  for (size_t b = 0; b < breaks.size(); ++b) {
+    break_flag += (b == 0 ? " --break " : ",") + synod::sim::BreakName(breaks[b]);
   }
 
   auto start = std::chrono::steady_clock::now();
@@ -145,9 +177,7 @@ int main(int argc, char** argv) {
                 << "last events:\n"
                 << result.trace << "replay: synod-sim --seed " << result.seed
                 << " --runs 1 --replicas " << options.replicas << " --steps " << options.steps
-                << (options.broken == synod::sim::Break::kNone
-                        ? ""
-                        : " --break " + synod::sim::BreakName(options.broken))
+                << (options.broken == synod::sim::Break::kNone ? "" : break_flag)
                 << (options.leveldb_disk ? " --disk leveldb" : "")
                 << (options.force_membership ? " --membership" : "")
                 << (options.transfers ? "" : " --no-transfers") << " --trace\n";

@@ -24,8 +24,8 @@ Break ParseBreak(const std::string& name) {
                               "' (expected skip-persist, small-quorum, no-dedup, hide-compaction, "
                               "stale-snapshot, stale-commit-point, resend-expired, "
                               "config-before-own-value, two-configs-in-flight, "
-                              "stale-config-quorum, count-ahead, keep-old-promises or "
-                              "propose-over-gap)");
+                              "stale-config-quorum, count-ahead, keep-old-promises, "
+                              "propose-over-gap or transfer-never-ends)");
 }
 
 std::string BreakName(Break broken) {
@@ -84,7 +84,7 @@ paxos::MembershipBreak MembershipRuleBroken(Break broken) {
 }
 
 bool MembershipRun(const SimOptions& options) {
-  if (options.force_membership ||
+  if (options.force_membership || !options.also_broken.empty() ||
       MembershipRuleBroken(options.broken) != paxos::MembershipBreak::kNone) {
     return true;
   }

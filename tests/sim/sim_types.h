@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "paxos/core.h"
 #include "paxos/types.h"
@@ -61,6 +62,9 @@ struct SimOptions {
   SimTime liveness_bound = 6000;  // after healing, everything must settle within this
   int clients = 3;
   Break broken = Break::kNone;
+  // Membership variants switched off together with `broken` (itself one of
+  // them then): synod-sim --break A --break B or --break A,B.
+  std::vector<Break> also_broken;
   bool trace = false;  // print every event as it happens
   // Scenario tests: replica r's election timeout is exactly election_ticks + 3(r-1).
   bool staggered_timeouts = false;
