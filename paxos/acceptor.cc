@@ -107,8 +107,12 @@ void Acceptor::OnHeartbeat(ReplicaId from, const Heartbeat& heartbeat) {
     return;
   }
   election_.OnLeaderContact(from, heartbeat.ballot);
+  // Learn the commit point first: the reply then reports what this replica
+  // knows chosen after it (a transferring leader waits for exactly that).
+  // A catch-up request for what it lacks follows the reply.
+  learner_.LearnCommitPoint(heartbeat.ballot, heartbeat.commit);
   state_.Send(from, HeartbeatReply{heartbeat.ballot, learner_.chosen_point()});
-  learner_.OnCommitInfo(from, heartbeat.ballot, heartbeat.commit);
+  learner_.RequestMissing(from, heartbeat.commit);
 }
 
 }  // namespace synod::paxos

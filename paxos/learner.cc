@@ -49,6 +49,15 @@ void Learner::AdvanceChosenPoint() {
 }
 
 void Learner::OnCommitInfo(ReplicaId leader, Ballot ballot, Slot commit) {
+  LearnCommitPoint(ballot, commit);
+  RequestMissing(leader, commit);
+}
+
+void Learner::RequestMissing(ReplicaId leader, Slot commit) {
+  if (chosen_point_ < commit) RequestCatchup(leader, commit);
+}
+
+void Learner::LearnCommitPoint(Ballot ballot, Slot commit) {
   if (commit <= chosen_point_) return;
   // Only a value accepted in the leader's own ballot is the value the leader
   // had chosen there; anything else must be fetched.
@@ -61,7 +70,6 @@ void Learner::OnCommitInfo(ReplicaId leader, Ballot ballot, Slot commit) {
     }
   }
   AdvanceChosenPoint();
-  if (chosen_point_ < commit) RequestCatchup(leader, commit);
 }
 
 void Learner::RequestCatchup(ReplicaId from, Slot upto) {

@@ -28,6 +28,11 @@ class Learner {
   void MarkChosen(Slot slot);
   // A leader in `ballot` says every slot <= commit is chosen.
   void OnCommitInfo(ReplicaId leader, Ballot ballot, Slot commit);
+  // OnCommitInfo in two steps, for a caller that replies in between: marks
+  // chosen the slots <= commit this replica accepted in `ballot` (sends
+  // nothing), then asks `leader` for the rest still missing.
+  void LearnCommitPoint(Ballot ballot, Slot commit);
+  void RequestMissing(ReplicaId leader, Slot commit);
   void OnCatchupRequest(ReplicaId from, const CatchupRequest& request);
   void OnCatchupReply(ReplicaId from, const CatchupReply& reply);
   // This replica must learn every slot <= upto; `from` can serve them (as

@@ -223,16 +223,17 @@ void Proposer::ChooseInOrder() {
   while (true) {
     Slot slot = learner_.chosen_point() + 1;
     auto it = counted_.find(slot);
-    if (it == counted_.end()) return;
+    if (it == counted_.end()) break;
     std::vector<ReplicaId> voters = std::move(it->second);
     counted_.erase(it);
     // Every slot below is chosen: config() is the one governing `slot`.
     if (!state_.config().IsQuorum(state_.config().CountVoters(voters))) {
       votes_[slot] = std::move(voters);  // counted under a configuration that does not govern it
-      return;
+      break;
     }
     learner_.MarkChosen(slot);  // may put a change chosen at `slot` in effect
   }
+  ProbeTransferTarget();
 }
 
 void Proposer::ResumeAfterChosen() {

@@ -170,6 +170,12 @@ class Proposer {
   // per transfer) when every slot this leader proposed is chosen, nothing
   // waits to be proposed and the target's reported chosen point covers them.
   void MaybeSendTimeoutNow();
+  // Leader with a transfer in flight whose own slots just became all chosen
+  // while the target has not reported them: sends the target a heartbeat
+  // carrying the new commit point (once per point), so its reply (which
+  // reports its chosen point after learning that commit point) can release
+  // TimeoutNow without waiting for the next heartbeat tick.
+  void ProbeTransferTarget();
   // Ends the transfer in flight (if any): Propose takes commands again.
   void EndTransfer();
   // Ends the transfer in flight if its target is no voter of the
@@ -220,7 +226,8 @@ class Proposer {
   uint32_t transfer_elapsed_ = 0;           // ticks since the transfer started
   Slot target_chosen_point_ = 0;            // the target's chosen point, as it last replied
   bool timeout_now_sent_ = false;           // TimeoutNow went to the target (once per transfer)
-  bool keep_failed_transfer_ = false;       // true only in a broken test variant
+  Slot target_probed_at_ = 0;          // commit point of the last ProbeTransferTarget heartbeat
+  bool keep_failed_transfer_ = false;  // true only in a broken test variant
 
   // Timers and liveness.
   uint32_t heartbeat_elapsed_ = 0;

@@ -49,6 +49,7 @@ TransferResult Proposer::TransferLeadership(ReplicaId target) {
   transfer_target_ = target;
   transfer_elapsed_ = 0;
   target_chosen_point_ = 0;
+  target_probed_at_ = learner_.chosen_point();
   // Ask for the target's chosen point now (its reply may send TimeoutNow).
   state_.Send(target, Heartbeat{ballot_, CommitPoint()});
   result.status = TransferResult::Status::kAccepted;
@@ -69,6 +70,18 @@ void Proposer::MaybeSendTimeoutNow() {
   state_.Send(transfer_target_, TimeoutNow{ballot_});
 }
 
+void Proposer::ProbeTransferTarget() {
+  if (state_.role != Role::kLeader || transfer_target_ == kNoReplica || timeout_now_sent_) return;
+  Slot last = next_slot_ - 1;
+  Slot commit = learner_.chosen_point();
+  if (!pending_.empty() || commit < last || target_chosen_point_ >= last ||
+      commit <= target_probed_at_) {
+    return;
+  }
+  target_probed_at_ = commit;
+  state_.Send(transfer_target_, Heartbeat{ballot_, CommitPoint()});
+}
+
 void Proposer::EndTransferToNonVoter() {
   if (transfer_target_ != kNoReplica && !state_.config().IsVoter(transfer_target_)) EndTransfer();
 }
@@ -78,6 +91,7 @@ void Proposer::EndTransfer() {
   timeout_now_sent_ = false;
   transfer_elapsed_ = 0;
   target_chosen_point_ = 0;
+  target_probed_at_ = 0;
 }
 
 }  // namespace synod::paxos

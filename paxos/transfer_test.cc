@@ -514,4 +514,22 @@ TEST(Transfer, ACandidacyOutlivingAFailedTransferCostsOneElection) {
 }
 
 }  // namespace
+// A transfer requested while the leader's slots are still in flight hands
+// over as soon as they are chosen: the leader tells the target the new
+// commit point at once and the target's reply reports it learned, so no
+// heartbeat tick passes between the request and the target's candidacy.
+TEST(Transfer, HandsOverOnceItsSlotsAreChosenWithoutWaitingForATick) {
+  Cluster c(Configuration({1, 2, 3}));
+  ReplicaId old_leader = c.ElectLeader();
+  ReplicaId target = OtherThan(old_leader);
+  ASSERT_EQ(c.core(old_leader).Propose({"a", "b"}).status, ProposeResult::Status::kAccepted);
+  c.Process(old_leader);  // the Accepts are on the wire, not delivered yet
+  ASSERT_EQ(c.core(old_leader).TransferLeadership(target).status,
+            TransferResult::Status::kAccepted);
+  c.DeliverAll();  // no tick
+  EXPECT_EQ(c.core(target).Status().role, Role::kLeader);
+  EXPECT_EQ(c.core(old_leader).Status().role, Role::kFollower);
+  EXPECT_EQ(c.Commands(target), (std::vector<std::string>{"a", "b"}));
+}
+
 }  // namespace synod::paxos
