@@ -36,6 +36,7 @@
 #include "benchmarks/bench_cluster.h"
 #include "benchmarks/bench_state_machine.h"
 #include "benchmarks/gap_command.h"
+#include "benchmarks/load_flags.h"
 #include "node/cli.h"
 #include "node/client.h"
 #include "transport/event_loop.h"
@@ -44,7 +45,10 @@
 namespace {
 
 using namespace synod::node;
+using synod::Result;
 using synod::benchmarks::BenchCluster;
+using synod::benchmarks::LoadFlags;
+using synod::benchmarks::ParseLoadFlags;
 using Clock = std::chrono::steady_clock;
 
 const char kProgram[] = "synod-bench";
@@ -227,28 +231,15 @@ int RunCommand(const CliFlags& flags) {
                                             "--duration-s", "--warmup-s", "--window", "--batch",
                                             "--data-root", "--json", "--csv", "--plot"});
   if (!unknown.empty()) return Fail("unknown option " + unknown + " for run");
-  uint64_t replicas = 3, size = 100;
-  double duration_s = 10, warmup_s = 2;
   std::vector<uint64_t> client_counts;
-  if (!flags.Get("--replicas").empty() &&
-      (!ParseU64(flags.Get("--replicas"), replicas) || (replicas != 3 && replicas != 5))) {
-    return Fail("--replicas takes 3 or 5");
-  }
+  Result<LoadFlags> load = ParseLoadFlags(flags);
+  if (!load.ok()) return Fail(load.status().message());
+  uint64_t replicas = load->replicas, size = load->size;
+  double duration_s = load->duration_s, warmup_s = load->warmup_s;
   if (!ParseList(flags.Get("--clients").empty() ? "1,16,64,256" : flags.Get("--clients"),
                  client_counts)) {
     return Fail("--clients takes a comma-separated list of positive numbers");
   }
-  if (!flags.Get("--size").empty() &&
-      (!ParseU64(flags.Get("--size"), size) || size == 0 || size > (1u << 20))) {
-    return Fail("--size takes 1 to 1048576 bytes");
-  }
-  try {
-    if (!flags.Get("--duration-s").empty()) duration_s = std::stod(flags.Get("--duration-s"));
-    if (!flags.Get("--warmup-s").empty()) warmup_s = std::stod(flags.Get("--warmup-s"));
-  } catch (...) {
-    return Fail("--duration-s and --warmup-s take seconds");
-  }
-  if (duration_s <= 0 || warmup_s < 0) return Fail("--duration-s must be positive");
 
   BenchCluster local;
   std::string members = flags.Get("--members");

@@ -18,6 +18,7 @@
 #include "benchmarks/commit_gap.h"
 #include "benchmarks/disruption.h"
 #include "benchmarks/leader_transfer.h"
+#include "benchmarks/load_flags.h"
 #include "node/client.h"
 #include "transport/event_loop.h"
 
@@ -79,29 +80,15 @@ int RunGapCommand(const node::CliFlags& flags, const std::string& usage) {
   if (!flags.positional.empty()) return fail("gap takes no positional arguments");
   std::optional<DisruptionKind> kind = ParseDisruptionKind(flags.Get("--event"));
   if (!kind) return fail("--event takes rolling-restart, kill-leader or transfer");
-  uint64_t clients = 16, replicas = 3, size = 100;
-  double duration_s = 10, warmup_s = 2;
+  uint64_t clients = 16;
   if (!flags.Get("--clients").empty() &&
       (!node::ParseU64(flags.Get("--clients"), clients) || clients == 0 || clients > 4096)) {
     return fail("--clients takes 1 to 4096");
   }
-  if (!flags.Get("--replicas").empty() &&
-      (!node::ParseU64(flags.Get("--replicas"), replicas) || (replicas != 3 && replicas != 5))) {
-    return fail("--replicas takes 3 or 5");
-  }
-  if (!flags.Get("--size").empty() &&
-      (!node::ParseU64(flags.Get("--size"), size) || size == 0 || size > (1u << 20))) {
-    return fail("--size takes 1 to 1048576 bytes");
-  }
-  try {
-    if (!flags.Get("--duration-s").empty()) duration_s = std::stod(flags.Get("--duration-s"));
-    if (!flags.Get("--warmup-s").empty()) warmup_s = std::stod(flags.Get("--warmup-s"));
-  } catch (...) {
-    return fail("--duration-s and --warmup-s take seconds");
-  }
-  if (!(duration_s > 0) || !(warmup_s >= 0)) {
-    return fail("--duration-s must be positive and --warmup-s not negative");
-  }
+  Result<LoadFlags> load = ParseLoadFlags(flags);
+  if (!load.ok()) return fail(load.status().message());
+  uint64_t replicas = load->replicas, size = load->size;
+  double duration_s = load->duration_s, warmup_s = load->warmup_s;
   if (*kind == DisruptionKind::kTransfer && !LeaderTransferAvailable()) {
     std::cerr << kProgram << ": leadership transfer is not available in this build\n";
     return node::kExitUnknown;
