@@ -90,18 +90,6 @@ TEST(ServeLimitFlags, BadValuesAreClearErrors) {
   }
 }
 
-TEST(CliFlags, ParsesPairsAndWordsAndRejectsAFlagWithoutValue) {
-  std::vector<std::string> words = {"prog", "cmd", "--id", "3", "word", "--data"};
-  std::vector<char*> argv;
-  for (std::string& word : words) argv.push_back(word.data());
-  Result<CliFlags> flags = ParseCliFlags(5, argv.data(), 2);
-  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
-  EXPECT_EQ(flags->Get("--id"), "3");
-  EXPECT_EQ(flags->positional, std::vector<std::string>{"word"});
-  Result<CliFlags> missing = ParseCliFlags(6, argv.data(), 2);
-  EXPECT_EQ(missing.status(), Status::InvalidArgument("--data needs a value"));
-}
-
 // A client's --timeout is 1 ms to a day: 0, an empty value and values whose
 // deadline would overflow the clock (they used to time out at once) are
 // usage errors.
@@ -124,6 +112,18 @@ TEST(ClientFlags, TimeoutIsBoundedAndNeverEmpty) {
     Status status = parse({"prog", "--members", members, "--timeout", bad}).first;
     EXPECT_EQ(status.code(), Status::Code::kInvalidArgument) << "--timeout '" << bad << "'";
   }
+}
+
+TEST(CliFlags, ParsesPairsAndWordsAndRejectsAFlagWithoutValue) {
+  std::vector<std::string> words = {"prog", "cmd", "--id", "3", "word", "--data"};
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  Result<CliFlags> flags = ParseCliFlags(5, argv.data(), 2);
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_EQ(flags->Get("--id"), "3");
+  EXPECT_EQ(flags->positional, std::vector<std::string>{"word"});
+  Result<CliFlags> missing = ParseCliFlags(6, argv.data(), 2);
+  EXPECT_EQ(missing.status(), Status::InvalidArgument("--data needs a value"));
 }
 
 }  // namespace
