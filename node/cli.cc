@@ -370,11 +370,14 @@ Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
     return cluster.status();
   }
   options.cluster = *cluster;
-  std::string timeout = flags.Get("--timeout");
-  if (!timeout.empty()) {
+  // At most a day: deadlines are clock readings plus the timeout, which
+  // overflow (and so expire at once) for huge values.
+  constexpr uint64_t kMaxTimeoutMs = 24ull * 3600 * 1000;
+  if (flags.values.count("--timeout") != 0) {
     uint64_t ms = 0;
-    if (!ParseU64(timeout, ms) || ms == 0) {
-      return Status::InvalidArgument("--timeout takes milliseconds");
+    if (!ParseU64(flags.Get("--timeout"), ms) || ms == 0 || ms > kMaxTimeoutMs) {
+      return Status::InvalidArgument("--timeout takes milliseconds, 1 to " +
+                                     std::to_string(kMaxTimeoutMs));
     }
     options.timeout = std::chrono::milliseconds(ms);
     options.attempt_timeout = std::min(options.attempt_timeout, options.timeout);

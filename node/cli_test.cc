@@ -91,6 +91,30 @@ TEST(ServeLimitFlags, BadValuesAreClearErrors) {
   }
 }
 
+// A client's --timeout is 1 ms to a day: 0, an empty value and values whose
+// deadline would overflow the clock (they used to time out at once) are
+// usage errors.
+TEST(ClientFlags, TimeoutIsBoundedAndNeverEmpty) {
+  auto parse = [](std::vector<std::string> words) {
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    Result<CliFlags> flags = ParseCliFlags(static_cast<int>(argv.size()), argv.data(), 1);
+    EXPECT_TRUE(flags.ok()) << flags.status().ToString();
+    ClientOptions options;
+    Status status = ClientOptionsFromFlags(*flags, options);
+    return std::make_pair(status, options.timeout);
+  };
+  const std::string members = "1=127.0.0.1:1";
+  auto [ok, timeout] = parse({"prog", "--members", members, "--timeout", "86400000"});
+  EXPECT_TRUE(ok.ok()) << ok.ToString();
+  EXPECT_EQ(timeout, std::chrono::milliseconds(86400000));
+  EXPECT_TRUE(parse({"prog", "--members", members}).first.ok());
+  for (const char* bad : {"0", "", "86400001", "10000000000000", "18446744073709551615"}) {
+    Status status = parse({"prog", "--members", members, "--timeout", bad}).first;
+    EXPECT_EQ(status.code(), Status::Code::kInvalidArgument) << "--timeout '" << bad << "'";
+  }
+}
+
 TEST(CliFlags, ParsesPairsAndWordsAndRejectsAFlagWithoutValue) {
   std::vector<std::string> words = {"prog", "cmd", "--id", "3", "word", "--data"};
   std::vector<char*> argv;

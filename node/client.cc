@@ -137,6 +137,14 @@ std::optional<ClusterConfig> Client::ListIncludingOurs(const std::string& text) 
   return std::move(*stated);
 }
 
+void Client::RelearnIfTheClusterAgreedSince(paxos::ReplicaId target) {
+  auto it = connections_.find(target);
+  if (settled_on_hash_ && it != connections_.end() && it->second->handshake().server_cluster != 0 &&
+      it->second->handshake().server_cluster != cluster_id_) {
+    id_settled_ = false;  // learn again (from a majority) before the retry
+  }
+}
+
 void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
                          const transport::HandshakeInfo& info) {
   if (!learning_ || round != learn_round_) return;
@@ -191,6 +199,16 @@ void Client::OnStatement(uint64_t round, paxos::ReplicaId id,
     }
     if (std::find(dissenters_.begin(), dissenters_.end(), leader_guess_) != dissenters_.end()) {
       leader_guess_ = NextMember(leader_guess_);
+    }
+    // Whether the id is the stated list's hash (the cluster has no agreed
+    // id yet). An older member states no list: its id cannot be told from
+    // a hash, so it counts as one (learning again after a refusal, as before).
+    settled_on_hash_ = true;
+    if (cluster_members_) {
+      std::vector<transport::PeerEndpoint> endpoints;
+      for (const MemberAddress& m : cluster_members_->members)
+        endpoints.push_back({m.id, m.host, m.port});
+      settled_on_hash_ = statement.first == transport::MemberListClusterId(endpoints);
     }
     if (statement.first != cluster_id_) {
       cluster_id_ = statement.first;
@@ -433,15 +451,7 @@ void Client::OnResult(const std::shared_ptr<Operation>& op, paxos::ReplicaId tar
   std::chrono::milliseconds retry_delay = kNoLeaderBackoff;
   ClientResult answer;  // what a report carries; Proceed sets its status
   if (result.call != transport::CallStatus::kReplied) {
-    if (result.call == transport::CallStatus::kRefused) {
-      // The cluster may have agreed on its random id since we learned the
-      // member-list hash: learn again (from a majority) before the retry.
-      auto it = connections_.find(target);
-      if (it != connections_.end() && it->second->handshake().server_cluster != 0 &&
-          it->second->handshake().server_cluster != cluster_id_) {
-        id_settled_ = false;
-      }
-    }
+    if (result.call == transport::CallStatus::kRefused) RelearnIfTheClusterAgreedSince(target);
     op->last_error = member + ": " + transport::CallStatusName(result.call) +
                      (result.error.empty() ? "" : " (" + result.error + ")");
     if (leader_guess_ == target) leader_guess_ = NextMember(target);

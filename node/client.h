@@ -163,6 +163,12 @@ class Client {
   void Probe(const MemberAddress& member);
   std::optional<ClusterConfig> ListIncludingOurs(const std::string& text) const;
   void OnStatement(uint64_t round, paxos::ReplicaId id, const transport::HandshakeInfo& info);
+  // After member `target` refused our hello: learn the id again (id_settled_
+  // false) if the settled id is a member-list hash and the member states
+  // another id (the cluster agreed on its id since). Never once an agreed id
+  // is settled: a cluster's agreed id never changes, so another id then is
+  // another cluster (or a leftover of one) on these addresses.
+  void RelearnIfTheClusterAgreedSince(paxos::ReplicaId target);
   void QueryOne(size_t index, std::function<void(std::optional<transport::ReplicaStatus>)> done);
   // One step of QueryLeaderStatus (node/client_members.cc).
   struct LeaderQuery;
@@ -174,7 +180,11 @@ class Client {
   // it learned the cluster's.
   transport::ClusterId cluster_id_;
   bool id_settled_ = false;  // cluster_id_ is what a majority of the listed members stated
-  bool learning_ = false;    // a learning round is under way
+  // The settled id is the hash of the member list it was stated with (the
+  // cluster had not agreed on its random id yet), or was stated without a
+  // list (an older member: it cannot be told from a hash).
+  bool settled_on_hash_ = false;
+  bool learning_ = false;  // a learning round is under way
   uint64_t learn_round_ = 0;
   std::map<paxos::ReplicaId, transport::HandshakeInfo> statements_;  // this round's
   // This round's probes: a fresh connection per listed member, so every

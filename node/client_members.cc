@@ -77,11 +77,7 @@ void Client::AskForLeader(const std::shared_ptr<LeaderQuery>& query) {
                               (error.empty() ? std::string("no answer") : error);
           // The cluster may have agreed on its random id since we learned
           // the member-list hash: learn again (from a majority) first.
-          auto it = connections_.find(target);
-          if (it != connections_.end() && it->second->handshake().server_cluster != 0 &&
-              it->second->handshake().server_cluster != cluster_id_) {
-            id_settled_ = false;
-          }
+          RelearnIfTheClusterAgreedSince(target);
         }
         query->target =
             hint != paxos::kNoReplica && hint != target && known(hint) ? hint : NextMember(target);

@@ -61,7 +61,7 @@ TEST(Client, DestroyedWithAStatusQueryInFlightIgnoresItsLateAnswer) {
 // command with `name` if it plays the leader, else "not leader" with
 // `leader_hint`. As the leader, it can instead refuse registrations, answer
 // them "session expired", or answer a command's first attempt "unknown" and
-// later ones "refused".
+// later ones "refused". Its status names its role and `leader_hint`.
 class FakeMember final : public transport::ClientRequestHandler {
  public:
   FakeMember(std::string name, bool leader, paxos::ReplicaId leader_hint)
@@ -92,7 +92,12 @@ class FakeMember final : public transport::ClientRequestHandler {
     }
     done(std::move(reply));
   }
-  transport::ReplicaStatus OnStatus() override { return {}; }
+  transport::ReplicaStatus OnStatus() override {
+    transport::ReplicaStatus status;
+    status.role = leader_ ? transport::Role::kLeader : transport::Role::kFollower;
+    status.leader = hint_;
+    return status;
+  }
 
   bool refuse_registrations = false;
   bool expire_registrations = false;  // answer a registration "session expired" (no replica does)
@@ -516,6 +521,47 @@ TEST(Client, RelearnsAfterTheAgreedIdDespiteConnectionsOpenedUnderTheHash) {
   ASSERT_EQ(cluster.servers[1]->Listen(), Status::Ok());
   ClientResult second = run("b");
   EXPECT_EQ(second.status, ClientResult::Status::kOk) << second.error;
+}
+
+// Another cluster now answers at the addresses of the one whose agreed id the
+// client learned (every member replaced, all stating a new agreed id). A
+// cluster's agreed id never changes, so the refusals mean another cluster:
+// the client must not learn its id and submit there, nor report its members.
+TEST(Client, NeverMovesToAnotherClusterOnItsAddressesOnceItLearnedAnAgreedId) {
+  transport::EventLoop loop;
+  FakeCluster cluster(loop, {0xA6, 0xA6, 0xA6}, /*leader=*/1);
+  ClientOptions options;
+  options.cluster = cluster.config;
+  options.timeout = 1s;
+  options.attempt_timeout = 300ms;
+  Client client(loop, options);
+  auto run = [&](const std::string& cmd) {
+    std::optional<ClientResult> result;
+    client.Execute(cmd, [&](ClientResult r) { result = std::move(r); });
+    loop.RunUntil([&] { return result.has_value(); }, 10s);
+    return result.value_or(ClientResult{});
+  };
+  ASSERT_EQ(run("a").status, ClientResult::Status::kOk);
+  for (paxos::ReplicaId id = 1; id <= 3; ++id) {
+    cluster.servers[id - 1].reset();
+    transport::ServerOptions other;
+    other.port = cluster.config.members[id - 1].port;
+    other.cluster_id = 0xB7;
+    other.members = cluster.config.ToString();
+    other.self = id;
+    cluster.servers[id - 1] =
+        std::make_unique<transport::Server>(loop, other, nullptr, cluster.handlers[id - 1].get());
+    ASSERT_EQ(cluster.servers[id - 1]->Listen(), Status::Ok());
+  }
+  ClientResult second = run("b");
+  EXPECT_NE(second.status, ClientResult::Status::kOk) << "submitted to another cluster";
+  EXPECT_NE(second.error.find("wrong cluster id"), std::string::npos) << second.error;
+  std::optional<std::optional<transport::ReplicaStatus>> leader;
+  client.QueryLeaderStatus(
+      [&](std::optional<transport::ReplicaStatus> status, std::string) { leader = status; });
+  loop.RunUntil([&] { return leader.has_value(); }, 10s);
+  ASSERT_TRUE(leader.has_value());
+  EXPECT_FALSE(leader->has_value()) << "answered by another cluster";
 }
 
 // A client listing two of three members still settles the id when one of

@@ -562,6 +562,55 @@ TEST(Applier, SnapshotsCarryTheConfiguration) {
   }
 }
 
+// Replicas that snapshot at different slots of a log with configuration
+// changes (some void: a stale base, or not a valid change), restart from the
+// snapshot and replay the rest, agree with one that applied it all: the same
+// configuration after every slot, and the same bytes (the state digest).
+TEST(Applier, RestartFromASnapshotAtAnySlotKeepsTheConfiguration) {
+  const paxos::Configuration initial({1, 2, 3});
+  paxos::Configuration c1 = initial.WithLearner(4, "h:4");
+  paxos::Configuration c2 = c1.WithPromoted(4);
+  paxos::Configuration c3 = c2.WithRemoved(1);
+  std::vector<paxos::ValuePtr> log;
+  auto tick = [&] { log.push_back(paxos::MakeCommandsValue({Tick(10 * (log.size() + 1))})); };
+  tick();
+  log.push_back(paxos::MakeConfigurationValue(0, c1));  // slot 2: takes effect
+  tick();
+  log.push_back(paxos::MakeConfigurationValue(0, initial.WithRemoved(2)));  // 4: stale base
+  log.push_back(paxos::MakeConfigurationValue(2, c2));                      // 5: takes effect
+  log.push_back(paxos::MakeConfigurationValue(5, c2));                      // 6: no change, void
+  tick();
+  log.push_back(paxos::MakeConfigurationValue(5, c3));  // 8: takes effect
+  tick();
+  std::vector<paxos::ConfigAt> expected;
+  TestCounter reference_counter;
+  Applier reference(reference_counter, SessionOptions{}, initial);
+  for (size_t i = 0; i < log.size(); ++i) {
+    reference.Apply(paxos::CommittedEntry{i + 1, log[i]});
+    expected.push_back(reference.config());
+  }
+  EXPECT_EQ(expected[3], (paxos::ConfigAt{2, c1}));
+  EXPECT_EQ(expected.back(), (paxos::ConfigAt{8, c3}));
+  for (size_t k = 0; k <= log.size(); ++k) {
+    SCOPED_TRACE("snapshot at slot " + std::to_string(k));
+    TestCounter before_counter;
+    Applier before(before_counter, SessionOptions{}, initial);
+    for (size_t i = 0; i < k; ++i) before.Apply(paxos::CommittedEntry{i + 1, log[i]});
+    StringWriter snapshot;
+    before.Snapshot(snapshot);
+    TestCounter after_counter;
+    Applier after(after_counter, SessionOptions{}, initial);
+    StringReader reader(snapshot.chunks);
+    ASSERT_TRUE(after.Restore(reader));
+    EXPECT_EQ(after.config(), k == 0 ? (paxos::ConfigAt{0, initial}) : expected[k - 1]);
+    for (size_t i = k; i < log.size(); ++i) {
+      after.Apply(paxos::CommittedEntry{i + 1, log[i]});
+      ASSERT_EQ(after.config(), expected[i]) << "after slot " << i + 1;
+    }
+    EXPECT_EQ(SnapshotBytes(after), SnapshotBytes(reference));
+  }
+}
+
 // SYNODSNAP7 snapshots (written before the configuration was recorded)
 // restore with the initial configuration at slot 0, and are then written as
 // SYNODSNAP8.
