@@ -232,6 +232,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::vector<transport::TransferDone> transfer_waiters_;
   std::vector<std::pair<std::vector<std::string>, transport::SubmitDone>> parked_submits_;
   paxos::ReplicaId transfer_target_ = paxos::kNoReplica;
+  // The running transfer sent its TimeoutNow (CheckTransfers notes it while
+  // the transfer runs): if it ends with this replica leading, the outcome is
+  // undecided, as the target may still take over.
+  bool transfer_timeout_now_sent_ = false;
   std::map<paxos::ReplicaId, paxos::Slot> peer_chosen_;
   std::function<void()> handover_done_;
   // A TimeoutNow arrived: this replica campaigns to take over until then.

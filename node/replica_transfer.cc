@@ -34,6 +34,7 @@ void Replica::OnTransferLeader(paxos::ReplicaId target, transport::TransferDone 
     case paxos::TransferResult::Status::kAccepted:
       logger_->info("transferring leadership to {}", target);
       transfer_target_ = target;
+      transfer_timeout_now_sent_ = false;
       transfer_waiters_.push_back(std::move(done));
       AfterInput();
       return;
@@ -88,8 +89,17 @@ void Replica::CheckTransfers() {
     }
     taking_over_until_.reset();
   }
-  if (status.role == paxos::Role::kLeader && status.transfer_target != paxos::kNoReplica) return;
+  if (status.role == paxos::Role::kLeader && status.transfer_target != paxos::kNoReplica) {
+    // Noted before the transfer ends: a TimeoutNow sent may still start the
+    // target's candidacy later (delayed, or the target was paused).
+    transfer_timeout_now_sent_ |= status.transfer_timeout_now_sent;
+    return;
+  }
   const bool leads = status.role == paxos::Role::kLeader;
+  // Still leading after the target was told to take over: the target may yet
+  // do so, so the transfer is undecided, not failed.
+  const bool undecided = leads && transfer_timeout_now_sent_;
+  transfer_timeout_now_sent_ = false;
   // Whom this replica follows now; right after it stepped down it may not
   // know yet: the target it handed over to is the best guess.
   paxos::ReplicaId hint = leads ? options_.id
@@ -97,13 +107,19 @@ void Replica::CheckTransfers() {
                               ? status.leader
                               : transfer_target_;
   if (leads && !transfer_waiters_.empty()) {
-    logger_->warn("leadership transfer to {} ended without a new leader; still leading",
-                  transfer_target_);
+    logger_->warn("leadership transfer to {} ended without a new leader; still leading{}",
+                  transfer_target_, undecided ? " (it was told to take over and still may)" : "");
   }
   std::vector<transport::TransferDone> waiters = std::move(transfer_waiters_);
   transfer_waiters_.clear();
   for (transport::TransferDone& waiter : waiters) {
-    if (leads) {
+    if (undecided) {
+      // handedOver: the client waits until the target leads, or its
+      // timeout passes (outcome unknown); "resumed" would claim a failure.
+      waiter(transport::TransferReply{transport::TransferStatus::kHandedOver, options_.id,
+                                      "replica " + std::to_string(transfer_target_) +
+                                          " was told to take over and has not yet; it still may"});
+    } else if (leads) {
       waiter(
           transport::TransferReply{transport::TransferStatus::kResumed, options_.id,
                                    "replica " + std::to_string(transfer_target_) +
@@ -161,6 +177,7 @@ void Replica::HandOverLeadership(std::function<void()> done) {
       return FinishHandOver("refused");
     }
     transfer_target_ = target;
+    transfer_timeout_now_sent_ = false;
   }
   logger_->info("handing leadership to {} before shutting down", target);
   auto bound = std::chrono::milliseconds(options_.election_timeout_ms * 3 / 2);

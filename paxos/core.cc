@@ -280,6 +280,7 @@ CoreStatus Core::Status() const {
   status.compacted = state_->compacted();
   status.pending_commands = proposer_->pending_commands();
   status.transfer_target = proposer_->transfer_target();
+  status.transfer_timeout_now_sent = proposer_->transfer_timeout_now_sent();
   status.config = state_->config();
   status.config_slot = state_->config_slot();
   const Configuration& config = state_->config();

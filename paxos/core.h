@@ -125,6 +125,10 @@ struct CoreStatus {
   Membership membership = Membership::kVoter;
   // Leader only: the voter a leadership transfer hands over to (kNoReplica: none in flight).
   ReplicaId transfer_target = kNoReplica;
+  // Leader only: the transfer in flight sent the target its TimeoutNow. From
+  // then on the target may take over even after the transfer ended with this
+  // replica still leading (a delayed TimeoutNow still starts its candidacy).
+  bool transfer_timeout_now_sent = false;
 };
 
 class Acceptor;

@@ -90,6 +90,8 @@ class Proposer {
   TransferResult TransferLeadership(ReplicaId target);
   // The target of the leadership transfer in flight (kNoReplica: none).
   ReplicaId transfer_target() const { return transfer_target_; }
+  // The transfer in flight sent its TimeoutNow (false: none in flight).
+  bool transfer_timeout_now_sent() const { return timeout_now_sent_; }
   // Test-only (the simulator's --break transfer-never-ends): a failed
   // transfer never ends, so this leader refuses commands for good.
   void KeepFailedTransferForTesting() { keep_failed_transfer_ = true; }

@@ -513,6 +513,33 @@ TEST(Transfer, ACandidacyOutlivingAFailedTransferCostsOneElection) {
   EXPECT_EQ(c.core(old_leader).Status().leader, target);
 }
 
+// CoreStatus::transfer_timeout_now_sent: false until the TimeoutNow went
+// out, true from then while the transfer runs, false once it ended. The
+// runtime answers a transfer that ended with its leader still leading as
+// undecided rather than failed when it was true.
+TEST(Transfer, StatusSaysWhetherTheTimeoutNowWentOut) {
+  Cluster c(Configuration({1, 2, 3, 4, 5}));
+  ReplicaId old_leader = c.ElectLeader();
+  ReplicaId target = OtherThan(old_leader);
+  ASSERT_EQ(c.core(old_leader).TransferLeadership(target).status,
+            TransferResult::Status::kAccepted);
+  EXPECT_FALSE(c.core(old_leader).Status().transfer_timeout_now_sent);
+  for (int guard = 0; guard < 1000 && c.core(target).Status().role != Role::kCandidate; ++guard) {
+    for (auto& [id, core] : c.cores_) c.Process(id);
+    ASSERT_FALSE(c.network_.empty());
+    Message m = std::move(c.network_.front());
+    c.network_.erase(c.network_.begin());
+    c.core(m.to).Step(m);
+  }
+  ASSERT_EQ(c.core(target).Status().role, Role::kCandidate);
+  EXPECT_TRUE(c.core(old_leader).Status().transfer_timeout_now_sent);
+  c.cut_ = {target};
+  for (uint32_t i = 0; i < CoreOptions{}.election_ticks; ++i) c.TickAll();
+  ASSERT_EQ(c.core(old_leader).Status().transfer_target, kNoReplica);
+  ASSERT_EQ(c.core(old_leader).Status().role, Role::kLeader);
+  EXPECT_FALSE(c.core(old_leader).Status().transfer_timeout_now_sent);
+}
+
 }  // namespace
 // A transfer requested while the leader's slots are still in flight hands
 // over as soon as they are chosen: the leader tells the target the new

@@ -194,7 +194,9 @@ interface ClientService {
 # Answer of ClientService.transferLeader.
 enum TransferStatus {
   handedOver @0;  # this replica stopped leading (leaderHint: whom it follows, 0: not known
-                  # yet), or `target` is this leader
+                  # yet), or `target` is this leader, or the transfer ended with this
+                  # replica leading after `target` was told to take over (it still may;
+                  # leaderHint: this replica): wait until `target` leads
   resumed @1;     # the transfer ended without a new leader; this replica still leads
   notLeader @2;   # refused: this replica does not lead; try leaderHint (0: unknown)
   invalid @3;     # refused: `target` is not a voter (learner, removed, unknown); see reason

@@ -87,7 +87,8 @@ struct ClientReply {
 
 // Answer of a replica to transferLeader() (wire TransferStatus).
 enum class TransferStatus : uint8_t {
-  kHandedOver = 0,  // the replica stopped leading (or the target is the leader)
+  kHandedOver = 0,  // the replica stopped leading (or the target is the leader, or the
+                    // target was told to take over and still may): wait for the target
   kResumed = 1,     // the transfer ended without a new leader; the replica still leads
   kNotLeader = 2,   // refused: not the leader; try leader_hint
   kInvalid = 3,     // refused: the target is not a voter; `reason` says why

@@ -14,6 +14,12 @@ TEST is one of:
                     replica in turn, the leader last (it hands leadership over
                     before it exits); no client command fails or ends unknown
                     and the history is linearizable.
+  paused_target     3 replicas: the target is paused (SIGSTOP) after it
+                    answered the leader's heartbeat but before it read the
+                    TimeoutNow, so the transfer ends with the old leader
+                    leading while the target may still take over: exit 1
+                    ("failed") only if the target then never leads (it does
+                    once resumed: exit 0 or 2). Five attempts.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started by pid.
 """
@@ -159,7 +165,52 @@ def test_rolling_sigterm(args):
         check_linearizable(args, load.history, "rolling-sigterm")
 
 
+def test_paused_target(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        time.sleep(scaled(0.3))
+        for attempt in range(5):
+            leader = cluster.replica(cluster.leader())
+            target = [r for r in cluster.replicas if r.id != leader.id][attempt % 2]
+            started = leader.log_tail(400).count("transferring leadership to %d" % target.id)
+            target.pause()
+            cmd = [args.counter, "transfer-leader", str(target.id), "--members", cluster.members,
+                   "--timeout", str(int(scaled(3000)))]
+            client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True)
+            cluster.started_pids.add(client.pid)
+            try:
+                wait_until(lambda: leader.log_tail(400).count(
+                    "transferring leadership to %d" % target.id) > started,
+                    scaled(5), "the transfer to start")
+                leader.pause()  # holds the target's heartbeat reply unread
+                target.resume()
+                time.sleep(scaled(0.05))  # the target answers the heartbeat
+                target.pause()
+                leader.resume()  # reads the reply; the TimeoutNow waits at the paused target
+                out, err = client.communicate(timeout=scaled(20))
+            finally:
+                leader.resume()
+                target.resume()
+            code = client.returncode
+            assert code in (0, 1, 2), (code, out, err)
+            try:
+                wait_until(lambda: (cluster.status().get(target.id) or {}).get("role") == "leader",
+                           scaled(1.5), "replica %d to lead" % target.id)
+                took_over = True
+            except AssertionError:
+                took_over = False
+            print("attempt %d: transfer-leader %d exit %d (%s), then it %s" % (
+                attempt, target.id, code, (out + err).strip(),
+                "leads" if took_over else "does not lead"))
+            assert not (code == 1 and took_over), (
+                "exit 1 (failed) although replica %d took over: %s" % (target.id, err.strip()))
+            cluster.leader()
+            time.sleep(scaled(0.3))
+
+
 TESTS = {
+    "paused_target": test_paused_target,
     "transfer": test_transfer,
     "rolling_sigterm": test_rolling_sigterm,
 }
