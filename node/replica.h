@@ -231,6 +231,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // shutdown hand-over's completion and deadline.
   std::vector<transport::TransferDone> transfer_waiters_;
   std::vector<std::pair<std::vector<std::string>, transport::SubmitDone>> parked_submits_;
+  size_t parked_commands_ = 0;  // commands in parked_submits_, and their bytes: within the
+  size_t parked_bytes_ = 0;     // core's max_pending_commands / max_pending_bytes
   paxos::ReplicaId transfer_target_ = paxos::kNoReplica;
   // The running transfer sent its TimeoutNow (CheckTransfers notes it while
   // the transfer runs): if it ends with this replica leading, the outcome is

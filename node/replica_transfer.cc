@@ -60,7 +60,20 @@ bool Replica::ParkWhileTransferring(std::vector<std::string>& commands,
       (status.role != paxos::Role::kLeader || status.transfer_target == paxos::kNoReplica)) {
     return false;
   }
+  // Parked commands are held to the leader's own queue limits: beyond them
+  // the submit takes the ordinary path (busy: transfer in progress, or not
+  // leader from a campaigning target), so a flood during a transfer cannot
+  // grow memory without bound.
+  paxos::CoreOptions limits = options_.ToCoreOptions();
+  size_t bytes = 0;
+  for (const std::string& command : commands) bytes += command.size();
+  if (parked_commands_ + commands.size() > limits.max_pending_commands ||
+      (parked_commands_ > 0 && parked_bytes_ + bytes > limits.max_pending_bytes)) {
+    return false;
+  }
   if (!taking_over) transfer_target_ = status.transfer_target;
+  parked_commands_ += commands.size();
+  parked_bytes_ += bytes;
   parked_submits_.emplace_back(std::move(commands), std::move(done));
   return true;
 }
@@ -131,6 +144,8 @@ void Replica::CheckTransfers() {
   }
   auto parked = std::move(parked_submits_);
   parked_submits_.clear();
+  parked_commands_ = 0;
+  parked_bytes_ = 0;
   for (auto& [commands, done] : parked) {
     if (leads) {
       OnSubmit(std::move(commands), std::move(done));  // the transfer failed: propose
