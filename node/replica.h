@@ -172,7 +172,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // timeout): the submit is answered by CheckTransfers once the transfer or
   // campaign ended (proposed if this replica leads then, else "not leader"
   // with a hint), so clients reach the new leader at once instead of
-  // retrying after a back-off.
+  // retrying after a back-off. False, too, once the parked commands would
+  // exceed the core's queue limits (the submit then takes the ordinary path).
   bool ParkWhileTransferring(std::vector<std::string>& commands, transport::SubmitDone& done);
   void FinishHandOver(const char* how);
 
