@@ -7,7 +7,7 @@
 namespace synod::benchmarks {
 namespace {
 
-// Seconds: a whole finite decimal number, nothing after it.
+// Seconds: a finite number as strtod reads it, with nothing after it.
 bool ParseSeconds(const std::string& text, double& out) {
   if (text.empty()) return false;
   char* end = nullptr;
@@ -38,6 +38,12 @@ Result<LoadFlags> ParseLoadFlags(const node::CliFlags& flags) {
   }
   if (!(load.duration_s > 0) || !(load.warmup_s >= 0)) {
     return Status::InvalidArgument("--duration-s must be positive and --warmup-s not negative");
+  }
+  // Both become steady_clock durations (int64 nanoseconds): a day is far
+  // from overflow and longer than any benchmark run.
+  constexpr double kMaxSeconds = 86400;
+  if (load.duration_s > kMaxSeconds || load.warmup_s > kMaxSeconds) {
+    return Status::InvalidArgument("--duration-s and --warmup-s take at most 86400 seconds");
   }
   return load;
 }

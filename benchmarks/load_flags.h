@@ -21,7 +21,7 @@ struct LoadFlags {
 
 // Reads the flags above from `flags` (absent ones keep their defaults).
 // kInvalidArgument saying which flag is wrong for a value out of range, not
-// a number (trailing garbage included), or not finite.
+// a number (trailing garbage included), not finite, or above a day.
 Result<LoadFlags> ParseLoadFlags(const node::CliFlags& flags);
 
 }  // namespace synod::benchmarks

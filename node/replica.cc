@@ -82,20 +82,7 @@ void AddMembership(const paxos::CoreStatus& core, const ClusterConfig& cluster,
     if (const MemberAddress* known = cluster.Find(member.id)) member.address = known->Endpoint();
     status.members.push_back(std::move(member));
   }
-  switch (core.membership) {
-    case paxos::Membership::kVoter:
-      status.membership = transport::Membership::kVoter;
-      break;
-    case paxos::Membership::kLearner:
-      status.membership = transport::Membership::kLearner;
-      break;
-    case paxos::Membership::kNotMember:
-      status.membership = transport::Membership::kNotMember;
-      break;
-    case paxos::Membership::kRemoved:
-      status.membership = transport::Membership::kRemoved;
-      break;
-  }
+  status.membership = core.membership;
 }
 
 }  // namespace

@@ -9,6 +9,20 @@ const char* MemberRoleName(MemberRole role) {
   return role == MemberRole::kVoter ? "voter" : "learner";
 }
 
+const char* MembershipName(Membership membership) {
+  switch (membership) {
+    case Membership::kVoter:
+      return "voter";
+    case Membership::kLearner:
+      return "learner";
+    case Membership::kNotMember:
+      return "not-member";
+    case Membership::kRemoved:
+      return "removed";
+  }
+  return "unknown";
+}
+
 Configuration::Configuration(std::vector<ReplicaId> voters) {
   if (voters.empty()) throw std::invalid_argument("configuration has no members");
   for (ReplicaId id : voters) members_.push_back(Member{id, MemberRole::kVoter, ""});

@@ -19,6 +19,17 @@ namespace synod::paxos {
 enum class MemberRole : uint8_t { kVoter = 0, kLearner = 1 };
 const char* MemberRoleName(MemberRole role);  // "voter" / "learner"
 
+// A replica's place in the configuration it knows (the wire's Membership
+// enum in transport/synod.capnp has the same values).
+enum class Membership : uint8_t {
+  kVoter = 0,
+  kLearner = 1,
+  kNotMember = 2,  // not (yet) named by the configuration it knows: a replica joining
+  kRemoved = 3,    // a configuration change removed it: it no longer campaigns or votes
+};
+const char* MembershipName(
+    Membership membership);  // "voter" / "learner" / "not-member" / "removed"
+
 struct Member {
   ReplicaId id = kNoReplica;
   MemberRole role = MemberRole::kVoter;

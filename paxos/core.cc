@@ -26,20 +26,6 @@ const char* RoleName(Role role) {
   return "unknown";
 }
 
-const char* MembershipName(Membership membership) {
-  switch (membership) {
-    case Membership::kVoter:
-      return "voter";
-    case Membership::kLearner:
-      return "learner";
-    case Membership::kNotMember:
-      return "not-member";
-    case Membership::kRemoved:
-      return "removed";
-  }
-  return "unknown";
-}
-
 Core::Core(ReplicaId self, Configuration config, CoreOptions options, RandomSource& random,
            DurableState durable, Slot applied)
     : state_(std::make_unique<ReplicaState>(self, ConfigAt{0, std::move(config)}, true, options,

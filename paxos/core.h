@@ -84,15 +84,6 @@ struct ReconfigureResult {
   std::string reason;  // kInvalid / kBusy: why
 };
 
-// This replica's place in the configuration it knows.
-enum class Membership : uint8_t {
-  kVoter,
-  kLearner,
-  kNotMember,  // not (yet) named by the configuration it knows: a replica joining
-  kRemoved,    // a configuration change removed it: it no longer campaigns or votes
-};
-const char* MembershipName(Membership membership);
-
 // Test-only: protocol rules of membership change that the simulator's
 // --break variants switch off to show that it catches the resulting bugs.
 enum class MembershipBreak : uint8_t {

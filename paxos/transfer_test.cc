@@ -540,7 +540,6 @@ TEST(Transfer, StatusSaysWhetherTheTimeoutNowWentOut) {
   EXPECT_FALSE(c.core(old_leader).Status().transfer_timeout_now_sent);
 }
 
-}  // namespace
 // A transfer requested while the leader's slots are still in flight hands
 // over as soon as they are chosen: the leader tells the target the new
 // commit point at once and the target's reply reports it learned, so no
@@ -558,5 +557,7 @@ TEST(Transfer, HandsOverOnceItsSlotsAreChosenWithoutWaitingForATick) {
   EXPECT_EQ(c.core(old_leader).Status().role, Role::kFollower);
   EXPECT_EQ(c.Commands(target), (std::vector<std::string>{"a", "b"}));
 }
+
+}  // namespace
 
 }  // namespace synod::paxos

@@ -44,20 +44,6 @@ const char* OutcomeStatusName(OutcomeStatus status) {
   return "invalid";
 }
 
-const char* MembershipName(Membership membership) {
-  switch (membership) {
-    case Membership::kVoter:
-      return "voter";
-    case Membership::kLearner:
-      return "learner";
-    case Membership::kNotMember:
-      return "not-member";
-    case Membership::kRemoved:
-      return "removed";
-  }
-  return "unknown";
-}
-
 const char* TransferStatusName(TransferStatus status) {
   switch (status) {
     case TransferStatus::kHandedOver:

@@ -108,10 +108,10 @@ struct TransferReply {
 // Role of a replica, for status pages.
 enum class Role : uint8_t { kFollower = 0, kCandidate = 1, kLeader = 2 };
 
-// A replica's place in the configuration it knows (synod.capnp Membership).
-enum class Membership : uint8_t { kVoter = 0, kLearner = 1, kNotMember = 2, kRemoved = 3 };
-// "voter", "learner", "not-member", "removed".
-const char* MembershipName(Membership membership);
+// A replica's place in the configuration it knows (synod.capnp Membership):
+// the core's own enum, whose values the wire carries.
+using paxos::Membership;
+using paxos::MembershipName;
 
 // A replica's status, answered by status().
 struct ReplicaStatus {
