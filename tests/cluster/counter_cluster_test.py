@@ -24,54 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Cluster, History, scaled, wait_until  # noqa: E402
-
-
-def parse_value(out):
-    return int(out.split()[0])
-
-
-def client_loop(cluster, process, history, stop, members=None):
-    rng = random.Random(process)
-    while not stop.is_set():
-        if rng.random() < 0.7:
-            n = rng.randint(1, 9)
-            history.record(process, "invoke", "add", n)
-            code, out, _ = cluster.client("add", str(n), members=members,
-                                          timeout_ms=int(scaled(4000)))
-            history.record(process, {0: "ok", 1: "fail"}.get(code, "info"), "add", n)
-        else:
-            history.record(process, "invoke", "get", None)
-            code, out, _ = cluster.client("get", members=members, timeout_ms=int(scaled(4000)))
-            if code == 0:
-                history.record(process, "ok", "get", parse_value(out))
-            else:
-                history.record(process, {1: "fail"}.get(code, "info"), "get", None)
-
-
-def check_linearizable(args, history, name):
-    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "synod-%s-%d.jsonl" % (name, os.getpid()))
-    history.write(path)
-    proc = subprocess.run([args.lincheck, "--model", "counter", path, "--timeout", "120"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, "history %s is not linearizable (exit %d):\n%s%s" % (
-        path, proc.returncode, proc.stdout, proc.stderr)
-    ok = sum(1 for e in history.events if e["type"] == "ok")
-    print("history: %d events, %d ok, linearizable (%s)" % (len(history.events), ok,
-                                                            proc.stdout.strip()))
-    os.unlink(path)
-
-
-def wait_applied_equal(cluster, timeout):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        status = cluster.status()
-        applied = {rid: (e or {}).get("applied") for rid, e in status.items()}
-        last = applied
-        if None not in applied.values() and len(set(applied.values())) == 1:
-            return applied
-        time.sleep(0.1)
-    raise AssertionError("replicas did not converge: %s" % last)
+from load import Load, check_linearizable, parse_value, wait_applied_equal  # noqa: E402
 
 
 def test_basic(args):
@@ -106,12 +59,7 @@ def test_basic(args):
 def test_kill_leader(args):
     with Cluster(args.counter) as cluster:
         cluster.start_all()
-        history, stop = History(), threading.Event()
-        threads = [threading.Thread(target=client_loop, args=(cluster, p, history, stop))
-                   for p in range(4)]
-        for t in threads:
-            t.start()
-        try:
+        with Load(cluster) as load:
             for _ in range(3):
                 time.sleep(scaled(1.5))
                 leader = cluster.leader()
@@ -122,11 +70,7 @@ def test_kill_leader(args):
                 time.sleep(scaled(1.0))
                 cluster.replica(leader).start()
             time.sleep(scaled(1.5))
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(timeout=scaled(60))
-        check_linearizable(args, history, "kill-leader")
+        check_linearizable(args, load.history, "kill-leader")
         wait_applied_equal(cluster, scaled(20))
 
 

@@ -33,8 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Cluster, History, scaled, wait_until  # noqa: E402
-from counter_cluster_test import (check_linearizable, client_loop,  # noqa: E402
-                                  wait_applied_equal)
+from load import check_linearizable, client_loop, wait_applied_equal  # noqa: E402
 from netns import PrivateNetwork  # noqa: E402
 
 SKIP = 77

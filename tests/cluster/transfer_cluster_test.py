@@ -27,72 +27,17 @@ import argparse
 import os
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, History, scaled, wait_until  # noqa: E402
-
-
-def client_loop(cluster, process, history, stop, codes):
-    """Adds and gets until `stop`; records every command and its exit code."""
-    n = 0
-    while not stop.is_set():
-        n += 1
-        if n % 3:
-            amount = n % 7 + 1
-            history.record(process, "invoke", "add", amount)
-            code, out, _ = cluster.client("add", str(amount), timeout_ms=int(scaled(6000)))
-            history.record(process, {0: "ok", 1: "fail"}.get(code, "info"), "add", amount)
-        else:
-            history.record(process, "invoke", "get", None)
-            code, out, _ = cluster.client("get", timeout_ms=int(scaled(6000)))
-            if code == 0:
-                history.record(process, "ok", "get", int(out.split()[0]))
-            else:
-                history.record(process, {1: "fail"}.get(code, "info"), "get", None)
-        codes.append(code)
-
-
-def check_linearizable(args, history, name):
-    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "synod-%s-%d.jsonl" % (name, os.getpid()))
-    history.write(path)
-    proc = subprocess.run([args.lincheck, "--model", "counter", path, "--timeout", "120"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, "history %s is not linearizable (exit %d):\n%s%s" % (
-        path, proc.returncode, proc.stdout, proc.stderr)
-    ok = sum(1 for e in history.events if e["type"] == "ok")
-    print("history: %d events, %d ok, linearizable (%s)" % (len(history.events), ok,
-                                                            proc.stdout.strip()))
-    os.unlink(path)
-
-
-class Load:
-    """4 client processes in a loop while the block runs."""
-
-    def __init__(self, cluster):
-        self.cluster = cluster
-        self.history, self.stop, self.codes = History(), threading.Event(), []
-        self.threads = [threading.Thread(target=client_loop,
-                                         args=(cluster, p, self.history, self.stop, self.codes))
-                        for p in range(4)]
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=scaled(60))
-        assert not any(t.is_alive() for t in self.threads), "a client loop did not finish"
+from cluster import Cluster, scaled, wait_until  # noqa: E402
+from load import Load, check_linearizable  # noqa: E402
 
 
 def test_transfer(args):
     with Cluster(args.counter) as cluster:
         cluster.start_all()
-        with Load(cluster) as load:
+        with Load(cluster, timeout_ms=6000) as load:
             time.sleep(scaled(0.5))
             for _ in range(2):
                 leader = cluster.leader()
@@ -139,7 +84,7 @@ def test_transfer(args):
 def test_rolling_sigterm(args):
     with Cluster(args.counter) as cluster:
         cluster.start_all()
-        with Load(cluster) as load:
+        with Load(cluster, timeout_ms=6000) as load:
             time.sleep(scaled(0.5))
             leader = cluster.leader()
             order = [r.id for r in cluster.replicas if r.id != leader] + [leader]
