@@ -15,8 +15,12 @@ namespace synod::paxos {
 
 // Pre-vote: "would you support an election?" Sent before raising any ballot,
 // so a replica that is merely cut off never disturbs a healthy leader.
+// `first_unchosen` is always 0 and no receiver consults it: unlike Raft's
+// pre-vote, no log comparison is needed, because any voter may lead safely
+// (its phase 1 recovers every value a quorum may have accepted). The field
+// stays on the wire so that replicas of different builds understand each other.
 struct PreVoteRequest {
-  Slot first_unchosen = 0;  // candidate's first slot not known chosen
+  Slot first_unchosen = 0;  // unused: always 0 (see above)
 };
 
 // Answer to PreVoteRequest. `promised` lets the candidate pick a high enough round.
