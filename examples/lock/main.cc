@@ -6,9 +6,11 @@
 //   synod-lock release NAME --owner O --token T --members ... [--timeout MS]
 //   synod-lock status NAME --members ... [--timeout MS]
 //   synod-lock status --members ... [--timeout MS]      (members, as synod-counter's)
-//   synod-lock members list --members ... [--timeout MS]  (as synod-counter's)
-//   synod-lock transfer-leader ID --members ... [--timeout MS]   (as synod-counter's)
-//   synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- COMMAND [ARGS...]
+//   synod-lock members list --members ... [--timeout MS]
+//   synod-lock members add ID=HOST:PORT | promote ID | remove ID --members ... [--timeout MS]  (as
+//   synod-counter's) synod-lock transfer-leader ID --members ... [--timeout MS]   (as
+//   synod-counter's) synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] --
+//   COMMAND [ARGS...]
 //
 // acquire prints "token=T" (exit 0) or, if another owner holds the lock,
 // "held owner=O token=T remaining=MS" (exit 1). renew prints "token=T";
@@ -42,8 +44,8 @@ std::string Usage() {
          "       synod-lock acquire NAME --owner O --ttl MS --members ... [--timeout MS]\n"
          "       synod-lock renew NAME --owner O --token T --members ... [--timeout MS]\n"
          "       synod-lock release NAME --owner O --token T --members ... [--timeout MS]\n"
-         "       synod-lock status [NAME] --members ... [--timeout MS]\n"
-         "       synod-lock members list --members ... [--timeout MS]\n"
+         "       synod-lock status [NAME] --members ... [--timeout MS]\n" +
+         MembersUsage(kProgram) +
          "       synod-lock transfer-leader ID --members ... [--timeout MS]\n"
          "       synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- "
          "COMMAND [ARGS...]\n";
