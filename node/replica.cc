@@ -55,6 +55,23 @@ bool ParseHexId(const std::string& text, uint64_t* out) {
   return error == std::errc() && end == text.data() + text.size() && *out != 0;
 }
 
+// True if `dir` exists and is not an empty directory (a file counts: opening
+// it as a data directory then fails with its own error).
+bool DirectoryHasEntries(const std::string& dir) {
+  std::error_code error;
+  if (!std::filesystem::exists(dir, error)) return false;
+  return !std::filesystem::is_directory(dir, error) || !std::filesystem::is_empty(dir, error);
+}
+
+// `serve --join` where it would have to join: this build has no join
+// bootstrap. `detail` is appended to the message.
+Status JoinNotSupported(const std::string& detail) {
+  return Status::InvalidArgument(
+      "--join: joining a running cluster is not supported by this build yet; the replica did not "
+      "start" +
+      (detail.empty() ? std::string(" (nothing written)") : detail));
+}
+
 std::vector<transport::PeerEndpoint> Endpoints(const ClusterConfig& cluster) {
   std::vector<transport::PeerEndpoint> endpoints;
   for (const MemberAddress& m : cluster.members) endpoints.push_back({m.id, m.host, m.port});
@@ -255,6 +272,9 @@ Status Replica::Start(std::function<void()> on_ready, std::function<void(std::st
 Status Replica::StartOrThrow(std::function<void()> on_ready,
                              std::function<void(std::string)> on_fatal) {
   if (Status valid = options_.Validate(); !valid.ok()) return valid;
+  // --join on an absent or empty data directory: refused before opening
+  // storage, so nothing is written (not even the directory).
+  if (options_.join && !DirectoryHasEntries(options_.data_dir)) return JoinNotSupported("");
   on_ready_ = std::move(on_ready);
   on_fatal_ = std::move(on_fatal);
 
@@ -282,6 +302,16 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                                  recovered.paxos.compacted != 0 || recovered.applied != 0 ||
                                  !recovered.metadata.cluster_id.empty() || snapshots;
   had_history_at_start_ = promised_anything;
+  if (options_.join) {
+    // Never the founders' bootstrap (it would build an initial configuration
+    // from this replica's --members), and nothing recorded: a later start
+    // without --join finds the directory as it was.
+    if (!promised_anything) {
+      return JoinNotSupported(" (" + options_.data_dir +
+                              " has no history; nothing recorded in it)");
+    }
+    logger_->info("data directory has history: --join has no effect, recovering");
+  }
   bool members_recorded = false;
   std::string members_problem = CheckRecordedMembers(options_.data_dir, options_.cluster,
                                                      promised_anything, &members_recorded);

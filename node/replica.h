@@ -77,7 +77,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   // Opens storage, listens, connects to peers. Ok, or a clear error whose
   // message names the cause (bad data dir, a data dir recorded for another
-  // member list, address in use, ...). The core starts once bootstrap allows it; then `on_ready` is
+  // member list, address in use, `join` without history: ReplicaOptions::join,
+  // ...). The core starts once bootstrap allows it; then `on_ready` is
   // called. An exception thrown inside (a replay's Apply, say) ends the
   // process (exit 70), as one escaping a handler run by the EventLoop does.
   Status Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
