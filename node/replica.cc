@@ -72,12 +72,6 @@ Status JoinNotSupported(const std::string& detail) {
       (detail.empty() ? std::string(" (nothing written)") : detail));
 }
 
-std::vector<transport::PeerEndpoint> Endpoints(const ClusterConfig& cluster) {
-  std::vector<transport::PeerEndpoint> endpoints;
-  for (const MemberAddress& m : cluster.members) endpoints.push_back({m.id, m.host, m.port});
-  return endpoints;
-}
-
 // CRC32C of everything a snapshot of `applier` would hold (never stored).
 uint32_t StateDigest(const statemachine::Applier& applier) {
   class DigestWriter final : public statemachine::SnapshotWriter {
@@ -90,13 +84,13 @@ uint32_t StateDigest(const statemachine::Applier& applier) {
 }
 
 // Sets `status`'s membership fields from the core's configuration; member
-// addresses come from `cluster` (the runtime's member list) for the ids it
-// lists, else from the configuration.
-void AddMembership(const paxos::CoreStatus& core, const ClusterConfig& cluster,
+// addresses come from `book` (the configuration's address, else the static
+// list's), else what the configuration records (possibly "").
+void AddMembership(const paxos::CoreStatus& core, const AddressBook& book,
                    transport::ReplicaStatus& status) {
   status.config_slot = core.config_slot;
   for (paxos::Member member : core.config.member_list()) {
-    if (const MemberAddress* known = cluster.Find(member.id)) member.address = known->Endpoint();
+    if (const MemberAddress* known = book.Find(member.id)) member.address = known->Endpoint();
     status.members.push_back(std::move(member));
   }
   status.membership = core.membership;
@@ -246,7 +240,8 @@ Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
       // A replica that formed a new cluster and knows of no slot anyone
       // accepted starts log time from its wall clock; all later time is
       // monotonic from applied log time.
-      leader_clock_([this] { return KnowsOfAnySlot() ? 0 : WallClockMs(); }) {
+      leader_clock_([this] { return KnowsOfAnySlot() ? 0 : WallClockMs(); }),
+      fetch_log_(loop.io(), logger_, std::chrono::seconds(10)) {
   random_.seed(options_.seed != 0 ? options_.seed : OsRandom64());
   core_random_ = std::make_unique<paxos::SplitMix64>(random_());
 }
@@ -340,9 +335,13 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                 recovered.paxos.promised.ToString(), recovered.paxos.entries.size(),
                 cluster_id_recorded_ ? recovered.metadata.cluster_id : "none yet");
 
-  std::vector<transport::PeerEndpoint> endpoints = Endpoints(options_.cluster);
+  // Until the core starts the book is the static list: the initial
+  // configuration (its ids, all voters) records no addresses.
+  book_ = AddressBook::From(paxos::ConfigAt{0, paxos::Configuration(options_.cluster.Ids())},
+                            options_.cluster);
+  std::vector<transport::PeerEndpoint> endpoints = book_.Endpoints();
   // Handshakes state the agreed id once the log has one; until then the
-  // member-list hash (docs/runtime.md, "Cluster id").
+  // member-list hash (docs/runtime.md, "Cluster id"): of the static list.
   member_list_id_ = transport::MemberListClusterId(endpoints);
   transport::ClusterId cluster_id = agreed_id != 0 ? agreed_id : member_list_id_;
   wire_cluster_id_ = cluster_id;
@@ -480,9 +479,19 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
   pump_ = std::make_unique<ReadyPump>(*core_, *persister_, *network_sink_, *apply_sink_,
                                       snapshot_requests_.get());
   AfterInput();  // replays chosen entries after the snapshot into the state machine
-  logger_->info("replica {} serving on {} (snapshot at slot {}, replayed up to slot {})",
-                options_.id, options_.cluster.Find(options_.id)->Endpoint(), snapshot_slot,
-                applier_->applied());
+  book_ = AddressBook::From(applier_->config(), options_.cluster);
+  for (paxos::ReplicaId id : book_.Conflicts(options_.cluster)) {
+    logger_->warn(
+        "replica {} is at {} in the configuration (set at slot {}) but at {} in --members: "
+        "using the configuration's address",
+        id, book_.Find(id)->Endpoint(), applier_->config().slot,
+        options_.cluster.Find(id)->Endpoint());
+  }
+  logger_->info(
+      "replica {} serving on {} (snapshot at slot {}, replayed up to slot {}; members {} set at "
+      "slot {})",
+      options_.id, options_.cluster.Find(options_.id)->Endpoint(), snapshot_slot,
+      applier_->applied(), book_.ToString(), applier_->config().slot);
   OnTick();
   if (on_ready_) on_ready_();
 }
@@ -742,8 +751,8 @@ bool Replica::KnowsOfAnySlot() const {
 }
 
 void Replica::ReportPeerLinks() {
-  for (paxos::ReplicaId id : options_.cluster.Ids()) {
-    if (id == options_.id) continue;
+  for (const transport::PeerEndpoint& peer : book_.Endpoints(options_.id)) {
+    const paxos::ReplicaId id = peer.id;
     bool connected = peers_->LinkState(id).connected;
     bool& was = peer_connected_[id];
     if (connected != was) {
@@ -774,7 +783,7 @@ transport::ReplicaStatus Replica::OnStatus() {
   status.applied = applier_->applied();
   status.leader = core.leader;
   status.state_digest = StateDigest(*applier_);
-  AddMembership(core, options_.cluster, status);
+  AddMembership(core, book_, status);
   return status;
 }
 
