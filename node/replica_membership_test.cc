@@ -188,5 +188,53 @@ TEST(ReplicaMembership, StatusGivesTheConfigurationsAddressOverTheStaticOne) {
       << text;
 }
 
+// Snapshot fetches look peers up in the address book: a member only the
+// configuration locates (learner 2, absent from --members) is fetched from;
+// for an id nobody locates the replica warns (once per 10 s) instead of
+// dropping the request without a word.
+TEST(ReplicaMembership, FetchesFromAMemberOnlyTheConfigurationLocatesAndWarnsForAnUnknownOne) {
+  test_support::TempDir tmp("synod-members-fetch");
+  const std::string data = tmp / "r1";
+  ASSERT_NO_FATAL_FAILURE(WriteSnapshotAfterAddingLearner(data, "127.0.0.1:9"));
+  ReplicaOptions options;
+  options.id = 1;
+  options.cluster.members = {MemberAddress{1, "127.0.0.1", FreePort()}};
+  options.data_dir = data;
+  options.seed = 7;
+  options.heartbeat_ms = 10;
+  options.election_timeout_ms = 50;
+  std::ostringstream log_text;
+  auto logger = std::make_shared<spdlog::logger>(
+      "replica-1", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text));
+  transport::EventLoop loop;
+  Counter machine;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started = replica.Start([] {}, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    // Peers report logs compacted beyond anything this replica has: the core
+    // asks for their snapshots.
+    replica.OnPeerMessage(paxos::Message{5, 1, paxos::CatchupReply{{}, 1000}});
+    replica.OnPeerMessage(paxos::Message{5, 1, paxos::CatchupReply{{}, 1001}});
+    replica.OnPeerMessage(paxos::Message{2, 1, paxos::CatchupReply{{}, 1000}});
+  }
+  EXPECT_EQ(fatal, "");
+  const std::string text = log_text.str();
+  const std::string warning =
+      "behind replica 5's compacted log (needs slot 1000) but no address is known for replica 5 "
+      "(members 1=127.0.0.1:" +
+      std::to_string(options.cluster.members[0].port) +
+      ",2=127.0.0.1:9): cannot fetch its snapshot";
+  size_t at = text.find(warning);
+  EXPECT_NE(at, std::string::npos) << text;
+  EXPECT_EQ(text.find("no address is known for replica 5", at + warning.size()), std::string::npos)
+      << "one line per 10 s:\n"
+      << text;
+  EXPECT_NE(text.find("behind replica 2's compacted log (needs slot 1000): fetching its snapshot"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace synod::node
