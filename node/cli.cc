@@ -28,11 +28,20 @@ std::string CliFlags::FirstUnknown(const std::set<std::string>& known) const {
   return "";
 }
 
-Result<CliFlags> ParseCliFlags(int argc, char** argv, int from) {
+const std::set<std::string>& BareFlags() {
+  static const std::set<std::string> kBare = {"--join"};
+  return kBare;
+}
+
+Result<CliFlags> ParseCliFlags(int argc, char** argv, int from, const std::set<std::string>& bare) {
   CliFlags flags;
   for (int i = from; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
+      if (bare.count(arg)) {
+        flags.values[arg] = "yes";
+        continue;
+      }
       if (i + 1 >= argc) return Status::InvalidArgument(arg + " needs a value");
       flags.values[arg] = argv[++i];
     } else {
@@ -62,7 +71,7 @@ const std::set<std::string>& ServeFlags() {
       "--session-expiry-ms",   "--id",           "--members",        "--data",
       "--election-timeout-ms", "--heartbeat-ms", "--window",         "--batch",
       "--log-level",           "--seed",         "--snapshot-every", "--log-tail",
-      "--preallocate-log"};
+      "--preallocate-log",     "--join"};
   // With the limits (LimitsFromFlags).
   static const std::set<std::string> kWithLimits = [] {
     std::set<std::string> all = kFlags;
@@ -75,7 +84,7 @@ const std::set<std::string>& ServeFlags() {
 
 std::string ServeUsage(const std::string& program) {
   return "usage: " + program +
-         " serve --id I --members ID=HOST:PORT,... --data DIR\n"
+         " serve --id I --members ID=HOST:PORT,... --data DIR [--join]\n"
          "           [--election-timeout-ms MS] [--heartbeat-ms MS] [--window N] [--batch N]\n"
          "           [--log-level trace|debug|info|warn|error|off] [--seed N]\n"
          "           [--snapshot-every N (commands, default 10000; 0 = never)]\n"
@@ -90,7 +99,10 @@ std::string ServeUsage(const std::string& program) {
          "           [--max-session-result-bytes N (their bytes, +64 each, per session,\n"
          "            default 1048576)]\n"
          "           [--max-pending-bytes N (command bytes queued at the leader,\n"
-         "            default 268435456)]\n";
+         "            default 268435456)]\n"
+         "           --join: join a running cluster instead of forming a new one (not\n"
+         "            supported by this build yet: with a --data directory without history\n"
+         "            it stops with exit 1 and records nothing; with history it has no effect)\n";
 }
 
 Status LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {
@@ -141,6 +153,7 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   if (!cluster.ok()) return fail(cluster.status().message());
   options.cluster = *cluster;
   options.data_dir = flags.Get("--data");
+  options.join = flags.values.count("--join") != 0;
   struct NumberFlag {
     const char* name;
     uint32_t* target;

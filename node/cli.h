@@ -25,7 +25,8 @@ inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUnknown = 2;  // may or may not have taken effect
 inline constexpr int kExitUsage = 64;
 
-// "--name value" pairs and positional words.
+// "--name value" pairs (a bare flag: "--name" with the value "yes") and
+// positional words.
 struct CliFlags {
   std::map<std::string, std::string> values;
   std::vector<std::string> positional;
@@ -36,9 +37,17 @@ struct CliFlags {
   std::string FirstUnknown(const std::set<std::string>& known) const;
 };
 
-// Parses argv[from..]; kInvalidArgument ("--x needs a value") for a flag
-// without a value.
-Result<CliFlags> ParseCliFlags(int argc, char** argv, int from);
+// Flags that never take a value, in every command line of Synod's programs:
+// `--join` (serve). A command that does not accept one refuses it as an
+// unknown option (CliFlags::FirstUnknown), like any other.
+const std::set<std::string>& BareFlags();
+
+// Parses argv[from..]: a flag named in `bare` takes no value (stored as
+// "yes"; the next word is parsed on its own), every other "--x" takes the
+// next word as its value. kInvalidArgument ("--x needs a value") for such a
+// flag without a value.
+Result<CliFlags> ParseCliFlags(int argc, char** argv, int from,
+                               const std::set<std::string>& bare = BareFlags());
 
 bool ParseU64(const std::string& text, uint64_t& out);
 bool ParseI64(const std::string& text, int64_t& out);

@@ -55,10 +55,21 @@ bool ParseHexId(const std::string& text, uint64_t* out) {
   return error == std::errc() && end == text.data() + text.size() && *out != 0;
 }
 
-std::vector<transport::PeerEndpoint> Endpoints(const ClusterConfig& cluster) {
-  std::vector<transport::PeerEndpoint> endpoints;
-  for (const MemberAddress& m : cluster.members) endpoints.push_back({m.id, m.host, m.port});
-  return endpoints;
+// True if `dir` exists and is not an empty directory (a file counts: opening
+// it as a data directory then fails with its own error).
+bool DirectoryHasEntries(const std::string& dir) {
+  std::error_code error;
+  if (!std::filesystem::exists(dir, error)) return false;
+  return !std::filesystem::is_directory(dir, error) || !std::filesystem::is_empty(dir, error);
+}
+
+// `serve --join` where it would have to join: this build has no join
+// bootstrap. `detail` is appended to the message.
+Status JoinNotSupported(const std::string& detail) {
+  return Status::InvalidArgument(
+      "--join: joining a running cluster is not supported by this build yet; the replica did not "
+      "start" +
+      (detail.empty() ? std::string(" (nothing written)") : detail));
 }
 
 // CRC32C of everything a snapshot of `applier` would hold (never stored).
@@ -73,13 +84,13 @@ uint32_t StateDigest(const statemachine::Applier& applier) {
 }
 
 // Sets `status`'s membership fields from the core's configuration; member
-// addresses come from `cluster` (the runtime's member list) for the ids it
-// lists, else from the configuration.
-void AddMembership(const paxos::CoreStatus& core, const ClusterConfig& cluster,
+// addresses come from `book` (the configuration's address, else the static
+// list's), else what the configuration records (possibly "").
+void AddMembership(const paxos::CoreStatus& core, const AddressBook& book,
                    transport::ReplicaStatus& status) {
   status.config_slot = core.config_slot;
   for (paxos::Member member : core.config.member_list()) {
-    if (const MemberAddress* known = cluster.Find(member.id)) member.address = known->Endpoint();
+    if (const MemberAddress* known = book.Find(member.id)) member.address = known->Endpoint();
     status.members.push_back(std::move(member));
   }
   status.membership = core.membership;
@@ -229,7 +240,8 @@ Replica::Replica(transport::EventLoop& loop, ReplicaOptions options,
       // A replica that formed a new cluster and knows of no slot anyone
       // accepted starts log time from its wall clock; all later time is
       // monotonic from applied log time.
-      leader_clock_([this] { return KnowsOfAnySlot() ? 0 : WallClockMs(); }) {
+      leader_clock_([this] { return KnowsOfAnySlot() ? 0 : WallClockMs(); }),
+      fetch_log_(loop.io(), logger_, std::chrono::seconds(10)) {
   random_.seed(options_.seed != 0 ? options_.seed : OsRandom64());
   core_random_ = std::make_unique<paxos::SplitMix64>(random_());
 }
@@ -255,6 +267,9 @@ Status Replica::Start(std::function<void()> on_ready, std::function<void(std::st
 Status Replica::StartOrThrow(std::function<void()> on_ready,
                              std::function<void(std::string)> on_fatal) {
   if (Status valid = options_.Validate(); !valid.ok()) return valid;
+  // --join on an absent or empty data directory: refused before opening
+  // storage, so nothing is written (not even the directory).
+  if (options_.join && !DirectoryHasEntries(options_.data_dir)) return JoinNotSupported("");
   on_ready_ = std::move(on_ready);
   on_fatal_ = std::move(on_fatal);
 
@@ -282,6 +297,16 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                                  recovered.paxos.compacted != 0 || recovered.applied != 0 ||
                                  !recovered.metadata.cluster_id.empty() || snapshots;
   had_history_at_start_ = promised_anything;
+  if (options_.join) {
+    // Never the founders' bootstrap (it would build an initial configuration
+    // from this replica's --members), and nothing recorded: a later start
+    // without --join finds the directory as it was.
+    if (!promised_anything) {
+      return JoinNotSupported(" (" + options_.data_dir +
+                              " has no history; nothing recorded in it)");
+    }
+    logger_->info("data directory has history: --join has no effect, recovering");
+  }
   bool members_recorded = false;
   std::string members_problem = CheckRecordedMembers(options_.data_dir, options_.cluster,
                                                      promised_anything, &members_recorded);
@@ -310,9 +335,13 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                 recovered.paxos.promised.ToString(), recovered.paxos.entries.size(),
                 cluster_id_recorded_ ? recovered.metadata.cluster_id : "none yet");
 
-  std::vector<transport::PeerEndpoint> endpoints = Endpoints(options_.cluster);
+  // Until the core starts the book is the static list: the initial
+  // configuration (its ids, all voters) records no addresses.
+  book_ = AddressBook::From(paxos::ConfigAt{0, paxos::Configuration(options_.cluster.Ids())},
+                            options_.cluster);
+  std::vector<transport::PeerEndpoint> endpoints = book_.Endpoints();
   // Handshakes state the agreed id once the log has one; until then the
-  // member-list hash (docs/runtime.md, "Cluster id").
+  // member-list hash (docs/runtime.md, "Cluster id"): of the static list.
   member_list_id_ = transport::MemberListClusterId(endpoints);
   transport::ClusterId cluster_id = agreed_id != 0 ? agreed_id : member_list_id_;
   wire_cluster_id_ = cluster_id;
@@ -450,9 +479,19 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
   pump_ = std::make_unique<ReadyPump>(*core_, *persister_, *network_sink_, *apply_sink_,
                                       snapshot_requests_.get());
   AfterInput();  // replays chosen entries after the snapshot into the state machine
-  logger_->info("replica {} serving on {} (snapshot at slot {}, replayed up to slot {})",
-                options_.id, options_.cluster.Find(options_.id)->Endpoint(), snapshot_slot,
-                applier_->applied());
+  book_ = AddressBook::From(applier_->config(), options_.cluster);
+  for (paxos::ReplicaId id : book_.Conflicts(options_.cluster)) {
+    logger_->warn(
+        "replica {} is at {} in the configuration (set at slot {}) but at {} in --members: "
+        "using the configuration's address",
+        id, book_.Find(id)->Endpoint(), applier_->config().slot,
+        options_.cluster.Find(id)->Endpoint());
+  }
+  logger_->info(
+      "replica {} serving on {} (snapshot at slot {}, replayed up to slot {}; members {} set at "
+      "slot {})",
+      options_.id, options_.cluster.Find(options_.id)->Endpoint(), snapshot_slot,
+      applier_->applied(), book_.ToString(), applier_->config().slot);
   OnTick();
   if (on_ready_) on_ready_();
 }
@@ -714,8 +753,8 @@ bool Replica::KnowsOfAnySlot() const {
 }
 
 void Replica::ReportPeerLinks() {
-  for (paxos::ReplicaId id : options_.cluster.Ids()) {
-    if (id == options_.id) continue;
+  for (const transport::PeerEndpoint& peer : book_.Endpoints(options_.id)) {
+    const paxos::ReplicaId id = peer.id;
     bool connected = peers_->LinkState(id).connected;
     bool& was = peer_connected_[id];
     if (connected != was) {
@@ -746,7 +785,7 @@ transport::ReplicaStatus Replica::OnStatus() {
   status.applied = applier_->applied();
   status.leader = core.leader;
   status.state_digest = StateDigest(*applier_);
-  AddMembership(core, options_.cluster, status);
+  AddMembership(core, book_, status);
   return status;
 }
 

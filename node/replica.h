@@ -41,6 +41,7 @@
 #include <string>
 
 #include "log/leveldb_log_storage.h"
+#include "node/address_book.h"
 #include "node/background_writer.h"
 #include "node/leader_clock.h"
 #include "node/ready_pump.h"
@@ -77,7 +78,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   // Opens storage, listens, connects to peers. Ok, or a clear error whose
   // message names the cause (bad data dir, a data dir recorded for another
-  // member list, address in use, ...). The core starts once bootstrap allows it; then `on_ready` is
+  // member list, address in use, `join` without history: ReplicaOptions::join,
+  // ...). The core starts once bootstrap allows it; then `on_ready` is
   // called. An exception thrown inside (a replay's Apply, say) ends the
   // process (exit 70), as one escaping a handler run by the EventLoop does.
   Status Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
@@ -237,6 +239,13 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   bool fetching_ = false;                     // from FetchSnapshot until OnSnapshotFetched
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
   transport::ClusterId member_list_id_ = 0;   // hash of options_.cluster's member list
+  // Who is where: the static list until the core starts, then the members of
+  // the configuration in effect after StartCore's replay (the configuration's
+  // addresses, the static list filling gaps). Read by snapshot fetches,
+  // status and peer-link reports. Rebuilt only in StartCore: no change is
+  // applied at runtime yet; once changes are, it must be rebuilt whenever
+  // the applied configuration changes. Loop thread.
+  AddressBook book_;
   uint64_t commands_since_snapshot_ = 0;
   uint64_t bytes_since_snapshot_ = 0;
   // Peers' deliver() calls held for answers; used by server_ and peers_.
@@ -289,6 +298,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<boost::asio::steady_timer> handover_timer_;
   // "peer N connected/disconnected": one line per peer, then a summary per 10 s.
   transport::LogRateLimiter peer_link_log_{std::chrono::seconds(10)};
+  // FetchSnapshot's warning for a peer without a known address (per peer,
+  // one line per 10 s, then a summary). Loop thread.
+  transport::RateLimitedLog fetch_log_;
 };
 
 }  // namespace synod::node

@@ -1,12 +1,15 @@
 // A replica restarted on a data directory whose latest snapshot was taken
 // after a configuration change runs with that configuration (not the static
-// member list), and reports it in its status. In-process: one Replica on
-// 127.0.0.1 (a free port), its EventLoop on the test thread.
+// member list), and reports it in its status, with the configuration's
+// addresses over the static list's. In-process: one Replica on 127.0.0.1 (a
+// free port), its EventLoop on the test thread.
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <sstream>
 
 #include "node/replica.h"
 #include "node/snapshotter.h"
@@ -56,11 +59,13 @@ std::string Tick(uint64_t stamp) {
   return statemachine::EncodeEnvelope(tick);
 }
 
-TEST(ReplicaMembership, RestartsWithTheConfigurationOfItsLatestSnapshot) {
-  test_support::TempDir tmp("synod-members");
-  const std::string data = tmp / "r1";
+// Writes into `data` what replica 1 of the initial configuration {1} would
+// have after a change adding learner 2 at `address` was chosen at slot 2: a
+// snapshot at slot 3 beside an empty log. Returns that configuration.
+paxos::Configuration WriteSnapshotAfterAddingLearner(const std::string& data,
+                                                     const std::string& address) {
   const paxos::Configuration initial({1});
-  const paxos::Configuration with_learner = initial.WithLearner(2, "127.0.0.1:9");
+  const paxos::Configuration with_learner = initial.WithLearner(2, address);
   {
     // What the replica would have snapshotted after a change chosen at slot 2.
     Counter machine;
@@ -68,18 +73,28 @@ TEST(ReplicaMembership, RestartsWithTheConfigurationOfItsLatestSnapshot) {
     applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({Tick(1000)})});
     applier.Apply(paxos::CommittedEntry{2, paxos::MakeConfigurationValue(0, with_learner)});
     applier.Apply(paxos::CommittedEntry{3, paxos::MakeCommandsValue({Tick(2000)})});
-    ASSERT_EQ(applier.config(), (paxos::ConfigAt{2, with_learner}));
+    EXPECT_EQ(applier.config(), (paxos::ConfigAt{2, with_learner}));
     Chunks chunks;
     applier.Snapshot(chunks);
     // An empty log beside it (as a replica that compacted nothing yet).
     log::LevelDbOptions log_options;
     log_options.dir = data;
     log_options.replica_id = 1;
-    ASSERT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
+    EXPECT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
     auto store = ValueOrFail(snapshot::SnapshotStore::Open(data + "/snapshots"));
-    ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(WriteSnapshot(*store, 3, chunks.chunks).ok());
+    if (store == nullptr) {
+      ADD_FAILURE() << "cannot open the snapshot store";
+      return with_learner;
+    }
+    EXPECT_TRUE(WriteSnapshot(*store, 3, chunks.chunks).ok());
   }
+  return with_learner;
+}
+
+TEST(ReplicaMembership, RestartsWithTheConfigurationOfItsLatestSnapshot) {
+  test_support::TempDir tmp("synod-members");
+  const std::string data = tmp / "r1";
+  ASSERT_NO_FATAL_FAILURE(WriteSnapshotAfterAddingLearner(data, "127.0.0.1:9"));
 
   ReplicaOptions options;
   options.id = 1;
@@ -119,6 +134,106 @@ TEST(ReplicaMembership, RestartsWithTheConfigurationOfItsLatestSnapshot) {
     EXPECT_EQ(replica.OnStatus().config_slot, 2u);
   }
   EXPECT_EQ(fatal, "");
+}
+
+// The static list names replica 2 at another address than the configuration
+// records for it: status reports the configuration's address, and the start
+// warns about the difference and logs the address book it serves with.
+TEST(ReplicaMembership, StatusGivesTheConfigurationsAddressOverTheStaticOne) {
+  test_support::TempDir tmp("synod-members-book");
+  const std::string data = tmp / "r1";
+  ASSERT_NO_FATAL_FAILURE(WriteSnapshotAfterAddingLearner(data, "127.0.0.1:9"));
+  const uint16_t port = FreePort();
+  const std::string stale = "127.0.0.1:" + std::to_string(FreePort());
+
+  ReplicaOptions options;
+  options.id = 1;
+  options.cluster =
+      ParseClusterConfig("1=127.0.0.1:" + std::to_string(port) + ",2=" + stale).value();
+  options.data_dir = data;
+  options.seed = 7;
+  options.heartbeat_ms = 10;
+  options.election_timeout_ms = 50;
+  std::ostringstream log_text;
+  auto logger = std::make_shared<spdlog::logger>(
+      "replica-1", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text));
+  transport::EventLoop loop;
+  Counter machine;
+  bool ready = false;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started =
+        replica.Start([&] { ready = true; }, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(ready) << fatal;
+    transport::ReplicaStatus status = replica.OnStatus();
+    EXPECT_EQ(status.config_slot, 2u);
+    ASSERT_EQ(status.members.size(), 2u);
+    // Replica 1: no configuration address, the static one fills the gap.
+    EXPECT_EQ(status.members[0],
+              (paxos::Member{1, paxos::MemberRole::kVoter, "127.0.0.1:" + std::to_string(port)}));
+    EXPECT_EQ(status.members[1], (paxos::Member{2, paxos::MemberRole::kLearner, "127.0.0.1:9"}))
+        << "the static list's " << stale << " must not win over the configuration's address";
+  }
+  EXPECT_EQ(fatal, "");
+  const std::string text = log_text.str();
+  EXPECT_NE(text.find("replica 2 is at 127.0.0.1:9 in the configuration (set at slot 2) but at " +
+                      stale + " in --members: using the configuration's address"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("members 1=127.0.0.1:" + std::to_string(port) + ",2=127.0.0.1:9 set at slot 2)"),
+      std::string::npos)
+      << text;
+}
+
+// Snapshot fetches look peers up in the address book: a member only the
+// configuration locates (learner 2, absent from --members) is fetched from;
+// for an id nobody locates the replica warns (once per 10 s) instead of
+// dropping the request without a word.
+TEST(ReplicaMembership, FetchesFromAMemberOnlyTheConfigurationLocatesAndWarnsForAnUnknownOne) {
+  test_support::TempDir tmp("synod-members-fetch");
+  const std::string data = tmp / "r1";
+  ASSERT_NO_FATAL_FAILURE(WriteSnapshotAfterAddingLearner(data, "127.0.0.1:9"));
+  ReplicaOptions options;
+  options.id = 1;
+  options.cluster.members = {MemberAddress{1, "127.0.0.1", FreePort()}};
+  options.data_dir = data;
+  options.seed = 7;
+  options.heartbeat_ms = 10;
+  options.election_timeout_ms = 50;
+  std::ostringstream log_text;
+  auto logger = std::make_shared<spdlog::logger>(
+      "replica-1", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text));
+  transport::EventLoop loop;
+  Counter machine;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started = replica.Start([] {}, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    // Peers report logs compacted beyond anything this replica has: the core
+    // asks for their snapshots.
+    replica.OnPeerMessage(paxos::Message{5, 1, paxos::CatchupReply{{}, 1000}});
+    replica.OnPeerMessage(paxos::Message{5, 1, paxos::CatchupReply{{}, 1001}});
+    replica.OnPeerMessage(paxos::Message{2, 1, paxos::CatchupReply{{}, 1000}});
+  }
+  EXPECT_EQ(fatal, "");
+  const std::string text = log_text.str();
+  const std::string warning =
+      "behind replica 5's compacted log (needs slot 1000) but no address is known for replica 5 "
+      "(members 1=127.0.0.1:" +
+      std::to_string(options.cluster.members[0].port) +
+      ",2=127.0.0.1:9): cannot fetch its snapshot";
+  size_t at = text.find(warning);
+  EXPECT_NE(at, std::string::npos) << text;
+  EXPECT_EQ(text.find("no address is known for replica 5", at + warning.size()), std::string::npos)
+      << "one line per 10 s:\n"
+      << text;
+  EXPECT_NE(text.find("behind replica 2's compacted log (needs slot 1000): fetching its snapshot"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

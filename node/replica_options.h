@@ -15,6 +15,13 @@ struct ReplicaOptions {
   paxos::ReplicaId id = paxos::kNoReplica;
   ClusterConfig cluster;
   std::string data_dir;
+  // `serve --join`: this replica joins a running cluster instead of forming a
+  // new one, so it must never build an initial configuration from `cluster`
+  // (a joiner's list is not the cluster's founding list). With history in
+  // data_dir it has no effect (Replica::Start logs so and recovers). With no
+  // history Replica::Start refuses (kInvalidArgument: this build cannot join
+  // yet) before it records anything in data_dir.
+  bool join = false;
   uint32_t election_timeout_ms = 1000;  // base; actual is random in [1x, 2x)
   uint32_t heartbeat_ms = 100;
   uint32_t window_slots = 64;          // slots in flight at the leader

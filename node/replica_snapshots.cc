@@ -64,8 +64,15 @@ void Replica::TakeSnapshotNow() {
 
 void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
   if (fetching_) return;  // the core asks again if this one fails
-  const MemberAddress* peer = options_.cluster.Find(fetch.from);
-  if (peer == nullptr) return;
+  const MemberAddress* peer = book_.Find(fetch.from);
+  if (peer == nullptr) {
+    // The core asks again: logged once per 10 s (then a summary).
+    fetch_log_.Warn("fetch/" + std::to_string(fetch.from),
+                    fmt::format("behind replica {}'s compacted log (needs slot {}) but no address "
+                                "is known for replica {} (members {}): cannot fetch its snapshot",
+                                fetch.from, fetch.at_least, fetch.from, book_.ToString()));
+    return;
+  }
   transport::SnapshotFetcherOptions fetch_options;
   fetch_options.peer = transport::PeerEndpoint{fetch.from, peer->host, peer->port};
   fetch_options.cluster_id = wire_cluster_id_;

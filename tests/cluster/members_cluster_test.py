@@ -12,9 +12,13 @@ TEST is one of:
               fields and add "member=voter config_slot=0"; after the leader
               is killed the answer comes from the new leader;
   exit_codes  bad usage exits 64 (no subcommand, an unknown one, an extra
-              argument, an unknown option, no --members, a bad ID or
-              ID=HOST:PORT) for both binaries; no reachable member exits 2
-              with the reason on stderr.
+              argument, an unknown option, `--join`, no --members, a bad ID
+              or ID=HOST:PORT) for both binaries; no reachable member exits 2
+              with the reason on stderr;
+  join_flag   `serve --join` (this build cannot join): on an empty data dir
+              it exits 1 with the reason, prints no "ready", creates nothing
+              and serves nothing; on a member's data dir with history it logs
+              that --join has no effect and recovers (the member serves again).
   change      3 replicas under 4 clients: `members add 4=HOST:PORT` prints
               "added 4 learner config=S" and `members list` then shows it;
               adding it again, adding another id at a member's address,
@@ -108,11 +112,14 @@ def test_exit_codes(args):
                      ["members", "add", "4=127.0.0.1:99999", "--members", members],
                      ["members", "promote", "x", "--members", members],
                      ["members", "remove", "--members", members],
-                     ["members", "remove", "1", "2", "--members", members]):
+                     ["members", "remove", "1", "2", "--members", members],
+                     ["members", "list", "--join", "--members", members]):
             code, out, err = run(binary, argv)
             assert code == 64, (binary, argv, code, out, err)
             assert out == "", (binary, argv, out)
             assert "usage:" in err, (binary, argv, err)
+            if "--join" in argv:
+                assert "unknown option --join for members list" in err, (binary, err)
         # Nobody listens: no leader can answer, the outcome is unknown (2).
         start = time.monotonic()
         code, out, err = members_list(binary, members, timeout_ms=int(scaled(1000)))
@@ -120,6 +127,37 @@ def test_exit_codes(args):
         assert "no leader answered" in err, err
         assert time.monotonic() - start < scaled(15), "took too long"
     print("usage errors exit 64; no reachable member exits 2")
+
+
+def test_join_flag(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        code, out, err = cluster.client("add", "1")
+        assert code == 0, (code, out, err)
+        # A new replica 4 with --join (first) on an empty data dir: this build
+        # cannot join, and must not form a cluster from its list either.
+        port = free_ports(1)[0]
+        data = os.path.join(cluster.root, "r4")
+        members = cluster.members + ",4=127.0.0.1:%d" % port
+        start = time.monotonic()
+        code, out, err = run(args.counter, ["serve", "--join", "--id", "4", "--members", members,
+                                            "--data", data], timeout_s=scaled(20))
+        assert code == 1, (code, out, err)
+        assert out == "", out  # no "ready id=4"
+        assert ("--join: joining a running cluster is not supported by this build yet; "
+                "the replica did not start (nothing written)") in err, err
+        assert not os.path.exists(data), os.listdir(data)
+        assert time.monotonic() - start < scaled(10), "took too long"
+        # Member 3 restarted on its data dir with --join (last): recovers.
+        victim = cluster.replica(3)
+        victim.stop()
+        victim.start(extra=["--join"])
+        assert "data directory has history: --join has no effect, recovering" in \
+            victim.log_tail(200), victim.log_tail()
+        code, out, err = cluster.client("add", "1", members=cluster.members_of([victim]))
+        assert code == 0, (code, out, err)
+        print("--join: refused on an empty data dir (exit 1, nothing written); "
+              "no effect on a data dir with history")
 
 
 def member_change(cluster, *args, timeout_ms=None):
@@ -186,6 +224,7 @@ def test_change(args):
 TESTS = {
     "list": test_list,
     "exit_codes": test_exit_codes,
+    "join_flag": test_join_flag,
     "change": test_change,
 }
 
