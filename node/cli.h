@@ -91,7 +91,8 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options);
 // `members add ID=HOST:PORT`, `members promote ID`, `members remove ID`: one
 // configuration step through the leader (Client::ChangeMembers); print
 // "added ID learner config=S", "promoted ID config=S", "removed ID config=S"
-// (S: the slot whose chosen value made the change) and kExitOk; kExitFailed
+// (S: the slot whose chosen value made the change; if it was in effect
+// already, the slot of the configuration in effect now) and kExitOk; kExitFailed
 // with "PROGRAM: failed: REASON" on stderr when surely nothing changed;
 // kExitUnknown ("PROGRAM: unknown outcome: ...") when the change may have
 // been made. kExitUsage (with `usage`) for a bad command line.

@@ -69,13 +69,20 @@ void Client::ChangeAttempt(const std::shared_ptr<Change>& change) {
   if (!Addressable(leader_guess_)) leader_guess_ = NextMember(leader_guess_);
   paxos::ReplicaId member = leader_guess_;
   transport::MemberChange request = change->change;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(change->deadline - now);
   if (request.kind == transport::MemberChangeKind::kPromote) {
     // Most of what is left, so the leader answers "behind" before we give up.
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(change->deadline - now);
     request.wait_ms = static_cast<uint32_t>(std::min<int64_t>(left.count() * 3 / 4, 60000));
   }
+  // One attempt waits for what the leader may take (its promotion wait) and
+  // one attempt's time more, then asks elsewhere: a leader that hangs (paused,
+  // its disk stalled) must not hold the whole timeout. A retry is safe: the
+  // leader answers a change already in effect as such.
+  auto attempt = std::min<Clock::duration>(
+      change->deadline - now,
+      options_.attempt_timeout + std::chrono::milliseconds(request.wait_ms));
   Connection(member).ChangeMembers(
-      request, change->deadline - now,
+      request, attempt,
       [this, change, member, alive = std::weak_ptr<bool>(alive_)](
           std::optional<transport::ChangeReply> reply, bool maybe_sent, const std::string& error) {
         if (alive.lock() && !closing_) {
@@ -134,8 +141,14 @@ void Client::OnChangeReply(const std::shared_ptr<Change>& change, paxos::Replica
       result.status = ClientResult::Status::kFailed;
       result.error = "the change was void: " + reply->reason;
       return FinishChange(change, std::move(result));
-    case transport::ChangeStatus::kInvalid:
     case transport::ChangeStatus::kBehind:
+      if (change->maybe_proposed) {
+        // An earlier attempt's promotion may be in effect: ask again.
+        change->last_error = who + ": " + reply->reason;
+        return ChangeLater(change, kChangeRetry);
+      }
+      [[fallthrough]];
+    case transport::ChangeStatus::kInvalid:
       result.status = ClientResult::Status::kFailed;
       result.error = reply->reason;
       return FinishChange(change, std::move(result));

@@ -41,6 +41,9 @@ ChangePlan PlanAdd(const paxos::Configuration& filled, const transport::MemberCh
   if (!parsed.ok()) {
     return Refuse("bad address '" + change.address + "': " + parsed.status().message());
   }
+  if (parsed.value().members.size() != 1 || parsed.value().members[0].id != change.replica) {
+    return Refuse("bad address '" + change.address + "': not one HOST:PORT");
+  }
   const std::string address = parsed.value().members[0].Endpoint();  // canonical form
   if (filled.IsRetired(change.replica)) {
     return Refuse("replica id " + Id(change.replica) + " was removed and cannot be reused");
@@ -53,6 +56,10 @@ ChangePlan PlanAdd(const paxos::Configuration& filled, const transport::MemberCh
                   paxos::MemberRoleName(member->role) + " at " +
                   (member->address.empty() ? std::string("an unknown address") : member->address) +
                   ")");
+  }
+  if (filled.members().size() >= kMaxMembers) {
+    return Refuse("the configuration has " + std::to_string(filled.members().size()) +
+                  " members, the most it may have");
   }
   for (const paxos::Member& member : filled.member_list()) {
     if (member.address == address) {

@@ -4,9 +4,10 @@
 //
 // The rules a change must pass before it is proposed (the core checks the
 // step again: ValidateChange, its base slot):
-//   add ID=HOST:PORT  the address parses as HOST:PORT; ID was never removed;
+//   add ID=HOST:PORT  the address is one HOST:PORT; ID was never removed;
 //                     ID is no member (a learner at that very address: the
-//                     change is already in effect); no member uses the address.
+//                     change is already in effect); no member uses the
+//                     address; fewer than kMaxMembers members.
 //   promote ID        ID is a member and not removed; a voter already: in effect.
 //   remove ID         ID is a member (removed before: in effect); at least one
 //                     voter stays; ID is the leader itself: leadership must
@@ -23,6 +24,10 @@
 #include "transport/types.h"
 
 namespace synod::node {
+
+// Most members (voters and learners) a configuration may have: an add
+// beyond it is refused. Every configuration value carries the whole list.
+constexpr size_t kMaxMembers = 16;
 
 struct ChangePlan {
   enum class Action : uint8_t {

@@ -72,6 +72,27 @@ TEST(MemberChangePlan, AddIsRefusedForAMemberARemovedIdAnAddressInUseOrABadAddre
   EXPECT_EQ(plan.reason.rfind("bad address '127.0.0.1:99999': ", 0), 0u) << plan.reason;
   plan = Plan(MemberChangeKind::kAddLearner, 0, "127.0.0.1:7006");
   EXPECT_EQ(plan.reason, "replica id 0 is not valid");
+  // A raw request may smuggle a list in the address: one HOST:PORT only.
+  plan = Plan(MemberChangeKind::kAddLearner, 9, "127.0.0.1:7009,2=10.9.9.9:1");
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "bad address '127.0.0.1:7009,2=10.9.9.9:1': not one HOST:PORT");
+}
+
+TEST(MemberChangePlan, AddIsRefusedBeyondTheMostMembersAConfigurationMayHave) {
+  std::vector<paxos::Member> members;
+  for (paxos::ReplicaId id = 1; id <= kMaxMembers; ++id) {
+    members.push_back({id, id <= 3 ? paxos::MemberRole::kVoter : paxos::MemberRole::kLearner,
+                       "127.0.0.1:" + std::to_string(7000 + id)});
+  }
+  paxos::Configuration full(members, {});
+  ChangePlan plan = Plan(MemberChangeKind::kAddLearner, 40, "127.0.0.1:7040", 1, full);
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "the configuration has 16 members, the most it may have");
+  members.pop_back();
+  EXPECT_EQ(Plan(MemberChangeKind::kAddLearner, 40, "127.0.0.1:7040", 1,
+                 paxos::Configuration(members, {}))
+                .action,
+            Action::kPropose);
 }
 
 TEST(MemberChangePlan, PromoteMakesALearnerAVoter) {

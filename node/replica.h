@@ -103,7 +103,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // change.wait_ms, at most a minute) until the learner reported a chosen
   // point within window_slots of this leader's: else behind. Removing this
   // leader starts a leadership transfer and answers busy (retry: the new
-  // leader removes it).
+  // leader removes it). A removal or promotion after which fewer than a
+  // quorum of the voters are reachable (QuorumAfterChange) is refused.
   void OnChangeMembers(transport::MemberChange change, transport::ChangeDone done) override;
 
   // Before a shutdown (SIGTERM to `serve`): if this replica leads, hands
@@ -189,8 +190,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // exceed the core's queue limits (the submit then takes the ordinary path).
   bool ParkWhileTransferring(std::vector<std::string>& commands, transport::SubmitDone& done);
   void FinishHandOver(const char* how);
-  // The connected voter (not this replica) with the highest chosen point
-  // its heartbeat replies reported; kNoReplica if none is connected.
+  // The connected voter (not this replica) heard from within an election
+  // timeout with the highest chosen point its heartbeat replies reported;
+  // kNoReplica if there is none.
   paxos::ReplicaId PickHandOverTarget(const paxos::CoreStatus& status);
   // --- membership changes (replica_membership.cc) ---
   // One changeMembers() call: waiting for its learner to catch up (slot 0)
@@ -213,7 +215,12 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // heartbeat reply; nullopt if it sent none within an election timeout
   // (absent, paused, cut off: never caught up).
   std::optional<paxos::Slot> LearnerLag(paxos::ReplicaId id, const paxos::CoreStatus& status) const;
-  // After applying `entry`: answers the change waiting for its slot.
+  // True if `id` sent a heartbeat reply within an election timeout.
+  bool HeardFromRecently(paxos::ReplicaId id) const;
+  // "" if a quorum of `next`'s voters is reachable (this replica, or heard
+  // from recently); else why proposing `next` would strand the cluster.
+  std::string QuorumAfterChange(const paxos::Configuration& next) const;
+  // After applying `entry`: answers the changes waiting for its slot.
   void AnswerChangeAt(const paxos::CommittedEntry& entry);
   // After every input: proposes promotions whose learner caught up, and
   // answers changes past their deadline or whose slot a snapshot covered.

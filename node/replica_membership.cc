@@ -72,6 +72,9 @@ void Replica::OnChangeMembers(transport::MemberChange change, transport::ChangeD
     case ChangePlan::Action::kPropose:
       break;
   }
+  if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
+    return done(Reply(ChangeStatus::kInvalid, options_.id, why));
+  }
   if (change.kind == transport::MemberChangeKind::kPromote &&
       !CaughtUp(LearnerLag(change.replica, status), options_.window_slots)) {
     auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(change.wait_ms),
@@ -115,6 +118,10 @@ void Replica::HandOverBeforeRemoval(transport::ChangeDone done) {
         Reply(ChangeStatus::kBusy, options_.id,
               why + " (transfer to " + std::to_string(status.transfer_target) + " in progress)"));
   }
+  if (std::string problem = QuorumAfterChange(status.config.WithRemoved(options_.id));
+      !problem.empty()) {
+    return done(Reply(ChangeStatus::kInvalid, options_.id, problem));
+  }
   paxos::ReplicaId target = PickHandOverTarget(status);
   if (target == paxos::kNoReplica) {
     return done(Reply(ChangeStatus::kBusy, options_.id,
@@ -138,19 +145,36 @@ void Replica::HandOverBeforeRemoval(transport::ChangeDone done) {
 std::optional<paxos::Slot> Replica::LearnerLag(paxos::ReplicaId id,
                                                const paxos::CoreStatus& status) const {
   auto chosen = peer_chosen_.find(id);
-  auto at = peer_chosen_at_.find(id);
-  if (chosen == peer_chosen_.end() || at == peer_chosen_at_.end() ||
-      Clock::now() - at->second >= std::chrono::milliseconds(options_.election_timeout_ms)) {
-    return std::nullopt;
-  }
+  if (chosen == peer_chosen_.end() || !HeardFromRecently(id)) return std::nullopt;
   return status.chosen_point > chosen->second ? status.chosen_point - chosen->second : 0;
 }
 
+bool Replica::HeardFromRecently(paxos::ReplicaId id) const {
+  auto at = peer_chosen_at_.find(id);
+  return at != peer_chosen_at_.end() &&
+         Clock::now() - at->second < std::chrono::milliseconds(options_.election_timeout_ms);
+}
+
+std::string Replica::QuorumAfterChange(const paxos::Configuration& next) const {
+  size_t reachable = 0;
+  for (paxos::ReplicaId id : next.voters()) {
+    if (id == options_.id || HeardFromRecently(id)) ++reachable;
+  }
+  if (next.IsQuorum(reachable)) return "";
+  return "after the change only " + std::to_string(reachable) + " of its " +
+         std::to_string(next.voters().size()) + " voters would be reachable (a quorum is " +
+         std::to_string(next.QuorumSize()) +
+         "): the cluster could not choose anything, not even a change to undo it";
+}
+
 void Replica::AnswerChangeAt(const paxos::CommittedEntry& entry) {
-  for (auto it = change_waiters_.begin(); it != change_waiters_.end(); ++it) {
-    if (it->slot != entry.slot) continue;
+  for (auto it = change_waiters_.begin(); it != change_waiters_.end();) {
+    if (it->slot != entry.slot) {
+      ++it;
+      continue;
+    }
     ChangeWaiter waiter = std::move(*it);
-    change_waiters_.erase(it);
+    it = change_waiters_.erase(it);
     ChangeReply reply;
     reply.leader_hint = options_.id;
     reply.proposed_slot = entry.slot;
@@ -169,7 +193,6 @@ void Replica::AnswerChangeAt(const paxos::CommittedEntry& entry) {
                      std::to_string(applier_->config().slot) + ")";
     }
     waiter.done(std::move(reply));
-    return;  // one waiter per slot: a leader proposes each slot once
   }
 }
 
@@ -216,6 +239,12 @@ void Replica::CheckMembership() {
       } else {
         OnChangeMembers(std::move(waiter.change), std::move(waiter.done));  // answers at once
       }
+    } else if (now >= waiter.deadline &&
+               PlanMemberChange(status.config, waiter.change, options_.id, options_.cluster)
+                       .action != ChangePlan::Action::kPropose) {
+      // The promotion took effect meanwhile (an earlier attempt), or no
+      // longer can: answered as a new request would be.
+      OnChangeMembers(std::move(waiter.change), std::move(waiter.done));
     } else if (now >= waiter.deadline) {
       // Without a recent report the learner is as far behind as it is known
       // to be: all of it.

@@ -200,7 +200,9 @@ paxos::ReplicaId Replica::PickHandOverTarget(const paxos::CoreStatus& status) {
   paxos::ReplicaId target = paxos::kNoReplica;
   paxos::Slot best = 0;
   for (paxos::ReplicaId id : status.config.voters()) {
-    if (id == options_.id || !peers_->LinkState(id).connected) continue;
+    if (id == options_.id || !peers_->LinkState(id).connected || !HeardFromRecently(id)) {
+      continue;
+    }
     paxos::Slot chosen = peer_chosen_.count(id) ? peer_chosen_[id] : 0;
     if (target == paxos::kNoReplica || chosen > best) {
       target = id;

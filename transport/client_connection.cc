@@ -349,7 +349,9 @@ struct ClientConnection::Impl {
 
   void SendLeaderCall(LeaderCall call) {
     Clock::time_point now = Clock::now();
-    Clock::duration left = call.deadline > now ? call.deadline - now : Clock::duration::zero();
+    // Never sent once the deadline passed: the caller may then say so for sure.
+    if (call.deadline <= now) return call.fail(false, "deadline passed before sending");
+    Clock::duration left = call.deadline - now;
     auto sent =
         call.send(KJ_ASSERT_NONNULL(client))
             .exclusiveJoin(FailAfter<std::function<void()>>(loop.io(), left, "call deadline"));

@@ -6,11 +6,10 @@
 //   synod-lock release NAME --owner O --token T --members ... [--timeout MS]
 //   synod-lock status NAME --members ... [--timeout MS]
 //   synod-lock status --members ... [--timeout MS]      (members, as synod-counter's)
-//   synod-lock members list --members ... [--timeout MS]
-//   synod-lock members add ID=HOST:PORT | promote ID | remove ID --members ... [--timeout MS]  (as
-//   synod-counter's) synod-lock transfer-leader ID --members ... [--timeout MS]   (as
-//   synod-counter's) synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] --
-//   COMMAND [ARGS...]
+//   synod-lock members list --members ... [--timeout MS]  (as synod-counter's)
+//   synod-lock members add ID=HOST:PORT | promote ID | remove ID ...  (as synod-counter's)
+//   synod-lock transfer-leader ID --members ... [--timeout MS]   (as synod-counter's)
+//   synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- COMMAND [ARGS...]
 //
 // acquire prints "token=T" (exit 0) or, if another owner holds the lock,
 // "held owner=O token=T remaining=MS" (exit 1). renew prints "token=T";

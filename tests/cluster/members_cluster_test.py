@@ -24,9 +24,11 @@ TEST is one of:
               adding it again, adding another id at a member's address,
               promoting the absent learner (it is behind) each exit 1 with
               the reason; `members remove 4` prints "removed 4 config=S'" and
-              re-adding id 4 exits 1; removing the leader moves leadership
-              first and prints "removed L config=S''"; the clients' history
-              is linearizable.
+              re-adding id 4 exits 1; with a follower paused, removing the
+              other follower or the leader exits 1 (no reachable quorum
+              after it); removing the leader moves leadership first and
+              prints "removed L config=S''"; the clients' history is
+              linearizable.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -205,6 +207,21 @@ def test_change(args):
             expect_failed(member_change(cluster, "add", "4=127.0.0.1:%d" % port4),
                           "replica id 4 was removed and cannot be reused")
             expect_failed(member_change(cluster, "remove", "4"), "replica 4 was already removed")
+
+            # With one follower paused, removing the other would leave a
+            # configuration whose quorum cannot be reached: refused.
+            leader = cluster.leader()
+            paused, other = [r for r in cluster.replicas if r.id != leader]
+            paused.pause()
+            try:
+                time.sleep(scaled(0.6))  # past an election timeout without its replies
+                expect_failed(member_change(cluster, "remove", str(other.id)),
+                              "after the change only 1 of its 2 voters would be reachable")
+                expect_failed(member_change(cluster, "remove", str(leader)),
+                              "after the change only 1 of its 2 voters would be reachable")
+            finally:
+                paused.resume()
+            time.sleep(scaled(0.6))
 
             leader = cluster.leader()
             code, out, err = member_change(cluster, "remove", str(leader))
