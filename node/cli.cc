@@ -332,18 +332,84 @@ int RunMembersList(const std::string& program, const ClientOptions& options) {
 
 }  // namespace
 
+// `members add|promote|remove`: one configuration step through the leader;
+// prints `done_line` + " config=S" on success.
+int RunMemberChange(const std::string& program, const ClientOptions& options,
+                    const transport::MemberChange& change, const std::string& done_line) {
+  transport::EventLoop loop;
+  int exit_code = kExitUnknown;
+  bool finished = false;
+  {
+    Client client(loop, options);
+    client.ChangeMembers(change, [&](ClientResult result) {
+      finished = true;
+      if (result.status == ClientResult::Status::kOk) {
+        std::printf("%s config=%llu\n", done_line.c_str(),
+                    static_cast<unsigned long long>(result.slot));
+        exit_code = kExitOk;
+        return;
+      }
+      bool failed = result.status == ClientResult::Status::kFailed;
+      std::cerr << program << ": " << (failed ? "failed: " : "unknown outcome: ") << result.error
+                << "\n";
+      exit_code = failed ? kExitFailed : kExitUnknown;
+    });
+    loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
+  }
+  std::fflush(stdout);
+  if (!finished) std::cerr << program << ": unknown outcome: no answer within the timeout\n";
+  return exit_code;
+}
+
+std::string MembersUsage(const std::string& program) {
+  return "       " + program + " members list --members ... [--timeout MS]\n" + "       " +
+         program + " members add ID=HOST:PORT --members ... [--timeout MS]\n" + "       " +
+         program + " members promote ID --members ... [--timeout MS]\n" + "       " + program +
+         " members remove ID --members ... [--timeout MS]\n";
+}
+
 int RunMembers(const std::string& program, const CliFlags& flags, const std::string& usage) {
   auto fail = [&](const std::string& problem) { return UsageError(program, problem, usage); };
-  if (flags.positional.empty()) return fail("members needs a subcommand: list");
-  if (flags.positional[0] != "list") {
-    return fail("unknown members subcommand '" + flags.positional[0] + "' (known: list)");
+  const char kKnown[] = "(known: list, add, promote, remove)";
+  if (flags.positional.empty()) return fail(std::string("members needs a subcommand ") + kKnown);
+  const std::string& sub = flags.positional[0];
+  if (sub != "list" && sub != "add" && sub != "promote" && sub != "remove") {
+    return fail("unknown members subcommand '" + sub + "' " + kKnown);
   }
-  if (flags.positional.size() > 1) return fail("members list takes no argument");
   std::string unknown = flags.FirstUnknown({"--members", "--timeout"});
-  if (!unknown.empty()) return fail("unknown option " + unknown + " for members list");
+  if (!unknown.empty()) return fail("unknown option " + unknown + " for members " + sub);
+  if (sub == "list") {
+    if (flags.positional.size() > 1) return fail("members list takes no argument");
+  } else if (flags.positional.size() != 2) {
+    return fail(sub == "add" ? "members add takes ID=HOST:PORT"
+                             : "members " + sub + " takes a replica id");
+  }
   ClientOptions options;
   if (Status s = ClientOptionsFromFlags(flags, options); !s.ok()) return fail(s.message());
-  return RunMembersList(program, options);
+  if (sub == "list") return RunMembersList(program, options);
+  transport::MemberChange change;
+  if (sub == "add") {
+    // The same rules as a --members entry: a positive id, HOST:PORT.
+    Result<ClusterConfig> entry = ParseClusterConfig(flags.positional[1]);
+    if (!entry.ok() || entry.value().members.size() != 1) {
+      return fail("members add takes ID=HOST:PORT" +
+                  (entry.ok() ? std::string() : ": " + entry.status().message()));
+    }
+    change.kind = transport::MemberChangeKind::kAddLearner;
+    change.replica = entry.value().members[0].id;
+    change.address = entry.value().members[0].Endpoint();
+    return RunMemberChange(program, options, change,
+                           "added " + std::to_string(change.replica) + " learner");
+  }
+  uint64_t id = 0;
+  if (!ParseU64(flags.positional[1], id) || id == 0 || id > UINT32_MAX) {
+    return fail("members " + sub + " takes a replica id (a positive integer)");
+  }
+  change.replica = static_cast<paxos::ReplicaId>(id);
+  change.kind = sub == "promote" ? transport::MemberChangeKind::kPromote
+                                 : transport::MemberChangeKind::kRemove;
+  return RunMemberChange(program, options, change,
+                         (sub == "promote" ? "promoted " : "removed ") + std::to_string(id));
 }
 
 int RunTransferLeader(const std::string& program, const ClientOptions& options,

@@ -87,9 +87,19 @@ int RunMemberStatus(const std::string& program, const ClientOptions& options);
 // voter|learner" per member, sorted by id ("-" for an address the leader
 // does not know), then "config slot=S" (the slot whose chosen value set it;
 // 0: the initial one). kExitOk; kExitFailed (reason on stderr) if the leader
-// reports no configuration; kExitUnknown if no leader answered in time;
-// kExitUsage (with `usage`) for a bad command line.
+// reports no configuration; kExitUnknown if no leader answered in time.
+// `members add ID=HOST:PORT`, `members promote ID`, `members remove ID`: one
+// configuration step through the leader (Client::ChangeMembers); print
+// "added ID learner config=S", "promoted ID config=S", "removed ID config=S"
+// (S: the slot whose chosen value made the change; if it was in effect
+// already, the slot of the configuration in effect now) and kExitOk; kExitFailed
+// with "PROGRAM: failed: REASON" on stderr when surely nothing changed;
+// kExitUnknown ("PROGRAM: unknown outcome: ...") when the change may have
+// been made. kExitUsage (with `usage`) for a bad command line.
 int RunMembers(const std::string& program, const CliFlags& flags, const std::string& usage);
+
+// The usage lines of the members commands, for a program's usage text.
+std::string MembersUsage(const std::string& program);
 
 // `PROGRAM transfer-leader ID --members ...`: hands leadership to replica
 // `target_text` (Client::TransferLeader); prints "leader=ID" on stdout and

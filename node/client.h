@@ -115,7 +115,28 @@ class Client {
   // (options.timeout passed after a transfer may have started).
   void TransferLeader(paxos::ReplicaId target, std::function<void(ClientResult)> done);
 
+  // One configuration step (client_change_members.cc): asks the leader
+  // (following hints from any member; retrying while it is busy) and waits
+  // for its answer. `done` runs exactly once, never from inside this call
+  // (unless the client is destroyed first): kOk once the change is in effect
+  // (slot = the slot whose chosen value set that configuration), also when it
+  // already was because an earlier attempt of this call may have proposed
+  // it; kFailed when surely nothing changed (refused: the reason, including
+  // "already" when the change was in effect before this call, a learner too
+  // far behind, another change first; or no attempt could have proposed it
+  // before the timeout); kUnknown when options.timeout passed after an
+  // attempt may have proposed it. A promotion asks the leader to wait for
+  // the learner's catch-up for most of the remaining time.
+  void ChangeMembers(transport::MemberChange change, std::function<void(ClientResult)> done);
+
  private:
+  struct Change;
+  void ChangeAttempt(const std::shared_ptr<Change>& change);
+  void OnChangeReply(const std::shared_ptr<Change>& change, paxos::ReplicaId member,
+                     std::optional<transport::ChangeReply> reply, bool maybe_sent,
+                     const std::string& error);
+  void ChangeLater(const std::shared_ptr<Change>& change, std::chrono::milliseconds delay);
+  void FinishChange(const std::shared_ptr<Change>& change, ClientResult result);
   struct Operation;
   struct Transfer;
   void TransferAttempt(const std::shared_ptr<Transfer>& transfer);

@@ -81,6 +81,9 @@ void Client::OnTransferReply(const std::shared_ptr<Transfer>& transfer, paxos::R
     // A member that got the request may have started the transfer.
     if (maybe_sent) transfer->maybe_started = true;
     transfer->last_error = who + ": " + (error.empty() ? "no answer" : error);
+    // The cluster may have agreed on its random id since we learned the
+    // member-list hash: learn again (from a majority) first.
+    RelearnIfTheClusterAgreedSince(member);
     if (leader_guess_ == member) leader_guess_ = NextMember(member);
     return TransferLater(transfer, kTransferRetry, &Client::TransferAttempt);
   }

@@ -517,6 +517,7 @@ void Replica::AfterInput() {
   pump_->Pump();
   ReportRoleChanges();
   CheckTransfers();
+  CheckMembership();
 }
 
 void Replica::ReportRoleChanges() {
@@ -644,6 +645,7 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
   std::vector<statemachine::CommandOutcome> outcomes = applier_->Apply(entry);
+  AnswerChangeAt(entry);
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   for (statemachine::CommandOutcome& outcome : outcomes) {
     switch (outcome.kind) {

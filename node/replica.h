@@ -94,6 +94,18 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // `target` == this leader: handedOver at once. A second request for the
   // target of the running transfer waits for that transfer.
   void OnTransferLeader(paxos::ReplicaId target, transport::TransferDone done) override;
+  // Leader: one configuration step (replica_membership.cc), checked by
+  // PlanMemberChange and proposed with Core::ProposeConfiguration; answered
+  // once the value chosen at its slot was applied here (done, or superseded
+  // if another change took effect first; busy if another value took the
+  // slot), at once if refused or already in effect, or unknown if the slot
+  // was not applied here within a bound. A promotion waits (up to
+  // change.wait_ms, at most a minute) until the learner reported a chosen
+  // point within window_slots of this leader's: else behind. Removing this
+  // leader starts a leadership transfer and answers busy (retry: the new
+  // leader removes it). A removal or promotion after which fewer than a
+  // quorum of the voters are reachable (QuorumAfterChange) is refused.
+  void OnChangeMembers(transport::MemberChange change, transport::ChangeDone done) override;
 
   // Before a shutdown (SIGTERM to `serve`): if this replica leads, hands
   // leadership to the voter it knows to be most caught up (highest chosen
@@ -178,6 +190,41 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // exceed the core's queue limits (the submit then takes the ordinary path).
   bool ParkWhileTransferring(std::vector<std::string>& commands, transport::SubmitDone& done);
   void FinishHandOver(const char* how);
+  // The connected voter (not this replica) heard from within an election
+  // timeout with the highest chosen point its heartbeat replies reported;
+  // kNoReplica if there is none.
+  paxos::ReplicaId PickHandOverTarget(const paxos::CoreStatus& status);
+  // --- membership changes (replica_membership.cc) ---
+  // One changeMembers() call: waiting for its learner to catch up (slot 0)
+  // or for the value proposed at `slot` to be applied here.
+  struct ChangeWaiter {
+    transport::MemberChange change;
+    paxos::Slot slot = 0;
+    paxos::ValuePtr value;  // what was proposed at `slot`
+    std::chrono::steady_clock::time_point deadline;
+    transport::ChangeDone done;
+  };
+  // Proposes `next` (derived from the configuration set at `base_slot`) and
+  // parks `done` until its slot is applied, or answers at once if refused.
+  void ProposeChange(const paxos::Configuration& next, paxos::Slot base_slot,
+                     transport::MemberChange change, transport::ChangeDone done);
+  // Removing this leader: starts a transfer to PickHandOverTarget (unless one
+  // runs) and answers busy, or invalid if no voter is connected.
+  void HandOverBeforeRemoval(transport::ChangeDone done);
+  // Slots the learner `id` lags this leader's chosen point by, by its last
+  // heartbeat reply; nullopt if it sent none within an election timeout
+  // (absent, paused, cut off: never caught up).
+  std::optional<paxos::Slot> LearnerLag(paxos::ReplicaId id, const paxos::CoreStatus& status) const;
+  // True if `id` sent a heartbeat reply within an election timeout.
+  bool HeardFromRecently(paxos::ReplicaId id) const;
+  // "" if a quorum of `next`'s voters is reachable (this replica, or heard
+  // from recently); else why proposing `next` would strand the cluster.
+  std::string QuorumAfterChange(const paxos::Configuration& next) const;
+  // After applying `entry`: answers the changes waiting for its slot.
+  void AnswerChangeAt(const paxos::CommittedEntry& entry);
+  // After every input: proposes promotions whose learner caught up, and
+  // answers changes past their deadline or whose slot a snapshot covered.
+  void CheckMembership();
 
   transport::EventLoop& loop_;
   ReplicaOptions options_;
@@ -249,6 +296,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // undecided, as the target may still take over.
   bool transfer_timeout_now_sent_ = false;
   std::map<paxos::ReplicaId, paxos::Slot> peer_chosen_;
+  std::map<paxos::ReplicaId, std::chrono::steady_clock::time_point> peer_chosen_at_;  // last report
+  // changeMembers() calls waiting for a promotion's catch-up or their slot.
+  std::vector<ChangeWaiter> change_waiters_;
   std::function<void()> handover_done_;
   // A TimeoutNow arrived: this replica campaigns to take over until then.
   std::optional<std::chrono::steady_clock::time_point> taking_over_until_;

@@ -82,6 +82,7 @@ void Replica::NoteTransferMessage(const paxos::Message& message) {
   if (const auto* reply = std::get_if<paxos::HeartbeatReply>(&message.body)) {
     paxos::Slot& known = peer_chosen_[message.from];
     known = std::max(known, reply->chosen_point);
+    peer_chosen_at_[message.from] = std::chrono::steady_clock::now();
   } else if (std::holds_alternative<paxos::TimeoutNow>(message.body)) {
     taking_over_until_ =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.election_timeout_ms);
@@ -174,16 +175,7 @@ void Replica::HandOverLeadership(std::function<void()> done) {
   paxos::CoreStatus status = core_->Status();
   paxos::ReplicaId target = status.transfer_target;
   if (target == paxos::kNoReplica) {
-    // The connected voter with the highest reported chosen point.
-    paxos::Slot best = 0;
-    for (paxos::ReplicaId id : status.config.voters()) {
-      if (id == options_.id || !peers_->LinkState(id).connected) continue;
-      paxos::Slot chosen = peer_chosen_.count(id) ? peer_chosen_[id] : 0;
-      if (target == paxos::kNoReplica || chosen > best) {
-        target = id;
-        best = chosen;
-      }
-    }
+    target = PickHandOverTarget(status);
     if (target == paxos::kNoReplica) return FinishHandOver("no connected voter to hand over to");
     paxos::TransferResult result = core_->TransferLeadership(target);
     if (result.status != paxos::TransferResult::Status::kAccepted) {
@@ -202,6 +194,22 @@ void Replica::HandOverLeadership(std::function<void()> done) {
         if (!error && alive.lock()) FinishHandOver("timed out");
       });
   AfterInput();
+}
+
+paxos::ReplicaId Replica::PickHandOverTarget(const paxos::CoreStatus& status) {
+  paxos::ReplicaId target = paxos::kNoReplica;
+  paxos::Slot best = 0;
+  for (paxos::ReplicaId id : status.config.voters()) {
+    if (id == options_.id || !peers_->LinkState(id).connected || !HeardFromRecently(id)) {
+      continue;
+    }
+    paxos::Slot chosen = peer_chosen_.count(id) ? peer_chosen_[id] : 0;
+    if (target == paxos::kNoReplica || chosen > best) {
+      target = id;
+      best = chosen;
+    }
+  }
+  return target;
 }
 
 void Replica::FinishHandOver(const char* how) {

@@ -57,11 +57,15 @@ struct ClientConnection::Impl {
     StatusCallback done;
   };
 
-  // A transfer request waiting for the connection.
-  struct PendingTransfer {
-    paxos::ReplicaId target;
+  // A call the server answers when its work is over (transferLeader(),
+  // changeMembers()), waiting for the connection or in flight.
+  struct LeaderCall {
     Clock::time_point deadline;
-    TransferCallback done;
+    // Sends the request on `client`; the promise resolves to a function that
+    // delivers the decoded reply (rejected: the call failed).
+    std::function<kj::Promise<std::function<void()>>(wire::ClientService::Client& client)> send;
+    // Delivers a failure (posted): whether the call may have reached the server, and why.
+    std::function<void(bool maybe_sent, std::string error)> fail;
   };
 
   Impl(EventLoop& l, ClientConnectionOptions o)
@@ -117,8 +121,8 @@ struct ClientConnection::Impl {
     phase = Phase::kReady;
     for (PendingStatus& s : pending_status) SendStatus(std::move(s));
     pending_status.clear();
-    for (PendingTransfer& t : pending_transfers) SendTransfer(std::move(t));
-    pending_transfers.clear();
+    for (LeaderCall& c : pending_leader_calls) SendLeaderCall(std::move(c));
+    pending_leader_calls.clear();
     ScheduleFlush();
   }
 
@@ -278,45 +282,93 @@ struct ClientConnection::Impl {
   }
 
   void TransferLeader(paxos::ReplicaId target, Clock::duration timeout, TransferCallback done) {
-    PendingTransfer t{target, Clock::now() + timeout, std::move(done)};
-    if (phase == Phase::kReady) return SendTransfer(std::move(t));
-    if (phase == Phase::kFailed) return DeliverTransfer(std::move(t.done), false, fail_reason);
-    pending_transfers.push_back(std::move(t));
+    auto shared = std::make_shared<TransferCallback>(std::move(done));
+    LeaderCall call;
+    call.deadline = Clock::now() + timeout;
+    call.send = [target, shared](wire::ClientService::Client& client) {
+      auto request = client.transferLeaderRequest();
+      request.setTarget(target);
+      return request.send().then(
+          [shared](capnp::Response<wire::ClientService::TransferLeaderResults>&& response) {
+            return DecodedOrFailure<TransferReply>(
+                "a transfer reply",
+                [&](TransferReply* reply) { return DecodeTransferReply(response, reply); },
+                [shared](TransferReply reply) { (*shared)(reply, true, ""); });
+          });
+    };
+    call.fail = [this, shared](bool maybe_sent, std::string error) {
+      asio::post(loop.io(), [shared, maybe_sent, error = std::move(error)] {
+        (*shared)(std::nullopt, maybe_sent, error);
+      });
+    };
+    StartLeaderCall(std::move(call));
   }
 
-  void SendTransfer(PendingTransfer t) {
+  void ChangeMembers(const MemberChange& change, Clock::duration timeout, ChangeCallback done) {
+    auto shared = std::make_shared<ChangeCallback>(std::move(done));
+    LeaderCall call;
+    call.deadline = Clock::now() + timeout;
+    call.send = [change, shared](wire::ClientService::Client& client) {
+      auto request = client.changeMembersRequest();
+      EncodeMemberChange(change, request.initChange());
+      return request.send().then(
+          [shared](capnp::Response<wire::ClientService::ChangeMembersResults>&& response) {
+            return DecodedOrFailure<ChangeReply>(
+                "a membership change reply",
+                [&](ChangeReply* reply) { return DecodeChangeReply(response, reply); },
+                [shared](ChangeReply reply) { (*shared)(reply, true, ""); });
+          });
+    };
+    call.fail = [this, shared](bool maybe_sent, std::string error) {
+      asio::post(loop.io(), [shared, maybe_sent, error = std::move(error)] {
+        (*shared)(std::nullopt, maybe_sent, error);
+      });
+    };
+    StartLeaderCall(std::move(call));
+  }
+
+  // Decodes a reply with `decode` (returns "" or what is wrong) into a
+  // function that hands it to `deliver`; a bad reply rejects the promise.
+  template <typename Reply, typename Decode, typename DeliverFn>
+  static kj::Promise<std::function<void()>> DecodedOrFailure(const char* what, Decode&& decode,
+                                                             DeliverFn deliver) {
+    return CallOrExitUnlessKj(what, [&]() -> kj::Promise<std::function<void()>> {
+      Reply reply;
+      std::string error = decode(&reply);
+      if (!error.empty()) return KJ_EXCEPTION(FAILED, "bad reply", what, error.c_str());
+      return std::function<void()>(
+          [deliver = std::move(deliver), reply = std::move(reply)] { deliver(reply); });
+    });
+  }
+
+  void StartLeaderCall(LeaderCall call) {
+    if (phase == Phase::kReady) return SendLeaderCall(std::move(call));
+    if (phase == Phase::kFailed) return call.fail(false, fail_reason);
+    pending_leader_calls.push_back(std::move(call));
+  }
+
+  void SendLeaderCall(LeaderCall call) {
     Clock::time_point now = Clock::now();
-    Clock::duration left = t.deadline > now ? t.deadline - now : Clock::duration::zero();
-    auto request = KJ_ASSERT_NONNULL(client).transferLeaderRequest();
-    request.setTarget(t.target);
-    auto call =
-        request.send()
-            .then([](capnp::Response<wire::ClientService::TransferLeaderResults>&& response)
-                      -> kj::Promise<TransferReply> {
-              return CallOrExitUnlessKj("a transfer reply", [&]() -> kj::Promise<TransferReply> {
-                TransferReply reply;
-                std::string error = DecodeTransferReply(response, &reply);
-                if (!error.empty()) {
-                  return KJ_EXCEPTION(FAILED, "bad transfer reply", error.c_str());
-                }
-                return reply;
-              });
-            })
-            .exclusiveJoin(FailAfter<TransferReply>(loop.io(), left, "transfer deadline"));
-    uint64_t id = next_transfer++;
-    transfers_in_flight[id] = std::move(t.done);
-    tasks->add(call.then(
-        [this, id](TransferReply reply) {
-          auto it = transfers_in_flight.find(id);
-          if (it == transfers_in_flight.end()) return;
-          asio::post(loop.io(), [done = std::move(it->second), reply] { done(reply, true, ""); });
-          transfers_in_flight.erase(it);
+    // Never sent once the deadline passed: the caller may then say so for sure.
+    if (call.deadline <= now) return call.fail(false, "deadline passed before sending");
+    Clock::duration left = call.deadline - now;
+    auto sent =
+        call.send(KJ_ASSERT_NONNULL(client))
+            .exclusiveJoin(FailAfter<std::function<void()>>(loop.io(), left, "call deadline"));
+    uint64_t id = next_leader_call++;
+    leader_calls_in_flight[id] = std::move(call.fail);
+    tasks->add(sent.then(
+        [this, id](std::function<void()> deliver) {
+          auto it = leader_calls_in_flight.find(id);
+          if (it == leader_calls_in_flight.end()) return;
+          leader_calls_in_flight.erase(it);
+          asio::post(loop.io(), std::move(deliver));
         },
         [this, id](kj::Exception&& e) {
-          auto it = transfers_in_flight.find(id);
-          if (it == transfers_in_flight.end()) return;
-          DeliverTransfer(std::move(it->second), true, e.getDescription().cStr());
-          transfers_in_flight.erase(it);
+          auto it = leader_calls_in_flight.find(id);
+          if (it == leader_calls_in_flight.end()) return;
+          it->second(true, e.getDescription().cStr());
+          leader_calls_in_flight.erase(it);
         }));
   }
 
@@ -373,10 +425,10 @@ struct ClientConnection::Impl {
     queue.clear();
     for (PendingStatus& s : pending_status) DeliverStatus(std::move(s.done), why);
     pending_status.clear();
-    for (PendingTransfer& t : pending_transfers) DeliverTransfer(std::move(t.done), false, why);
-    pending_transfers.clear();
-    for (auto& [id, done] : transfers_in_flight) DeliverTransfer(std::move(done), true, why);
-    transfers_in_flight.clear();
+    for (LeaderCall& c : pending_leader_calls) c.fail(false, why);
+    pending_leader_calls.clear();
+    for (auto& [id, fail] : leader_calls_in_flight) fail(true, why);
+    leader_calls_in_flight.clear();
     NotifyHandshakeWaiters();
   }
 
@@ -411,12 +463,6 @@ struct ClientConnection::Impl {
                [done = std::move(done), error = std::move(error)] { done(std::nullopt, error); });
   }
 
-  void DeliverTransfer(TransferCallback done, bool maybe_sent, std::string error) {
-    asio::post(loop.io(), [done = std::move(done), maybe_sent, error = std::move(error)] {
-      done(std::nullopt, maybe_sent, error);
-    });
-  }
-
   EventLoop& loop;
   ClientConnectionOptions options;
   std::shared_ptr<spdlog::logger> log;
@@ -443,10 +489,10 @@ struct ClientConnection::Impl {
   std::deque<Pending> queue;
   std::map<uint64_t, std::vector<Pending>> calls;
   std::vector<PendingStatus> pending_status;
-  std::vector<PendingTransfer> pending_transfers;
-  // Sent transfer calls by id, until answered or failed (Fail answers them).
-  std::map<uint64_t, TransferCallback> transfers_in_flight;
-  uint64_t next_transfer = 1;
+  std::vector<LeaderCall> pending_leader_calls;
+  // Sent leader calls' failure paths by id, until answered or failed (Fail answers them).
+  std::map<uint64_t, std::function<void(bool, std::string)>> leader_calls_in_flight;
+  uint64_t next_leader_call = 1;
   uint64_t next_call = 1;
   size_t in_flight = 0;
   bool flush_scheduled = false;
@@ -468,6 +514,11 @@ void ClientConnection::QueryStatus(Clock::duration timeout, StatusCallback done)
 void ClientConnection::TransferLeader(paxos::ReplicaId target, Clock::duration timeout,
                                       TransferCallback done) {
   impl_->TransferLeader(target, timeout, std::move(done));
+}
+
+void ClientConnection::ChangeMembers(const MemberChange& change, Clock::duration timeout,
+                                     ChangeCallback done) {
+  impl_->ChangeMembers(change, timeout, std::move(done));
 }
 
 bool ClientConnection::connected() const { return impl_->phase == Impl::Phase::kReady; }

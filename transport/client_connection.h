@@ -89,6 +89,16 @@ class ClientConnection {
   // about `timeout`.
   void TransferLeader(paxos::ReplicaId target, Clock::duration timeout, TransferCallback done);
 
+  // `reply` is set when the replica answered; otherwise `error` says why
+  // (`maybe_sent`: the call may have reached the replica, which may have
+  // proposed the change).
+  using ChangeCallback = std::function<void(std::optional<ChangeReply> reply, bool maybe_sent,
+                                            const std::string& error)>;
+  // Asks the replica for one configuration change (changeMembers()); `done`
+  // runs once, when it answered (after the change took effect, was refused or
+  // was lost) or within about `timeout`.
+  void ChangeMembers(const MemberChange& change, Clock::duration timeout, ChangeCallback done);
+
   // True once the hello was accepted, until the connection fails.
   bool connected() const;
   // True once the connection failed or was closed (it is never reopened).

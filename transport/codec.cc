@@ -565,4 +565,60 @@ std::string DecodeTransferReply(wire::ClientService::TransferLeaderResults::Read
   });
 }
 
+void EncodeMemberChange(const MemberChange& change, wire::MemberChange::Builder out) {
+  out.setKind(static_cast<wire::MemberChangeKind>(change.kind));
+  out.setReplica(change.replica);
+  out.setAddress(change.address);
+  out.setWaitMs(change.wait_ms);
+}
+
+std::string DecodeMemberChange(wire::MemberChange::Reader in, MemberChange* out) {
+  return Guarded([&]() -> std::string {
+    auto kind = static_cast<unsigned>(in.getKind());
+    if (kind > static_cast<unsigned>(MemberChangeKind::kRemove)) {
+      return "unknown member change kind " + std::to_string(kind);
+    }
+    auto address = in.getAddress();
+    if (address.size() > kMaxMemberChangeAddress) {
+      return "member change address of " + std::to_string(address.size()) + " bytes (at most " +
+             std::to_string(kMaxMemberChangeAddress) + ")";
+    }
+    out->kind = static_cast<MemberChangeKind>(kind);
+    out->replica = in.getReplica();
+    out->address.assign(address.begin(), address.size());
+    out->wait_ms = in.getWaitMs();
+    return "";
+  });
+}
+
+void EncodeChangeReply(const ChangeReply& reply,
+                       wire::ClientService::ChangeMembersResults::Builder out) {
+  out.setStatus(static_cast<wire::ChangeStatus>(reply.status));
+  out.setLeaderHint(reply.leader_hint);
+  out.setReason(reply.reason);
+  out.setConfigSlot(reply.config_slot);
+  out.setBehind(reply.behind);
+  out.setProposedSlot(reply.proposed_slot);
+  out.setAlready(reply.already);
+}
+
+std::string DecodeChangeReply(wire::ClientService::ChangeMembersResults::Reader in,
+                              ChangeReply* out) {
+  return Guarded([&]() -> std::string {
+    auto status = static_cast<unsigned>(in.getStatus());
+    if (status > static_cast<unsigned>(ChangeStatus::kSuperseded)) {
+      return "unknown change status " + std::to_string(status);
+    }
+    out->status = static_cast<ChangeStatus>(status);
+    out->leader_hint = in.getLeaderHint();
+    auto reason = in.getReason();
+    out->reason.assign(reason.begin(), reason.size());
+    out->config_slot = in.getConfigSlot();
+    out->behind = in.getBehind();
+    out->proposed_slot = in.getProposedSlot();
+    out->already = in.getAlready();
+    return "";
+  });
+}
+
 }  // namespace synod::transport

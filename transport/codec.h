@@ -62,4 +62,16 @@ void EncodeTransferReply(const TransferReply& reply,
 std::string DecodeTransferReply(wire::ClientService::TransferLeaderResults::Reader in,
                                 TransferReply* out);
 
+// changeMembers() conversions. DecodeMemberChange checks the kind enum and
+// bounds the address (kMaxMemberChangeAddress bytes); what the change means
+// is the handler's to check. DecodeChangeReply checks the status enum. Both
+// return "" or what is wrong.
+constexpr size_t kMaxMemberChangeAddress = 1024;
+void EncodeMemberChange(const MemberChange& change, wire::MemberChange::Builder out);
+std::string DecodeMemberChange(wire::MemberChange::Reader in, MemberChange* out);
+void EncodeChangeReply(const ChangeReply& reply,
+                       wire::ClientService::ChangeMembersResults::Builder out);
+std::string DecodeChangeReply(wire::ClientService::ChangeMembersResults::Reader in,
+                              ChangeReply* out);
+
 }  // namespace synod::transport

@@ -260,5 +260,47 @@ TEST(CodecTest, TransferReplyRoundTripsAndChecksStatus) {
             std::string::npos);
 }
 
+TEST(CodecTest, MemberChangeRoundTripsAndChecksKindAndAddressBound) {
+  capnp::MallocMessageBuilder builder;
+  auto change = builder.initRoot<wire::MemberChange>();
+  EncodeMemberChange(MemberChange{MemberChangeKind::kAddLearner, 4, "10.0.0.4:7004", 0}, change);
+  MemberChange out;
+  ASSERT_EQ(DecodeMemberChange(change.asReader(), &out), "");
+  EXPECT_EQ(out.kind, MemberChangeKind::kAddLearner);
+  EXPECT_EQ(out.replica, 4u);
+  EXPECT_EQ(out.address, "10.0.0.4:7004");
+  EncodeMemberChange(MemberChange{MemberChangeKind::kPromote, 5, "", 1500}, change);
+  ASSERT_EQ(DecodeMemberChange(change.asReader(), &out), "");
+  EXPECT_EQ(out.kind, MemberChangeKind::kPromote);
+  EXPECT_EQ(out.wait_ms, 1500u);
+  EXPECT_EQ(out.address, "");
+  change.setKind(static_cast<wire::MemberChangeKind>(3));
+  EXPECT_NE(DecodeMemberChange(change.asReader(), &out).find("unknown member change kind 3"),
+            std::string::npos);
+  EncodeMemberChange(MemberChange{MemberChangeKind::kAddLearner, 4,
+                                  std::string(kMaxMemberChangeAddress + 1, 'h'), 0},
+                     change);
+  EXPECT_NE(DecodeMemberChange(change.asReader(), &out).find("at most 1024"), std::string::npos);
+}
+
+TEST(CodecTest, ChangeReplyRoundTripsAndChecksStatus) {
+  capnp::MallocMessageBuilder builder;
+  auto results = builder.initRoot<wire::ClientService::ChangeMembersResults>();
+  EncodeChangeReply(
+      ChangeReply{ChangeStatus::kSuperseded, 3, "another change first", 17, 5, 16, true}, results);
+  ChangeReply out;
+  ASSERT_EQ(DecodeChangeReply(results.asReader(), &out), "");
+  EXPECT_EQ(out.status, ChangeStatus::kSuperseded);
+  EXPECT_EQ(out.leader_hint, 3u);
+  EXPECT_EQ(out.reason, "another change first");
+  EXPECT_EQ(out.config_slot, 17u);
+  EXPECT_EQ(out.behind, 5u);
+  EXPECT_EQ(out.proposed_slot, 16u);
+  EXPECT_TRUE(out.already);
+  results.setStatus(static_cast<wire::ChangeStatus>(7));
+  EXPECT_NE(DecodeChangeReply(results.asReader(), &out).find("unknown change status 7"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace synod::transport

@@ -34,6 +34,9 @@ using SubmitDone = std::function<void(ClientReply reply)>;
 // Completes one transferLeader() call, as SubmitDone does a submit() call.
 using TransferDone = std::function<void(TransferReply reply)>;
 
+// Completes one changeMembers() call, as SubmitDone does a submit() call.
+using ChangeDone = std::function<void(ChangeReply reply)>;
+
 // Serves client requests. Answers are asynchronous: OnSubmit may return at
 // once and call `done` later (e.g. once the commands are chosen and applied).
 class ClientRequestHandler {
@@ -51,6 +54,17 @@ class ClientRequestHandler {
     (void)target;
     done(TransferReply{TransferStatus::kBusy, paxos::kNoReplica,
                        "this server does not support leadership transfer"});
+  }
+  // One configuration change (changeMembers()): call `done` once, when the
+  // change took effect, was refused, or its fate became unknown (ChangeReply).
+  // The default refuses (kInvalid): handlers that do not lead a Paxos core
+  // cannot change its configuration.
+  virtual void OnChangeMembers(MemberChange change, ChangeDone done) {
+    (void)change;
+    ChangeReply reply;
+    reply.status = ChangeStatus::kInvalid;
+    reply.reason = "this server does not support membership changes";
+    done(std::move(reply));
   }
 };
 

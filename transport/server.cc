@@ -36,10 +36,23 @@ struct PendingSubmit {
       fulfiller;  // by pointer: see client_connection.cc
 };
 
-// Holds the fulfiller of one transferLeader() call; shared by the TransferDone callback.
-struct PendingTransfer {
-  kj::Own<kj::PromiseFulfiller<kj::Own<TransferReply>>> fulfiller;
+// Holds the fulfiller of one call answered later by a handler
+// (transferLeader(), changeMembers()); shared by its done callback.
+template <typename Reply>
+struct PendingReply {
+  kj::Own<kj::PromiseFulfiller<kj::Own<Reply>>> fulfiller;
 };
+
+// A done callback that fulfils `pending` once; later calls are no-ops.
+template <typename Reply>
+std::function<void(Reply)> FulfilOnce(std::shared_ptr<PendingReply<Reply>> pending) {
+  return [pending](Reply reply) {
+    if (pending->fulfiller.get() != nullptr && pending->fulfiller->isWaiting()) {
+      pending->fulfiller->fulfill(kj::heap<Reply>(std::move(reply)));
+    }
+    pending->fulfiller = nullptr;
+  };
+}
 
 // Serves Base's methods. Cap'n Proto turns an exception thrown by a method
 // into the call's error; that is right for a kj::Exception (the call's own
@@ -628,19 +641,37 @@ class Server::Impl::ClientImpl final : public ExitOnInternalErrors<wire::ClientS
     impl_.TouchClient(conn_);
     paxos::ReplicaId target = context.getParams().getTarget();
     auto paf = kj::newPromiseAndFulfiller<kj::Own<TransferReply>>();
-    auto pending = std::make_shared<PendingTransfer>();
+    auto pending = std::make_shared<PendingReply<TransferReply>>();
     pending->fulfiller = kj::mv(paf.fulfiller);
-    CallOrExit("the transfer handler", [&] {
-      impl_.client_handler->OnTransferLeader(target, [pending](TransferReply reply) {
-        if (pending->fulfiller.get() != nullptr && pending->fulfiller->isWaiting()) {
-          pending->fulfiller->fulfill(kj::heap<TransferReply>(std::move(reply)));
-        }
-        pending->fulfiller = nullptr;
-      });
-    });
+    CallOrExit("the transfer handler",
+               [&] { impl_.client_handler->OnTransferLeader(target, FulfilOnce(pending)); });
     return paf.promise.then([context](kj::Own<TransferReply> reply) mutable {
       CallOrExitUnlessKj("a transfer reply",
                          [&] { EncodeTransferReply(*reply, context.getResults()); });
+    });
+  }
+
+  kj::Promise<void> changeMembers(ChangeMembersContext context) override {
+    if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
+    impl_.TouchClient(conn_);
+    MemberChange change;
+    std::string error = DecodeMemberChange(context.getParams().getChange(), &change);
+    if (!error.empty()) {
+      ChangeReply reply;
+      reply.status = ChangeStatus::kInvalid;
+      reply.reason = "bad member change: " + error;
+      EncodeChangeReply(reply, context.getResults());
+      return kj::READY_NOW;
+    }
+    auto paf = kj::newPromiseAndFulfiller<kj::Own<ChangeReply>>();
+    auto pending = std::make_shared<PendingReply<ChangeReply>>();
+    pending->fulfiller = kj::mv(paf.fulfiller);
+    CallOrExit("the membership change handler", [&] {
+      impl_.client_handler->OnChangeMembers(std::move(change), FulfilOnce(pending));
+    });
+    return paf.promise.then([context](kj::Own<ChangeReply> reply) mutable {
+      CallOrExitUnlessKj("a membership change reply",
+                         [&] { EncodeChangeReply(*reply, context.getResults()); });
     });
   }
 

@@ -189,6 +189,42 @@ interface ClientService {
   # method fails the call (unimplemented).
   transferLeader @2 (target :UInt32)
       -> (status :TransferStatus, leaderHint :UInt32, reason :Text);
+  # Asks the leader to change the configuration by one step (see MemberChange)
+  # and answers once the change took effect, was refused, or its fate became
+  # unknown to this replica (see ChangeStatus). configSlot: the slot whose
+  # chosen value set the configuration the change is in effect in (done);
+  # behind: how many slots the learner lagged (behind); proposedSlot: where
+  # the change was proposed (unknown, superseded); already: the change was in effect
+  # before this call (done). A server that predates this method fails the
+  # call (unimplemented).
+  changeMembers @3 (change :MemberChange)
+      -> (status :ChangeStatus, leaderHint :UInt32, reason :Text, configSlot :UInt64,
+          behind :UInt64, proposedSlot :UInt64, already :Bool);
+}
+
+# One configuration change, as a client asks the leader for it.
+struct MemberChange {
+  kind @0 :MemberChangeKind;
+  replica @1 :UInt32;
+  address @2 :Text;   # addLearner: the new member's "HOST:PORT"; empty otherwise
+  waitMs @3 :UInt32;  # promote: how long the leader waits for the learner to catch up
+}
+
+enum MemberChangeKind {
+  addLearner @0;  # a new member that votes in no quorum
+  promote @1;     # a learner becomes a voter
+  remove @2;      # a member leaves for good (its id can never return)
+}
+
+# Answer of ClientService.changeMembers.
+enum ChangeStatus {
+  done @0;       # in effect at configSlot (already: it was before the call)
+  notLeader @1;  # refused: this replica does not lead; try leaderHint (0: unknown)
+  invalid @2;    # refused, nothing proposed; see reason
+  busy @3;       # refused for now (a change or transfer in flight), nothing proposed; retry
+  behind @4;     # promote refused: the learner was `behind` slots behind; nothing proposed
+  unknown @5;    # proposed at proposedSlot, then this replica lost track (leadership lost)
+  superseded @6; # chosen at proposedSlot but void: another change took effect first; nothing changed
 }
 
 # Answer of ClientService.transferLeader.

@@ -60,4 +60,36 @@ const char* TransferStatusName(TransferStatus status) {
   return "invalid";
 }
 
+const char* MemberChangeKindName(MemberChangeKind kind) {
+  switch (kind) {
+    case MemberChangeKind::kAddLearner:
+      return "addLearner";
+    case MemberChangeKind::kPromote:
+      return "promote";
+    case MemberChangeKind::kRemove:
+      return "remove";
+  }
+  return "invalid";
+}
+
+const char* ChangeStatusName(ChangeStatus status) {
+  switch (status) {
+    case ChangeStatus::kDone:
+      return "done";
+    case ChangeStatus::kNotLeader:
+      return "notLeader";
+    case ChangeStatus::kInvalid:
+      return "invalid";
+    case ChangeStatus::kBusy:
+      return "busy";
+    case ChangeStatus::kBehind:
+      return "behind";
+    case ChangeStatus::kUnknown:
+      return "unknown";
+    case ChangeStatus::kSuperseded:
+      return "superseded";
+  }
+  return "invalid";
+}
+
 }  // namespace synod::transport

@@ -105,6 +105,49 @@ struct TransferReply {
   std::string reason;
 };
 
+// The kinds of configuration change a client may ask for (wire MemberChangeKind).
+enum class MemberChangeKind : uint8_t {
+  kAddLearner = 0,  // a new member that votes in no quorum
+  kPromote = 1,     // a learner becomes a voter
+  kRemove = 2,      // a member leaves for good; its id can never return
+};
+
+// Short name of a change kind, e.g. "addLearner".
+const char* MemberChangeKindName(MemberChangeKind kind);
+
+// One configuration change, as a client asks the leader for it (changeMembers()).
+struct MemberChange {
+  MemberChangeKind kind = MemberChangeKind::kAddLearner;
+  paxos::ReplicaId replica = paxos::kNoReplica;
+  std::string address;   // kAddLearner: the new member's "HOST:PORT"; empty otherwise
+  uint32_t wait_ms = 0;  // kPromote: how long the leader waits for the learner to catch up
+};
+
+// Answer of a replica to changeMembers() (wire ChangeStatus).
+enum class ChangeStatus : uint8_t {
+  kDone = 0,        // in effect at config_slot (`already`: it was before the call)
+  kNotLeader = 1,   // refused: not the leader; try leader_hint
+  kInvalid = 2,     // refused, nothing proposed; `reason` says why
+  kBusy = 3,        // refused for now, nothing proposed; `reason` says why; retry
+  kBehind = 4,      // promote refused: the learner was `behind` slots behind; nothing proposed
+  kUnknown = 5,     // proposed at proposed_slot, then the replica lost track of it
+  kSuperseded = 6,  // chosen at proposed_slot but void: another change took effect first
+};
+
+// Short name of a change status, e.g. "notLeader".
+const char* ChangeStatusName(ChangeStatus status);
+
+// A replica's answer to one changeMembers() call.
+struct ChangeReply {
+  ChangeStatus status = ChangeStatus::kNotLeader;
+  paxos::ReplicaId leader_hint = paxos::kNoReplica;  // kNoReplica when unknown
+  std::string reason;
+  paxos::Slot config_slot = 0;    // kDone: the slot whose chosen value set that configuration
+  uint64_t behind = 0;            // kBehind: slots the learner lagged
+  paxos::Slot proposed_slot = 0;  // kUnknown, kSuperseded: where the change was proposed
+  bool already = false;           // kDone: the change was in effect before the call
+};
+
 // Role of a replica, for status pages.
 enum class Role : uint8_t { kFollower = 0, kCandidate = 1, kLeader = 2 };
 

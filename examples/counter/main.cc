@@ -5,6 +5,7 @@
 //   synod-counter get --members ... [--timeout MS]
 //   synod-counter status --members ... [--timeout MS]
 //   synod-counter members list --members ... [--timeout MS]
+//   synod-counter members add ID=HOST:PORT | promote ID | remove ID --members ... [--timeout MS]
 //   synod-counter transfer-leader ID --members ... [--timeout MS]
 //
 // serve prints "ready id=I" on stdout once it serves and exits 0 on SIGTERM.
@@ -37,8 +38,8 @@ std::string Usage() {
   return ServeUsage(kProgram) +
          "       synod-counter add N [--key K] --members ... [--timeout MS]\n"
          "       synod-counter get --members ... [--timeout MS]\n"
-         "       synod-counter status --members ... [--timeout MS]\n"
-         "       synod-counter members list --members ... [--timeout MS]\n"
+         "       synod-counter status --members ... [--timeout MS]\n" +
+         MembersUsage(kProgram) +
          "       synod-counter transfer-leader ID --members ... [--timeout MS]\n"
          "       synod-counter shell --members ... [--timeout MS]   (add N / get lines on stdin)\n";
 }

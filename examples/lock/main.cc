@@ -7,6 +7,7 @@
 //   synod-lock status NAME --members ... [--timeout MS]
 //   synod-lock status --members ... [--timeout MS]      (members, as synod-counter's)
 //   synod-lock members list --members ... [--timeout MS]  (as synod-counter's)
+//   synod-lock members add ID=HOST:PORT | promote ID | remove ID ...  (as synod-counter's)
 //   synod-lock transfer-leader ID --members ... [--timeout MS]   (as synod-counter's)
 //   synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- COMMAND [ARGS...]
 //
@@ -42,8 +43,8 @@ std::string Usage() {
          "       synod-lock acquire NAME --owner O --ttl MS --members ... [--timeout MS]\n"
          "       synod-lock renew NAME --owner O --token T --members ... [--timeout MS]\n"
          "       synod-lock release NAME --owner O --token T --members ... [--timeout MS]\n"
-         "       synod-lock status [NAME] --members ... [--timeout MS]\n"
-         "       synod-lock members list --members ... [--timeout MS]\n"
+         "       synod-lock status [NAME] --members ... [--timeout MS]\n" +
+         MembersUsage(kProgram) +
          "       synod-lock transfer-leader ID --members ... [--timeout MS]\n"
          "       synod-lock run NAME --ttl MS [--owner O] --members ... [--timeout MS] -- "
          "COMMAND [ARGS...]\n";

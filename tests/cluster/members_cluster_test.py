@@ -2,7 +2,7 @@
 """Multi-process tests of `members list` and the membership fields of
 `status`, run by ctest:
 
-  members_cluster_test.py --counter BIN --lock BIN TEST
+  members_cluster_test.py --counter BIN --lock BIN --lincheck BIN TEST
 
 TEST is one of:
   list        on a 3-replica synod-counter cluster, `members list` (both
@@ -12,12 +12,23 @@ TEST is one of:
               fields and add "member=voter config_slot=0"; after the leader
               is killed the answer comes from the new leader;
   exit_codes  bad usage exits 64 (no subcommand, an unknown one, an extra
-              argument, an unknown option, `--join`, no --members) for both
-              binaries; no reachable member exits 2 with the reason on stderr;
+              argument, an unknown option, `--join`, no --members, a bad ID
+              or ID=HOST:PORT) for both binaries; no reachable member exits 2
+              with the reason on stderr;
   join_flag   `serve --join` (this build cannot join): on an empty data dir
               it exits 1 with the reason, prints no "ready", creates nothing
               and serves nothing; on a member's data dir with history it logs
               that --join has no effect and recovers (the member serves again).
+  change      3 replicas under 4 clients: `members add 4=HOST:PORT` prints
+              "added 4 learner config=S" and `members list` then shows it;
+              adding it again, adding another id at a member's address,
+              promoting the absent learner (it is behind) each exit 1 with
+              the reason; `members remove 4` prints "removed 4 config=S'" and
+              re-adding id 4 exits 1; with a follower paused, removing the
+              other follower or the leader exits 1 (no reachable quorum
+              after it); removing the leader moves leadership first and
+              prints "removed L config=S''"; the clients' history is
+              linearizable.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -29,6 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Cluster, free_ports, scaled  # noqa: E402
+from load import Load, check_linearizable  # noqa: E402
 
 
 def run(binary, args, timeout_s=None):
@@ -96,6 +108,13 @@ def test_exit_codes(args):
                      ["members", "list", "--members", members, "--bogus", "1"],
                      ["members", "list"],
                      ["members", "list", "--members", members, "--timeout", "0"],
+                     ["members", "add", "--members", members],
+                     ["members", "add", "4", "--members", members],
+                     ["members", "add", "0=127.0.0.1:7004", "--members", members],
+                     ["members", "add", "4=127.0.0.1:99999", "--members", members],
+                     ["members", "promote", "x", "--members", members],
+                     ["members", "remove", "--members", members],
+                     ["members", "remove", "1", "2", "--members", members],
                      ["members", "list", "--join", "--members", members]):
             code, out, err = run(binary, argv)
             assert code == 64, (binary, argv, code, out, err)
@@ -143,10 +162,87 @@ def test_join_flag(args):
               "no effect on a data dir with history")
 
 
+def member_change(cluster, *args, timeout_ms=None):
+    return cluster.client("members", *args, timeout_ms=timeout_ms or int(scaled(10000)))
+
+
+def expect_failed(result, reason):
+    code, out, err = result
+    assert code == 1 and out == "", (code, out, err)
+    assert "failed: " + reason in err, (reason, err)
+
+
+def test_change(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        port4 = free_ports(1)[0]
+        with Load(cluster) as load:
+            time.sleep(scaled(0.5))
+            code, out, err = member_change(cluster, "add", "4=127.0.0.1:%d" % port4)
+            assert code == 0, (code, out, err)
+            words = out.split()
+            assert out.endswith("\n") and words[:3] == ["added", "4", "learner"], out
+            add_slot = int(words[3][len("config="):])
+            assert add_slot > 0, out
+            code, out, err = member_change(cluster, "list")
+            want = ["%d %s:%d voter" % (r.id, r.host, r.port) for r in cluster.replicas]
+            want += ["4 127.0.0.1:%d learner" % port4, "config slot=%d" % add_slot]
+            assert code == 0 and out.splitlines() == want, (code, out, err)
+            print("added learner 4 at slot %d" % add_slot)
+
+            expect_failed(member_change(cluster, "add", "4=127.0.0.1:%d" % port4),
+                          "replica 4 is already a member (learner at 127.0.0.1:%d)" % port4)
+            first = cluster.replicas[0]
+            expect_failed(member_change(cluster, "add", "5=127.0.0.1:%d" % first.port),
+                          "address 127.0.0.1:%d is in use by replica 1" % first.port)
+            code, out, err = member_change(cluster, "promote", "4",
+                                           timeout_ms=int(scaled(1500)))
+            assert code == 1 and "failed: learner 4 is " in err and "slots behind" in err, \
+                (code, out, err)
+
+            code, out, err = member_change(cluster, "remove", "4")
+            assert code == 0 and out.startswith("removed 4 config="), (code, out, err)
+            remove_slot = int(out.split("config=")[1])
+            assert remove_slot > add_slot, out
+            expect_failed(member_change(cluster, "add", "4=127.0.0.1:%d" % port4),
+                          "replica id 4 was removed and cannot be reused")
+            expect_failed(member_change(cluster, "remove", "4"), "replica 4 was already removed")
+
+            # With one follower paused, removing the other would leave a
+            # configuration whose quorum cannot be reached: refused.
+            leader = cluster.leader()
+            paused, other = [r for r in cluster.replicas if r.id != leader]
+            paused.pause()
+            try:
+                time.sleep(scaled(0.6))  # past an election timeout without its replies
+                expect_failed(member_change(cluster, "remove", str(other.id)),
+                              "after the change only 1 of its 2 voters would be reachable")
+                expect_failed(member_change(cluster, "remove", str(leader)),
+                              "after the change only 1 of its 2 voters would be reachable")
+            finally:
+                paused.resume()
+            time.sleep(scaled(0.6))
+
+            leader = cluster.leader()
+            code, out, err = member_change(cluster, "remove", str(leader))
+            assert code == 0 and out.startswith("removed %d config=" % leader), (code, out, err)
+            print("removed the leader %d at %s" % (leader, out.split()[-1]))
+            new_leader = cluster.leader()
+            assert new_leader != leader, new_leader
+            status = cluster.status()
+            assert status[leader]["member"] == "removed", status[leader]
+            time.sleep(scaled(0.5))
+        codes = load.codes
+        print("client commands: %d, exit codes %s" % (len(codes), sorted(set(codes))))
+        assert codes.count(0) > 0, codes
+        check_linearizable(args, load.history, "members-change")
+
+
 TESTS = {
     "list": test_list,
     "exit_codes": test_exit_codes,
     "join_flag": test_join_flag,
+    "change": test_change,
 }
 
 
@@ -154,6 +250,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--counter", required=True)
     parser.add_argument("--lock", required=True)
+    parser.add_argument("--lincheck", required=True)
     parser.add_argument("test", choices=sorted(TESTS))
     args = parser.parse_args()
     start = time.monotonic()

@@ -1,0 +1,139 @@
+// PlanMemberChange: every rule a requested configuration step must pass
+// before a leader proposes it, on plain configurations.
+#include "node/member_change_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace synod::node {
+namespace {
+
+using Action = ChangePlan::Action;
+using transport::MemberChange;
+using transport::MemberChangeKind;
+
+ClusterConfig Static() {
+  return ParseClusterConfig("1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003").value();
+}
+
+// The founders 1-3 (no addresses: the initial configuration has none),
+// learner 4 at 127.0.0.1:7004, and 5 removed.
+paxos::Configuration Grown() {
+  return paxos::Configuration({{1, paxos::MemberRole::kVoter, ""},
+                               {2, paxos::MemberRole::kVoter, ""},
+                               {3, paxos::MemberRole::kVoter, ""},
+                               {4, paxos::MemberRole::kLearner, "127.0.0.1:7004"}},
+                              {5});
+}
+
+ChangePlan Plan(MemberChangeKind kind, paxos::ReplicaId id, std::string address = "",
+                paxos::ReplicaId self = 1, const paxos::Configuration& current = Grown()) {
+  return PlanMemberChange(current, MemberChange{kind, id, std::move(address), 0}, self, Static());
+}
+
+TEST(MemberChangePlan, AddFillsInTheFoundersAddressesAndAddsALearner) {
+  ChangePlan plan = Plan(MemberChangeKind::kAddLearner, 6, "127.0.0.1:7006");
+  ASSERT_EQ(plan.action, Action::kPropose) << plan.reason;
+  ASSERT_NE(plan.next.Find(6), nullptr);
+  EXPECT_EQ(plan.next.Find(6)->role, paxos::MemberRole::kLearner);
+  EXPECT_EQ(plan.next.Find(6)->address, "127.0.0.1:7006");
+  EXPECT_EQ(plan.next.Find(1)->address, "127.0.0.1:7001");
+  EXPECT_EQ(plan.next.Find(3)->address, "127.0.0.1:7003");
+  EXPECT_EQ(plan.next.retired(), std::vector<paxos::ReplicaId>{5});
+  EXPECT_EQ(paxos::ValidateChange(Grown(), plan.next), "");
+}
+
+TEST(MemberChangePlan, AddTakesTheAddressInItsCanonicalForm) {
+  ChangePlan plan = Plan(MemberChangeKind::kAddLearner, 6, "127.0.0.1:07006");
+  ASSERT_EQ(plan.action, Action::kPropose) << plan.reason;
+  EXPECT_EQ(plan.next.Find(6)->address, "127.0.0.1:7006");
+}
+
+TEST(MemberChangePlan, AddOfTheSameLearnerAtTheSameAddressIsAlreadyInEffect) {
+  EXPECT_EQ(Plan(MemberChangeKind::kAddLearner, 4, "127.0.0.1:7004").action, Action::kAlready);
+}
+
+TEST(MemberChangePlan, AddIsRefusedForAMemberARemovedIdAnAddressInUseOrABadAddress) {
+  ChangePlan plan = Plan(MemberChangeKind::kAddLearner, 4, "127.0.0.1:7104");
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "replica 4 is already a member (learner at 127.0.0.1:7004)");
+  plan = Plan(MemberChangeKind::kAddLearner, 2, "127.0.0.1:7002");
+  EXPECT_EQ(plan.reason, "replica 2 is already a member (voter at 127.0.0.1:7002)");
+  plan = Plan(MemberChangeKind::kAddLearner, 5, "127.0.0.1:7005");
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "replica id 5 was removed and cannot be reused");
+  plan = Plan(MemberChangeKind::kAddLearner, 6, "127.0.0.1:7003");
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "address 127.0.0.1:7003 is in use by replica 3")
+      << "a founder's address is known from the static list";
+  plan = Plan(MemberChangeKind::kAddLearner, 6, "127.0.0.1:7004");
+  EXPECT_EQ(plan.reason, "address 127.0.0.1:7004 is in use by replica 4");
+  plan = Plan(MemberChangeKind::kAddLearner, 6, "127.0.0.1:99999");
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason.rfind("bad address '127.0.0.1:99999': ", 0), 0u) << plan.reason;
+  plan = Plan(MemberChangeKind::kAddLearner, 0, "127.0.0.1:7006");
+  EXPECT_EQ(plan.reason, "replica id 0 is not valid");
+  // A raw request may smuggle a list in the address: one HOST:PORT only.
+  plan = Plan(MemberChangeKind::kAddLearner, 9, "127.0.0.1:7009,2=10.9.9.9:1");
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "bad address '127.0.0.1:7009,2=10.9.9.9:1': not one HOST:PORT");
+}
+
+TEST(MemberChangePlan, AddIsRefusedBeyondTheMostMembersAConfigurationMayHave) {
+  std::vector<paxos::Member> members;
+  for (paxos::ReplicaId id = 1; id <= kMaxMembers; ++id) {
+    members.push_back({id, id <= 3 ? paxos::MemberRole::kVoter : paxos::MemberRole::kLearner,
+                       "127.0.0.1:" + std::to_string(7000 + id)});
+  }
+  paxos::Configuration full(members, {});
+  ChangePlan plan = Plan(MemberChangeKind::kAddLearner, 40, "127.0.0.1:7040", 1, full);
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "the configuration has 16 members, the most it may have");
+  members.pop_back();
+  EXPECT_EQ(Plan(MemberChangeKind::kAddLearner, 40, "127.0.0.1:7040", 1,
+                 paxos::Configuration(members, {}))
+                .action,
+            Action::kPropose);
+}
+
+TEST(MemberChangePlan, PromoteMakesALearnerAVoter) {
+  ChangePlan plan = Plan(MemberChangeKind::kPromote, 4);
+  ASSERT_EQ(plan.action, Action::kPropose) << plan.reason;
+  EXPECT_TRUE(plan.next.IsVoter(4));
+  EXPECT_EQ(plan.next.voters().size(), 4u);
+  EXPECT_EQ(Plan(MemberChangeKind::kPromote, 2).action, Action::kAlready);
+  plan = Plan(MemberChangeKind::kPromote, 6);
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "replica 6 is not a member");
+  plan = Plan(MemberChangeKind::kPromote, 5);
+  EXPECT_EQ(plan.reason, "replica 5 was removed from the cluster");
+}
+
+TEST(MemberChangePlan, RemoveRetiresForGoodAndKeepsAVoter) {
+  ChangePlan plan = Plan(MemberChangeKind::kRemove, 3);
+  ASSERT_EQ(plan.action, Action::kPropose) << plan.reason;
+  EXPECT_FALSE(plan.next.Contains(3));
+  EXPECT_TRUE(plan.next.IsRetired(3));
+  EXPECT_TRUE(plan.next.IsRetired(5));
+  EXPECT_EQ(Plan(MemberChangeKind::kRemove, 5).action, Action::kAlready);
+  plan = Plan(MemberChangeKind::kRemove, 6);
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "replica 6 is not a member");
+  EXPECT_EQ(Plan(MemberChangeKind::kRemove, 1, "", /*self=*/1).action, Action::kHandOver);
+  paxos::Configuration alone(
+      {{1, paxos::MemberRole::kVoter, ""}, {4, paxos::MemberRole::kLearner, "127.0.0.1:7004"}}, {});
+  plan = Plan(MemberChangeKind::kRemove, 1, "", 1, alone);
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "removing replica 1 would leave no voter");
+  EXPECT_EQ(Plan(MemberChangeKind::kRemove, 4, "", 1, alone).action, Action::kPropose);
+}
+
+TEST(MemberChangePlan, StaticAddressesNeverOverwriteTheConfigurations) {
+  paxos::Configuration moved(
+      {{1, paxos::MemberRole::kVoter, "10.0.0.1:7001"}, {2, paxos::MemberRole::kVoter, ""}}, {});
+  paxos::Configuration filled = WithStaticAddresses(moved, Static());
+  EXPECT_EQ(filled.Find(1)->address, "10.0.0.1:7001");
+  EXPECT_EQ(filled.Find(2)->address, "127.0.0.1:7002");
+}
+
+}  // namespace
+}  // namespace synod::node
