@@ -508,11 +508,6 @@ class Server::Impl::PeerImpl final : public ExitOnInternalErrors<wire::PeerServi
 
   kj::Promise<void> deliver(DeliverContext context) override {
     if (!*alive_) return KJ_EXCEPTION(DISCONNECTED, "server shut down");
-    if (!impl_.IsPeer(from_)) {
-      // Removed by SetPeers/SetRetired; its connection is closing.
-      impl_.CloseLater(conn_);
-      return KJ_EXCEPTION(DISCONNECTED, "no longer a peer");
-    }
     std::vector<paxos::Message> messages;
     Status decoded =
         DecodeMessages(context.getParams().getMessages(), impl_.options.limits, &messages);
