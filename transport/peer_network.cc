@@ -122,8 +122,11 @@ struct PeerNetwork::Impl {
         log->info("transport: replica {} moved from {}:{} to {}:{}; reconnecting", link.endpoint.id,
                   link.endpoint.host, link.endpoint.port, want->second.host, want->second.port);
         link.endpoint = want->second;
-        // A new generation now: whatever the old connection still reports is stale.
+        // A new generation now: whatever the old connection still reports is
+        // stale, and no answer from the old endpoint lands (Cancel is safe
+        // here: the Dialer never runs our code inside its KJ callbacks).
         ++link.generation;
+        link.dialer.Cancel();
         link.phase = Link::Phase::kBackoff;
         link.state.connected = false;
         asio::post(loop.io(), [this, &link, a = link.alive] {
@@ -156,6 +159,8 @@ struct PeerNetwork::Impl {
     link->state.queued_messages = 0;
     *link->alive = false;
     ++link->generation;
+    link->dialer.Cancel();  // no hello answer from a removed peer reaches the observer
+    link->timer.cancel();
     link->phase = Link::Phase::kBackoff;
     log->info("transport: replica {} ({}:{}) removed from the peers ({} queued messages dropped)",
               link->endpoint.id, link->endpoint.host, link->endpoint.port, dropped);
