@@ -2,10 +2,12 @@
 //
 // Every accepted connection gets the Handshake bootstrap capability. A hello
 // with the wrong cluster id, another member list, an unknown or removed
-// replica id (for peers) or a bad role is refused and logged; the connection is closed shortly
-// after the refusal reply. A connection that does not complete a hello within handshake_timeout
-// (handshake_timeout_under_pressure when the waiting pool is more than half full at its accept) is
-// closed. A malformed or oversize message closes that connection only.
+// replica id (for peers) or a bad role is refused and logged; the connection
+// is closed shortly after the refusal
+// reply. A connection that does not complete a hello within
+// handshake_timeout (handshake_timeout_under_pressure when the waiting pool
+// is more than half full at its accept) is closed. A malformed or oversize message closes that
+// connection only.
 //
 // Admission: connections are counted in three budgets, so that no kind can
 // lock another out. Connections that have not (successfully) said hello share
