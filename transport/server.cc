@@ -478,7 +478,7 @@ struct Server::Impl {
   EventLoop& loop;
   ServerOptions options;
   std::vector<paxos::ReplicaId> retired;  // SetRetired: hellos refused with removed = true
-  uint64_t config_slot = 0;               // SetRetired's; stated in hello replies
+  paxos::Slot config_slot = 0;            // SetRetired's; stated in hello replies
   PeerMessageHandler* peer_handler;
   ClientRequestHandler* client_handler;
   std::shared_ptr<spdlog::logger> log;
@@ -862,7 +862,7 @@ void Server::SetPeers(std::vector<paxos::ReplicaId> peers) {
   impl_->EvictFormerPeers();
 }
 
-void Server::SetRetired(std::vector<paxos::ReplicaId> retired, uint64_t config_slot) {
+void Server::SetRetired(std::vector<paxos::ReplicaId> retired, paxos::Slot config_slot) {
   impl_->retired = std::move(retired);
   impl_->config_slot = config_slot;
   impl_->EvictFormerPeers();

@@ -171,7 +171,7 @@ class Server {
   // a removed id is refused with removed = true and the reason "replica N was
   // removed from the cluster (configuration slot S)", even if it is also in
   // the peers; its accepted connections are closed as by SetPeers.
-  void SetRetired(std::vector<paxos::ReplicaId> retired, uint64_t config_slot);
+  void SetRetired(std::vector<paxos::ReplicaId> retired, paxos::Slot config_slot);
 
   // Replaces the member list text stated in hello replies (options.members;
   // also where AdmitMember finds a member's configured host).
