@@ -149,5 +149,42 @@ TEST_F(PeerNetworkPeersTest, TheHandshakeObserverMayRemoveThePeerItHearsFrom) {
   EXPECT_EQ(hellos, 1);
 }
 
+TEST_F(PeerNetworkPeersTest, PeersMayMoveAndGoWhileCallsAreInFlight) {
+  RecordingPeerHandler first_handler;
+  RecordingPeerHandler second_handler;
+  auto first = StartServer(1, {2}, first_handler);
+  auto second = StartServer(1, {2}, second_handler);
+  PeerNetworkOptions options = NetOptions(2, {{1, "127.0.0.1", first->port()}});
+  options.limits.max_batch_bytes = 1;  // one message per call: many in flight
+  PeerNetwork net(loop_, options);
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(1).connected; }, kWait));
+  for (paxos::Slot i = 0; i < 100; ++i) ASSERT_TRUE(net.Send(PreVote(2, 1, i)));
+  ASSERT_TRUE(loop_.RunUntil([&] { return !first_handler.messages.empty(); }, kWait));
+  net.SetPeers({{1, "127.0.0.1", second->port()}});  // moved with calls in flight
+  ASSERT_TRUE(loop_.RunUntil([&] { return !second_handler.messages.empty(); }, kWait));
+  for (paxos::Slot i = 0; i < 100; ++i) ASSERT_TRUE(net.Send(PreVote(2, 1, i)));
+  net.SetPeers({});  // removed with calls in flight and messages queued
+  EXPECT_FALSE(net.Send(PreVote(2, 1, 0)));
+  EXPECT_TRUE(loop_.RunUntil(
+      [&] { return first->connection_count() == 0 && second->connection_count() == 0; }, kWait));
+}
+
+TEST_F(PeerNetworkPeersTest, TheHandshakeObserverMayMoveThePeerItHearsFrom) {
+  RecordingPeerHandler old_handler;
+  RecordingPeerHandler new_handler;
+  auto old_server = StartServer(1, {2}, old_handler);
+  auto new_server = StartServer(1, {2}, new_handler);
+  PeerNetwork net(loop_, NetOptions(2, {{1, "127.0.0.1", old_server->port()}}));
+  bool moved = false;
+  net.SetHandshakeObserver([&](paxos::ReplicaId, const HandshakeInfo&) {
+    if (moved) return;
+    moved = true;
+    net.SetPeers({{1, "127.0.0.1", new_server->port()}});
+  });
+  ASSERT_TRUE(net.Send(PreVote(2, 1, 1)));
+  ASSERT_TRUE(loop_.RunUntil([&] { return new_handler.messages.size() == 1; }, kWait));
+  EXPECT_TRUE(old_handler.messages.empty());
+}
+
 }  // namespace
 }  // namespace synod::transport
