@@ -279,9 +279,7 @@ TEST_F(RpcTest, AgreedClusterIdIsRequiredExceptFromMembersThatHaveNotAppliedIt) 
   EXPECT_FALSE(earlier.accepted);
   EXPECT_NE(earlier.reason.find("wrong cluster id"), std::string::npos);
   EXPECT_EQ(earlier.server_cluster, kAgreed);
-  // Another list is refused unless it comes with the agreed id
-  // (server_membership_test.cc).
-  HandshakeInfo other_list = PeerHelloInfo(loop_, peer, kCluster, 0xBAD);
+  HandshakeInfo other_list = PeerHelloInfo(loop_, peer, kAgreed, 0xBAD);
   EXPECT_FALSE(other_list.accepted);
   EXPECT_NE(other_list.reason.find("wrong member list (this replica's is 1=127.0.0.1:1,"),
             std::string::npos);

@@ -793,11 +793,14 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
     ClusterId stated = params.getClusterId();
     ClusterId list = params.getMemberListId();
     bool peer = params.getRole() == wire::ConnectionRole::PEER;
-    // Applied the agreed id: whoever states it belongs to this cluster, also
-    // a member added later with another static list.
+    // Applied the agreed id and a configuration change (SetRetired with a
+    // slot > 0): the static list no longer defines the members, so whoever
+    // states the agreed id belongs to this cluster, also a member added later
+    // with another static list. Before a change the list must match, so a
+    // member restarted with a wrong --members list stays refused.
     bool applied_agreed_id = options.member_list_id != 0 && options.cluster_id != 0 &&
                              options.cluster_id != options.member_list_id;
-    if (applied_agreed_id && stated == options.cluster_id) return "";
+    if (applied_agreed_id && impl_.config_slot > 0 && stated == options.cluster_id) return "";
     if (options.member_list_id != 0 && list != 0 && list != options.member_list_id) {
       return "wrong member list (this replica's is " + options.members + ")";
     }

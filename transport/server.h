@@ -61,8 +61,9 @@ struct ServerOptions {
   // applied the agreed id (it says this hash) is still accepted; until this
   // server has applied the agreed id itself (cluster_id == member_list_id), a
   // peer with this list that states an agreed id is accepted too. Once it
-  // has (cluster_id != member_list_id), a peer or client stating the agreed
-  // id is accepted whatever list it states.
+  // has (cluster_id != member_list_id) and has been given a configuration
+  // after a change (SetRetired with config_slot > 0), a peer or client
+  // stating the agreed id is accepted whatever list it states.
   ClusterId member_list_id = 0;
   // This replica's member list "1=host:port,...", reported in hello replies
   // (clients learn the cluster's members and addresses from a majority).
@@ -167,10 +168,12 @@ class Server {
   void SetPeers(std::vector<paxos::ReplicaId> peers);
 
   // Replaces the ids removed from the cluster, as of the configuration chosen
-  // at `config_slot` (stated as configSlot in every hello reply). A hello from
-  // a removed id is refused with removed = true and the reason "replica N was
-  // removed from the cluster (configuration slot S)", even if it is also in
-  // the peers; its accepted connections are closed as by SetPeers.
+  // at `config_slot` (stated as configSlot in every hello reply; 0: the
+  // initial configuration). A hello from a removed id is refused with
+  // removed = true and the reason "replica N was removed from the cluster
+  // (configuration slot S)", even if it is also in the peers; its accepted
+  // connections are closed as by SetPeers. With config_slot > 0 the member
+  // list no longer counts for peers stating the agreed id (member_list_id).
   void SetRetired(std::vector<paxos::ReplicaId> retired, paxos::Slot config_slot);
 
   // Replaces the member list text stated in hello replies (options.members;

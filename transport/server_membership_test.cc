@@ -151,8 +151,15 @@ TEST_F(ServerMembershipTest, APeerDroppedBySetPeersLosesItsConnection) {
   EXPECT_FALSE(net.LinkState(1).last_handshake.removed);
 }
 
-TEST_F(ServerMembershipTest, AfterAgreementAPeerWithAnotherListStatingTheAgreedIdIsAccepted) {
+TEST_F(ServerMembershipTest, AfterAgreementAndAChangeAPeerWithAnotherListStatingTheAgreedIdIsIn) {
   auto agreed = StartServer({2}, kAgreed, kHash);
+  // Before any configuration change the list must match (a member restarted
+  // with a wrong --members list stays out).
+  HandshakeInfo unchanged = FirstHello(NetOptions(2, agreed->port(), kAgreed, 0xBAD));
+  EXPECT_FALSE(unchanged.accepted);
+  EXPECT_NE(unchanged.reason.find("wrong member list"), std::string::npos);
+
+  agreed->SetRetired({}, 7);
   HandshakeInfo accepted = FirstHello(NetOptions(2, agreed->port(), kAgreed, 0xBAD));
   EXPECT_TRUE(accepted.accepted) << accepted.reason;
   // Still refused: another list stating anything but the agreed id.
@@ -166,6 +173,7 @@ TEST_F(ServerMembershipTest, AfterAgreementAPeerWithAnotherListStatingTheAgreedI
 
 TEST_F(ServerMembershipTest, BeforeAgreementAPeerWithAnotherListIsRefusedWhateverItStates) {
   auto hashed = StartServer({2}, kHash, kHash);
+  hashed->SetRetired({}, 7);
   HandshakeInfo refused = FirstHello(NetOptions(2, hashed->port(), kAgreed, 0xBAD));
   EXPECT_FALSE(refused.accepted);
   EXPECT_NE(refused.reason.find("wrong member list"), std::string::npos);
