@@ -60,6 +60,7 @@ void Dialer::OnConnected(uint64_t gen) {
   request.setMemberListId(options_.member_list_id);
   request.setFromReplica(options_.self);
   request.setRole(options_.role);
+  request.setFeatures(kFeatures);
   const bool peer = options_.role == wire::ConnectionRole::PEER;
   const paxos::ReplicaId expected = options_.server.id;
   // A reply that cannot be read fails like a lost connection ("hello failed").
@@ -74,6 +75,9 @@ void Dialer::OnConnected(uint64_t gen) {
           info.server_cluster = response.getServerCluster();
           info.has_history = response.getHasHistory();
           info.server_members = response.getServerMembers().cStr();
+          info.removed = response.getRemoved();
+          info.config_slot = response.getConfigSlot();
+          info.features = response.getFeatures();
           if (info.accepted && expected != paxos::kNoReplica && info.server_replica != expected) {
             info.accepted = false;
             info.reason = "answered as replica " + std::to_string(info.server_replica) +

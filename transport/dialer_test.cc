@@ -14,7 +14,9 @@
 #include <optional>
 #include <vector>
 
+#include "transport/rpc_connection.h"
 #include "transport/server.h"
+#include "transport/synod.capnp.h"
 
 namespace synod::transport {
 namespace {
@@ -280,6 +282,51 @@ TEST(BackoffTest, DoublesUpToTheCapAndResets) {
   backoff.ToMax();
   EXPECT_EQ(backoff.Next(), 2000ms);
   EXPECT_EQ(backoff.Next(), 2000ms);
+}
+
+// A Handshake that records the hello's features and refuses as a server
+// that removed the caller would (removed, configSlot, features set).
+class RemovedHandshake final : public wire::Handshake::Server {
+ public:
+  explicit RemovedHandshake(uint32_t* features) : features_(features) {}
+  kj::Promise<void> hello(HelloContext context) override {
+    *features_ = context.getParams().getFeatures();
+    auto results = context.getResults();
+    results.setAccepted(false);
+    results.setReason("replica 2 was removed from the cluster (configuration slot 9)");
+    results.setServerReplica(1);
+    results.setRemoved(true);
+    results.setConfigSlot(9);
+    results.setFeatures(0x80000001u);
+    return kj::READY_NOW;
+  }
+
+ private:
+  uint32_t* features_;
+};
+
+TEST_F(DialerTest, TheHelloCarriesFeaturesAndTheReplyRemovedAndConfigSlot) {
+  tcp::acceptor acceptor(loop_.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  uint32_t stated_features = 0;
+  kj::Own<RpcConnection> served;
+  acceptor.async_accept([&](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec) return;
+    served = kj::heap<RpcConnection>(std::move(socket), Limits{}, 30s,
+                                     kj::heap<RemovedHandshake>(&stated_features), 1u << 20);
+  });
+  Dialer dialer(loop_);
+  std::optional<Result<Dialed>> result =
+      DialAndWait(dialer, PeerDial(acceptor.local_endpoint().port()));
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result->ok()) << result->status().ToString();
+  const HandshakeInfo& info = result->value().info;
+  EXPECT_FALSE(info.accepted);
+  EXPECT_TRUE(info.removed);
+  EXPECT_EQ(info.config_slot, 9u);
+  EXPECT_EQ(info.features, 0x80000001u);
+  EXPECT_EQ(info.reason, "replica 2 was removed from the cluster (configuration slot 9)");
+  EXPECT_EQ(stated_features, kFeatures);
+  EXPECT_EQ(kFeatures & kFeatureRuntimeMembership, kFeatureRuntimeMembership);
 }
 
 }  // namespace

@@ -41,9 +41,13 @@ struct PeerNetwork::Impl {
           dialer(i.loop),
           timer(i.loop.io()),
           backoff(i.options.backoff_initial, i.options.backoff_max) {}
+    ~Link() { *alive = false; }
 
     Impl& impl;
     PeerEndpoint endpoint;
+    // False once the link is destroyed or removed by SetPeers: handlers
+    // posted for it (flush, retry, deferred failure) then do nothing.
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);
     struct Queued {
       paxos::Message message;
       size_t bytes = 0;  // EstimateWireBytes
@@ -96,6 +100,77 @@ struct PeerNetwork::Impl {
     if (options.return_path != nullptr) options.return_path->SetHeldObserver(nullptr);
     for (auto& [id, link] : links) Teardown(*link);
     links.clear();
+    for (auto& link : removed) Teardown(*link);
+    removed.clear();
+  }
+
+  void SetPeers(std::vector<PeerEndpoint> peers) {
+    std::map<paxos::ReplicaId, PeerEndpoint> wanted;
+    for (PeerEndpoint& e : peers) {
+      if (e.id == options.self || e.id == paxos::kNoReplica) continue;
+      wanted.emplace(e.id, std::move(e));
+    }
+    for (auto it = links.begin(); it != links.end();) {
+      auto want = wanted.find(it->first);
+      if (want == wanted.end()) {
+        Remove(std::move(it->second));
+        it = links.erase(it);
+        continue;
+      }
+      Link& link = *it->second;
+      if (link.endpoint.host != want->second.host || link.endpoint.port != want->second.port) {
+        log->info("transport: replica {} moved from {}:{} to {}:{}; reconnecting", link.endpoint.id,
+                  link.endpoint.host, link.endpoint.port, want->second.host, want->second.port);
+        link.endpoint = want->second;
+        // A new generation now: whatever the old connection still reports is
+        // stale, and no answer from the old endpoint lands (Cancel is safe
+        // here: the Dialer never runs our code inside its KJ callbacks).
+        ++link.generation;
+        link.dialer.Cancel();
+        link.phase = Link::Phase::kBackoff;
+        link.state.connected = false;
+        asio::post(loop.io(), [this, &link, a = link.alive] {
+          if (!*a) return;
+          Teardown(link);
+          link.phase = Link::Phase::kBackoff;
+          link.backoff.Reset();
+          link.state_list_hash = false;
+          Connect(link);
+        });
+      }
+      ++it;
+    }
+    for (auto& [id, endpoint] : wanted) {
+      if (links.count(id) != 0) continue;
+      log->info("transport: replica {} ({}:{}) added to the peers", id, endpoint.host,
+                endpoint.port);
+      Link& link = *links.emplace(id, std::make_unique<Link>(*this, endpoint)).first->second;
+      Connect(link);
+    }
+  }
+
+  // Takes a link out of service now (its queue dropped and counted, its
+  // posted handlers disarmed) and closes its connection from an Asio handler.
+  void Remove(std::unique_ptr<Link> link) {
+    size_t dropped = link->queue.size();
+    link->state.dropped_messages += dropped;
+    link->queue.clear();
+    link->queue_bytes = 0;
+    link->state.queued_messages = 0;
+    *link->alive = false;
+    ++link->generation;
+    link->dialer.Cancel();  // no hello answer from a removed peer reaches the observer
+    link->timer.cancel();
+    link->phase = Link::Phase::kBackoff;
+    log->info("transport: replica {} ({}:{}) removed from the peers ({} queued messages dropped)",
+              link->endpoint.id, link->endpoint.host, link->endpoint.port, dropped);
+    removed.push_back(std::move(link));
+    if (removed.size() > 1) return;  // a cleanup is already posted
+    asio::post(loop.io(), [this, a = alive] {
+      if (!*a) return;
+      for (auto& l : removed) Teardown(*l);
+      removed.clear();
+    });
   }
 
   void Connect(Link& link) {
@@ -145,13 +220,17 @@ struct PeerNetwork::Impl {
       }
       link.state_list_hash = states_hash;
     }
-    if (observer) CallOrExit("the handshake observer", [&] { observer(link.endpoint.id, info); });
+    if (observer) {
+      std::shared_ptr<bool> a = link.alive;  // the observer may remove this link
+      CallOrExit("the handshake observer", [&] { observer(link.endpoint.id, info); });
+      if (!*a) return;
+    }
     if (!info.accepted) Fail(link, gen, "refused: " + info.reason);
   }
 
   // Tears the link down from outside any KJ callback stack, then backs off.
   void FailLater(Link& link, uint64_t gen, std::string why) {
-    asio::post(loop.io(), [this, &link, gen, why = std::move(why), a = alive] {
+    asio::post(loop.io(), [this, &link, gen, why = std::move(why), a = link.alive] {
       if (*a && gen == link.generation) Fail(link, gen, why);
     });
   }
@@ -170,10 +249,11 @@ struct PeerNetwork::Impl {
     Clock::duration delay = link.backoff.Next();
     uint64_t next_gen = link.generation;
     link.timer.expires_after(delay);
-    link.timer.async_wait([this, &link, next_gen, a = alive](const boost::system::error_code& ec) {
-      if (ec || !*a || next_gen != link.generation) return;
-      Connect(link);
-    });
+    link.timer.async_wait(
+        [this, &link, next_gen, a = link.alive](const boost::system::error_code& ec) {
+          if (ec || !*a || next_gen != link.generation) return;
+          Connect(link);
+        });
   }
 
   void Teardown(Link& link) {
@@ -191,7 +271,7 @@ struct PeerNetwork::Impl {
   void ScheduleFlush(Link& link) {
     if (link.flush_scheduled) return;
     link.flush_scheduled = true;
-    asio::post(loop.io(), [this, &link, a = alive] {
+    asio::post(loop.io(), [this, &link, a = link.alive] {
       if (!*a) return;
       link.flush_scheduled = false;
       Flush(link);
@@ -345,6 +425,8 @@ struct PeerNetwork::Impl {
   ExitOnTaskError task_errors;
   HandshakeObserver observer;
   std::map<paxos::ReplicaId, std::unique_ptr<Link>> links;
+  // Links SetPeers took out of service, closed by a posted handler.
+  std::vector<std::unique_ptr<Link>> removed;
 };
 
 PeerNetwork::PeerNetwork(EventLoop& loop, PeerNetworkOptions options)
@@ -355,6 +437,8 @@ PeerNetwork::~PeerNetwork() = default;
 bool PeerNetwork::Send(paxos::Message message) { return impl_->Send(std::move(message)); }
 
 void PeerNetwork::SetClusterId(ClusterId cluster_id) { impl_->options.cluster_id = cluster_id; }
+
+void PeerNetwork::SetPeers(std::vector<PeerEndpoint> peers) { impl_->SetPeers(std::move(peers)); }
 
 void PeerNetwork::SetHandshakeObserver(HandshakeObserver observer) {
   impl_->observer = std::move(observer);

@@ -3,7 +3,8 @@
 // Send() never blocks: it queues the message for its destination (a bounded
 // queue per peer; when full, the oldest queued message is dropped, which
 // Paxos tolerates). Each peer has its own connection, opened at construction
-// and re-opened with exponential backoff after any failure. Everything queued
+// (or when SetPeers adds the peer) and re-opened with exponential backoff
+// after any failure. Everything queued
 // for a peer is coalesced into few deliver() calls (bounded by bytes), with
 // up to max_calls_in_flight calls outstanding per connection. Every call and
 // every handshake has a deadline; a miss closes that connection only, so a
@@ -100,6 +101,17 @@ class PeerNetwork {
 
   // Uses `cluster_id` in hellos from now on (existing connections stay).
   void SetClusterId(ClusterId cluster_id);
+
+  // Replaces the set of peers (an entry for `self` or kNoReplica is ignored;
+  // of two entries with one id the first counts). A new id gets a link that
+  // starts connecting at once; an id no longer present loses its link (its
+  // connection closes, its queued messages are dropped and logged, Send to it
+  // returns false and LinkState reports the default state); an id whose host
+  // or port changed reconnects to the new endpoint, keeping its queue and
+  // counters. Unchanged links are untouched. Connections are closed from an
+  // Asio handler posted by this call, so it may be called from anywhere on the
+  // network thread, including the handshake observer and the reply_handler.
+  void SetPeers(std::vector<PeerEndpoint> peers);
 
   // Sets the observer of hello replies (replaces any previous one).
   void SetHandshakeObserver(HandshakeObserver observer);

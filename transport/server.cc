@@ -28,6 +28,8 @@ namespace synod::transport {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+static_assert(kFeatureRuntimeMembership == wire::FEATURE_RUNTIME_MEMBERSHIP);
+
 namespace {
 
 // Holds the fulfiller of one submit() call; shared by the SubmitDone callback.
@@ -460,10 +462,36 @@ struct Server::Impl {
     return it == conns.end() ? nullptr : it->second.get();
   }
 
+  bool IsRetired(paxos::ReplicaId id) const {
+    return std::find(retired.begin(), retired.end(), id) != retired.end();
+  }
+
+  // `id` may connect as a peer: listed, not removed, not self.
+  bool IsPeer(paxos::ReplicaId id) const {
+    const auto& peers = options.peers;
+    return id != options.self && !IsRetired(id) &&
+           std::find(peers.begin(), peers.end(), id) != peers.end();
+  }
+
+  // Closes (from Asio handlers) the accepted connections of members that may
+  // no longer connect as peers.
+  void EvictFormerPeers() {
+    std::vector<uint64_t> victims;
+    for (const auto& [member, ids] : member_conns) {
+      if (IsPeer(member)) continue;
+      log->info("transport: closing {} connection(s) of replica {}: {}", ids.size(), member,
+                IsRetired(member) ? "removed from the cluster" : "no longer a peer");
+      victims.insert(victims.end(), ids.begin(), ids.end());
+    }
+    for (uint64_t id : victims) EvictLater(id);
+  }
+
   capnp::Capability::Client MakeHandshake(uint64_t id);
 
   EventLoop& loop;
   ServerOptions options;
+  std::vector<paxos::ReplicaId> retired;  // SetRetired: hellos refused with removed = true
+  paxos::Slot config_slot = 0;            // SetRetired's; stated in hello replies
   PeerMessageHandler* peer_handler;
   ClientRequestHandler* client_handler;
   std::shared_ptr<spdlog::logger> log;
@@ -697,8 +725,11 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
     results.setServerMembers(impl_.options.members);
     results.setHasHistory(impl_.options.has_history &&
                           CallOrExit("has_history", [&] { return impl_.options.has_history(); }));
+    results.setConfigSlot(impl_.config_slot);
+    results.setFeatures(kFeatures);
 
-    std::string reason = Check(*conn, params);
+    bool removed = false;
+    std::string reason = Check(*conn, params, removed);
     if (!reason.empty()) {
       ++impl_.stats.refused_handshakes;
       // A client stating this member list's hash has not learned the agreed
@@ -717,6 +748,7 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
       conn->refused = true;
       results.setAccepted(false);
       results.setReason(reason);
+      results.setRemoved(removed);
       // Keep the connection just long enough for the reply to leave.
       conn->timer.cancel();
       conn->timer.expires_after(impl_.options.refusal_linger);
@@ -740,7 +772,9 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
   }
 
  private:
-  std::string Check(const Conn& conn, wire::Handshake::HelloParams::Reader params) {
+  // "" if the hello is acceptable, else why not; sets `removed` when the
+  // caller's replica id was removed from the cluster.
+  std::string Check(const Conn& conn, wire::Handshake::HelloParams::Reader params, bool& removed) {
     if (conn.handshaken) return "hello repeated on one connection";
     if (conn.refused) return "connection already refused";
     std::string id_problem = CheckClusterId(params);
@@ -749,11 +783,13 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
       case wire::ConnectionRole::PEER: {
         if (impl_.peer_handler == nullptr) return "this server takes no peers";
         paxos::ReplicaId from = params.getFromReplica();
-        const auto& peers = impl_.options.peers;
-        if (from == impl_.options.self ||
-            std::find(peers.begin(), peers.end(), from) == peers.end()) {
-          return "unknown replica " + std::to_string(from);
+        if (impl_.IsRetired(from)) {
+          removed = true;
+          return "replica " + std::to_string(from) +
+                 " was removed from the cluster (configuration slot " +
+                 std::to_string(impl_.config_slot) + ")";
         }
+        if (!impl_.IsPeer(from)) return "unknown replica " + std::to_string(from);
         return "";
       }
       case wire::ConnectionRole::CLIENT:
@@ -771,9 +807,10 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
                        : params.getRole() == wire::ConnectionRole::CLIENT ? "client"
                                                                           : "other";
     const char* what =
-        reason.rfind("wrong cluster", 0) == 0       ? "wrong-cluster"
-        : reason.rfind("wrong member list", 0) == 0 ? "wrong-member-list"
-        : reason.rfind("unknown replica", 0) == 0   ? "unknown-replica"
+        reason.rfind("wrong cluster", 0) == 0                               ? "wrong-cluster"
+        : reason.rfind("wrong member list", 0) == 0                         ? "wrong-member-list"
+        : reason.rfind("unknown replica", 0) == 0                           ? "unknown-replica"
+        : reason.find(" was removed from the cluster") != std::string::npos ? "removed"
         : reason.rfind("hello repeated", 0) == 0 || reason.rfind("connection already", 0) == 0
             ? "repeated"
             : "role";
@@ -787,6 +824,14 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
     ClusterId stated = params.getClusterId();
     ClusterId list = params.getMemberListId();
     bool peer = params.getRole() == wire::ConnectionRole::PEER;
+    // Applied the agreed id and a configuration change (SetRetired with a
+    // slot > 0): the static list no longer defines the members, so whoever
+    // states the agreed id belongs to this cluster, also a member added later
+    // with another static list. Before a change the list must match, so a
+    // member restarted with a wrong --members list stays refused.
+    bool applied_agreed_id = options.member_list_id != 0 && options.cluster_id != 0 &&
+                             options.cluster_id != options.member_list_id;
+    if (applied_agreed_id && impl_.config_slot > 0 && stated == options.cluster_id) return "";
     if (options.member_list_id != 0 && list != 0 && list != options.member_list_id) {
       return "wrong member list (this replica's is " + options.members + ")";
     }
@@ -845,6 +890,19 @@ uint16_t Server::port() const {
 }
 
 void Server::SetClusterId(ClusterId cluster_id) { impl_->options.cluster_id = cluster_id; }
+
+void Server::SetPeers(std::vector<paxos::ReplicaId> peers) {
+  impl_->options.peers = std::move(peers);
+  impl_->EvictFormerPeers();
+}
+
+void Server::SetRetired(std::vector<paxos::ReplicaId> retired, paxos::Slot config_slot) {
+  impl_->retired = std::move(retired);
+  impl_->config_slot = config_slot;
+  impl_->EvictFormerPeers();
+}
+
+void Server::SetMembers(std::string members) { impl_->options.members = std::move(members); }
 
 size_t Server::connection_count() const { return impl_->conns.size(); }
 

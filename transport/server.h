@@ -1,8 +1,9 @@
 // Server: the one listen address of a replica, serving peers and clients.
 //
 // Every accepted connection gets the Handshake bootstrap capability. A hello
-// with the wrong cluster id, another member list or an unknown replica id (for
-// peers) or a bad role is refused and logged; the connection is closed shortly after the refusal
+// with the wrong cluster id, another member list, an unknown or removed
+// replica id (for peers) or a bad role is refused and logged; the connection
+// is closed shortly after the refusal
 // reply. A connection that does not complete a hello within
 // handshake_timeout (handshake_timeout_under_pressure when the waiting pool
 // is more than half full at its accept) is closed. A malformed or oversize message closes that
@@ -59,7 +60,10 @@ struct ServerOptions {
   // set, a peer stating another list is refused, and a peer that has not yet
   // applied the agreed id (it says this hash) is still accepted; until this
   // server has applied the agreed id itself (cluster_id == member_list_id), a
-  // peer with this list that states an agreed id is accepted too.
+  // peer with this list that states an agreed id is accepted too. Once it
+  // has (cluster_id != member_list_id) and has been given a configuration
+  // after a change (SetRetired with config_slot > 0), a peer or client
+  // stating the agreed id is accepted whatever list it states.
   ClusterId member_list_id = 0;
   // This replica's member list "1=host:port,...", reported in hello replies
   // (clients learn the cluster's members and addresses from a majority).
@@ -156,6 +160,25 @@ class Server {
 
   // Changes the cluster id required from now on (bootstrap agreed on one).
   void SetClusterId(ClusterId cluster_id);
+
+  // Replaces the replica ids allowed to connect as peers (options.peers; self
+  // is never allowed). Accepted connections of ids no longer listed are closed
+  // (from a posted Asio handler, so this is safe inside any callback on the
+  // network thread); their hellos are refused from now on ("unknown replica").
+  void SetPeers(std::vector<paxos::ReplicaId> peers);
+
+  // Replaces the ids removed from the cluster, as of the configuration chosen
+  // at `config_slot` (stated as configSlot in every hello reply; 0: the
+  // initial configuration). A hello from a removed id is refused with
+  // removed = true and the reason "replica N was removed from the cluster
+  // (configuration slot S)", even if it is also in the peers; its accepted
+  // connections are closed as by SetPeers. With config_slot > 0 the member
+  // list no longer counts for peers stating the agreed id (member_list_id).
+  void SetRetired(std::vector<paxos::ReplicaId> retired, paxos::Slot config_slot);
+
+  // Replaces the member list text stated in hello replies (options.members;
+  // also where AdmitMember finds a member's configured host).
+  void SetMembers(std::string members);
 
   // Open connections (handshaken or not).
   size_t connection_count() const;

@@ -244,6 +244,9 @@ enum ConnectionRole {
   client @1;
 }
 
+# Handshake.hello features bit: membership changes while running.
+const featureRuntimeMembership :UInt32 = 1;
+
 # Bootstrap capability of every connection.
 interface Handshake {
   # Introduce the caller. On acceptance exactly one of peer/client is set (by
@@ -256,11 +259,18 @@ interface Handshake {
   # (0: not stated, as older peers and clients send).
   # serverCluster: the server's cluster id, as clusterId. serverMembers: its
   # member list "1=host:port,2=host:port" (empty from older servers).
+  # features (both ways): bits of what the sender's build supports; bit 0
+  # (featureRuntimeMembership): membership changes while running. Older
+  # builds send 0. removed: refused because fromReplica was removed from the
+  # cluster (it must not rejoin under that id). configSlot: the slot of the
+  # configuration the server's accepted and removed peer ids come from (0:
+  # its static member list; older servers send 0).
   hello @0 (clusterId :UInt64, fromReplica :UInt32, role :ConnectionRole,
-            memberListId :UInt64)
+            memberListId :UInt64, features :UInt32)
       -> (accepted :Bool, reason :Text, peer :PeerService, client :ClientService,
           serverReplica :UInt32, serverCluster :UInt64, hasHistory :Bool,
-          extensions :AnyPointer, serverMembers :Text);
+          extensions :AnyPointer, serverMembers :Text, removed :Bool,
+          configSlot :UInt64, features :UInt32);
   # `extensions` is reserved for later additions (e.g. snapshot streaming).
 }
 

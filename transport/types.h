@@ -53,7 +53,18 @@ struct HandshakeInfo {
   ClusterId server_cluster = 0;
   bool has_history = false;    // the server's log is not empty
   std::string server_members;  // the server's member list text; empty from older servers
+
+  // Added with runtime membership (false / 0 from older servers):
+  bool removed = false;         // refused: our replica id was removed from the cluster
+  paxos::Slot config_slot = 0;  // slot of the server's configuration (0: its static list)
+  uint32_t features = 0;        // the server's kFeature* bits
 };
+
+// Handshake feature bits (synod.capnp Handshake.hello `features`).
+// Membership changes while running (Server::SetPeers/SetRetired, PeerNetwork::SetPeers).
+constexpr uint32_t kFeatureRuntimeMembership = 1u << 0;
+// What servers and dialers of this build state.
+constexpr uint32_t kFeatures = kFeatureRuntimeMembership;
 
 // Per-command answer of a replica to a client submission (wire OutcomeStatus).
 enum class OutcomeStatus : uint8_t {
