@@ -332,20 +332,23 @@ int RunMembersList(const std::string& program, const ClientOptions& options) {
 
 }  // namespace
 
-// `members add|promote|remove`: one configuration step through the leader;
-// prints `done_line` + " config=S" on success.
-int RunMemberChange(const std::string& program, const ClientOptions& options,
-                    const transport::MemberChange& change, const std::string& done_line) {
+// Runs one client call that ends in a ClientResult (`start` starts it on the
+// client with the callback it must complete), waiting up to the client's
+// timeout + 5 s: on kOk `print_ok` prints the result line and the exit code
+// is kExitOk; otherwise "PROGRAM: failed: ..." (kExitFailed) or "PROGRAM:
+// unknown outcome: ..." (kExitUnknown) on stderr.
+int RunResultCall(const std::string& program, const ClientOptions& options,
+                  const std::function<void(Client&, std::function<void(ClientResult)>)>& start,
+                  const std::function<void(const ClientResult&)>& print_ok) {
   transport::EventLoop loop;
   int exit_code = kExitUnknown;
   bool finished = false;
   {
     Client client(loop, options);
-    client.ChangeMembers(change, [&](ClientResult result) {
+    start(client, [&](ClientResult result) {
       finished = true;
       if (result.status == ClientResult::Status::kOk) {
-        std::printf("%s config=%llu\n", done_line.c_str(),
-                    static_cast<unsigned long long>(result.slot));
+        print_ok(result);
         exit_code = kExitOk;
         return;
       }
@@ -359,6 +362,21 @@ int RunMemberChange(const std::string& program, const ClientOptions& options,
   std::fflush(stdout);
   if (!finished) std::cerr << program << ": unknown outcome: no answer within the timeout\n";
   return exit_code;
+}
+
+// `members add|promote|remove`: one configuration step through the leader;
+// prints `done_line` + " config=S" on success.
+int RunMemberChange(const std::string& program, const ClientOptions& options,
+                    const transport::MemberChange& change, const std::string& done_line) {
+  return RunResultCall(
+      program, options,
+      [&](Client& client, std::function<void(ClientResult)> done) {
+        client.ChangeMembers(change, std::move(done));
+      },
+      [&](const ClientResult& result) {
+        std::printf("%s config=%llu\n", done_line.c_str(),
+                    static_cast<unsigned long long>(result.slot));
+      });
 }
 
 std::string MembersUsage(const std::string& program) {
@@ -418,28 +436,12 @@ int RunTransferLeader(const std::string& program, const ClientOptions& options,
   if (!ParseU64(target_text, target) || target == 0 || target > UINT32_MAX) {
     return UsageError(program, "transfer-leader takes a replica id (a positive integer)", usage);
   }
-  transport::EventLoop loop;
-  int exit_code = kExitUnknown;
-  bool finished = false;
-  {
-    Client client(loop, options);
-    client.TransferLeader(static_cast<paxos::ReplicaId>(target), [&](ClientResult result) {
-      finished = true;
-      if (result.status == ClientResult::Status::kOk) {
-        std::printf("leader=%u\n", result.leader);
-        exit_code = kExitOk;
-        return;
-      }
-      bool failed = result.status == ClientResult::Status::kFailed;
-      std::cerr << program << ": " << (failed ? "failed: " : "unknown outcome: ") << result.error
-                << "\n";
-      exit_code = failed ? kExitFailed : kExitUnknown;
-    });
-    loop.RunUntil([&] { return finished; }, options.timeout + std::chrono::seconds(5));
-  }
-  std::fflush(stdout);
-  if (!finished) std::cerr << program << ": unknown outcome: no answer within the timeout\n";
-  return exit_code;
+  return RunResultCall(
+      program, options,
+      [&](Client& client, std::function<void(ClientResult)> done) {
+        client.TransferLeader(static_cast<paxos::ReplicaId>(target), std::move(done));
+      },
+      [](const ClientResult& result) { std::printf("leader=%u\n", result.leader); });
 }
 
 Status ClientOptionsFromFlags(const CliFlags& flags, ClientOptions& options) {
