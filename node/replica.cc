@@ -402,6 +402,10 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
             },
             nullptr);
       }
+    } else if (info.removed && info.server_cluster == wire_cluster_id_) {
+      // A member of this very cluster says a chosen change removed us.
+      StopRemoved("replica " + std::to_string(peer) + " says so, configuration slot " +
+                  std::to_string(info.config_slot));
     } else {
       logger_->warn("peer {} refused our handshake: {}", peer, info.reason);
     }
@@ -492,8 +496,36 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
       "slot {})",
       options_.id, options_.cluster.Find(options_.id)->Endpoint(), snapshot_slot,
       applier_->applied(), book_.ToString(), applier_->config().slot);
+  if (!FollowConfiguration()) return;  // its own log says it was removed: never serve
+  serving_ = true;
   OnTick();
   if (on_ready_) on_ready_();
+}
+
+bool Replica::FollowConfiguration() {
+  const paxos::ConfigAt& config = applier_->config();
+  if (config.slot == followed_config_slot_ && config.slot != 0) return !removed_;
+  followed_config_slot_ = config.slot;
+  server_->SetRetired(config.config.retired(), config.slot);
+  if (config.config.IsRetired(options_.id)) {
+    StopRemoved("configuration slot " + std::to_string(config.slot));
+    return false;
+  }
+  return true;
+}
+
+void Replica::StopRemoved(const std::string& evidence) {
+  if (removed_) return;
+  removed_ = true;
+  std::string reason = "replica " + std::to_string(options_.id) +
+                       " was removed from the cluster (" + evidence +
+                       "); it cannot rejoin under this id: start a replica under a new id and "
+                       "add it with 'members add'";
+  // Posted: StartCore may run inside Start, before the loop runs, where a
+  // stop would be lost.
+  boost::asio::post(loop_.io(), [this, alive = std::weak_ptr<bool>(alive_), reason] {
+    if (alive.lock()) Fatal(reason);
+  });
 }
 
 void Replica::OnTick() {
@@ -646,6 +678,7 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
   std::vector<statemachine::CommandOutcome> outcomes = applier_->Apply(entry);
   AnswerChangeAt(entry);
+  if (serving_ && applier_->config().slot != followed_config_slot_) FollowConfiguration();
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   for (statemachine::CommandOutcome& outcome : outcomes) {
     switch (outcome.kind) {

@@ -194,6 +194,14 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // timeout with the highest chosen point its heartbeat replies reported;
   // kNoReplica if there is none.
   paxos::ReplicaId PickHandOverTarget(const paxos::CoreStatus& status);
+  // After the configuration in effect changed (start, an applied change, an
+  // installed snapshot): tells the server which ids were removed (their
+  // hellos are refused, saying so) and stops this replica if it is one of
+  // them. False if it stopped. Loop thread.
+  bool FollowConfiguration();
+  // Stops the replica (Fatal, once, posted to the loop): it was removed from
+  // the cluster; `evidence` says who or what says so.
+  void StopRemoved(const std::string& evidence);
   // --- membership changes (replica_membership.cc) ---
   // One changeMembers() call: waiting for its learner to catch up (slot 0)
   // or for the value proposed at `slot` to be applied here.
@@ -297,6 +305,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   bool transfer_timeout_now_sent_ = false;
   std::map<paxos::ReplicaId, paxos::Slot> peer_chosen_;
   std::map<paxos::ReplicaId, std::chrono::steady_clock::time_point> peer_chosen_at_;  // last report
+  bool serving_ = false;                  // StartCore finished (the replay is over)
+  paxos::Slot followed_config_slot_ = 0;  // the configuration FollowConfiguration last saw
+  bool removed_ = false;                  // StopRemoved ran
   // changeMembers() calls waiting for a promotion's catch-up or their slot.
   std::vector<ChangeWaiter> change_waiters_;
   std::function<void()> handover_done_;

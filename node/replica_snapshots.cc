@@ -117,6 +117,7 @@ void Replica::InstallLatestFromStore() {
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   logger_->info("installed snapshot at slot {}; continuing from the log", latest->applied_slot);
   RecordClusterId(applier_->cluster_id());  // its slot may be inside the snapshot
+  if (!FollowConfiguration()) return;       // the snapshot's configuration removed us
   commands_since_snapshot_ = 0;
   bytes_since_snapshot_ = 0;
   AfterInput();

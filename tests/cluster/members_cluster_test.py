@@ -27,8 +27,11 @@ TEST is one of:
               re-adding id 4 exits 1; with a follower paused, removing the
               other follower or the leader exits 1 (no reachable quorum
               after it); removing the leader moves leadership first and
-              prints "removed L config=S''"; the clients' history is
-              linearizable.
+              prints "removed L config=S''"; a removed replica stops (exit
+              1, saying it was removed: by its own log, or, if it was down
+              when removed, because members refuse it) without moving the
+              leader's ballot, also when started again on its data; the
+              clients' history is linearizable.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -39,7 +42,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, free_ports, scaled  # noqa: E402
+from cluster import Cluster, free_ports, scaled, wait_until  # noqa: E402
 from load import Load, check_linearizable  # noqa: E402
 
 
@@ -223,14 +226,45 @@ def test_change(args):
                 paused.resume()
             time.sleep(scaled(0.6))
 
+            # A follower removed while it was down is refused when it comes
+            # back (its log does not know): it says so and stops.
+            leader = cluster.leader()
+            gone = [r for r in cluster.replicas if r.id != leader][0]
+            assert gone.stop() == 0
+            time.sleep(scaled(0.6))  # its replies age out: the check counts it unreachable
+            code, out, err = member_change(cluster, "remove", str(gone.id))
+            assert code == 0 and out.startswith("removed %d config=" % gone.id), (code, out, err)
+            ballot = cluster.status()[leader]["ballot"]
+            gone.start(wait_ready=False)
+            wait_until(lambda: not gone.alive(), scaled(20), "the removed follower to stop")
+            assert gone.proc.returncode == 1, gone.proc.returncode
+            assert "replica %d was removed from the cluster (replica " % gone.id in \
+                gone.log_tail(20), gone.log_tail()
+            assert cluster.status()[leader]["ballot"] == ballot, "the leader's ballot moved"
+            print("replica %d, removed while down, was refused and stopped" % gone.id)
+
             leader = cluster.leader()
             code, out, err = member_change(cluster, "remove", str(leader))
             assert code == 0 and out.startswith("removed %d config=" % leader), (code, out, err)
             print("removed the leader %d at %s" % (leader, out.split()[-1]))
             new_leader = cluster.leader()
             assert new_leader != leader, new_leader
-            status = cluster.status()
-            assert status[leader]["member"] == "removed", status[leader]
+            # The removed replica stops by itself once it applied its removal.
+            removed = cluster.replica(leader)
+            wait_until(lambda: not removed.alive(), scaled(10), "the removed replica to stop")
+            assert removed.proc.returncode == 1, removed.proc.returncode
+            assert "replica %d was removed from the cluster" % leader in removed.log_tail(20), \
+                removed.log_tail()
+            # Started again on its data, it is refused, says so and stops,
+            # without disturbing the leader's ballot.
+            ballot = cluster.status()[new_leader]["ballot"]
+            removed.start(wait_ready=False)
+            wait_until(lambda: not removed.alive(), scaled(20), "the returning replica to stop")
+            assert removed.proc.returncode == 1, removed.proc.returncode
+            tail = removed.log_tail(20)
+            assert tail.count("replica %d was removed from the cluster" % leader) >= 2, tail
+            assert cluster.status()[new_leader]["ballot"] == ballot, "the leader's ballot moved"
+            print("the removed replica %d stopped, and stopped again when restarted" % leader)
             time.sleep(scaled(0.5))
         codes = load.codes
         print("client commands: %d, exit codes %s" % (len(codes), sorted(set(codes))))
