@@ -194,6 +194,7 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // timeout with the highest chosen point its heartbeat replies reported;
   // kNoReplica if there is none.
   paxos::ReplicaId PickHandOverTarget(const paxos::CoreStatus& status);
+  // --- membership changes (replica_membership.cc) ---
   // After the configuration in effect changed (start, an applied change, an
   // installed snapshot): tells the server which ids were removed (their
   // hellos are refused, saying so) and stops this replica if it is one of
@@ -202,7 +203,6 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // Stops the replica (Fatal, once, posted to the loop): it was removed from
   // the cluster; `evidence` says who or what says so.
   void StopRemoved(const std::string& evidence);
-  // --- membership changes (replica_membership.cc) ---
   // One changeMembers() call: waiting for its learner to catch up (slot 0)
   // or for the value proposed at `slot` to be applied here.
   struct ChangeWaiter {

@@ -4,6 +4,7 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <chrono>
 
 #include "node/member_change_plan.h"
@@ -260,6 +261,32 @@ void Replica::CheckMembership() {
       change_waiters_.push_back(std::move(waiter));
     }
   }
+}
+
+bool Replica::FollowConfiguration() {
+  const paxos::ConfigAt& config = applier_->config();
+  if (config.slot == followed_config_slot_ && config.slot != 0) return !removed_;
+  followed_config_slot_ = config.slot;
+  server_->SetRetired(config.config.retired(), config.slot);
+  if (config.config.IsRetired(options_.id)) {
+    StopRemoved("configuration slot " + std::to_string(config.slot));
+    return false;
+  }
+  return true;
+}
+
+void Replica::StopRemoved(const std::string& evidence) {
+  if (removed_) return;
+  removed_ = true;
+  std::string reason = "replica " + std::to_string(options_.id) +
+                       " was removed from the cluster (" + evidence +
+                       "); it cannot rejoin under this id: start a replica under a new id and "
+                       "add it with 'members add'";
+  // Posted: StartCore may run inside Start, before the loop runs, where a
+  // stop would be lost.
+  boost::asio::post(loop_.io(), [this, alive = std::weak_ptr<bool>(alive_), reason] {
+    if (alive.lock()) Fatal(reason);
+  });
 }
 
 }  // namespace synod::node
