@@ -72,6 +72,14 @@ Status JoinNotSupported(const std::string& detail) {
       (detail.empty() ? std::string(" (nothing written)") : detail));
 }
 
+// True if `next` has a learner that `before` does not have as a member.
+bool AddsLearner(const paxos::Configuration& before, const paxos::Configuration& next) {
+  for (const paxos::Member& member : next.member_list()) {
+    if (member.role == paxos::MemberRole::kLearner && !before.Contains(member.id)) return true;
+  }
+  return false;
+}
+
 // CRC32C of everything a snapshot of `applier` would hold (never stored).
 uint32_t StateDigest(const statemachine::Applier& applier) {
   class DigestWriter final : public statemachine::SnapshotWriter {
@@ -566,6 +574,10 @@ void Replica::OnPeerMessage(paxos::Message message) {
     logger_->trace("recv {}", paxos::DescribeMessage(message));
   }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
+  // A removed member's messages (they may come back in the returns of our
+  // own deliver() calls, past the handshake's refusal) never reach the
+  // core: its ballots must not move ours.
+  if (applier_->config().config.IsRetired(message.from)) return;
   NoteHistory(message);
   NoteTransferMessage(message);
   core_->Step(message);
@@ -650,9 +662,25 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 }
 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
+  std::optional<paxos::ConfigAt> before;
+  if (entry.value != nullptr && entry.value->kind == paxos::ValueKind::kConfiguration) {
+    before = applier_->config();
+  }
   std::vector<statemachine::CommandOutcome> outcomes = applier_->Apply(entry);
   AnswerChangeAt(entry);
-  if (serving_ && applier_->config().slot != followed_config_slot_) FollowConfiguration();
+  if (before && applier_->config().slot != before->slot) {
+    const bool added_learner = AddsLearner(before->config, applier_->config().config);
+    previous_config_ = std::move(before);
+    // A replica joining needs a snapshot to start from: every member takes
+    // one now (not during StartCore's replay: those adds are long done).
+    if (serving_ && FollowConfiguration() && added_learner) {
+      if (snapshotter_->taking()) {
+        snapshot_again_ = true;  // the one being written may predate the change
+      } else {
+        TakeSnapshotNow();
+      }
+    }
+  }
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   for (statemachine::CommandOutcome& outcome : outcomes) {
     switch (outcome.kind) {
@@ -784,7 +812,11 @@ bool Replica::HasHistory() const {
 transport::ReplicaStatus Replica::OnStatus() {
   transport::ReplicaStatus status;
   status.id = options_.id;
-  if (!core_) return status;
+  if (!core_) {
+    // Waiting to form a cluster or to join one: not a member of anything yet.
+    status.membership = transport::Membership::kNotMember;
+    return status;
+  }
   paxos::CoreStatus core = core_->Status();
   status.role = WireRole(core.role);
   status.ballot = core.role == paxos::Role::kLeader ? core.leader_ballot : core.promised;

@@ -196,9 +196,12 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   paxos::ReplicaId PickHandOverTarget(const paxos::CoreStatus& status);
   // --- membership changes (replica_membership.cc) ---
   // After the configuration in effect changed (start, an applied change, an
-  // installed snapshot): tells the server which ids were removed (their
-  // hellos are refused, saying so) and stops this replica if it is one of
-  // them. False if it stopped. Loop thread.
+  // installed snapshot): rebuilds book_ from it, links the peer network to
+  // the members of it and of the previous configuration (where the core
+  // sends: Proposer::Targets), allows those ids as peers and tells the
+  // server which ids were removed (their hellos are refused, saying so) and,
+  // after a change, the member list it states; stops this replica if it is
+  // one of the removed. False if it stopped. Loop thread.
   bool FollowConfiguration();
   // Stops the replica (Fatal, once, posted to the loop): it was removed from
   // the cluster; `evidence` says who or what says so.
@@ -255,12 +258,19 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
   transport::ClusterId member_list_id_ = 0;   // hash of options_.cluster's member list
   // Who is where: the static list until the core starts, then the members of
-  // the configuration in effect after StartCore's replay (the configuration's
-  // addresses, the static list filling gaps). Read by snapshot fetches,
-  // status and peer-link reports. Rebuilt only in StartCore: no change is
-  // applied at runtime yet; once changes are, it must be rebuilt whenever
-  // the applied configuration changes. Loop thread.
+  // the configuration in effect (the configuration's addresses, the static
+  // list filling gaps), rebuilt by StartCore and FollowConfiguration. Read by
+  // snapshot fetches, status and peer-link reports. Loop thread.
   AddressBook book_;
+  // The configuration in effect before the applied one, as the core's
+  // ReplicaState::previous_config() (which CoreStatus does not expose) knows
+  // it: set when an applied change or an installed snapshot replaced it (also
+  // during StartCore's replay); none after a restart from a snapshot. Its
+  // members still receive the leader's messages until the next change.
+  std::optional<paxos::ConfigAt> previous_config_;
+  // A change added a learner while a snapshot was being written: take
+  // another once that one is durable (the joiner needs one that names it).
+  bool snapshot_again_ = false;
   uint64_t commands_since_snapshot_ = 0;
   uint64_t bytes_since_snapshot_ = 0;
   // Peers' deliver() calls held for answers; used by server_ and peers_.

@@ -267,6 +267,26 @@ bool Replica::FollowConfiguration() {
   const paxos::ConfigAt& config = applier_->config();
   if (config.slot == followed_config_slot_ && config.slot != 0) return !removed_;
   followed_config_slot_ = config.slot;
+  book_ = AddressBook::From(config, options_.cluster);
+  // Where the core sends (Proposer::Targets): the members of this
+  // configuration and of the previous one, so a member just removed still
+  // learns its removal from the log.
+  std::vector<transport::PeerEndpoint> endpoints = book_.Endpoints(options_.id);
+  std::vector<paxos::ReplicaId> ids = config.config.members();
+  if (previous_config_) {
+    AddressBook previous = AddressBook::From(*previous_config_, options_.cluster);
+    for (const transport::PeerEndpoint& peer : previous.Endpoints(options_.id)) {
+      if (book_.Find(peer.id) == nullptr) endpoints.push_back(peer);
+    }
+    for (paxos::ReplicaId id : previous_config_->config.members()) {
+      if (!config.config.Contains(id)) ids.push_back(id);
+    }
+  }
+  std::erase(ids, options_.id);
+  peers_->SetPeers(std::move(endpoints));
+  server_->SetPeers(std::move(ids));
+  // Until the first change the static list is the book, stated as given.
+  if (config.slot > 0) server_->SetMembers(book_.ToString());
   server_->SetRetired(config.config.retired(), config.slot);
   if (config.config.IsRetired(options_.id)) {
     StopRemoved("configuration slot " + std::to_string(config.slot));
