@@ -14,6 +14,10 @@
 // promises it no longer remembers). The first leader of a new cluster
 // proposes a random cluster id, recorded in the log and in storage; once
 // applied, handshakes state and require it (docs/runtime.md, "Cluster id").
+// A replica started with ReplicaOptions::join instead waits until the
+// leader's configuration names it, fetches a snapshot and starts from that
+// (node/join_bootstrap.h); its directory is marked (node/join_marker.h) so
+// that it never starts from --members.
 //
 // Snapshots (node/replica_snapshots.cc): every ReplicaOptions::snapshot_every
 // applied commands (or snapshot_log_bytes of log) the applier's state is
@@ -43,6 +47,7 @@
 #include "log/leveldb_log_storage.h"
 #include "node/address_book.h"
 #include "node/background_writer.h"
+#include "node/join_bootstrap.h"
 #include "node/leader_clock.h"
 #include "node/ready_pump.h"
 #include "node/replica_options.h"
@@ -78,10 +83,11 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   // Opens storage, listens, connects to peers. Ok, or a clear error whose
   // message names the cause (bad data dir, a data dir recorded for another
-  // member list, address in use, `join` without history: ReplicaOptions::join,
-  // ...). The core starts once bootstrap allows it; then `on_ready` is
-  // called. An exception thrown inside (a replay's Apply, say) ends the
-  // process (exit 70), as one escaping a handler run by the EventLoop does.
+  // member list, address in use, a joiner's data dir without another member
+  // in --members, ...). The core starts once bootstrap allows it (or, when
+  // joining, once a snapshot is installed); then `on_ready` is called. An exception thrown inside
+  // (a replay's Apply, say) ends the process (exit 70), as one escaping a handler run by the
+  // EventLoop does.
   Status Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
 
   // transport::PeerMessageHandler
@@ -133,6 +139,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   Status StartOrThrow(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
   void CheckBootstrap();
+  // A joiner's data directory without a complete snapshot: runs a
+  // JoinBootstrap (node/join_bootstrap.h) and starts the core once it
+  // installed a snapshot. Loop thread.
+  void StartJoin();
   void StartCore(const log::RecoveredLog& recovered);
   void OnTick();
   void AfterInput();
@@ -254,6 +264,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<StoreSnapshotProvider> snapshot_provider_;
   std::unique_ptr<StoreChunkSink> chunk_sink_;  // where fetches write (made at the first one)
   std::unique_ptr<transport::SnapshotFetcher> fetcher_;
+  // While joining (StartJoin until its snapshot is installed), and the
+  // cluster id the members agreed on: the snapshot restored must state it.
+  std::unique_ptr<JoinBootstrap> join_;
+  transport::ClusterId join_cluster_id_ = 0;
   bool fetching_ = false;                     // from FetchSnapshot until OnSnapshotFetched
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
   transport::ClusterId member_list_id_ = 0;   // hash of options_.cluster's member list

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <sstream>
 
+#include "node/join_marker.h"
 #include "node/replica.h"
 #include "node/snapshotter.h"
 #include "paxos/configuration.h"
@@ -209,6 +210,66 @@ TEST(ReplicaMembership, TakesASnapshotWhenAChangeAddsALearner) {
   std::optional<snapshot::SnapshotMeta> latest = store->Latest();
   ASSERT_TRUE(latest.has_value()) << "no snapshot after the change at slot " << reply->config_slot;
   EXPECT_GE(latest->applied_slot, reply->config_slot);
+}
+
+// A joiner killed while it received its first snapshot leaves a marked
+// directory whose snapshots/ holds only a partial receive (which counts as
+// history). Started again - here without --join, with a --members naming it
+// and one other replica - it must resume the join: never start a core from
+// --members (that list would make it a voter of a configuration nobody
+// chose), so it is not ready and reports itself not a member.
+TEST(ReplicaMembership, AJoinersDirectoryWithoutACompleteSnapshotResumesTheJoin) {
+  test_support::TempDir tmp("synod-members-resume");
+  const std::string data = tmp / "r4";
+  ReplicaOptions options;
+  options.id = 4;
+  options.cluster.members = {MemberAddress{1, "127.0.0.1", FreePort()},
+                             MemberAddress{4, "127.0.0.1", FreePort()}};
+  options.data_dir = data;
+  options.seed = 7;
+  options.heartbeat_ms = 10;
+  options.election_timeout_ms = 50;
+  {
+    // What the killed join left: an empty log, the marker and a partial
+    // receive.
+    log::LevelDbOptions log_options;
+    log_options.dir = data;
+    log_options.replica_id = 4;
+    ASSERT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
+    ASSERT_TRUE(RecordJoinMarker(data, options.cluster.members[1]).ok());
+    auto store = ValueOrFail(snapshot::SnapshotStore::Open(data + "/snapshots"));
+    ASSERT_NE(store, nullptr);
+    snapshot::SnapshotMeta meta{40, 1000, 0x1234, 40};
+    auto receiver = ValueOrFail(store->BeginReceive(meta));
+    ASSERT_NE(receiver, nullptr);
+    ASSERT_TRUE(receiver->Append(0, std::string(100, 'x')).ok());
+    ASSERT_TRUE(receiver->Sync().ok());
+  }
+  std::ostringstream log_text;
+  auto logger = std::make_shared<spdlog::logger>(
+      "replica-4", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text));
+  transport::EventLoop loop;
+  Counter machine;
+  bool ready = false;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started =
+        replica.Start([&] { ready = true; }, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    EXPECT_FALSE(ready) << "started a core from --members:\n" << log_text.str();
+    EXPECT_EQ(replica.OnStatus().membership, transport::Membership::kNotMember);
+    // It asks replica 1 (nobody listens there) for the leader, and waits.
+    ASSERT_TRUE(
+        loop.RunUntil([&] { return log_text.str().find("no leader of") != std::string::npos; },
+                      std::chrono::seconds(30)))
+        << log_text.str();
+    EXPECT_FALSE(ready);
+    EXPECT_EQ(replica.OnStatus().membership, transport::Membership::kNotMember);
+  }
+  EXPECT_EQ(fatal, "");
+  EXPECT_NE(log_text.str().find("joining a running cluster: asking"), std::string::npos)
+      << log_text.str();
 }
 
 TEST(ReplicaMembership, RestartsWithTheConfigurationOfItsLatestSnapshot) {

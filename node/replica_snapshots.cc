@@ -22,6 +22,12 @@ Result<paxos::Slot> Replica::RestoreLatestSnapshot(const log::RecoveredLog& reco
   if (!restored.ok()) {
     return restored.WithContext("cannot restore the snapshot in " + snapshotter_->store().dir());
   }
+  if (join_cluster_id_ != 0 && applier_->cluster_id() != join_cluster_id_) {
+    return Status::InvalidArgument("the snapshot at slot " + std::to_string(slot) +
+                                   " belongs to cluster " + std::to_string(applier_->cluster_id()) +
+                                   ", not to cluster " + std::to_string(join_cluster_id_) +
+                                   " whose members this replica asked to join");
+  }
   logger_->info("restored snapshot at slot {} ({} bytes; configuration {} set at slot {})", slot,
                 latest->size_bytes, applier_->config().config.ToString(), applier_->config().slot);
   RecordClusterId(applier_->cluster_id());
