@@ -506,7 +506,8 @@ void Replica::CheckBootstrap() {
           options_.data_dir + ") but member " + std::to_string(id) +
           " already has history: this replica lost its data (or is new) and must be replaced "
           "through membership change, not restarted under its old identity — it may have made "
-          "promises it no longer remembers";
+          "promises it no longer remembers (to add a new replica: 'members add ID=HOST:PORT', "
+          "then 'serve --join' it)";
       Fatal(reason);
       return;
     }
