@@ -62,7 +62,9 @@ void JoinBootstrap::After(std::chrono::milliseconds delay, void (JoinBootstrap::
 }
 
 void JoinBootstrap::Round() {
-  if (!client_) client_ = std::make_unique<Client>(loop_, QueryOptions(options_.others));
+  if (!client_ || relearn_)
+    client_ = std::make_unique<Client>(loop_, QueryOptions(options_.others));
+  relearn_ = false;
   client_->QueryLeaderStatus(
       [this, alive = std::weak_ptr<bool>(alive_)](std::optional<transport::ReplicaStatus> status,
                                                   std::string error) {
@@ -83,7 +85,7 @@ void JoinBootstrap::OnLeaderStatus(std::optional<transport::ReplicaStatus> statu
     // Never a member-list hash: a cluster that has not agreed on its id has
     // no log this replica could join yet. Learn again next round.
     log_.Warn("join/no-id", "joining: the cluster has not agreed on its id yet: waiting");
-    client_.reset();
+    relearn_ = true;  // a new client next round (not this one: we are in its callback)
     return After(options_.round, &JoinBootstrap::Round);
   }
   cluster_id_ = *agreed;

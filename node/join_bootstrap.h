@@ -88,6 +88,7 @@ class JoinBootstrap {
   JoinOptions options_;
   Hooks hooks_;
   std::unique_ptr<Client> client_;
+  bool relearn_ = false;  // the client settled on a member-list hash: replace it
   std::unique_ptr<transport::SnapshotFetcher> fetcher_;
   boost::asio::steady_timer timer_;
   transport::ClusterId cluster_id_ = 0;           // agreed, once learned

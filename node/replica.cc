@@ -436,8 +436,6 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
 }
 
 void Replica::StartJoin() {
-  logger_->info("joining a running cluster: asking {} for the leader's configuration",
-                options_.cluster.ToString());
   if (!chunk_sink_) {
     chunk_sink_ = std::make_unique<StoreChunkSink>(loop_.io(), snapshotter_->store(), logger_);
   }
@@ -446,6 +444,8 @@ void Replica::StartJoin() {
   for (const MemberAddress& member : options_.cluster.members) {
     if (member.id != options_.id) join_options.others.members.push_back(member);
   }
+  logger_->info("joining a running cluster: asking {} for the leader's configuration",
+                join_options.others.ToString());
   join_options.logger = logger_;
   JoinBootstrap::Hooks hooks;
   hooks.agreed_id = [this](transport::ClusterId id) {

@@ -29,7 +29,9 @@ TEST is one of:
   join_resume a joiner killed (kill -9) while it waits, started again without
               --join, resumes the join (it says it waits again; it neither
               forms a cluster from its --members nor stops), then joins once
-              added: ready, learner; linearizable history under 4 clients.
+              added: ready, learner; once removed, a new `serve --join` under
+              its id on an empty dir stops (exit 1, it was removed);
+              linearizable history under 4 clients.
   change      3 replicas under 4 clients: `members add 4=HOST:PORT` prints
               "added 4 learner config=S" and `members list` then shows it;
               adding it again, adding another id at a member's address,
@@ -48,6 +50,7 @@ processes it started. Exit 0 on success.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -279,6 +282,19 @@ def test_join_resume(args):
             assert not joiner.ready.is_set()
             print("restarted without --join, replica 4 resumed the join")
             add_and_catch_up(cluster, joiner, members)
+
+            # Removed, it stops; a new `serve --join` of id 4 on an empty
+            # directory is refused as removed by the members it asks, and stops.
+            code, out, err = member_change(cluster, "remove", "4")
+            assert code == 0 and out.startswith("removed 4 config="), (code, out, err)
+            wait_until(lambda: not joiner.alive(), scaled(10), "removed replica 4 to stop")
+            shutil.rmtree(joiner.data_dir)
+            joiner.start(wait_ready=False, extra=["--join"], members=members)
+            wait_until(lambda: not joiner.alive(), scaled(20), "a new joiner 4 to stop")
+            assert joiner.proc.returncode == 1, joiner.proc.returncode
+            tail = joiner.log_tail(20)
+            assert "replica 4 was removed from the cluster (replica " in tail, tail
+            print("a new joiner under the removed id 4 stopped, saying it was removed")
             time.sleep(scaled(0.5))
         codes = load.codes
         assert codes.count(0) > 0, codes
