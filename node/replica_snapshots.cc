@@ -23,10 +23,10 @@ Result<paxos::Slot> Replica::RestoreLatestSnapshot(const log::RecoveredLog& reco
     return restored.WithContext("cannot restore the snapshot in " + snapshotter_->store().dir());
   }
   if (join_cluster_id_ != 0 && applier_->cluster_id() != join_cluster_id_) {
-    return Status::InvalidArgument("the snapshot at slot " + std::to_string(slot) +
-                                   " belongs to cluster " + std::to_string(applier_->cluster_id()) +
-                                   ", not to cluster " + std::to_string(join_cluster_id_) +
-                                   " whose members this replica asked to join");
+    return Status::InvalidArgument(
+        fmt::format("the snapshot at slot {} belongs to cluster {:016x}, not to cluster {:016x} "
+                    "whose members this replica asked to join",
+                    slot, applier_->cluster_id(), join_cluster_id_));
   }
   logger_->info("restored snapshot at slot {} ({} bytes; configuration {} set at slot {})", slot,
                 latest->size_bytes, applier_->config().config.ToString(), applier_->config().slot);
