@@ -35,16 +35,19 @@ TEST is one of:
   founder_restart
               3 replicas with --snapshot-every 0 under 4 clients: their
               members files hold the one-line founding list; `members add
-              4=HOST:PORT` (4 never runs) rewrites each to "# initial=..."
-              (the founding list), "# config_slot=S", the address book;
-              founder 1 stopped (SIGTERM) and started with a --members
-              naming 4 at another address is refused, naming id 4, both
-              addresses and the file; started with a --members naming
-              1,2,3,4 it serves, replaying its log from slot 0 (no
-              snapshot) from the recorded founding list: its status shows
-              the leader's config slot, and as leader (transfer-leader)
-              it lists 1,2,3 voters and 4 learner at slot S; the clients'
-              history is linearizable.
+              4=...`, `members add 5=...`, `members remove 5` (4 and 5 never
+              run) rewrite each to "# initial=..." (the founding list),
+              "# config_slot=S", the address book 1,2,3,4; founder 1 stopped
+              (SIGTERM) and started with a --members naming 4 at another
+              address is refused, naming id 4, both addresses and the file;
+              started with a --members naming 1,2,3,4,5 (5 was removed) it
+              serves, replaying its log from slot 0 (no snapshot) from the
+              recorded founding list: its status shows the leader's config
+              slot S, and as leader (transfer-leader) it lists 1,2,3 voters
+              and 4 learner at slot S; the clients' history is linearizable.
+              (An initial configuration built from that --members would make
+              every change void on replica 1 alone: 5 would leave without
+              being retired.)
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -303,21 +306,25 @@ def test_founder_restart(args):
         first = cluster.replica(1)
         members_file = os.path.join(first.data_dir, "members")
         assert read_file(members_file) == founders + "\n", read_file(members_file)
-        port4 = free_ports(1)[0]
+        port4, port5 = free_ports(2)
         grown = founders + ",4=127.0.0.1:%d" % port4
         with Load(cluster, members=founders) as load:
             time.sleep(scaled(0.5))
             code, out, err = member_change(cluster, "add", "4=127.0.0.1:%d" % port4)
             assert code == 0 and out.startswith("added 4 learner config="), (code, out, err)
-            add_slot = int(out.split("config=")[1])
-            print("added learner 4 at slot %d" % add_slot)
+            code, out, err = member_change(cluster, "add", "5=127.0.0.1:%d" % port5)
+            assert code == 0 and out.startswith("added 5 learner config="), (code, out, err)
+            code, out, err = member_change(cluster, "remove", "5")
+            assert code == 0 and out.startswith("removed 5 config="), (code, out, err)
+            config_slot = int(out.split("config=")[1])
+            print("added learners 4 and 5, removed 5 at slot %d" % config_slot)
             # Every founder records the change with its founding list.
-            want = "# initial=%s\n# config_slot=%d\n%s\n" % (founders, add_slot, grown)
+            want = "# initial=%s\n# config_slot=%d\n%s\n" % (founders, config_slot, grown)
             for r in cluster.replicas:
                 path = os.path.join(r.data_dir, "members")
                 wait_until(lambda: read_file(path) == want, scaled(10),
                            "replica %d's members file to record slot %d (has %r)" %
-                           (r.id, add_slot, read_file(path)))
+                           (r.id, config_slot, read_file(path)))
             time.sleep(scaled(0.3))
 
             assert first.stop() == 0, first.log_tail()
@@ -329,10 +336,11 @@ def test_founder_restart(args):
             assert ("replica 4 is at 127.0.0.1:%d in %s" % (port4, members_file)) in err, err
             assert "--members says " + wrong.split("4=")[1] in err, err
 
-            # A list naming the added member: the replica starts, and its
-            # replay (no snapshot) starts from the founding list.
+            # A list naming the added member and the removed one: the replica
+            # starts, and its replay (no snapshot) starts from the founding list.
             time.sleep(scaled(0.3))
-            first.start(members=grown, extra=["--snapshot-every", "0"])
+            first.start(members=grown + ",5=127.0.0.1:%d" % port5,
+                        extra=["--snapshot-every", "0"])
             assert "(snapshot at slot 0," in first.log_tail(200), first.log_tail()
             leader = cluster.leader(members=founders)
 
@@ -350,7 +358,7 @@ def test_founder_restart(args):
                     cluster.status(members=founders).get(1), leader,
                     cluster.status(members=founders).get(leader)))
             status = cluster.status(members=founders)
-            assert status[1]["config_slot"] == str(add_slot), status
+            assert status[1]["config_slot"] == str(config_slot), status
             assert status[1]["member"] == "voter", status
             # Its own configuration, as the leader states it: once it follows
             # the leader, hand it leadership (retried: under load it may lag).
@@ -364,11 +372,11 @@ def test_founder_restart(args):
             wait_until(transfer_to_first, scaled(20), "transfer-leader 1 to succeed")
             code, out, err = member_change(cluster, "list")
             listing = ["%d %s:%d voter" % (r.id, r.host, r.port) for r in cluster.replicas]
-            listing += ["4 127.0.0.1:%d learner" % port4, "config slot=%d" % add_slot]
+            listing += ["4 127.0.0.1:%d learner" % port4, "config slot=%d" % config_slot]
             assert code == 0 and out.splitlines() == listing, (code, out, err)
             assert cluster.leader(members=founders) == 1
-            print("founder 1 restarted with --members naming 4: config slot %d, "
-                  "4 a learner, as the others" % add_slot)
+            print("founder 1 restarted with --members naming 4 and 5: config slot %d, "
+                  "4 a learner, as the others" % config_slot)
             time.sleep(scaled(0.5))
         codes = load.codes
         print("client commands: %d, exit codes %s" % (len(codes), sorted(set(codes))))
