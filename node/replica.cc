@@ -390,8 +390,12 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
   peers_->SetHandshakeObserver([this](paxos::ReplicaId peer, const transport::HandshakeInfo& info) {
     if (info.accepted) {
       logger_->debug("peer {} answered the handshake (history: {})", peer, info.has_history);
-      if (members_unconfirmed_ && info.server_members == options_.cluster.ToString()) {
+      if (members_unconfirmed_ && info.config_slot == 0 &&
+          info.server_members == options_.cluster.ToString()) {
         // A peer that accepted us states our list: record it (off this thread).
+        // Only a peer whose configuration never changed: after a change a
+        // member may run with another list than the founding one (and state
+        // its configuration's book), so an equal list proves nothing then.
         members_unconfirmed_ = false;
         writer_->Submit(
             [dir = options_.data_dir, cluster = options_.cluster, log = logger_, peer] {

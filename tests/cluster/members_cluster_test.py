@@ -47,7 +47,9 @@ TEST is one of:
               and 4 learner at slot S; the clients' history is linearizable.
               (An initial configuration built from that --members would make
               every change void on replica 1 alone: 5 would leave without
-              being retired.)
+              being retired.) Then replica 2 loses its members file (a data
+              dir from before the file) and starts with replica 1's list:
+              it does not record it (replica 1's configuration changed).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -382,6 +384,23 @@ def test_founder_restart(args):
         print("client commands: %d, exit codes %s" % (len(codes), sorted(set(codes))))
         assert codes.count(0) > 0, codes
         check_linearizable(args, load.history, "members-founder-restart")
+
+        # A data dir with history but no members file (made before the file)
+        # records its --members once a peer states the same list, but only a
+        # peer whose configuration never changed: replica 1 states the list
+        # it was restarted with, which is not the founding list.
+        second = cluster.replica(2)
+        assert second.stop() == 0, second.log_tail()
+        os.remove(os.path.join(second.data_dir, "members"))
+        second.start(members=grown + ",5=127.0.0.1:%d" % port5, extra=["--snapshot-every", "0"])
+        wait_until(lambda: (cluster.status(members=founders).get(2) or {}).get("leader") == "1",
+                   scaled(10), "replica 2 to follow leader 1")
+        deadline = time.monotonic() + scaled(1.5)
+        while time.monotonic() < deadline:
+            assert not os.path.exists(os.path.join(second.data_dir, "members")), \
+                "a list stated by a peer after a change was recorded as the founding list"
+            time.sleep(0.05)
+        print("a data dir without members file is not confirmed by a peer after a change")
 
 
 TESTS = {
