@@ -59,12 +59,13 @@ class Replica:
         self.log_path = os.path.join(cluster.root, "r%d.log" % replica_id)
         self.ready = threading.Event()
 
-    def start(self, wait_ready=True, extra=(), env=None):
-        """Starts `serve` (with `extra` flags; `env`: its environment, default ours)."""
+    def start(self, wait_ready=True, extra=(), env=None, members=None):
+        """Starts `serve` (with `extra` flags; `env`: its environment, default
+        ours; `members`: its --members, default the cluster's)."""
         log = open(self.log_path, "a")
         self.ready.clear()
         cmd = [self.cluster.binary, "serve", "--id", str(self.id), "--members",
-               self.cluster.members, "--data", self.data_dir,
+               members or self.cluster.members, "--data", self.data_dir,
                "--election-timeout-ms", str(int(scaled(300))), "--heartbeat-ms",
                str(int(scaled(50)))] + list(extra)
         self.proc = subprocess.Popen(self.cluster.exec_prefix(self.id) + cmd,
