@@ -48,6 +48,8 @@ constexpr std::string_view kSlotHeader = "# config_slot=";
 // A recorded list may hold a whole configuration (at most 16 members, with
 // room to spare), unlike --members (9).
 constexpr size_t kMaxListedMembers = 64;
+// A founding list was a --members value.
+constexpr size_t kMaxFounders = 9;
 // Far above any valid file (64 members of at most ~270 bytes, twice).
 constexpr size_t kMaxFileBytes = 64 * 1024;
 
@@ -110,7 +112,7 @@ Result<RecordedMembers> ParseRecordedMembers(const std::string& text, const std:
     if (line.rfind(kInitialHeader, 0) == 0) {
       if (recorded.initial) return corrupt("a second " + quoted);
       Result<ClusterConfig> list =
-          ParseMemberList(line.substr(kInitialHeader.size()), kMaxListedMembers);
+          ParseMemberList(line.substr(kInitialHeader.size()), kMaxFounders);
       if (!list.ok()) return corrupt(quoted + ": " + list.status().message());
       recorded.initial = *list;
     } else if (line == kJoinedHeader) {
@@ -183,6 +185,14 @@ std::string CheckAgainstBook(const RecordedMembers& recorded, const std::string&
       recorded.config_slot != 0
           ? "the configuration set at slot " + std::to_string(recorded.config_slot)
           : std::string("this replica's own entry, recorded when it joined");
+  if (recorded.initial && recorded.initial->Find(self) == nullptr) {
+    // The founding list decides the initial configuration of the replay: a
+    // founder's file copied into another replica's directory must not.
+    return path + " records the founding members " + recorded.initial->ToString() +
+           " without replica " + std::to_string(self) +
+           ": refusing to start; this data directory is not replica " + std::to_string(self) +
+           "'s (check --id and --data)";
+  }
   if (recorded.book.Find(self) == nullptr) {
     return path + " records members " + recorded.book.ToString() + " (" + what +
            ") without replica " + std::to_string(self) +
@@ -249,6 +259,14 @@ std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfi
         return headered.status().message() +
                "; refusing to start (it is never rewritten from --members: restore it, e.g. "
                "from a member's file with this replica's own entry)";
+      }
+      if (headered->initial && !has_history) {
+        // Written only after this replica applied a change: its log is gone.
+        return path + " records a configuration change (slot " +
+               std::to_string(headered->config_slot) + ") but " + data_dir +
+               " holds no Paxos history: the replica's data was lost or the directory is not "
+               "its own; refusing to start (a replica whose data was lost is replaced: "
+               "'members add' a new id, 'serve --join' it, then 'members remove' this one)";
       }
       return CheckAgainstBook(*headered, path, config, self);
     }

@@ -204,7 +204,12 @@ TEST(RecordedMembers, AfterAChangeAnyListAgreeingWithTheRecordedAddressesIsAccep
   EXPECT_EQ(CheckWithHistory(dir, kFounders, 1), "");
   EXPECT_EQ(CheckWithHistory(dir, kGrown, 1), "");
   EXPECT_EQ(CheckWithHistory(dir, "1=127.0.0.1:7001,4=127.0.0.1:7004", 1), "");
-  EXPECT_EQ(CheckWithHistory(dir, "4=127.0.0.1:7004", 4), "");
+  // Replica 4 is no founder: a founder's file is not its directory's.
+  std::string foreign = CheckWithHistory(dir, "4=127.0.0.1:7004", 4);
+  EXPECT_NE(
+      foreign.find("records the founding members " + std::string(kFounders) + " without replica 4"),
+      std::string::npos)
+      << foreign;
   EXPECT_EQ(CheckWithHistory(dir, "1=127.0.0.1:7001,9=127.0.0.1:7009", 1), "");
 
   // A member the book lists at another address: refused, naming the id,
@@ -224,13 +229,17 @@ TEST(RecordedMembers, AfterAChangeAnyListAgreeingWithTheRecordedAddressesIsAccep
   EXPECT_NE(error.find("without replica 3"), std::string::npos) << error;
   EXPECT_NE(error.find(dir.file()), std::string::npos) << error;
 
-  // Without history the file is never rewritten from --members either.
+  // Without history the file is never rewritten from --members either: a
+  // recorded change beside no history means the replica's data was lost.
   const std::string before = dir.Text();
-  bool recorded = true;
-  error = CheckRecordedMembers(dir.path(), List("1=127.0.0.1:7021"), 1, false, &recorded);
-  EXPECT_NE(error.find("replica 1 is at 127.0.0.1:7001"), std::string::npos) << error;
-  EXPECT_FALSE(recorded);
-  EXPECT_EQ(dir.Text(), before);
+  for (const char* members : {"1=127.0.0.1:7021", kFounders}) {
+    bool recorded = true;
+    error = CheckRecordedMembers(dir.path(), List(members), 1, false, &recorded);
+    EXPECT_NE(error.find("records a configuration change (slot 9)"), std::string::npos) << error;
+    EXPECT_NE(error.find("holds no Paxos history"), std::string::npos) << error;
+    EXPECT_FALSE(recorded);
+    EXPECT_EQ(dir.Text(), before);
+  }
 }
 
 TEST(RecordedMembers, TheFoundingListIsKeptAcrossRewritesAndSlotsNeverGoBack) {
@@ -327,6 +336,11 @@ TEST(RecordedMembers, AMalformedHeaderedFileIsRefusedNeverRewritten) {
            {"# initial=" + founders + "\n# config_slot=3\n" + founders + "\n" + founders + "\n",
             "more than one line"},
            {"# joined\n4=h:1,x\n", "corrupt member list"},
+           // A founding list was a --members value: at most 9 founders.
+           {"# initial=1=h:1,2=h:2,3=h:3,4=h:4,5=h:5,6=h:6,7=h:7,8=h:8,9=h:9,10=h:10\n"
+            "# config_slot=3\n" +
+                founders + "\n",
+            "at most 9 members"},
        }) {
     MembersDir dir("corrupt");
     dir.Write(c.text);

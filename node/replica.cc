@@ -502,6 +502,23 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
           "no initial configuration to start from, and must not take one from --members");
     return;
   }
+  if (!recorded_members_ && members_unconfirmed_) {
+    // No members file beside history: the initial configuration can only
+    // come from this start's --members, which is right only while the log
+    // above the snapshot holds no configuration change (a replay from a
+    // wrong initial configuration voids every change on this replica only).
+    for (const paxos::SlotEntry& stored : recovered.paxos.entries) {
+      if (stored.slot > *restored && stored.entry.value != nullptr &&
+          stored.entry.value->kind == paxos::ValueKind::kConfiguration) {
+        Fatal("data directory " + options_.data_dir + " has no members file but its log holds " +
+              "a membership change (slot " + std::to_string(stored.slot) + "), so --members " +
+              "cannot be trusted as the founding list; refusing to start: copy the members " +
+              "file of another founder (its '# initial=' line is the founding list) into " +
+              options_.data_dir + " and start again");
+        return;
+      }
+    }
+  }
   const paxos::Slot snapshot_slot = *restored;
   // Log time so far: the snapshot's (replay of the chosen log reports more).
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());

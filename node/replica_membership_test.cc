@@ -326,5 +326,53 @@ TEST(ReplicaMembership, AJoinedDirectoryStartsFromItsSnapshotAndRecordsItsConfig
   EXPECT_EQ(fatal, "");
 }
 
+// A directory with history but no members file (deleted, or from before the
+// file) whose log holds a membership change: --members cannot be trusted as
+// the founding list (a replay from another one voids the change here only).
+TEST(ReplicaMembership, ADirectoryWithoutAMembersFileRefusesALogWithAChange) {
+  test_support::TempDir tmp("synod-members");
+  const std::string data = tmp / "r1";
+  const MemberAddress self{1, "127.0.0.1", FreePort()};
+  {
+    log::LevelDbOptions log_options;
+    log_options.dir = data;
+    log_options.replica_id = 1;
+    std::unique_ptr<log::LevelDbLogStorage> storage =
+        ValueOrFail(log::LevelDbLogStorage::Open(log_options));
+    ASSERT_NE(storage, nullptr);
+    const paxos::Ballot ballot{1, 1};
+    const paxos::Configuration initial({1});
+    std::vector<paxos::SlotEntry> entries;
+    entries.push_back({1, paxos::Entry{ballot, paxos::MakeCommandsValue({Tick(1000)}), true}});
+    entries.push_back(
+        {2, paxos::Entry{ballot,
+                         paxos::MakeConfigurationValue(0, initial.WithLearner(2, "127.0.0.1:1")),
+                         true}});
+    storage->Persist(ballot, entries);
+  }
+  ASSERT_FALSE(std::filesystem::exists(data + "/members"));
+
+  ReplicaOptions options;
+  options.id = 1;
+  options.cluster.members = {self};
+  options.data_dir = data;
+  options.seed = 7;
+  auto logger = std::make_shared<spdlog::logger>("replica-1",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  bool ready = false;
+  std::string fatal;
+  Replica replica(loop, options, machine, logger);
+  Status started =
+      replica.Start([&] { ready = true; }, [&](std::string reason) { fatal = reason; });
+  ASSERT_TRUE(started.ok()) << started.message();
+  ASSERT_TRUE(loop.RunUntil([&] { return ready || !fatal.empty(); }, std::chrono::seconds(10)));
+  EXPECT_FALSE(ready);
+  EXPECT_NE(fatal.find("has no members file but its log holds a membership change (slot 2)"),
+            std::string::npos)
+      << fatal;
+}
+
 }  // namespace
 }  // namespace synod::node
