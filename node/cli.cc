@@ -237,6 +237,9 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
     std::cerr << program << ": " << started.message() << "\n";
     return kExitFailed;
   }
+  // A stop inside Start (e.g. a replay that must not run) came before the
+  // loop ran: Run would clear it and serve on.
+  if (exit_code != kExitOk) return exit_code;
   loop.Run();
   signals.cancel();
   snapshot_signal.cancel();

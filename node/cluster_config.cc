@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "util/file_io.h"
 
@@ -38,6 +40,22 @@ bool ValidHost(const std::string& host) {
 Status Error(const std::string& message) { return Status::InvalidArgument(message); }
 
 std::string ErrnoText() { return std::strerror(errno); }
+
+// The members file's "#" lines (cluster_config.h, RecordedMembers).
+constexpr std::string_view kInitialHeader = "# initial=";
+constexpr std::string_view kJoinedHeader = "# joined";
+constexpr std::string_view kSlotHeader = "# config_slot=";
+// A recorded list may hold a whole configuration (at most 16 members, with
+// room to spare), unlike --members (9).
+constexpr size_t kMaxListedMembers = 64;
+// A founding list was a --members value.
+constexpr size_t kMaxFounders = 9;
+// Far above any valid file (64 members of at most ~270 bytes, twice).
+constexpr size_t kMaxFileBytes = 64 * 1024;
+
+// ParseClusterConfig's rules with at most `max_members` members; the message
+// for empty text is the caller's.
+Result<ClusterConfig> ParseMemberList(const std::string& text, size_t max_members);
 
 }  // namespace
 
@@ -69,21 +87,194 @@ std::string RecordMembers(const std::string& data_dir, const ClusterConfig& conf
   return util::WriteFileAtomically(data_dir, "members", config.ToString() + "\n").message();
 }
 
+Result<RecordedMembers> ParseRecordedMembers(const std::string& text, const std::string& path) {
+  auto corrupt = [&](const std::string& what) {
+    return Status::Corruption(path + " is malformed: " + what);
+  };
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (lines.empty()) return corrupt("it is empty");
+  RecordedMembers recorded;
+  if (lines[0].empty() || lines[0][0] != '#') {
+    // The one-line form. Later lines are ignored, as every earlier build did.
+    Result<ClusterConfig> list = ParseMemberList(lines[0], kMaxListedMembers);
+    if (!list.ok()) return corrupt("a corrupt member list (" + list.status().message() + ")");
+    recorded.initial = *list;
+    recorded.book = *list;
+    return recorded;
+  }
+  bool slot_seen = false;
+  size_t at = 0;
+  for (; at < lines.size() && !lines[at].empty() && lines[at][0] == '#'; ++at) {
+    const std::string& line = lines[at];
+    const std::string quoted = "line '" + line + "'";
+    if (line.rfind(kInitialHeader, 0) == 0) {
+      if (recorded.initial) return corrupt("a second " + quoted);
+      Result<ClusterConfig> list =
+          ParseMemberList(line.substr(kInitialHeader.size()), kMaxFounders);
+      if (!list.ok()) return corrupt(quoted + ": " + list.status().message());
+      recorded.initial = *list;
+    } else if (line == kJoinedHeader) {
+      if (recorded.joined) return corrupt("a second " + quoted);
+      recorded.joined = true;
+    } else if (line.rfind(kSlotHeader, 0) == 0) {
+      if (slot_seen) return corrupt("a second " + quoted);
+      const std::string digits = line.substr(kSlotHeader.size());
+      uint64_t slot = 0;
+      auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), slot);
+      if (digits.empty() || !std::isdigit(static_cast<unsigned char>(digits[0])) ||
+          error != std::errc() || end != digits.data() + digits.size() || slot == 0) {
+        return corrupt(quoted + ": the slot must be a positive integer");
+      }
+      slot_seen = true;
+      recorded.config_slot = slot;
+    } else {
+      return corrupt("unknown " + quoted + " (known: '" + std::string(kInitialHeader) + "LIST', '" +
+                     std::string(kJoinedHeader) + "', '" + std::string(kSlotHeader) + "S')");
+    }
+  }
+  if (recorded.initial && recorded.joined) {
+    return corrupt("it records both a founding list and '" + std::string(kJoinedHeader) + "'");
+  }
+  if (!recorded.initial && !recorded.joined) {
+    return corrupt("it records neither a founding list ('" + std::string(kInitialHeader) +
+                   "LIST') nor '" + std::string(kJoinedHeader) + "'");
+  }
+  if (recorded.initial && recorded.config_slot == 0) {
+    return corrupt("it records a founding list but no '" + std::string(kSlotHeader) + "S' line");
+  }
+  if (at == lines.size()) return corrupt("the member list after the '#' lines is missing");
+  if (at + 1 != lines.size()) return corrupt("more than one line follows the '#' lines");
+  Result<ClusterConfig> book = ParseMemberList(lines[at], kMaxListedMembers);
+  if (!book.ok()) return corrupt("a corrupt member list (" + book.status().message() + ")");
+  recorded.book = *book;
+  return recorded;
+}
+
+Result<std::optional<RecordedMembers>> ReadRecordedMembers(const std::string& data_dir) {
+  const std::string path = data_dir + "/members";
+  Result<std::string> text = util::ReadSmallFile(path, kMaxFileBytes);
+  if (!text.ok()) {
+    if (text.status().IsNotFound()) return std::optional<RecordedMembers>();
+    return text.status();
+  }
+  Result<RecordedMembers> parsed = ParseRecordedMembers(*text, path);
+  if (!parsed.ok()) return parsed.status();
+  return std::optional<RecordedMembers>(std::move(*parsed));
+}
+
+namespace {
+
+// The file's text in the second or third form.
+std::string HeaderedText(const RecordedMembers& recorded) {
+  std::string text;
+  if (recorded.initial) text += std::string(kInitialHeader) + recorded.initial->ToString() + "\n";
+  if (recorded.joined) text += std::string(kJoinedHeader) + "\n";
+  if (recorded.config_slot != 0) {
+    text += std::string(kSlotHeader) + std::to_string(recorded.config_slot) + "\n";
+  }
+  return text + recorded.book.ToString() + "\n";
+}
+
+// A headered file (a recorded change, or a joined member) against this
+// start's --members: see CheckRecordedMembers.
+std::string CheckAgainstBook(const RecordedMembers& recorded, const std::string& path,
+                             const ClusterConfig& config, paxos::ReplicaId self) {
+  const std::string what =
+      recorded.config_slot != 0
+          ? "the configuration set at slot " + std::to_string(recorded.config_slot)
+          : std::string("this replica's own entry, recorded when it joined");
+  if (recorded.initial && recorded.initial->Find(self) == nullptr) {
+    // The founding list decides the initial configuration of the replay: a
+    // founder's file copied into another replica's directory must not.
+    return path + " records the founding members " + recorded.initial->ToString() +
+           " without replica " + std::to_string(self) +
+           ": refusing to start; this data directory is not replica " + std::to_string(self) +
+           "'s (check --id and --data)";
+  }
+  if (recorded.book.Find(self) == nullptr) {
+    return path + " records members " + recorded.book.ToString() + " (" + what +
+           ") without replica " + std::to_string(self) +
+           ": refusing to start; this data directory is not replica " + std::to_string(self) +
+           "'s (check --id and --data)";
+  }
+  for (const MemberAddress& member : recorded.book.members) {
+    const MemberAddress* given = config.Find(member.id);
+    if (given == nullptr || given->Endpoint() == member.Endpoint()) continue;
+    return "replica " + std::to_string(member.id) + " is at " + member.Endpoint() + " in " + path +
+           " (" + what + ") but --members says " + given->Endpoint() +
+           "; refusing to start: --members may name any members, but each at the address the "
+           "cluster has for it ('members list' shows them)";
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<bool> RecordConfiguration(const std::string& data_dir, paxos::Slot config_slot,
+                                 const std::string& book) {
+  const std::string path = data_dir + "/members";
+  Result<std::optional<RecordedMembers>> current = ReadRecordedMembers(data_dir);
+  if (!current.ok()) return current.status();
+  if (!current->has_value()) {
+    return Status::NotFound(path + " does not exist (a data directory from before the file)");
+  }
+  RecordedMembers next = std::move(**current);
+  if (next.config_slot >= config_slot) return false;
+  Result<ClusterConfig> parsed = ParseMemberList(book, kMaxListedMembers);
+  if (!parsed.ok()) {
+    return Status::Corruption("configuration slot " + std::to_string(config_slot) +
+                              ": malformed address book '" + book +
+                              "': " + parsed.status().message());
+  }
+  next.config_slot = config_slot;
+  next.book = *parsed;
+  Status written = util::WriteFileAtomically(data_dir, "members", HeaderedText(next));
+  if (!written.ok()) return written;
+  return true;
+}
+
+Status RecordJoined(const std::string& data_dir, const MemberAddress& self) {
+  RecordedMembers joined;
+  joined.joined = true;
+  joined.book.members.push_back(self);
+  return util::WriteFileAtomically(data_dir, "members", HeaderedText(joined));
+}
+
 std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfig& config,
-                                 bool has_history, bool* recorded) {
+                                 paxos::ReplicaId self, bool has_history, bool* recorded) {
   *recorded = false;
   const std::string path = data_dir + "/members";
   const std::string given = config.ToString();
   struct stat info;
   if (::stat(path.c_str(), &info) == 0) {
-    std::ifstream in(path);
-    std::string stored;
-    if (!in || !std::getline(in, stored)) return "cannot read " + path;
-    Result<ClusterConfig> parsed = ParseClusterConfig(stored);
-    if (parsed.ok() && parsed->ToString() == given) return "";
+    Result<std::string> text = util::ReadSmallFile(path, kMaxFileBytes);
+    if (!text.ok()) return "cannot read " + path + ": " + text.status().message();
+    if (!text->empty() && (*text)[0] == '#') {
+      // A change was recorded, or this replica joined: --members may differ
+      // from the founding list, within the recorded addresses.
+      Result<RecordedMembers> headered = ParseRecordedMembers(*text, path);
+      if (!headered.ok()) {
+        return headered.status().message() +
+               "; refusing to start (it is never rewritten from --members: restore it, e.g. "
+               "from a member's file with this replica's own entry)";
+      }
+      if (headered->initial && !has_history) {
+        // Written only after this replica applied a change: its log is gone.
+        return path + " records a configuration change (slot " +
+               std::to_string(headered->config_slot) + ") but " + data_dir +
+               " holds no Paxos history: the replica's data was lost or the directory is not "
+               "its own; refusing to start (a replica whose data was lost is replaced: "
+               "'members add' a new id, 'serve --join' it, then 'members remove' this one)";
+      }
+      return CheckAgainstBook(*headered, path, config, self);
+    }
+    Result<RecordedMembers> parsed = ParseRecordedMembers(*text, path);
+    if (parsed.ok() && parsed->book.ToString() == given) return "";
     if (has_history) {
       std::string recorded_text =
-          parsed.ok() ? "belongs to a cluster of members " + parsed->ToString()
+          parsed.ok() ? "belongs to a cluster of members " + parsed->book.ToString()
                       : "records a corrupt member list (" + parsed.status().message() + ")";
       return "data directory " + data_dir + " " + recorded_text + " (" + path +
              "), but --members says " + given +
@@ -108,6 +299,13 @@ std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfi
 
 Result<ClusterConfig> ParseClusterConfig(const std::string& text) {
   if (text.empty()) return Error("--members is empty (expected e.g. 1=127.0.0.1:7001,...)");
+  return ParseMemberList(text, 9);
+}
+
+namespace {
+
+Result<ClusterConfig> ParseMemberList(const std::string& text, size_t max_members) {
+  if (text.empty()) return Error("the member list is empty");
   ClusterConfig config;
   std::stringstream items(text);
   std::string item;
@@ -136,11 +334,15 @@ Result<ClusterConfig> ParseClusterConfig(const std::string& text) {
     }
     config.members.push_back(member);
   }
-  if (config.members.empty()) return Error("--members lists no member");
-  if (config.members.size() > 9) return Error("at most 9 members are supported");
+  if (config.members.empty()) return Error("the list names no member");
+  if (config.members.size() > max_members) {
+    return Error("at most " + std::to_string(max_members) + " members are supported");
+  }
   std::sort(config.members.begin(), config.members.end(),
             [](const MemberAddress& a, const MemberAddress& b) { return a.id < b.id; });
   return config;
 }
+
+}  // namespace
 
 }  // namespace synod::node

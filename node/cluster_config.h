@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,26 +34,89 @@ struct ClusterConfig {
   std::string ToString() const;
 };
 
-// The member list a data directory was created with, kept in the file
-// `data_dir`/members (ClusterConfig::ToString plus a newline) so a restart
-// with another --members is caught before the replica talks to anyone.
-// `has_history`: the directory's log recovered a promise, entries or a
-// snapshot. If the file exists: "" when it names the same members as
-// `config`; if it names others, the file is rewritten from `config` when the
-// directory has no history (nothing was promised under the old list: a typo
-// is corrected by restarting), else an error naming both lists, the file and
-// how to recover. If it is absent it is written only when the directory has
-// no history; a directory with history but no file (made before the file
-// existed) is left to RecordMembers once a peer confirmed the list.
+// What a data directory's `members` file records (docs/runtime.md,
+// "Members file"). Three forms, one line each after optional "# " headers:
+//  - a founder whose configuration never changed: the founding list alone
+//    ("1=h:p,2=h:p,3=h:p"; the form every earlier build wrote);
+//  - a founder after a configuration change was applied here:
+//    "# initial=LIST" (the founding list, carried over unchanged by every
+//    rewrite), "# config_slot=S", then the address book of the configuration
+//    set at slot S;
+//  - a replica that joined a running cluster: "# joined", "# config_slot=S"
+//    once a change was recorded, then the book (before that: its own entry).
+struct RecordedMembers {
+  // The founding list (the initial configuration's members): the one line of
+  // the first form, "# initial=" of the second; nullopt iff `joined`.
+  std::optional<ClusterConfig> initial;
+  bool joined = false;
+  paxos::Slot config_slot = 0;  // the recorded configuration's slot; 0: no change recorded
+  ClusterConfig book;           // who is where in it (the first form: the founding list)
+
+  // The first form: a restart must pass exactly this list as --members.
+  bool OneLine() const { return !joined && config_slot == 0; }
+};
+
+// Parses a members file's content; `path` names the file in errors.
+// Corruption with a message naming the file and what is wrong (an unknown or
+// repeated "#" line, a malformed list or slot, a missing or extra line, both
+// or neither of "# initial=" and "# joined", "# initial=" without
+// "# config_slot="). The first form's lines after its first are ignored, as
+// every earlier build did. Never throws.
+Result<RecordedMembers> ParseRecordedMembers(const std::string& text, const std::string& path);
+
+// Reads `data_dir`/members: nullopt if there is none; an error (naming the
+// file) if it is unreadable or malformed (ParseRecordedMembers). Any thread.
+Result<std::optional<RecordedMembers>> ReadRecordedMembers(const std::string& data_dir);
+
+// Checks this start's --members (`config`, with this replica's id `self`)
+// against `data_dir`/members and records the founding list when there is
+// none yet. `has_history`: the directory's log recovered a promise, entries
+// or a snapshot. Returns "" to go on, else why the replica must not start.
+//  - The first form (one line): "" when it names the same members as
+//    `config`; if it names others, the file is rewritten from `config` when
+//    the directory has no history (nothing was promised under the old list:
+//    a typo is corrected by restarting), else an error naming both lists,
+//    the file and how to recover.
+//  - A file with "#" headers (a change was recorded, or the replica joined):
+//    "" when every member of its book that `config` names has the same
+//    address there and the book names `self` (the ids `config` names beyond
+//    the book do not matter: the replica starts from the recorded
+//    configuration, not from --members). Else an error naming the id, both
+//    addresses and the file. Such a file is never rewritten here, and a
+//    malformed one is refused whatever `has_history` says (rewriting it from
+//    --members could turn a joined member into a founder).
+//  - No file: written (first form) only when the directory has no history; a
+//    directory with history but no file (made before the file existed) is
+//    left to RecordMembers once a peer confirmed the list.
 // `*recorded` is set true iff the file was written. An error if the file is
 // unreadable or the write fails. `data_dir` must exist. Any thread; touches
 // only that file.
 std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfig& config,
-                                 bool has_history, bool* recorded);
+                                 paxos::ReplicaId self, bool has_history, bool* recorded);
 
-// Writes `config` to `data_dir`/members (temporary file, fsync, rename, fsync
-// of the directory): "" or why not. Any thread.
+// Writes `config` to `data_dir`/members in the first form (temporary file,
+// fsync, rename, fsync of the directory): "" or why not. Any thread.
 std::string RecordMembers(const std::string& data_dir, const ClusterConfig& config);
+
+// After the configuration set at `config_slot` (> 0) was applied: rewrites
+// `data_dir`/members in the second or third form with `book` (the
+// configuration's address book, "1=h:p,..."), keeping the founding list (of
+// either earlier form) or the joined marker the file holds. True if written;
+// false if the file already records `config_slot` or a later one (nothing
+// to do: a restart replaying its log applies the changes again). NotFound if
+// there is no file (a directory with history from before the file: its
+// list stays unconfirmed and the exact rule applies); Corruption if the file
+// or `book` is malformed; IoError if a write fails (the file then holds the
+// old or the new content, both consistent). Atomic as RecordMembers. Any
+// thread; call from one thread at a time per directory.
+Result<bool> RecordConfiguration(const std::string& data_dir, paxos::Slot config_slot,
+                                 const std::string& book);
+
+// The data directory of a replica that joins a running cluster: writes
+// "# joined" and `self`'s own entry (the third form), atomically as
+// RecordMembers. It has no founding list, so it never builds an initial
+// configuration (it starts from a snapshot). Ok or why not. Any thread.
+Status RecordJoined(const std::string& data_dir, const MemberAddress& self);
 
 // Parses the --members form. Rules: 1 to 9 members; ids are positive integers,
 // distinct; host is an IPv4 address or host name; port 1-65535; no two members

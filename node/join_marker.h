@@ -1,10 +1,10 @@
-// The join marker: a file `joined` in a data directory that says the
-// directory belongs to a replica that joined a running cluster (serve
-// --join), not to a founder. Such a directory never builds an initial
+// The join marker: the members file of a replica that joined a running
+// cluster (serve --join) says `# joined` (RecordJoined, cluster_config.h)
+// instead of a founding list. Such a directory never builds an initial
 // configuration from --members: until it holds a complete snapshot, a start
 // (with or without --join) resumes the join (docs/runtime.md, "Membership").
 //
-// Plain functions over one file; any thread.
+// Plain functions over that file; any thread.
 #pragma once
 
 #include <string>
@@ -14,12 +14,14 @@
 
 namespace synod::node {
 
-// Records durably (written to a temp file, fsynced, renamed, directory
-// fsynced) that `data_dir` is the directory of replica `self` joining a
-// running cluster. `data_dir` must exist. The I/O error otherwise.
+// Records durably (RecordJoined: temp file, fsync, rename, directory fsync)
+// that `data_dir` is the directory of replica `self` joining a running
+// cluster; replaces any members file there. `data_dir` must exist. The I/O
+// error otherwise.
 Status RecordJoinMarker(const std::string& data_dir, const MemberAddress& self);
 
-// True if `data_dir` holds the join marker (RecordJoinMarker ran there).
+// True if `data_dir`'s members file says `# joined` (false if it is absent,
+// unreadable or malformed: CheckRecordedMembers refuses the latter two).
 bool HasJoinMarker(const std::string& data_dir);
 
 }  // namespace synod::node

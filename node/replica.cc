@@ -302,9 +302,12 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
     logger_->info("data directory has history: --join has no effect, recovering");
   }
   bool members_recorded = false;
-  std::string members_problem = CheckRecordedMembers(options_.data_dir, options_.cluster,
-                                                     promised_anything, &members_recorded);
+  std::string members_problem = CheckRecordedMembers(
+      options_.data_dir, options_.cluster, options_.id, promised_anything, &members_recorded);
   if (!members_problem.empty()) return Status::InvalidArgument(members_problem);
+  Result<std::optional<RecordedMembers>> recorded_members = ReadRecordedMembers(options_.data_dir);
+  if (!recorded_members.ok()) return recorded_members.status();
+  recorded_members_ = std::move(*recorded_members);
   if (members_recorded) {
     logger_->info("recorded the member list {} in {}/members", options_.cluster.ToString(),
                   options_.data_dir);
@@ -381,8 +384,12 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
   peers_->SetHandshakeObserver([this](paxos::ReplicaId peer, const transport::HandshakeInfo& info) {
     if (info.accepted) {
       logger_->debug("peer {} answered the handshake (history: {})", peer, info.has_history);
-      if (members_unconfirmed_ && info.server_members == options_.cluster.ToString()) {
+      if (members_unconfirmed_ && info.config_slot == 0 &&
+          info.server_members == options_.cluster.ToString()) {
         // A peer that accepted us states our list: record it (off this thread).
+        // Only a peer whose configuration never changed: after a change a
+        // member may run with another list than the founding one (and state
+        // its configuration's book), so an equal list proves nothing then.
         members_unconfirmed_ = false;
         writer_->Submit(
             [dir = options_.data_dir, cluster = options_.cluster, log = logger_, peer] {
@@ -525,13 +532,52 @@ void Replica::CheckBootstrap() {
 }
 
 void Replica::StartCore(const log::RecoveredLog& recovered) {
-  // The initial configuration (slot 0): the static member list, as voters.
+  // The initial configuration (slot 0), all voters, from which the log is
+  // replayed when no snapshot covers it: the founding list the members file
+  // recorded, never this start's --members. Once a change was recorded a
+  // restart may name other members (CheckRecordedMembers), and a replay from
+  // another initial configuration would void the changes on this replica
+  // only (each is checked against the configuration before it) and leave it
+  // counting votes of ids that are no voters. A one-line file is the
+  // founding list and equals --members (checked), as does --members for a
+  // directory without a file. A joined replica has no founding list: it
+  // starts only from a snapshot (its configuration).
+  paxos::Configuration initial = paxos::Configuration(options_.cluster.Ids());
+  const bool joined = recorded_members_ && recorded_members_->joined;
+  if (joined) {
+    initial = paxos::Configuration::Empty();
+  } else if (recorded_members_) {
+    initial = paxos::Configuration(recorded_members_->initial->Ids());
+  }
   applier_ = std::make_unique<statemachine::Applier>(machine_, statemachine::SessionOptions{},
-                                                     paxos::Configuration(options_.cluster.Ids()));
+                                                     std::move(initial));
   Result<paxos::Slot> restored = RestoreLatestSnapshot(recovered);
   if (!restored.ok()) {
     Fatal(restored.status().message());
     return;
+  }
+  if (joined && *restored == 0) {
+    Fatal("data directory " + options_.data_dir + " belongs to a replica that joined a running " +
+          "cluster (" + options_.data_dir + "/members) but holds no complete snapshot: it has " +
+          "no initial configuration to start from, and must not take one from --members");
+    return;
+  }
+  if (!recorded_members_ && members_unconfirmed_) {
+    // No members file beside history: the initial configuration can only
+    // come from this start's --members, which is right only while the log
+    // above the snapshot holds no configuration change (a replay from a
+    // wrong initial configuration voids every change on this replica only).
+    for (const paxos::SlotEntry& stored : recovered.paxos.entries) {
+      if (stored.slot > *restored && stored.entry.value != nullptr &&
+          stored.entry.value->kind == paxos::ValueKind::kConfiguration) {
+        Fatal("data directory " + options_.data_dir + " has no members file but its log holds " +
+              "a membership change (slot " + std::to_string(stored.slot) + "), so --members " +
+              "cannot be trusted as the founding list; refusing to start: copy the members " +
+              "file of another founder (its '# initial=' line is the founding list) into " +
+              options_.data_dir + " and start again");
+        return;
+      }
+    }
   }
   const paxos::Slot snapshot_slot = *restored;
   // Log time so far: the snapshot's (replay of the chosen log reports more).

@@ -211,8 +211,12 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // sends: Proposer::Targets), allows those ids as peers and tells the
   // server which ids were removed (their hellos are refused, saying so) and,
   // after a change, the member list it states; stops this replica if it is
-  // one of the removed. False if it stopped. Loop thread.
+  // one of the removed; else records a changed configuration in the members
+  // file (RecordConfigurationFile). False if it stopped. Loop thread.
   bool FollowConfiguration();
+  // Rewrites the members file (RecordConfiguration) with `config` (slot > 0)
+  // on the writer thread; failures are logged. Loop thread.
+  void RecordConfigurationFile(const paxos::ConfigAt& config);
   // Stops the replica (Fatal, once, posted to the loop): it was removed from
   // the cluster; `evidence` says who or what says so.
   void StopRemoved(const std::string& evidence);
@@ -307,6 +311,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // The data directory has history but no recorded member list: it is
   // recorded once a peer accepts our hello stating the same list. Network thread.
   bool members_unconfirmed_ = false;
+  // The data directory's members file as StartOrThrow found it (after
+  // CheckRecordedMembers); nullopt: none. StartCore builds the initial
+  // configuration from its founding list. Loop thread.
+  std::optional<RecordedMembers> recorded_members_;
   bool cluster_id_recorded_ = false;
   bool cluster_id_proposed_ = false;
   uint64_t ticks_ = 0;

@@ -292,7 +292,33 @@ bool Replica::FollowConfiguration() {
     StopRemoved("configuration slot " + std::to_string(config.slot));
     return false;
   }
+  if (config.slot > 0) RecordConfigurationFile(config);
   return true;
+}
+
+void Replica::RecordConfigurationFile(const paxos::ConfigAt& config) {
+  // Off the loop (temporary file, fsync, rename); jobs run in order, so the
+  // file ends with the newest configuration. A failed write leaves the
+  // previous content, which is still consistent: the founding list never
+  // changes and a member's address never changes.
+  writer_->Submit(
+      [dir = options_.data_dir, slot = config.slot,
+       book = AddressBook::From(config, options_.cluster).ToString(), log = logger_] {
+        Result<bool> written = RecordConfiguration(dir, slot, book);
+        if (written.ok() && *written) {
+          log->info("recorded the configuration set at slot {} (members {}) in {}/members", slot,
+                    book, dir);
+        } else if (!written.ok() && written.status().IsNotFound()) {
+          log->warn(
+              "configuration slot {} not recorded: {}; restarts keep needing the exact "
+              "--members this replica started with",
+              slot, written.status().message());
+        } else if (!written.ok()) {
+          log->error("cannot record the configuration set at slot {} in {}/members: {}", slot, dir,
+                     written.status().message());
+        }
+      },
+      nullptr);
 }
 
 void Replica::StopRemoved(const std::string& evidence) {

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "node/join_marker.h"
@@ -62,9 +64,11 @@ std::string Tick(uint64_t stamp) {
 
 // Writes into `data` what replica 1 of the initial configuration {1} would
 // have after a change adding learner 2 at `address` was chosen at slot 2: a
-// snapshot at slot 3 beside an empty log. Returns that configuration.
+// snapshot at slot 3 beside an empty log (of replica `owner`: 2 for the
+// learner's own directory). Returns that configuration.
 paxos::Configuration WriteSnapshotAfterAddingLearner(const std::string& data,
-                                                     const std::string& address) {
+                                                     const std::string& address,
+                                                     paxos::ReplicaId owner = 1) {
   const paxos::Configuration initial({1});
   const paxos::Configuration with_learner = initial.WithLearner(2, address);
   {
@@ -80,7 +84,7 @@ paxos::Configuration WriteSnapshotAfterAddingLearner(const std::string& data,
     // An empty log beside it (as a replica that compacted nothing yet).
     log::LevelDbOptions log_options;
     log_options.dir = data;
-    log_options.replica_id = 1;
+    log_options.replica_id = owner;
     EXPECT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
     auto store = ValueOrFail(snapshot::SnapshotStore::Open(data + "/snapshots"));
     if (store == nullptr) {
@@ -415,6 +419,97 @@ TEST(ReplicaMembership, FetchesFromAMemberOnlyTheConfigurationLocatesAndWarnsFor
   EXPECT_NE(text.find("behind replica 2's compacted log (needs slot 1000): fetching its snapshot"),
             std::string::npos)
       << text;
+}
+
+// A joined replica with a snapshot starts from the snapshot's configuration
+// (it has no founding list) and records it in its members file, keeping the
+// joined marker.
+TEST(ReplicaMembership, AJoinedDirectoryStartsFromItsSnapshotAndRecordsItsConfiguration) {
+  test_support::TempDir tmp("synod-members");
+  const std::string data = tmp / "r2";
+  const MemberAddress self{2, "127.0.0.1", FreePort()};
+  const MemberAddress first{1, "127.0.0.1", FreePort()};
+  ASSERT_NO_FATAL_FAILURE(WriteSnapshotAfterAddingLearner(data, self.Endpoint(), 2));
+  ASSERT_TRUE(RecordJoined(data, self).ok());
+
+  ReplicaOptions options;
+  options.id = 2;
+  options.cluster.members = {first, self};
+  options.data_dir = data;
+  options.seed = 7;
+  auto logger = std::make_shared<spdlog::logger>("replica-2",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  bool ready = false;
+  std::string fatal;
+  const std::string want = "# joined\n# config_slot=2\n1=" + first.Endpoint() + "," +
+                           std::to_string(self.id) + "=" + self.Endpoint() + "\n";
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started =
+        replica.Start([&] { ready = true; }, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(ready) << fatal;
+    transport::ReplicaStatus status = replica.OnStatus();
+    EXPECT_EQ(status.config_slot, 2u);
+    EXPECT_EQ(status.membership, transport::Membership::kLearner);
+    auto file_text = [&] {
+      std::ifstream in(data + "/members");
+      return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    EXPECT_TRUE(loop.RunUntil([&] { return file_text() == want; }, std::chrono::seconds(10)))
+        << file_text();
+  }
+  EXPECT_EQ(fatal, "");
+}
+
+// A directory with history but no members file (deleted, or from before the
+// file) whose log holds a membership change: --members cannot be trusted as
+// the founding list (a replay from another one voids the change here only).
+TEST(ReplicaMembership, ADirectoryWithoutAMembersFileRefusesALogWithAChange) {
+  test_support::TempDir tmp("synod-members");
+  const std::string data = tmp / "r1";
+  const MemberAddress self{1, "127.0.0.1", FreePort()};
+  {
+    log::LevelDbOptions log_options;
+    log_options.dir = data;
+    log_options.replica_id = 1;
+    std::unique_ptr<log::LevelDbLogStorage> storage =
+        ValueOrFail(log::LevelDbLogStorage::Open(log_options));
+    ASSERT_NE(storage, nullptr);
+    const paxos::Ballot ballot{1, 1};
+    const paxos::Configuration initial({1});
+    std::vector<paxos::SlotEntry> entries;
+    entries.push_back({1, paxos::Entry{ballot, paxos::MakeCommandsValue({Tick(1000)}), true}});
+    entries.push_back(
+        {2, paxos::Entry{ballot,
+                         paxos::MakeConfigurationValue(0, initial.WithLearner(2, "127.0.0.1:1")),
+                         true}});
+    storage->Persist(ballot, entries);
+  }
+  ASSERT_FALSE(std::filesystem::exists(data + "/members"));
+
+  ReplicaOptions options;
+  options.id = 1;
+  options.cluster.members = {self};
+  options.data_dir = data;
+  options.seed = 7;
+  auto logger = std::make_shared<spdlog::logger>("replica-1",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  bool ready = false;
+  std::string fatal;
+  Replica replica(loop, options, machine, logger);
+  Status started =
+      replica.Start([&] { ready = true; }, [&](std::string reason) { fatal = reason; });
+  ASSERT_TRUE(started.ok()) << started.message();
+  ASSERT_TRUE(loop.RunUntil([&] { return ready || !fatal.empty(); }, std::chrono::seconds(10)));
+  EXPECT_FALSE(ready);
+  EXPECT_NE(fatal.find("has no members file but its log holds a membership change (slot 2)"),
+            std::string::npos)
+      << fatal;
 }
 
 }  // namespace

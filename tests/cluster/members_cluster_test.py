@@ -45,6 +45,25 @@ TEST is one of:
               when removed, because members refuse it) without moving the
               leader's ballot, also when started again on its data; the
               clients' history is linearizable.
+  founder_restart
+              3 replicas with --snapshot-every 0 under 4 clients: their
+              members files hold the one-line founding list; `members add
+              4=...`, `members add 5=...`, `members remove 5` (4 and 5 never
+              run) rewrite each to "# initial=..." (the founding list),
+              "# config_slot=S", the address book 1,2,3,4; founder 1 stopped
+              (SIGTERM) and started with a --members naming 4 at another
+              address is refused, naming id 4, both addresses and the file;
+              started with a --members naming 1,2,3,4,5 (5 was removed) it
+              serves, replaying its log from slot 0 (no snapshot) from the
+              recorded founding list: its status shows the leader's config
+              slot S, and as leader (transfer-leader) it lists 1,2,3 voters
+              and 4 learner at slot S; the clients' history is linearizable.
+              (An initial configuration built from that --members would make
+              every change void on replica 1 alone: 5 would leave without
+              being retired.) Then replica 2 loses its members file (a data
+              dir from before the file) and starts with replica 1's list:
+              its log holds a change, so it refuses (exit 1, saying why);
+              with replica 1's file copied in it serves at config slot S.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -271,8 +290,9 @@ def test_join_resume(args):
             wait_until(lambda: log_count(joiner, waiting) >= 1, scaled(5),
                        "replica 4 to say it waits to be added")
             joiner.kill9()
-            assert os.path.exists(os.path.join(joiner.data_dir, "joined")), \
-                os.listdir(joiner.data_dir)
+            with open(os.path.join(joiner.data_dir, "members")) as f:
+                marker = f.read()
+            assert marker.startswith("# joined\n"), marker
             # Started again without --join: it is still a joiner.
             joiner.start(wait_ready=False, members=members)
             wait_until(lambda: log_count(joiner, waiting) >= 2 or not joiner.alive(), scaled(5),
@@ -408,6 +428,124 @@ def test_change(args):
         check_linearizable(args, load.history, "members-change")
 
 
+def read_file(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def test_founder_restart(args):
+    with Cluster(args.counter) as cluster:
+        founders = cluster.members
+        for r in cluster.replicas:
+            r.start(wait_ready=False, extra=["--snapshot-every", "0"])
+        for r in cluster.replicas:
+            r.wait_ready()
+        first = cluster.replica(1)
+        members_file = os.path.join(first.data_dir, "members")
+        assert read_file(members_file) == founders + "\n", read_file(members_file)
+        port4, port5 = free_ports(2)
+        grown = founders + ",4=127.0.0.1:%d" % port4
+        with Load(cluster, members=founders) as load:
+            time.sleep(scaled(0.5))
+            code, out, err = member_change(cluster, "add", "4=127.0.0.1:%d" % port4)
+            assert code == 0 and out.startswith("added 4 learner config="), (code, out, err)
+            code, out, err = member_change(cluster, "add", "5=127.0.0.1:%d" % port5)
+            assert code == 0 and out.startswith("added 5 learner config="), (code, out, err)
+            code, out, err = member_change(cluster, "remove", "5")
+            assert code == 0 and out.startswith("removed 5 config="), (code, out, err)
+            config_slot = int(out.split("config=")[1])
+            print("added learners 4 and 5, removed 5 at slot %d" % config_slot)
+            # Every founder records the change with its founding list.
+            want = "# initial=%s\n# config_slot=%d\n%s\n" % (founders, config_slot, grown)
+            for r in cluster.replicas:
+                path = os.path.join(r.data_dir, "members")
+                wait_until(lambda: read_file(path) == want, scaled(10),
+                           "replica %d's members file to record slot %d (has %r)" %
+                           (r.id, config_slot, read_file(path)))
+            time.sleep(scaled(0.3))
+
+            assert first.stop() == 0, first.log_tail()
+            # 4 at another address than the cluster added it at: refused.
+            wrong = founders + ",4=127.0.0.1:%d" % free_ports(1)[0]
+            code, out, err = run(args.counter, ["serve", "--id", "1", "--members", wrong,
+                                                "--data", first.data_dir], timeout_s=scaled(20))
+            assert code == 1 and out == "", (code, out, err)
+            assert ("replica 4 is at 127.0.0.1:%d in %s" % (port4, members_file)) in err, err
+            assert "--members says " + wrong.split("4=")[1] in err, err
+
+            # A list naming the added member and the removed one: the replica
+            # starts, and its replay (no snapshot) starts from the founding list.
+            time.sleep(scaled(0.3))
+            first.start(members=grown + ",5=127.0.0.1:%d" % port5,
+                        extra=["--snapshot-every", "0"])
+            assert "(snapshot at slot 0," in first.log_tail(200), first.log_tail()
+            leader = cluster.leader(members=founders)
+
+            def same_configuration():
+                status = cluster.status(members=founders)
+                if status.get(1) is None or status.get(leader) is None:
+                    return None
+                slots = (status[1].get("config_slot"), status[leader].get("config_slot"))
+                return slots if slots[0] == slots[1] else None
+
+            try:
+                wait_until(same_configuration, scaled(10), "replica 1 to agree on the config slot")
+            except AssertionError:
+                raise AssertionError("replica 1 status %r, leader %d status %r" % (
+                    cluster.status(members=founders).get(1), leader,
+                    cluster.status(members=founders).get(leader)))
+            status = cluster.status(members=founders)
+            assert status[1]["config_slot"] == str(config_slot), status
+            assert status[1]["member"] == "voter", status
+            # Its own configuration, as the leader states it: once it follows
+            # the leader, hand it leadership (retried: under load it may lag).
+            wait_until(lambda: (cluster.status(members=founders).get(1) or {}).get("leader") ==
+                       str(leader), scaled(10), "replica 1 to follow leader %d" % leader)
+
+            def transfer_to_first():
+                code, out, err = cluster.client("transfer-leader", "1", members=founders)
+                return code == 0 or print("transfer-leader 1: exit %d %s" % (code, err.strip()))
+
+            wait_until(transfer_to_first, scaled(20), "transfer-leader 1 to succeed")
+            code, out, err = member_change(cluster, "list")
+            listing = ["%d %s:%d voter" % (r.id, r.host, r.port) for r in cluster.replicas]
+            listing += ["4 127.0.0.1:%d learner" % port4, "config slot=%d" % config_slot]
+            assert code == 0 and out.splitlines() == listing, (code, out, err)
+            assert cluster.leader(members=founders) == 1
+            print("founder 1 restarted with --members naming 4 and 5: config slot %d, "
+                  "4 a learner, as the others" % config_slot)
+            time.sleep(scaled(0.5))
+        codes = load.codes
+        print("client commands: %d, exit codes %s" % (len(codes), sorted(set(codes))))
+        assert codes.count(0) > 0, codes
+        check_linearizable(args, load.history, "members-founder-restart")
+
+        # A data dir with history but no members file (deleted, or made
+        # before the file) whose log holds a change: --members cannot be the
+        # founding list, so the replica refuses to start (replayed from the
+        # list it is given, 1..5 voters, the changes would be void here only).
+        second = cluster.replica(2)
+        assert second.stop() == 0, second.log_tail()
+        os.remove(os.path.join(second.data_dir, "members"))
+        second.start(wait_ready=False, members=grown + ",5=127.0.0.1:%d" % port5,
+                     extra=["--snapshot-every", "0"])
+        wait_until(lambda: not second.alive(), scaled(20), "replica 2 to refuse to start")
+        assert second.proc.returncode == 1, second.proc.returncode
+        assert "has no members file but its log holds a membership change" in \
+            second.log_tail(20), second.log_tail()
+        # Restored from another founder's file, it starts and agrees.
+        shutil.copy(os.path.join(cluster.replica(1).data_dir, "members"),
+                    os.path.join(second.data_dir, "members"))
+        second.start(members=grown + ",5=127.0.0.1:%d" % port5, extra=["--snapshot-every", "0"])
+        wait_until(lambda: (cluster.status(members=founders).get(2) or {}).get("config_slot") ==
+                   str(config_slot), scaled(10), "replica 2 to state config slot %d" % config_slot)
+        print("a data dir without members file but with a change in its log is refused; "
+              "restored from a founder's file it serves")
+
+
 TESTS = {
     "list": test_list,
     "exit_codes": test_exit_codes,
@@ -415,6 +553,7 @@ TESTS = {
     "join": test_join,
     "join_resume": test_join_resume,
     "change": test_change,
+    "founder_restart": test_founder_restart,
 }
 
 
