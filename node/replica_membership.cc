@@ -73,11 +73,16 @@ void Replica::OnChangeMembers(transport::MemberChange change, transport::ChangeD
     case ChangePlan::Action::kPropose:
       break;
   }
-  if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
-    return done(Reply(ChangeStatus::kInvalid, options_.id, why));
+  const bool promotion_waits = change.kind == transport::MemberChangeKind::kPromote &&
+                               !CaughtUp(LearnerLag(change.replica, status), options_.window_slots);
+  // A promotion is checked once its learner caught up: until it reports, the
+  // learner counts as unreachable among the voters it would join.
+  if (!promotion_waits) {
+    if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
+      return done(Reply(ChangeStatus::kInvalid, options_.id, why));
+    }
   }
-  if (change.kind == transport::MemberChangeKind::kPromote &&
-      !CaughtUp(LearnerLag(change.replica, status), options_.window_slots)) {
+  if (promotion_waits) {
     auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(change.wait_ms),
                                                     kMaxPromoteWait);
     change_waiters_.push_back(
@@ -235,6 +240,10 @@ void Replica::CheckMembership() {
       ChangePlan plan =
           PlanMemberChange(status.config, waiter.change, options_.id, options_.cluster);
       if (plan.action == ChangePlan::Action::kPropose) {
+        if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
+          waiter.done(Reply(ChangeStatus::kInvalid, options_.id, why));
+          continue;
+        }
         ProposeChange(plan.next, status.config_slot, std::move(waiter.change),
                       std::move(waiter.done));
       } else {
