@@ -103,6 +103,20 @@ void JoinBootstrap::OnLeaderStatus(std::optional<transport::ReplicaStatus> statu
                         me->address + ", not at " + options_.self.Endpoint() +
                         " (this replica's --members)");
   }
+  if (me->role != paxos::MemberRole::kLearner) {
+    // A joiner starts with nothing; a voter's acceptor state (its promises
+    // and accepted values) is part of every quorum it was in. A voter that
+    // lost its data and came back under its id would vote as if it had never
+    // promised anything: two values could be chosen for one slot. A learner
+    // is promoted only once it reported progress, so no joiner is a voter.
+    return hooks_.fatal(
+        "replica " + std::to_string(options_.self.id) + " is a voter of the cluster " +
+        "(configuration slot " + std::to_string(status->config_slot) +
+        "): a voter whose data was lost cannot join again under its id (it would have " +
+        "forgotten its promises); remove it ('members remove " + std::to_string(options_.self.id) +
+        "') and add a replacement under a new id " +
+        "('members add ID=HOST:PORT', then 'serve --join')");
+  }
   if (last_waiting_line_) {
     options_.logger->info("replica {} was added to the cluster (configuration slot {})",
                           options_.self.id, status->config_slot);

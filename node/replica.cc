@@ -461,6 +461,7 @@ void Replica::StartJoin() {
     if (id == wire_cluster_id_) return;
     wire_cluster_id_ = id;
     peers_->SetClusterId(id);
+    server_->SetClusterId(id);  // clients stating it (status probes) are served
   };
   hooks.listed = [this](transport::ClusterId id, const std::vector<paxos::Member>& members) {
     join_cluster_id_ = id;

@@ -6,7 +6,8 @@ usage: membership_scenarios_test.py --counter BIN --lincheck BIN TEST
 
 TEST is one of:
   replace_wiped   replica 3 is killed (-9) and its data directory wiped;
-                  `members add 4=HOST:PORT`, `serve --join` of 4 (prints
+                  `serve --join` under id 3 is refused (a voter that lost
+                  its data); `members add 4=HOST:PORT`, `serve --join` of 4 (prints
                   "ready id=4"), `members promote 4`, `members remove 3` print
                   exactly what the contract says; `members list` then shows
                   voters 1, 2, 4 and the remove's slot.
@@ -112,6 +113,12 @@ def test_replace_wiped(args):
             lost = cluster.replica(3)
             lost.kill9()
             shutil.rmtree(lost.data_dir)
+            # Back under its old id with --join: refused, it would vote having
+            # forgotten its promises.
+            lost.start(wait_ready=False, extra=["--join"])
+            wait_until(lambda: not lost.alive(), scaled(20), "the wiped voter to be refused")
+            assert lost.proc.returncode == 1 and not lost.ready.is_set(), lost.log_tail()
+            assert "replica 3 is a voter of the cluster" in lost.log_tail(20), lost.log_tail()
             add_and_join(cluster, 4)
             promote(cluster, 4)
             remove_slot = remove(cluster, 3)
