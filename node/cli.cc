@@ -100,9 +100,10 @@ std::string ServeUsage(const std::string& program) {
          "            default 1048576)]\n"
          "           [--max-pending-bytes N (command bytes queued at the leader,\n"
          "            default 268435456)]\n"
-         "           --join: join a running cluster instead of forming a new one (not\n"
-         "            supported by this build yet: with a --data directory without history\n"
-         "            it stops with exit 1 and records nothing; with history it has no effect)\n";
+         "           --join: join a running cluster instead of forming a new one: with a\n"
+         "            --data directory without history, wait until 'members add' names\n"
+         "            this replica, fetch a snapshot and serve from it; with history it has\n"
+         "            no effect\n";
 }
 
 Status LimitsFromFlags(const CliFlags& flags, ReplicaOptions& options) {

@@ -1,7 +1,7 @@
 // Tests of flag parsing (ParseCliFlags, bare flags) and of the serve flags for
 // limits: parsing (LimitsFromFlags), their ranges (ReplicaOptions::Validate)
 // and the usage error `serve` gives for a bad value, before it starts
-// anything; `serve --join` where this build cannot join.
+// anything; `serve --join` without another member to ask.
 #include "node/cli.h"
 
 #include <gtest/gtest.h>
@@ -194,88 +194,28 @@ uint16_t FreePort() {
   return acceptor.local_endpoint().port();
 }
 
-// This build cannot join: `serve --join` on a data directory without history
-// stops with exit 1 and the reason, writes nothing and never forms a cluster
-// from its --members (here a single member, which would otherwise serve at
-// once); a later start without --join forms the cluster as before.
-TEST(ServeJoin, WithoutHistoryItStopsAndWritesNothing) {
+// `serve --join` with a --members that names no other replica has nobody to
+// ask: a usage error before anything is written (not even the directory),
+// and it never forms a cluster from that list (a single member, which would
+// otherwise serve at once).
+TEST(ServeJoin, WithoutAnotherMemberItIsAUsageErrorAndWritesNothing) {
   test_support::TempDir tmp("synod-join");
   const std::string members = "1=127.0.0.1:" + std::to_string(FreePort());
-  const std::string message =
-      "prog: --join: joining a running cluster is not supported by this build yet; the replica "
-      "did not start";
-  auto serve_join = [&](const std::string& data) {
-    Result<CliFlags> flags =
-        Parse({"prog", "serve", "--id", "1", "--join", "--members", members, "--data", data});
-    EXPECT_TRUE(flags.ok());
-    NoMachine machine;
-    testing::internal::CaptureStdout();
-    testing::internal::CaptureStderr();
-    // Should it serve instead, a SIGTERM after 10 s ends RunServe (a lone
-    // leader stops at once), so the test fails rather than hangs.
-    std::mutex mutex;
-    std::condition_variable returned_cv;
-    bool returned = false;
-    std::thread watchdog([&] {
-      std::unique_lock lock(mutex);
-      if (!returned_cv.wait_for(lock, std::chrono::seconds(10), [&] { return returned; })) {
-        ::kill(::getpid(), SIGTERM);
-      }
-    });
-    int code = RunServe("prog", *flags, machine, "usage\n");
-    {
-      std::lock_guard lock(mutex);
-      returned = true;
-    }
-    returned_cv.notify_one();
-    watchdog.join();
-    std::string err = testing::internal::GetCapturedStderr();
-    EXPECT_EQ(testing::internal::GetCapturedStdout(), "") << "it must not print ready";
-    EXPECT_EQ(code, kExitFailed) << err;
-    EXPECT_NE(err.find(message), std::string::npos) << err;
-    return err;
-  };
-  // Absent: not even the directory is made.
   const std::string absent = tmp / "absent";
-  EXPECT_NE(serve_join(absent).find("(nothing written)"), std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(absent));
-  // Empty: left empty.
-  const std::string empty = tmp / "empty";
-  std::filesystem::create_directory(empty);
-  serve_join(empty);
-  EXPECT_TRUE(std::filesystem::is_empty(empty));
-
-  // A directory a start left without history (storage opened, nothing
-  // promised): no members file is recorded, and a start without --join then
-  // forms the one-member cluster as today.
-  ReplicaOptions options;
-  options.id = 1;
-  options.cluster = ParseClusterConfig(members).value();
-  options.data_dir = tmp / "opened";
-  options.heartbeat_ms = 10;
-  options.election_timeout_ms = 50;
-  options.seed = 3;
-  auto logger =
-      std::make_shared<spdlog::logger>("r1", std::make_shared<spdlog::sinks::null_sink_mt>());
-  {
-    log::LevelDbOptions log_options;
-    log_options.dir = options.data_dir;
-    log_options.replica_id = 1;
-    ASSERT_TRUE(log::LevelDbLogStorage::Open(log_options).ok());
-  }
-  EXPECT_NE(serve_join(options.data_dir).find("has no history; nothing recorded in it"),
-            std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(options.data_dir + "/members"));
-  // (One EventLoop per thread: RunServe's is gone by now.)
-  transport::EventLoop loop;
+  Result<CliFlags> flags =
+      Parse({"prog", "serve", "--id", "1", "--join", "--members", members, "--data", absent});
+  ASSERT_TRUE(flags.ok());
   NoMachine machine;
-  bool ready = false;
-  std::string fatal;
-  Replica replica(loop, options, machine, logger);
-  Status started = replica.Start([&] { ready = true; }, [&](std::string why) { fatal = why; });
-  ASSERT_TRUE(started.ok()) << started.message();
-  EXPECT_TRUE(ready) << fatal;
-  EXPECT_TRUE(std::filesystem::exists(options.data_dir + "/members"));
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  int code = RunServe("prog", *flags, machine, "usage\n");
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "") << "it must not print ready";
+  EXPECT_EQ(code, kExitUsage) << err;
+  EXPECT_EQ(err,
+            "prog: --join needs at least one current member in --members besides replica 1\n"
+            "usage\n");
+  EXPECT_FALSE(std::filesystem::exists(absent));
 }
 
 TEST(TransferLeaderCommand, ABadReplicaIdIsAUsageError) {

@@ -103,6 +103,10 @@ class Client {
   using LeaderStatusDone =
       std::function<void(std::optional<transport::ReplicaStatus>, std::string)>;
   void QueryLeaderStatus(LeaderStatusDone done);
+  // The cluster's agreed (random) id, once a call learned it from a majority
+  // of the listed members; nullopt before, and while they state only their
+  // member-list hash (the cluster has not agreed on an id yet).
+  std::optional<transport::ClusterId> AgreedClusterId() const;
 
   // Hands leadership to the voter `target` (client_transfer.cc): asks the
   // leader (following hints from any member), then waits, polling statuses,

@@ -33,6 +33,11 @@ void Client::QueryLeaderStatus(LeaderStatusDone done) {
   });
 }
 
+std::optional<transport::ClusterId> Client::AgreedClusterId() const {
+  if (!id_settled_ || settled_on_hash_) return std::nullopt;
+  return cluster_id_;
+}
+
 void Client::AskForLeader(const std::shared_ptr<LeaderQuery>& query) {
   const Clock::time_point now = Clock::now();
   if (now >= query->deadline) {

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <variant>
 
+#include "node/join_bootstrap.h"
+#include "node/join_marker.h"
 #include "node/os_random.h"
 #include "statemachine/envelope.h"
 #include "transport/internal_error.h"
@@ -55,21 +57,12 @@ bool ParseHexId(const std::string& text, uint64_t* out) {
   return error == std::errc() && end == text.data() + text.size() && *out != 0;
 }
 
-// True if `dir` exists and is not an empty directory (a file counts: opening
-// it as a data directory then fails with its own error).
-bool DirectoryHasEntries(const std::string& dir) {
-  std::error_code error;
-  if (!std::filesystem::exists(dir, error)) return false;
-  return !std::filesystem::is_directory(dir, error) || !std::filesystem::is_empty(dir, error);
-}
-
-// `serve --join` where it would have to join: this build has no join
-// bootstrap. `detail` is appended to the message.
-Status JoinNotSupported(const std::string& detail) {
-  return Status::InvalidArgument(
-      "--join: joining a running cluster is not supported by this build yet; the replica did not "
-      "start" +
-      (detail.empty() ? std::string(" (nothing written)") : detail));
+// True if `next` has a learner that `before` does not have as a member.
+bool AddsLearner(const paxos::Configuration& before, const paxos::Configuration& next) {
+  for (const paxos::Member& member : next.member_list()) {
+    if (member.role == paxos::MemberRole::kLearner && !before.Contains(member.id)) return true;
+  }
+  return false;
 }
 
 // CRC32C of everything a snapshot of `applier` would hold (never stored).
@@ -254,6 +247,7 @@ Replica::~Replica() {
   peers_.reset();
   return_path_.reset();
   fetcher_.reset();
+  join_.reset();
   chunk_sink_.reset();   // finishes the fetched chunks' writes
   writer_.reset();       // finishes queued writes
   snapshotter_.reset();  // finishes a snapshot write in flight
@@ -267,9 +261,6 @@ Status Replica::Start(std::function<void()> on_ready, std::function<void(std::st
 Status Replica::StartOrThrow(std::function<void()> on_ready,
                              std::function<void(std::string)> on_fatal) {
   if (Status valid = options_.Validate(); !valid.ok()) return valid;
-  // --join on an absent or empty data directory: refused before opening
-  // storage, so nothing is written (not even the directory).
-  if (options_.join && !DirectoryHasEntries(options_.data_dir)) return JoinNotSupported("");
   on_ready_ = std::move(on_ready);
   on_fatal_ = std::move(on_fatal);
 
@@ -297,14 +288,17 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                                  recovered.paxos.compacted != 0 || recovered.applied != 0 ||
                                  !recovered.metadata.cluster_id.empty() || snapshots;
   had_history_at_start_ = promised_anything;
-  if (options_.join) {
-    // Never the founders' bootstrap (it would build an initial configuration
-    // from this replica's --members), and nothing recorded: a later start
-    // without --join finds the directory as it was.
-    if (!promised_anything) {
-      return JoinNotSupported(" (" + options_.data_dir +
-                              " has no history; nothing recorded in it)");
+  if (options_.join && !promised_anything && !HasJoinMarker(options_.data_dir)) {
+    // First of all: this directory is a joiner's. From now on no start of it
+    // builds an initial configuration from --members (it may name only some
+    // members, and this replica as a voter): it starts from a snapshot only.
+    if (Status marked = RecordJoinMarker(options_.data_dir, *options_.cluster.Find(options_.id));
+        !marked.ok()) {
+      return marked.WithContext("cannot record the join in " + options_.data_dir);
     }
+  }
+  const bool joined = HasJoinMarker(options_.data_dir);
+  if (options_.join && promised_anything && !joined) {
     logger_->info("data directory has history: --join has no effect, recovering");
   }
   bool members_recorded = false;
@@ -413,6 +407,9 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
       // A member of this very cluster says a chosen change removed us.
       StopRemoved("replica " + std::to_string(peer) + " says so, configuration slot " +
                   std::to_string(info.config_slot));
+    } else if (join_) {
+      // Joining: members refuse this replica until they applied its addition.
+      logger_->debug("peer {} refused our handshake: {}", peer, info.reason);
     } else {
       logger_->warn("peer {} refused our handshake: {}", peer, info.reason);
     }
@@ -424,7 +421,18 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
   apply_sink_ = std::make_unique<ApplySink>(*this);
   snapshot_requests_ = std::make_unique<SnapshotRequests>(*this);
 
-  if (had_history_at_start_) {
+  if (joined && !snapshotter_->store().Latest()) {
+    if (options_.cluster.members.size() < 2) {
+      return Status::InvalidArgument(
+          options_.data_dir +
+          " is a joining replica's (no snapshot yet): --members must name "
+          "at least one current member besides replica " +
+          std::to_string(options_.id));
+    }
+    // Joined, not yet started from a snapshot (a receive may be partial): go
+    // on joining, with or without --join on this command line.
+    StartJoin();
+  } else if (had_history_at_start_) {
     StartCore(recovered);
   } else {
     logger_->info(
@@ -432,6 +440,58 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
     CheckBootstrap();
   }
   return Status::Ok();
+}
+
+void Replica::StartJoin() {
+  if (!chunk_sink_) {
+    chunk_sink_ = std::make_unique<StoreChunkSink>(loop_.io(), snapshotter_->store(), logger_);
+  }
+  JoinOptions join_options;
+  join_options.self = *options_.cluster.Find(options_.id);
+  for (const MemberAddress& member : options_.cluster.members) {
+    if (member.id != options_.id) join_options.others.members.push_back(member);
+  }
+  logger_->info("joining a running cluster: asking {} for the leader's configuration",
+                join_options.others.ToString());
+  join_options.logger = logger_;
+  JoinBootstrap::Hooks hooks;
+  hooks.agreed_id = [this](transport::ClusterId id) {
+    // Our peer hellos state it: a member that removed this id says so
+    // (the handshake observer stops this replica).
+    if (id == wire_cluster_id_) return;
+    wire_cluster_id_ = id;
+    peers_->SetClusterId(id);
+    server_->SetClusterId(id);  // clients stating it (status probes) are served
+  };
+  hooks.listed = [this](transport::ClusterId id, const std::vector<paxos::Member>& members) {
+    join_cluster_id_ = id;
+    server_->SetClusterId(id);
+    std::vector<paxos::ReplicaId> ids;
+    ClusterConfig located;
+    for (const paxos::Member& member : members) {
+      if (member.id == options_.id) continue;
+      ids.push_back(member.id);
+      Result<ClusterConfig> one =
+          ParseClusterConfig(std::to_string(member.id) + "=" + member.address);
+      if (one.ok()) located.members.push_back(one->members[0]);
+    }
+    server_->SetPeers(std::move(ids));
+    std::vector<transport::PeerEndpoint> endpoints;
+    for (const MemberAddress& m : located.members) endpoints.push_back({m.id, m.host, m.port});
+    peers_->SetPeers(std::move(endpoints));
+  };
+  hooks.installed = [this](paxos::ReplicaId) {
+    // Not from inside the join's own callback: it is destroyed first.
+    boost::asio::post(loop_.io(), [this, alive = std::weak_ptr<bool>(alive_)] {
+      if (!alive.lock() || !join_) return;
+      join_.reset();
+      StartCore(storage_->Load());
+    });
+  };
+  hooks.fatal = [this](std::string reason) { Fatal(reason); };
+  join_ = std::make_unique<JoinBootstrap>(loop_, *chunk_sink_, std::move(join_options),
+                                          std::move(hooks));
+  join_->Start();
 }
 
 void Replica::Fatal(const std::string& reason) {
@@ -454,7 +514,8 @@ void Replica::CheckBootstrap() {
           options_.data_dir + ") but member " + std::to_string(id) +
           " already has history: this replica lost its data (or is new) and must be replaced "
           "through membership change, not restarted under its old identity — it may have made "
-          "promises it no longer remembers";
+          "promises it no longer remembers (to add a new replica: 'members add ID=HOST:PORT', "
+          "then 'serve --join' it)";
       Fatal(reason);
       return;
     }
@@ -612,6 +673,10 @@ void Replica::OnPeerMessage(paxos::Message message) {
     logger_->trace("recv {}", paxos::DescribeMessage(message));
   }
   if (!core_) return;  // not serving yet: Paxos tolerates the loss
+  // A removed member's messages (they may come back in the returns of our
+  // own deliver() calls, past the handshake's refusal) never reach the
+  // core: its ballots must not move ours.
+  if (applier_->config().config.IsRetired(message.from)) return;
   NoteHistory(message);
   NoteTransferMessage(message);
   core_->Step(message);
@@ -696,9 +761,25 @@ void Replica::OnSubmit(std::vector<std::string> commands, transport::SubmitDone 
 }
 
 void Replica::OnApplied(const paxos::CommittedEntry& entry) {
+  std::optional<paxos::ConfigAt> before;
+  if (entry.value != nullptr && entry.value->kind == paxos::ValueKind::kConfiguration) {
+    before = applier_->config();
+  }
   std::vector<statemachine::CommandOutcome> outcomes = applier_->Apply(entry);
   AnswerChangeAt(entry);
-  if (serving_ && applier_->config().slot != followed_config_slot_) FollowConfiguration();
+  if (before && applier_->config().slot != before->slot) {
+    const bool added_learner = AddsLearner(before->config, applier_->config().config);
+    previous_config_ = std::move(before);
+    // A replica joining needs a snapshot to start from: every member takes
+    // one now (not during StartCore's replay: those adds are long done).
+    if (serving_ && FollowConfiguration() && added_learner) {
+      if (snapshotter_->taking()) {
+        snapshot_again_ = true;  // the one being written may predate the change
+      } else {
+        TakeSnapshotNow();
+      }
+    }
+  }
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   for (statemachine::CommandOutcome& outcome : outcomes) {
     switch (outcome.kind) {
@@ -830,7 +911,11 @@ bool Replica::HasHistory() const {
 transport::ReplicaStatus Replica::OnStatus() {
   transport::ReplicaStatus status;
   status.id = options_.id;
-  if (!core_) return status;
+  if (!core_) {
+    // Waiting to form a cluster or to join one: not a member of anything yet.
+    status.membership = transport::Membership::kNotMember;
+    return status;
+  }
   paxos::CoreStatus core = core_->Status();
   status.role = WireRole(core.role);
   status.ballot = core.role == paxos::Role::kLeader ? core.leader_ballot : core.promised;

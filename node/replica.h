@@ -14,6 +14,10 @@
 // promises it no longer remembers). The first leader of a new cluster
 // proposes a random cluster id, recorded in the log and in storage; once
 // applied, handshakes state and require it (docs/runtime.md, "Cluster id").
+// A replica started with ReplicaOptions::join instead waits until the
+// leader's configuration names it, fetches a snapshot and starts from that
+// (node/join_bootstrap.h); its directory is marked (node/join_marker.h) so
+// that it never starts from --members.
 //
 // Snapshots (node/replica_snapshots.cc): every ReplicaOptions::snapshot_every
 // applied commands (or snapshot_log_bytes of log) the applier's state is
@@ -43,6 +47,7 @@
 #include "log/leveldb_log_storage.h"
 #include "node/address_book.h"
 #include "node/background_writer.h"
+#include "node/join_bootstrap.h"
 #include "node/leader_clock.h"
 #include "node/ready_pump.h"
 #include "node/replica_options.h"
@@ -78,10 +83,11 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   // Opens storage, listens, connects to peers. Ok, or a clear error whose
   // message names the cause (bad data dir, a data dir recorded for another
-  // member list, address in use, `join` without history: ReplicaOptions::join,
-  // ...). The core starts once bootstrap allows it; then `on_ready` is
-  // called. An exception thrown inside (a replay's Apply, say) ends the
-  // process (exit 70), as one escaping a handler run by the EventLoop does.
+  // member list, address in use, a joiner's data dir without another member
+  // in --members, ...). The core starts once bootstrap allows it (or, when
+  // joining, once a snapshot is installed); then `on_ready` is called. An exception thrown inside
+  // (a replay's Apply, say) ends the process (exit 70), as one escaping a handler run by the
+  // EventLoop does.
   Status Start(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
 
   // transport::PeerMessageHandler
@@ -133,6 +139,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
 
   Status StartOrThrow(std::function<void()> on_ready, std::function<void(std::string)> on_fatal);
   void CheckBootstrap();
+  // A joiner's data directory without a complete snapshot: runs a
+  // JoinBootstrap (node/join_bootstrap.h) and starts the core once it
+  // installed a snapshot. Loop thread.
+  void StartJoin();
   void StartCore(const log::RecoveredLog& recovered);
   void OnTick();
   void AfterInput();
@@ -196,10 +206,13 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   paxos::ReplicaId PickHandOverTarget(const paxos::CoreStatus& status);
   // --- membership changes (replica_membership.cc) ---
   // After the configuration in effect changed (start, an applied change, an
-  // installed snapshot): tells the server which ids were removed (their
-  // hellos are refused, saying so) and stops this replica if it is one of
-  // them; else records a changed configuration in the members file
-  // (RecordConfigurationFile). False if it stopped. Loop thread.
+  // installed snapshot): rebuilds book_ from it, links the peer network to
+  // the members of it and of the previous configuration (where the core
+  // sends: Proposer::Targets), allows those ids as peers and tells the
+  // server which ids were removed (their hellos are refused, saying so) and,
+  // after a change, the member list it states; stops this replica if it is
+  // one of the removed; else records a changed configuration in the members
+  // file (RecordConfigurationFile). False if it stopped. Loop thread.
   bool FollowConfiguration();
   // Rewrites the members file (RecordConfiguration) with `config` (slot > 0)
   // on the writer thread; failures are logged. Loop thread.
@@ -255,16 +268,27 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   std::unique_ptr<StoreSnapshotProvider> snapshot_provider_;
   std::unique_ptr<StoreChunkSink> chunk_sink_;  // where fetches write (made at the first one)
   std::unique_ptr<transport::SnapshotFetcher> fetcher_;
+  // While joining (StartJoin until its snapshot is installed), and the
+  // cluster id the members agreed on: the snapshot restored must state it.
+  std::unique_ptr<JoinBootstrap> join_;
+  transport::ClusterId join_cluster_id_ = 0;
   bool fetching_ = false;                     // from FetchSnapshot until OnSnapshotFetched
   transport::ClusterId wire_cluster_id_ = 0;  // the id handshakes use
   transport::ClusterId member_list_id_ = 0;   // hash of options_.cluster's member list
   // Who is where: the static list until the core starts, then the members of
-  // the configuration in effect after StartCore's replay (the configuration's
-  // addresses, the static list filling gaps). Read by snapshot fetches,
-  // status and peer-link reports. Rebuilt only in StartCore: no change is
-  // applied at runtime yet; once changes are, it must be rebuilt whenever
-  // the applied configuration changes. Loop thread.
+  // the configuration in effect (the configuration's addresses, the static
+  // list filling gaps), rebuilt by StartCore and FollowConfiguration. Read by
+  // snapshot fetches, status and peer-link reports. Loop thread.
   AddressBook book_;
+  // The configuration in effect before the applied one, as the core's
+  // ReplicaState::previous_config() (which CoreStatus does not expose) knows
+  // it: set when an applied change or an installed snapshot replaced it (also
+  // during StartCore's replay); none after a restart from a snapshot. Its
+  // members still receive the leader's messages until the next change.
+  std::optional<paxos::ConfigAt> previous_config_;
+  // A change added a learner while a snapshot was being written: take
+  // another once that one is durable (the joiner needs one that names it).
+  bool snapshot_again_ = false;
   uint64_t commands_since_snapshot_ = 0;
   uint64_t bytes_since_snapshot_ = 0;
   // Peers' deliver() calls held for answers; used by server_ and peers_.

@@ -73,11 +73,16 @@ void Replica::OnChangeMembers(transport::MemberChange change, transport::ChangeD
     case ChangePlan::Action::kPropose:
       break;
   }
-  if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
-    return done(Reply(ChangeStatus::kInvalid, options_.id, why));
+  const bool promotion_waits = change.kind == transport::MemberChangeKind::kPromote &&
+                               !CaughtUp(LearnerLag(change.replica, status), options_.window_slots);
+  // A promotion is checked once its learner caught up: until it reports, the
+  // learner counts as unreachable among the voters it would join.
+  if (!promotion_waits) {
+    if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
+      return done(Reply(ChangeStatus::kInvalid, options_.id, why));
+    }
   }
-  if (change.kind == transport::MemberChangeKind::kPromote &&
-      !CaughtUp(LearnerLag(change.replica, status), options_.window_slots)) {
+  if (promotion_waits) {
     auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(change.wait_ms),
                                                     kMaxPromoteWait);
     change_waiters_.push_back(
@@ -235,6 +240,10 @@ void Replica::CheckMembership() {
       ChangePlan plan =
           PlanMemberChange(status.config, waiter.change, options_.id, options_.cluster);
       if (plan.action == ChangePlan::Action::kPropose) {
+        if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
+          waiter.done(Reply(ChangeStatus::kInvalid, options_.id, why));
+          continue;
+        }
         ProposeChange(plan.next, status.config_slot, std::move(waiter.change),
                       std::move(waiter.done));
       } else {
@@ -267,6 +276,26 @@ bool Replica::FollowConfiguration() {
   const paxos::ConfigAt& config = applier_->config();
   if (config.slot == followed_config_slot_ && config.slot != 0) return !removed_;
   followed_config_slot_ = config.slot;
+  book_ = AddressBook::From(config, options_.cluster);
+  // Where the core sends (Proposer::Targets): the members of this
+  // configuration and of the previous one, so a member just removed still
+  // learns its removal from the log.
+  std::vector<transport::PeerEndpoint> endpoints = book_.Endpoints(options_.id);
+  std::vector<paxos::ReplicaId> ids = config.config.members();
+  if (previous_config_) {
+    AddressBook previous = AddressBook::From(*previous_config_, options_.cluster);
+    for (const transport::PeerEndpoint& peer : previous.Endpoints(options_.id)) {
+      if (book_.Find(peer.id) == nullptr) endpoints.push_back(peer);
+    }
+    for (paxos::ReplicaId id : previous_config_->config.members()) {
+      if (!config.config.Contains(id)) ids.push_back(id);
+    }
+  }
+  std::erase(ids, options_.id);
+  peers_->SetPeers(std::move(endpoints));
+  server_->SetPeers(std::move(ids));
+  // Until the first change the static list is the book, stated as given.
+  if (config.slot > 0) server_->SetMembers(book_.ToString());
   server_->SetRetired(config.config.retired(), config.slot);
   if (config.config.IsRetired(options_.id)) {
     StopRemoved("configuration slot " + std::to_string(config.slot));

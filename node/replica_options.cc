@@ -12,6 +12,10 @@ Status ReplicaOptions::Validate() const {
     return invalid("--id " + std::to_string(id) + " is not among --members " + cluster.ToString());
   }
   if (data_dir.empty()) return invalid("--data is required");
+  if (join && cluster.members.size() < 2) {
+    return invalid("--join needs at least one current member in --members besides replica " +
+                   std::to_string(id));
+  }
   if (heartbeat_ms < 2) return invalid("--heartbeat-ms must be at least 2");
   if (election_timeout_ms < 3 * heartbeat_ms) {
     return invalid("--election-timeout-ms must be at least three heartbeat intervals");

@@ -16,11 +16,14 @@ struct ReplicaOptions {
   ClusterConfig cluster;
   std::string data_dir;
   // `serve --join`: this replica joins a running cluster instead of forming a
-  // new one, so it must never build an initial configuration from `cluster`
-  // (a joiner's list is not the cluster's founding list). With history in
-  // data_dir it has no effect (Replica::Start logs so and recovers). With no
-  // history Replica::Start refuses (kInvalidArgument: this build cannot join
-  // yet) before it records anything in data_dir.
+  // new one, so it never builds an initial configuration from `cluster` (a
+  // joiner's list is not the cluster's founding list; it must name at least
+  // one current member besides this replica). On a data_dir without history
+  // Replica::Start marks the directory as a joiner's, waits until the
+  // cluster's leader names this replica, fetches a snapshot and starts from
+  // it. A marked directory without a complete snapshot resumes the join
+  // with or without this flag. With history (and no mark) it has no effect
+  // (Replica::Start logs so and recovers).
   bool join = false;
   uint32_t election_timeout_ms = 1000;  // base; actual is random in [1x, 2x)
   uint32_t heartbeat_ms = 100;

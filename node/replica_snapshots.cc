@@ -22,6 +22,12 @@ Result<paxos::Slot> Replica::RestoreLatestSnapshot(const log::RecoveredLog& reco
   if (!restored.ok()) {
     return restored.WithContext("cannot restore the snapshot in " + snapshotter_->store().dir());
   }
+  if (join_cluster_id_ != 0 && applier_->cluster_id() != join_cluster_id_) {
+    return Status::InvalidArgument(
+        fmt::format("the snapshot at slot {} belongs to cluster {:016x}, not to cluster {:016x} "
+                    "whose members this replica asked to join",
+                    slot, applier_->cluster_id(), join_cluster_id_));
+  }
   logger_->info("restored snapshot at slot {} ({} bytes; configuration {} set at slot {})", slot,
                 latest->size_bytes, applier_->config().config.ToString(), applier_->config().slot);
   RecordClusterId(applier_->cluster_id());
@@ -48,12 +54,17 @@ void Replica::TakeSnapshotNow() {
       // The state is still whole in memory and the log is not compacted:
       // nothing is lost; try again after more commands.
       logger_->error("taking a snapshot failed: {}", meta.status().message());
+      snapshot_again_ = false;
       return;
     }
     if (!core_) return;
     core_->Compact(meta->applied_slot, options_.log_tail);
     logger_->debug("snapshot at slot {} durable ({} bytes); log compacted through {}",
                    meta->applied_slot, meta->size_bytes, core_->Status().compacted);
+    if (snapshot_again_) {
+      snapshot_again_ = false;
+      TakeSnapshotNow();
+    }
     AfterInput();
   });
   if (started) {
@@ -105,6 +116,7 @@ void Replica::OnSnapshotFetched(const transport::FetchResult& result) {
 void Replica::InstallLatestFromStore() {
   std::optional<snapshot::SnapshotMeta> latest = snapshotter_->store().Latest();
   if (!core_ || !latest || latest->applied_slot <= core_->Status().delivered) return;
+  paxos::ConfigAt before = applier_->config();
   Status restored = snapshotter_->Restore(*latest, *applier_);
   if (!restored.ok()) {
     // The state machine may be half restored: stopping is the only safe move.
@@ -114,6 +126,8 @@ void Replica::InstallLatestFromStore() {
   }
   // The configuration the snapshot holds (in effect after its slot).
   core_->InstallSnapshot(latest->applied_slot, applier_->config());
+  // The core keeps the configurations it knew below the snapshot's.
+  if (applier_->config().slot > before.slot) previous_config_ = std::move(before);
   leader_clock_.Applied(applier_->log_time_ms(), std::chrono::steady_clock::now());
   logger_->info("installed snapshot at slot {}; continuing from the log", latest->applied_slot);
   RecordClusterId(applier_->cluster_id());  // its slot may be inside the snapshot

@@ -15,10 +15,23 @@ TEST is one of:
               argument, an unknown option, `--join`, no --members, a bad ID
               or ID=HOST:PORT) for both binaries; no reachable member exits 2
               with the reason on stderr;
-  join_flag   `serve --join` (this build cannot join): on an empty data dir
-              it exits 1 with the reason, prints no "ready", creates nothing
-              and serves nothing; on a member's data dir with history it logs
-              that --join has no effect and recovers (the member serves again).
+  join_flag   `serve --join` whose --members names no other member exits 64
+              with the reason and creates nothing; on a member's data dir with
+              history --join logs that it has no effect and recovers (the
+              member serves again).
+  join        3 replicas under 4 clients; `serve --join` of replica 4 before
+              it was added says at once that it waits to be added, and again
+              about 10 s later, serves nothing and reports not-member; after
+              `members add 4=...` it prints "ready id=4", reports learner
+              (never voter before the promotion) and its applied slot reaches
+              the leader's under load; `members promote 4` prints "promoted 4
+              config=S"; the clients' history is linearizable.
+  join_resume a joiner killed (kill -9) while it waits, started again without
+              --join, resumes the join (it says it waits again; it neither
+              forms a cluster from its --members nor stops), then joins once
+              added: ready, learner; once removed, a new `serve --join` under
+              its id on an empty dir stops (exit 1, it was removed);
+              linearizable history under 4 clients.
   change      3 replicas under 4 clients: `members add 4=HOST:PORT` prints
               "added 4 learner config=S" and `members list` then shows it;
               adding it again, adding another id at a member's address,
@@ -62,7 +75,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, free_ports, scaled, wait_until  # noqa: E402
+from cluster import Cluster, Replica, free_ports, scaled, wait_until  # noqa: E402
 from load import Load, check_linearizable  # noqa: E402
 
 
@@ -159,20 +172,18 @@ def test_join_flag(args):
         cluster.start_all()
         code, out, err = cluster.client("add", "1")
         assert code == 0, (code, out, err)
-        # A new replica 4 with --join (first) on an empty data dir: this build
-        # cannot join, and must not form a cluster from its list either.
+        # A new replica 4 with --join (first) and nobody else in --members:
+        # there is no one to ask. Usage error, nothing written.
         port = free_ports(1)[0]
         data = os.path.join(cluster.root, "r4")
-        members = cluster.members + ",4=127.0.0.1:%d" % port
-        start = time.monotonic()
-        code, out, err = run(args.counter, ["serve", "--join", "--id", "4", "--members", members,
-                                            "--data", data], timeout_s=scaled(20))
-        assert code == 1, (code, out, err)
+        code, out, err = run(args.counter, ["serve", "--join", "--id", "4", "--members",
+                                            "4=127.0.0.1:%d" % port, "--data", data],
+                             timeout_s=scaled(20))
+        assert code == 64, (code, out, err)
         assert out == "", out  # no "ready id=4"
-        assert ("--join: joining a running cluster is not supported by this build yet; "
-                "the replica did not start (nothing written)") in err, err
+        assert "--join needs at least one current member in --members besides replica 4" in err, \
+            err
         assert not os.path.exists(data), os.listdir(data)
-        assert time.monotonic() - start < scaled(10), "took too long"
         # Member 3 restarted on its data dir with --join (last): recovers.
         victim = cluster.replica(3)
         victim.stop()
@@ -183,6 +194,131 @@ def test_join_flag(args):
         assert code == 0, (code, out, err)
         print("--join: refused on an empty data dir (exit 1, nothing written); "
               "no effect on a data dir with history")
+
+
+def log_count(replica, text):
+    """How often `text` occurs in `replica`'s log so far."""
+    try:
+        with open(replica.log_path) as f:
+            return f.read().count(text)
+    except OSError:
+        return 0
+
+
+def start_joiner(cluster, founders, extra=("--join",)):
+    """Starts replica 4 (a new port, its own data dir) with --members =
+    `founders` plus itself; returns it and that list."""
+    joiner = Replica(cluster, 4, free_ports(1)[0])
+    cluster.replicas.append(joiner)  # killed with the others
+    members = founders + ",4=127.0.0.1:%d" % joiner.port
+    joiner.start(wait_ready=False, extra=list(extra), members=members)
+    return joiner, members
+
+
+def joiner_status(cluster, joiner, members, never_voter=True):
+    """Status of every replica of `members` ({id: dict}); asserts the joiner
+    never reports itself a voter (before its promotion)."""
+    status = cluster.status(members=members)
+    mine = status.get(joiner.id)
+    if never_voter and mine:
+        assert mine.get("member") != "voter", mine
+    return status
+
+
+def add_and_catch_up(cluster, joiner, members):
+    """`members add 4=...`, then waits for "ready id=4", a learner status and
+    its applied slot reaching the leader's; returns the add's config slot."""
+    code, out, err = member_change(cluster, "add", "4=127.0.0.1:%d" % joiner.port)
+    assert code == 0 and out.startswith("added 4 learner config="), (code, out, err)
+    add_slot = int(out.split("config=")[1])
+    joiner.wait_ready(scaled(30))
+    print("replica 4 added at slot %d and ready" % add_slot)
+    # A learner once it applied the change (at once if its snapshot has it).
+    wait_until(lambda: (joiner_status(cluster, joiner, members).get(4) or {}).get(
+        "member") == "learner", scaled(10), "replica 4 to report member=learner")
+    leader = cluster.leader(members=cluster.members)
+    target = int(cluster.status()[leader]["applied"])
+    wait_until(lambda: int((joiner_status(cluster, joiner, members).get(4) or {}).get(
+        "applied", 0)) >= target, scaled(20), "replica 4 to apply up to slot %d" % target)
+    print("replica 4 applied up to the leader's slot %d" % target)
+    return add_slot
+
+
+def test_join(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        founders = cluster.members
+        with Load(cluster, members=founders) as load:
+            time.sleep(scaled(0.5))
+            joiner, members = start_joiner(cluster, founders)
+            waiting = "replica 4 (127.0.0.1:%d) is waiting to be added to the cluster: " \
+                "run 'members add 4=127.0.0.1:%d" % (joiner.port, joiner.port)
+            wait_until(lambda: log_count(joiner, waiting) >= 1, scaled(5),
+                       "replica 4 to say it waits to be added")
+            first = time.monotonic()
+            # Asked alone: it states its own list's hash (it has no cluster yet).
+            status = cluster.status(members="4=127.0.0.1:%d" % joiner.port)
+            assert status[4] and status[4]["member"] == "not-member", status
+            wait_until(lambda: log_count(joiner, waiting) >= 2, scaled(15),
+                       "replica 4 to say again that it waits")
+            gap = time.monotonic() - first
+            assert gap >= 8, "said it again after %.1f s" % gap
+            assert joiner.alive() and not joiner.ready.is_set(), joiner.log_tail()
+            print("replica 4 said it waits to be added, again %.1f s later" % gap)
+
+            add_and_catch_up(cluster, joiner, members)
+            code, out, err = member_change(cluster, "promote", "4",
+                                           timeout_ms=int(scaled(20000)))
+            assert code == 0 and out.startswith("promoted 4 config="), (code, out, err)
+            status = joiner_status(cluster, joiner, members, never_voter=False)
+            assert status[4]["member"] == "voter", status[4]
+            print(out.strip())
+            time.sleep(scaled(0.5))
+        codes = load.codes
+        print("client commands: %d, exit codes %s" % (len(codes), sorted(set(codes))))
+        assert codes.count(0) > 0, codes
+        check_linearizable(args, load.history, "members-join")
+
+
+def test_join_resume(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        founders = cluster.members
+        with Load(cluster, members=founders) as load:
+            joiner, members = start_joiner(cluster, founders)
+            waiting = "replica 4 (127.0.0.1:%d) is waiting to be added" % joiner.port
+            wait_until(lambda: log_count(joiner, waiting) >= 1, scaled(5),
+                       "replica 4 to say it waits to be added")
+            joiner.kill9()
+            with open(os.path.join(joiner.data_dir, "members")) as f:
+                marker = f.read()
+            assert marker.startswith("# joined\n"), marker
+            # Started again without --join: it is still a joiner.
+            joiner.start(wait_ready=False, members=members)
+            wait_until(lambda: log_count(joiner, waiting) >= 2 or not joiner.alive(), scaled(5),
+                       "restarted replica 4 to say it waits")
+            assert joiner.alive(), joiner.log_tail()
+            assert "joining a running cluster" in joiner.log_tail(200), joiner.log_tail()
+            assert not joiner.ready.is_set()
+            print("restarted without --join, replica 4 resumed the join")
+            add_and_catch_up(cluster, joiner, members)
+
+            # Removed, it stops; a new `serve --join` of id 4 on an empty
+            # directory is refused as removed by the members it asks, and stops.
+            code, out, err = member_change(cluster, "remove", "4")
+            assert code == 0 and out.startswith("removed 4 config="), (code, out, err)
+            wait_until(lambda: not joiner.alive(), scaled(10), "removed replica 4 to stop")
+            shutil.rmtree(joiner.data_dir)
+            joiner.start(wait_ready=False, extra=["--join"], members=members)
+            wait_until(lambda: not joiner.alive(), scaled(20), "a new joiner 4 to stop")
+            assert joiner.proc.returncode == 1, joiner.proc.returncode
+            tail = joiner.log_tail(20)
+            assert "replica 4 was removed from the cluster (replica " in tail, tail
+            print("a new joiner under the removed id 4 stopped, saying it was removed")
+            time.sleep(scaled(0.5))
+        codes = load.codes
+        assert codes.count(0) > 0, codes
+        check_linearizable(args, load.history, "members-join-resume")
 
 
 def member_change(cluster, *args, timeout_ms=None):
@@ -414,6 +550,8 @@ TESTS = {
     "list": test_list,
     "exit_codes": test_exit_codes,
     "join_flag": test_join_flag,
+    "join": test_join,
+    "join_resume": test_join_resume,
     "change": test_change,
     "founder_restart": test_founder_restart,
 }

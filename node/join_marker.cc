@@ -1,0 +1,14 @@
+#include "node/join_marker.h"
+
+namespace synod::node {
+
+Status RecordJoinMarker(const std::string& data_dir, const MemberAddress& self) {
+  return RecordJoined(data_dir, self);
+}
+
+bool HasJoinMarker(const std::string& data_dir) {
+  Result<std::optional<RecordedMembers>> recorded = ReadRecordedMembers(data_dir);
+  return recorded.ok() && recorded->has_value() && (*recorded)->joined;
+}
+
+}  // namespace synod::node
