@@ -64,6 +64,12 @@ TEST is one of:
               dir from before the file) and starts with replica 1's list:
               its log holds a change, so it refuses (exit 1, saying why);
               with replica 1's file copied in it serves at config slot S.
+  other_lists 3 replicas; `members add 4=...` (4 never runs); founder 1
+              restarted with a subset (1,2) and founder 2 with a list
+              naming 4: with 2 stopped, 1 and 3 still form a quorum (1 links
+              to 3 from the configuration, not its list); with 3 stopped, 1
+              and 2 serve clients that name the founders (both state the
+              configuration's address book, so a majority states one list).
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -546,6 +552,37 @@ def test_founder_restart(args):
               "restored from a founder's file it serves")
 
 
+def test_other_lists(args):
+    with Cluster(args.counter) as cluster:
+        founders = cluster.members
+        cluster.start_all()
+        port4 = free_ports(1)[0]
+        code, out, err = member_change(cluster, "add", "4=127.0.0.1:%d" % port4)
+        assert code == 0 and out.startswith("added 4 learner config="), (code, out, err)
+        for r in cluster.replicas:
+            path = os.path.join(r.data_dir, "members")
+            wait_until(lambda: (read_file(path) or "").startswith("# initial="), scaled(10),
+                       "replica %d to record the change" % r.id)
+        first, second, third = cluster.replicas
+        assert first.stop() == 0
+        first.start(members=cluster.members_of([first, second]))
+        assert second.stop() == 0
+        second.start(members=founders + ",4=127.0.0.1:%d" % port4)
+
+        def add_ok(what):
+            code, out, err = cluster.client("add", "1", members=founders,
+                                            timeout_ms=int(scaled(8000)))
+            assert code == 0, (what, code, out, err)
+
+        add_ok("all up")
+        assert second.stop() == 0
+        add_ok("replica 2 down: 1 (restarted with 1,2) and 3")
+        second.start(members=founders + ",4=127.0.0.1:%d" % port4)
+        assert third.stop() == 0
+        add_ok("replica 3 down: 1 and 2, restarted with different lists")
+        print("founders restarted with a subset and with a grown list serve together")
+
+
 TESTS = {
     "list": test_list,
     "exit_codes": test_exit_codes,
@@ -554,6 +591,7 @@ TESTS = {
     "join_resume": test_join_resume,
     "change": test_change,
     "founder_restart": test_founder_restart,
+    "other_lists": test_other_lists,
 }
 
 
