@@ -1,5 +1,6 @@
 #include "node/member_change_plan.h"
 
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -61,10 +62,11 @@ ChangePlan PlanAdd(const paxos::Configuration& filled, const transport::MemberCh
     return Refuse("the configuration has " + std::to_string(filled.members().size()) +
                   " members, the most it may have");
   }
-  for (const paxos::Member& member : filled.member_list()) {
-    if (member.address == address) {
-      return Refuse("address " + address + " is in use by replica " + Id(member.id));
+  if (std::optional<paxos::ReplicaId> user = filled.AddressUser(address)) {
+    if (filled.IsRetired(*user)) {
+      return Refuse("address " + address + " was used by removed replica " + Id(*user));
     }
+    return Refuse("address " + address + " is in use by replica " + Id(*user));
   }
   return Propose([&] { return filled.WithLearner(change.replica, address); });
 }
@@ -111,7 +113,7 @@ paxos::Configuration WithStaticAddresses(const paxos::Configuration& current,
     }
   }
   if (!changed) return current;
-  return paxos::Configuration(std::move(members), current.retired());
+  return current.WithMembers(std::move(members));
 }
 
 ChangePlan PlanMemberChange(const paxos::Configuration& current,

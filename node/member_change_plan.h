@@ -7,7 +7,9 @@
 //   add ID=HOST:PORT  the address is one HOST:PORT; ID was never removed;
 //                     ID is no member (a learner at that very address: the
 //                     change is already in effect); no member uses the
-//                     address; fewer than kMaxMembers members.
+//                     address and no removed member used it (the
+//                     configuration records their addresses); fewer than
+//                     kMaxMembers members.
 //   promote ID        ID is a member and not removed; a voter already: in effect.
 //   remove ID         ID is a member (removed before: in effect); at least one
 //                     voter stays; ID is the leader itself: leadership must
@@ -49,7 +51,7 @@ ChangePlan PlanMemberChange(const paxos::Configuration& current,
                             const ClusterConfig& static_members);
 
 // `current` with every member's empty address taken from `static_members`
-// (members it does not name keep ""). Never throws.
+// (members it does not name keep ""; retired ids keep theirs). Never throws.
 paxos::Configuration WithStaticAddresses(const paxos::Configuration& current,
                                          const ClusterConfig& static_members);
 
