@@ -116,6 +116,25 @@ paxos::Configuration WithStaticAddresses(const paxos::Configuration& current,
   return current.WithMembers(std::move(members));
 }
 
+std::string OlderBuildMember(const paxos::Configuration& current, const paxos::Configuration& next,
+                             paxos::ReplicaId self, const MemberFeatures& features_of) {
+  bool records = false;
+  for (paxos::ReplicaId id : next.retired()) records = records || !next.RetiredAddress(id)->empty();
+  if (!records) return "";
+  for (const paxos::Configuration* config : {&current, &next}) {
+    for (paxos::ReplicaId id : config->members()) {
+      if (id == self) continue;
+      std::optional<uint32_t> features = features_of(id);
+      if (features && (*features & transport::kFeatureRetiredAddresses) == 0) {
+        return "replica " + Id(id) +
+               " runs an older build that cannot read removed members' addresses: upgrade every "
+               "member first";
+      }
+    }
+  }
+  return "";
+}
+
 ChangePlan PlanMemberChange(const paxos::Configuration& current,
                             const transport::MemberChange& change, paxos::ReplicaId self,
                             const ClusterConfig& static_members) {

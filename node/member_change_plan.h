@@ -19,6 +19,9 @@
 // the log carries every member's address.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "node/cluster_config.h"
@@ -49,6 +52,20 @@ struct ChangePlan {
 ChangePlan PlanMemberChange(const paxos::Configuration& current,
                             const transport::MemberChange& change, paxos::ReplicaId self,
                             const ClusterConfig& static_members);
+
+// What a member's build supports: the transport::kFeature* bits of its
+// latest hello reply while it is connected; nullopt when not known (not
+// connected: down, or not dialled yet).
+using MemberFeatures = std::function<std::optional<uint32_t>(paxos::ReplicaId)>;
+
+// "" unless `next` records a removed member's address and a member of
+// `current` or `next` other than `self` runs a build without
+// transport::kFeatureRetiredAddresses (as `features_of` knows it: members
+// whose build is unknown are not checked); then the reason to refuse the
+// change: such a build cannot read `next`, voids it, and would follow other
+// voters than the rest (docs/protocol.md, "Membership change"). Never throws.
+std::string OlderBuildMember(const paxos::Configuration& current, const paxos::Configuration& next,
+                             paxos::ReplicaId self, const MemberFeatures& features_of);
 
 // `current` with every member's empty address taken from `static_members`
 // (members it does not name keep ""; retired ids keep theirs). Never throws.

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <map>
+#include <optional>
+
 namespace synod::node {
 namespace {
 
@@ -175,6 +179,33 @@ TEST(MemberChangePlan, FillingInAddressesKeepsTheRetiredOnes) {
   EXPECT_EQ(*filled.RetiredAddress(3), "127.0.0.1:7003");
   EXPECT_EQ(*filled.RetiredAddress(5), "") << "a retired id's address is never filled in";
   EXPECT_EQ(paxos::ValidateChange(current, filled), "");
+}
+
+TEST(MemberChangePlan, AChangeThatRecordsARemovedAddressWaitsForEveryConnectedMemberToUpgrade) {
+  std::map<paxos::ReplicaId, uint32_t> connected = {{2, transport::kFeatures},
+                                                    {3, transport::kFeatureRuntimeMembership}};
+  MemberFeatures features_of = [&](paxos::ReplicaId id) -> std::optional<uint32_t> {
+    auto it = connected.find(id);
+    if (it == connected.end()) return std::nullopt;
+    return it->second;
+  };
+  paxos::Configuration current = WithStaticAddresses(Grown(), Static());
+  paxos::Configuration removing = current.WithRemoved(4);  // records 127.0.0.1:7004
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of),
+            "replica 3 runs an older build that cannot read removed members' addresses: "
+            "upgrade every member first");
+  // Nothing recorded: every build reads it.
+  EXPECT_EQ(OlderBuildMember(current, current.WithPromoted(4), 1, features_of), "");
+  connected[3] = transport::kFeatures;
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of), "");
+  connected.erase(3);  // down: not known, not checked
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of), "");
+  connected[1] = 0;  // the leader itself is not asked
+  connected[6] = 0;  // a learner the change adds counts too
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of), "");
+  EXPECT_EQ(OlderBuildMember(removing, removing.WithLearner(6, "127.0.0.1:7006"), 1, features_of),
+            "replica 6 runs an older build that cannot read removed members' addresses: "
+            "upgrade every member first");
 }
 
 }  // namespace
