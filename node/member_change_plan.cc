@@ -1,5 +1,6 @@
 #include "node/member_change_plan.h"
 
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -61,10 +62,11 @@ ChangePlan PlanAdd(const paxos::Configuration& filled, const transport::MemberCh
     return Refuse("the configuration has " + std::to_string(filled.members().size()) +
                   " members, the most it may have");
   }
-  for (const paxos::Member& member : filled.member_list()) {
-    if (member.address == address) {
-      return Refuse("address " + address + " is in use by replica " + Id(member.id));
+  if (std::optional<paxos::ReplicaId> user = filled.AddressUser(address)) {
+    if (filled.IsRetired(*user)) {
+      return Refuse("address " + address + " was used by removed replica " + Id(*user));
     }
+    return Refuse("address " + address + " is in use by replica " + Id(*user));
   }
   return Propose([&] { return filled.WithLearner(change.replica, address); });
 }
@@ -111,7 +113,26 @@ paxos::Configuration WithStaticAddresses(const paxos::Configuration& current,
     }
   }
   if (!changed) return current;
-  return paxos::Configuration(std::move(members), current.retired());
+  return current.WithMembers(std::move(members));
+}
+
+std::string OlderBuildMember(const paxos::Configuration& current, const paxos::Configuration& next,
+                             paxos::ReplicaId self, const MemberFeatures& features_of) {
+  bool records = false;
+  for (paxos::ReplicaId id : next.retired()) records = records || !next.RetiredAddress(id)->empty();
+  if (!records) return "";
+  for (const paxos::Configuration* config : {&current, &next}) {
+    for (paxos::ReplicaId id : config->members()) {
+      if (id == self) continue;
+      std::optional<uint32_t> features = features_of(id);
+      if (features && (*features & transport::kFeatureRetiredAddresses) == 0) {
+        return "replica " + Id(id) +
+               " runs an older build that cannot read removed members' addresses: upgrade every "
+               "member first";
+      }
+    }
+  }
+  return "";
 }
 
 ChangePlan PlanMemberChange(const paxos::Configuration& current,

@@ -7,7 +7,9 @@
 //   add ID=HOST:PORT  the address is one HOST:PORT; ID was never removed;
 //                     ID is no member (a learner at that very address: the
 //                     change is already in effect); no member uses the
-//                     address; fewer than kMaxMembers members.
+//                     address and no removed member used it (the
+//                     configuration records their addresses); fewer than
+//                     kMaxMembers members.
 //   promote ID        ID is a member and not removed; a voter already: in effect.
 //   remove ID         ID is a member (removed before: in effect); at least one
 //                     voter stays; ID is the leader itself: leadership must
@@ -17,6 +19,9 @@
 // the log carries every member's address.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "node/cluster_config.h"
@@ -48,8 +53,22 @@ ChangePlan PlanMemberChange(const paxos::Configuration& current,
                             const transport::MemberChange& change, paxos::ReplicaId self,
                             const ClusterConfig& static_members);
 
+// What a member's build supports: the transport::kFeature* bits of its
+// latest hello reply while it is connected; nullopt when not known (not
+// connected: down, or not dialled yet).
+using MemberFeatures = std::function<std::optional<uint32_t>(paxos::ReplicaId)>;
+
+// "" unless `next` records a removed member's address and a member of
+// `current` or `next` other than `self` runs a build without
+// transport::kFeatureRetiredAddresses (as `features_of` knows it: members
+// whose build is unknown are not checked); then the reason to refuse the
+// change: such a build cannot read `next`, voids it, and would follow other
+// voters than the rest (docs/protocol.md, "Membership change"). Never throws.
+std::string OlderBuildMember(const paxos::Configuration& current, const paxos::Configuration& next,
+                             paxos::ReplicaId self, const MemberFeatures& features_of);
+
 // `current` with every member's empty address taken from `static_members`
-// (members it does not name keep ""). Never throws.
+// (members it does not name keep ""; retired ids keep theirs). Never throws.
 paxos::Configuration WithStaticAddresses(const paxos::Configuration& current,
                                          const ClusterConfig& static_members);
 

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <map>
+#include <optional>
+
 namespace synod::node {
 namespace {
 
@@ -78,6 +82,35 @@ TEST(MemberChangePlan, AddIsRefusedForAMemberARemovedIdAnAddressInUseOrABadAddre
   EXPECT_EQ(plan.reason, "bad address '127.0.0.1:7009,2=10.9.9.9:1': not one HOST:PORT");
 }
 
+TEST(MemberChangePlan, AddIsRefusedAtAnAddressARemovedMemberUsed) {
+  // 6 was a learner at 127.0.0.1:7006 and was removed; 5 was removed
+  // without an address (Grown()).
+  paxos::Configuration current = Grown().WithLearner(6, "127.0.0.1:7006").WithRemoved(6);
+  ChangePlan plan = Plan(MemberChangeKind::kAddLearner, 7, "127.0.0.1:7006", 1, current);
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "address 127.0.0.1:7006 was used by removed replica 6");
+  plan = Plan(MemberChangeKind::kAddLearner, 7, "127.0.0.1:07006", 1, current);
+  EXPECT_EQ(plan.reason, "address 127.0.0.1:7006 was used by removed replica 6")
+      << "compared in canonical form";
+  EXPECT_EQ(Plan(MemberChangeKind::kAddLearner, 7, "127.0.0.1:7007", 1, current).action,
+            Action::kPropose);
+
+  // A founder removed by the first change: its address comes from the
+  // static list, as the other founders' do, and is kept by later changes.
+  paxos::Configuration founders({1, 2, 3});
+  plan = Plan(MemberChangeKind::kRemove, 3, "", 1, founders);
+  ASSERT_EQ(plan.action, Action::kPropose) << plan.reason;
+  paxos::Configuration after_remove = plan.next;
+  plan = Plan(MemberChangeKind::kAddLearner, 7, "127.0.0.1:7003", 1, after_remove);
+  EXPECT_EQ(plan.action, Action::kRefuse);
+  EXPECT_EQ(plan.reason, "address 127.0.0.1:7003 was used by removed replica 3");
+  plan = Plan(MemberChangeKind::kAddLearner, 7, "127.0.0.1:7007", 1, after_remove);
+  ASSERT_EQ(plan.action, Action::kPropose) << plan.reason;
+  EXPECT_EQ(paxos::ValidateChange(after_remove, plan.next), "");
+  plan = Plan(MemberChangeKind::kAddLearner, 8, "127.0.0.1:7003", 1, plan.next);
+  EXPECT_EQ(plan.reason, "address 127.0.0.1:7003 was used by removed replica 3");
+}
+
 TEST(MemberChangePlan, AddIsRefusedBeyondTheMostMembersAConfigurationMayHave) {
   std::vector<paxos::Member> members;
   for (paxos::ReplicaId id = 1; id <= kMaxMembers; ++id) {
@@ -133,6 +166,46 @@ TEST(MemberChangePlan, StaticAddressesNeverOverwriteTheConfigurations) {
   paxos::Configuration filled = WithStaticAddresses(moved, Static());
   EXPECT_EQ(filled.Find(1)->address, "10.0.0.1:7001");
   EXPECT_EQ(filled.Find(2)->address, "127.0.0.1:7002");
+}
+
+TEST(MemberChangePlan, FillingInAddressesKeepsTheRetiredOnes) {
+  paxos::Configuration current({{1, paxos::MemberRole::kVoter, ""},
+                                {2, paxos::MemberRole::kVoter, ""},
+                                {4, paxos::MemberRole::kLearner, "127.0.0.1:7004"}},
+                               {3, 5}, {"127.0.0.1:7003", ""});
+  paxos::Configuration filled = WithStaticAddresses(current, Static());
+  EXPECT_EQ(filled.Find(1)->address, "127.0.0.1:7001");
+  ASSERT_NE(filled.RetiredAddress(3), nullptr);
+  EXPECT_EQ(*filled.RetiredAddress(3), "127.0.0.1:7003");
+  EXPECT_EQ(*filled.RetiredAddress(5), "") << "a retired id's address is never filled in";
+  EXPECT_EQ(paxos::ValidateChange(current, filled), "");
+}
+
+TEST(MemberChangePlan, AChangeThatRecordsARemovedAddressWaitsForEveryConnectedMemberToUpgrade) {
+  std::map<paxos::ReplicaId, uint32_t> connected = {{2, transport::kFeatures},
+                                                    {3, transport::kFeatureRuntimeMembership}};
+  MemberFeatures features_of = [&](paxos::ReplicaId id) -> std::optional<uint32_t> {
+    auto it = connected.find(id);
+    if (it == connected.end()) return std::nullopt;
+    return it->second;
+  };
+  paxos::Configuration current = WithStaticAddresses(Grown(), Static());
+  paxos::Configuration removing = current.WithRemoved(4);  // records 127.0.0.1:7004
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of),
+            "replica 3 runs an older build that cannot read removed members' addresses: "
+            "upgrade every member first");
+  // Nothing recorded: every build reads it.
+  EXPECT_EQ(OlderBuildMember(current, current.WithPromoted(4), 1, features_of), "");
+  connected[3] = transport::kFeatures;
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of), "");
+  connected.erase(3);  // down: not known, not checked
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of), "");
+  connected[1] = 0;  // the leader itself is not asked
+  connected[6] = 0;  // a learner the change adds counts too
+  EXPECT_EQ(OlderBuildMember(current, removing, 1, features_of), "");
+  EXPECT_EQ(OlderBuildMember(removing, removing.WithLearner(6, "127.0.0.1:7006"), 1, features_of),
+            "replica 6 runs an older build that cannot read removed members' addresses: "
+            "upgrade every member first");
 }
 
 }  // namespace

@@ -70,8 +70,18 @@ void Replica::OnChangeMembers(transport::MemberChange change, transport::ChangeD
     }
     case ChangePlan::Action::kHandOver:
       return HandOverBeforeRemoval(std::move(done));
-    case ChangePlan::Action::kPropose:
+    case ChangePlan::Action::kPropose: {
+      auto features_of = [this](paxos::ReplicaId id) -> std::optional<uint32_t> {
+        transport::PeerLinkState link = peers_->LinkState(id);
+        if (!link.connected) return std::nullopt;
+        return link.last_handshake.features;
+      };
+      if (std::string why = OlderBuildMember(status.config, plan.next, options_.id, features_of);
+          !why.empty()) {
+        return done(Reply(ChangeStatus::kInvalid, options_.id, why));
+      }
       break;
+    }
   }
   const bool promotion_waits = change.kind == transport::MemberChangeKind::kPromote &&
                                !CaughtUp(LearnerLag(change.replica, status), options_.window_slots);

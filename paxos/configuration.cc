@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace synod::paxos {
 
@@ -31,14 +32,42 @@ Configuration::Configuration(std::vector<ReplicaId> voters) {
 
 Configuration::Configuration(std::vector<Member> members, std::vector<ReplicaId> retired)
     : members_(std::move(members)), retired_(std::move(retired)) {
+  retired_addresses_.resize(retired_.size());
+  Index();
+}
+
+Configuration::Configuration(std::vector<Member> members, std::vector<ReplicaId> retired,
+                             std::vector<std::string> retired_addresses)
+    : members_(std::move(members)),
+      retired_(std::move(retired)),
+      retired_addresses_(std::move(retired_addresses)) {
+  if (retired_addresses_.size() != retired_.size()) {
+    throw std::invalid_argument("retired ids and their addresses differ in number");
+  }
   Index();
 }
 
 void Configuration::Index() {
   std::sort(members_.begin(), members_.end(),
             [](const Member& a, const Member& b) { return a.id < b.id; });
-  std::sort(retired_.begin(), retired_.end());
-  retired_.erase(std::unique(retired_.begin(), retired_.end()), retired_.end());
+  std::vector<std::pair<ReplicaId, std::string>> retired;
+  for (size_t i = 0; i < retired_.size(); ++i) {
+    retired.emplace_back(retired_[i], std::move(retired_addresses_[i]));
+  }
+  std::sort(retired.begin(), retired.end());
+  retired_.clear();
+  retired_addresses_.clear();
+  for (auto& [id, address] : retired) {
+    if (!retired_.empty() && retired_.back() == id) {
+      if (retired_addresses_.back() != address) {
+        throw std::invalid_argument("retired replica " + std::to_string(id) +
+                                    " is listed with two addresses");
+      }
+      continue;  // listed twice: once is enough
+    }
+    retired_.push_back(id);
+    retired_addresses_.push_back(std::move(address));
+  }
   ids_.clear();
   voters_.clear();
   for (const Member& m : members_) {
@@ -76,6 +105,23 @@ const Member* Configuration::Find(ReplicaId id) const {
   return nullptr;
 }
 
+const std::string* Configuration::RetiredAddress(ReplicaId id) const {
+  auto it = std::lower_bound(retired_.begin(), retired_.end(), id);
+  if (it == retired_.end() || *it != id) return nullptr;
+  return &retired_addresses_[static_cast<size_t>(it - retired_.begin())];
+}
+
+std::optional<ReplicaId> Configuration::AddressUser(std::string_view address) const {
+  if (address.empty()) return std::nullopt;
+  for (const Member& m : members_) {
+    if (m.address == address) return m.id;
+  }
+  for (size_t i = 0; i < retired_.size(); ++i) {
+    if (retired_addresses_[i] == address) return retired_[i];
+  }
+  return std::nullopt;
+}
+
 size_t Configuration::CountVoters(const std::vector<ReplicaId>& ids) const {
   return static_cast<size_t>(
       std::count_if(ids.begin(), ids.end(), [this](ReplicaId id) { return IsVoter(id); }));
@@ -84,7 +130,7 @@ size_t Configuration::CountVoters(const std::vector<ReplicaId>& ids) const {
 Configuration Configuration::WithLearner(ReplicaId id, std::string address) const {
   std::vector<Member> members = members_;
   members.push_back(Member{id, MemberRole::kLearner, std::move(address)});
-  return Configuration(std::move(members), retired_);
+  return Configuration(std::move(members), retired_, retired_addresses_);
 }
 
 Configuration Configuration::WithPromoted(ReplicaId id) const {
@@ -95,7 +141,7 @@ Configuration Configuration::WithPromoted(ReplicaId id) const {
         throw std::invalid_argument("replica " + std::to_string(id) + " is not a learner");
       }
       m.role = MemberRole::kVoter;
-      return Configuration(std::move(members), retired_);
+      return Configuration(std::move(members), retired_, retired_addresses_);
     }
   }
   throw std::invalid_argument("replica " + std::to_string(id) + " is not a member");
@@ -108,10 +154,16 @@ Configuration Configuration::WithRemoved(ReplicaId id) const {
   if (it == members.end()) {
     throw std::invalid_argument("replica " + std::to_string(id) + " is not a member");
   }
-  members.erase(it);
   std::vector<ReplicaId> retired = retired_;
+  std::vector<std::string> addresses = retired_addresses_;
   retired.push_back(id);
-  return Configuration(std::move(members), std::move(retired));
+  addresses.push_back(std::move(it->address));
+  members.erase(it);
+  return Configuration(std::move(members), std::move(retired), std::move(addresses));
+}
+
+Configuration Configuration::WithMembers(std::vector<Member> members) const {
+  return Configuration(std::move(members), retired_, retired_addresses_);
 }
 
 Configuration Configuration::WithQuorumSizeForTesting(size_t quorum_size) const {
@@ -151,6 +203,20 @@ std::string Configuration::Encode() const {
   }
   PutU64(out, retired_.size());
   for (ReplicaId id : retired_) PutU64(out, id);
+  // The retired addresses: count, then (id, length, bytes) for each
+  // non-empty one in id order; absent when there are none, so such a
+  // configuration's bytes are those of a build without retired addresses.
+  uint64_t known = static_cast<uint64_t>(
+      std::count_if(retired_addresses_.begin(), retired_addresses_.end(),
+                    [](const std::string& address) { return !address.empty(); }));
+  if (known == 0) return out;
+  PutU64(out, known);
+  for (size_t i = 0; i < retired_.size(); ++i) {
+    if (retired_addresses_[i].empty()) continue;
+    PutU64(out, retired_[i]);
+    PutU64(out, retired_addresses_[i].size());
+    out += retired_addresses_[i];
+  }
   return out;
 }
 
@@ -177,9 +243,32 @@ std::optional<Configuration> Configuration::Decode(const std::string& bytes) {
     if (!GetU64(bytes, pos, id) || id > UINT32_MAX) return std::nullopt;
     retired.push_back(static_cast<ReplicaId>(id));
   }
-  if (pos != bytes.size()) return std::nullopt;
+  std::vector<std::string> addresses(retired.size());
+  if (pos != bytes.size()) {
+    // The retired addresses, only in the form Encode writes (at least one,
+    // ids ascending, each retired, no "" address): no second spelling.
+    if (!GetU64(bytes, pos, count) || count == 0 || count > retired.size()) return std::nullopt;
+    uint64_t previous = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t id = 0, length = 0;
+      if (!GetU64(bytes, pos, id) || !GetU64(bytes, pos, length)) return std::nullopt;
+      if (id <= previous || id > UINT32_MAX || length == 0 || length > bytes.size() - pos) {
+        return std::nullopt;
+      }
+      previous = id;
+      bool found = false;
+      for (size_t j = 0; j < retired.size(); ++j) {
+        if (retired[j] != id) continue;
+        addresses[j] = bytes.substr(pos, length);
+        found = true;
+      }
+      if (!found) return std::nullopt;
+      pos += length;
+    }
+    if (pos != bytes.size()) return std::nullopt;
+  }
   try {
-    return Configuration(std::move(members), std::move(retired));
+    return Configuration(std::move(members), std::move(retired), std::move(addresses));
   } catch (const std::invalid_argument&) {
     return std::nullopt;
   }
@@ -206,6 +295,20 @@ std::string ValidateChange(const Configuration& from, const Configuration& to) {
   if (to == from) return "the configuration is unchanged";
   for (ReplicaId id : from.retired()) {
     if (!to.IsRetired(id)) return "removed replica " + std::to_string(id) + " must stay retired";
+    // A retired id's address is part of its retirement (no new member may
+    // take it), so a change that drops or alters it is void like one that
+    // drops the id. The runtime never builds one (it derives every change
+    // from the configuration in effect, whose With* keep the addresses), so
+    // this only stops a foreign or faulty proposer, and it is a function of
+    // (from, to) alone: every replica and every replay decide alike. It
+    // voids nothing a build without retired addresses accepted: such builds
+    // record none, so every retired address in their logs and snapshots is
+    // "" before and after each change. (A newly retired id's address is the
+    // proposer's, like every member address: not checked here, for the same
+    // reason: older builds retired members with "" whatever they had.)
+    if (*to.RetiredAddress(id) != *from.RetiredAddress(id)) {
+      return "removed replica " + std::to_string(id) + " must keep its address";
+    }
   }
   for (ReplicaId id : from.members()) {
     if (!to.Contains(id) && !to.IsRetired(id)) {

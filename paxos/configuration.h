@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "paxos/types.h"
@@ -39,7 +40,9 @@ struct Member {
 
 // An immutable list of members (distinct, non-zero ids, at least one voter)
 // with majority quorums over the voters, plus the ids removed by earlier
-// changes (never members again: ids are not reused).
+// changes (never members again: ids are not reused) and the address each of
+// them had when it was removed (so the runtime never gives it to a new
+// member).
 class Configuration {
  public:
   // The empty configuration: no members, no quorum. Only a placeholder
@@ -49,8 +52,15 @@ class Configuration {
   // non-zero (checked: throws std::invalid_argument naming the problem).
   explicit Configuration(std::vector<ReplicaId> voters);
   // Full form. Requires: at least one voter, ids distinct and non-zero, no
-  // member retired (throws std::invalid_argument naming the problem).
+  // member retired (throws std::invalid_argument naming the problem). The
+  // retired ids' addresses are "".
   Configuration(std::vector<Member> members, std::vector<ReplicaId> retired);
+  // Full form with the retired ids' addresses: `retired_addresses[i]` is
+  // the address of `retired[i]` ("" for none). Throws std::invalid_argument
+  // as above, and if the two lists differ in length or name one retired id
+  // twice with different addresses.
+  Configuration(std::vector<Member> members, std::vector<ReplicaId> retired,
+                std::vector<std::string> retired_addresses);
 
   // Ids of every member (voters and learners), sorted.
   const std::vector<ReplicaId>& members() const { return ids_; }
@@ -63,6 +73,13 @@ class Configuration {
   bool IsVoter(ReplicaId id) const;
   bool IsRetired(ReplicaId id) const;
   const Member* Find(ReplicaId id) const;  // null if not a member
+  // The address a retired id had when it was removed: "" if none was
+  // recorded (removed before a change filled in its address, or by a build
+  // that did not record addresses); null if `id` is not retired.
+  const std::string* RetiredAddress(ReplicaId id) const;
+  // The member, else the retired id, whose address is `address` (the lowest
+  // id if several); nullopt if none does, and always for "" (no address).
+  std::optional<ReplicaId> AddressUser(std::string_view address) const;
   // Smallest number of voters that forms a quorum (a strict majority).
   size_t QuorumSize() const { return quorum_size_; }
   bool IsQuorum(size_t votes) const { return votes >= quorum_size_ && quorum_size_ > 0; }
@@ -73,31 +90,40 @@ class Configuration {
   // Throw std::invalid_argument if the result is malformed.
   Configuration WithLearner(ReplicaId id, std::string address) const;
   Configuration WithPromoted(ReplicaId id) const;  // learner -> voter
-  Configuration WithRemoved(ReplicaId id) const;   // and retired for good
+  // Retired for good, with the address it has here (maybe "").
+  Configuration WithRemoved(ReplicaId id) const;
+  // `members` instead of member_list(); the retired ids and their addresses
+  // stay (the runtime fills in members' addresses with it).
+  Configuration WithMembers(std::vector<Member> members) const;
 
   // Test-only hook for deliberately broken variants: overrides the quorum size.
   // Used through Core::ShrinkQuorumsForTesting (the simulator's --break
   // small-quorum) to prove the simulator catches the bug.
   Configuration WithQuorumSizeForTesting(size_t quorum_size) const;
 
-  // Binary encoding (a value's payload, snapshots). Decode returns nullopt
-  // for malformed bytes.
+  // Binary encoding (a value's payload, snapshots). A configuration whose
+  // retired ids all have "" addresses encodes as before retired addresses
+  // existed; otherwise a section of the non-empty ones follows the retired
+  // ids (which a build without it refuses as malformed). Decode accepts both
+  // and returns nullopt for malformed bytes (also any trailing byte).
   std::string Encode() const;
   static std::optional<Configuration> Decode(const std::string& bytes);
   // "1,2,3 learners=4 retired=5" for logs and status pages.
   std::string ToString() const;
 
   bool operator==(const Configuration& other) const {
-    return members_ == other.members_ && retired_ == other.retired_;
+    return members_ == other.members_ && retired_ == other.retired_ &&
+           retired_addresses_ == other.retired_addresses_;
   }
 
  private:
   struct EmptyTag {};
   Configuration(EmptyTag, int) {}
-  void Index();  // checks and fills ids_, voters_, quorum_size_
+  void Index();  // sorts; checks and fills ids_, voters_, quorum_size_
 
   std::vector<Member> members_;
   std::vector<ReplicaId> retired_;
+  std::vector<std::string> retired_addresses_;  // retired_addresses_[i]: retired_[i]'s
   std::vector<ReplicaId> ids_;
   std::vector<ReplicaId> voters_;
   size_t quorum_size_ = 0;
@@ -105,7 +131,7 @@ class Configuration {
 
 // "" if `to` may follow `from` as one change, else the reason: at least one
 // voter, every id removed from `from` retired in `to`, `from`'s retired ids
-// kept, no retired id a member, and a real change. Adding or removing several
+// kept with their addresses, no retired id a member, and a real change. Adding or removing several
 // members at once is allowed (no slot is ever governed by two configurations).
 std::string ValidateChange(const Configuration& from, const Configuration& to);
 

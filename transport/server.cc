@@ -29,6 +29,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 static_assert(kFeatureRuntimeMembership == wire::FEATURE_RUNTIME_MEMBERSHIP);
+static_assert(kFeatureRetiredAddresses == wire::FEATURE_RETIRED_ADDRESSES);
 
 namespace {
 

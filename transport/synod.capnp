@@ -246,6 +246,9 @@ enum ConnectionRole {
 
 # Handshake.hello features bit: membership changes while running.
 const featureRuntimeMembership :UInt32 = 1;
+# Handshake.hello features bit: reads configurations that record removed
+# members' addresses.
+const featureRetiredAddresses :UInt32 = 2;
 
 # Bootstrap capability of every connection.
 interface Handshake {
@@ -260,7 +263,8 @@ interface Handshake {
   # serverCluster: the server's cluster id, as clusterId. serverMembers: its
   # member list "1=host:port,2=host:port" (empty from older servers).
   # features (both ways): bits of what the sender's build supports; bit 0
-  # (featureRuntimeMembership): membership changes while running. Older
+  # (featureRuntimeMembership): membership changes while running; bit 1
+  # (featureRetiredAddresses): reads removed members' addresses. Older
   # builds send 0. removed: refused because fromReplica was removed from the
   # cluster (it must not rejoin under that id). configSlot: the slot of the
   # configuration the server's accepted and removed peer ids come from (0:

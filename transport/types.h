@@ -63,8 +63,11 @@ struct HandshakeInfo {
 // Handshake feature bits (synod.capnp Handshake.hello `features`).
 // Membership changes while running (Server::SetPeers/SetRetired, PeerNetwork::SetPeers).
 constexpr uint32_t kFeatureRuntimeMembership = 1u << 0;
+// Reads configurations that record removed members' addresses
+// (paxos::Configuration::RetiredAddress; a build without it voids them).
+constexpr uint32_t kFeatureRetiredAddresses = 1u << 1;
 // What servers and dialers of this build state.
-constexpr uint32_t kFeatures = kFeatureRuntimeMembership;
+constexpr uint32_t kFeatures = kFeatureRuntimeMembership | kFeatureRetiredAddresses;
 
 // Per-command answer of a replica to a client submission (wire OutcomeStatus).
 enum class OutcomeStatus : uint8_t {

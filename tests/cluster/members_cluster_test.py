@@ -37,7 +37,8 @@ TEST is one of:
               adding it again, adding another id at a member's address,
               promoting the absent learner (it is behind) each exit 1 with
               the reason; `members remove 4` prints "removed 4 config=S'" and
-              re-adding id 4 exits 1; with a follower paused, removing the
+              re-adding id 4, or adding id 5 at 4's address, exits 1; with
+              a follower paused, removing the
               other follower or the leader exits 1 (no reachable quorum
               after it); removing the leader moves leadership first and
               prints "removed L config=S''"; a removed replica stops (exit
@@ -372,6 +373,8 @@ def test_change(args):
             expect_failed(member_change(cluster, "add", "4=127.0.0.1:%d" % port4),
                           "replica id 4 was removed and cannot be reused")
             expect_failed(member_change(cluster, "remove", "4"), "replica 4 was already removed")
+            expect_failed(member_change(cluster, "add", "5=127.0.0.1:%d" % port4),
+                          "address 127.0.0.1:%d was used by removed replica 4" % port4)
 
             # With one follower paused, removing the other would leave a
             # configuration whose quorum cannot be reached: refused.
