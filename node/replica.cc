@@ -288,10 +288,13 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                                  recovered.paxos.compacted != 0 || recovered.applied != 0 ||
                                  !recovered.metadata.cluster_id.empty() || snapshots;
   had_history_at_start_ = promised_anything;
-  if (options_.join && !promised_anything && !HasJoinMarker(options_.data_dir)) {
+  if (!promised_anything && (options_.join || HasJoinMarker(options_.data_dir))) {
     // First of all: this directory is a joiner's. From now on no start of it
     // builds an initial configuration from --members (it may name only some
     // members, and this replica as a voter): it starts from a snapshot only.
+    // Recorded again at each start without history, with this start's own
+    // entry: a joiner refused for a mistyped address (nothing fetched, nothing
+    // promised) is corrected by restarting it with the right one.
     if (Status marked = RecordJoinMarker(options_.data_dir, *options_.cluster.Find(options_.id));
         !marked.ok()) {
       return marked.WithContext("cannot record the join in " + options_.data_dir);

@@ -222,6 +222,42 @@ TEST(ReplicaMembership, TakesASnapshotWhenAChangeAddsALearner) {
 // and one other replica - it must resume the join: never start a core from
 // --members (that list would make it a voter of a configuration nobody
 // chose), so it is not ready and reports itself not a member.
+// A joiner refused for a mistyped own address (nothing fetched, nothing
+// promised) is corrected by restarting it with the right address: its marker
+// records this start's entry again.
+TEST(ReplicaMembership, AJoinerWithoutHistoryTakesTheAddressItIsRestartedWith) {
+  test_support::TempDir tmp("synod-members-readdress");
+  const std::string data = tmp / "r4";
+  {
+    log::LevelDbOptions log_options;
+    log_options.dir = data;
+    log_options.replica_id = 4;
+    ASSERT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
+    ASSERT_TRUE(RecordJoinMarker(data, MemberAddress{4, "127.0.0.1", FreePort()}).ok());
+  }
+  ReplicaOptions options;
+  options.id = 4;
+  const MemberAddress corrected{4, "127.0.0.1", FreePort()};
+  options.cluster.members = {MemberAddress{1, "127.0.0.1", FreePort()}, corrected};
+  options.data_dir = data;
+  options.seed = 7;
+  auto logger = std::make_shared<spdlog::logger>("replica-4",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  for (bool join : {true, false}) {
+    options.join = join;
+    Replica replica(loop, options, machine, logger);
+    Status started = replica.Start([] {}, [](std::string) {});
+    ASSERT_TRUE(started.ok()) << "join=" << join << ": " << started.message();
+    EXPECT_EQ(replica.OnStatus().membership, transport::Membership::kNotMember);
+    Result<std::optional<RecordedMembers>> recorded = ReadRecordedMembers(data);
+    ASSERT_TRUE(recorded.ok() && recorded->has_value()) << recorded.status().message();
+    EXPECT_TRUE((*recorded)->joined);
+    EXPECT_EQ((*recorded)->book.ToString(), "4=" + corrected.Endpoint());
+  }
+}
+
 TEST(ReplicaMembership, AJoinersDirectoryWithoutACompleteSnapshotResumesTheJoin) {
   test_support::TempDir tmp("synod-members-resume");
   const std::string data = tmp / "r4";
