@@ -76,6 +76,24 @@ def wait_applied_equal(cluster, timeout):
     raise AssertionError("replicas did not converge: %s" % last)
 
 
+def wait_converged(cluster, timeout):
+    """Waits for one status round in which every replica reports the same
+    applied slot and returns that round ({id: entry}); asserts their state
+    digests agree in it. (The leader's ticks keep choosing slots while
+    idle, so digests are compared within one round, never across two.)"""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        status = cluster.status()
+        last = status
+        if None not in status.values() and len({e["applied"] for e in status.values()}) == 1:
+            digests = {e["digest"] for e in status.values()}
+            assert len(digests) == 1, "replicas at one applied index differ: %s" % status
+            return status
+        time.sleep(0.1)
+    raise AssertionError("replicas did not converge: %s" % last)
+
+
 class Load:
     """`clients` client loops (threads, each running client processes) while
     the `with` block runs; `history` and `codes` hold what they did. Leaving
