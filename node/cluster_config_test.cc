@@ -38,6 +38,8 @@ TEST(ClusterConfig, RejectsBadInputWithAReason) {
            {"1=bad host:7001", "bad host"},
            {"1=127.0.0.1:7001,1=127.0.0.1:7002", "twice"},
            {"1=127.0.0.1:7001,2=127.0.0.1:7001", "twice"},
+           {"1=127.0.0.1:7001,2=127.1:7001", "twice"},
+           {"1=localhost:7001,2=127.0.0.1:7001", "twice"},
        }) {
     Result<ClusterConfig> parsed = ParseClusterConfig(c.text);
     EXPECT_FALSE(parsed.ok()) << c.text;

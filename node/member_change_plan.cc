@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "node/endpoint_key.h"
+
 namespace synod::node {
 
 namespace {
@@ -37,6 +39,28 @@ ChangePlan Propose(Derive&& derive) {
   }
 }
 
+// The member whose address names the same socket as `address`
+// (EndpointKey), or null.
+const paxos::Member* MemberAt(const paxos::Configuration& config, const std::string& address) {
+  const std::string key = EndpointKey(address);
+  for (const paxos::Member& member : config.member_list()) {
+    if (!member.address.empty() && EndpointKey(member.address) == key) return &member;
+  }
+  return nullptr;
+}
+
+// The lowest removed id whose recorded address names the same socket as
+// `address` (EndpointKey), or nullopt.
+std::optional<paxos::ReplicaId> RetiredAt(const paxos::Configuration& config,
+                                          const std::string& address) {
+  const std::string key = EndpointKey(address);
+  for (paxos::ReplicaId id : config.retired()) {
+    const std::string* used = config.RetiredAddress(id);
+    if (used != nullptr && !used->empty() && EndpointKey(*used) == key) return id;
+  }
+  return std::nullopt;
+}
+
 ChangePlan PlanAdd(const paxos::Configuration& filled, const transport::MemberChange& change) {
   Result<ClusterConfig> parsed = ParseClusterConfig(Id(change.replica) + "=" + change.address);
   if (!parsed.ok()) {
@@ -62,11 +86,14 @@ ChangePlan PlanAdd(const paxos::Configuration& filled, const transport::MemberCh
     return Refuse("the configuration has " + std::to_string(filled.members().size()) +
                   " members, the most it may have");
   }
-  if (std::optional<paxos::ReplicaId> user = filled.AddressUser(address)) {
-    if (filled.IsRetired(*user)) {
-      return Refuse("address " + address + " was used by removed replica " + Id(*user));
-    }
-    return Refuse("address " + address + " is in use by replica " + Id(*user));
+  if (const paxos::Member* user = MemberAt(filled, address)) {
+    return Refuse("address " + address + " is in use by replica " + Id(user->id) +
+                  (user->address == address ? "" : " (at " + user->address + ")"));
+  }
+  if (std::optional<paxos::ReplicaId> user = RetiredAt(filled, address)) {
+    const std::string& used = *filled.RetiredAddress(*user);
+    return Refuse("address " + address + " was used by removed replica " + Id(*user) +
+                  (used == address ? "" : " (at " + used + ")"));
   }
   return Propose([&] { return filled.WithLearner(change.replica, address); });
 }

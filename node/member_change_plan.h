@@ -8,7 +8,8 @@
 //                     ID is no member (a learner at that very address: the
 //                     change is already in effect); no member uses the
 //                     address and no removed member used it (the
-//                     configuration records their addresses); fewer than
+//                     configuration records their addresses; spellings
+//                     of one address are one: EndpointKey); fewer than
 //                     kMaxMembers members.
 //   promote ID        ID is a member and not removed; a voter already: in effect.
 //   remove ID         ID is a member (removed before: in effect); at least one

@@ -71,6 +71,14 @@ TEST(MemberChangePlan, AddIsRefusedForAMemberARemovedIdAnAddressInUseOrABadAddre
       << "a founder's address is known from the static list";
   plan = Plan(MemberChangeKind::kAddLearner, 6, "127.0.0.1:7004");
   EXPECT_EQ(plan.reason, "address 127.0.0.1:7004 is in use by replica 4");
+  // Another spelling of an address in use is the address in use.
+  for (const char* spelling :
+       {"localhost:7003", "127.1:7003", "127.0.0.01:7003", "LOCALHOST.:7003"}) {
+    plan = Plan(MemberChangeKind::kAddLearner, 6, spelling);
+    EXPECT_EQ(plan.action, Action::kRefuse) << spelling;
+    EXPECT_EQ(plan.reason,
+              std::string("address ") + spelling + " is in use by replica 3 (at 127.0.0.1:7003)");
+  }
   plan = Plan(MemberChangeKind::kAddLearner, 6, "127.0.0.1:99999");
   EXPECT_EQ(plan.action, Action::kRefuse);
   EXPECT_EQ(plan.reason.rfind("bad address '127.0.0.1:99999': ", 0), 0u) << plan.reason;
@@ -92,6 +100,9 @@ TEST(MemberChangePlan, AddIsRefusedAtAnAddressARemovedMemberUsed) {
   plan = Plan(MemberChangeKind::kAddLearner, 7, "127.0.0.1:07006", 1, current);
   EXPECT_EQ(plan.reason, "address 127.0.0.1:7006 was used by removed replica 6")
       << "compared in canonical form";
+  plan = Plan(MemberChangeKind::kAddLearner, 7, "localhost:7006", 1, current);
+  EXPECT_EQ(plan.reason, "address localhost:7006 was used by removed replica 6 (at 127.0.0.1:7006)")
+      << "another spelling of a removed member's address";
   EXPECT_EQ(Plan(MemberChangeKind::kAddLearner, 7, "127.0.0.1:7007", 1, current).action,
             Action::kPropose);
 
