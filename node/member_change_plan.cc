@@ -143,11 +143,16 @@ paxos::Configuration WithStaticAddresses(const paxos::Configuration& current,
   return current.WithMembers(std::move(members));
 }
 
+bool RecordsRemovedAddress(const paxos::Configuration& config) {
+  for (paxos::ReplicaId id : config.retired()) {
+    if (!config.RetiredAddress(id)->empty()) return true;
+  }
+  return false;
+}
+
 std::string OlderBuildMember(const paxos::Configuration& current, const paxos::Configuration& next,
                              paxos::ReplicaId self, const MemberFeatures& features_of) {
-  bool records = false;
-  for (paxos::ReplicaId id : next.retired()) records = records || !next.RetiredAddress(id)->empty();
-  if (!records) return "";
+  if (!RecordsRemovedAddress(next)) return "";
   for (const paxos::Configuration* config : {&current, &next}) {
     for (paxos::ReplicaId id : config->members()) {
       if (id == self) continue;

@@ -54,9 +54,9 @@ ChangePlan PlanMemberChange(const paxos::Configuration& current,
                             const transport::MemberChange& change, paxos::ReplicaId self,
                             const ClusterConfig& static_members);
 
-// What a member's build supports: the transport::kFeature* bits of its
-// latest hello reply while it is connected; nullopt when not known (not
-// connected: down, or not dialled yet).
+// What a member's build supports: the transport::kFeature* bits it stated
+// in its latest hello (reply to our dial, or its own hello to our server);
+// nullopt when not known (never heard from since this replica started).
 using MemberFeatures = std::function<std::optional<uint32_t>(paxos::ReplicaId)>;
 
 // "" unless `next` records a removed member's address and a member of
@@ -67,6 +67,11 @@ using MemberFeatures = std::function<std::optional<uint32_t>(paxos::ReplicaId)>;
 // voters than the rest (docs/protocol.md, "Membership change"). Never throws.
 std::string OlderBuildMember(const paxos::Configuration& current, const paxos::Configuration& next,
                              paxos::ReplicaId self, const MemberFeatures& features_of);
+
+// True if `config` records the address of a removed member (a retired id
+// with a non-empty RetiredAddress): a build without
+// transport::kFeatureRetiredAddresses cannot read it. Never throws.
+bool RecordsRemovedAddress(const paxos::Configuration& config);
 
 // `current` with every member's empty address taken from `static_members`
 // (members it does not name keep ""; retired ids keep theirs). Never throws.

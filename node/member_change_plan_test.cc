@@ -219,5 +219,13 @@ TEST(MemberChangePlan, AChangeThatRecordsARemovedAddressWaitsForEveryConnectedMe
             "upgrade every member first");
 }
 
+TEST(MemberChangePlan, RecordsRemovedAddressOnlyForARetiredIdWithAnAddress) {
+  paxos::Configuration current = WithStaticAddresses(Grown(), Static());
+  EXPECT_FALSE(RecordsRemovedAddress(current));
+  EXPECT_TRUE(RecordsRemovedAddress(current.WithRemoved(4)));  // records 127.0.0.1:7004
+  // Removed before any address was known (the initial configuration): "".
+  EXPECT_FALSE(RecordsRemovedAddress(Grown().WithRemoved(2)));
+}
+
 }  // namespace
 }  // namespace synod::node

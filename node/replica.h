@@ -49,6 +49,7 @@
 #include "node/background_writer.h"
 #include "node/join_bootstrap.h"
 #include "node/leader_clock.h"
+#include "node/member_change_plan.h"
 #include "node/ready_pump.h"
 #include "node/replica_options.h"
 #include "node/snapshotter.h"
@@ -110,7 +111,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // point within window_slots of this leader's: else behind. Removing this
   // leader starts a leadership transfer and answers busy (retry: the new
   // leader removes it). A removal or promotion after which fewer than a
-  // quorum of the voters are reachable (QuorumAfterChange) is refused.
+  // quorum of the voters are reachable (QuorumAfterChange) is refused, and so
+  // is any change while a member's known build cannot read the result
+  // (PlanCheckedChange: OlderBuildMember).
   void OnChangeMembers(transport::MemberChange change, transport::ChangeDone done) override;
 
   // Before a shutdown (SIGTERM to `serve`): if this replica leads, hands
@@ -229,8 +232,20 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
     std::chrono::steady_clock::time_point deadline;
     transport::ChangeDone done;
   };
+  // The one way to decide a change (every path that proposes uses it):
+  // PlanMemberChange against `status.config`; a kPropose plan becomes kRefuse
+  // (with the reason) when a member's build cannot read `next`
+  // (OlderBuildMember over KnownFeatures) or, with `check_quorum`, when too
+  // few of its voters would be reachable (QuorumAfterChange).
+  ChangePlan PlanCheckedChange(const paxos::CoreStatus& status,
+                               const transport::MemberChange& change, bool check_quorum) const;
+  // The feature bits replica `id` stated in its latest hello, either way:
+  // the reply to our link's dial and its hello to our server (both known:
+  // the bits both have); nullopt if neither is known.
+  std::optional<uint32_t> KnownFeatures(paxos::ReplicaId id) const;
   // Proposes `next` (derived from the configuration set at `base_slot`) and
   // parks `done` until its slot is applied, or answers at once if refused.
+  // Only for a kPropose plan of PlanCheckedChange.
   void ProposeChange(const paxos::Configuration& next, paxos::Slot base_slot,
                      transport::MemberChange change, transport::ChangeDone done);
   // Removing this leader: starts a transfer to PickHandOverTarget (unless one

@@ -58,7 +58,11 @@ void Replica::OnChangeMembers(transport::MemberChange change, transport::ChangeD
     return done(Reply(ChangeStatus::kNotLeader, status.leader,
                       "replica " + std::to_string(options_.id) + " is not the leader"));
   }
-  ChangePlan plan = PlanMemberChange(status.config, change, options_.id, options_.cluster);
+  // A promotion is checked for a quorum once its learner caught up: until it
+  // reports, the learner counts as unreachable among the voters it would join.
+  const bool promotion_waits = change.kind == transport::MemberChangeKind::kPromote &&
+                               !CaughtUp(LearnerLag(change.replica, status), options_.window_slots);
+  ChangePlan plan = PlanCheckedChange(status, change, /*check_quorum=*/!promotion_waits);
   switch (plan.action) {
     case ChangePlan::Action::kRefuse:
       return done(Reply(ChangeStatus::kInvalid, options_.id, plan.reason));
@@ -70,29 +74,10 @@ void Replica::OnChangeMembers(transport::MemberChange change, transport::ChangeD
     }
     case ChangePlan::Action::kHandOver:
       return HandOverBeforeRemoval(std::move(done));
-    case ChangePlan::Action::kPropose: {
-      auto features_of = [this](paxos::ReplicaId id) -> std::optional<uint32_t> {
-        transport::PeerLinkState link = peers_->LinkState(id);
-        if (!link.connected) return std::nullopt;
-        return link.last_handshake.features;
-      };
-      if (std::string why = OlderBuildMember(status.config, plan.next, options_.id, features_of);
-          !why.empty()) {
-        return done(Reply(ChangeStatus::kInvalid, options_.id, why));
-      }
+    case ChangePlan::Action::kPropose:
       break;
-    }
   }
-  const bool promotion_waits = change.kind == transport::MemberChangeKind::kPromote &&
-                               !CaughtUp(LearnerLag(change.replica, status), options_.window_slots);
-  // A promotion is checked once its learner caught up: until it reports, the
-  // learner counts as unreachable among the voters it would join.
-  if (!promotion_waits) {
-    if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
-      return done(Reply(ChangeStatus::kInvalid, options_.id, why));
-    }
-  }
-  if (promotion_waits) {
+  if (promotion_waits) {  // checked again, quorum included, when it is proposed
     auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(change.wait_ms),
                                                     kMaxPromoteWait);
     change_waiters_.push_back(
@@ -101,6 +86,31 @@ void Replica::OnChangeMembers(transport::MemberChange change, transport::ChangeD
     return;
   }
   ProposeChange(plan.next, status.config_slot, std::move(change), std::move(done));
+}
+
+ChangePlan Replica::PlanCheckedChange(const paxos::CoreStatus& status,
+                                      const transport::MemberChange& change,
+                                      bool check_quorum) const {
+  ChangePlan plan = PlanMemberChange(status.config, change, options_.id, options_.cluster);
+  if (plan.action != ChangePlan::Action::kPropose) return plan;
+  std::string why = OlderBuildMember(status.config, plan.next, options_.id,
+                                     [this](paxos::ReplicaId id) { return KnownFeatures(id); });
+  if (why.empty() && check_quorum) why = QuorumAfterChange(plan.next);
+  if (!why.empty()) {
+    plan.action = ChangePlan::Action::kRefuse;
+    plan.reason = std::move(why);
+  }
+  return plan;
+}
+
+std::optional<uint32_t> Replica::KnownFeatures(paxos::ReplicaId id) const {
+  std::optional<uint32_t> known = server_->PeerFeatures(id);
+  transport::PeerLinkState link = peers_->LinkState(id);
+  // A reply from another replica than `id` (a stale address) says nothing of `id`.
+  if (link.handshakes > 0 && link.last_handshake.server_replica == id) {
+    known = known.value_or(~0u) & link.last_handshake.features;
+  }
+  return known;
 }
 
 void Replica::ProposeChange(const paxos::Configuration& next, paxos::Slot base_slot,
@@ -247,13 +257,10 @@ void Replica::CheckMembership() {
     }
     std::optional<paxos::Slot> lag = LearnerLag(waiter.change.replica, status);
     if (CaughtUp(lag, options_.window_slots)) {
-      ChangePlan plan =
-          PlanMemberChange(status.config, waiter.change, options_.id, options_.cluster);
-      if (plan.action == ChangePlan::Action::kPropose) {
-        if (std::string why = QuorumAfterChange(plan.next); !why.empty()) {
-          waiter.done(Reply(ChangeStatus::kInvalid, options_.id, why));
-          continue;
-        }
+      ChangePlan plan = PlanCheckedChange(status, waiter.change, /*check_quorum=*/true);
+      if (plan.action == ChangePlan::Action::kRefuse) {
+        waiter.done(Reply(ChangeStatus::kInvalid, options_.id, plan.reason));
+      } else if (plan.action == ChangePlan::Action::kPropose) {
         ProposeChange(plan.next, status.config_slot, std::move(waiter.change),
                       std::move(waiter.done));
       } else {
@@ -307,6 +314,12 @@ bool Replica::FollowConfiguration() {
   // Until the first change the static list is the book, stated as given.
   if (config.slot > 0) server_->SetMembers(book_.ToString());
   server_->SetRetired(config.config.retired(), config.slot);
+  // A build that cannot read this configuration would void it and follow
+  // other voters: from now on no peer messages with such a build, either way.
+  const uint32_t required =
+      RecordsRemovedAddress(config.config) ? transport::kFeatureRetiredAddresses : 0;
+  server_->SetRequiredPeerFeatures(required);
+  peers_->SetRequiredFeatures(required);
   if (config.config.IsRetired(options_.id)) {
     StopRemoved("configuration slot " + std::to_string(config.slot));
     return false;

@@ -21,6 +21,7 @@
 #include "statemachine/envelope.h"
 #include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
+#include "transport/peer_network.h"
 
 namespace synod::node {
 namespace {
@@ -119,6 +120,112 @@ void WriteSnapshotAfterRemovingLearner(const std::string& data, const std::strin
   auto store = ValueOrFail(snapshot::SnapshotStore::Open(data + "/snapshots"));
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(WriteSnapshot(*store, 4, chunks.chunks).ok());
+}
+
+// Writes into `data` what replica 1 of {1} would have after learners 2 (at
+// `address2`) and 3 (at `address3`) were added at slot 2 and learner 3
+// removed at slot 3 (the configuration records its address): a snapshot at
+// slot 4 beside an empty log.
+void WriteSnapshotAfterRemovingOneOfTwoLearners(const std::string& data,
+                                                const std::string& address2,
+                                                const std::string& address3) {
+  const paxos::Configuration initial({1});
+  const paxos::Configuration with_learners =
+      initial.WithLearner(2, address2).WithLearner(3, address3);
+  const paxos::Configuration removed = with_learners.WithRemoved(3);
+  ASSERT_EQ(*removed.RetiredAddress(3), address3);
+  Counter machine;
+  statemachine::Applier applier(machine, statemachine::SessionOptions{}, initial);
+  applier.Apply(paxos::CommittedEntry{1, paxos::MakeCommandsValue({Tick(1000)})});
+  applier.Apply(paxos::CommittedEntry{2, paxos::MakeConfigurationValue(0, with_learners)});
+  applier.Apply(paxos::CommittedEntry{3, paxos::MakeConfigurationValue(2, removed)});
+  applier.Apply(paxos::CommittedEntry{4, paxos::MakeCommandsValue({Tick(2000)})});
+  ASSERT_EQ(applier.config(), (paxos::ConfigAt{3, removed}));
+  Chunks chunks;
+  applier.Snapshot(chunks);
+  log::LevelDbOptions log_options;
+  log_options.dir = data;
+  log_options.replica_id = 1;
+  ASSERT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
+  auto store = ValueOrFail(snapshot::SnapshotStore::Open(data + "/snapshots"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(WriteSnapshot(*store, 4, chunks.chunks).ok());
+}
+
+// A promotion that waited for its learner is checked, when it is finally
+// proposed, like a new request: here learner 2 turns out (it dials the
+// leader after the request) to run a build that cannot read the
+// configuration in effect, which records removed replica 3's address. The
+// leader's server refuses its hello and records its features; the promotion
+// is refused instead of proposed, even though the learner reports it caught up.
+TEST(ReplicaMembership, ADeferredPromotionIsRefusedWhenTheLearnerRunsAnOlderBuild) {
+  test_support::TempDir tmp("synod-members-older");
+  const std::string data = tmp / "r1";
+  const std::string address2 = "127.0.0.1:" + std::to_string(FreePort());  // nobody listens
+  ASSERT_NO_FATAL_FAILURE(
+      WriteSnapshotAfterRemovingOneOfTwoLearners(data, address2, "127.0.0.1:9"));
+  ReplicaOptions options;
+  options.id = 1;
+  const MemberAddress self{1, "127.0.0.1", FreePort()};
+  options.cluster.members = {self};
+  options.data_dir = data;
+  options.seed = 7;
+  options.heartbeat_ms = 10;
+  options.election_timeout_ms = 50;
+  auto logger = std::make_shared<spdlog::logger>("replica-1",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  std::string fatal;
+  std::optional<transport::ChangeReply> reply;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started = replica.Start([] {}, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(loop.RunUntil(
+        [&] {
+          transport::ReplicaStatus now = replica.OnStatus();
+          return now.role == transport::Role::kLeader && now.applied > 4;
+        },
+        std::chrono::seconds(30)));
+    // Nothing is known of learner 2's build yet, and it has not reported:
+    // the promotion waits.
+    transport::MemberChange promote;
+    promote.kind = transport::MemberChangeKind::kPromote;
+    promote.replica = 2;
+    promote.wait_ms = 30000;
+    replica.OnChangeMembers(promote, [&](transport::ChangeReply r) { reply = std::move(r); });
+    loop.RunFor(std::chrono::milliseconds(20));
+    ASSERT_FALSE(reply.has_value()) << reply->reason;
+
+    // Learner 2, an older build, dials the leader and is refused.
+    transport::PeerNetworkOptions net_options;
+    net_options.cluster_id = transport::MemberListClusterId({{1, self.host, self.port}});
+    net_options.member_list_id = net_options.cluster_id;
+    net_options.self = 2;
+    net_options.peers = {{1, self.host, self.port}};
+    net_options.logger = logger;
+    net_options.features = transport::kFeatureRuntimeMembership;
+    transport::PeerNetwork learner(loop, net_options);
+    ASSERT_TRUE(loop.RunUntil([&] { return learner.LinkState(1).handshakes > 0; },
+                              std::chrono::seconds(30)));
+    EXPECT_EQ(learner.LinkState(1).last_handshake.reason,
+              "replica 2 runs an older build that cannot read removed members' addresses: "
+              "upgrade it");
+    ASSERT_FALSE(reply.has_value()) << reply->reason;
+
+    // It reports itself caught up (past the transport, as if it had a way).
+    const transport::ReplicaStatus now = replica.OnStatus();
+    replica.OnPeerMessage(
+        paxos::Message{2, 1, paxos::HeartbeatReply{now.ballot, now.chosen_point}});
+    ASSERT_TRUE(loop.RunUntil([&] { return reply.has_value(); }, std::chrono::seconds(30)));
+    EXPECT_EQ(reply->status, transport::ChangeStatus::kInvalid) << reply->reason;
+    EXPECT_EQ(reply->reason,
+              "replica 2 runs an older build that cannot read removed members' addresses: "
+              "upgrade every member first");
+    EXPECT_EQ(replica.OnStatus().config_slot, 3u);
+  }
+  EXPECT_EQ(fatal, "");
 }
 
 // A removed member that still believes it leads answers the leader with its

@@ -89,6 +89,10 @@ void Replica::FetchSnapshot(const paxos::SnapshotFetch& fetch) {
   fetch_options.cluster_id = wire_cluster_id_;
   fetch_options.self = options_.id;
   fetch_options.logger = logger_;
+  // As for peer messages (FollowConfiguration): nothing from a build that
+  // cannot read the configuration in effect.
+  fetch_options.required_features =
+      RecordsRemovedAddress(applier_->config().config) ? transport::kFeatureRetiredAddresses : 0;
   if (!chunk_sink_) {
     chunk_sink_ = std::make_unique<StoreChunkSink>(loop_.io(), snapshotter_->store(), logger_);
   }

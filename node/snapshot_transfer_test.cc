@@ -183,8 +183,11 @@ class SnapshotTransferTest : public ::testing::Test {
     return std::make_unique<StoreChunkSink>(loop_.io(), store, logger_);
   }
 
-  std::unique_ptr<Server> StartServer(SnapshotProvider* provider) {
+  // `features`: what the server states in hello replies (fewer: an older build).
+  std::unique_ptr<Server> StartServer(SnapshotProvider* provider,
+                                      uint32_t features = transport::kFeatures) {
     ServerOptions options;
+    options.features = features;
     options.cluster_id = kCluster;
     options.self = 1;
     options.peers = {2};
@@ -549,6 +552,34 @@ TEST_F(SnapshotTransferTest, UnknownPeerIsRefusedAndCancelReports) {
   ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }, kWait));
   EXPECT_FALSE(result->ok());
   EXPECT_EQ(result->status.message(), "cancelled");
+}
+
+// A fetcher that requires kFeatureRetiredAddresses (its configuration in
+// effect records a removed member's address) reads nothing from a peer whose
+// build lacks it: that build may have voided the configuration the snapshot
+// would carry. Without the requirement the same peer serves it.
+TEST_F(SnapshotTransferTest, APeerWithoutARequiredFeatureIsRefused) {
+  auto source_store = OpenStore("src");
+  WriteSnapshot(*source_store, 5, Bytes(1000, 3));
+  StoreSnapshotProvider store_provider(*source_store);
+  TestProvider provider(store_provider);
+  auto server = StartServer(&provider, transport::kFeatureRuntimeMembership);
+  auto local = OpenStore("dst");
+  auto sink = Sink(*local);
+
+  SnapshotFetcherOptions gated = FetchOptions(server->port());
+  gated.required_features = transport::kFeatureRetiredAddresses;
+  SnapshotFetcher refused(loop_, *sink, gated);
+  FetchResult r = FetchAndWait(refused);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status.message(),
+            "refused: replica 1 runs an older build that cannot read removed members' addresses: "
+            "upgrade it");
+  EXPECT_EQ(provider.reads, 0);
+
+  SnapshotFetcher fetcher(loop_, *sink, FetchOptions(server->port()));
+  FetchResult fetched = FetchAndWait(fetcher);
+  EXPECT_TRUE(fetched.ok()) << fetched.status.message();
 }
 
 TEST_F(SnapshotTransferTest, OverallTimeoutEndsTheFetch) {

@@ -60,7 +60,7 @@ void Dialer::OnConnected(uint64_t gen) {
   request.setMemberListId(options_.member_list_id);
   request.setFromReplica(options_.self);
   request.setRole(options_.role);
-  request.setFeatures(kFeatures);
+  request.setFeatures(options_.features);
   const bool peer = options_.role == wire::ConnectionRole::PEER;
   const paxos::ReplicaId expected = options_.server.id;
   // A reply that cannot be read fails like a lost connection ("hello failed").

@@ -35,6 +35,9 @@ struct DialOptions {
   Limits limits;
   Clock::duration connect_timeout = std::chrono::milliseconds(2000);  // resolve + connect + hello
   Clock::duration write_stall_timeout = std::chrono::milliseconds(30000);
+  // The kFeature* bits stated in the hello. Always kFeatures in production;
+  // tests state fewer to play an older build.
+  uint32_t features = kFeatures;
 };
 
 // An attempt whose hello was answered.

@@ -186,6 +186,7 @@ struct PeerNetwork::Impl {
     dial.limits = options.limits;
     dial.connect_timeout = options.connect_timeout;
     dial.write_stall_timeout = options.write_stall_timeout;
+    dial.features = options.features;
     link.dialer.Dial(std::move(dial), [this, &link, gen](Result<Dialed> result) {
       if (!result.ok()) return Fail(link, gen, result.status().message());
       OnDialed(link, gen, std::move(result.value()));
@@ -193,7 +194,19 @@ struct PeerNetwork::Impl {
   }
 
   void OnDialed(Link& link, uint64_t gen, Dialed dialed) {
-    const HandshakeInfo& info = dialed.info;
+    HandshakeInfo& info = dialed.info;
+    const bool older_build =
+        info.accepted && !MissingFeaturesReason(link.endpoint.id, info.features, required).empty();
+    if (older_build) {
+      // Refused here: `dialed` closes the connection (service first) when it goes.
+      info.accepted = false;
+      info.reason = MissingFeaturesReason(link.endpoint.id, info.features, required);
+      link_log.Warn(
+          "older-build/" + std::to_string(link.endpoint.id),
+          fmt::format("transport: not talking to replica {} ({}:{}): {}", link.endpoint.id,
+                      link.endpoint.host, link.endpoint.port, info.reason));
+      link.backoff.ToMax();
+    }
     link.state.last_handshake = info;
     ++link.state.handshakes;
     if (info.accepted) {
@@ -209,7 +222,7 @@ struct PeerNetwork::Impl {
       link.state.connected = true;
       link.backoff.Reset();
       ScheduleFlush(link);
-    } else {
+    } else if (!older_build) {
       log->warn("transport: replica {} ({}:{}) refused us: {}", link.endpoint.id,
                 link.endpoint.host, link.endpoint.port, info.reason);
       link.backoff.ToMax();
@@ -417,8 +430,23 @@ struct PeerNetwork::Impl {
     return true;
   }
 
+  // SetRequiredFeatures: closes the links to peers whose hello reply lacked
+  // one of `features`; later replies lacking one count as refusals.
+  void SetRequiredFeatures(uint32_t features) {
+    required = features;
+    for (auto& [id, link] : links) {
+      if (!link->state.connected) continue;
+      std::string why = MissingFeaturesReason(id, link->state.last_handshake.features, required);
+      if (why.empty()) continue;
+      log->warn("transport: closing the link to replica {}: {}", id, why);
+      link->backoff.ToMax();
+      FailLater(*link, link->generation, why);
+    }
+  }
+
   EventLoop& loop;
   PeerNetworkOptions options;
+  uint32_t required = 0;  // SetRequiredFeatures
   std::shared_ptr<spdlog::logger> log;
   RateLimitedLog link_log{loop.io(), log, options.log_summary_period};  // links lost
   std::shared_ptr<bool> alive;
@@ -439,6 +467,8 @@ bool PeerNetwork::Send(paxos::Message message) { return impl_->Send(std::move(me
 void PeerNetwork::SetClusterId(ClusterId cluster_id) { impl_->options.cluster_id = cluster_id; }
 
 void PeerNetwork::SetPeers(std::vector<PeerEndpoint> peers) { impl_->SetPeers(std::move(peers)); }
+
+void PeerNetwork::SetRequiredFeatures(uint32_t features) { impl_->SetRequiredFeatures(features); }
 
 void PeerNetwork::SetHandshakeObserver(HandshakeObserver observer) {
   impl_->observer = std::move(observer);

@@ -9,7 +9,8 @@
 // up to max_calls_in_flight calls outstanding per connection. Every call and
 // every handshake has a deadline; a miss closes that connection only, so a
 // peer that accepts TCP but never answers (a paused process) never holds up
-// traffic to the others. With a ReturnPath, messages for a peer whose
+// traffic to the others. A hello reply that lacks a feature this network
+// requires (SetRequiredFeatures) counts as a refusal. With a ReturnPath, messages for a peer whose
 // deliver() call this replica's Server holds leave in that call's return, and
 // messages a peer put in the returns of our calls go to reply_handler.
 //
@@ -66,6 +67,9 @@ struct PeerNetworkOptions {
   // (checked like the Server checks calls: from the called peer, to self).
   // Must outlive the PeerNetwork. Null: such messages are dropped.
   PeerMessageHandler* reply_handler = nullptr;
+  // The kFeature* bits stated in hellos. Always kFeatures in production;
+  // tests state fewer to play an older build.
+  uint32_t features = kFeatures;
 };
 
 // Per-peer counters and state.
@@ -112,6 +116,17 @@ class PeerNetwork {
   // Asio handler posted by this call, so it may be called from anywhere on the
   // network thread, including the handshake observer and the reply_handler.
   void SetPeers(std::vector<PeerEndpoint> peers);
+
+  // Feature bits (kFeature*) a peer's hello reply must state from now on (0
+  // at construction: none). A reply lacking one counts as a refusal (the
+  // link backs off and retries; LinkState's last_handshake has accepted
+  // false and the MissingFeaturesReason, "replica N runs an older build that
+  // cannot read removed members' addresses: upgrade it", logged at most once
+  // per log_summary_period per peer); links connected to such a peer are
+  // closed (from a posted Asio handler, so this may be called anywhere on the
+  // network thread). The replica requires kFeatureRetiredAddresses once the
+  // configuration in effect records a removed member's address.
+  void SetRequiredFeatures(uint32_t features);
 
   // Sets the observer of hello replies (replaces any previous one).
   void SetHandshakeObserver(HandshakeObserver observer);

@@ -33,9 +33,12 @@ class PeerNetworkPeersTest : public ::testing::Test {
   }
 
   // A server of replica `self` that accepts peers `peers`, delivering to `handler`.
+  // `features`: what it states in hello replies (fewer: an older build).
   std::unique_ptr<Server> StartServer(paxos::ReplicaId self, std::vector<paxos::ReplicaId> peers,
-                                      RecordingPeerHandler& handler) {
+                                      RecordingPeerHandler& handler,
+                                      uint32_t features = kFeatures) {
     ServerOptions options;
+    options.features = features;
     options.cluster_id = kCluster;
     options.self = self;
     options.peers = std::move(peers);
@@ -184,6 +187,55 @@ TEST_F(PeerNetworkPeersTest, TheHandshakeObserverMayMoveThePeerItHearsFrom) {
   ASSERT_TRUE(net.Send(PreVote(2, 1, 1)));
   ASSERT_TRUE(loop_.RunUntil([&] { return new_handler.messages.size() == 1; }, kWait));
   EXPECT_TRUE(old_handler.messages.empty());
+}
+
+// A peer whose hello reply lacks a feature the network requires (its build
+// cannot read removed members' addresses) is treated as refusing: a link up
+// before the requirement closes, later replies count as refusals (logged
+// once per period), and nothing more reaches it. A peer stating the feature
+// is unaffected.
+TEST_F(PeerNetworkPeersTest, AReplyWithoutARequiredFeatureCountsAsARefusal) {
+  RecordingPeerHandler old_handler;
+  RecordingPeerHandler new_handler;
+  auto older = StartServer(1, {2}, old_handler, kFeatureRuntimeMembership);
+  auto current = StartServer(3, {2}, new_handler);
+  PeerNetwork net(
+      loop_, NetOptions(2, {{1, "127.0.0.1", older->port()}, {3, "127.0.0.1", current->port()}}));
+  ASSERT_TRUE(net.Send(PreVote(2, 1, 1)));
+  ASSERT_TRUE(net.Send(PreVote(2, 3, 1)));
+  ASSERT_TRUE(loop_.RunUntil(
+      [&] { return old_handler.messages.size() == 1 && new_handler.messages.size() == 1; }, kWait));
+  EXPECT_EQ(net.LinkState(1).last_handshake.features, kFeatureRuntimeMembership);
+
+  net.SetRequiredFeatures(kFeatureRetiredAddresses);
+  const std::string reason =
+      "replica 1 runs an older build that cannot read removed members' addresses: upgrade it";
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(1).handshakes >= 4; }, kWait));
+  PeerLinkState refused = net.LinkState(1);
+  EXPECT_FALSE(refused.connected);
+  EXPECT_FALSE(refused.last_handshake.accepted);
+  EXPECT_EQ(refused.last_handshake.reason, reason);
+  EXPECT_TRUE(loop_.RunUntil([&] { return older->connection_count() == 0; }, kWait));
+
+  ASSERT_TRUE(net.Send(PreVote(2, 1, 2)));
+  ASSERT_TRUE(net.Send(PreVote(2, 3, 2)));
+  ASSERT_TRUE(loop_.RunUntil([&] { return new_handler.messages.size() == 2; }, kWait));
+  const uint64_t handshakes = net.LinkState(1).handshakes;
+  ASSERT_TRUE(loop_.RunUntil([&] { return net.LinkState(1).handshakes > handshakes; }, kWait));
+  EXPECT_EQ(old_handler.messages.size(), 1u);
+  EXPECT_FALSE(net.LinkState(1).connected);
+  EXPECT_TRUE(net.LinkState(3).connected);
+  EXPECT_EQ(net.LinkState(3).handshakes, 1u);
+
+  logger_->flush();
+  const std::string text = log_text_.str();
+  EXPECT_NE(text.find("closing the link to replica 1: " + reason), std::string::npos) << text;
+  const std::string line =
+      "not talking to replica 1 (127.0.0.1:" + std::to_string(older->port()) + "): " + reason;
+  size_t at = text.find(line);
+  EXPECT_NE(at, std::string::npos) << text;
+  EXPECT_EQ(text.find(line, at + line.size()), std::string::npos) << "rate-limited:\n" << text;
+  EXPECT_EQ(text.find("replica 3"), std::string::npos) << text;
 }
 
 }  // namespace

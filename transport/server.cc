@@ -94,6 +94,7 @@ struct Server::Impl {
     Budget budget = Budget::kPending;
     paxos::ReplicaId member = paxos::kNoReplica;  // kMember only
     uint64_t last_active = 0;  // kClient, kMember: activity sequence number (0: none yet)
+    uint32_t features = 0;     // kMember: the features its hello stated
     bool handshaken = false;
     bool refused = false;
   };
@@ -475,14 +476,23 @@ struct Server::Impl {
   }
 
   // Closes (from Asio handlers) the accepted connections of members that may
-  // no longer connect as peers.
+  // no longer connect as peers, and those whose hello lacked a required feature.
   void EvictFormerPeers() {
     std::vector<uint64_t> victims;
     for (const auto& [member, ids] : member_conns) {
-      if (IsPeer(member)) continue;
-      log->info("transport: closing {} connection(s) of replica {}: {}", ids.size(), member,
-                IsRetired(member) ? "removed from the cluster" : "no longer a peer");
-      victims.insert(victims.end(), ids.begin(), ids.end());
+      if (!IsPeer(member)) {
+        log->info("transport: closing {} connection(s) of replica {}: {}", ids.size(), member,
+                  IsRetired(member) ? "removed from the cluster" : "no longer a peer");
+        victims.insert(victims.end(), ids.begin(), ids.end());
+        continue;
+      }
+      for (uint64_t id : ids) {
+        std::string why = MissingFeaturesReason(member, conns.at(id)->features, required_features);
+        if (why.empty()) continue;
+        log->warn("transport: closing a connection of replica {} ({}): {}", member,
+                  conns.at(id)->remote, why);
+        victims.push_back(id);
+      }
     }
     for (uint64_t id : victims) EvictLater(id);
   }
@@ -493,6 +503,9 @@ struct Server::Impl {
   ServerOptions options;
   std::vector<paxos::ReplicaId> retired;  // SetRetired: hellos refused with removed = true
   paxos::Slot config_slot = 0;            // SetRetired's; stated in hello replies
+  uint32_t required_features = 0;         // SetRequiredPeerFeatures
+  // Per replica id: features of its latest peer hello past the cluster checks.
+  std::map<paxos::ReplicaId, uint32_t> peer_features;
   PeerMessageHandler* peer_handler;
   ClientRequestHandler* client_handler;
   std::shared_ptr<spdlog::logger> log;
@@ -727,7 +740,7 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
     results.setHasHistory(impl_.options.has_history &&
                           CallOrExit("has_history", [&] { return impl_.options.has_history(); }));
     results.setConfigSlot(impl_.config_slot);
-    results.setFeatures(kFeatures);
+    results.setFeatures(impl_.options.features);
 
     bool removed = false;
     std::string reason = Check(*conn, params, removed);
@@ -763,6 +776,7 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
     conn->timer.cancel();
     results.setAccepted(true);
     if (params.getRole() == wire::ConnectionRole::PEER) {
+      conn->features = params.getFeatures();
       impl_.AdmitMember(*conn, params.getFromReplica());
       results.setPeer(kj::heap<PeerImpl>(impl_, conn_, params.getFromReplica()));
     } else {
@@ -791,7 +805,8 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
                  std::to_string(impl_.config_slot) + ")";
         }
         if (!impl_.IsPeer(from)) return "unknown replica " + std::to_string(from);
-        return "";
+        impl_.peer_features[from] = params.getFeatures();
+        return MissingFeaturesReason(from, params.getFeatures(), impl_.required_features);
       }
       case wire::ConnectionRole::CLIENT:
         if (impl_.client_handler == nullptr) return "this server takes no clients";
@@ -812,6 +827,7 @@ class Server::Impl::HandshakeImpl final : public ExitOnInternalErrors<wire::Hand
         : reason.rfind("wrong member list", 0) == 0                         ? "wrong-member-list"
         : reason.rfind("unknown replica", 0) == 0                           ? "unknown-replica"
         : reason.find(" was removed from the cluster") != std::string::npos ? "removed"
+        : reason.find(" runs an older build") != std::string::npos          ? "older-build"
         : reason.rfind("hello repeated", 0) == 0 || reason.rfind("connection already", 0) == 0
             ? "repeated"
             : "role";
@@ -904,6 +920,17 @@ void Server::SetRetired(std::vector<paxos::ReplicaId> retired, paxos::Slot confi
 }
 
 void Server::SetMembers(std::string members) { impl_->options.members = std::move(members); }
+
+void Server::SetRequiredPeerFeatures(uint32_t features) {
+  impl_->required_features = features;
+  impl_->EvictFormerPeers();
+}
+
+std::optional<uint32_t> Server::PeerFeatures(paxos::ReplicaId id) const {
+  auto it = impl_->peer_features.find(id);
+  if (it == impl_->peer_features.end()) return std::nullopt;
+  return it->second;
+}
 
 size_t Server::connection_count() const { return impl_->conns.size(); }
 

@@ -2,12 +2,11 @@
 //
 // Every accepted connection gets the Handshake bootstrap capability. A hello
 // with the wrong cluster id, another member list, an unknown or removed
-// replica id (for peers) or a bad role is refused and logged; the connection
-// is closed shortly after the refusal
-// reply. A connection that does not complete a hello within
-// handshake_timeout (handshake_timeout_under_pressure when the waiting pool
-// is more than half full at its accept) is closed. A malformed or oversize message closes that
-// connection only.
+// replica id (for peers), a peer whose build lacks a feature this server
+// requires (SetRequiredPeerFeatures) or a bad role is refused and logged; the
+// connection is closed shortly after the refusal reply. A connection that does not complete a hello
+// within handshake_timeout (handshake_timeout_under_pressure when the waiting pool is more than
+// half full at its accept) is closed. A malformed or oversize message closes that connection only.
 //
 // Admission: connections are counted in three budgets, so that no kind can
 // lock another out. Connections that have not (successfully) said hello share
@@ -40,6 +39,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,6 +117,9 @@ struct ServerOptions {
   std::function<bool()> has_history;
   // Where refusals and errors are logged; null: a private stderr logger.
   std::shared_ptr<spdlog::logger> logger;
+  // The kFeature* bits this server states in hello replies. Always kFeatures
+  // in production; tests state fewer to play an older build.
+  uint32_t features = kFeatures;
 };
 
 // Counters, for tests and status pages.
@@ -179,6 +182,21 @@ class Server {
   // Replaces the member list text stated in hello replies (options.members;
   // also where AdmitMember finds a member's configured host).
   void SetMembers(std::string members);
+
+  // Feature bits (kFeature*) a peer's hello must state from now on (0 at
+  // construction: none). A peer hello lacking one is refused with the reason
+  // MissingFeaturesReason gives ("replica N runs an older build that cannot
+  // read removed members' addresses: upgrade it"); accepted peer connections
+  // whose hello lacked one are closed as by SetPeers. Client hellos are not
+  // checked. The replica requires kFeatureRetiredAddresses once the
+  // configuration in effect records a removed member's address.
+  void SetRequiredPeerFeatures(uint32_t features);
+
+  // The features stated by the latest peer hello from replica `id` that got
+  // past the cluster and member checks (accepted, or refused only for its
+  // features) since this Server was constructed; nullopt if none. Tells the
+  // build of a member that only dials us.
+  std::optional<uint32_t> PeerFeatures(paxos::ReplicaId id) const;
 
   // Open connections (handshaken or not).
   size_t connection_count() const;

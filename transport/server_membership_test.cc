@@ -7,6 +7,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "transport/peer_network.h"
@@ -177,6 +178,85 @@ TEST_F(ServerMembershipTest, BeforeAgreementAPeerWithAnotherListIsRefusedWhateve
   HandshakeInfo refused = FirstHello(NetOptions(2, hashed->port(), kAgreed, 0xBAD));
   EXPECT_FALSE(refused.accepted);
   EXPECT_NE(refused.reason.find("wrong member list"), std::string::npos);
+}
+
+constexpr char kOlderBuild3[] =
+    "replica 3 runs an older build that cannot read removed members' addresses: upgrade it";
+
+// A peer whose build cannot read removed members' addresses is accepted
+// until the server requires the feature (the configuration in effect records
+// such an address); then its hello is refused, saying why, and the server
+// knows that build. Builds stating the feature, and builds from before
+// features (0), are told apart.
+TEST_F(ServerMembershipTest, APeerWithoutARequiredFeatureIsRefusedOnceItIsRequired) {
+  auto server = StartServer({2, 3});
+  PeerNetworkOptions older = NetOptions(3, server->port());
+  older.features = kFeatureRuntimeMembership;
+  HandshakeInfo before = FirstHello(older);
+  EXPECT_TRUE(before.accepted) << before.reason;
+  EXPECT_EQ(server->PeerFeatures(3), std::optional<uint32_t>(kFeatureRuntimeMembership));
+  EXPECT_EQ(server->PeerFeatures(2), std::nullopt);
+
+  server->SetRequiredPeerFeatures(kFeatureRetiredAddresses);
+  HandshakeInfo after = FirstHello(older);
+  EXPECT_FALSE(after.accepted);
+  EXPECT_FALSE(after.removed);
+  EXPECT_EQ(after.reason, kOlderBuild3);
+  EXPECT_NE(Logged().find(kOlderBuild3), std::string::npos) << Logged();
+
+  PeerNetworkOptions featureless = NetOptions(3, server->port());
+  featureless.features = 0;  // a build from before hello features
+  HandshakeInfo oldest = FirstHello(featureless);
+  EXPECT_FALSE(oldest.accepted);
+  EXPECT_EQ(oldest.reason, kOlderBuild3);
+  EXPECT_EQ(server->PeerFeatures(3), std::optional<uint32_t>(0));
+
+  HandshakeInfo current = FirstHello(NetOptions(3, server->port()));
+  EXPECT_TRUE(current.accepted) << current.reason;
+  EXPECT_EQ(server->PeerFeatures(3), std::optional<uint32_t>(kFeatures));
+
+  // A refusal for another reason (unknown id) records nothing.
+  PeerNetworkOptions stranger = NetOptions(4, server->port());
+  stranger.features = 0;
+  EXPECT_FALSE(FirstHello(stranger).accepted);
+  EXPECT_EQ(server->PeerFeatures(4), std::nullopt);
+}
+
+// Connections accepted before the feature was required are closed when it
+// becomes so, if their hello lacked it; others stay.
+TEST_F(ServerMembershipTest, AnOpenConnectionWithoutARequiredFeatureClosesWhenItIsRequired) {
+  auto server = StartServer({2, 3});
+  PeerNetworkOptions older = NetOptions(3, server->port());
+  older.features = kFeatureRuntimeMembership;
+  PeerNetwork old_net(loop_, older);
+  PeerNetwork new_net(loop_, NetOptions(2, server->port()));
+  ASSERT_TRUE(old_net.Send(PreVote(3)));
+  ASSERT_TRUE(new_net.Send(PreVote(2)));
+  ASSERT_TRUE(loop_.RunUntil([&] { return handler_.messages.size() == 2; }, kWait));
+  ASSERT_EQ(server->connection_count(), 2u);
+  const uint64_t handshakes = old_net.LinkState(1).handshakes;
+
+  server->SetRequiredPeerFeatures(kFeatureRetiredAddresses);
+  EXPECT_TRUE(loop_.RunUntil(
+      [&] {
+        return old_net.LinkState(1).handshakes > handshakes && !old_net.LinkState(1).connected;
+      },
+      kWait));
+  EXPECT_EQ(old_net.LinkState(1).last_handshake.reason, kOlderBuild3);
+  EXPECT_NE(Logged().find("closing a connection of replica 3"), std::string::npos) << Logged();
+  EXPECT_EQ(Logged().find("closing a connection of replica 2"), std::string::npos) << Logged();
+
+  // The current build's link stays up and carries messages; the older one's
+  // messages no longer arrive.
+  EXPECT_TRUE(new_net.LinkState(1).connected);
+  EXPECT_EQ(new_net.LinkState(1).handshakes, 1u);
+  ASSERT_TRUE(old_net.Send(PreVote(3)));
+  ASSERT_TRUE(new_net.Send(PreVote(2)));
+  ASSERT_TRUE(loop_.RunUntil([&] { return handler_.messages.size() == 3; }, kWait));
+  EXPECT_EQ(handler_.messages.back().from, 2u);
+  const uint64_t refused = old_net.LinkState(1).handshakes;
+  EXPECT_TRUE(loop_.RunUntil([&] { return old_net.LinkState(1).handshakes > refused; }, kWait));
+  EXPECT_EQ(handler_.messages.size(), 3u);
 }
 
 }  // namespace

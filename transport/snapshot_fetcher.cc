@@ -88,6 +88,9 @@ struct SnapshotFetcher::Impl {
 
   void OnDialed(uint64_t gen, Dialed dialed) {
     if (!dialed.info.accepted) return End(gen, "refused: " + dialed.info.reason);
+    std::string older_build =
+        MissingFeaturesReason(options.peer.id, dialed.info.features, options.required_features);
+    if (!older_build.empty()) return End(gen, "refused: " + older_build);  // `dialed` closes it
     conn = kj::mv(dialed.conn);
     peer = KJ_ASSERT_NONNULL(dialed.service).castAs<wire::PeerService>();
     tasks = kj::heap<kj::TaskSet>(task_errors);

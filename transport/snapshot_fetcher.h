@@ -59,6 +59,12 @@ struct SnapshotFetcherOptions {
   Limits limits;
   std::chrono::milliseconds write_stall_timeout{30000};
   std::shared_ptr<spdlog::logger> logger;  // null: a private stderr logger
+  // Feature bits (kFeature*) the peer's hello reply must state: one lacking
+  // any is refused (MissingFeaturesReason) and nothing is read from it. The
+  // replica requires kFeatureRetiredAddresses once its configuration in
+  // effect records a removed member's address (a snapshot from a build that
+  // voided that configuration would carry another one).
+  uint32_t required_features = 0;
 };
 
 // Largest chunk_bytes a fetcher uses (larger values are lowered to it).

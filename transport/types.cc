@@ -92,4 +92,15 @@ const char* ChangeStatusName(ChangeStatus status) {
   return "invalid";
 }
 
+std::string MissingFeaturesReason(paxos::ReplicaId id, uint32_t features, uint32_t required) {
+  const uint32_t missing = required & ~features;
+  if (missing == 0) return "";
+  const std::string who = "replica " + std::to_string(id);
+  if (missing == kFeatureRetiredAddresses) {
+    return who + " runs an older build that cannot read removed members' addresses: upgrade it";
+  }
+  return who + " runs an older build (feature bits " + std::to_string(features) + ", " +
+         std::to_string(required) + " required): upgrade it";
+}
+
 }  // namespace synod::transport

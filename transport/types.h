@@ -69,6 +69,12 @@ constexpr uint32_t kFeatureRetiredAddresses = 1u << 1;
 // What servers and dialers of this build state.
 constexpr uint32_t kFeatures = kFeatureRuntimeMembership | kFeatureRetiredAddresses;
 
+// "" if a peer `id` whose hello states `features` has every bit of
+// `required`; else why this build may not exchange peer messages with it
+// ("replica N runs an older build that cannot read removed members'
+// addresses: upgrade it" for kFeatureRetiredAddresses). Never throws.
+std::string MissingFeaturesReason(paxos::ReplicaId id, uint32_t features, uint32_t required);
+
 // Per-command answer of a replica to a client submission (wire OutcomeStatus).
 enum class OutcomeStatus : uint8_t {
   kOk = 0,              // applied; `result` is the state machine's answer
