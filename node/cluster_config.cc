@@ -261,8 +261,9 @@ std::string CheckRecordedMembers(const std::string& data_dir, const ClusterConfi
                "; refusing to start (it is never rewritten from --members: restore it, e.g. "
                "from a member's file with this replica's own entry)";
       }
-      if (headered->initial && !has_history) {
-        // Written only after this replica applied a change: its log is gone.
+      if (headered->config_slot > 0 && !has_history) {
+        // Written only after this replica applied a change (a founder's, or
+        // a joined member's once it served): its log is gone.
         return path + " records a configuration change (slot " +
                std::to_string(headered->config_slot) + ") but " + data_dir +
                " holds no Paxos history: the replica's data was lost or the directory is not "

@@ -82,7 +82,10 @@ Result<std::optional<RecordedMembers>> ReadRecordedMembers(const std::string& da
 //    address there and the book names `self` (the ids `config` names beyond
 //    the book do not matter: the replica starts from the recorded
 //    configuration, not from --members). Else an error naming the id, both
-//    addresses and the file. Such a file is never rewritten here, and a
+//    addresses and the file. One that records a change ("# config_slot=",
+//    a founder's or a joined member's) in a directory without history is
+//    refused: that replica's data was lost, it is replaced under a new id.
+//    Such a file is never rewritten here, and a
 //    malformed one is refused whatever `has_history` says (rewriting it from
 //    --members could turn a joined member into a founder).
 //  - No file: written (first form) only when the directory has no history; a

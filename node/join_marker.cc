@@ -11,4 +11,9 @@ bool HasJoinMarker(const std::string& data_dir) {
   return recorded.ok() && recorded->has_value() && (*recorded)->joined;
 }
 
+bool RecordsConfigurationChange(const std::string& data_dir) {
+  Result<std::optional<RecordedMembers>> recorded = ReadRecordedMembers(data_dir);
+  return recorded.ok() && recorded->has_value() && (*recorded)->config_slot > 0;
+}
+
 }  // namespace synod::node

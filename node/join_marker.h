@@ -24,4 +24,11 @@ Status RecordJoinMarker(const std::string& data_dir, const MemberAddress& self);
 // unreadable or malformed: CheckRecordedMembers refuses the latter two).
 bool HasJoinMarker(const std::string& data_dir);
 
+// True if `data_dir`'s members file records a configuration change
+// ("# config_slot=", a founder's or a joined member's): the replica applied
+// a change there, so a directory without history lost its data and the file
+// must not be replaced by a join marker. False if it is absent, unreadable
+// or malformed (CheckRecordedMembers decides about those).
+bool RecordsConfigurationChange(const std::string& data_dir);
+
 }  // namespace synod::node

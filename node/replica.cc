@@ -288,13 +288,17 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                                  recovered.paxos.compacted != 0 || recovered.applied != 0 ||
                                  !recovered.metadata.cluster_id.empty() || snapshots;
   had_history_at_start_ = promised_anything;
-  if (!promised_anything && (options_.join || HasJoinMarker(options_.data_dir))) {
+  if (!promised_anything && (options_.join || HasJoinMarker(options_.data_dir)) &&
+      !RecordsConfigurationChange(options_.data_dir)) {
     // First of all: this directory is a joiner's. From now on no start of it
     // builds an initial configuration from --members (it may name only some
     // members, and this replica as a voter): it starts from a snapshot only.
     // Recorded again at each start without history, with this start's own
     // entry: a joiner refused for a mistyped address (nothing fetched, nothing
-    // promised) is corrected by restarting it with the right one.
+    // promised) is corrected by restarting it with the right one. Never over
+    // a file that records a configuration change (a joiner that served, or a
+    // founder after a change): that replica's history is lost, and
+    // CheckRecordedMembers refuses the start.
     if (Status marked = RecordJoinMarker(options_.data_dir, *options_.cluster.Find(options_.id));
         !marked.ok()) {
       return marked.WithContext("cannot record the join in " + options_.data_dir);
@@ -413,6 +417,16 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
     } else if (join_) {
       // Joining: members refuse this replica until they applied its addition.
       logger_->debug("peer {} refused our handshake: {}", peer, info.reason);
+    } else if (stale_links_.contains(peer)) {
+      // A --members entry our configuration does not know, dialled for the
+      // handshake only: refused now and then for as long as it is listed.
+      std::string line = fmt::format(
+          "peer {} (listed in --members, not in the configuration) "
+          "refused our handshake: {}",
+          peer, info.reason);
+      if (peer_link_log_.Admit("stale/" + std::to_string(peer), line, transport::Clock::now())) {
+        logger_->warn("{}", line);
+      }
     } else {
       logger_->warn("peer {} refused our handshake: {}", peer, info.reason);
     }
@@ -564,6 +578,22 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
     Fatal("data directory " + options_.data_dir + " belongs to a replica that joined a running " +
           "cluster (" + options_.data_dir + "/members) but holds no complete snapshot: it has " +
           "no initial configuration to start from, and must not take one from --members");
+    return;
+  }
+  if (joined && recorded_members_->config_slot == 0 &&
+      applier_->config().config.IsVoter(options_.id)) {
+    // The join's snapshot (this replica never followed a configuration: its
+    // members file records none). A joiner is added as a learner and
+    // promoted only once it reports progress, so its first snapshot never
+    // makes it a voter; one that does comes from another cluster or history
+    // (the status check trusted one leader's answer). Never serve from it.
+    Fatal("the snapshot replica " + std::to_string(options_.id) + " joined with (slot " +
+          std::to_string(*restored) + ", configuration " + applier_->config().config.ToString() +
+          " set at slot " + std::to_string(applier_->config().slot) +
+          ") makes it a voter, but a joining replica is added as a learner: refusing to serve "
+          "from it; this snapshot is not the cluster's that added this replica (check --members; "
+          "then empty " +
+          options_.data_dir + " and join again)");
     return;
   }
   if (!recorded_members_ && members_unconfirmed_) {

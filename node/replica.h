@@ -42,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 
 #include "log/leveldb_log_storage.h"
@@ -211,7 +212,9 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // After the configuration in effect changed (start, an applied change, an
   // installed snapshot): rebuilds book_ from it, links the peer network to
   // the members of it and of the previous configuration (where the core
-  // sends: Proposer::Targets), allows those ids as peers and tells the
+  // sends: Proposer::Targets) and, for the handshake only, to the --members
+  // entries it neither names nor retired (a member among them refuses a
+  // removed replica, saying so), allows the members as peers and tells the
   // server which ids were removed (their hellos are refused, saying so) and,
   // after a change, the member list it states; stops this replica if it is
   // one of the removed; else records a changed configuration in the members
@@ -355,6 +358,10 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   bool serving_ = false;                  // StartCore finished (the replay is over)
   paxos::Slot followed_config_slot_ = 0;  // the configuration FollowConfiguration last saw
   bool removed_ = false;                  // StopRemoved ran
+  // The --members entries FollowConfiguration links to for the handshake
+  // only (neither members nor retired in the configuration in effect); their
+  // refusals are logged rate-limited. Loop thread.
+  std::set<paxos::ReplicaId> stale_links_;
   // changeMembers() calls waiting for a promotion's catch-up or their slot.
   std::vector<ChangeWaiter> change_waiters_;
   std::function<void()> handover_done_;

@@ -309,6 +309,24 @@ bool Replica::FollowConfiguration() {
     }
   }
   std::erase(ids, options_.id);
+  // Handshake-only links to the --members entries this configuration does
+  // not know (neither members nor retired): a replica removed while down,
+  // whose whole configuration was removed after it, hears no member it
+  // knows; a current member it lists refuses its hello saying it was removed
+  // (the handshake observer stops it). Nothing is sent on these links: the
+  // core sends only to its configurations' members (Proposer::Targets), and
+  // the NetworkSink is its only sender.
+  stale_links_.clear();
+  for (const MemberAddress& listed : options_.cluster.members) {
+    const paxos::ReplicaId id = listed.id;
+    if (id == options_.id || config.config.Contains(id) || config.config.IsRetired(id)) continue;
+    if (std::any_of(endpoints.begin(), endpoints.end(),
+                    [id](const transport::PeerEndpoint& peer) { return peer.id == id; })) {
+      continue;  // a member of the previous configuration
+    }
+    endpoints.push_back({id, listed.host, listed.port});
+    stale_links_.insert(id);
+  }
   peers_->SetPeers(std::move(endpoints));
   server_->SetPeers(std::move(ids));
   // Until the first change the static list is the book, stated as given.

@@ -228,6 +228,42 @@ TEST(ReplicaMembership, ADeferredPromotionIsRefusedWhenTheLearnerRunsAnOlderBuil
   EXPECT_EQ(fatal, "");
 }
 
+// Writes into `data` what replica `owner` would have after the changes
+// `changes` (from `initial`) were chosen at slots 2, 3, ...: a snapshot one
+// slot past the last, beside an empty log that records the agreed cluster id
+// `cluster_id` (hex; "" for none). Returns the configuration in effect.
+paxos::ConfigAt WriteSnapshotAfterChanges(const std::string& data, paxos::ReplicaId owner,
+                                          const paxos::Configuration& initial,
+                                          const std::vector<paxos::Configuration>& changes,
+                                          const std::string& cluster_id) {
+  Counter machine;
+  statemachine::Applier applier(machine, statemachine::SessionOptions{}, initial);
+  paxos::Slot slot = 1;
+  applier.Apply(paxos::CommittedEntry{slot, paxos::MakeCommandsValue({Tick(1000)})});
+  for (const paxos::Configuration& next : changes) {
+    const paxos::Slot base = applier.config().slot;
+    ++slot;
+    applier.Apply(paxos::CommittedEntry{slot, paxos::MakeConfigurationValue(base, next)});
+  }
+  ++slot;
+  applier.Apply(paxos::CommittedEntry{slot, paxos::MakeCommandsValue({Tick(2000)})});
+  Chunks chunks;
+  applier.Snapshot(chunks);
+  log::LevelDbOptions log_options;
+  log_options.dir = data;
+  log_options.replica_id = owner;
+  std::unique_ptr<log::LevelDbLogStorage> storage =
+      ValueOrFail(log::LevelDbLogStorage::Open(log_options));
+  EXPECT_NE(storage, nullptr);
+  if (storage != nullptr && !cluster_id.empty()) storage->SetClusterId(cluster_id);
+  auto store = ValueOrFail(snapshot::SnapshotStore::Open(data + "/snapshots"));
+  EXPECT_NE(store, nullptr);
+  if (store != nullptr) {
+    EXPECT_TRUE(WriteSnapshot(*store, slot, chunks.chunks).ok());
+  }
+  return applier.config();
+}
+
 // A removed member that still believes it leads answers the leader with its
 // higher ballot (a Reject, a Heartbeat): such messages can arrive in the
 // returns of the leader's own deliver() calls, past the handshake's refusal.
@@ -653,6 +689,157 @@ TEST(ReplicaMembership, ADirectoryWithoutAMembersFileRefusesALogWithAChange) {
   EXPECT_NE(fatal.find("has no members file but its log holds a membership change (slot 2)"),
             std::string::npos)
       << fatal;
+}
+
+// A replica removed while it was down, whose whole configuration was removed
+// after it, knows no current member: its configuration names none. It dials
+// the --members entries its configuration does not know, for the handshake
+// only; a current member refuses it as removed, and it stops, saying so.
+TEST(ReplicaMembership, ARemovedReplicaThatKnowsNoCurrentMemberLearnsItFromItsList) {
+  test_support::TempDir tmp("synod-members-stale");
+  const std::string current_data = tmp / "r1";
+  const std::string removed_data = tmp / "r2";
+  const std::string cluster_id = "00000000000000ab";
+  const MemberAddress current{1, "127.0.0.1", FreePort()};
+  const MemberAddress removed{2, "127.0.0.1", FreePort()};
+  // Replica 1's view: 2 was added and removed (its address is retired).
+  const paxos::Configuration one({1});
+  const paxos::Configuration with_two = one.WithLearner(2, removed.Endpoint());
+  const paxos::ConfigAt current_config = WriteSnapshotAfterChanges(
+      current_data, 1, one, {with_two, with_two.WithRemoved(2)}, cluster_id);
+  ASSERT_TRUE(current_config.config.IsRetired(2));
+  // Replica 2's view: a configuration that names neither 1 nor a retired 1.
+  const paxos::Configuration two({2});
+  const paxos::ConfigAt removed_config = WriteSnapshotAfterChanges(
+      removed_data, 2, two, {two.WithLearner(5, "127.0.0.1:9")}, cluster_id);
+  ASSERT_FALSE(removed_config.config.Contains(1) || removed_config.config.IsRetired(1));
+  ASSERT_EQ(RecordMembers(removed_data, ClusterConfig{{removed}}), "");
+  ASSERT_TRUE(RecordConfiguration(removed_data, removed_config.slot,
+                                  "2=" + removed.Endpoint() + ",5=127.0.0.1:9")
+                  .ok());
+
+  auto logger = [](const std::string& name) {
+    return std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::null_sink_mt>());
+  };
+  ReplicaOptions current_options;
+  current_options.id = 1;
+  current_options.cluster.members = {current};
+  current_options.data_dir = current_data;
+  current_options.seed = 7;
+  current_options.heartbeat_ms = 10;
+  current_options.election_timeout_ms = 50;
+  ReplicaOptions removed_options = current_options;
+  removed_options.id = 2;
+  removed_options.cluster.members = {current, removed};
+  removed_options.data_dir = removed_data;
+  transport::EventLoop loop;
+  Counter current_machine;
+  Counter removed_machine;
+  std::string current_fatal;
+  std::string removed_fatal;
+  {
+    Replica leader(loop, current_options, current_machine, logger("replica-1"));
+    ASSERT_TRUE(leader.Start([] {}, [&](std::string reason) { current_fatal = reason; }).ok());
+    ASSERT_TRUE(loop.RunUntil([&] { return leader.OnStatus().role == transport::Role::kLeader; },
+                              std::chrono::seconds(30)));
+    const transport::ReplicaStatus before = leader.OnStatus();
+    Replica gone(loop, removed_options, removed_machine, logger("replica-2"));
+    ASSERT_TRUE(gone.Start([] {}, [&](std::string reason) { removed_fatal = reason; }).ok());
+    ASSERT_TRUE(loop.RunUntil([&] { return !removed_fatal.empty(); }, std::chrono::seconds(30)))
+        << "replica 2 never learned it was removed";
+    EXPECT_NE(removed_fatal.find("replica 2 was removed from the cluster (replica 1 says so"),
+              std::string::npos)
+        << removed_fatal;
+    const transport::ReplicaStatus after = leader.OnStatus();
+    EXPECT_EQ(after.role, transport::Role::kLeader);
+    EXPECT_EQ(after.ballot, before.ballot);
+  }
+  EXPECT_EQ(current_fatal, "");
+}
+
+// A joined member's directory whose members file records a configuration
+// (it served) but which lost its history: its data was lost. It is refused
+// like a founder's, and the file is not replaced by a fresh join marker.
+TEST(ReplicaMembership, AJoinedDirectoryThatRecordedAChangeButLostItsHistoryIsRefused) {
+  test_support::TempDir tmp("synod-members-lost");
+  const std::string data = tmp / "r4";
+  const MemberAddress first{1, "127.0.0.1", FreePort()};
+  const MemberAddress self{4, "127.0.0.1", FreePort()};
+  {
+    log::LevelDbOptions log_options;
+    log_options.dir = data;
+    log_options.replica_id = 4;
+    ASSERT_NE(ValueOrFail(log::LevelDbLogStorage::Open(log_options)), nullptr);
+  }
+  ASSERT_TRUE(RecordJoined(data, self).ok());
+  ASSERT_TRUE(RecordConfiguration(data, 7, "1=" + first.Endpoint() + ",4=" + self.Endpoint()).ok());
+  auto file_text = [&] {
+    std::ifstream in(data + "/members");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string recorded = file_text();
+  ASSERT_NE(recorded.find("# config_slot=7"), std::string::npos) << recorded;
+
+  ReplicaOptions options;
+  options.id = 4;
+  options.cluster.members = {first, self};
+  options.data_dir = data;
+  options.seed = 7;
+  auto logger = std::make_shared<spdlog::logger>("replica-4",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  for (bool join : {true, false}) {
+    options.join = join;
+    Replica replica(loop, options, machine, logger);
+    Status started = replica.Start([] {}, [](std::string) {});
+    EXPECT_FALSE(started.ok()) << "join=" << join;
+    EXPECT_NE(started.message().find("records a configuration change (slot 7) but " + data +
+                                     " holds no Paxos history"),
+              std::string::npos)
+        << started.message();
+    EXPECT_NE(started.message().find("'members add' a new id"), std::string::npos)
+        << started.message();
+    EXPECT_EQ(file_text(), recorded);
+  }
+}
+
+// The snapshot a join installs must make this replica a learner (it is
+// added as one); one that makes it a voter is refused, never served.
+TEST(ReplicaMembership, AJoinSnapshotThatMakesThisReplicaAVoterIsRefused) {
+  test_support::TempDir tmp("synod-members-voter");
+  const std::string data = tmp / "r2";
+  const MemberAddress first{1, "127.0.0.1", FreePort()};
+  const MemberAddress self{2, "127.0.0.1", FreePort()};
+  const paxos::Configuration one({1});
+  const paxos::Configuration with_learner = one.WithLearner(2, self.Endpoint());
+  const paxos::ConfigAt config =
+      WriteSnapshotAfterChanges(data, 2, one, {with_learner, with_learner.WithPromoted(2)}, "");
+  ASSERT_TRUE(config.config.IsVoter(2));
+  ASSERT_TRUE(RecordJoined(data, self).ok());
+
+  ReplicaOptions options;
+  options.id = 2;
+  options.cluster.members = {first, self};
+  options.data_dir = data;
+  options.seed = 7;
+  auto logger = std::make_shared<spdlog::logger>("replica-2",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  bool ready = false;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started =
+        replica.Start([&] { ready = true; }, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    EXPECT_FALSE(ready);
+    EXPECT_NE(fatal.find("makes it a voter, but a joining replica is added as a learner"),
+              std::string::npos)
+        << fatal;
+    EXPECT_NE(replica.OnStatus().membership, transport::Membership::kVoter);
+  }
 }
 
 }  // namespace

@@ -223,8 +223,10 @@ struct PeerNetwork::Impl {
       link.backoff.Reset();
       ScheduleFlush(link);
     } else if (!older_build) {
-      log->warn("transport: replica {} ({}:{}) refused us: {}", link.endpoint.id,
-                link.endpoint.host, link.endpoint.port, info.reason);
+      // Rate-limited: a refusing peer is asked again every backoff_max.
+      link_log.Log(spdlog::level::warn, "refused/" + std::to_string(link.endpoint.id),
+                   fmt::format("transport: replica {} ({}:{}) refused us: {}", link.endpoint.id,
+                               link.endpoint.host, link.endpoint.port, info.reason));
       link.backoff.ToMax();
       bool states_hash =
           options.member_list_id != 0 && info.server_cluster == options.member_list_id;

@@ -71,6 +71,16 @@ TEST is one of:
               to 3 from the configuration, not its list); with 3 stopped, 1
               and 2 serve clients that name the founders (both state the
               configuration's address book, so a majority states one list).
+  removed_view
+              3 replicas; 3 applies a change (learner 9 added and removed,
+              never run: its members file records its configuration), is
+              stopped and removed; 4, 5, 6 join and are promoted; 1 and 2
+              are removed (they stop). Replica 3 started on its data with a
+              --members naming 3,4,5,6 knows no current member from its
+              configuration (1,2,3): it dials its list's entries for the
+              handshake, is refused as removed and stops (exit 1, saying
+              so) without moving the leader or its ballot; 4, 5, 6 keep
+              serving.
 Every test binds only 127.0.0.1 on free ports, bounds its time, and kills the
 processes it started. Exit 0 on success.
 """
@@ -555,6 +565,74 @@ def test_founder_restart(args):
               "restored from a founder's file it serves")
 
 
+def test_removed_view(args):
+    with Cluster(args.counter) as cluster:
+        cluster.start_all()
+        founders = cluster.members
+        third = cluster.replica(3)
+        # A change replica 3 applies: its members file then records its
+        # configuration, so it may start with a --members naming others.
+        port9 = free_ports(1)[0]
+        code, out, err = member_change(cluster, "add", "9=127.0.0.1:%d" % port9)
+        assert code == 0 and out.startswith("added 9 learner config="), (code, out, err)
+        code, out, err = member_change(cluster, "remove", "9")
+        assert code == 0 and out.startswith("removed 9 config="), (code, out, err)
+        slot9 = int(out.split("config=")[1])
+        path3 = os.path.join(third.data_dir, "members")
+        wait_until(lambda: "# config_slot=%d\n" % slot9 in (read_file(path3) or ""), scaled(10),
+                   "replica 3 to record the configuration set at slot %d" % slot9)
+        assert third.stop() == 0, third.log_tail()
+        time.sleep(scaled(0.6))  # its replies age out
+        code, out, err = member_change(cluster, "remove", "3")
+        assert code == 0 and out.startswith("removed 3 config="), (code, out, err)
+        print("replica 3 applied a change, was stopped and removed at %s" % out.split()[-1])
+
+        joiners = []
+        for rid in (4, 5, 6):
+            joiner = Replica(cluster, rid, free_ports(1)[0])
+            cluster.replicas.append(joiner)  # killed with the others
+            joiner.start(wait_ready=False, extra=["--join"],
+                         members=founders + ",%d=127.0.0.1:%d" % (rid, joiner.port))
+            joiners.append(joiner)
+        everyone = cluster.members_of(cluster.replicas)
+        current = cluster.members_of(joiners)
+        # Asked through the founders (a joiner states its own list until it
+        # serves; then every member states the configuration's book).
+        for joiner in joiners:
+            address = "%d=127.0.0.1:%d" % (joiner.id, joiner.port)
+            code, out, err = cluster.client("members", "add", address, members=founders)
+            assert code == 0 and out.startswith("added %d learner" % joiner.id), (code, out, err)
+            joiner.wait_ready(scaled(30))
+            code, out, err = cluster.client("members", "promote", str(joiner.id),
+                                            members=founders, timeout_ms=int(scaled(20000)))
+            assert code == 0 and out.startswith("promoted %d config=" % joiner.id), \
+                (code, out, err)
+        print("replicas 4, 5, 6 joined and were promoted")
+        for founder in cluster.replicas[:2]:
+            code, out, err = cluster.client("members", "remove", str(founder.id),
+                                            members=everyone, timeout_ms=int(scaled(20000)))
+            assert code == 0 and out.startswith("removed %d config=" % founder.id), \
+                (code, out, err)
+            wait_until(lambda: not founder.alive(), scaled(10),
+                       "removed replica %d to stop" % founder.id)
+        print("replicas 1 and 2 removed; members %s" % current)
+
+        leader = cluster.leader(members=current)
+        before = cluster.status(members=current)[leader]
+        third.start(wait_ready=False, members=cluster.members_of([third] + joiners))
+        wait_until(lambda: not third.alive(), scaled(20), "the returning replica 3 to stop")
+        assert third.proc.returncode == 1, (third.proc.returncode, third.log_tail())
+        tail = third.log_tail(40)
+        assert "replica 3 was removed from the cluster (replica " in tail, tail
+        after = cluster.status(members=current)
+        assert after[leader] and after[leader].get("role") == "leader", after
+        assert after[leader]["ballot"] == before["ballot"], (before, after[leader])
+        code, out, err = cluster.client("add", "1", members=current)
+        assert code == 0, (code, out, err)
+        print("replica 3, removed while down and knowing no current member, stopped saying "
+              "so; leader %d kept ballot %s" % (leader, before["ballot"]))
+
+
 def test_other_lists(args):
     with Cluster(args.counter) as cluster:
         founders = cluster.members
@@ -595,6 +673,7 @@ TESTS = {
     "change": test_change,
     "founder_restart": test_founder_restart,
     "other_lists": test_other_lists,
+    "removed_view": test_removed_view,
 }
 
 
