@@ -580,13 +580,19 @@ void Replica::StartCore(const log::RecoveredLog& recovered) {
           "no initial configuration to start from, and must not take one from --members");
     return;
   }
-  if (joined && recorded_members_->config_slot == 0 &&
+  const bool only_the_join_snapshot = recovered.paxos.entries.empty() &&
+                                      recovered.paxos.compacted == 0 &&
+                                      recovered.paxos.promised.IsNull();
+  if (joined && recorded_members_->config_slot == 0 && only_the_join_snapshot &&
       applier_->config().config.IsVoter(options_.id)) {
     // The join's snapshot (this replica never followed a configuration: its
-    // members file records none). A joiner is added as a learner and
-    // promoted only once it reports progress, so its first snapshot never
-    // makes it a voter; one that does comes from another cluster or history
-    // (the status check trusted one leader's answer). Never serve from it.
+    // members file records none; its log never held anything). A joiner is
+    // added as a learner and promoted only once it reports progress, so its
+    // first snapshot never makes it a voter; one that does comes from
+    // another cluster or history (the status check trusted one leader's
+    // answer). Never serve from it. A joiner that served (its log holds
+    // entries or was compacted) is not checked: it may have been promoted
+    // while its members file could not be rewritten (disk full).
     Fatal("the snapshot replica " + std::to_string(options_.id) + " joined with (slot " +
           std::to_string(*restored) + ", configuration " + applier_->config().config.ToString() +
           " set at slot " + std::to_string(applier_->config().slot) +

@@ -842,5 +842,50 @@ TEST(ReplicaMembership, AJoinSnapshotThatMakesThisReplicaAVoterIsRefused) {
   }
 }
 
+// The same snapshot in a joined directory whose log was compacted: this
+// replica served after its join (it was promoted, then its members file could
+// not be rewritten, as on a full disk). It is not refused: it restarts as the
+// voter its snapshot says it is.
+TEST(ReplicaMembership, AJoinedReplicaThatServedStartsFromASnapshotThatMakesItAVoter) {
+  test_support::TempDir tmp("synod-members-served");
+  const std::string data = tmp / "r2";
+  const MemberAddress first{1, "127.0.0.1", FreePort()};
+  const MemberAddress self{2, "127.0.0.1", FreePort()};
+  const paxos::Configuration one({1});
+  const paxos::Configuration with_learner = one.WithLearner(2, self.Endpoint());
+  const paxos::ConfigAt config =
+      WriteSnapshotAfterChanges(data, 2, one, {with_learner, with_learner.WithPromoted(2)}, "");
+  ASSERT_TRUE(config.config.IsVoter(2));
+  ASSERT_TRUE(RecordJoined(data, self).ok());
+  {
+    log::LevelDbOptions log_options;
+    log_options.dir = data;
+    log_options.replica_id = 2;
+    std::unique_ptr<log::LevelDbLogStorage> storage =
+        ValueOrFail(log::LevelDbLogStorage::Open(log_options));
+    ASSERT_NE(storage, nullptr);
+    storage->Compact(config.slot + 1);  // the snapshot's slot
+  }
+
+  ReplicaOptions options;
+  options.id = 2;
+  options.cluster.members = {first, self};
+  options.data_dir = data;
+  options.seed = 7;
+  auto logger = std::make_shared<spdlog::logger>("replica-2",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started = replica.Start([] {}, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    loop.RunFor(std::chrono::milliseconds(50));
+    EXPECT_EQ(fatal, "");
+    EXPECT_EQ(replica.OnStatus().membership, transport::Membership::kVoter);
+  }
+}
+
 }  // namespace
 }  // namespace synod::node
