@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "node/endpoint_key.h"
 #include "node/replica.h"
 #include "transport/event_loop.h"
 #include "transport/fd_limit.h"
@@ -152,6 +153,9 @@ int RunServe(const std::string& program, const CliFlags& flags, statemachine::St
   options.id = static_cast<paxos::ReplicaId>(number);
   Result<ClusterConfig> cluster = ParseClusterConfig(flags.Get("--members"));
   if (!cluster.ok()) return fail(cluster.status().message());
+  if (std::string repeated = RepeatedSocket(*cluster); !repeated.empty()) {
+    return fail("--members: " + repeated);
+  }
   options.cluster = *cluster;
   options.data_dir = flags.Get("--data");
   options.join = flags.values.count("--join") != 0;

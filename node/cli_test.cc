@@ -218,6 +218,27 @@ TEST(ServeJoin, WithoutAnotherMemberItIsAUsageErrorAndWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(absent));
 }
 
+// Two spellings of one address in serve's --members: a usage error naming
+// both, before anything is written.
+TEST(Serve, AMembersListNamingOneAddressTwiceIsAUsageError) {
+  test_support::TempDir tmp("synod-serve-twice");
+  const std::string absent = tmp / "absent";
+  Result<CliFlags> flags = Parse({"prog", "serve", "--id", "1", "--members",
+                                  "1=127.0.0.1:7001,2=localhost:7001", "--data", absent});
+  ASSERT_TRUE(flags.ok());
+  NoMachine machine;
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  int code = RunServe("prog", *flags, machine, "usage\n");
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+  EXPECT_EQ(code, kExitUsage) << err;
+  EXPECT_EQ(err,
+            "prog: --members: members 1=127.0.0.1:7001 and 2=localhost:7001 name one address\n"
+            "usage\n");
+  EXPECT_FALSE(std::filesystem::exists(absent));
+}
+
 TEST(TransferLeaderCommand, ABadReplicaIdIsAUsageError) {
   ClientOptions options;
   options.cluster = ParseClusterConfig("1=127.0.0.1:1").value();

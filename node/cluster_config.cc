@@ -14,7 +14,6 @@
 #include <sstream>
 #include <string_view>
 
-#include "node/endpoint_key.h"
 #include "util/file_io.h"
 
 namespace synod::node {
@@ -331,7 +330,7 @@ Result<ClusterConfig> ParseMemberList(const std::string& text, size_t max_member
     if (config.Find(member.id) != nullptr) {
       return Error("replica id " + std::to_string(id) + " is listed twice");
     }
-    if (!endpoints.insert(EndpointKey(member.Endpoint())).second) {
+    if (!endpoints.insert(member.Endpoint()).second) {
       return Error("address " + member.Endpoint() + " is listed twice");
     }
     config.members.push_back(member);

@@ -9,6 +9,8 @@
 #include <optional>
 #include <vector>
 
+#include "node/join_marker.h"
+
 namespace synod::node {
 namespace {
 
@@ -38,8 +40,6 @@ TEST(ClusterConfig, RejectsBadInputWithAReason) {
            {"1=bad host:7001", "bad host"},
            {"1=127.0.0.1:7001,1=127.0.0.1:7002", "twice"},
            {"1=127.0.0.1:7001,2=127.0.0.1:7001", "twice"},
-           {"1=127.0.0.1:7001,2=127.1:7001", "twice"},
-           {"1=localhost:7001,2=127.0.0.1:7001", "twice"},
        }) {
     Result<ClusterConfig> parsed = ParseClusterConfig(c.text);
     EXPECT_FALSE(parsed.ok()) << c.text;
@@ -364,6 +364,23 @@ TEST(RecordedMembers, AMalformedHeaderedFileIsRefusedNeverRewritten) {
     EXPECT_FALSE(RecordConfiguration(dir.path(), 50, kGrown).ok());
     EXPECT_EQ(dir.Text(), c.text);
   }
+}
+
+// A join marker replaces only a file that says nothing worth keeping: none,
+// a founding list never changed, a join marker without a configuration.
+TEST(JoinMarker, MayReplaceOnlyAFileThatRecordsNoChangeAndParses) {
+  MembersDir dir("join-marker");
+  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "no file";
+  ASSERT_EQ(RecordMembers(dir.path(), ParseClusterConfig(kFounders).value()), "");
+  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "a one-line founding list";
+  ASSERT_TRUE(RecordConfiguration(dir.path(), 7, kGrown).ok());
+  EXPECT_FALSE(MayRecordJoinMarker(dir.path())) << "a founder that applied a change";
+  ASSERT_TRUE(RecordJoined(dir.path(), MemberAddress{4, "127.0.0.1", 7004}).ok());
+  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "a join marker alone";
+  ASSERT_TRUE(RecordConfiguration(dir.path(), 9, kGrown).ok());
+  EXPECT_FALSE(MayRecordJoinMarker(dir.path())) << "a joiner that served";
+  dir.Write("# joined\n# joined\n4=127.0.0.1:7004\n");
+  EXPECT_FALSE(MayRecordJoinMarker(dir.path())) << "malformed: kept as evidence";
 }
 
 }  // namespace

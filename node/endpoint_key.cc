@@ -52,4 +52,18 @@ std::string EndpointKey(std::string_view endpoint) {
   return HostKey(endpoint.substr(0, colon)) + ":" + PortKey(port);
 }
 
+std::string RepeatedSocket(const ClusterConfig& list) {
+  for (size_t i = 0; i < list.members.size(); ++i) {
+    for (size_t j = i + 1; j < list.members.size(); ++j) {
+      const std::string first = list.members[i].Endpoint();
+      const std::string second = list.members[j].Endpoint();
+      if (EndpointKey(first) == EndpointKey(second)) {
+        return "members " + std::to_string(list.members[i].id) + "=" + first + " and " +
+               std::to_string(list.members[j].id) + "=" + second + " name one address";
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace synod::node

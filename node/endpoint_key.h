@@ -16,11 +16,19 @@
 #include <string>
 #include <string_view>
 
+#include "node/cluster_config.h"
+
 namespace synod::node {
 
 // The comparison key of `endpoint` ("HOST:PORT"; the port as digits). Text
 // that is not of that form is returned unchanged (it equals only itself).
 // Never throws except std::bad_alloc.
 std::string EndpointKey(std::string_view endpoint);
+
+// "" unless two members of `list` name one socket (EndpointKey) in different
+// spellings; then the error naming both. For a list typed by a user (serve's
+// --members); lists read back from members files and stated by servers are
+// not checked, so that an older build's recorded list stays readable.
+std::string RepeatedSocket(const ClusterConfig& list);
 
 }  // namespace synod::node

@@ -37,5 +37,15 @@ TEST(EndpointKey, TextThatIsNoEndpointIsItsOwnKey) {
   EXPECT_EQ(EndpointKey("host:7x"), "host:7x");
 }
 
+TEST(EndpointKey, AListNamingOneSocketTwiceIsFound) {
+  EXPECT_EQ(RepeatedSocket(ParseClusterConfig("1=127.0.0.1:7001,2=127.1:7001").value()),
+            "members 1=127.0.0.1:7001 and 2=127.1:7001 name one address");
+  EXPECT_EQ(RepeatedSocket(ParseClusterConfig("1=localhost:7001,2=127.0.0.1:7002").value()), "");
+}
+
+TEST(EndpointKey, AListThatAnOlderBuildRecordedWithTwoSpellingsStaysReadable) {
+  EXPECT_TRUE(ParseClusterConfig("1=localhost:7001,2=127.0.0.1:7001").ok());
+}
+
 }  // namespace
 }  // namespace synod::node

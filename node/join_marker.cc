@@ -11,9 +11,12 @@ bool HasJoinMarker(const std::string& data_dir) {
   return recorded.ok() && recorded->has_value() && (*recorded)->joined;
 }
 
-bool RecordsConfigurationChange(const std::string& data_dir) {
+bool MayRecordJoinMarker(const std::string& data_dir) {
   Result<std::optional<RecordedMembers>> recorded = ReadRecordedMembers(data_dir);
-  return recorded.ok() && recorded->has_value() && (*recorded)->config_slot > 0;
+  if (!recorded.ok()) return false;
+  if (!recorded->has_value()) return true;
+  const RecordedMembers& members = **recorded;
+  return members.OneLine() || (members.joined && members.config_slot == 0);
 }
 
 }  // namespace synod::node

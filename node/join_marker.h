@@ -24,11 +24,13 @@ Status RecordJoinMarker(const std::string& data_dir, const MemberAddress& self);
 // unreadable or malformed: CheckRecordedMembers refuses the latter two).
 bool HasJoinMarker(const std::string& data_dir);
 
-// True if `data_dir`'s members file records a configuration change
-// ("# config_slot=", a founder's or a joined member's): the replica applied
-// a change there, so a directory without history lost its data and the file
-// must not be replaced by a join marker. False if it is absent, unreadable
-// or malformed (CheckRecordedMembers decides about those).
-bool RecordsConfigurationChange(const std::string& data_dir);
+// True if a join marker may be written over `data_dir`'s members file: there
+// is none, or it is the one-line founding list of a replica that never
+// applied a change (a start without --join by mistake), or a join marker that
+// records no configuration yet. False if it records a configuration change
+// (the replica applied one: a directory without history lost its data) or is
+// unreadable or malformed: CheckRecordedMembers refuses those, and the file
+// stays as evidence.
+bool MayRecordJoinMarker(const std::string& data_dir);
 
 }  // namespace synod::node

@@ -206,11 +206,19 @@ class Replica::SnapshotRequests final : public SnapshotNeeds {
 
 class Replica::NetworkSink final : public MessageSink {
  public:
-  explicit NetworkSink(transport::PeerNetwork& peers) : peers_(peers) {}
-  void Send(const paxos::Message& message) override { peers_.Send(message); }
+  // `handshake_only`: the replica's stale_links_, which outlives this sink.
+  NetworkSink(transport::PeerNetwork& peers, const std::set<paxos::ReplicaId>& handshake_only)
+      : peers_(peers), handshake_only_(handshake_only) {}
+  // Nothing goes to a --members entry the configuration does not know: its
+  // link exists for the handshake only (FollowConfiguration).
+  void Send(const paxos::Message& message) override {
+    if (handshake_only_.contains(message.to)) return;
+    peers_.Send(message);
+  }
 
  private:
   transport::PeerNetwork& peers_;
+  const std::set<paxos::ReplicaId>& handshake_only_;
 };
 
 class Replica::ApplySink final : public CommitSink {
@@ -289,7 +297,7 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
                                  !recovered.metadata.cluster_id.empty() || snapshots;
   had_history_at_start_ = promised_anything;
   if (!promised_anything && (options_.join || HasJoinMarker(options_.data_dir)) &&
-      !RecordsConfigurationChange(options_.data_dir)) {
+      MayRecordJoinMarker(options_.data_dir)) {
     // First of all: this directory is a joiner's. From now on no start of it
     // builds an initial configuration from --members (it may name only some
     // members, and this replica as a voter): it starts from a snapshot only.
@@ -297,8 +305,8 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
     // entry: a joiner refused for a mistyped address (nothing fetched, nothing
     // promised) is corrected by restarting it with the right one. Never over
     // a file that records a configuration change (a joiner that served, or a
-    // founder after a change): that replica's history is lost, and
-    // CheckRecordedMembers refuses the start.
+    // founder after a change: that replica's history is lost) or that cannot
+    // be read: CheckRecordedMembers refuses the start.
     if (Status marked = RecordJoinMarker(options_.data_dir, *options_.cluster.Find(options_.id));
         !marked.ok()) {
       return marked.WithContext("cannot record the join in " + options_.data_dir);
@@ -410,7 +418,11 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
             },
             nullptr);
       }
-    } else if (info.removed && info.server_cluster == wire_cluster_id_) {
+    } else if (info.removed && info.server_cluster == wire_cluster_id_ &&
+               (!stale_links_.contains(peer) ||
+                (info.server_replica == peer && info.config_slot > followed_config_slot_))) {
+      // (From a --members entry our configuration does not know: only the
+      // replica we dialled, stating a later configuration than ours.)
       // A member of this very cluster says a chosen change removed us.
       StopRemoved("replica " + std::to_string(peer) + " says so, configuration slot " +
                   std::to_string(info.config_slot));
@@ -428,13 +440,17 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
         logger_->warn("{}", line);
       }
     } else {
-      logger_->warn("peer {} refused our handshake: {}", peer, info.reason);
+      // Rate-limited: a refusing peer is asked again every backoff_max.
+      std::string line = fmt::format("peer {} refused our handshake: {}", peer, info.reason);
+      if (peer_link_log_.Admit("refused/" + std::to_string(peer), line, transport::Clock::now())) {
+        logger_->warn("{}", line);
+      }
     }
   });
 
   writer_ = std::make_unique<BackgroundWriter>(loop_.io());
   persister_ = std::make_unique<StoragePersister>(loop_.io(), *writer_, *storage_, alive_);
-  network_sink_ = std::make_unique<NetworkSink>(*peers_);
+  network_sink_ = std::make_unique<NetworkSink>(*peers_, stale_links_);
   apply_sink_ = std::make_unique<ApplySink>(*this);
   snapshot_requests_ = std::make_unique<SnapshotRequests>(*this);
 
