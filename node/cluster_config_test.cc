@@ -367,8 +367,9 @@ TEST(RecordedMembers, AMalformedHeaderedFileIsRefusedNeverRewritten) {
 }
 
 // A join marker replaces only a file that says nothing worth keeping: none,
-// a founding list never changed, a join marker without a configuration.
-TEST(JoinMarker, MayReplaceOnlyAFileThatRecordsNoChangeAndParses) {
+// an unreadable one, a founding list never changed, a join marker without a
+// configuration.
+TEST(JoinMarker, MayReplaceOnlyAFileThatRecordsNoChange) {
   MembersDir dir("join-marker");
   EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "no file";
   ASSERT_EQ(RecordMembers(dir.path(), ParseClusterConfig(kFounders).value()), "");
@@ -380,7 +381,9 @@ TEST(JoinMarker, MayReplaceOnlyAFileThatRecordsNoChangeAndParses) {
   ASSERT_TRUE(RecordConfiguration(dir.path(), 9, kGrown).ok());
   EXPECT_FALSE(MayRecordJoinMarker(dir.path())) << "a joiner that served";
   dir.Write("# joined\n# joined\n4=127.0.0.1:7004\n");
-  EXPECT_FALSE(MayRecordJoinMarker(dir.path())) << "malformed: kept as evidence";
+  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "malformed: nothing to keep";
+  dir.Write("");
+  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "empty";
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ bool HasJoinMarker(const std::string& data_dir) {
 
 bool MayRecordJoinMarker(const std::string& data_dir) {
   Result<std::optional<RecordedMembers>> recorded = ReadRecordedMembers(data_dir);
-  if (!recorded.ok()) return false;
+  if (!recorded.ok()) return true;  // nothing to keep: CheckRecordedMembers rewrites it too
   if (!recorded->has_value()) return true;
   const RecordedMembers& members = **recorded;
   return members.OneLine() || (members.joined && members.config_slot == 0);

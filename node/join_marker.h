@@ -24,13 +24,14 @@ Status RecordJoinMarker(const std::string& data_dir, const MemberAddress& self);
 // unreadable or malformed: CheckRecordedMembers refuses the latter two).
 bool HasJoinMarker(const std::string& data_dir);
 
-// True if a join marker may be written over `data_dir`'s members file: there
-// is none, or it is the one-line founding list of a replica that never
-// applied a change (a start without --join by mistake), or a join marker that
-// records no configuration yet. False if it records a configuration change
-// (the replica applied one: a directory without history lost its data) or is
-// unreadable or malformed: CheckRecordedMembers refuses those, and the file
-// stays as evidence.
+// True if a join marker may be written over `data_dir`'s members file in a
+// directory without history: there is none, or it cannot be read or parsed
+// (it holds nothing to keep; a founder's start rewrites it from --members
+// too), or it is the one-line founding list of a replica that never applied
+// a change (a start without --join by mistake), or a join marker that records
+// no configuration yet. False if it records a configuration change: the
+// replica applied one, so its data was lost, and CheckRecordedMembers refuses
+// the start.
 bool MayRecordJoinMarker(const std::string& data_dir);
 
 }  // namespace synod::node

@@ -155,10 +155,7 @@ std::string OlderBuildMember(const paxos::Configuration& current, const paxos::C
   if (!RecordsRemovedAddress(next)) return "";
   for (const paxos::Configuration* config : {&current, &next}) {
     for (paxos::ReplicaId id : config->members()) {
-      // The member `next` removes need not read it: the transport cuts it
-      // off once `next` is in effect. Otherwise an older-build member whose
-      // disk died could never be removed.
-      if (id == self || next.IsRetired(id)) continue;
+      if (id == self) continue;
       std::optional<uint32_t> features = features_of(id);
       if (features && (*features & transport::kFeatureRetiredAddresses) == 0) {
         return "replica " + Id(id) +

@@ -60,8 +60,7 @@ ChangePlan PlanMemberChange(const paxos::Configuration& current,
 using MemberFeatures = std::function<std::optional<uint32_t>(paxos::ReplicaId)>;
 
 // "" unless `next` records a removed member's address and a member of
-// `current` or `next` other than `self` (and other than the one `next`
-// removes: the transport cuts it off once `next` is in effect) runs a build without
+// `current` or `next` other than `self` runs a build without
 // transport::kFeatureRetiredAddresses (as `features_of` knows it: members
 // whose build is unknown are not checked); then the reason to refuse the
 // change: such a build cannot read `next`, voids it, and would follow other

@@ -217,11 +217,14 @@ TEST(MemberChangePlan, AChangeThatRecordsARemovedAddressWaitsForEveryConnectedMe
   EXPECT_EQ(OlderBuildMember(removing, removing.WithLearner(6, "127.0.0.1:7006"), 1, features_of),
             "replica 6 runs an older build that cannot read removed members' addresses: "
             "upgrade every member first");
-  // The older-build member itself may be removed (its disk died: it cannot
-  // be upgraded): it need not read the configuration that removes it.
+  // A running older-build member is not removed either: it would not read
+  // its removal and would go on counting quorums of `current` with the
+  // replicas that did not apply it yet. (One that is down is not known:
+  // Replica::PlanCheckedChange hides the features of an unreachable member.)
   connected[3] = transport::kFeatureRuntimeMembership;
+  EXPECT_NE(OlderBuildMember(current, current.WithRemoved(3), 1, features_of), "");
+  connected.erase(3);
   EXPECT_EQ(OlderBuildMember(current, current.WithRemoved(3), 1, features_of), "");
-  EXPECT_NE(OlderBuildMember(current, current.WithRemoved(2), 1, features_of), "");
 }
 
 TEST(MemberChangePlan, RecordsRemovedAddressOnlyForARetiredIdWithAnAddress) {

@@ -305,8 +305,8 @@ Status Replica::StartOrThrow(std::function<void()> on_ready,
     // entry: a joiner refused for a mistyped address (nothing fetched, nothing
     // promised) is corrected by restarting it with the right one. Never over
     // a file that records a configuration change (a joiner that served, or a
-    // founder after a change: that replica's history is lost) or that cannot
-    // be read: CheckRecordedMembers refuses the start.
+    // founder after a change: that replica's history is lost):
+    // CheckRecordedMembers refuses the start.
     if (Status marked = RecordJoinMarker(options_.data_dir, *options_.cluster.Find(options_.id));
         !marked.ok()) {
       return marked.WithContext("cannot record the join in " + options_.data_dir);

@@ -238,7 +238,8 @@ class Replica final : public transport::PeerMessageHandler, public transport::Cl
   // The one way to decide a change (every path that proposes uses it):
   // PlanMemberChange against `status.config`; a kPropose plan becomes kRefuse
   // (with the reason) when a member's build cannot read `next`
-  // (OlderBuildMember over KnownFeatures) or, with `check_quorum`, when too
+  // (OlderBuildMember over KnownFeatures; the member `next` removes only
+  // while it is reachable) or, with `check_quorum`, when too
   // few of its voters would be reachable (QuorumAfterChange).
   ChangePlan PlanCheckedChange(const paxos::CoreStatus& status,
                                const transport::MemberChange& change, bool check_quorum) const;

@@ -93,8 +93,17 @@ ChangePlan Replica::PlanCheckedChange(const paxos::CoreStatus& status,
                                       bool check_quorum) const {
   ChangePlan plan = PlanMemberChange(status.config, change, options_.id, options_.cluster);
   if (plan.action != ChangePlan::Action::kPropose) return plan;
-  std::string why = OlderBuildMember(status.config, plan.next, options_.id,
-                                     [this](paxos::ReplicaId id) { return KnownFeatures(id); });
+  // A member the change removes that is unreachable (down: its disk died) is
+  // not checked, or an older-build one could never be removed; a running one
+  // is, as it would not read its removal and would go on counting quorums of
+  // the old voters with the replicas that did not apply it yet.
+  auto features_of = [this, &plan](paxos::ReplicaId id) -> std::optional<uint32_t> {
+    if (plan.next.IsRetired(id) && !peers_->LinkState(id).connected && !HeardFromRecently(id)) {
+      return std::nullopt;
+    }
+    return KnownFeatures(id);
+  };
+  std::string why = OlderBuildMember(status.config, plan.next, options_.id, features_of);
   if (why.empty() && check_quorum) why = QuorumAfterChange(plan.next);
   if (!why.empty()) {
     plan.action = ChangePlan::Action::kRefuse;

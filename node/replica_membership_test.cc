@@ -228,6 +228,77 @@ TEST(ReplicaMembership, ADeferredPromotionIsRefusedWhenTheLearnerRunsAnOlderBuil
   EXPECT_EQ(fatal, "");
 }
 
+// Removing a member known to run an older build: refused while it is
+// reachable (it would not read its removal and would go on counting quorums
+// of the old voters), allowed once it is down (a dead disk cannot be
+// upgraded). Learner 2 states an older build in its hello to the leader.
+TEST(ReplicaMembership, AnOlderBuildMemberIsRemovedOnlyOnceItIsDown) {
+  test_support::TempDir tmp("synod-members-older-remove");
+  const std::string data = tmp / "r1";
+  const std::string address2 = "127.0.0.1:" + std::to_string(FreePort());  // nobody listens
+  ASSERT_NO_FATAL_FAILURE(
+      WriteSnapshotAfterRemovingOneOfTwoLearners(data, address2, "127.0.0.1:9"));
+  ReplicaOptions options;
+  options.id = 1;
+  const MemberAddress self{1, "127.0.0.1", FreePort()};
+  options.cluster.members = {self};
+  options.data_dir = data;
+  options.seed = 7;
+  options.heartbeat_ms = 10;
+  options.election_timeout_ms = 200;
+  auto logger = std::make_shared<spdlog::logger>("replica-1",
+                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
+  transport::EventLoop loop;
+  Counter machine;
+  std::string fatal;
+  {
+    Replica replica(loop, options, machine, logger);
+    Status started = replica.Start([] {}, [&](std::string reason) { fatal = reason; });
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(loop.RunUntil(
+        [&] {
+          transport::ReplicaStatus now = replica.OnStatus();
+          return now.role == transport::Role::kLeader && now.applied > 4;
+        },
+        std::chrono::seconds(30)));
+    transport::PeerNetworkOptions net_options;
+    net_options.cluster_id = transport::MemberListClusterId({{1, self.host, self.port}});
+    net_options.member_list_id = net_options.cluster_id;
+    net_options.self = 2;
+    net_options.peers = {{1, self.host, self.port}};
+    net_options.logger = logger;
+    net_options.features = transport::kFeatureRuntimeMembership;
+    auto learner = std::make_unique<transport::PeerNetwork>(loop, net_options);
+    ASSERT_TRUE(loop.RunUntil([&] { return learner->LinkState(1).handshakes > 0; },
+                              std::chrono::seconds(30)));
+
+    transport::MemberChange remove;
+    remove.kind = transport::MemberChangeKind::kRemove;
+    remove.replica = 2;
+    std::optional<transport::ChangeReply> reply;
+    // Reachable: it reports progress (past the transport, as if it had a way).
+    const transport::ReplicaStatus now = replica.OnStatus();
+    replica.OnPeerMessage(
+        paxos::Message{2, 1, paxos::HeartbeatReply{now.ballot, now.chosen_point}});
+    replica.OnChangeMembers(remove, [&](transport::ChangeReply r) { reply = std::move(r); });
+    ASSERT_TRUE(loop.RunUntil([&] { return reply.has_value(); }, std::chrono::seconds(30)));
+    EXPECT_EQ(reply->status, transport::ChangeStatus::kInvalid) << reply->reason;
+    EXPECT_EQ(reply->reason,
+              "replica 2 runs an older build that cannot read removed members' addresses: "
+              "upgrade every member first");
+
+    // Down: nothing heard from it within an election timeout.
+    learner.reset();
+    loop.RunFor(std::chrono::milliseconds(options.election_timeout_ms + 50));
+    reply.reset();
+    replica.OnChangeMembers(remove, [&](transport::ChangeReply r) { reply = std::move(r); });
+    ASSERT_TRUE(loop.RunUntil([&] { return reply.has_value(); }, std::chrono::seconds(30)));
+    EXPECT_EQ(reply->status, transport::ChangeStatus::kDone) << reply->reason;
+    EXPECT_TRUE(replica.OnStatus().config_slot > 3u);
+  }
+  EXPECT_EQ(fatal, "");
+}
+
 // Writes into `data` what replica `owner` would have after the changes
 // `changes` (from `initial`) were chosen at slots 2, 3, ...: a snapshot one
 // slot past the last, beside an empty log that records the agreed cluster id
