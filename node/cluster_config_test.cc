@@ -367,8 +367,8 @@ TEST(RecordedMembers, AMalformedHeaderedFileIsRefusedNeverRewritten) {
 }
 
 // A join marker replaces only a file that says nothing worth keeping: none,
-// an unreadable one, a founding list never changed, a join marker without a
-// configuration.
+// a malformed one-line file, a founding list never changed, a join marker
+// without a configuration.
 TEST(JoinMarker, MayReplaceOnlyAFileThatRecordsNoChange) {
   MembersDir dir("join-marker");
   EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "no file";
@@ -381,9 +381,11 @@ TEST(JoinMarker, MayReplaceOnlyAFileThatRecordsNoChange) {
   ASSERT_TRUE(RecordConfiguration(dir.path(), 9, kGrown).ok());
   EXPECT_FALSE(MayRecordJoinMarker(dir.path())) << "a joiner that served";
   dir.Write("# joined\n# joined\n4=127.0.0.1:7004\n");
-  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "malformed: nothing to keep";
+  EXPECT_FALSE(MayRecordJoinMarker(dir.path())) << "a malformed headered file is kept";
   dir.Write("");
-  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "empty";
+  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "empty: a founder's start rewrites it too";
+  dir.Write("1=127.0.0.1:7001,garbage\n");
+  EXPECT_TRUE(MayRecordJoinMarker(dir.path())) << "a malformed list: rewritten too";
 }
 
 }  // namespace

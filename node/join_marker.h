@@ -25,13 +25,14 @@ Status RecordJoinMarker(const std::string& data_dir, const MemberAddress& self);
 bool HasJoinMarker(const std::string& data_dir);
 
 // True if a join marker may be written over `data_dir`'s members file in a
-// directory without history: there is none, or it cannot be read or parsed
-// (it holds nothing to keep; a founder's start rewrites it from --members
-// too), or it is the one-line founding list of a replica that never applied
-// a change (a start without --join by mistake), or a join marker that records
-// no configuration yet. False if it records a configuration change: the
-// replica applied one, so its data was lost, and CheckRecordedMembers refuses
-// the start.
+// directory without history: there is none; or it is malformed in the first
+// form (no "#" line: empty or a bad list, which a founder's start rewrites
+// from --members too); or it is the one-line founding list of a replica that
+// never applied a change (a start without --join by mistake); or a join
+// marker that records no configuration yet. False for a file that records a
+// configuration change (the replica applied one: its data was lost), a
+// malformed headered file and a file that cannot be read: CheckRecordedMembers
+// refuses those and keeps them.
 bool MayRecordJoinMarker(const std::string& data_dir);
 
 }  // namespace synod::node
